@@ -1,0 +1,32 @@
+# The two commands the README promises: `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LISTEN ?= --listen udp:127.0.0.1:5060 --listen tcp:127.0.0.1:5060
+UPSTREAM ?= --upstream sip:127.0.0.1:5080
+
+.PHONY: run test deps sysdeps lint bench clean
+
+$(BIN)/antibot: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: $(BIN)/antibot
+	$(BIN)/antibot run $(LISTEN) $(UPSTREAM) $(ARGS)
+
+# System packages the tests drive for real: sipp (Debian's sip-tester).
+sysdeps:
+	@command -v sipp >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester; }
+
+test: sysdeps $(BIN)/antibot
+	$(BIN)/ruff check antibot tests
+	$(BIN)/mypy
+	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
+
+bench: $(BIN)/antibot
+	$(BIN)/python bench/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,43 @@
+"""The ``antibot`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="antibot", description="Inline SIP proxy that stops bots before the PBX.")
+    parser.add_argument("--version", action="version", version=f"antibot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the proxy")
+    run.add_argument("--config", help="TOML config file; flags override it")
+    run.add_argument("--listen", action="append", help="udp:HOST:PORT or tcp:HOST:PORT (repeatable)")
+    run.add_argument("--upstream", action="append", help="PBX target sip:HOST:PORT[;transport=tcp][;priority=N][;weight=N]")
+    run.add_argument("--advertise", help="address to put in Via/Record-Route when listening on a wildcard")
+    run.add_argument("--deny-ua", action="append", dest="deny_ua", help="reject INVITEs whose User-Agent contains this")
+    run.add_argument("--probe-interval", type=float, dest="probe_interval", help="seconds between OPTIONS probes (0: off)")
+    run.add_argument("--failover-timeout", type=float, dest="failover_timeout")
+    run.add_argument("--t1", type=float)
+    run.add_argument("--t2", type=float)
+    run.add_argument("--t4", type=float)
+    run.add_argument("--log-level", dest="log_level")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from . import app, logs
+        from .config import ConfigError, load
+
+        try:
+            settings = load(args.config, vars(args))
+        except ConfigError as exc:
+            print(f"antibot: config error: {exc}", file=sys.stderr)
+            return 2
+        logs.setup(settings.log_level)
+        app.run(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Settings for ``antibot run``: a TOML file, then command-line flags on top.
+
+Every problem is reported as a :class:`ConfigError` naming the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sip.errors import SipError
+from .sip.uri import parse_uri
+
+
+class ConfigError(ValueError):
+    """Bad configuration: the message says which setting and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenSpec:
+    transport: str
+    host: str
+    port: int
+    advertise: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSpec:
+    uri: str
+    transport: str
+    host: str
+    port: int
+    priority: int = 1
+    weight: int = 1
+
+
+@dataclass(slots=True)
+class Settings:
+    listen: list[ListenSpec] = field(default_factory=list)
+    upstreams: list[UpstreamSpec] = field(default_factory=list)
+    advertise: str | None = None
+    probe_interval: float = 5.0
+    probe_timeout: float = 2.0
+    failover_timeout: float = 2.0
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+    tcp_idle_timeout: float = 120.0
+    retry_after: int = 30
+    shutdown_timeout: float = 32.0
+    deny_user_agents: list[str] = field(default_factory=list)
+    reject_status: int = 603
+    reject_phrase: str = "Decline"
+    reject_action: str = "reject"
+    reason_prefix: str = "antibot"
+    log_level: str = "info"
+
+
+def parse_listen(text: str, advertise: str | None = None) -> ListenSpec:
+    """``udp:127.0.0.1:5060``, ``tcp:[::1]:5060``."""
+    transport, sep, rest = text.partition(":")
+    transport = transport.lower()
+    if not sep or transport not in ("udp", "tcp"):
+        raise ConfigError(f"listen {text!r}: expected udp:HOST:PORT or tcp:HOST:PORT")
+    if rest.startswith("["):
+        host, _, port = rest[1:].partition("]:")
+    else:
+        host, _, port = rest.rpartition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ConfigError(f"listen {text!r}: host must be an IP address") from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"listen {text!r}: bad port")
+    adv = advertise or host
+    if ipaddress.ip_address(host).is_unspecified and not advertise:
+        raise ConfigError(f"listen {text!r}: a wildcard address needs --advertise (the address peers reach us at)")
+    return ListenSpec(transport, host, int(port), adv)
+
+
+def parse_upstream(text: str, priority: int | None = None, weight: int | None = None) -> UpstreamSpec:
+    """``sip:10.0.0.5:5060;transport=tcp;priority=1;weight=10``."""
+    try:
+        uri = parse_uri(text)
+    except SipError as exc:
+        raise ConfigError(f"upstream {text!r}: {exc.reason}") from None
+    prio = priority if priority is not None else int(uri.param("priority") or 1)
+    wt = weight if weight is not None else int(uri.param("weight") or 1)
+    if wt < 0 or prio < 0:
+        raise ConfigError(f"upstream {text!r}: priority and weight must be >= 0")
+    transport = uri.transport
+    if transport not in ("udp", "tcp"):
+        raise ConfigError(f"upstream {text!r}: transport must be udp or tcp")
+    return UpstreamSpec(text, transport, uri.host.host, uri.host.port or 5060, prio, wt)
+
+
+def load(path: str | None, overrides: dict[str, Any]) -> Settings:
+    """Read the TOML file (if any), apply CLI overrides, validate."""
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path!r} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path!r}: {exc}") from None
+    proxy = dict(data.get("proxy", {}))
+    rules = dict(data.get("rules", {}))
+    timers = dict(data.get("timers", {}))
+    s = Settings()
+    s.advertise = overrides.get("advertise") or proxy.get("advertise")
+    for key in ("probe_interval", "probe_timeout", "failover_timeout", "tcp_idle_timeout", "retry_after",
+                "shutdown_timeout", "log_level"):
+        if key in proxy:
+            setattr(s, key, proxy[key])
+        if overrides.get(key) is not None:
+            setattr(s, key, overrides[key])
+    for key in ("t1", "t2", "t4"):
+        if key in timers:
+            setattr(s, key, float(timers[key]))
+        if overrides.get(key) is not None:
+            setattr(s, key, float(overrides[key]))
+    listen = overrides.get("listen") or proxy.get("listen") or ["udp:127.0.0.1:5060"]
+    s.listen = [parse_listen(item, s.advertise) for item in listen]
+    if overrides.get("upstream"):
+        s.upstreams = [parse_upstream(u) for u in overrides["upstream"]]
+    else:
+        for i, item in enumerate(data.get("upstream", [])):
+            if "uri" not in item:
+                raise ConfigError(f"[[upstream]] #{i + 1}: missing 'uri'")
+            s.upstreams.append(parse_upstream(item["uri"], item.get("priority"), item.get("weight")))
+    if not s.upstreams:
+        raise ConfigError("no upstream: give --upstream sip:HOST:PORT or [[upstream]] in the config")
+    s.deny_user_agents = list(overrides.get("deny_ua") or rules.get("deny_user_agents", []))
+    for key in ("reject_status", "reject_phrase", "reject_action", "reason_prefix"):
+        if key in rules:
+            setattr(s, key, rules[key])
+    _validate(s)
+    return s
+
+
+def _validate(s: Settings) -> None:
+    if not 0 < s.t1 <= s.t2:
+        raise ConfigError("timers: need 0 < t1 <= t2")
+    if s.t4 <= 0:
+        raise ConfigError("timers: t4 must be > 0")
+    if s.failover_timeout <= 0 or s.probe_timeout <= 0:
+        raise ConfigError("proxy: failover_timeout and probe_timeout must be > 0")
+    if s.reject_action not in ("reject", "drop"):
+        raise ConfigError("rules.reject_action must be 'reject' or 'drop'")
+    if not 400 <= int(s.reject_status) <= 699:
+        raise ConfigError("rules.reject_status must be 400-699")
+    if s.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log_level must be debug, info, warning or error")

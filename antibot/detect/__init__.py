@@ -1,0 +1,1 @@
+"""Bot detection: features, rules and verdicts (pure)."""

@@ -1,0 +1,47 @@
+"""The decision hook's answer for one new INVITE (the contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..sip.message import Request
+
+
+class Action(enum.Enum):
+    RELAY = "relay"
+    SUSPECT = "suspect"
+    REJECT = "reject"
+    DROP = "drop"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What to do with a new INVITE. ``headers`` are added when relaying.
+
+    For REJECT, ``status``/``phrase`` form the status line and ``reason_text`` goes into an
+    RFC 3326 ``Reason: SIP;cause=<status>;text="..."`` header.
+    """
+
+    action: Action
+    score: float = 0.0
+    reasons: tuple[str, ...] = ()
+    rule: str | None = None
+    status: int = 603
+    phrase: str = "Decline"
+    reason_text: str = ""
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+    @classmethod
+    def relay(cls, *headers: tuple[str, str]) -> Verdict:
+        return cls(Action.RELAY, headers=tuple(headers))
+
+    def reason_header(self) -> str:
+        """RFC 3326 §2 Reason header value (quotes and backslashes in text escaped)."""
+        text = self.reason_text.replace("\\", "\\\\").replace('"', '\\"')
+        return f'SIP;cause={self.status};text="{text}"'
+
+
+#: The decision hook: ``decide(request, source, now) -> Verdict``.
+Decide = Callable[[Request, object, float], Verdict]

@@ -1,0 +1,604 @@
+"""The transaction-stateful proxy core (RFC 3261 §16), sans-IO.
+
+The transport adapter feeds it datagrams or framed stream messages with the source address
+and ``now``; every call returns the effects to carry out (:class:`Transmit`,
+:class:`NeedVerdict`). Timers are driven by ``handle_timer(now)``/``get_timer()`` as in
+aioquic. No sockets, no clock, no asyncio here.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from dataclasses import dataclass, field
+
+from ..detect.verdict import Action, Verdict
+from ..sip import build
+from ..sip.errors import SipError
+from ..sip.message import Request, Response
+from ..sip.parser import parse_datagram
+from ..sip.uri import parse_uri
+from ..transaction import (
+    ClientInviteTransaction,
+    ClientNonInviteTransaction,
+    PassUp,
+    Send,
+    ServerInviteTransaction,
+    ServerNonInviteTransaction,
+    Terminated,
+    TimedOut,
+    TimerConfig,
+)
+from . import routing
+from .contexts import ClientSlot, Context, ServerSlot
+from .effects import Addr, NeedVerdict, ProxyEffect, Transmit
+from .upstreams import Upstream, UpstreamPool
+
+log = logging.getLogger("antibot.proxy")
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY, PRACK, MESSAGE, SUBSCRIBE"
+_DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+
+
+@dataclass(slots=True)
+class CoreConfig:
+    """Proxy knobs. ``failover_timeout``: how long a target may stay silent before the next
+    one is tried (like Kamailio's fr_timer); ``timer_c``: §16.6 step 11 (> 3 min)."""
+
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    failover_timeout: float = 2.0
+    timer_c: float = 181.0
+    decide_timeout: float = 0.25
+    probe_timeout: float = 2.0
+    retry_after: int = 30
+
+
+class ProxyCore:
+    """Routes requests and responses between callers and the upstream PBX targets."""
+
+    def __init__(self, me: routing.LocalIdentity, pool: UpstreamPool, config: CoreConfig | None = None) -> None:
+        self.me = me
+        self.pool = pool
+        self.config = config or CoreConfig()
+        self.servers: dict[tuple[str, ...], ServerSlot] = {}
+        self.clients: dict[tuple[str, str], ClientSlot] = {}
+        self.pending: dict[int, Context] = {}
+        self.draining = False
+        self.stats: dict[str, int] = {}
+        self._out: list[ProxyEffect] = []
+        self._heap: list[tuple[float, int, object]] = []
+        self._seq = itertools.count()
+        self._tickets = itertools.count(1)
+
+    # ------------------------------------------------------------------ public API
+    def receive_datagram(self, data: bytes, source: Addr, now: float) -> list[ProxyEffect]:
+        """Parse one datagram (RFC 3261 §18.3) and handle it; malformed input never raises."""
+        if not data.strip(b"\r\n"):
+            return []  # RFC 5626 §3.5.1 keepalive
+        try:
+            msg = parse_datagram(data)
+        except SipError as exc:
+            self.reject_malformed(exc, source)
+            return self._flush()
+        return self.receive_message(msg, source, now)
+
+    def receive_message(self, msg: Request | Response, source: Addr, now: float) -> list[ProxyEffect]:
+        try:
+            if isinstance(msg, Response):
+                self._on_response(msg, source, now)
+            else:
+                self._on_request(msg, source, now)
+        except SipError as exc:
+            self._count("refused")
+            log.info("refused", extra={"reason": exc.reason, "src": str(source)})
+            if isinstance(msg, Request) and exc.status is not None and msg.method != "ACK":
+                self._stateless_reply(msg, source, exc.status, exc.reason)
+        return self._flush()
+
+    def reject_malformed(self, exc: SipError, source: Addr) -> None:
+        """A request that failed to parse gets a stateless error if a Via routes it, else nothing."""
+        self._count("malformed")
+        log.info("malformed", extra={"reason": exc.reason, "src": str(source), "code": exc.code})
+        if exc.status is None or not any(h.key == "via" for h in exc.headers):
+            return
+        self._emit(build.response(exc.headers, exc.status, exc.reason), source)
+
+    def apply_verdict(self, ticket: int, verdict: Verdict, now: float) -> list[ProxyEffect]:
+        """Act on the decision hook's verdict for a new INVITE (relay, suspect, reject or drop)."""
+        ctx = self.pending.pop(ticket, None)
+        if ctx is not None and ctx.state == "deciding":
+            self._decided(ctx, verdict, now)
+        return self._flush()
+
+    def handle_timer(self, now: float) -> list[ProxyEffect]:
+        while self._heap and self._heap[0][0] <= now:
+            deadline, _, obj = heapq.heappop(self._heap)
+            if getattr(obj, "armed", None) != deadline:
+                continue  # stale entry: rescheduled or finished
+            obj.armed = None  # type: ignore[attr-defined]
+            if isinstance(obj, ServerSlot):
+                self._run_server(obj, obj.txn.handle_timer(now), now)
+            elif isinstance(obj, ClientSlot):
+                self._run_client(obj, obj.txn.handle_timer(now), now)
+            elif isinstance(obj, Context):
+                self._context_timer(obj, now)
+        for target in self.pool.due_probes(now):
+            self._probe(target, now)
+        return self._flush()
+
+    def get_timer(self) -> float | None:
+        while self._heap and getattr(self._heap[0][2], "armed", None) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+        deadlines = [d for d in (self._heap[0][0] if self._heap else None, self.pool.next_probe_time()) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    @property
+    def idle(self) -> bool:
+        """No transaction in flight (used by graceful shutdown)."""
+        return not self.servers and not self.clients and not self.pending
+
+    # ------------------------------------------------------------------ requests
+    def _on_request(self, req: Request, source: Addr, now: float) -> None:
+        self._count("requests")
+        top = req.vias[0]
+        key = self._server_key(req)
+        slot = self.servers.get(key)
+        if slot is not None:
+            # RFC 3261 §17.2.3 match: a retransmission, or the ACK for our non-2xx final.
+            self._count("retransmissions" if req.method != "ACK" else "acks_absorbed")
+            if isinstance(slot.txn, ServerInviteTransaction):
+                self._run_server(slot, slot.txn.receive_request(req.method == "ACK", req, now), now)
+            else:
+                self._run_server(slot, slot.txn.receive_request(req, now), now)
+            return
+        if req.method == "CANCEL":
+            self._on_cancel(req, source, now)
+            return
+        if req.method == "ACK":
+            self._forward_ack(req, source)
+            return
+        dest = routing.response_dest(top, source)
+        if self.draining and req.method == "INVITE" and req.to_tag is None:
+            self._stateless_reply(req, source, 503, "Service Unavailable",
+                                  [("Retry-After", str(self.config.retry_after))])
+            return
+        # §16.3 request validation; §16.4 route information pre-processing.
+        uri = req.uri
+        route_values = req.values("route")
+        pop = 0
+        if self._uri_is_me(uri) and route_values:
+            uri = parse_name_addr_uri(route_values[-1])  # strict-routing previous hop (§16.4)
+        while pop < len(route_values) and self.me.route_is_me(route_values[pop]):
+            pop += 1
+        to_me = pop == len(route_values) and self._uri_is_me(uri) and req.to_tag is None
+        if req.method == "OPTIONS" and to_me and _no_user(uri):
+            self._stateless_reply(req, source, 200, "OK",
+                                  [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "path")])
+            return
+        if req.max_forwards == 0:
+            raise SipError("Too Many Hops", 483)
+        if routing.is_loop(req, self.me):
+            raise SipError("Loop Detected", 482)
+        proxy_require = req.values("proxy-require")
+        if proxy_require:
+            self._stateless_reply(req, source, 420, "Bad Extension", [("Unsupported", ", ".join(proxy_require))])
+            return
+        from_upstream = self.pool.find(source) is not None
+        ctx = Context(req, source, None, pop_routes=pop, strip=not from_upstream, uri=None if uri == req.uri else uri)
+        if pop < len(route_values):
+            ctx.targets = [(routing.uri_target(parse_name_addr_uri(route_values[pop])), None)]
+        elif req.to_tag is not None or from_upstream:
+            if to_me:
+                raise SipError("Not Found", 404)
+            ctx.targets = [(routing.uri_target(uri), None)]
+        else:
+            ctx.targets = [(t.addr, t) for t in self.pool.candidates(req.call_id)]
+            ctx.path = req.method == "REGISTER"
+        ctx.record_route = req.method in _DIALOG_CREATING and req.to_tag is None
+        slot = self._new_server(key, req, dest, now)
+        slot.ctx = ctx
+        ctx.server = slot
+        if req.method == "INVITE" and req.to_tag is None and not from_upstream:
+            ctx.state = "deciding"
+            ctx.ticket = next(self._tickets)
+            self.pending[ctx.ticket] = ctx
+            ctx.deadline = now + self.config.decide_timeout
+            self._arm(ctx)
+            self._out.append(NeedVerdict(ctx.ticket, req, source))
+            return
+        if req.method == "INVITE":
+            self._respond(slot, 100, b"", now, req=req)
+        self._next_attempt(ctx, now)
+
+    def _decided(self, ctx: Context, verdict: Verdict, now: float) -> None:
+        assert ctx.server is not None and ctx.request is not None
+        ctx.verdict = verdict
+        ctx.decided_at = now
+        self._count(f"verdict_{verdict.action.value}")
+        if verdict.action is Action.REJECT:
+            ctx.state = "done"
+            ctx.deadline = None
+            self._respond(ctx.server, verdict.status, b"", now, req=ctx.request, phrase=verdict.phrase,
+                          extra=[("Reason", verdict.reason_header())])
+        elif verdict.action is Action.DROP:
+            # Silent: absorb retransmissions for Timer H, answer nothing (scanners learn nothing).
+            ctx.state = "dropped"
+            ctx.deadline = now + 64 * self.config.timers.t1
+            self._arm(ctx)
+        else:
+            ctx.state = "proceeding"
+            self._respond(ctx.server, 100, b"", now, req=ctx.request)
+            self._next_attempt(ctx, now)
+
+    def _next_attempt(self, ctx: Context, now: float) -> None:
+        """Forward to the next target (serial failover inside one response context, §16.6-16.7)."""
+        req = ctx.request
+        assert req is not None and ctx.server is not None
+        while ctx.targets:
+            dest, upstream = ctx.targets.pop(0)
+            if upstream is not None and not upstream.up:
+                continue
+            ctx.attempt += 1
+            branch = routing.branch_for(req, ctx.attempt)
+            data = self._forwarded(ctx, req, dest, branch)
+            reliable = dest.transport == "tcp"
+            txn: ClientInviteTransaction | ClientNonInviteTransaction
+            if req.method == "INVITE":
+                txn = ClientInviteTransaction(data, reliable=reliable, config=self.config.timers,
+                                              ack_factory=_ack_factory(data))
+            else:
+                txn = ClientNonInviteTransaction(data, reliable=reliable, config=self.config.timers)
+            slot = ClientSlot((branch, req.method), txn, dest, ctx, data, upstream)
+            self.clients[slot.key] = slot
+            ctx.client = slot
+            ctx.provisional = False
+            if req.method == "INVITE":
+                ctx.deadline = now + self.config.failover_timeout
+                self._arm(ctx)
+            self._run_client(slot, txn.start(now), now)
+            return
+        ctx.client = None
+        ctx.state = "done"
+        ctx.deadline = None
+        if ctx.attempt == 0 and not self.pool.candidates(req.call_id) and not ctx.cancelled:
+            self._count("no_upstream")
+        if ctx.cancelled:
+            self._respond(ctx.server, 487, b"", now, req=req)
+        else:
+            self._respond(ctx.server, 503, b"", now, req=req,
+                          extra=[("Retry-After", str(self.config.retry_after))])
+
+    def _forwarded(self, ctx: Context, req: Request, dest: Addr, branch: str) -> bytes:
+        top: list[tuple[str, str]] = []
+        inbound = ctx.source.transport
+        if ctx.record_route:
+            # RFC 5658 double Record-Route when the two sides use different transports.
+            top.append(("Record-Route", self.me.record_route(dest.transport, dest.host)))
+            if inbound != dest.transport:
+                top.append(("Record-Route", self.me.record_route(inbound, ctx.source.host)))
+        if ctx.path:
+            top.append(("Path", self.me.record_route(dest.transport, dest.host)))
+        add: list[tuple[str, str]] = []
+        if ctx.verdict is not None:
+            add.extend(ctx.verdict.headers)
+        fixed = routing.fixed_top_via(req.vias[0], _first_via_text(req), ctx.source)
+        return build.forward_request(
+            req, via=self.me.via(dest.transport, dest.host, branch), top=top, pop_routes=ctx.pop_routes,
+            add=add, strip_antibot=ctx.strip, uri=ctx.uri, top_via=fixed,
+        )
+
+    def _on_cancel(self, req: Request, source: Addr, now: float) -> None:
+        """RFC 3261 §16.10: answer the CANCEL with 200 and cancel the pending branches."""
+        invite = self.servers.get(self._server_key(req, "INVITE"))
+        if invite is None or invite.ctx is None:
+            self._stateless_reply(req, source, 481, "Call/Transaction Does Not Exist")
+            return
+        slot = self._new_server(self._server_key(req), req, routing.response_dest(req.vias[0], source), now)
+        self._respond(slot, 200, b"", now, req=req)
+        ctx = invite.ctx
+        if ctx.state == "deciding":
+            self.pending.pop(ctx.ticket, None)
+            ctx.state = "done"
+            ctx.deadline = None
+            self._respond(invite, 487, b"", now, req=ctx.request)
+            return
+        ctx.cancelled = True
+        ctx.targets.clear()
+        if ctx.provisional:
+            self._send_cancel(ctx, now)
+
+    def _send_cancel(self, ctx: Context, now: float) -> None:
+        client = ctx.client
+        if client is None or ctx.cancel_sent:
+            return
+        ctx.cancel_sent = True
+        data = build.cancel_for(parse_datagram(client.request))  # type: ignore[arg-type]
+        branch = client.key[0]
+        cctx = Context(None, client.dest, None)
+        txn = ClientNonInviteTransaction(data, reliable=client.dest.transport == "tcp", config=self.config.timers)
+        slot = ClientSlot((branch, "CANCEL"), txn, client.dest, cctx, data)
+        self.clients[slot.key] = slot
+        self._run_client(slot, txn.start(now), now)
+
+    def _forward_ack(self, req: Request, source: Addr) -> None:
+        """ACK for a 2xx: its own transaction, forwarded statelessly by Route/R-URI (§16.11, §16.12)."""
+        route_values = req.values("route")
+        pop = 0
+        while pop < len(route_values) and self.me.route_is_me(route_values[pop]):
+            pop += 1
+        if pop < len(route_values):
+            dest = routing.uri_target(parse_name_addr_uri(route_values[pop]))
+        elif self._uri_is_me(req.uri):
+            self._count("ack_dropped")
+            return
+        else:
+            dest = routing.uri_target(req.uri)
+        branch = routing.branch_for(req)
+        strip = self.pool.find(source) is None
+        fixed = routing.fixed_top_via(req.vias[0], _first_via_text(req), source)
+        data = build.forward_request(req, via=self.me.via(dest.transport, dest.host, branch), pop_routes=pop,
+                                     strip_antibot=strip, top_via=fixed)
+        self._emit(data, dest)
+
+    # ------------------------------------------------------------------ responses
+    def _on_response(self, resp: Response, source: Addr, now: float) -> None:
+        self._count("responses")
+        top = resp.vias[0]
+        if not self.me.via_is_mine(top):
+            self._count("responses_not_ours")
+            return
+        slot = self.clients.get((top.branch or "", resp.cseq_method))
+        if slot is not None:
+            slot.got_response = True
+            self._run_client(slot, slot.txn.receive_response(resp.status, resp, now), now)
+            return
+        if len(resp.vias) < 2:
+            return  # a late answer to one of our own probes or CANCELs
+        # No transaction: forward statelessly by the next Via (§16.7 step 9, 2xx retransmissions).
+        self._forward_response_stateless(resp, source)
+
+    def _forward_response_stateless(self, resp: Response, source: Addr) -> None:
+        nxt = resp.vias[1]
+        host, port = nxt.response_address()
+        if routing.is_broadcast(host):
+            self._count("broadcast_dropped")
+            return
+        transport = nxt.transport.lower()
+        if transport not in ("udp", "tcp"):
+            return
+        self._emit(build.forward_response(resp), Addr(transport, host, port))
+
+    def _on_client_response(self, slot: ClientSlot, resp: Response, now: float) -> None:
+        ctx = slot.ctx
+        if ctx.probe is not None:
+            self._probe_result(ctx, resp.status != 503, now)
+            return
+        if ctx.server is None or ctx.request is None:
+            return  # response to our CANCEL
+        status = resp.status
+        if status < 200:
+            ctx.provisional = True
+            if ctx.request.method == "INVITE":
+                ctx.deadline = now + self.config.timer_c
+                self._arm(ctx)
+            if ctx.cancelled:
+                self._send_cancel(ctx, now)
+            if status == 100:
+                return  # hop-by-hop: we already sent our own 100 (§16.7 step 5)
+        elif status == 503 and slot.upstream is not None and not ctx.cancelled:
+            # Target overloaded: mark it down and fail over (§16.7 step 6 keeps 503 away from callers).
+            self._target_failed(slot, now, "503")
+            return
+        else:
+            ctx.state = "done"
+            ctx.deadline = None
+            if slot.upstream is not None:
+                self.pool.mark(slot.upstream, True)
+        sent = self._respond_raw(ctx.server, status, build.forward_response(resp), now)
+        if not sent and 200 <= status < 300:
+            self._forward_response_stateless(resp, ctx.source)  # late 2xx: always forwarded
+
+    def _target_failed(self, slot: ClientSlot, now: float, why: str) -> None:
+        ctx = slot.ctx
+        self._count("failover")
+        if slot.upstream is not None and self.pool.mark(slot.upstream, False):
+            log.warning("upstream down", extra={"upstream": str(slot.upstream), "why": why})
+        if self.clients.get(slot.key) is slot and slot.txn.state != "completed":
+            del self.clients[slot.key]
+        self._next_attempt(ctx, now)
+
+    # ------------------------------------------------------------------ probes (OPTIONS health checks)
+    def _probe(self, target: Upstream, now: float) -> None:
+        lst = self.me.listener(target.addr.transport, target.addr.host)
+        n = next(self._seq)
+        branch = f"{routing.BRANCH_PREFIX}probe.{n}"
+        host = f"[{target.addr.host}]" if ":" in target.addr.host else target.addr.host
+        data = (
+            f"OPTIONS sip:{host}:{target.addr.port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/{lst.transport.upper()} {lst.hostport()};branch={branch};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:antibot@{lst.hostport()}>;tag=probe{n}\r\n"
+            f"To: <sip:{host}:{target.addr.port}>\r\nCall-ID: probe-{n}@antibot\r\nCSeq: 1 OPTIONS\r\n"
+            "User-Agent: antibot\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+        ctx = Context(None, target.addr, None, probe=target, deadline=now + self.config.probe_timeout)
+        txn = ClientNonInviteTransaction(data, reliable=target.addr.transport == "tcp", config=self.config.timers)
+        slot = ClientSlot((branch, "OPTIONS"), txn, target.addr, ctx, data, target)
+        ctx.client = slot
+        self.clients[slot.key] = slot
+        self._arm(ctx)
+        self._run_client(slot, txn.start(now), now)
+
+    def _probe_result(self, ctx: Context, up: bool, now: float) -> None:
+        target = ctx.probe
+        assert target is not None
+        if ctx.client is not None:
+            self.clients.pop(ctx.client.key, None)
+            ctx.client.armed = None
+        ctx.deadline = None
+        ctx.armed = None
+        if self.pool.probe_done(target, up, now):
+            log.warning("upstream %s", "up" if up else "down", extra={"upstream": str(target)})
+
+    # ------------------------------------------------------------------ timers
+    def _context_timer(self, ctx: Context, now: float) -> None:
+        if ctx.deadline is None or ctx.deadline > now:
+            self._arm(ctx)
+            return
+        ctx.deadline = None
+        if ctx.probe is not None:
+            self._probe_result(ctx, False, now)
+        elif ctx.state == "deciding":
+            # Fail open: a slow or broken decision hook never loses a call.
+            self.pending.pop(ctx.ticket, None)
+            self._count("verdict_timeout")
+            self._decided(ctx, Verdict(Action.RELAY, reasons=("decide-timeout",)), now)
+        elif ctx.state == "dropped":
+            if ctx.server is not None:
+                self._forget_server(ctx.server)
+        elif ctx.client is not None and ctx.state == "proceeding":
+            if ctx.provisional:
+                self._send_cancel(ctx, now)  # Timer C: §16.8
+            elif ctx.cancelled:
+                self._respond(ctx.server, 487, b"", now, req=ctx.request)  # type: ignore[arg-type]
+                self.clients.pop(ctx.client.key, None)
+                ctx.state = "done"
+            else:
+                self._target_failed(ctx.client, now, "timeout")
+
+    def _arm(self, obj: ServerSlot | ClientSlot | Context) -> None:
+        deadline = obj.deadline if isinstance(obj, Context) else obj.txn.get_timer()
+        if deadline is not None and deadline != obj.armed:
+            obj.armed = deadline
+            heapq.heappush(self._heap, (deadline, next(self._seq), obj))
+
+    # ------------------------------------------------------------------ transaction plumbing
+    def _new_server(self, key: tuple[str, ...], req: Request, dest: Addr, now: float) -> ServerSlot:
+        reliable = dest.transport == "tcp"
+        txn: ServerInviteTransaction | ServerNonInviteTransaction
+        if req.method == "INVITE":
+            txn = ServerInviteTransaction(reliable=reliable, config=self.config.timers)
+        else:
+            txn = ServerNonInviteTransaction(reliable=reliable, config=self.config.timers)
+        slot = ServerSlot(key, txn, dest)
+        self.servers[key] = slot
+        return slot
+
+    def _respond(self, slot: ServerSlot, status: int, _body: bytes, now: float, *, req: Request | None,
+                 phrase: str | None = None, extra: list[tuple[str, str]] | None = None) -> None:
+        assert req is not None
+        data = build.response(req.headers, status, phrase or _PHRASES.get(status, "Unknown"), extra=extra or ())
+        self._respond_raw(slot, status, data, now)
+
+    def _respond_raw(self, slot: ServerSlot, status: int, data: bytes, now: float) -> bool:
+        effects = slot.txn.send_response(status, data, now)
+        self._run_server(slot, effects, now)
+        return bool(effects)
+
+    def _run_server(self, slot: ServerSlot, effects: list[object], now: float) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._emit(effect.data, slot.dest)
+            elif isinstance(effect, Terminated):
+                self._forget_server(slot)
+        if slot.txn.state != "terminated":
+            self._arm(slot)
+
+    def _forget_server(self, slot: ServerSlot) -> None:
+        if self.servers.get(slot.key) is slot:
+            del self.servers[slot.key]
+        slot.armed = None
+        if slot.ctx is not None:
+            slot.ctx.deadline = None
+            slot.ctx.armed = None
+
+    def _run_client(self, slot: ClientSlot, effects: list[object], now: float) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._emit(effect.data, slot.dest)
+            elif isinstance(effect, PassUp):
+                assert isinstance(effect.message, Response)
+                self._on_client_response(slot, effect.message, now)
+            elif isinstance(effect, TimedOut):
+                ctx = slot.ctx
+                if ctx.probe is not None:
+                    self._probe_result(ctx, False, now)
+                elif ctx.server is not None and ctx.client is slot and ctx.state == "proceeding":
+                    if slot.upstream is not None and not ctx.cancelled:
+                        self._target_failed(slot, now, "timeout")
+                    else:
+                        ctx.state = "done"
+                        self._respond(ctx.server, 408, b"", now, req=ctx.request)
+            elif isinstance(effect, Terminated):
+                if self.clients.get(slot.key) is slot:
+                    del self.clients[slot.key]
+                slot.armed = None
+        if slot.txn.state != "terminated" and self.clients.get(slot.key) is slot:
+            self._arm(slot)
+
+    def _server_key(self, req: Request, method: str | None = None) -> tuple[str, ...]:
+        """RFC 3261 §17.2.3 matching key; RFC 2543 fallback when the branch lacks the cookie."""
+        top = req.vias[0]
+        m = method or ("INVITE" if req.method == "ACK" else req.method)
+        branch = top.branch or ""
+        if branch.startswith(routing.MAGIC_COOKIE):
+            return (branch, top.sent_by.render(5060), m)
+        return ("2543", req.uri if req.method != "ACK" else "", req.call_id, req.from_tag or "",
+                str(req.cseq), top.sent_by.render(5060), m)
+
+    def _stateless_reply(self, req: Request, source: Addr, status: int, reason: str,
+                         extra: list[tuple[str, str]] | None = None) -> None:
+        self._emit(build.response(req.headers, status, reason, extra=extra or ()),
+                   routing.response_dest(req.vias[0], source))
+
+    def _uri_is_me(self, uri: str) -> bool:
+        try:
+            parsed = parse_uri(uri)
+        except SipError:
+            return False
+        return self.me.is_me(parsed.host.host, parsed.host.port, parsed.transport)
+
+    def _emit(self, data: bytes, dest: Addr) -> None:
+        self._out.append(Transmit(data, dest))
+
+    def _count(self, name: str) -> None:
+        self.stats[name] = self.stats.get(name, 0) + 1
+
+    def _flush(self) -> list[ProxyEffect]:
+        out, self._out = self._out, []
+        return out
+
+
+_PHRASES = {100: "Trying", 200: "OK", 404: "Not Found", 408: "Request Timeout", 481: "Call/Transaction Does Not Exist",
+            482: "Loop Detected", 483: "Too Many Hops", 487: "Request Terminated", 503: "Service Unavailable"}
+
+
+def parse_name_addr_uri(value: str) -> str:
+    from ..sip.address import parse_name_addr
+
+    return parse_name_addr(value, "Route").uri
+
+
+def _no_user(uri: str) -> bool:
+    try:
+        return parse_uri(uri).user is None
+    except SipError:
+        return False
+
+
+def _first_via_text(req: Request) -> str:
+    from ..sip.headers import split_commas
+
+    for h in req.headers:
+        if h.key == "via":
+            return split_commas(h.value)[0]
+    raise SipError("missing Via")
+
+
+def _ack_factory(data: bytes):  # type: ignore[no-untyped-def]
+    def make(resp: object) -> bytes:
+        sent = parse_datagram(data)
+        assert isinstance(sent, Request) and isinstance(resp, Response)
+        return build.ack_for(sent, resp)
+
+    return make

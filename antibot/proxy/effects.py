@@ -1,0 +1,40 @@
+"""Addresses and the effects the proxy core asks its transport adapter to carry out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..sip.message import Request
+
+
+@dataclass(frozen=True, slots=True)
+class Addr:
+    """A transport address: ``transport`` is ``udp`` or ``tcp``; IPv6 hosts are unbracketed."""
+
+    transport: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.transport}:{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Send ``data`` to ``dest`` (for TCP: on the connection to that remote address, opened if needed)."""
+
+    data: bytes
+    dest: Addr
+
+
+@dataclass(frozen=True, slots=True)
+class NeedVerdict:
+    """A new INVITE waits for the decision hook; answer with ``ProxyCore.apply_verdict(ticket, ...)``."""
+
+    ticket: int
+    request: Request
+    source: Addr
+
+
+ProxyEffect = Transmit | NeedVerdict

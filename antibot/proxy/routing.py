@@ -1,0 +1,176 @@
+"""Who we are and where requests and responses go (RFC 3261 §16.4-16.6, §18.2.2, RFC 3581)."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+
+from ..sip.address import parse_name_addr
+from ..sip.errors import SipError
+from ..sip.message import Request
+from ..sip.uri import SipUri, parse_uri
+from ..sip.via import MAGIC_COOKIE, Via
+from .effects import Addr
+
+#: Our branches: ``z9hG4bK-ab<loop hash>.<transaction hash>`` (RFC 3261 §16.6 step 8).
+BRANCH_PREFIX = MAGIC_COOKIE + "-ab"
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One local socket and the address we advertise for it in Via and Record-Route."""
+
+    transport: str
+    host: str
+    port: int
+    advertise: str
+
+    @property
+    def family(self) -> int:
+        return 6 if ":" in self.host else 4
+
+    def hostport(self) -> str:
+        host = f"[{self.advertise}]" if ":" in self.advertise else self.advertise
+        return f"{host}:{self.port}"
+
+
+class LocalIdentity:
+    """The addresses this proxy owns, to recognise our Route/Via entries and to build new ones."""
+
+    def __init__(self, listeners: list[Listener]) -> None:
+        if not listeners:
+            raise ValueError("no listen address")
+        self.listeners = listeners
+        self._mine = {(h.lower(), lst.port) for lst in listeners for h in (lst.host, lst.advertise)}
+        self._hosts = {h for h, _ in self._mine}
+
+    def is_me(self, host: str, port: int | None, transport: str = "udp") -> bool:
+        default = 5061 if transport == "tls" else 5060
+        return (host.lower(), port or default) in self._mine
+
+    def is_my_host(self, host: str) -> bool:
+        return host.lower() in self._hosts
+
+    def listener(self, transport: str, host: str) -> Listener:
+        """The listener to send from towards ``host`` over ``transport`` (same family if possible)."""
+        family = 6 if ":" in host else 4
+        best: Listener | None = None
+        for lst in self.listeners:
+            if lst.transport == transport:
+                if lst.family == family:
+                    return lst
+                best = best or lst
+        if best is None:
+            raise SipError(f"no {transport} listener", 503)
+        return best
+
+    def via(self, transport: str, host: str, branch: str) -> str:
+        lst = self.listener(transport, host)
+        return f"SIP/2.0/{transport.upper()} {lst.hostport()};branch={branch};rport"
+
+    def record_route(self, transport: str, host: str) -> str:
+        lst = self.listener(transport, host)
+        suffix = ";transport=tcp" if transport == "tcp" else ""
+        return f"<sip:{lst.hostport()}{suffix};lr>"
+
+    def route_is_me(self, value: str) -> bool:
+        try:
+            uri = parse_uri(parse_name_addr(value, "Route").uri)
+        except SipError:
+            return False
+        return self.is_me(uri.host.host, uri.host.port, uri.transport)
+
+    def via_is_mine(self, via: Via) -> bool:
+        return self.is_me(via.sent_by.host, via.sent_by.port, via.transport.lower())
+
+
+def uri_target(uri_text: str) -> Addr:
+    """Next-hop address for a SIP URI (RFC 3263 without DNS: IP literals or names as given)."""
+    uri: SipUri = parse_uri(uri_text)
+    host = uri.param("maddr") or uri.host.host
+    transport = uri.transport
+    if transport not in ("udp", "tcp"):
+        raise SipError(f"unsupported transport {transport!r}", 503)
+    return Addr(transport, host.strip("[]"), uri.host.port or 5060)
+
+
+def loop_hash(req: Request) -> str:
+    """Hash of the fields a loop repeats unchanged (RFC 3261 §16.6 step 8, §16.3 step 4)."""
+    parts = (req.uri, req.call_id, req.from_tag or "", req.to_tag or "", str(req.cseq),
+             ",".join(req.values("proxy-require")), ",".join(req.values("route")))
+    return hashlib.blake2s("\x00".join(parts).encode("latin-1"), digest_size=5).hexdigest()
+
+
+def branch_for(req: Request, attempt: int = 0) -> str:
+    """Deterministic branch: the same request and attempt always map to the same branch.
+
+    A retransmitted ACK for a 2xx (forwarded statelessly, §16.11) gets the same branch, and
+    each failover attempt gets a new one (§16.6 step 8: unique per client transaction).
+    """
+    top = req.vias[0]
+    seed = f"{top.branch or ''}|{top.sent_by.render()}|{req.call_id}|{req.cseq}|{req.method}|{attempt}"
+    tid = hashlib.blake2s(seed.encode("latin-1"), digest_size=6).hexdigest()
+    return f"{BRANCH_PREFIX}{loop_hash(req)}.{tid}"
+
+
+def is_loop(req: Request, me: LocalIdentity) -> bool:
+    """RFC 3261 §16.3 step 4: one of our Vias carries this very request's loop hash."""
+    current = loop_hash(req)
+    for via in req.vias:
+        branch = via.branch or ""
+        if branch.startswith(BRANCH_PREFIX) and me.via_is_mine(via):
+            if branch[len(BRANCH_PREFIX) : len(BRANCH_PREFIX) + 10] == current:
+                return True
+    return False
+
+
+def response_dest(via: Via, source: Addr) -> Addr:
+    """Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4).
+
+    Stream: back on the connection it came from. Datagram: the source IP (``received``),
+    and the source port when ``rport`` was asked for, else the sent-by port.
+    """
+    if source.transport == "tcp" or via.param("rport") is not None:
+        return source
+    return Addr(source.transport, source.host, via.sent_by.port or 5060)
+
+
+def fixed_top_via(via: Via, raw_value: str, source: Addr) -> str | None:
+    """Top Via with ``received``/``rport`` filled in (RFC 3261 §18.2.1, RFC 3581 §4), or None if unchanged."""
+    wants_rport = via.param("rport") is not None
+    sent_host = via.sent_by.host
+    same_host = _same_ip(sent_host, source.host)
+    if same_host and not wants_rport:
+        return None
+    value = raw_value
+    if wants_rport:
+        value = _replace_param(value, "rport", str(source.port))
+    if not same_host or wants_rport:
+        value = _replace_param(value, "received", source.host)
+    return value
+
+
+def _same_ip(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return False
+
+
+def _replace_param(value: str, name: str, new: str) -> str:
+    pieces = value.split(";")
+    for i, piece in enumerate(pieces[1:], start=1):
+        if piece.strip().split("=", 1)[0].strip().lower() == name:
+            pieces[i] = f"{name}={new}"
+            return ";".join(pieces)
+    return f"{value};{name}={new}"
+
+
+def is_broadcast(host: str) -> bool:
+    """RFC 4475 §3.3.10: never forward a response towards a broadcast or multicast address."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_multicast or (ip.version == 4 and str(ip) == "255.255.255.255") or ip.is_unspecified

@@ -1,0 +1,87 @@
+"""name-addr / addr-spec values of From, To, Contact, Route and Record-Route (RFC 3261 §20.10, §25.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ParseError
+from .headers import is_token, parse_params
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddr:
+    """``display <uri>;params``. ``uri`` is kept as text; header params are parsed."""
+
+    display: str | None
+    uri: str
+    params: tuple[tuple[str, str | None], ...]
+    bracketed: bool
+
+    def param(self, name: str) -> str | None:
+        for key, value in self.params:
+            if key == name:
+                return value if value is not None else ""
+        return None
+
+    @property
+    def tag(self) -> str | None:
+        return self.param("tag")
+
+
+def parse_name_addr(value: str, what: str) -> NameAddr:
+    """Parse one From/To/Contact/Route value.
+
+    Refuses an unterminated quote (RFC 4475 §3.1.2.6), spaces inside ``<>`` (§3.1.2.14),
+    an unquoted display name with non-token characters (§3.1.2.15) and a bare URI with
+    ``?`` headers, which must be bracketed (RFC 3261 §20, RFC 4475 §3.1.2.13).
+    """
+    text = value.strip()
+    display: str | None = None
+    if text.startswith('"'):
+        i = 1
+        n = len(text)
+        while i < n:
+            ch = text[i]
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == '"':
+                break
+            i += 1
+        else:
+            raise ParseError(f"unterminated quoted display name in {what}")
+        display = text[: i + 1]
+        text = text[i + 1 :].lstrip()
+        if not text.startswith("<"):
+            raise ParseError(f"quoted display name without <uri> in {what}")
+    lt = text.find("<")
+    if lt >= 0:
+        if display is None and lt > 0:
+            name = text[:lt].strip()
+            if not all(is_token(word) for word in name.split()):
+                raise ParseError(f"display name in {what} must be quoted")
+            display = name or None
+        gt = text.find(">", lt)
+        if gt < 0:
+            raise ParseError(f"missing '>' in {what}")
+        uri = text[lt + 1 : gt]
+        if not uri or uri != uri.strip():
+            raise ParseError(f"whitespace inside <> in {what}")
+        rest = text[gt + 1 :].strip()
+        bracketed = True
+    else:
+        semi = text.find(";")
+        uri, rest = (text, "") if semi < 0 else (text[:semi], text[semi:])
+        uri = uri.strip()
+        if not uri or any(ch in uri for ch in " \t?,"):
+            raise ParseError(f"URI in {what} must be enclosed in <>")
+        bracketed = False
+    if rest:
+        if not rest.startswith(";"):
+            raise ParseError(f"junk after URI in {what}")
+        params = tuple(parse_params(rest[1:], what))
+    else:
+        params = ()
+    if ":" not in uri:
+        raise ParseError(f"URI without scheme in {what}")
+    return NameAddr(display, uri, params, bracketed)

@@ -1,0 +1,137 @@
+"""Header-field helpers: names, compact forms, value splitting and parameters (RFC 3261 §7.3, §25.1)."""
+
+from __future__ import annotations
+
+from .errors import ParseError
+
+#: RFC 3261 §7.3.3 compact forms, plus the later ones from the IANA SIP parameters registry.
+COMPACT: dict[str, str] = {
+    "a": "accept-contact",
+    "b": "referred-by",
+    "c": "content-type",
+    "d": "request-disposition",
+    "e": "content-encoding",
+    "f": "from",
+    "i": "call-id",
+    "j": "reject-contact",
+    "k": "supported",
+    "l": "content-length",
+    "m": "contact",
+    "n": "identity-info",
+    "o": "event",
+    "r": "refer-to",
+    "s": "subject",
+    "t": "to",
+    "u": "allow-events",
+    "v": "via",
+    "x": "session-expires",
+    "y": "identity",
+}
+
+#: Headers that RFC 3261 §7.3.1 allows only once (a second value is a 400, RFC 4475 §3.3.8).
+SINGLE = frozenset({"call-id", "cseq", "from", "to", "max-forwards", "content-length", "content-type"})
+
+#: Headers whose values may legally hold unquoted commas, so they are never comma-split (§7.3.1).
+NO_SPLIT = frozenset(
+    {"www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization", "date",
+     "subject", "user-agent", "server", "warning", "call-id", "cseq", "from", "to",
+     "content-type", "retry-after", "organization", "timestamp"}
+)
+
+_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+
+
+def canonical(name: str) -> str:
+    """Lower-case long form of a header name: ``v`` and ``VIA`` both become ``via``."""
+    low = name.lower()
+    return COMPACT.get(low, low) if len(low) == 1 else low
+
+
+def is_token(text: str) -> bool:
+    """True when ``text`` is a non-empty RFC 3261 §25.1 token."""
+    return bool(text) and all(ch in _TOKEN for ch in text)
+
+
+def split_commas(value: str) -> list[str]:
+    """Split a header value on commas outside quotes and angle brackets (RFC 3261 §7.3.1)."""
+    if "," not in value:
+        return [value.strip()]
+    parts: list[str] = []
+    start = 0
+    quoted = False
+    angle = False
+    i = 0
+    n = len(value)
+    while i < n:
+        ch = value[i]
+        if quoted:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "<":
+            angle = True
+        elif ch == ">":
+            angle = False
+        elif ch == "," and not angle:
+            parts.append(value[start:i].strip())
+            start = i + 1
+        i += 1
+    if quoted:
+        raise ParseError("unterminated quoted string")
+    parts.append(value[start:].strip())
+    return parts
+
+
+def parse_params(text: str, what: str) -> list[tuple[str, str | None]]:
+    """Parse ``;name=value;flag`` (text starts after the first ``;``) per RFC 3261 §25.1 generic-param.
+
+    Empty parameters (``;;``) are refused (RFC 4475 §3.1.2.1).
+    """
+    out: list[tuple[str, str | None]] = []
+    if not text:
+        return out
+    for raw in _split_semicolons(text):
+        item = raw.strip()
+        if not item:
+            raise ParseError(f"empty parameter in {what}")
+        name, eq, val = item.partition("=")
+        name = name.strip()
+        if not is_token(name):
+            raise ParseError(f"bad parameter name in {what}")
+        if eq:
+            val = val.strip()
+            if not val:
+                raise ParseError(f"empty parameter value in {what}")
+            out.append((name.lower(), val))
+        else:
+            out.append((name.lower(), None))
+    return out
+
+
+def _split_semicolons(text: str) -> list[str]:
+    if '"' not in text:
+        return text.split(";")
+    parts: list[str] = []
+    start = 0
+    quoted = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == ";":
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    if quoted:
+        raise ParseError("unterminated quoted string in parameter")
+    parts.append(text[start:])
+    return parts

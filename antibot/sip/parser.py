@@ -1,0 +1,240 @@
+"""Sans-IO SIP message parser with RFC 3261 §18.3 framing for datagrams and streams.
+
+``parse_datagram`` frames one UDP datagram; ``parse_stream`` takes bytes off the front of a
+TCP buffer. Both return :class:`Request` or :class:`Response` objects that keep every
+original header line, or raise a :class:`SipError` subclass whose ``status`` says how a
+proxy answers (``None``: drop). Text is decoded as latin-1 so that bytes round-trip exactly.
+"""
+
+from __future__ import annotations
+
+from .address import NameAddr, parse_name_addr
+from .errors import (
+    BadResponse,
+    Incomplete,
+    NotImplementedMethod,
+    ParseError,
+    SipError,
+    UnsupportedUriScheme,
+    VersionNotSupported,
+)
+from .headers import COMPACT, SINGLE, is_token, split_commas
+from .message import Header, Message, Request, Response
+from .uri import parse_uri
+from .via import Via, parse_via
+
+#: Methods of RFC 3261 and its extensions; CSeq mismatch on others is a 501 (RFC 4475 §3.1.2.18).
+KNOWN_METHODS = frozenset(
+    {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
+     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"}
+)
+MAX_MESSAGE = 65535
+_CRLF2 = b"\r\n\r\n"
+_MAX_CSEQ = 2**32 - 1
+_NAMES = {"call-id": "Call-ID", "cseq": "CSeq", "max-forwards": "Max-Forwards",
+          "content-length": "Content-Length", "content-type": "Content-Type", "from": "From",
+          "to": "To", "via": "Via"}
+
+
+def parse_datagram(data: bytes) -> Request | Response:
+    """Parse one UDP datagram (RFC 3261 §18.3).
+
+    Without Content-Length the body is the rest of the datagram; bytes past Content-Length
+    are discarded (RFC 4475 §3.1.2.8 ``dblreq``); a Content-Length beyond the datagram is a
+    400 for a request and a silent discard for a response.
+    """
+    end = data.find(_CRLF2)
+    if end < 0:
+        if not data.endswith(b"\r\n"):
+            raise ParseError("header section not terminated")
+        end = len(data) - 2  # the datagram ends right after the last header line
+        body_start = len(data)
+    else:
+        body_start = end + 4
+    return _parse(data, end, body_start, stream=False)[0]
+
+
+def parse_stream(buffer: bytes | bytearray) -> tuple[Request | Response, int]:
+    """Parse the first message in a stream buffer; return it and the bytes it used.
+
+    Raises :class:`Incomplete` when more bytes are needed. On streams Content-Length is
+    mandatory (RFC 3261 §18.3, §20.14).
+    """
+    data = bytes(buffer)
+    end = data.find(_CRLF2)
+    if end < 0:
+        if len(data) > MAX_MESSAGE:
+            raise ParseError("header section too long")
+        raise Incomplete("need more bytes")
+    return _parse(data, end, end + 4, stream=True)
+
+
+def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Request | Response, int]:
+    text = data[:end].decode("latin-1")
+    first, _, head = text.partition("\r\n")
+    is_response = first.startswith("SIP/")
+    headers: list[Header] = []
+    try:
+        headers = _split_headers(head)
+        msg = _build(first, headers, is_response)
+        length_text = _content_length(headers)
+        if length_text is None:
+            if stream:
+                raise ParseError("missing Content-Length on a stream transport")
+            length = len(data) - body_start
+            msg.implicit_length = True
+        else:
+            length = length_text
+            if body_start + length > len(data):
+                if stream:
+                    if body_start + length > MAX_MESSAGE:
+                        raise ParseError("message too large")
+                    raise Incomplete("need more bytes")
+                raise ParseError("Content-Length larger than the datagram")
+        msg.body = data[body_start : body_start + length]
+        msg.raw = data[: body_start + length]
+        return msg, body_start + length
+    except Incomplete:
+        raise
+    except SipError as exc:
+        if is_response and not isinstance(exc, BadResponse):
+            raise BadResponse(f"discarded response: {exc.reason}") from exc
+        exc.headers = headers
+        raise
+
+
+def _split_headers(head: str) -> list[Header]:
+    headers: list[Header] = []
+    if not head:
+        return headers
+    lines = head.split("\r\n")
+    i = 0
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        j = i + 1
+        while j < n and lines[j][:1] in (" ", "\t"):
+            j += 1
+        colon = line.find(":")
+        if colon <= 0:
+            raise ParseError("header line without a name")
+        name = line[:colon].rstrip(" \t")
+        if not is_token(name):
+            raise ParseError(f"bad header name {name[:30]!r}")
+        value = line[colon + 1 :]
+        if j > i + 1:
+            # RFC 3261 §7.3.1: folded lines are equivalent to one SP.
+            value = " ".join([value.strip(), *(part.strip() for part in lines[i + 1 : j])])
+            raw = "\r\n".join(lines[i:j]) + "\r\n"
+        else:
+            raw = line + "\r\n"
+        low = name.lower()
+        key = COMPACT.get(low, low) if len(low) == 1 else low
+        headers.append(Header(name, key, value.strip(), raw))
+        i = j
+    return headers
+
+
+def _build(first: str, headers: list[Header], is_response: bool) -> Request | Response:
+    singles: dict[str, str] = {}
+    vias: list[Via] = []
+    for h in headers:
+        key = h.key
+        if key in SINGLE:
+            if key in singles:
+                if key == "content-length" and singles[key].strip() == h.value.strip():
+                    continue
+                raise ParseError(f"more than one {_NAMES[key]} header")
+            singles[key] = h.value
+        elif key == "via":
+            vias.extend(parse_via(v) for v in split_commas(h.value))
+    for key in ("via", "from", "to", "call-id", "cseq"):
+        if key == "via":
+            if not vias:
+                raise ParseError("missing Via header")
+        elif key not in singles:
+            raise ParseError(f"missing {_NAMES[key]} header")
+    number, method = _cseq(singles["cseq"])
+    from_ = parse_name_addr(singles["from"], "From")
+    to = parse_name_addr(singles["to"], "To")
+    call_id = singles["call-id"].strip()
+    if not call_id:
+        raise ParseError("empty Call-ID")
+    max_forwards = None
+    if "max-forwards" in singles:
+        mf = singles["max-forwards"].strip()
+        if not mf.isdigit() or int(mf) > 255:
+            raise ParseError("bad Max-Forwards")
+        max_forwards = int(mf)
+    if is_response:
+        parts = first.split(" ", 2)
+        if len(parts) < 2 or parts[0] != "SIP/2.0":
+            raise BadResponse("bad status line")
+        code = parts[1]
+        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+            raise BadResponse("bad status code")
+        return Response(headers, b"", vias, call_id, number, method, from_, to, max_forwards,
+                        status=int(code), reason=parts[2] if len(parts) > 2 else "")
+    req = _request_line(first)
+    if method != req[0]:
+        if req[0] in KNOWN_METHODS:
+            raise ParseError("CSeq method does not match the request method")
+        raise NotImplementedMethod("CSeq method does not match the request method")
+    for h in headers:
+        if h.key == "contact":
+            for value in split_commas(h.value):
+                if value != "*":
+                    parse_name_addr(value, "Contact")
+        elif h.key == "date" and not h.value.rstrip().endswith("GMT"):
+            raise ParseError("Date must be in GMT (RFC 3261 §20.17)")
+    return Request(headers, b"", vias, call_id, number, method, from_, to, max_forwards,
+                   method=req[0], uri=req[1])
+
+
+def _request_line(first: str) -> tuple[str, str]:
+    """RFC 3261 §7.1: ``Method SP Request-URI SP SIP-Version`` with single spaces."""
+    parts = first.split(" ")
+    if len(parts) != 3 or not all(parts):
+        raise ParseError("malformed request line")
+    method, uri, version = parts
+    if version != "SIP/2.0":
+        if version.upper().startswith("SIP/"):
+            raise VersionNotSupported("SIP version not supported")
+        raise ParseError("malformed request line")
+    if not is_token(method):
+        raise ParseError("bad method")
+    if uri.startswith("<"):
+        raise ParseError("Request-URI enclosed in <>")
+    scheme = uri.partition(":")[0].lower()
+    if scheme in ("sip", "sips"):
+        parsed = parse_uri(uri)
+        if parsed.headers is not None:
+            raise ParseError("Request-URI must not carry headers")
+    elif scheme != "tel":
+        if ":" not in uri:
+            raise ParseError("malformed Request-URI")
+        raise UnsupportedUriScheme(f"unsupported URI scheme {scheme!r}")
+    return method, uri
+
+
+def _cseq(value: str) -> tuple[int, str]:
+    number, _, method = value.strip().partition(" ")
+    method = method.strip()
+    if not number.isdigit() or not is_token(method):
+        raise ParseError("malformed CSeq")
+    if len(number) > 10 or int(number) > _MAX_CSEQ:
+        raise ParseError("CSeq number larger than 2**32-1")
+    return int(number), method
+
+
+def _content_length(headers: list[Header]) -> int | None:
+    for h in headers:
+        if h.key == "content-length":
+            value = h.value.strip()
+            if not value.isdigit():
+                raise ParseError("bad Content-Length")
+            return int(value)
+    return None
+
+
+__all__ = ["Message", "NameAddr", "parse_datagram", "parse_stream"]

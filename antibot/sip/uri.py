@@ -1,0 +1,129 @@
+"""SIP and SIPS URIs and host:port references (RFC 3261 §19.1, RFC 5118 for IPv6)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from .errors import ParseError, UnsupportedUriScheme
+from .headers import parse_params
+
+#: Schemes a SIP proxy routes; anything else in a Request-URI is a 416 (RFC 3261 §16.3 step 2).
+ROUTABLE_SCHEMES = frozenset({"sip", "sips", "tel"})
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    """A host (IPv6 without brackets) and an optional port (RFC 3261 §25.1 hostport)."""
+
+    host: str
+    port: int | None
+
+    @property
+    def is_ipv6(self) -> bool:
+        return ":" in self.host
+
+    def render(self, default_port: int | None = None) -> str:
+        host = f"[{self.host}]" if self.is_ipv6 else self.host
+        port = self.port if self.port is not None else default_port
+        return host if port is None else f"{host}:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class SipUri:
+    """A parsed sip:/sips: URI. ``user`` stays escaped as on the wire (RFC 3261 §19.1.4)."""
+
+    scheme: str
+    user: str | None
+    host: HostPort
+    params: tuple[tuple[str, str | None], ...]
+    headers: str | None
+
+    def param(self, name: str) -> str | None:
+        for key, value in self.params:
+            if key == name:
+                return value if value is not None else ""
+        return None
+
+    @property
+    def transport(self) -> str:
+        """Transport named by ``;transport=`` or implied by the scheme (RFC 3263 §4.1)."""
+        value = self.param("transport")
+        if value:
+            return value.lower()
+        return "tls" if self.scheme == "sips" else "udp"
+
+
+def parse_hostport(text: str) -> HostPort:
+    """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3)."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ParseError("unterminated IPv6 reference")
+        host = text[1:end]
+        _check_ipv6(host)
+        rest = text[end + 1 :]
+        if not rest:
+            return HostPort(host.lower(), None)
+        if rest[0] != ":":
+            raise ParseError("junk after IPv6 reference")
+        return HostPort(host.lower(), _port(rest[1:]))
+    host, colon, port = text.partition(":")
+    if not host or not _is_hostname(host):
+        raise ParseError(f"bad host {text!r}")
+    return HostPort(host.lower(), _port(port) if colon else None)
+
+
+def _check_ipv6(host: str) -> None:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        # RFC 5118 §4.10: tolerate the RFC 3261 ABNF bug "2001:db8:::192.0.2.1".
+        if ":::" in host and host.count(":::") == 1:
+            try:
+                ipaddress.IPv6Address(host.replace(":::", "::"))
+                return
+            except ValueError:
+                pass
+        raise ParseError(f"bad IPv6 reference {host!r}") from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or len(text) > 5 or int(text) > 65535:
+        raise ParseError(f"bad port {text!r}")
+    return int(text)
+
+
+_HOSTCHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+
+
+def _is_hostname(host: str) -> bool:
+    return all(ch in _HOSTCHARS for ch in host)
+
+
+def parse_uri(text: str) -> SipUri:
+    """Parse a SIP/SIPS URI (RFC 3261 §19.1.1). Other schemes raise :class:`UnsupportedUriScheme`."""
+    scheme, colon, rest = text.partition(":")
+    low = scheme.lower()
+    if not colon or low not in ("sip", "sips"):
+        if colon and low and low[0].isalpha():
+            raise UnsupportedUriScheme(f"unsupported URI scheme {scheme!r}")
+        raise ParseError(f"bad URI {text[:40]!r}")
+    if any(ch in rest for ch in " \t<>"):
+        raise ParseError("whitespace or angle bracket inside URI")
+    user: str | None = None
+    at = rest.find("@")
+    if at >= 0:
+        user = rest[:at]
+        rest = rest[at + 1 :]
+    headers: str | None = None
+    q = rest.find("?")
+    if q >= 0:
+        headers = rest[q + 1 :]
+        rest = rest[:q]
+    semi = rest.find(";")
+    params: list[tuple[str, str | None]] = []
+    if semi >= 0:
+        params = parse_params(rest[semi + 1 :], "URI")
+        rest = rest[:semi]
+    return SipUri(low, user, parse_hostport(rest), tuple(params), headers)

@@ -1,0 +1,45 @@
+"""Side effects returned by the pure transaction state machines (RFC 3261 §17).
+
+A transaction never performs I/O: every call returns a list of effects that its owner
+(the proxy core) carries out. Time is always passed in as ``now`` (seconds, float).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TimerConfig:
+    """RFC 3261 §17.1.1.1 timer values, in seconds (T1 RTT estimate, T2 cap, T4 max lifetime)."""
+
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Transmit these bytes on the transaction's flow (the owner knows the destination)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PassUp:
+    """Hand a message to the transaction user (a response for client txns, a request for server txns)."""
+
+    message: object
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """Timer B or F fired: the client transaction got no final response (RFC 3261 §17.1.1.2, §17.1.2.2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Terminated:
+    """The transaction reached the Terminated state; the owner forgets it."""
+
+
+Effect = Send | PassUp | TimedOut | Terminated

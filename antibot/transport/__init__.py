@@ -1,0 +1,1 @@
+"""asyncio transports: the only place with sockets. Protocol callbacks never await."""

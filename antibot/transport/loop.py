@@ -1,0 +1,173 @@
+"""The asyncio adapter around the sans-IO core: carry out effects, re-arm one timer.
+
+Like aioquic's protocol layer: every input (datagram, stream message, timer, verdict) goes
+into the core with ``now = loop.time()``, and whatever effects come out are executed at
+once. The decision hook may be a plain function or a coroutine function; a coroutine runs
+in a task so no protocol callback ever awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+
+from ..detect.verdict import Action, Verdict
+from ..proxy.core import ProxyCore
+from ..proxy.effects import Addr, NeedVerdict, ProxyEffect, Transmit
+from ..sip.errors import SipError
+from ..sip.message import Request, Response
+from .tcp import ConnectionTable
+from .udp import UdpProtocol
+
+log = logging.getLogger("antibot.loop")
+
+DecideFn = Callable[[Request, Addr, float], Verdict | Awaitable[Verdict]]
+
+
+class ProxyRunner:
+    """Owns the core, the sockets and the single timer."""
+
+    def __init__(self, core: ProxyCore, decide: DecideFn | None, *, tcp_idle_timeout: float = 120.0) -> None:
+        self.core = core
+        self.decide = decide
+        self.loop = asyncio.get_running_loop()
+        self.udp: dict[int, UdpProtocol] = {}
+        self.tcp = ConnectionTable(self._on_stream_message, self._on_stream_malformed, self.loop.time,
+                                   tcp_idle_timeout)
+        self.servers: list[asyncio.Server] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._resolved: dict[str, str] = {}
+
+    async def listen(self, transport: str, host: str, port: int) -> None:
+        if transport == "udp":
+            _, proto = await self.loop.create_datagram_endpoint(
+                lambda: UdpProtocol(self._on_datagram), local_addr=(host, port))
+            self.udp[6 if ":" in host else 4] = proto
+        else:
+            from .tcp import TcpConnection
+
+            server = await self.loop.create_server(lambda: TcpConnection(self.tcp), host, port)
+            self.servers.append(server)
+        log.info("listening", extra={"transport": transport, "host": host, "port": port})
+        self._rearm()
+
+    # inputs -------------------------------------------------------------------
+    def _on_datagram(self, data: bytes, source: Addr) -> None:
+        self._run(self.core.receive_datagram(data, source, self.loop.time()))
+
+    def _on_stream_message(self, msg: Request | Response, source: Addr) -> None:
+        self._run(self.core.receive_message(msg, source, self.loop.time()))
+
+    def _on_stream_malformed(self, exc: SipError, source: Addr) -> None:
+        self.core.reject_malformed(exc, source)
+        self._run(self.core.handle_timer(self.loop.time()))
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._run(self.core.handle_timer(self.loop.time()))
+
+    # effects ------------------------------------------------------------------
+    def _run(self, effects: list[ProxyEffect]) -> None:
+        while effects:
+            more: list[ProxyEffect] = []
+            for effect in effects:
+                if isinstance(effect, Transmit):
+                    self._send(effect.data, effect.dest)
+                elif isinstance(effect, NeedVerdict):
+                    more.extend(self._decide(effect))
+            effects = more
+        self._rearm()
+
+    def _decide(self, need: NeedVerdict) -> list[ProxyEffect]:
+        if self.decide is None:
+            return self.core.apply_verdict(need.ticket, Verdict(Action.RELAY), self.loop.time())
+        try:
+            result = self.decide(need.request, need.source, self.loop.time())
+        except Exception:
+            log.exception("decision hook failed; relaying (fail open)")
+            return self.core.apply_verdict(need.ticket, Verdict(Action.RELAY, reasons=("hook-error",)),
+                                           self.loop.time())
+        if inspect.isawaitable(result):
+            self._spawn(self._await_verdict(need.ticket, result))
+            return []
+        return self.core.apply_verdict(need.ticket, result, self.loop.time())
+
+    async def _await_verdict(self, ticket: int, pending: Awaitable[Verdict]) -> None:
+        try:
+            verdict = await pending
+        except Exception:
+            log.exception("decision hook failed; relaying (fail open)")
+            verdict = Verdict(Action.RELAY, reasons=("hook-error",))
+        self._run(self.core.apply_verdict(ticket, verdict, self.loop.time()))
+
+    def _send(self, data: bytes, dest: Addr) -> None:
+        if not _is_ip(dest.host):
+            ip = self._resolved.get(dest.host)
+            if ip is None:
+                self._spawn(self._resolve_and_send(data, dest))
+                return
+            dest = Addr(dest.transport, ip, dest.port)
+        if dest.transport == "tcp":
+            self.tcp.send(data, dest)
+            return
+        proto = self.udp.get(6 if ":" in dest.host else 4) or next(iter(self.udp.values()), None)
+        if proto is None:
+            log.warning("no UDP socket to send from", extra={"dest": str(dest)})
+            return
+        proto.send(data, dest)
+
+    async def _resolve_and_send(self, data: bytes, dest: Addr) -> None:
+        try:
+            infos = await self.loop.getaddrinfo(dest.host, dest.port)
+        except OSError:
+            log.warning("cannot resolve", extra={"host": dest.host})
+            return
+        self._resolved[dest.host] = str(infos[0][4][0])
+        self._send(data, Addr(dest.transport, str(infos[0][4][0]), dest.port))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = self.loop.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _rearm(self) -> None:
+        at = self.core.get_timer()
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = at
+        if at is not None:
+            self._timer = self.loop.call_at(max(at, self.loop.time()), self._on_timer)
+
+    async def drain(self, timeout: float) -> None:
+        """Graceful shutdown: refuse new calls, let in-flight transactions finish."""
+        self.core.draining = True
+        deadline = self.loop.time() + timeout
+        while not self.core.idle and self.loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for server in self.servers:
+            server.close()
+        for proto in self.udp.values():
+            if proto.transport is not None:
+                proto.transport.close()
+        self.tcp.close_all()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
