@@ -25,17 +25,24 @@ def build_core(s: Settings) -> ProxyCore:
         probe_interval=s.probe_interval,
     )
     config = CoreConfig(
-        timers=TimerConfig(s.t1, s.t2, s.t4), failover_timeout=s.failover_timeout,
-        probe_timeout=s.probe_timeout, retry_after=s.retry_after,
+        timers=TimerConfig(s.t1, s.t2, s.t4),
+        failover_timeout=s.failover_timeout,
+        probe_timeout=s.probe_timeout,
+        retry_after=s.retry_after,
     )
     return ProxyCore(me, pool, config)
 
 
 async def serve(s: Settings) -> None:
     core = build_core(s)
-    rules = StaticRules(s.deny_user_agents, action=s.reject_action, status=s.reject_status,
-                        phrase=s.reject_phrase, reason_prefix=s.reason_prefix)
-    runner = ProxyRunner(core, rules.decide, tcp_idle_timeout=s.tcp_idle_timeout)  # type: ignore[arg-type]
+    rules = StaticRules(
+        s.deny_user_agents,
+        action=s.reject_action,
+        status=s.reject_status,
+        phrase=s.reject_phrase,
+        reason_prefix=s.reason_prefix,
+    )
+    runner = ProxyRunner(core, rules.decide, tcp_idle_timeout=s.tcp_idle_timeout)
     for x in s.listen:
         await runner.listen(x.transport, x.host, x.port)
     stop = asyncio.Event()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..detect.verdict import Action, Verdict
@@ -19,6 +20,7 @@ from ..sip.errors import SipError
 from ..sip.message import Request, Response
 from ..sip.parser import parse_datagram
 from ..sip.uri import parse_uri
+from ..sip.via import MAGIC_COOKIE
 from ..transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
@@ -130,13 +132,17 @@ class ProxyCore:
     def get_timer(self) -> float | None:
         while self._heap and getattr(self._heap[0][2], "armed", None) != self._heap[0][0]:
             heapq.heappop(self._heap)
-        deadlines = [d for d in (self._heap[0][0] if self._heap else None, self.pool.next_probe_time()) if d is not None]
+        deadlines = [
+            d for d in (self._heap[0][0] if self._heap else None, self.pool.next_probe_time()) if d is not None
+        ]
         return min(deadlines) if deadlines else None
 
     @property
     def idle(self) -> bool:
-        """No transaction in flight (used by graceful shutdown)."""
-        return not self.servers and not self.clients and not self.pending
+        """No request waiting for a final response (graceful shutdown waits for this)."""
+        if self.pending:
+            return False
+        return all(slot.txn.state not in ("proceeding", "trying") for slot in self.servers.values())
 
     # ------------------------------------------------------------------ requests
     def _on_request(self, req: Request, source: Addr, now: float) -> None:
@@ -160,8 +166,9 @@ class ProxyCore:
             return
         dest = routing.response_dest(top, source)
         if self.draining and req.method == "INVITE" and req.to_tag is None:
-            self._stateless_reply(req, source, 503, "Service Unavailable",
-                                  [("Retry-After", str(self.config.retry_after))])
+            self._stateless_reply(
+                req, source, 503, "Service Unavailable", [("Retry-After", str(self.config.retry_after))]
+            )
             return
         # §16.3 request validation; §16.4 route information pre-processing.
         uri = req.uri
@@ -173,8 +180,9 @@ class ProxyCore:
             pop += 1
         to_me = pop == len(route_values) and self._uri_is_me(uri) and req.to_tag is None
         if req.method == "OPTIONS" and to_me and _no_user(uri):
-            self._stateless_reply(req, source, 200, "OK",
-                                  [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "path")])
+            self._stateless_reply(
+                req, source, 200, "OK", [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "path")]
+            )
             return
         if req.max_forwards == 0:
             raise SipError("Too Many Hops", 483)
@@ -219,8 +227,15 @@ class ProxyCore:
         if verdict.action is Action.REJECT:
             ctx.state = "done"
             ctx.deadline = None
-            self._respond(ctx.server, verdict.status, b"", now, req=ctx.request, phrase=verdict.phrase,
-                          extra=[("Reason", verdict.reason_header())])
+            self._respond(
+                ctx.server,
+                verdict.status,
+                b"",
+                now,
+                req=ctx.request,
+                phrase=verdict.phrase,
+                extra=[("Reason", verdict.reason_header())],
+            )
         elif verdict.action is Action.DROP:
             # Silent: absorb retransmissions for Timer H, answer nothing (scanners learn nothing).
             ctx.state = "dropped"
@@ -245,8 +260,9 @@ class ProxyCore:
             reliable = dest.transport == "tcp"
             txn: ClientInviteTransaction | ClientNonInviteTransaction
             if req.method == "INVITE":
-                txn = ClientInviteTransaction(data, reliable=reliable, config=self.config.timers,
-                                              ack_factory=_ack_factory(data))
+                txn = ClientInviteTransaction(
+                    data, reliable=reliable, config=self.config.timers, ack_factory=_ack_factory(data)
+                )
             else:
                 txn = ClientNonInviteTransaction(data, reliable=reliable, config=self.config.timers)
             slot = ClientSlot((branch, req.method), txn, dest, ctx, data, upstream)
@@ -266,8 +282,7 @@ class ProxyCore:
         if ctx.cancelled:
             self._respond(ctx.server, 487, b"", now, req=req)
         else:
-            self._respond(ctx.server, 503, b"", now, req=req,
-                          extra=[("Retry-After", str(self.config.retry_after))])
+            self._respond(ctx.server, 503, b"", now, req=req, extra=[("Retry-After", str(self.config.retry_after))])
 
     def _forwarded(self, ctx: Context, req: Request, dest: Addr, branch: str) -> bytes:
         top: list[tuple[str, str]] = []
@@ -284,8 +299,14 @@ class ProxyCore:
             add.extend(ctx.verdict.headers)
         fixed = routing.fixed_top_via(req.vias[0], _first_via_text(req), ctx.source)
         return build.forward_request(
-            req, via=self.me.via(dest.transport, dest.host, branch), top=top, pop_routes=ctx.pop_routes,
-            add=add, strip_antibot=ctx.strip, uri=ctx.uri, top_via=fixed,
+            req,
+            via=self.me.via(dest.transport, dest.host, branch),
+            top=top,
+            pop_routes=ctx.pop_routes,
+            add=add,
+            strip_antibot=ctx.strip,
+            uri=ctx.uri,
+            top_via=fixed,
         )
 
     def _on_cancel(self, req: Request, source: Addr, now: float) -> None:
@@ -294,9 +315,11 @@ class ProxyCore:
         if invite is None or invite.ctx is None:
             self._stateless_reply(req, source, 481, "Call/Transaction Does Not Exist")
             return
+        ctx = invite.ctx
+        if ctx.state == "dropped":
+            return  # stay silent towards a dropped caller
         slot = self._new_server(self._server_key(req), req, routing.response_dest(req.vias[0], source), now)
         self._respond(slot, 200, b"", now, req=req)
-        ctx = invite.ctx
         if ctx.state == "deciding":
             self.pending.pop(ctx.ticket, None)
             ctx.state = "done"
@@ -337,8 +360,9 @@ class ProxyCore:
         branch = routing.branch_for(req)
         strip = self.pool.find(source) is None
         fixed = routing.fixed_top_via(req.vias[0], _first_via_text(req), source)
-        data = build.forward_request(req, via=self.me.via(dest.transport, dest.host, branch), pop_routes=pop,
-                                     strip_antibot=strip, top_via=fixed)
+        data = build.forward_request(
+            req, via=self.me.via(dest.transport, dest.host, branch), pop_routes=pop, strip_antibot=strip, top_via=fixed
+        )
         self._emit(data, dest)
 
     # ------------------------------------------------------------------ responses
@@ -484,8 +508,17 @@ class ProxyCore:
         self.servers[key] = slot
         return slot
 
-    def _respond(self, slot: ServerSlot, status: int, _body: bytes, now: float, *, req: Request | None,
-                 phrase: str | None = None, extra: list[tuple[str, str]] | None = None) -> None:
+    def _respond(
+        self,
+        slot: ServerSlot,
+        status: int,
+        _body: bytes,
+        now: float,
+        *,
+        req: Request | None,
+        phrase: str | None = None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
         assert req is not None
         data = build.response(req.headers, status, phrase or _PHRASES.get(status, "Unknown"), extra=extra or ())
         self._respond_raw(slot, status, data, now)
@@ -495,7 +528,7 @@ class ProxyCore:
         self._run_server(slot, effects, now)
         return bool(effects)
 
-    def _run_server(self, slot: ServerSlot, effects: list[object], now: float) -> None:
+    def _run_server(self, slot: ServerSlot, effects: Sequence[object], now: float) -> None:
         for effect in effects:
             if isinstance(effect, Send):
                 self._emit(effect.data, slot.dest)
@@ -512,7 +545,7 @@ class ProxyCore:
             slot.ctx.deadline = None
             slot.ctx.armed = None
 
-    def _run_client(self, slot: ClientSlot, effects: list[object], now: float) -> None:
+    def _run_client(self, slot: ClientSlot, effects: Sequence[object], now: float) -> None:
         for effect in effects:
             if isinstance(effect, Send):
                 self._emit(effect.data, slot.dest)
@@ -541,15 +574,24 @@ class ProxyCore:
         top = req.vias[0]
         m = method or ("INVITE" if req.method == "ACK" else req.method)
         branch = top.branch or ""
-        if branch.startswith(routing.MAGIC_COOKIE):
+        if branch.startswith(MAGIC_COOKIE):
             return (branch, top.sent_by.render(5060), m)
-        return ("2543", req.uri if req.method != "ACK" else "", req.call_id, req.from_tag or "",
-                str(req.cseq), top.sent_by.render(5060), m)
+        return (
+            "2543",
+            req.uri if req.method != "ACK" else "",
+            req.call_id,
+            req.from_tag or "",
+            str(req.cseq),
+            top.sent_by.render(5060),
+            m,
+        )
 
-    def _stateless_reply(self, req: Request, source: Addr, status: int, reason: str,
-                         extra: list[tuple[str, str]] | None = None) -> None:
-        self._emit(build.response(req.headers, status, reason, extra=extra or ()),
-                   routing.response_dest(req.vias[0], source))
+    def _stateless_reply(
+        self, req: Request, source: Addr, status: int, reason: str, extra: list[tuple[str, str]] | None = None
+    ) -> None:
+        self._emit(
+            build.response(req.headers, status, reason, extra=extra or ()), routing.response_dest(req.vias[0], source)
+        )
 
     def _uri_is_me(self, uri: str) -> bool:
         try:
@@ -569,8 +611,17 @@ class ProxyCore:
         return out
 
 
-_PHRASES = {100: "Trying", 200: "OK", 404: "Not Found", 408: "Request Timeout", 481: "Call/Transaction Does Not Exist",
-            482: "Loop Detected", 483: "Too Many Hops", 487: "Request Terminated", 503: "Service Unavailable"}
+_PHRASES = {
+    100: "Trying",
+    200: "OK",
+    404: "Not Found",
+    408: "Request Timeout",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    487: "Request Terminated",
+    503: "Service Unavailable",
+}
 
 
 def parse_name_addr_uri(value: str) -> str:

@@ -97,8 +97,15 @@ def uri_target(uri_text: str) -> Addr:
 
 def loop_hash(req: Request) -> str:
     """Hash of the fields a loop repeats unchanged (RFC 3261 §16.6 step 8, §16.3 step 4)."""
-    parts = (req.uri, req.call_id, req.from_tag or "", req.to_tag or "", str(req.cseq),
-             ",".join(req.values("proxy-require")), ",".join(req.values("route")))
+    parts = (
+        req.uri,
+        req.call_id,
+        req.from_tag or "",
+        req.to_tag or "",
+        str(req.cseq),
+        ",".join(req.values("proxy-require")),
+        ",".join(req.values("route")),
+    )
     return hashlib.blake2s("\x00".join(parts).encode("latin-1"), digest_size=5).hexdigest()
 
 
@@ -119,9 +126,9 @@ def is_loop(req: Request, me: LocalIdentity) -> bool:
     current = loop_hash(req)
     for via in req.vias:
         branch = via.branch or ""
-        if branch.startswith(BRANCH_PREFIX) and me.via_is_mine(via):
-            if branch[len(BRANCH_PREFIX) : len(BRANCH_PREFIX) + 10] == current:
-                return True
+        mine = branch.startswith(BRANCH_PREFIX) and me.via_is_mine(via)
+        if mine and branch[len(BRANCH_PREFIX) : len(BRANCH_PREFIX) + 10] == current:
+            return True
     return False
 
 

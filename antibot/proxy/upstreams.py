@@ -65,6 +65,8 @@ class UpstreamPool:
         return changed
 
     def due_probes(self, now: float) -> list[Upstream]:
+        if self.probe_interval <= 0:
+            return []
         due = [t for t in self.targets if not t.probing and t.next_probe <= now]
         for target in due:
             target.probing = True

@@ -35,8 +35,7 @@ class ProxyRunner:
         self.decide = decide
         self.loop = asyncio.get_running_loop()
         self.udp: dict[int, UdpProtocol] = {}
-        self.tcp = ConnectionTable(self._on_stream_message, self._on_stream_malformed, self.loop.time,
-                                   tcp_idle_timeout)
+        self.tcp = ConnectionTable(self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_idle_timeout)
         self.servers: list[asyncio.Server] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -46,7 +45,8 @@ class ProxyRunner:
     async def listen(self, transport: str, host: str, port: int) -> None:
         if transport == "udp":
             _, proto = await self.loop.create_datagram_endpoint(
-                lambda: UdpProtocol(self._on_datagram), local_addr=(host, port))
+                lambda: UdpProtocol(self._on_datagram), local_addr=(host, port)
+            )
             self.udp[6 if ":" in host else 4] = proto
         else:
             from .tcp import TcpConnection
@@ -91,8 +91,9 @@ class ProxyRunner:
             result = self.decide(need.request, need.source, self.loop.time())
         except Exception:
             log.exception("decision hook failed; relaying (fail open)")
-            return self.core.apply_verdict(need.ticket, Verdict(Action.RELAY, reasons=("hook-error",)),
-                                           self.loop.time())
+            return self.core.apply_verdict(
+                need.ticket, Verdict(Action.RELAY, reasons=("hook-error",)), self.loop.time()
+            )
         if inspect.isawaitable(result):
             self._spawn(self._await_verdict(need.ticket, result))
             return []

@@ -29,14 +29,14 @@ class TcpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        peer = transport.get_extra_info("peername")
+        peer = self.transport.get_extra_info("peername")
         host = str(peer[0])
         if host.startswith("::ffff:") and "." in host:
             host = host[7:]
         self.remote = Addr("tcp", host, int(peer[1]))
         self.table.add(self)
         for data in self.pending:
-            transport.write(data)
+            self.transport.write(data)
         self.pending.clear()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -19,11 +19,11 @@ class UdpProtocol(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         host = str(addr[0])
         if host.startswith("::ffff:") and "." in host:
             host = host[7:]
-        self.on_datagram(data, Addr("udp", host, int(addr[1])))  # type: ignore[call-overload]
+        self.on_datagram(data, Addr("udp", host, int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and friends: the transaction layer's timers handle it.
