@@ -1,0 +1,77 @@
+"""Config loading: TOML, flag overrides, and clear errors for bad values."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from antibot.config import ConfigError, load, parse_listen, parse_upstream
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_example_config_loads() -> None:
+    s = load(str(ROOT / "deploy" / "antibot.example.toml"), {})
+    assert [(x.transport, x.host, x.port, x.advertise) for x in s.listen] == [
+        ("udp", "0.0.0.0", 5060, "203.0.113.10"),
+        ("tcp", "0.0.0.0", 5060, "203.0.113.10"),
+    ]
+    assert [(u.host, u.port, u.transport, u.priority, u.weight) for u in s.upstreams] == [
+        ("10.0.0.5", 5060, "udp", 1, 10),
+        ("10.0.0.6", 5060, "tcp", 2, 1),
+    ]
+    assert "friendly-scanner" in s.deny_user_agents and s.t1 == 0.5
+
+
+def test_flags_override_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text('[proxy]\nlisten = ["udp:127.0.0.1:5070"]\nfailover_timeout = 3.0\n'
+                   '[[upstream]]\nuri = "sip:127.0.0.1:5080"\n')
+    s = load(str(cfg), {"upstream": ["sip:127.0.0.1:6000;priority=3"], "failover_timeout": 1.5, "t1": 0.2})
+    assert [(u.port, u.priority) for u in s.upstreams] == [(6000, 3)]
+    assert s.failover_timeout == 1.5 and s.t1 == 0.2 and s.listen[0].port == 5070
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sctp:127.0.0.1:5060", "expected udp:HOST:PORT"),
+        ("udp:example.com:5060", "host must be an IP address"),
+        ("udp:127.0.0.1:99999", "bad port"),
+        ("udp:0.0.0.0:5060", "needs --advertise"),
+    ],
+)
+def test_bad_listen(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_listen(text)
+
+
+def test_ipv6_listen_and_bad_upstream() -> None:
+    assert parse_listen("tcp:[::1]:5062").host == "::1"
+    with pytest.raises(ConfigError, match="transport must be udp or tcp"):
+        parse_upstream("sip:127.0.0.1:5080;transport=sctp")
+    with pytest.raises(ConfigError, match="unsupported URI scheme"):
+        parse_upstream("http://pbx")
+
+
+def test_missing_upstream_and_bad_timers(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no upstream"):
+        load(None, {})
+    with pytest.raises(ConfigError, match="t1 <= t2"):
+        load(None, {"upstream": ["sip:127.0.0.1:5080"], "t1": 5.0, "t2": 1.0})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[proxy\n")
+    with pytest.raises(ConfigError, match="bad.toml"):
+        load(str(bad), {})
+
+
+def test_cli_reports_config_errors_and_version() -> None:
+    run = subprocess.run([sys.executable, "-m", "antibot", "run", "--upstream", "nonsense"],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2 and "config error" in run.stderr
+    version = subprocess.run([sys.executable, "-m", "antibot", "--version"], capture_output=True, text=True,
+                             timeout=30)
+    assert version.stdout.startswith("antibot ")
