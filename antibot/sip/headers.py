@@ -33,9 +33,25 @@ SINGLE = frozenset({"call-id", "cseq", "from", "to", "max-forwards", "content-le
 
 #: Headers whose values may legally hold unquoted commas, so they are never comma-split (§7.3.1).
 NO_SPLIT = frozenset(
-    {"www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization", "date",
-     "subject", "user-agent", "server", "warning", "call-id", "cseq", "from", "to",
-     "content-type", "retry-after", "organization", "timestamp"}
+    {
+        "www-authenticate",
+        "authorization",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "date",
+        "subject",
+        "user-agent",
+        "server",
+        "warning",
+        "call-id",
+        "cseq",
+        "from",
+        "to",
+        "content-type",
+        "retry-after",
+        "organization",
+        "timestamp",
+    }
 )
 
 _TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")

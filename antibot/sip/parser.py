@@ -25,15 +25,36 @@ from .via import Via, parse_via
 
 #: Methods of RFC 3261 and its extensions; CSeq mismatch on others is a 501 (RFC 4475 §3.1.2.18).
 KNOWN_METHODS = frozenset(
-    {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
-     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"}
+    {
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "OPTIONS",
+        "REGISTER",
+        "PRACK",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "PUBLISH",
+        "INFO",
+        "REFER",
+        "MESSAGE",
+        "UPDATE",
+    }
 )
 MAX_MESSAGE = 65535
 _CRLF2 = b"\r\n\r\n"
 _MAX_CSEQ = 2**32 - 1
-_NAMES = {"call-id": "Call-ID", "cseq": "CSeq", "max-forwards": "Max-Forwards",
-          "content-length": "Content-Length", "content-type": "Content-Type", "from": "From",
-          "to": "To", "via": "Via"}
+_NAMES = {
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "max-forwards": "Max-Forwards",
+    "content-length": "Content-Length",
+    "content-type": "Content-Type",
+    "from": "From",
+    "to": "To",
+    "via": "Via",
+}
 
 
 def parse_datagram(data: bytes) -> Request | Response:
@@ -173,8 +194,19 @@ def _build(first: str, headers: list[Header], is_response: bool) -> Request | Re
         code = parts[1]
         if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
             raise BadResponse("bad status code")
-        return Response(headers, b"", vias, call_id, number, method, from_, to, max_forwards,
-                        status=int(code), reason=parts[2] if len(parts) > 2 else "")
+        return Response(
+            headers,
+            b"",
+            vias,
+            call_id,
+            number,
+            method,
+            from_,
+            to,
+            max_forwards,
+            status=int(code),
+            reason=parts[2] if len(parts) > 2 else "",
+        )
     req = _request_line(first)
     if method != req[0]:
         if req[0] in KNOWN_METHODS:
@@ -187,8 +219,7 @@ def _build(first: str, headers: list[Header], is_response: bool) -> Request | Re
                     parse_name_addr(value, "Contact")
         elif h.key == "date" and not h.value.rstrip().endswith("GMT"):
             raise ParseError("Date must be in GMT (RFC 3261 §20.17)")
-    return Request(headers, b"", vias, call_id, number, method, from_, to, max_forwards,
-                   method=req[0], uri=req[1])
+    return Request(headers, b"", vias, call_id, number, method, from_, to, max_forwards, method=req[0], uri=req[1])
 
 
 def _request_line(first: str) -> tuple[str, str]:
