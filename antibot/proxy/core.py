@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..detect.limiter import TokenBuckets
 from ..detect.verdict import Action, Verdict
 from ..sip import build
 from ..sip.errors import SipError
@@ -54,6 +55,9 @@ class CoreConfig:
     decide_timeout: float = 0.25
     probe_timeout: float = 2.0
     retry_after: int = 30
+    #: REGISTER/OPTIONS flood limit per source; ``flood_action`` is "503" or "drop".
+    flood: TokenBuckets | None = None
+    flood_action: str = "503"
 
 
 class ProxyCore:
@@ -163,6 +167,18 @@ class ProxyCore:
             return
         if req.method == "ACK":
             self._forward_ack(req, source)
+            return
+        flood = self.config.flood
+        if (
+            flood is not None
+            and req.method in ("REGISTER", "OPTIONS")
+            and self.pool.find(source) is None
+            and not flood.allow(source.host, now)
+        ):
+            self._count("flood_limited")
+            if self.config.flood_action == "503":
+                extra = [("Retry-After", str(flood.retry_after()))]
+                self._stateless_reply(req, source, 503, "Service Unavailable", extra)
             return
         dest = routing.response_dest(top, source)
         if self.draining and req.method == "INVITE" and req.to_tag is None:

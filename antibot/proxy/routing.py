@@ -96,17 +96,21 @@ def uri_target(uri_text: str) -> Addr:
 
 
 def loop_hash(req: Request) -> str:
-    """Hash of the fields a loop repeats unchanged (RFC 3261 §16.6 step 8, §16.3 step 4)."""
-    parts = (
-        req.uri,
-        req.call_id,
-        req.from_tag or "",
-        req.to_tag or "",
-        str(req.cseq),
-        ",".join(req.values("proxy-require")),
-        ",".join(req.values("route")),
-    )
-    return hashlib.blake2s("\x00".join(parts).encode("latin-1"), digest_size=5).hexdigest()
+    """Hash of the fields a loop repeats unchanged (RFC 3261 §16.6 step 8, §16.3 step 4).
+
+    Request-URI, From/To (with their tags), Call-ID, CSeq, Proxy-Require and Route, taken as
+    received: a looping request repeats them byte for byte. Computed once per request.
+    """
+    cached = req.loop_key
+    if cached is None:
+        parts = [req.uri, req.call_id, str(req.cseq)]
+        parts.extend(h.value for h in req.headers if h.key in _LOOP_KEYS)
+        cached = hashlib.blake2s("\x00".join(parts).encode("latin-1"), digest_size=5).hexdigest()
+        req.loop_key = cached
+    return cached
+
+
+_LOOP_KEYS = frozenset({"from", "to", "proxy-require", "route"})
 
 
 def branch_for(req: Request, attempt: int = 0) -> str:
@@ -147,7 +151,7 @@ def fixed_top_via(via: Via, raw_value: str, source: Addr) -> str | None:
     """Top Via with ``received``/``rport`` filled in (RFC 3261 §18.2.1, RFC 3581 §4), or None if unchanged."""
     wants_rport = via.param("rport") is not None
     sent_host = via.sent_by.host
-    same_host = _same_ip(sent_host, source.host)
+    same_host = sent_host == source.host or _same_ip(sent_host, source.host)
     if same_host and not wants_rport:
         return None
     value = raw_value
@@ -159,6 +163,8 @@ def fixed_top_via(via: Via, raw_value: str, source: Addr) -> str | None:
 
 
 def _same_ip(a: str, b: str) -> bool:
+    if a[:1].isalpha() and ":" not in a:
+        return False  # a host name is never the source IP
     try:
         return ipaddress.ip_address(a) == ipaddress.ip_address(b)
     except ValueError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .address import NameAddr
-from .headers import split_commas
+from .headers import NO_SPLIT, split_commas
 from .via import Via
 
 
@@ -43,6 +43,8 @@ class Message:
     raw: bytes = b""
     #: True when the message had no Content-Length (RFC 2543 style, UDP only, RFC 3261 §18.3).
     implicit_length: bool = False
+    #: Loop-detection hash (RFC 3261 §16.3 step 4), filled in by the proxy once per request.
+    loop_key: str | None = None
     _cache: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def header(self, key: str) -> str | None:
@@ -53,13 +55,20 @@ class Message:
         return None
 
     def values(self, key: str) -> list[str]:
-        """All comma-separated values of ``key`` across repeated header lines (RFC 3261 §7.3.1)."""
+        """All comma-separated values of ``key`` across repeated header lines (RFC 3261 §7.3.1).
+
+        Headers in :data:`NO_SPLIT` (Authorization, Date, User-Agent...) may hold unquoted
+        commas, so each of their lines is one value.
+        """
         cached = self._cache.get(key)
         if cached is None:
             cached = []
             for h in self.headers:
                 if h.key == key:
-                    cached.extend(split_commas(h.value))
+                    if key in NO_SPLIT:
+                        cached.append(h.value)
+                    else:
+                        cached.extend(split_commas(h.value))
             self._cache[key] = cached
         return cached
 

@@ -191,3 +191,27 @@ def test_draining_refuses_new_calls_with_retry_after(h: Harness) -> None:
     h.core.draining = True
     resp = parsed(only(h.feed(invite(), CALLER), CALLER))
     assert isinstance(resp, Response) and resp.status == 503 and resp.header("retry-after") == "30"
+
+
+def test_register_flood_is_limited_per_source() -> None:
+    from antibot.detect.limiter import TokenBuckets
+
+    from .conftest import make_core
+
+    core = make_core()
+    core.config.flood = TokenBuckets(rate=1.0, burst=3)
+    h = Harness(core)
+    results = []
+    for i in range(5):
+        out = h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch=f"z9hG4bK-r{i}"), CALLER)
+        results.append(out[0].dest.port if out else None)
+    assert results[:3] == [5080, 5080, 5080]  # relayed to the PBX
+    limited = [parsed(e) for e in h.feed(invite(method="OPTIONS", branch="z9hG4bK-o"), CALLER)]
+    assert isinstance(limited[0], Response) and limited[0].status == 503
+    assert limited[0].header("retry-after") == "1"
+    other = Addr("udp", "192.0.2.99", 5060)
+    assert only(h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch="z9hG4bK-x"), other), PBX1)
+    core.config.flood_action = "drop"
+    assert h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch="z9hG4bK-y"), CALLER) == []
+    h.now += 2.0
+    assert only(h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch="z9hG4bK-z"), CALLER), PBX1)

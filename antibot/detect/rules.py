@@ -1,0 +1,195 @@
+"""Operator rules: allow lists first, then deny lists, then thresholds (pure, no I/O).
+
+Rules match on the source CIDR, From/To number prefixes, a User-Agent pattern (RE2: linear
+time, so an operator's pattern cannot backtrack catastrophically), the model score and any
+feature/counter value. Every matcher given on a rule must hold (AND). The first rule that
+matches decides; with none, the score thresholds do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+
+from .verdict import Action
+
+PHASES = ("allow", "deny", "threshold")
+ACTIONS = ("relay", "suspect", "reject", "drop")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled; the message names the rule and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One operator rule as stored (TOML config or the admin API)."""
+
+    id: str
+    phase: str = "deny"
+    action: str = "reject"
+    cidrs: tuple[str, ...] = ()
+    from_prefixes: tuple[str, ...] = ()
+    to_prefixes: tuple[str, ...] = ()
+    ua_pattern: str | None = None
+    min_score: float | None = None
+    feature: str | None = None
+    feature_min: float | None = None
+    status: int = 603
+    reason: str = ""
+    enabled: bool = True
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleSpec:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        rid = str(data.get("id", "?"))
+        if unknown:
+            raise RuleError(f"rule {rid}: unknown field(s) {', '.join(sorted(unknown))}")
+        values = dict(data)
+        for key in ("cidrs", "from_prefixes", "to_prefixes"):
+            if key in values:
+                values[key] = tuple(str(v) for v in values[key])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a rule can look at for one INVITE."""
+
+    source_ip: str
+    from_number: str
+    to_number: str
+    user_agent: str
+    score: float
+    features: Mapping[str, float] = field(default_factory=dict)
+
+
+class _Cidrs:
+    """CIDR membership in O(number of distinct prefix lengths)."""
+
+    def __init__(self, cidrs: Iterable[str], rid: str) -> None:
+        self.by_len: dict[tuple[int, int], set[int]] = {}
+        for text in cidrs:
+            try:
+                net = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise RuleError(f"rule {rid}: bad CIDR {text!r}") from None
+            bits = net.max_prefixlen
+            key = (net.version, net.prefixlen)
+            self.by_len.setdefault(key, set()).add(int(net.network_address) >> (bits - net.prefixlen))
+
+    def __contains__(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        value = int(addr)
+        bits = addr.max_prefixlen
+        return any(
+            value >> (bits - plen) in nets for (version, plen), nets in self.by_len.items() if version == addr.version
+        )
+
+
+def _prefix_match(number: str, prefixes: frozenset[str]) -> bool:
+    return any(number[:n] in prefixes for n in range(1, min(len(number), 16) + 1))
+
+
+def _normalise_prefix(prefix: str) -> str:
+    p = prefix.strip().lstrip("+")
+    return p[2:] if p.startswith("00") else p
+
+
+class CompiledRule:
+    def __init__(self, spec: RuleSpec) -> None:
+        rid = spec.id
+        if spec.phase not in PHASES:
+            raise RuleError(f"rule {rid}: phase must be one of {', '.join(PHASES)}")
+        if spec.action not in ACTIONS:
+            raise RuleError(f"rule {rid}: action must be one of {', '.join(ACTIONS)}")
+        if spec.action == "reject" and not 400 <= spec.status <= 699:
+            raise RuleError(f"rule {rid}: status must be 400-699")
+        if (spec.feature is None) != (spec.feature_min is None):
+            raise RuleError(f"rule {rid}: feature and feature_min go together")
+        self.spec = spec
+        self.action = Action(spec.action)
+        self.cidrs = _Cidrs(spec.cidrs, rid) if spec.cidrs else None
+        self.from_prefixes = frozenset(_normalise_prefix(p) for p in spec.from_prefixes)
+        self.to_prefixes = frozenset(_normalise_prefix(p) for p in spec.to_prefixes)
+        self.ua = None
+        if spec.ua_pattern:
+            options = re2.Options()
+            options.case_sensitive = False
+            options.max_mem = 1 << 20
+            try:
+                self.ua = re2.compile(spec.ua_pattern, options)
+            except re2.error as exc:
+                raise RuleError(f"rule {rid}: bad ua_pattern: {exc}") from None
+        if not any((self.cidrs, self.from_prefixes, self.to_prefixes, self.ua,
+                    spec.min_score is not None, spec.feature is not None)):
+            raise RuleError(f"rule {rid}: needs at least one matcher")
+
+    def matches(self, f: Facts) -> bool:
+        s = self.spec
+        if self.cidrs is not None and f.source_ip not in self.cidrs:
+            return False
+        if self.from_prefixes and not _prefix_match(f.from_number, self.from_prefixes):
+            return False
+        if self.to_prefixes and not _prefix_match(f.to_number, self.to_prefixes):
+            return False
+        if self.ua is not None and self.ua.search(f.user_agent) is None:
+            return False
+        if s.min_score is not None and f.score < s.min_score:
+            return False
+        return not (s.feature is not None and f.features.get(s.feature, 0.0) < (s.feature_min or 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    rule: str | None
+    status: int = 603
+    reason: str = ""
+
+
+class RuleSet:
+    """Compiled, ordered rules plus the default score thresholds and the global mode."""
+
+    def __init__(
+        self,
+        specs: Sequence[RuleSpec] = (),
+        *,
+        suspect_threshold: float = 0.5,
+        reject_threshold: float = 0.9,
+        reject_status: int = 603,
+        mode: str = "enforce",
+    ) -> None:
+        if mode not in ("enforce", "monitor"):
+            raise RuleError("mode must be 'enforce' or 'monitor'")
+        if not 0.0 <= suspect_threshold <= reject_threshold <= 1.0:
+            raise RuleError("need 0 <= suspect_threshold <= reject_threshold <= 1")
+        ids = [s.id for s in specs]
+        if len(set(ids)) != len(ids):
+            raise RuleError("rule ids must be unique")
+        compiled = [CompiledRule(s) for s in specs if s.enabled]
+        self.rules = sorted(compiled, key=lambda r: PHASES.index(r.spec.phase))  # stable: keeps operator order
+        self.specs = tuple(specs)
+        self.suspect_threshold = suspect_threshold
+        self.reject_threshold = reject_threshold
+        self.reject_status = reject_status
+        self.mode = mode
+
+    def decide(self, f: Facts) -> Decision:
+        for rule in self.rules:
+            if rule.matches(f):
+                s = rule.spec
+                return Decision(rule.action, s.id, s.status, s.reason or f"rule {s.id}")
+        if f.score >= self.reject_threshold:
+            return Decision(Action.REJECT, "score-reject", self.reject_status, "bot score")
+        if f.score >= self.suspect_threshold:
+            return Decision(Action.SUSPECT, "score-suspect")
+        return Decision(Action.RELAY, None)
