@@ -27,8 +27,8 @@ class TransactionBase(Generic[StateT]):
     """State, timers and the ``handle_timer`` loop; subclasses supply the transitions.
 
     A timer fires only through ``handle_timer(now)``: the owner calls it at (or after)
-    ``get_timer()``. Timers fire one by one in deadline order; once the transaction is
-    terminated, the rest are dropped.
+    ``get_timer()``. Timers fire one by one in deadline order; a retransmit timer is
+    re-armed relative to ``now``, so a late call never causes a burst.
     """
 
     def __init__(
@@ -40,7 +40,7 @@ class TransactionBase(Generic[StateT]):
         config: TimerConfig,
     ) -> None:
         if config.t1 <= 0 or config.t2 <= 0 or config.t4 < 0:
-            raise ValueError(f"timer values must be positive: {config}")
+            raise ValueError(f"need t1 > 0, t2 > 0, t4 >= 0: {config}")
         self._state = initial
         self._terminated_state = terminated
         self.reliable = reliable
@@ -58,6 +58,7 @@ class TransactionBase(Generic[StateT]):
 
     @property
     def terminated(self) -> bool:
+        """True once the transaction reached Terminated (it then ignores every input)."""
         return self._state == self._terminated_state
 
     def get_timer(self) -> float | None:
@@ -68,8 +69,8 @@ class TransactionBase(Generic[StateT]):
         """Fire every timer whose deadline is <= ``now``, in deadline order."""
         effects: list[Effect] = []
         for timer in self._timers.pop_expired(now):
-            if self.terminated:
-                break
+            # A timer popped in the same batch as a terminating one reaches a
+            # terminated state and matches no transition: it yields [].
             effects.extend(self._on_timer(timer, now))
         return effects
 

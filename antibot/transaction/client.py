@@ -85,9 +85,7 @@ class ClientInviteTransaction(TransactionBase[ClientInviteState]):
         self._timers.set(Timer.B, now + 64 * self.config.t1)
         return [Send(self._request)]
 
-    def receive_response(
-        self, status: int, message: object, now: float
-    ) -> list[Effect]:
+    def receive_response(self, status: int, message: object, now: float) -> list[Effect]:
         """Feed a response matched to this transaction (§17.1.3)."""
         match self._state, status_class(status):
             case (("calling" | "proceeding"), "1xx"):
@@ -170,9 +168,7 @@ class ClientNonInviteTransaction(TransactionBase[ClientNonInviteState]):
         self._timers.set(Timer.F, now + 64 * self.config.t1)
         return [Send(self._request)]
 
-    def receive_response(
-        self, status: int, message: object, now: float
-    ) -> list[Effect]:
+    def receive_response(self, status: int, message: object, now: float) -> list[Effect]:
         """Feed a response matched to this transaction (§17.1.3)."""
         match self._state, status_class(status):
             case (("trying" | "proceeding"), "1xx"):

@@ -57,9 +57,7 @@ class ServerInviteTransaction(TransactionBase[ServerInviteState]):
         self._last: bytes | None = None
         self._g_interval = config.t1
 
-    def receive_request(
-        self, is_ack: bool, message: object, now: float
-    ) -> list[Effect]:
+    def receive_request(self, is_ack: bool, message: object, now: float) -> list[Effect]:
         """Feed a retransmitted INVITE or an ACK matched to this transaction (§17.2.3)."""
         match self._state, is_ack:
             case (("proceeding" | "completed"), False):

@@ -26,6 +26,7 @@ def run_until(txn: Txn, until: float) -> list[tuple[float, list[Effect]]]:
     fired: list[tuple[float, list[Effect]]] = []
     while (deadline := txn.get_timer()) is not None and deadline <= until:
         fired.append((deadline, txn.handle_timer(deadline)))
+        assert txn.get_timer() != deadline, "timer did not fire at its deadline"
     return fired
 
 
@@ -42,16 +43,12 @@ def invite(
     *, reliable: bool = False, config: TimerConfig = CFG, now: float = 0.0
 ) -> tuple[ClientInviteTransaction, AckFactory]:
     acks = AckFactory()
-    txn = ClientInviteTransaction(
-        REQ, reliable=reliable, config=config, ack_factory=acks
-    )
+    txn = ClientInviteTransaction(REQ, reliable=reliable, config=config, ack_factory=acks)
     assert txn.start(now) == [Send(REQ)]
     return txn, acks
 
 
-def non_invite(
-    *, reliable: bool = False, config: TimerConfig = CFG, now: float = 0.0
-) -> ClientNonInviteTransaction:
+def non_invite(*, reliable: bool = False, config: TimerConfig = CFG, now: float = 0.0) -> ClientNonInviteTransaction:
     txn = ClientNonInviteTransaction(REQ, reliable=reliable, config=config)
     assert txn.start(now) == [Send(REQ)]
     return txn

@@ -26,18 +26,15 @@ def run_until(txn: Txn, until: float) -> list[tuple[float, list[Effect]]]:
     fired: list[tuple[float, list[Effect]]] = []
     while (deadline := txn.get_timer()) is not None and deadline <= until:
         fired.append((deadline, txn.handle_timer(deadline)))
+        assert txn.get_timer() != deadline, "timer did not fire at its deadline"
     return fired
 
 
-def invite(
-    *, reliable: bool = False, config: TimerConfig = CFG
-) -> ServerInviteTransaction:
+def invite(*, reliable: bool = False, config: TimerConfig = CFG) -> ServerInviteTransaction:
     return ServerInviteTransaction(reliable=reliable, config=config)
 
 
-def completed_invite(
-    *, reliable: bool = False, config: TimerConfig = CFG, now: float = 0.0
-) -> ServerInviteTransaction:
+def completed_invite(*, reliable: bool = False, config: TimerConfig = CFG, now: float = 0.0) -> ServerInviteTransaction:
     txn = invite(reliable=reliable, config=config)
     assert txn.send_response(486, BUSY, now) == [Send(BUSY)]
     assert txn.state == "completed"

@@ -1,0 +1,96 @@
+"""Operator rules: order, matchers, thresholds, mode, and safe patterns."""
+
+from __future__ import annotations
+
+import pytest
+
+from antibot.detect.limiter import TokenBuckets
+from antibot.detect.rules import Facts, RuleError, RuleSet, RuleSpec
+from antibot.detect.verdict import Action
+
+
+def facts(**kw: object) -> Facts:
+    base: dict[str, object] = dict(source_ip="198.51.100.7", from_number="33123456789", to_number="442071234567",
+                                   user_agent="Yealink SIP-T46S", score=0.1, features={})
+    base.update(kw)
+    return Facts(**base)  # type: ignore[arg-type]
+
+
+def test_allow_rules_win_even_when_listed_after_denies() -> None:
+    rules = RuleSet([
+        RuleSpec("deny-ua", phase="deny", action="reject", ua_pattern="friendly-scanner"),
+        RuleSpec("trunk", phase="allow", action="relay", cidrs=("198.51.100.0/24",)),
+    ])
+    d = rules.decide(facts(user_agent="friendly-scanner"))
+    assert (d.action, d.rule) == (Action.RELAY, "trunk")
+    d2 = rules.decide(facts(user_agent="friendly-scanner", source_ip="203.0.113.5"))
+    assert (d2.action, d2.rule, d2.status) == (Action.REJECT, "deny-ua", 603)
+
+
+def test_matchers_are_anded_and_prefixes_normalised() -> None:
+    rule = RuleSpec("irsf", phase="deny", action="drop", to_prefixes=("+53", "00252"), cidrs=("203.0.113.0/24",))
+    rules = RuleSet([rule])
+    assert rules.decide(facts(to_number="5355512345", source_ip="203.0.113.9")).action is Action.DROP
+    assert rules.decide(facts(to_number="25261234567", source_ip="203.0.113.9")).action is Action.DROP
+    assert rules.decide(facts(to_number="5355512345")).action is Action.RELAY  # other source
+    assert rules.decide(facts(to_number="4412345", source_ip="203.0.113.9")).action is Action.RELAY
+
+
+def test_ipv6_cidr_and_feature_threshold() -> None:
+    rules = RuleSet([
+        RuleSpec("v6", phase="allow", action="relay", cidrs=("2001:db8::/32",)),
+        RuleSpec("burst", phase="threshold", action="suspect", feature="src_rate_10s", feature_min=20.0),
+    ])
+    assert rules.decide(facts(source_ip="2001:db8::1", features={"src_rate_10s": 50.0})).rule == "v6"
+    assert rules.decide(facts(features={"src_rate_10s": 50.0})).action is Action.SUSPECT
+    assert rules.decide(facts(features={"src_rate_10s": 19.0})).action is Action.RELAY
+
+
+def test_score_thresholds_apply_when_no_rule_hits() -> None:
+    rules = RuleSet([], suspect_threshold=0.5, reject_threshold=0.9)
+    assert rules.decide(facts(score=0.95)).action is Action.REJECT
+    assert rules.decide(facts(score=0.6)).action is Action.SUSPECT
+    assert rules.decide(facts(score=0.2)).action is Action.RELAY
+    assert rules.decide(facts(score=0.2)).rule is None
+
+
+def test_disabled_rules_are_skipped() -> None:
+    rules = RuleSet([RuleSpec("x", ua_pattern="yealink", enabled=False)])
+    assert rules.decide(facts()).action is Action.RELAY
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (dict(id="a", phase="maybe", ua_pattern="x"), "phase must be"),
+        (dict(id="b", action="explode", ua_pattern="x"), "action must be"),
+        (dict(id="c", cidrs=["10.0.0.0/33"]), "bad CIDR"),
+        (dict(id="d", ua_pattern="(unclosed"), "bad ua_pattern"),
+        (dict(id="e"), "needs at least one matcher"),
+        (dict(id="f", feature="x"), "go together"),
+        (dict(id="g", ua_pattern="x", status=200), "status must be 400-699"),
+        (dict(id="h", colour="red"), "unknown field"),
+    ],
+)
+def test_bad_rules_are_refused_with_a_clear_message(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(RuleError, match=message):
+        RuleSet([RuleSpec.from_dict(spec)])
+
+
+def test_re2_pattern_is_linear_time_on_a_redos_pattern() -> None:
+    # (a+)+$ backtracks exponentially in Python's re; RE2 answers at once.
+    rules = RuleSet([RuleSpec("redos", ua_pattern="(a+)+$")])
+    assert rules.decide(facts(user_agent="a" * 5000 + "!")).action is Action.RELAY
+    assert rules.decide(facts(user_agent="aaaa")).action is Action.REJECT
+
+
+def test_token_buckets() -> None:
+    tb = TokenBuckets(rate=2.0, burst=2, max_sources=2)
+    assert [tb.allow("a", 0.0) for _ in range(3)] == [True, True, False]
+    assert tb.allow("a", 0.5) is True and tb.allow("a", 0.5) is False
+    tb.allow("b", 1.0)
+    tb.allow("c", 1.0)
+    assert len(tb) == 2  # "a" was evicted (least recently used)
+    assert tb.retry_after() == 1
+    with pytest.raises(ValueError):
+        TokenBuckets(rate=0, burst=1)
