@@ -129,8 +129,16 @@ class CompiledRule:
                 self.ua = re2.compile(spec.ua_pattern, options)
             except re2.error as exc:
                 raise RuleError(f"rule {rid}: bad ua_pattern: {exc}") from None
-        if not any((self.cidrs, self.from_prefixes, self.to_prefixes, self.ua,
-                    spec.min_score is not None, spec.feature is not None)):
+        if not any(
+            (
+                self.cidrs,
+                self.from_prefixes,
+                self.to_prefixes,
+                self.ua,
+                spec.min_score is not None,
+                spec.feature is not None,
+            )
+        ):
             raise RuleError(f"rule {rid}: needs at least one matcher")
 
     def matches(self, f: Facts) -> bool:

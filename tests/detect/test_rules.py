@@ -10,17 +10,25 @@ from antibot.detect.verdict import Action
 
 
 def facts(**kw: object) -> Facts:
-    base: dict[str, object] = dict(source_ip="198.51.100.7", from_number="33123456789", to_number="442071234567",
-                                   user_agent="Yealink SIP-T46S", score=0.1, features={})
+    base: dict[str, object] = dict(
+        source_ip="198.51.100.7",
+        from_number="33123456789",
+        to_number="442071234567",
+        user_agent="Yealink SIP-T46S",
+        score=0.1,
+        features={},
+    )
     base.update(kw)
     return Facts(**base)  # type: ignore[arg-type]
 
 
 def test_allow_rules_win_even_when_listed_after_denies() -> None:
-    rules = RuleSet([
-        RuleSpec("deny-ua", phase="deny", action="reject", ua_pattern="friendly-scanner"),
-        RuleSpec("trunk", phase="allow", action="relay", cidrs=("198.51.100.0/24",)),
-    ])
+    rules = RuleSet(
+        [
+            RuleSpec("deny-ua", phase="deny", action="reject", ua_pattern="friendly-scanner"),
+            RuleSpec("trunk", phase="allow", action="relay", cidrs=("198.51.100.0/24",)),
+        ]
+    )
     d = rules.decide(facts(user_agent="friendly-scanner"))
     assert (d.action, d.rule) == (Action.RELAY, "trunk")
     d2 = rules.decide(facts(user_agent="friendly-scanner", source_ip="203.0.113.5"))
@@ -37,10 +45,12 @@ def test_matchers_are_anded_and_prefixes_normalised() -> None:
 
 
 def test_ipv6_cidr_and_feature_threshold() -> None:
-    rules = RuleSet([
-        RuleSpec("v6", phase="allow", action="relay", cidrs=("2001:db8::/32",)),
-        RuleSpec("burst", phase="threshold", action="suspect", feature="src_rate_10s", feature_min=20.0),
-    ])
+    rules = RuleSet(
+        [
+            RuleSpec("v6", phase="allow", action="relay", cidrs=("2001:db8::/32",)),
+            RuleSpec("burst", phase="threshold", action="suspect", feature="src_rate_10s", feature_min=20.0),
+        ]
+    )
     assert rules.decide(facts(source_ip="2001:db8::1", features={"src_rate_10s": 50.0})).rule == "v6"
     assert rules.decide(facts(features={"src_rate_10s": 50.0})).action is Action.SUSPECT
     assert rules.decide(facts(features={"src_rate_10s": 19.0})).action is Action.RELAY
