@@ -15,10 +15,14 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the proxy")
     run.add_argument("--config", help="TOML config file; flags override it")
     run.add_argument("--listen", action="append", help="udp:HOST:PORT or tcp:HOST:PORT (repeatable)")
-    run.add_argument("--upstream", action="append", help="PBX target sip:HOST:PORT[;transport=tcp][;priority=N][;weight=N]")
+    run.add_argument(
+        "--upstream", action="append", help="PBX target sip:HOST:PORT[;transport=tcp][;priority=N][;weight=N]"
+    )
     run.add_argument("--advertise", help="address to put in Via/Record-Route when listening on a wildcard")
     run.add_argument("--deny-ua", action="append", dest="deny_ua", help="reject INVITEs whose User-Agent contains this")
-    run.add_argument("--probe-interval", type=float, dest="probe_interval", help="seconds between OPTIONS probes (0: off)")
+    run.add_argument(
+        "--probe-interval", type=float, dest="probe_interval", help="seconds between OPTIONS probes (0: off)"
+    )
     run.add_argument("--failover-timeout", type=float, dest="failover_timeout")
     run.add_argument("--t1", type=float)
     run.add_argument("--t2", type=float)

@@ -112,8 +112,15 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
     timers = dict(data.get("timers", {}))
     s = Settings()
     s.advertise = overrides.get("advertise") or proxy.get("advertise")
-    for key in ("probe_interval", "probe_timeout", "failover_timeout", "tcp_idle_timeout", "retry_after",
-                "shutdown_timeout", "log_level"):
+    for key in (
+        "probe_interval",
+        "probe_timeout",
+        "failover_timeout",
+        "tcp_idle_timeout",
+        "retry_after",
+        "shutdown_timeout",
+        "log_level",
+    ):
         if key in proxy:
             setattr(s, key, proxy[key])
         if overrides.get(key) is not None:

@@ -60,7 +60,8 @@ class Model:
                     tuple(float(x) for x in t["value"]),
                 )
                 n = len(tree.feature)
-                if not (len(tree.threshold) == len(tree.left) == len(tree.right) == len(tree.value) == n) or n == 0:
+                sizes = {len(tree.threshold), len(tree.left), len(tree.right), len(tree.value)}
+                if sizes != {n} or n == 0:
                     raise ModelError("tree arrays differ in length")
                 for node in range(n):
                     f = tree.feature[node]

@@ -106,8 +106,15 @@ def response(
     routed back by its Via. A To tag is added to every non-100 response that lacks one.
     """
     out: list[str] = [f"SIP/2.0 {status} {reason}\r\n"]
+    seen: set[str] = set()
     for h in headers:
         if h.key in _COPIED:
+            if h.key != "via":
+                # A request that repeats From/To/Call-ID/CSeq (RFC 4475 §3.3.8) gets its 400 with
+                # one of each: a response with two Call-IDs would itself be unparseable.
+                if h.key in seen:
+                    continue
+                seen.add(h.key)
             if h.key == "to" and status > 100 and ";tag=" not in h.value.replace(" ", "").lower():
                 out.append(f"{h.name}: {h.value};tag={to_tag or new_tag()}\r\n")
             else:

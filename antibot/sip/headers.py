@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .errors import ParseError
 
 #: RFC 3261 §7.3.3 compact forms, plus the later ones from the IANA SIP parameters registry.
@@ -54,7 +56,24 @@ NO_SPLIT = frozenset(
     }
 )
 
-_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
+_TOKEN_RE = re.compile(f"[{_TOKEN_CHARS}]+")
+#: The common shape of a parameter list: ``name[=value]`` pairs, no LWS, no quotes.
+_PLAIN_PARAMS = re.compile(f"[{_TOKEN_CHARS}]+(?:=[^;\\s\"]+)?(?:;[{_TOKEN_CHARS}]+(?:=[^;\\s\"]+)?)*")
+#: Header names seen before, mapped to their canonical key (bounded so junk can't grow it).
+_KEYS: dict[str, str] = {}
+
+
+def header_key(name: str) -> str:
+    """Canonical key of a header name, validating it as a token (RFC 3261 §7.3.1)."""
+    key = _KEYS.get(name)
+    if key is None:
+        if _TOKEN_RE.fullmatch(name) is None:
+            raise ParseError(f"bad header name {name[:30]!r}")
+        key = canonical(name)
+        if len(_KEYS) < 4096:
+            _KEYS[name] = key
+    return key
 
 
 def canonical(name: str) -> str:
@@ -65,7 +84,7 @@ def canonical(name: str) -> str:
 
 def is_token(text: str) -> bool:
     """True when ``text`` is a non-empty RFC 3261 §25.1 token."""
-    return bool(text) and all(ch in _TOKEN for ch in text)
+    return _TOKEN_RE.fullmatch(text) is not None
 
 
 def split_commas(value: str) -> list[str]:
@@ -108,6 +127,11 @@ def parse_params(text: str, what: str) -> list[tuple[str, str | None]]:
     """
     out: list[tuple[str, str | None]] = []
     if not text:
+        return out
+    if _PLAIN_PARAMS.fullmatch(text) is not None:
+        for item in text.split(";"):
+            name, eq, val = item.partition("=")
+            out.append((name.lower(), val if eq else None))
         return out
     for raw in _split_semicolons(text):
         item = raw.strip()

@@ -93,7 +93,7 @@ def parse_stream(buffer: bytes | bytearray) -> tuple[Request | Response, int]:
 def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Request | Response, int]:
     text = data[:end].decode("latin-1")
     first, _, head = text.partition("\r\n")
-    is_response = first.startswith("SIP/")
+    is_response = first[:4].upper() == "SIP/"  # SIP-Version is case-insensitive (RFC 3261 §7.1)
     headers: list[Header] = []
     try:
         headers = _split_headers(head)
@@ -141,7 +141,7 @@ def _split_headers(head: str) -> list[Header]:
             raise ParseError("header line without a name")
         name = line[:colon].rstrip(" \t")
         if not is_token(name):
-            raise ParseError(f"bad header name {name[:30]!r}")
+            raise ParseError(f"bad header name {name[:30]!a}")
         value = line[colon + 1 :]
         if j > i + 1:
             # RFC 3261 §7.3.1: folded lines are equivalent to one SP.
@@ -189,7 +189,7 @@ def _build(first: str, headers: list[Header], is_response: bool) -> Request | Re
         max_forwards = int(mf)
     if is_response:
         parts = first.split(" ", 2)
-        if len(parts) < 2 or parts[0] != "SIP/2.0":
+        if len(parts) < 2 or parts[0].upper() != "SIP/2.0":
             raise BadResponse("bad status line")
         code = parts[1]
         if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
@@ -218,7 +218,7 @@ def _build(first: str, headers: list[Header], is_response: bool) -> Request | Re
                 if value != "*":
                     parse_name_addr(value, "Contact")
         elif h.key == "date" and not h.value.rstrip().endswith("GMT"):
-            raise ParseError("Date must be in GMT (RFC 3261 §20.17)")
+            raise ParseError("Date must be in GMT (RFC 3261 section 20.17)")
     return Request(headers, b"", vias, call_id, number, method, from_, to, max_forwards, method=req[0], uri=req[1])
 
 
@@ -228,7 +228,7 @@ def _request_line(first: str) -> tuple[str, str]:
     if len(parts) != 3 or not all(parts):
         raise ParseError("malformed request line")
     method, uri, version = parts
-    if version != "SIP/2.0":
+    if version.upper() != "SIP/2.0":  # case-insensitive (RFC 3261 §7.1)
         if version.upper().startswith("SIP/"):
             raise VersionNotSupported("SIP version not supported")
         raise ParseError("malformed request line")
@@ -244,7 +244,7 @@ def _request_line(first: str) -> tuple[str, str]:
     elif scheme != "tel":
         if ":" not in uri:
             raise ParseError("malformed Request-URI")
-        raise UnsupportedUriScheme(f"unsupported URI scheme {scheme!r}")
+        raise UnsupportedUriScheme(f"unsupported URI scheme {scheme[:40]!a}")
     return method, uri
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from .errors import ParseError, UnsupportedUriScheme
@@ -54,8 +55,17 @@ class SipUri:
         return "tls" if self.scheme == "sips" else "udp"
 
 
+_PLAIN_HOSTPORT = re.compile(r"([A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?")
+
+
 def parse_hostport(text: str) -> HostPort:
     """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3)."""
+    plain = _PLAIN_HOSTPORT.fullmatch(text)
+    if plain is not None:
+        port = plain.group(2)
+        if port is not None and int(port) > 65535:
+            raise ParseError(f"bad port {port!r}")
+        return HostPort(plain.group(1).lower(), int(port) if port is not None else None)
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
@@ -70,7 +80,7 @@ def parse_hostport(text: str) -> HostPort:
         return HostPort(host.lower(), _port(rest[1:]))
     host, colon, port = text.partition(":")
     if not host or not _is_hostname(host):
-        raise ParseError(f"bad host {text!r}")
+        raise ParseError(f"bad host {text[:40]!a}")
     return HostPort(host.lower(), _port(port) if colon else None)
 
 
@@ -85,12 +95,12 @@ def _check_ipv6(host: str) -> None:
                 return
             except ValueError:
                 pass
-        raise ParseError(f"bad IPv6 reference {host!r}") from None
+        raise ParseError(f"bad IPv6 reference {host[:40]!a}") from None
 
 
 def _port(text: str) -> int:
     if not text.isdigit() or len(text) > 5 or int(text) > 65535:
-        raise ParseError(f"bad port {text!r}")
+        raise ParseError(f"bad port {text[:10]!a}")
     return int(text)
 
 
@@ -107,8 +117,8 @@ def parse_uri(text: str) -> SipUri:
     low = scheme.lower()
     if not colon or low not in ("sip", "sips"):
         if colon and low and low[0].isalpha():
-            raise UnsupportedUriScheme(f"unsupported URI scheme {scheme!r}")
-        raise ParseError(f"bad URI {text[:40]!r}")
+            raise UnsupportedUriScheme(f"unsupported URI scheme {scheme[:40]!a}")
+        raise ParseError(f"bad URI {text[:40]!a}")
     if any(ch in rest for ch in " \t<>"):
         raise ParseError("whitespace or angle bracket inside URI")
     user: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ParseError, VersionNotSupported
@@ -42,8 +43,22 @@ class Via:
         return host, self.sent_by.port or default_port
 
 
+_PLAIN_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([^;\s]+?)(?:;(.*))?")
+
+
 def parse_via(value: str) -> Via:
     """Parse one via-parm (values already comma-split)."""
+    plain = _PLAIN_VIA.fullmatch(value)
+    if plain is not None and "[" not in value:
+        params_text = plain.group(3)
+        via = Via(
+            plain.group(1).upper(),
+            parse_hostport(plain.group(2)),
+            tuple(parse_params(params_text, "Via")) if params_text is not None else (),
+        )
+        if via.branch == MAGIC_COOKIE:
+            raise ParseError("Via branch has no transaction identifier")
+        return via
     proto, _, rest = value.partition("/")
     version, _, rest = rest.partition("/")
     if proto.strip().upper() != "SIP":
