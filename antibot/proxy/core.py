@@ -20,7 +20,7 @@ from ..sip import build
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
 from ..sip.parser import parse_datagram
-from ..sip.uri import parse_uri
+from ..sip.uri import SipUri, parse_uri
 from ..sip.via import MAGIC_COOKIE
 from ..transaction import (
     ClientInviteTransaction,
@@ -151,7 +151,7 @@ class ProxyCore:
     # ------------------------------------------------------------------ requests
     def _on_request(self, req: Request, source: Addr, now: float) -> None:
         self._count("requests")
-        top = req.vias[0]
+        top = req.top_via
         key = self._server_key(req)
         slot = self.servers.get(key)
         if slot is not None:
@@ -188,13 +188,17 @@ class ProxyCore:
             return
         # §16.3 request validation; §16.4 route information pre-processing.
         uri = req.uri
+        parsed = req.parsed_uri
+        uri_is_me = self._uri_is_me(uri, parsed) if parsed is not None else False
         route_values = req.values("route")
         pop = 0
-        if self._uri_is_me(uri) and route_values:
-            uri = parse_name_addr_uri(route_values[-1])  # strict-routing previous hop (§16.4)
+        if uri_is_me and route_values and parsed is not None and parsed.user is None:
+            # §16.4: a strict-routing previous hop put our Record-Route URI in the Request-URI.
+            uri = parse_name_addr_uri(route_values[-1])
+            uri_is_me = self._uri_is_me(uri)
         while pop < len(route_values) and self.me.route_is_me(route_values[pop]):
             pop += 1
-        to_me = pop == len(route_values) and self._uri_is_me(uri) and req.to_tag is None
+        to_me = pop == len(route_values) and uri_is_me and req.to_tag is None
         if req.method == "OPTIONS" and to_me and _no_user(uri):
             self._stateless_reply(
                 req, source, 200, "OK", [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "path")]
@@ -313,7 +317,7 @@ class ProxyCore:
         add: list[tuple[str, str]] = []
         if ctx.verdict is not None:
             add.extend(ctx.verdict.headers)
-        fixed = routing.fixed_top_via(req.vias[0], _first_via_text(req), ctx.source)
+        fixed = routing.fixed_top_via(req.top_via, _first_via_text(req), ctx.source)
         return build.forward_request(
             req,
             via=self.me.via(dest.transport, dest.host, branch),
@@ -334,8 +338,10 @@ class ProxyCore:
         ctx = invite.ctx
         if ctx.state == "dropped":
             return  # stay silent towards a dropped caller
-        slot = self._new_server(self._server_key(req), req, routing.response_dest(req.vias[0], source), now)
+        slot = self._new_server(self._server_key(req), req, routing.response_dest(req.top_via, source), now)
         self._respond(slot, 200, b"", now, req=req)
+        if ctx.state == "done":
+            return  # the final response is already out: nothing left to cancel
         if ctx.state == "deciding":
             self.pending.pop(ctx.ticket, None)
             ctx.state = "done"
@@ -375,7 +381,7 @@ class ProxyCore:
             dest = routing.uri_target(req.uri)
         branch = routing.branch_for(req)
         strip = self.pool.find(source) is None
-        fixed = routing.fixed_top_via(req.vias[0], _first_via_text(req), source)
+        fixed = routing.fixed_top_via(req.top_via, _first_via_text(req), source)
         data = build.forward_request(
             req, via=self.me.via(dest.transport, dest.host, branch), pop_routes=pop, strip_antibot=strip, top_via=fixed
         )
@@ -384,7 +390,7 @@ class ProxyCore:
     # ------------------------------------------------------------------ responses
     def _on_response(self, resp: Response, source: Addr, now: float) -> None:
         self._count("responses")
-        top = resp.vias[0]
+        top = resp.top_via
         if not self.me.via_is_mine(top):
             self._count("responses_not_ours")
             return
@@ -414,9 +420,11 @@ class ProxyCore:
         if ctx.probe is not None:
             self._probe_result(ctx, resp.status != 503, now)
             return
-        if ctx.server is None or ctx.request is None:
-            return  # response to our CANCEL
         status = resp.status
+        if ctx.server is None or ctx.request is None:
+            if ctx.server is not None and 200 <= status < 300:
+                self._forward_response_stateless(resp, ctx.source)  # late 2xx: always forwarded
+            return  # finished context, or a response to our CANCEL
         if status < 200:
             ctx.provisional = True
             if ctx.request.method == "INVITE":
@@ -438,6 +446,11 @@ class ProxyCore:
         sent = self._respond_raw(ctx.server, status, build.forward_response(resp), now)
         if not sent and 200 <= status < 300:
             self._forward_response_stateless(resp, ctx.source)  # late 2xx: always forwarded
+        if status >= 200:
+            # The final answer is out: keep only what absorbing retransmissions needs.
+            ctx.request = None
+            ctx.client = None
+            ctx.targets = []
 
     def _target_failed(self, slot: ClientSlot, now: float, why: str) -> None:
         ctx = slot.ctx
@@ -587,7 +600,7 @@ class ProxyCore:
 
     def _server_key(self, req: Request, method: str | None = None) -> tuple[str, ...]:
         """RFC 3261 §17.2.3 matching key; RFC 2543 fallback when the branch lacks the cookie."""
-        top = req.vias[0]
+        top = req.top_via
         m = method or ("INVITE" if req.method == "ACK" else req.method)
         branch = top.branch or ""
         if branch.startswith(MAGIC_COOKIE):
@@ -606,14 +619,15 @@ class ProxyCore:
         self, req: Request, source: Addr, status: int, reason: str, extra: list[tuple[str, str]] | None = None
     ) -> None:
         self._emit(
-            build.response(req.headers, status, reason, extra=extra or ()), routing.response_dest(req.vias[0], source)
+            build.response(req.headers, status, reason, extra=extra or ()), routing.response_dest(req.top_via, source)
         )
 
-    def _uri_is_me(self, uri: str) -> bool:
-        try:
-            parsed = parse_uri(uri)
-        except SipError:
-            return False
+    def _uri_is_me(self, uri: str, parsed: SipUri | None = None) -> bool:
+        if parsed is None:
+            try:
+                parsed = parse_uri(uri)
+            except SipError:
+                return False
         return self.me.is_me(parsed.host.host, parsed.host.port, parsed.transport)
 
     def _emit(self, data: bytes, dest: Addr) -> None:

@@ -44,6 +44,7 @@ class LocalIdentity:
         self.listeners = listeners
         self._mine = {(h.lower(), lst.port) for lst in listeners for h in (lst.host, lst.advertise)}
         self._hosts = {h for h, _ in self._mine}
+        self._route_cache: dict[str, bool] = {}
 
     def is_me(self, host: str, port: int | None, transport: str = "udp") -> bool:
         default = 5061 if transport == "tls" else 5060
@@ -75,11 +76,18 @@ class LocalIdentity:
         return f"<sip:{lst.hostport()}{suffix};lr>"
 
     def route_is_me(self, value: str) -> bool:
-        try:
-            uri = parse_uri(parse_name_addr(value, "Route").uri)
-        except SipError:
-            return False
-        return self.is_me(uri.host.host, uri.host.port, uri.transport)
+        """Does this Route value name us? Answers are cached: dialogs repeat the same values."""
+        known = self._route_cache.get(value)
+        if known is None:
+            try:
+                uri = parse_uri(parse_name_addr(value, "Route").uri)
+                known = self.is_me(uri.host.host, uri.host.port, uri.transport)
+            except SipError:
+                known = False
+            if len(self._route_cache) > 10_000:
+                self._route_cache.clear()
+            self._route_cache[value] = known
+        return known
 
     def via_is_mine(self, via: Via) -> bool:
         return self.is_me(via.sent_by.host, via.sent_by.port, via.transport.lower())
@@ -119,7 +127,7 @@ def branch_for(req: Request, attempt: int = 0) -> str:
     A retransmitted ACK for a 2xx (forwarded statelessly, §16.11) gets the same branch, and
     each failover attempt gets a new one (§16.6 step 8: unique per client transaction).
     """
-    top = req.vias[0]
+    top = req.top_via
     seed = f"{top.branch or ''}|{top.sent_by.render()}|{req.call_id}|{req.cseq}|{req.method}|{attempt}"
     tid = hashlib.blake2s(seed.encode("latin-1"), digest_size=6).hexdigest()
     return f"{BRANCH_PREFIX}{loop_hash(req)}.{tid}"
@@ -127,6 +135,8 @@ def branch_for(req: Request, attempt: int = 0) -> str:
 
 def is_loop(req: Request, me: LocalIdentity) -> bool:
     """RFC 3261 §16.3 step 4: one of our Vias carries this very request's loop hash."""
+    if not any(BRANCH_PREFIX in h.value for h in req.headers if h.key == "via"):
+        return False  # none of our branches: no need to parse every Via
     current = loop_hash(req)
     for via in req.vias:
         branch = via.branch or ""

@@ -61,18 +61,18 @@ _TOKEN_RE = re.compile(f"[{_TOKEN_CHARS}]+")
 #: The common shape of a parameter list: ``name[=value]`` pairs, no LWS, no quotes.
 _PLAIN_PARAMS = re.compile(f"[{_TOKEN_CHARS}]+(?:=[^;\\s\"]+)?(?:;[{_TOKEN_CHARS}]+(?:=[^;\\s\"]+)?)*")
 #: Header names seen before, mapped to their canonical key (bounded so junk can't grow it).
-_KEYS: dict[str, str] = {}
+KEYS: dict[str, str] = {}
 
 
 def header_key(name: str) -> str:
     """Canonical key of a header name, validating it as a token (RFC 3261 §7.3.1)."""
-    key = _KEYS.get(name)
+    key = KEYS.get(name)
     if key is None:
         if _TOKEN_RE.fullmatch(name) is None:
-            raise ParseError(f"bad header name {name[:30]!r}")
+            raise ParseError(f"bad header name {name[:30]!a}")
         key = canonical(name)
-        if len(_KEYS) < 4096:
-            _KEYS[name] = key
+        if len(KEYS) < 4096:
+            KEYS[name] = key
     return key
 
 

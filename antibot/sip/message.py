@@ -1,24 +1,29 @@
 """Parsed SIP messages that keep their original bytes (RFC 3261 §7).
 
 A message keeps every header line as received (name spelling, order, folding) so that
-forwarding can copy it byte for byte and detection can fingerprint it. The fields the
-proxy needs on every message (Via, CSeq, Call-ID, From/To tags) are parsed once, eagerly.
+forwarding can copy it byte for byte and detection can fingerprint it. What the proxy needs
+on every message (top Via, CSeq, Call-ID, tags) is parsed once; the rest (every other Via,
+From/To of responses) is parsed on first use, because most messages never need it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from typing import NamedTuple
 
-from .address import NameAddr
+from .address import NameAddr, parse_name_addr
 from .headers import NO_SPLIT, split_commas
-from .via import Via
+from .uri import SipUri
+from .via import Via, parse_via
+
+_TAG = re.compile(r";\s*tag\s*=\s*([^;\s,>]+)", re.IGNORECASE)
 
 
-@dataclass(slots=True)
-class Header:
+class Header(NamedTuple):
     """One header line: original ``name`` spelling, canonical ``key``, unfolded ``value``.
 
-    ``line`` is the exact wire text (latin-1, folding kept) including the final CRLF.
+    ``line`` is the exact wire text (latin-1, folding kept) including the final CRLF. A tuple
+    of strings, so the garbage collector stops tracking it: a busy proxy holds many.
     """
 
     name: str
@@ -27,25 +32,74 @@ class Header:
     line: str
 
 
-@dataclass(slots=True, eq=False)
 class Message:
     """Fields common to requests and responses."""
 
-    headers: list[Header]
-    body: bytes
-    vias: list[Via]
-    call_id: str
-    cseq: int
-    cseq_method: str
-    from_: NameAddr
-    to: NameAddr
-    max_forwards: int | None = None
-    raw: bytes = b""
-    #: True when the message had no Content-Length (RFC 2543 style, UDP only, RFC 3261 §18.3).
-    implicit_length: bool = False
-    #: Loop-detection hash (RFC 3261 §16.3 step 4), filled in by the proxy once per request.
-    loop_key: str | None = None
-    _cache: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    __slots__ = (
+        "headers", "body", "raw", "top_via", "call_id", "cseq", "cseq_method", "max_forwards",
+        "implicit_length", "loop_key", "_via_values", "_vias", "_from_value", "_to_value", "_from", "_to",
+        "_cache",
+    )
+
+    def __init__(
+        self,
+        headers: list[Header],
+        top_via: Via,
+        via_values: list[str],
+        call_id: str,
+        cseq: int,
+        cseq_method: str,
+        from_value: str,
+        to_value: str,
+        max_forwards: int | None,
+    ) -> None:
+        self.headers = headers
+        self.body = b""
+        self.raw = b""
+        self.top_via = top_via
+        self.call_id = call_id
+        self.cseq = cseq
+        self.cseq_method = cseq_method
+        self.max_forwards = max_forwards
+        #: True when the message had no Content-Length (RFC 2543 style, UDP only, RFC 3261 §18.3).
+        self.implicit_length = False
+        #: Loop-detection hash (RFC 3261 §16.3 step 4), filled in by the proxy once per request.
+        self.loop_key: str | None = None
+        self._via_values = via_values
+        self._vias: list[Via] | None = None
+        self._from_value = from_value
+        self._to_value = to_value
+        self._from: NameAddr | None = None
+        self._to: NameAddr | None = None
+        self._cache: dict[str, list[str]] = {}
+
+    @property
+    def vias(self) -> list[Via]:
+        """Every Via value, top first (parsed on first use)."""
+        if self._vias is None:
+            values = [v for raw in self._via_values for v in split_commas(raw)]
+            self._vias = [self.top_via, *(parse_via(v) for v in values[1:])]
+        return self._vias
+
+    @property
+    def from_(self) -> NameAddr:
+        if self._from is None:
+            self._from = parse_name_addr(self._from_value, "From")
+        return self._from
+
+    @property
+    def to(self) -> NameAddr:
+        if self._to is None:
+            self._to = parse_name_addr(self._to_value, "To")
+        return self._to
+
+    @property
+    def from_tag(self) -> str | None:
+        return self._from.tag if self._from is not None else _tag(self._from_value)
+
+    @property
+    def to_tag(self) -> str | None:
+        return self._to.tag if self._to is not None else _tag(self._to_value)
 
     def header(self, key: str) -> str | None:
         """First value of header ``key`` (canonical lower-case name), or None."""
@@ -75,26 +129,28 @@ class Message:
     def has(self, key: str) -> bool:
         return any(h.key == key for h in self.headers)
 
-    @property
-    def from_tag(self) -> str | None:
-        return self.from_.tag
 
-    @property
-    def to_tag(self) -> str | None:
-        return self.to.tag
-
-
-@dataclass(slots=True, eq=False)
 class Request(Message):
-    """A request: ``METHOD uri SIP/2.0``."""
+    """A request: ``METHOD uri SIP/2.0``. ``parsed_uri`` is set for sip:/sips: URIs."""
 
-    method: str = ""
-    uri: str = ""
+    __slots__ = ("method", "uri", "parsed_uri")
+
+    method: str
+    uri: str
+    parsed_uri: SipUri | None
 
 
-@dataclass(slots=True, eq=False)
 class Response(Message):
     """A response: ``SIP/2.0 status reason``."""
 
-    status: int = 0
-    reason: str = ""
+    __slots__ = ("status", "reason")
+
+    status: int
+    reason: str
+
+
+def _tag(value: str) -> str | None:
+    """The tag parameter of a From/To value, without a full parse (RFC 3261 §19.3)."""
+    gt = value.rfind(">")
+    m = _TAG.search(value, gt + 1 if gt >= 0 else 0)
+    return m.group(1) if m else None

@@ -18,10 +18,10 @@ from .errors import (
     UnsupportedUriScheme,
     VersionNotSupported,
 )
-from .headers import COMPACT, SINGLE, is_token, split_commas
+from .headers import KEYS, SINGLE, header_key, is_token, split_commas
 from .message import Header, Message, Request, Response
-from .uri import parse_uri
-from .via import Via, parse_via
+from .uri import SipUri, parse_uri
+from .via import parse_via
 
 #: Methods of RFC 3261 and its extensions; CSeq mismatch on others is a 501 (RFC 4475 §3.1.2.18).
 KNOWN_METHODS = frozenset(
@@ -125,9 +125,29 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
 
 
 def _split_headers(head: str) -> list[Header]:
-    headers: list[Header] = []
     if not head:
-        return headers
+        return []
+    if "\r\n " in head or "\r\n\t" in head or head[0] in " \t":
+        return _split_folded(head)
+    keys = KEYS
+    out: list[Header] = []
+    append = out.append
+    new = tuple.__new__
+    for line in head.split("\r\n"):
+        name, colon, value = line.partition(":")
+        key = keys.get(name)
+        if key is None:
+            if not colon or not name:
+                raise ParseError("header line without a name")
+            name = name.rstrip(" \t")
+            key = header_key(name)
+        append(new(Header, (name, key, value.strip(), line + "\r\n")))
+    return out
+
+
+def _split_folded(head: str) -> list[Header]:
+    """Slow path with line folding: continuation lines are one SP (RFC 3261 §7.3.1)."""
+    headers: list[Header] = []
     lines = head.split("\r\n")
     i = 0
     n = len(lines)
@@ -140,17 +160,13 @@ def _split_headers(head: str) -> list[Header]:
         if colon <= 0:
             raise ParseError("header line without a name")
         name = line[:colon].rstrip(" \t")
-        if not is_token(name):
-            raise ParseError(f"bad header name {name[:30]!a}")
+        key = header_key(name)
         value = line[colon + 1 :]
         if j > i + 1:
-            # RFC 3261 §7.3.1: folded lines are equivalent to one SP.
             value = " ".join([value.strip(), *(part.strip() for part in lines[i + 1 : j])])
             raw = "\r\n".join(lines[i:j]) + "\r\n"
         else:
             raw = line + "\r\n"
-        low = name.lower()
-        key = COMPACT.get(low, low) if len(low) == 1 else low
         headers.append(Header(name, key, value.strip(), raw))
         i = j
     return headers
@@ -158,35 +174,35 @@ def _split_headers(head: str) -> list[Header]:
 
 def _build(first: str, headers: list[Header], is_response: bool) -> Request | Response:
     singles: dict[str, str] = {}
-    vias: list[Via] = []
+    via_values: list[str] = []
     for h in headers:
         key = h.key
         if key in SINGLE:
             if key in singles:
-                if key == "content-length" and singles[key].strip() == h.value.strip():
+                if key == "content-length" and singles[key] == h.value:
                     continue
                 raise ParseError(f"more than one {_NAMES[key]} header")
             singles[key] = h.value
         elif key == "via":
-            vias.extend(parse_via(v) for v in split_commas(h.value))
-    for key in ("via", "from", "to", "call-id", "cseq"):
-        if key == "via":
-            if not vias:
-                raise ParseError("missing Via header")
-        elif key not in singles:
+            via_values.append(h.value)
+    if not via_values:
+        raise ParseError("missing Via header")
+    for key in ("from", "to", "call-id", "cseq"):
+        if key not in singles:
             raise ParseError(f"missing {_NAMES[key]} header")
+    top_text = via_values[0]
+    top_via = parse_via(split_commas(top_text)[0] if "," in top_text else top_text)
     number, method = _cseq(singles["cseq"])
-    from_ = parse_name_addr(singles["from"], "From")
-    to = parse_name_addr(singles["to"], "To")
-    call_id = singles["call-id"].strip()
+    call_id = singles["call-id"]
     if not call_id:
         raise ParseError("empty Call-ID")
     max_forwards = None
-    if "max-forwards" in singles:
-        mf = singles["max-forwards"].strip()
+    mf = singles.get("max-forwards")
+    if mf is not None:
         if not mf.isdigit() or int(mf) > 255:
             raise ParseError("bad Max-Forwards")
         max_forwards = int(mf)
+    msg: Request | Response
     if is_response:
         parts = first.split(" ", 2)
         if len(parts) < 2 or parts[0].upper() != "SIP/2.0":
@@ -194,24 +210,24 @@ def _build(first: str, headers: list[Header], is_response: bool) -> Request | Re
         code = parts[1]
         if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
             raise BadResponse("bad status code")
-        return Response(
-            headers,
-            b"",
-            vias,
-            call_id,
-            number,
-            method,
-            from_,
-            to,
-            max_forwards,
-            status=int(code),
-            reason=parts[2] if len(parts) > 2 else "",
-        )
-    req = _request_line(first)
-    if method != req[0]:
-        if req[0] in KNOWN_METHODS:
+        msg = Response(headers, top_via, via_values, call_id, number, method, singles["from"], singles["to"],
+                       max_forwards)
+        msg.status = int(code)
+        msg.reason = parts[2] if len(parts) > 2 else ""
+        return msg
+    req_method, uri, parsed_uri = _request_line(first)
+    if method != req_method:
+        if req_method in KNOWN_METHODS:
             raise ParseError("CSeq method does not match the request method")
         raise NotImplementedMethod("CSeq method does not match the request method")
+    msg = Request(headers, top_via, via_values, call_id, number, method, singles["from"], singles["to"],
+                  max_forwards)
+    msg.method = req_method
+    msg.uri = uri
+    msg.parsed_uri = parsed_uri
+    # Requests are validated in full (RFC 4475 §3.1.2): From/To/Contact syntax, Date.
+    msg._from = parse_name_addr(singles["from"], "From")
+    msg._to = parse_name_addr(singles["to"], "To")
     for h in headers:
         if h.key == "contact":
             for value in split_commas(h.value):
@@ -219,10 +235,10 @@ def _build(first: str, headers: list[Header], is_response: bool) -> Request | Re
                     parse_name_addr(value, "Contact")
         elif h.key == "date" and not h.value.rstrip().endswith("GMT"):
             raise ParseError("Date must be in GMT (RFC 3261 section 20.17)")
-    return Request(headers, b"", vias, call_id, number, method, from_, to, max_forwards, method=req[0], uri=req[1])
+    return msg
 
 
-def _request_line(first: str) -> tuple[str, str]:
+def _request_line(first: str) -> tuple[str, str, SipUri | None]:
     """RFC 3261 §7.1: ``Method SP Request-URI SP SIP-Version`` with single spaces."""
     parts = first.split(" ")
     if len(parts) != 3 or not all(parts):
@@ -237,6 +253,7 @@ def _request_line(first: str) -> tuple[str, str]:
     if uri.startswith("<"):
         raise ParseError("Request-URI enclosed in <>")
     scheme = uri.partition(":")[0].lower()
+    parsed = None
     if scheme in ("sip", "sips"):
         parsed = parse_uri(uri)
         if parsed.headers is not None:
@@ -245,7 +262,7 @@ def _request_line(first: str) -> tuple[str, str]:
         if ":" not in uri:
             raise ParseError("malformed Request-URI")
         raise UnsupportedUriScheme(f"unsupported URI scheme {scheme[:40]!a}")
-    return method, uri
+    return method, uri, parsed
 
 
 def _cseq(value: str) -> tuple[int, str]:

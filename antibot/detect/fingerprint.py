@@ -1,0 +1,322 @@
+"""Message-form fingerprints: User-Agent, header order and spelling, Via, hosts, SDP (pure).
+
+Bots are written once and replayed: their header order, spelling, spacing and SDP are fixed
+by the tool, and usually rare among real phones. This module turns one INVITE into stable
+hashes (for counting elsewhere) and into message-only features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..sip.message import Header, Request
+from .lists import (
+    CANONICAL_NAMES,
+    DIALER_UAS,
+    SCANNER_UAS,
+    SDP_GENERIC_SESSION_NAMES,
+    SDP_ODD_ORIGIN_USERS,
+    SDP_TOOL_NAMES,
+)
+from .numbers import split_uri
+
+MAGIC_COOKIE = "z9hG4bK"
+#: Max-Forwards outside [MIN, MAX] is odd: UAs send 70 (RFC 3261 §8.1.1.6), proxies decrement.
+MAX_FORWARDS_MIN = 20
+MAX_FORWARDS_MAX = 70
+_IDENTITY_KEYS = ("p-asserted-identity", "p-preferred-identity", "remote-party-id", "identity")
+
+
+def _ua_regex(names: tuple[str, ...]) -> re.Pattern[str]:
+    # Not preceded by a letter or digit, so "iwar" does not fire inside another word.
+    return re.compile("(?<![a-z0-9])(?:" + "|".join(re.escape(n) for n in names) + ")", re.IGNORECASE)
+
+
+_SCANNER_RE = _ua_regex(SCANNER_UAS)
+_DIALER_RE = _ua_regex(DIALER_UAS)
+
+
+def is_scanner_ua(ua: str | None) -> bool:
+    """The User-Agent names a known SIP scanner/cracker (:data:`lists.SCANNER_UAS`)."""
+    return bool(ua) and _SCANNER_RE.search(ua or "") is not None
+
+
+def is_dialer_ua(ua: str | None) -> bool:
+    """The User-Agent is a call-automation SDK's default (:data:`lists.DIALER_UAS`)."""
+    return bool(ua) and _DIALER_RE.search(ua or "") is not None
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderShape:
+    """What the header section looks like, apart from its values."""
+
+    #: ``key/form+spacing`` per header line, consecutive repeats collapsed (see header_shape).
+    tokens: tuple[str, ...]
+    count: int
+    compact: int
+    odd_case: int
+    odd_spacing: int
+    keys: frozenset[str]
+    to_before_from: bool
+
+    @property
+    def order_hash(self) -> str:
+        """16 hex digits identifying the header order and form (stable across processes)."""
+        return hashlib.blake2b("|".join(self.tokens).encode("latin-1"), digest_size=8).hexdigest()
+
+
+def _form(h: Header) -> str:
+    """``c`` compact, ``n`` usual spelling, ``l`` lower, ``u`` upper, ``o`` other odd case."""
+    name = h.name
+    if len(name) == 1:
+        return "c"
+    canon = CANONICAL_NAMES.get(h.key)
+    if canon is not None and name == canon:
+        return "n"
+    if name.islower():
+        return "l"
+    if name.isupper():
+        return "u"
+    return "o" if canon is not None else "n"
+
+
+def _spacing(h: Header) -> str:
+    """``""`` for ``Name: value``; else ``b`` space before the colon, ``0`` none after it,
+    ``2`` several after, ``t`` a tab, ``f`` folded onto more lines."""
+    line = h.line
+    i = len(h.name)
+    code = ""
+    if line[i : i + 1] != ":":
+        code = "b"
+        while line[i : i + 1] in (" ", "\t"):
+            i += 1
+    j = i + 1
+    while line[j : j + 1] in (" ", "\t"):
+        j += 1
+    gap = line[i + 1 : j]
+    if gap != " ":
+        code += "0" if not gap else ("t" if "\t" in gap else "2")
+    if line.find("\r\n") < len(line) - 2:
+        code += "f"
+    return code
+
+
+def header_shape(req: Request) -> HeaderShape:
+    """One pass over the header lines: tokens for the order hash, and form counts."""
+    tokens: list[str] = []
+    compact = odd_case = odd_spacing = 0
+    keys: set[str] = set()
+    first_from = first_to = -1
+    last = ""
+    for index, h in enumerate(req.headers):
+        key = h.key
+        keys.add(key)
+        form = _form(h)
+        spacing = _spacing(h)
+        if form == "c":
+            compact += 1
+        elif form != "n":
+            odd_case += 1
+        if spacing:
+            odd_spacing += 1
+        if key == "from" and first_from < 0:
+            first_from = index
+        elif key == "to" and first_to < 0:
+            first_to = index
+        token = f"{key}/{form}{spacing}"
+        if token != last:
+            tokens.append(token)
+            last = token
+    return HeaderShape(
+        tuple(tokens),
+        len(req.headers),
+        compact,
+        odd_case,
+        odd_spacing,
+        frozenset(keys),
+        0 <= first_to < first_from,
+    )
+
+
+def header_order_hash(req: Request) -> str:
+    """Hash of the sequence of canonical keys with their spelling form and colon spacing."""
+    return header_shape(req).order_hash
+
+
+def ua_fingerprint(req: Request, order_hash: str | None = None) -> str:
+    """12 hex digits: the User-Agent text together with the header-order hash.
+
+    Two clients with the same UA string but different stacks (a spoofed "Cisco" UA) get
+    different fingerprints; the Observation counts calls per fingerprint.
+    """
+    ua = req.header("user-agent") or ""
+    if order_hash is None:
+        order_hash = header_order_hash(req)
+    return hashlib.blake2b(f"{ua}\x00{order_hash}".encode("latin-1", "replace"), digest_size=6).hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _ip_kind(host: str) -> str:
+    """``""`` not an IP literal, ``null`` 0.0.0.0/::, ``global``, or ``local`` (private etc.)."""
+    if not host or not (host[0].isdigit() or ":" in host):
+        return ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return ""
+    if ip.is_unspecified:
+        return "null"
+    return "global" if ip.is_global else "local"
+
+
+def same_ip(a: str, b: str) -> bool:
+    """Equal addresses, comparing IPv6 in canonical form."""
+    if a == b:
+        return True
+    if ":" in a and ":" in b:
+        try:
+            return ipaddress.ip_address(a.strip("[]")) == ipaddress.ip_address(b.strip("[]"))
+        except ValueError:
+            return False
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class SdpTraits:
+    present: bool = False
+    codecs: int = 0
+    telephone_event: bool = False
+    session_name: str | None = None
+    origin_user: str | None = None
+    connections: tuple[str, ...] = ()
+
+
+def sdp_traits(body: bytes, content_type: str | None) -> SdpTraits:
+    """Parse just enough SDP (RFC 4566): o= user, s=, c= addresses, the first audio m= line.
+
+    The SDP is found by Content-Type application/sdp or, inside a multipart body, by its
+    ``v=0`` line; a multipart boundary line ends it.
+    """
+    if not body:
+        return SdpTraits()
+    text = body.decode("latin-1")
+    if content_type and "application/sdp" in content_type.lower():
+        start = 0
+    else:
+        start = text.find("v=0")
+        if start < 0:
+            return SdpTraits()
+    codecs = -1
+    event = False
+    session: str | None = None
+    origin: str | None = None
+    conns: list[str] = []
+    for line in text[start:].split("\n"):
+        line = line.rstrip("\r")
+        if len(line) < 2 or line[1] != "=":
+            if line.startswith("--"):
+                break
+            continue
+        kind = line[0]
+        value = line[2:]
+        if kind == "a":
+            if value.startswith("rtpmap:") and "telephone-event" in value.lower():
+                event = True
+        elif kind == "m":
+            if codecs < 0 and value.startswith("audio"):
+                codecs = max(0, len(value.split()) - 3)
+        elif kind == "c":
+            parts = value.split()
+            if len(parts) >= 3:
+                conns.append(parts[2].split("/", 1)[0].lower())
+        elif kind == "o":
+            parts = value.split()
+            origin = parts[0] if parts else ""
+        elif kind == "s":
+            session = value.strip()
+    return SdpTraits(True, max(codecs, 0), event, session, origin, tuple(conns))
+
+
+def message_features(req: Request, source_ip: str, shape: HeaderShape | None = None) -> dict[str, float]:
+    """The form features of :mod:`antibot.detect.features` (see its table)."""
+    if shape is None:
+        shape = header_shape(req)
+    keys = shape.keys
+    ua = req.header("user-agent")
+    branch = (req.vias[0].branch or "") if req.vias else ""
+    suffix = branch[len(MAGIC_COOKIE) :].lstrip("-") if branch.startswith(MAGIC_COOKIE) else ""
+    mf = req.max_forwards
+    content_type = req.header("content-type")
+
+    _, from_host, from_pw = split_uri(req.from_.uri)
+    _, to_host, _ = split_uri(req.to.uri)
+    _, ruri_host, ruri_pw = split_uri(req.uri)
+    contact = req.values("contact")
+    contact_host = ""
+    contact_pw = False
+    if contact and contact[0] != "*":
+        lt = contact[0].find("<")
+        uri = contact[0][lt + 1 : contact[0].find(">", lt)] if lt >= 0 else contact[0].split(";", 1)[0]
+        _, contact_host, contact_pw = split_uri(uri)
+    via_host = req.vias[0].sent_by.host if req.vias else ""
+
+    sdp = sdp_traits(req.body, content_type)
+    conn_kinds = [_ip_kind(c) for c in sdp.connections]
+    from_kind = _ip_kind(from_host)
+    contact_kind = _ip_kind(contact_host)
+    # A non-global address (RFC 1918, CGNAT, link-local...) that is not where the packet came
+    # from: a phone behind NAT. Common for people, rare for scanners on rented servers.
+    nat = any(
+        kind == "local" and not same_ip(host, source_ip)
+        for host, kind in (
+            (via_host, _ip_kind(via_host)),
+            (contact_host, contact_kind),
+            (from_host, from_kind),
+            *zip(sdp.connections, conn_kinds, strict=True),
+        )
+    )
+    session = (sdp.session_name or "").lower()
+    origin = (sdp.origin_user or "").lower()
+    return {
+        "ua_scanner": float(is_scanner_ua(ua)),
+        "ua_dialer": float(is_dialer_ua(ua)),
+        "no_user_agent": float(not ua),
+        "hdr_count": float(shape.count),
+        "hdr_compact": float(shape.compact),
+        "hdr_odd_case": float(shape.odd_case),
+        "hdr_odd_spacing": float(shape.odd_spacing),
+        "hdr_to_before_from": float(shape.to_before_from),
+        "via_branch_rfc3261": float(branch.startswith(MAGIC_COOKIE)),
+        "via_branch_numeric": float(suffix.isascii() and suffix.isdigit()),
+        "max_forwards": float(mf) if mf is not None else -1.0,
+        "max_forwards_odd": float(mf is None or not MAX_FORWARDS_MIN <= mf <= MAX_FORWARDS_MAX),
+        "no_contact": float("contact" not in keys),
+        "no_allow": float("allow" not in keys),
+        "no_supported": float("supported" not in keys),
+        "body_no_content_type": float(bool(req.body) and not content_type),
+        "to_tag": float(req.to.tag is not None),
+        "from_no_tag": float(not req.from_.tag),
+        "has_identity": float(any(k in keys for k in _IDENTITY_KEYS)),
+        "uri_password": float(from_pw or ruri_pw or contact_pw),
+        "from_host_ip": float(from_kind != ""),
+        "from_host_ip_mismatch": float(from_kind == "global" and not same_ip(from_host, source_ip)),
+        "contact_ip_mismatch": float(contact_kind == "global" and not same_ip(contact_host, source_ip)),
+        "from_host_is_callee": float(
+            bool(from_host) and from_host in (to_host, ruri_host) and not same_ip(from_host, source_ip)
+        ),
+        "nat_private_addr": float(nat),
+        "sdp_present": float(sdp.present),
+        "sdp_codecs": float(sdp.codecs),
+        "sdp_telephone_event": float(sdp.telephone_event),
+        "sdp_generic_session": float(sdp.present and session in SDP_GENERIC_SESSION_NAMES),
+        "sdp_odd_origin": float(sdp.present and origin in SDP_ODD_ORIGIN_USERS),
+        "sdp_tool_name": float(session in SDP_TOOL_NAMES or origin in SDP_TOOL_NAMES),
+        "sdp_conn_mismatch": float(
+            any(k == "global" and not same_ip(c, source_ip) for c, k in zip(sdp.connections, conn_kinds, strict=True))
+        ),
+        "sdp_conn_null": float(sdp.present and (not conn_kinds or "null" in conn_kinds)),
+    }

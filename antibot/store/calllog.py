@@ -1,0 +1,163 @@
+"""A bounded queue between the SIP path and the call log stream in Redis.
+
+The SIP path calls :meth:`CallLog.submit`, which never waits: when the queue is full the
+entry is dropped and counted. A background :meth:`CallLog.run` writes batches, one round
+trip each, and keeps going through Redis outages (counted, retried with backoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+_WAKE: dict[str, str] = {}  # put by stop() to wake an idle writer; never written
+
+
+class CallSink(Protocol):
+    """Where batches go (:class:`antibot.store.redis.Store` is one)."""
+
+    async def log_calls(self, entries: list[dict[str, str]], maxlen: int) -> None: ...
+
+
+class CallLog:
+    """Bounded, counted, batched call log writer.
+
+    Counters: ``submitted`` (accepted by :meth:`submit`), ``written`` (acknowledged by the
+    sink), ``dropped`` (refused because the queue was full or the log stopped, plus entries
+    still unwritten when :meth:`stop` ran out of time) and ``write_errors`` (failed batches;
+    a failed batch is kept and retried, so it may be written twice if the failure came late).
+    """
+
+    def __init__(
+        self,
+        sink: CallSink,
+        *,
+        maxsize: int = 10_000,
+        batch: int = 256,
+        maxlen: int = 100_000,
+        backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        warn_every: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sink = sink
+        self._queue: asyncio.Queue[dict[str, str]] = asyncio.Queue(maxsize)
+        self._batch = batch
+        self._maxlen = maxlen
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._warn_every = warn_every
+        self._clock = clock
+        self._warned: dict[str, float] = {}
+        self._pending: list[dict[str, str]] = []
+        self._stopping = False
+        self._running = False
+        self._idle = False
+        self._task: asyncio.Task[None] | None = None
+        self.submitted = 0
+        self.written = 0
+        self.dropped = 0
+        self.write_errors = 0
+
+    @property
+    def queued(self) -> int:
+        """Entries waiting to be written (queued or in the batch being written)."""
+        return self._queue.qsize() + len(self._pending)
+
+    def submit(self, entry: dict[str, str]) -> bool:
+        """Queue one entry without waiting; False (and counted in ``dropped``) when full or stopped."""
+        if not self._stopping:
+            try:
+                self._queue.put_nowait(entry)
+            except asyncio.QueueFull:
+                pass
+            else:
+                self.submitted += 1
+                return True
+        self.dropped += 1
+        self._warn(
+            "drop", "call log %s: %d entries dropped so far", "stopped" if self._stopping else "full", self.dropped
+        )
+        return False
+
+    def start(self) -> asyncio.Task[None]:
+        """Run :meth:`run` as a background task of the running loop."""
+        self._task = asyncio.create_task(self.run(), name="antibot-calllog")
+        return self._task
+
+    async def run(self) -> None:
+        """Write queued entries in batches until :meth:`stop`; survives sink errors."""
+        if self._running:
+            if self._stopping:
+                return
+            raise RuntimeError("CallLog.run() is already running")
+        self._running = True
+        self._task = asyncio.current_task()
+        delay = self._backoff
+        try:
+            while True:
+                if not self._pending:
+                    if self._stopping and self._queue.empty():
+                        return
+                    self._idle = True
+                    try:
+                        entry = await self._queue.get()
+                    finally:
+                        self._idle = False
+                    if entry is not _WAKE:
+                        self._pending.append(entry)
+                    while len(self._pending) < self._batch and not self._queue.empty():
+                        entry = self._queue.get_nowait()
+                        if entry is not _WAKE:
+                            self._pending.append(entry)
+                    if not self._pending:
+                        continue
+                try:
+                    await self._sink.log_calls(self._pending, self._maxlen)
+                except Exception as exc:
+                    self.write_errors += 1
+                    self._warn("write", "call log write failed (%d so far), retrying: %s", self.write_errors, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._max_backoff)
+                    continue
+                self.written += len(self._pending)
+                self._pending = []
+                delay = self._backoff
+        finally:
+            self._running = False
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Refuse new entries and write what is queued, for at most ``timeout`` seconds.
+
+        Works whether or not a writer is running. Entries still unwritten at the deadline
+        are counted as dropped (with a warning).
+        """
+        self._stopping = True
+        task = self._task
+        if not self._running or task is None or task.done():
+            task = asyncio.ensure_future(self.run())
+        elif self._idle and self._queue.empty():
+            self._queue.put_nowait(_WAKE)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task})
+        lost = len(self._pending)
+        self._pending = []
+        while not self._queue.empty():
+            lost += self._queue.get_nowait() is not _WAKE
+        if lost:
+            self.dropped += lost
+            log.warning("call log stopped with %d entries unwritten", lost)
+
+    def _warn(self, key: str, msg: str, *args: object) -> None:
+        now = self._clock()
+        last = self._warned.get(key)
+        if last is None or now - last >= self._warn_every:
+            self._warned[key] = now
+            log.warning(msg, *args)
