@@ -91,6 +91,18 @@ def split_commas(value: str) -> list[str]:
     """Split a header value on commas outside quotes and angle brackets (RFC 3261 §7.3.1)."""
     if "," not in value:
         return [value.strip()]
+    if '"' not in value:
+        # Fast path: re-join the pieces of a comma that sits inside <...>.
+        out: list[str] = []
+        buf: str | None = None
+        for piece in value.split(","):
+            buf = piece if buf is None else f"{buf},{piece}"
+            if buf.count("<") <= buf.count(">"):
+                out.append(buf.strip())
+                buf = None
+        if buf is not None:
+            out.append(buf.strip())
+        return out
     parts: list[str] = []
     start = 0
     quoted = False

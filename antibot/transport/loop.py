@@ -166,9 +166,16 @@ class ProxyRunner:
         self.tcp.close_all()
 
 
+_IPS: set[str] = set()
+
+
 def _is_ip(host: str) -> bool:
+    if host in _IPS:
+        return True
     try:
         ipaddress.ip_address(host)
     except ValueError:
         return False
+    if len(_IPS) < 100_000:
+        _IPS.add(host)
     return True
