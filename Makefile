@@ -16,9 +16,10 @@ $(BIN)/antibot: pyproject.toml
 run: $(BIN)/antibot
 	$(BIN)/antibot run $(LISTEN) $(UPSTREAM) $(ARGS)
 
-# System packages the tests drive for real: sipp (Debian's sip-tester).
+# System packages the tests drive for real: sipp (Debian's sip-tester) and redis-server.
 sysdeps:
-	@command -v sipp >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester; }
+	@if ! command -v sipp >/dev/null || ! command -v redis-server >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester redis-server; fi
 
 test: sysdeps $(BIN)/antibot
 	$(BIN)/ruff check antibot tests

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class CallLog:
         self._stopping = False
         self._running = False
         self._idle = False
-        self._task: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[Any]] = set()
         self.submitted = 0
         self.written = 0
         self.dropped = 0
@@ -87,17 +87,19 @@ class CallLog:
 
     def start(self) -> asyncio.Task[None]:
         """Run :meth:`run` as a background task of the running loop."""
-        self._task = asyncio.create_task(self.run(), name="antibot-calllog")
-        return self._task
+        return asyncio.create_task(self.run(), name="antibot-calllog")
 
     async def run(self) -> None:
         """Write queued entries in batches until :meth:`stop`; survives sink errors."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("CallLog.run() must run in a task")
         if self._running:
             if self._stopping:
                 return
             raise RuntimeError("CallLog.run() is already running")
         self._running = True
-        self._task = asyncio.current_task()
+        self._writers.add(task)
         delay = self._backoff
         try:
             while True:
@@ -130,6 +132,7 @@ class CallLog:
                 delay = self._backoff
         finally:
             self._running = False
+            self._writers.discard(task)
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Refuse new entries and write what is queued, for at most ``timeout`` seconds.
@@ -138,15 +141,22 @@ class CallLog:
         are counted as dropped (with a warning).
         """
         self._stopping = True
-        task = self._task
-        if not self._running or task is None or task.done():
-            task = asyncio.ensure_future(self.run())
-        elif self._idle and self._queue.empty():
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._idle and self._queue.empty():
             self._queue.put_nowait(_WAKE)
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        if not done:
-            task.cancel()
-            await asyncio.wait({task})
+        tasks = set(self._writers)
+        if not self._running:  # no writer yet (or one created but not started): flush from here
+            tasks.add(asyncio.ensure_future(self.run()))
+        while tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks)
+                break
+            await asyncio.wait(tasks, timeout=remaining)
+            tasks = {task for task in tasks | self._writers if not task.done()}
         lost = len(self._pending)
         self._pending = []
         while not self._queue.empty():

@@ -9,7 +9,8 @@ Key scheme (every key of one script call shares its entity's Redis Cluster hash 
 ``metric`` is ``inv`` (INVITEs), ``dto`` (HyperLogLog of To numbers), ``dsrc`` (HyperLogLog
 of source IPs) or ``calls``/``failed``/``short`` (outcomes); ``window`` is ``1s``, ``10s``,
 ``60s`` or ``1h``; ``bucket`` is ``floor(now / W)`` for the caller's ``now``, never Redis's
-clock. A key lives until its bucket stops being the "previous" one: at most 2 W.
+clock. A bucket's keys expire when it stops being the "previous" bucket (at most 2 W after
+it began); ``recent`` expires 1 h after the last push.
 """
 
 from __future__ import annotations
@@ -17,13 +18,23 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from types import TracebackType
 from typing import Any, Final, cast
 from urllib.parse import quote
 
+import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
@@ -75,7 +86,7 @@ def _quote(value: str) -> str:
 def window(now: float, w: int) -> tuple[int, int, float]:
     """``(bucket, ttl, weight)``: ``floor(now / w)``, seconds the bucket's keys stay useful
     (to the end of the next bucket, at most 2 w), and the previous bucket's weight."""
-    bucket = math.floor(now / w)
+    bucket = int(now // w)  # consistent with now % w, unlike floor(now / w) at float edges
     return bucket, (bucket + 2) * w - math.floor(now), 1.0 - (now % w) / w
 
 
@@ -112,21 +123,15 @@ class _Plan:
         return keys, args
 
     def parse(self, reply: Any, win: dict[int, tuple[int, int, float]]) -> dict[str, Any]:
-        counts: list[int] = reply[0]
-        values: list[float] = []
-        i = 0
-        for w in self.counters:
-            values.append(counts[i] + counts[i + 1] * win[w][2])
-            i += 2
-        for _ in self.hlls:
-            values.append(float(counts[i]))
-            i += 1
-        for _, w in self.reads:
-            values.append(counts[i] + counts[i + 1] * win[w][2])
-            i += 2
+        cur, distinct, read, recent = reply
+        values: list[float] = [cur[i] + read[i] * win[w][2] for i, w in enumerate(self.counters)]
+        values += map(float, distinct)
+        base = len(self.counters)
+        for j, (_, w) in enumerate(self.reads):
+            values.append(read[base + 2 * j] + read[base + 2 * j + 1] * win[w][2])
         out: dict[str, Any] = dict(zip(self.fields, values, strict=True))
         if self.keep:
-            out["src_recent_to"] = tuple(reply[1])
+            out["src_recent_to"] = tuple(recent)
         return out
 
 
@@ -166,6 +171,28 @@ _PLANS: Final = (
 )
 
 
+class _HiredisPacking:
+    """Packs commands with hiredis, as redis-py's sync client does; its asyncio connection packs
+    in pure Python, ~10x slower (~190 µs of CPU for one 5-entity observe pipeline)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str) and " " in args[0]:  # "SCRIPT LOAD" is two arguments
+            args = (*args[0].split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]
+        except (TypeError, UnicodeError):  # lone surrogates, exotic types: redis-py's own way
+            return AbstractConnection.pack_command(cast(AbstractConnection, self), *args)
+
+    def pack_commands(self, commands: Iterable[Iterable[Any]]) -> list[bytes]:
+        return [b"".join(chunk for command in commands for chunk in self.pack_command(*command))]
+
+
+_FAST_CONNECTIONS: Final = {
+    base: cast(type[AbstractConnection], type(f"Fast{base.__name__}", (_HiredisPacking, base), {}))
+    for base in (Connection, UnixDomainSocketConnection, SSLConnection)
+}
+
+
 class Store:
     """Async Redis store. Each public method is one network round trip (plus one retry
     round trip when Redis lost its scripts). Redis failures raise :class:`StoreError`."""
@@ -180,14 +207,17 @@ class Store:
         Failures are fast: ``timeout`` seconds per socket operation, one immediate retry on a
         dropped connection, no backoff (the SIP path fails open instead of waiting).
         """
-        client = Redis.from_url(
-            url,
+        options: dict[str, Any] = dict(parse_url(url))
+        options["connection_class"] = _FAST_CONNECTIONS[options.get("connection_class", Connection)]
+        pool = ConnectionPool(
+            **options,
             decode_responses=True,
             encoding_errors="surrogatepass",
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
+        client = Redis.from_pool(pool)
         store = cls(client)
         try:
             await store._load_scripts()

@@ -3,30 +3,34 @@
 --       read-only window; then the recent list when keep > 0.
 -- ARGV: nc, nh, nr, keep; then per counter window: ttl; per HLL window: ttl,
 --       element ('' = count only); then, when keep > 0: element ('' = read only), ttl.
--- Returns {counts, recent}: cur/prev per counter window, one union count per HLL
--- window, cur/prev per read-only window; recent = the list as it was before this push.
+-- Returns {cur, distinct, read, recent}: cur = the incremented count per counter window;
+-- distinct = the cur+prev union count per HLL window; read = the prev count per counter
+-- window, then cur, prev per read-only window; recent = the list before this push.
 local nc, nh, nr, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local out = {}
+local cur, distinct, mget = {}, {}, {}
 local k, a = 1, 5
-for _ = 1, nc do
-  local cur = redis.call('INCR', KEYS[k])
-  if cur == 1 then redis.call('EXPIRE', KEYS[k], ARGV[a]) end
-  out[#out + 1] = cur
-  out[#out + 1] = tonumber(redis.call('GET', KEYS[k + 1]) or 0)
+for i = 1, nc do
+  cur[i] = redis.call('INCR', KEYS[k])
+  if cur[i] == 1 then redis.call('EXPIRE', KEYS[k], ARGV[a]) end
+  mget[#mget + 1] = KEYS[k + 1]
   k, a = k + 2, a + 1
 end
-for _ = 1, nh do
-  local el = ARGV[a + 1]
-  if el ~= '' and redis.call('PFADD', KEYS[k], el) == 1 then
+for i = 1, nh do
+  if ARGV[a + 1] ~= '' and redis.call('PFADD', KEYS[k], ARGV[a + 1]) == 1 then
     redis.call('EXPIRE', KEYS[k], ARGV[a])
   end
-  out[#out + 1] = redis.call('PFCOUNT', KEYS[k], KEYS[k + 1])
+  distinct[i] = redis.call('PFCOUNT', KEYS[k], KEYS[k + 1])
   k, a = k + 2, a + 2
 end
 for _ = 1, nr do
-  out[#out + 1] = tonumber(redis.call('GET', KEYS[k]) or 0)
-  out[#out + 1] = tonumber(redis.call('GET', KEYS[k + 1]) or 0)
+  mget[#mget + 1] = KEYS[k]
+  mget[#mget + 1] = KEYS[k + 1]
   k = k + 2
+end
+local read = {}
+if #mget > 0 then
+  read = redis.call('MGET', unpack(mget))
+  for i = 1, #read do read[i] = tonumber(read[i]) or 0 end
 end
 local recent = {}
 if keep > 0 then
@@ -37,4 +41,4 @@ if keep > 0 then
     redis.call('EXPIRE', KEYS[k], ARGV[a + 1])
   end
 end
-return {out, recent}
+return {cur, distinct, read, recent}
