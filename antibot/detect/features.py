@@ -43,7 +43,8 @@ STATIC_FEATURES: tuple[tuple[str, str], ...] = (
     ("hdr_odd_spacing", "no space or extra spaces around the colon betray hand-written stacks"),
     ("hdr_to_before_from", "sipvicious writes To before From; mainstream stacks write From first"),
     ("via_branch_rfc3261", "every RFC 3261 stack starts the branch with z9hG4bK; old tools do not"),
-    ("via_branch_numeric", "a decimal-only branch suffix (z9hG4bK-12345) is sipvicious' and pplsip's"),
+    ("via_branch_numeric", "a decimal-only branch suffix (pplsip, sipvicious; but also some phones)"),
+    ("via_branch_dash_digits", "'z9hG4bK-' + decimal digits is exactly sipvicious' branch"),
     ("max_forwards", "UAs send 70; proxies decrement it; tools pick other values"),
     ("max_forwards_odd", "Max-Forwards missing or outside 20-70 is not a phone or a normal proxy path"),
     ("no_contact", "an INVITE without Contact cannot set up a dialog, so only probes send it"),
@@ -129,9 +130,10 @@ def observation(req: Request, source_ip: str) -> Observation:
 
 def static_features(req: Request, source_ip: str, lists: NumberLists) -> dict[str, float]:
     """All message-only features (:data:`STATIC_NAMES`), plus :data:`AUX_TO_VALUE`."""
-    out = numbers.number_features(req, lists)
+    both = numbers.parties(req)
+    out = numbers.number_features(req, lists, both)
     out.update(fingerprint.message_features(req, source_ip))
-    out[AUX_TO_VALUE] = numbers.to_value(numbers.parties(req)[1])
+    out[AUX_TO_VALUE] = numbers.to_value(both[1])
     return out
 
 

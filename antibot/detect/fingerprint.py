@@ -28,26 +28,34 @@ MAGIC_COOKIE = "z9hG4bK"
 #: Max-Forwards outside [MIN, MAX] is odd: UAs send 70 (RFC 3261 §8.1.1.6), proxies decrement.
 MAX_FORWARDS_MIN = 20
 MAX_FORWARDS_MAX = 70
+#: SIPVicious' branch: the cookie, a dash, then str(random.getrandbits(32)).
+_DASH_DIGITS = re.compile(r"z9hG4bK-[0-9]+")
 _IDENTITY_KEYS = ("p-asserted-identity", "p-preferred-identity", "remote-party-id", "identity")
 
 
-def _ua_regex(names: tuple[str, ...]) -> re.Pattern[str]:
-    # Not preceded by a letter or digit, so "iwar" does not fire inside another word.
-    return re.compile("(?<![a-z0-9])(?:" + "|".join(re.escape(n) for n in names) + ")", re.IGNORECASE)
-
-
-_SCANNER_RE = _ua_regex(SCANNER_UAS)
-_DIALER_RE = _ua_regex(DIALER_UAS)
+def _names_in(ua: str | None, names: tuple[str, ...]) -> bool:
+    """A listed name occurs in ``ua`` (case-insensitive), not preceded by a letter or digit
+    (so ``iwar`` does not fire inside another word)."""
+    if not ua:
+        return False
+    low = ua.lower()
+    for name in names:
+        i = low.find(name)
+        while i >= 0:
+            if i == 0 or not low[i - 1].isalnum():
+                return True
+            i = low.find(name, i + 1)
+    return False
 
 
 def is_scanner_ua(ua: str | None) -> bool:
     """The User-Agent names a known SIP scanner/cracker (:data:`lists.SCANNER_UAS`)."""
-    return bool(ua) and _SCANNER_RE.search(ua or "") is not None
+    return _names_in(ua, SCANNER_UAS)
 
 
 def is_dialer_ua(ua: str | None) -> bool:
     """The User-Agent is a call-automation SDK's default (:data:`lists.DIALER_UAS`)."""
-    return bool(ua) and _DIALER_RE.search(ua or "") is not None
+    return _names_in(ua, DIALER_UAS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +77,29 @@ class HeaderShape:
         return hashlib.blake2b("|".join(self.tokens).encode("latin-1"), digest_size=8).hexdigest()
 
 
-def _form(h: Header) -> str:
+_FORMS: dict[str, str] = {}
+_WS = (" ", "\t")
+
+
+def _form(name: str, key: str) -> str:
     """``c`` compact, ``n`` usual spelling, ``l`` lower, ``u`` upper, ``o`` other odd case."""
-    name = h.name
+    form = _FORMS.get(name)
+    if form is not None:
+        return form
+    canon = CANONICAL_NAMES.get(key)
     if len(name) == 1:
-        return "c"
-    canon = CANONICAL_NAMES.get(h.key)
-    if canon is not None and name == canon:
-        return "n"
-    if name.islower():
-        return "l"
-    if name.isupper():
-        return "u"
-    return "o" if canon is not None else "n"
+        form = "c"
+    elif canon is not None and name == canon:
+        form = "n"
+    elif name.islower():
+        form = "l"
+    elif name.isupper():
+        form = "u"
+    else:
+        form = "o" if canon is not None else "n"
+    if len(_FORMS) < 4096:  # bounded: junk names cannot grow it
+        _FORMS[name] = form
+    return form
 
 
 def _spacing(h: Header) -> str:
@@ -115,16 +133,23 @@ def header_shape(req: Request) -> HeaderShape:
     for index, h in enumerate(req.headers):
         key = h.key
         keys.add(key)
-        form = _form(h)
-        spacing = _spacing(h)
+        name = h.name
+        form = _FORMS.get(name) or _form(name, key)
+        line = h.line
+        n = len(name)
+        if line[n : n + 2] == ": " and line[n + 2 : n + 3] not in _WS and line.find("\r\n") == len(line) - 2:
+            spacing = ""  # the usual "Name: value", decided without _spacing's loops
+        else:
+            spacing = _spacing(h)
         if form == "c":
             compact += 1
         elif form != "n":
             odd_case += 1
         if spacing:
             odd_spacing += 1
-        if key == "from" and first_from < 0:
-            first_from = index
+        if key == "from":
+            if first_from < 0:
+                first_from = index
         elif key == "to" and first_to < 0:
             first_to = index
         token = f"{key}/{form}{spacing}"
@@ -138,7 +163,7 @@ def header_shape(req: Request) -> HeaderShape:
         odd_case,
         odd_spacing,
         frozenset(keys),
-        0 <= first_to < first_from,
+        first_to < first_from,  # both mandatory, so both found
     )
 
 
@@ -187,6 +212,8 @@ def same_ip(a: str, b: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SdpTraits:
+    """The few SDP facts the features use (``codecs``: formats on the first m=audio line)."""
+
     present: bool = False
     codecs: int = 0
     telephone_event: bool = False
@@ -215,8 +242,7 @@ def sdp_traits(body: bytes, content_type: str | None) -> SdpTraits:
     session: str | None = None
     origin: str | None = None
     conns: list[str] = []
-    for line in text[start:].split("\n"):
-        line = line.rstrip("\r")
+    for line in text[start:].splitlines():
         if len(line) < 2 or line[1] != "=":
             if line.startswith("--"):
                 break
@@ -268,14 +294,14 @@ def message_features(req: Request, source_ip: str, shape: HeaderShape | None = N
     conn_kinds = [_ip_kind(c) for c in sdp.connections]
     from_kind = _ip_kind(from_host)
     contact_kind = _ip_kind(contact_host)
-    # A non-global address (RFC 1918, CGNAT, link-local...) that is not where the packet came
-    # from: a phone behind NAT. Common for people, rare for scanners on rented servers.
+    # A non-global address (RFC 1918, CGNAT, link-local...) where the sender says it lives
+    # (Via sent-by, Contact, SDP c=) that is not where the packet came from: a phone behind
+    # NAT. Common for people, rare for scanners on rented servers. (From's host is a domain.)
     nat = any(
         kind == "local" and not same_ip(host, source_ip)
         for host, kind in (
             (via_host, _ip_kind(via_host)),
             (contact_host, contact_kind),
-            (from_host, from_kind),
             *zip(sdp.connections, conn_kinds, strict=True),
         )
     )
@@ -292,6 +318,7 @@ def message_features(req: Request, source_ip: str, shape: HeaderShape | None = N
         "hdr_to_before_from": float(shape.to_before_from),
         "via_branch_rfc3261": float(branch.startswith(MAGIC_COOKIE)),
         "via_branch_numeric": float(suffix.isascii() and suffix.isdigit()),
+        "via_branch_dash_digits": float(_DASH_DIGITS.fullmatch(branch) is not None),
         "max_forwards": float(mf) if mf is not None else -1.0,
         "max_forwards_odd": float(mf is None or not MAX_FORWARDS_MIN <= mf <= MAX_FORWARDS_MAX),
         "no_contact": float("contact" not in keys),

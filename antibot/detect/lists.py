@@ -63,8 +63,9 @@ SDP_TOOL_NAMES: frozenset[str] = frozenset({"pplsip", "sipvicious", "sipcli", "s
 #: ``s= `` when there is none). Common in both populations, so only a weak feature.
 SDP_GENERIC_SESSION_NAMES: frozenset[str] = frozenset({"", "-", "session", "sip call", "call", "no name"})
 
-#: SDP ``o=`` usernames that identify no user or product.
-SDP_ODD_ORIGIN_USERS: frozenset[str] = frozenset({"-", "root", "user", "username", "test", "admin"})
+#: SDP ``o=`` usernames of scripts run by hand (the system login or a placeholder). Not
+#: ``-``: RFC 4566 §5.2 prescribes it when there is no user id, and most phones send it.
+SDP_ODD_ORIGIN_USERS: frozenset[str] = frozenset({"root", "user", "username", "test", "admin"})
 
 #: RFC 3261 §20 headers' usual spelling, to tell odd-case names (``Call-Id``, ``CSEQ``) apart.
 CANONICAL_NAMES: dict[str, str] = {

@@ -80,11 +80,13 @@ class Number:
 EMPTY = Number("", False, False)
 
 
+@lru_cache(maxsize=1024)
 def split_uri(uri: str) -> tuple[str, str, bool]:
     """``(user, host, has_password)`` of a sip:/sips:/tel: URI; ``("", "", False)`` if unusable.
 
     Tolerant on purpose (features must never raise): no validation beyond splitting. ``host``
-    is lower-case without brackets or port; a tel: URI has no host.
+    is lower-case without brackets or port; a tel: URI has no host. Memoised: one INVITE asks
+    for the same From/To/Request-URI several times.
     """
     scheme, colon, rest = uri.strip().partition(":")
     if not colon:
@@ -289,9 +291,12 @@ def sweep_score(near: int, run: int, considered: int) -> float:
     return min(1.0, max(near, run) / max(considered, SWEEP_PRIOR))
 
 
-def number_features(req: Request, lists: NumberLists) -> dict[str, float]:
-    """The number-only features of :mod:`antibot.detect.features` (see its table)."""
-    caller, callee = parties(req)
+def number_features(req: Request, lists: NumberLists, both: tuple[Number, Number] | None = None) -> dict[str, float]:
+    """The number-only features of :mod:`antibot.detect.features` (see its table).
+
+    ``both`` is :func:`parties` of ``req`` when the caller already has it.
+    """
+    caller, callee = parties(req) if both is None else both
     probe = dialout_probe(callee)
     ruri = number_of(req.uri)
     anonymous = is_anonymous(req)
