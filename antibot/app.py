@@ -1,4 +1,4 @@
-"""Wires the pieces for ``antibot run``: listeners, the core, upstream probes, shutdown."""
+"""Wires the pieces for ``antibot run``: listeners, the core, detection, probes, shutdown."""
 
 from __future__ import annotations
 
@@ -6,17 +6,21 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
+from pathlib import Path
 
-from .config import Settings
+from .config import ConfigError, Settings
+from .detect.limiter import TokenBuckets
 from .detect.static import StaticRules
 from .proxy.core import CoreConfig, ProxyCore
-from .proxy.effects import Addr
+from .proxy.effects import Addr, CallOutcome
 from .proxy.routing import Listener, LocalIdentity
 from .proxy.upstreams import Upstream, UpstreamPool
 from .transaction import TimerConfig
-from .transport.loop import ProxyRunner
+from .transport.loop import DecideFn, ProxyRunner
 
 log = logging.getLogger("antibot")
+MODEL_NAME = "antibot-gbt.json"
 
 
 def build_core(s: Settings) -> ProxyCore:
@@ -30,33 +34,64 @@ def build_core(s: Settings) -> ProxyCore:
         failover_timeout=s.failover_timeout,
         probe_timeout=s.probe_timeout,
         retry_after=s.retry_after,
+        flood=TokenBuckets(s.flood_rate, s.flood_burst) if s.detect else None,
+        flood_action=s.flood_action,
     )
     return ProxyCore(me, pool, config)
 
 
+def find_model(explicit: str | None) -> Path | None:
+    """The model to load: --model, else the shipped one (source tree or installed data files)."""
+    if explicit:
+        return Path(explicit)
+    for base in (Path(__file__).resolve().parent.parent / "models", Path(sys.prefix) / "share" / "antibot" / "models"):
+        if (base / MODEL_NAME).exists():
+            return base / MODEL_NAME
+    return None
+
+
 async def serve(s: Settings) -> None:
     core = build_core(s)
-    rules = StaticRules(
+    static = StaticRules(
         s.deny_user_agents,
         action=s.reject_action,
         status=s.reject_status,
         phrase=s.reject_phrase,
         reason_prefix=s.reason_prefix,
     )
-    runner = ProxyRunner(core, rules.decide, tcp_idle_timeout=s.tcp_idle_timeout)
+    decide: DecideFn = static.decide
+    on_outcome = None
+    cleanup: list[object] = []
+    if s.detect:
+        from .detection_setup import start_detection
+
+        detection = await start_detection(s, find_model(s.model), static)
+        decide = detection.detector.decide
+        cleanup.append(detection)
+
+        async def on_outcome_cb(o: CallOutcome) -> None:
+            await detection.detector.outcome(o.call_ref, o.source.host, o.status, o.duration)
+
+        on_outcome = on_outcome_cb
+    runner = ProxyRunner(core, decide, tcp_idle_timeout=s.tcp_idle_timeout, on_outcome=on_outcome)
     for x in s.listen:
         await runner.listen(x.transport, x.host, x.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("antibot proxy started", extra={"upstreams": ",".join(u.uri for u in s.upstreams)})
+    log.info(
+        "antibot proxy started",
+        extra={"upstreams": ",".join(u.uri for u in s.upstreams), "detect": s.detect, "mode": s.mode},
+    )
     sweeper = loop.create_task(_sweep(runner))
     await stop.wait()
     log.info("shutting down: finishing in-flight transactions")
     await runner.drain(s.shutdown_timeout)
     sweeper.cancel()
     runner.close()
+    for item in cleanup:
+        await item.close()  # type: ignore[attr-defined]
     log.info("stopped", extra={"stats": core.stats})
 
 
@@ -78,3 +113,5 @@ def run(s: Settings) -> None:
         uvloop.run(serve(s))
     except ImportError:
         asyncio.run(serve(s))
+    except ConfigError:
+        raise

@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--t2", type=float)
     run.add_argument("--t4", type=float)
     run.add_argument("--log-level", dest="log_level")
+    run.add_argument("--redis-url", dest="redis_url", help="external Redis (redis://, unix://); default: embedded")
+    run.add_argument("--data-dir", dest="data_dir", help="where the embedded Redis keeps its data (AOF)")
+    run.add_argument("--model", help="model file (JSON) with its .card.json beside it; default: the shipped one")
+    run.add_argument("--mode", choices=["enforce", "monitor"], help="monitor relays everything, verdict header only")
+    run.add_argument("--no-detect", action="store_true", dest="no_detect", help="static rules only: no Redis, no model")
     args = parser.parse_args(argv)
     if args.command == "run":
         from . import app, logs

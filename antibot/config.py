@@ -57,6 +57,23 @@ class Settings:
     reject_action: str = "reject"
     reason_prefix: str = "antibot"
     log_level: str = "info"
+    # detection (issue #3)
+    detect: bool = True
+    mode: str = "enforce"
+    model: str | None = None
+    suspect_threshold: float = 0.5
+    reject_threshold: float = 0.9
+    store_timeout: float = 0.1
+    redis_url: str | None = None
+    data_dir: str = "antibot-data"
+    calllog_maxlen: int = 100_000
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    flood_rate: float = 2.0
+    flood_burst: float = 20.0
+    flood_action: str = "503"
+    premium_prefixes: list[str] | None = None
+    high_risk_prefixes: list[str] | None = None
+    honeypot_numbers: list[str] | None = None
 
 
 def parse_listen(text: str, advertise: str | None = None) -> ListenSpec:
@@ -145,6 +162,35 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
     for key in ("reject_status", "reject_phrase", "reject_action", "reason_prefix"):
         if key in rules:
             setattr(s, key, rules[key])
+    detect = dict(data.get("detect", {}))
+    store = dict(data.get("store", {}))
+    flood = dict(data.get("flood", {}))
+    for key in (
+        "mode",
+        "model",
+        "suspect_threshold",
+        "reject_threshold",
+        "store_timeout",
+        "premium_prefixes",
+        "high_risk_prefixes",
+        "honeypot_numbers",
+    ):
+        if key in detect:
+            setattr(s, key, detect[key])
+    if "enabled" in detect:
+        s.detect = bool(detect["enabled"])
+    for key in ("redis_url", "data_dir", "calllog_maxlen"):
+        if key in store:
+            setattr(s, key, store[key])
+    for key in ("rate", "burst", "action"):
+        if key in flood:
+            setattr(s, f"flood_{key}", flood[key])
+    s.rules = [dict(r) for r in data.get("rule", [])]
+    for key in ("mode", "model", "redis_url", "data_dir"):
+        if overrides.get(key) is not None:
+            setattr(s, key, overrides[key])
+    if overrides.get("no_detect"):
+        s.detect = False
     _validate(s)
     return s
 
@@ -162,3 +208,13 @@ def _validate(s: Settings) -> None:
         raise ConfigError("rules.reject_status must be 400-699")
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level must be debug, info, warning or error")
+    if s.mode not in ("enforce", "monitor"):
+        raise ConfigError("detect.mode must be 'enforce' or 'monitor'")
+    if not 0.0 <= s.suspect_threshold <= s.reject_threshold <= 1.0:
+        raise ConfigError("detect: need 0 <= suspect_threshold <= reject_threshold <= 1")
+    if s.flood_action not in ("503", "drop"):
+        raise ConfigError("flood.action must be '503' or 'drop'")
+    if s.flood_rate <= 0 or s.flood_burst < 1:
+        raise ConfigError("flood: need rate > 0 and burst >= 1")
+    if s.redis_url is not None and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("redis_url must start with redis://, rediss:// or unix://")

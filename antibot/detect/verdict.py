@@ -32,6 +32,10 @@ class Verdict:
     phrase: str = "Decline"
     reason_text: str = ""
     headers: tuple[tuple[str, str], ...] = field(default=())
+    #: The id the admin API knows this call by (``X-Antibot-Call``); empty when not logged.
+    call_ref: str = ""
+    #: Features that pushed the score most, with their log-odds contribution.
+    explanation: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def relay(cls, *headers: tuple[str, str]) -> Verdict:

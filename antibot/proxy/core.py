@@ -35,7 +35,7 @@ from ..transaction import (
 )
 from . import routing
 from .contexts import ClientSlot, Context, ServerSlot
-from .effects import Addr, NeedVerdict, ProxyEffect, Transmit
+from .effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
 from .upstreams import Upstream, UpstreamPool
 
 log = logging.getLogger("antibot.proxy")
@@ -70,6 +70,8 @@ class ProxyCore:
         self.servers: dict[tuple[str, ...], ServerSlot] = {}
         self.clients: dict[tuple[str, str], ClientSlot] = {}
         self.pending: dict[int, Context] = {}
+        #: Answered, decided calls by Call-ID: (call ref, caller, answered at), until their BYE.
+        self.answered: dict[str, tuple[str, Addr, float]] = {}
         self.draining = False
         self.stats: dict[str, int] = {}
         self._out: list[ProxyEffect] = []
@@ -162,6 +164,10 @@ class ProxyCore:
             else:
                 self._run_server(slot, slot.txn.receive_request(req, now), now)
             return
+        if req.method == "BYE" and self.answered:
+            done = self.answered.pop(req.call_id, None)
+            if done is not None:
+                self._out.append(CallOutcome(done[0], done[1], 200, now - done[2]))
         if req.method == "CANCEL":
             self._on_cancel(req, source, now)
             return
@@ -301,8 +307,10 @@ class ProxyCore:
             self._count("no_upstream")
         if ctx.cancelled:
             self._respond(ctx.server, 487, b"", now, req=req)
+            self._note_outcome(ctx, 487, now)
         else:
             self._respond(ctx.server, 503, b"", now, req=req, extra=[("Retry-After", str(self.config.retry_after))])
+            self._note_outcome(ctx, 503, now)
 
     def _forwarded(self, ctx: Context, req: Request, dest: Addr, branch: str) -> bytes:
         top: list[tuple[str, str]] = []
@@ -447,10 +455,22 @@ class ProxyCore:
         if not sent and 200 <= status < 300:
             self._forward_response_stateless(resp, ctx.source)  # late 2xx: always forwarded
         if status >= 200:
+            self._note_outcome(ctx, status, now)
             # The final answer is out: keep only what absorbing retransmissions needs.
             ctx.request = None
             ctx.client = None
             ctx.targets = []
+
+    def _note_outcome(self, ctx: Context, status: int, now: float) -> None:
+        verdict = ctx.verdict
+        if verdict is None or not verdict.call_ref or ctx.request is None or ctx.request.method != "INVITE":
+            return
+        if 200 <= status < 300:
+            if len(self.answered) >= 200_000:
+                self.answered.pop(next(iter(self.answered)))  # oldest first: bounded memory
+            self.answered[ctx.request.call_id] = (verdict.call_ref, ctx.source, now)
+        else:
+            self._out.append(CallOutcome(verdict.call_ref, ctx.source, status, None))
 
     def _target_failed(self, slot: ClientSlot, now: float, why: str) -> None:
         ctx = slot.ctx
@@ -514,6 +534,7 @@ class ProxyCore:
                 self._send_cancel(ctx, now)  # Timer C: §16.8
             elif ctx.cancelled:
                 self._respond(ctx.server, 487, b"", now, req=ctx.request)  # type: ignore[arg-type]
+                self._note_outcome(ctx, 487, now)
                 self.clients.pop(ctx.client.key, None)
                 ctx.state = "done"
             else:
@@ -591,6 +612,7 @@ class ProxyCore:
                     else:
                         ctx.state = "done"
                         self._respond(ctx.server, 408, b"", now, req=ctx.request)
+                        self._note_outcome(ctx, 408, now)
             elif isinstance(effect, Terminated):
                 if self.clients.get(slot.key) is slot:
                     del self.clients[slot.key]

@@ -37,4 +37,18 @@ class NeedVerdict:
     source: Addr
 
 
-ProxyEffect = Transmit | NeedVerdict
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """How a relayed call ended, for the detector's failure/short-call counters.
+
+    ``status`` is the final response to the INVITE (0: no answer at all); ``duration`` is
+    the time from the 2xx to the BYE, for answered calls.
+    """
+
+    call_ref: str
+    source: Addr
+    status: int
+    duration: float | None
+
+
+ProxyEffect = Transmit | NeedVerdict | CallOutcome

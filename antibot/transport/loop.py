@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from ..detect.verdict import Action, Verdict
 from ..proxy.core import ProxyCore
-from ..proxy.effects import Addr, NeedVerdict, ProxyEffect, Transmit
+from ..proxy.effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
 from .tcp import ConnectionTable
@@ -30,9 +30,17 @@ DecideFn = Callable[[Request, Addr, float], Verdict | Awaitable[Verdict]]
 class ProxyRunner:
     """Owns the core, the sockets and the single timer."""
 
-    def __init__(self, core: ProxyCore, decide: DecideFn | None, *, tcp_idle_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        core: ProxyCore,
+        decide: DecideFn | None,
+        *,
+        tcp_idle_timeout: float = 120.0,
+        on_outcome: Callable[[CallOutcome], Awaitable[None]] | None = None,
+    ) -> None:
         self.core = core
         self.decide = decide
+        self.on_outcome = on_outcome
         self.loop = asyncio.get_running_loop()
         self.udp: dict[int, UdpProtocol] = {}
         self.tcp = ConnectionTable(self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_idle_timeout)
@@ -81,6 +89,8 @@ class ProxyRunner:
                     self._send(effect.data, effect.dest)
                 elif isinstance(effect, NeedVerdict):
                     more.extend(self._decide(effect))
+                elif isinstance(effect, CallOutcome) and self.on_outcome is not None:
+                    self._spawn(self.on_outcome(effect))
             effects = more
         self._rearm()
 

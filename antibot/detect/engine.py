@@ -1,0 +1,198 @@
+"""The decision hook with detection: features + shared counters + model + operator rules.
+
+``Detector.decide(request, source, now)`` is what the proxy core's decision hook awaits
+for every new INVITE from outside. It costs one Redis round trip (the counters), a few
+tens of microseconds of pure Python (features, model, rules), and one non-blocking put
+into the call-log queue. Any internal failure degrades to a verdict from what is still
+known (Redis down: counters read as zero) and never raises: a call is never lost to a bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..sip.message import Request
+from .features import FEATURE_NAMES, counter_features, observation, static_features
+from .lists import NumberLists
+from .model import Model
+from .numbers import parties
+from .observation import Counters, Observation
+from .rules import Facts, RuleSet
+from .verdict import Action, Verdict
+
+log = logging.getLogger("antibot.detect")
+
+
+class CounterStore(Protocol):
+    async def observe(self, obs: Observation, now: float) -> Counters: ...
+
+    async def record_outcome(self, source_ip: str, status: int, duration: float | None, now: float) -> None: ...
+
+
+class CallSink(Protocol):
+    def submit(self, entry: dict[str, str]) -> bool: ...
+
+
+@dataclass
+class DetectorStats:
+    decisions: int = 0
+    store_errors: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+
+
+class Detector:
+    """Scores new INVITEs and applies the operator's rules."""
+
+    def __init__(
+        self,
+        *,
+        rules: RuleSet,
+        model: Model | None,
+        store: CounterStore | None,
+        calllog: CallSink | None = None,
+        lists: NumberLists | None = None,
+        store_timeout: float = 0.1,
+        reason_prefix: str = "antibot",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.rules = rules
+        self.model = model
+        self.store = store
+        self.calllog = calllog
+        self.lists = lists or NumberLists()
+        self.store_timeout = store_timeout
+        self.reason_prefix = reason_prefix
+        self.clock = clock
+        self.stats = DetectorStats()
+
+    async def decide(self, req: Request, source: object, now: float) -> Verdict:
+        """The decision hook (DESIGN.md contract). ``now`` is the proxy's monotonic clock;
+        the shared counters use wall-clock time so that every node buckets alike."""
+        wall = self.clock()
+        source_ip = str(getattr(source, "host", source))
+        static = static_features(req, source_ip, self.lists)
+        counters = Counters()
+        degraded = False
+        if self.store is not None:
+            try:
+                counters = await asyncio.wait_for(
+                    self.store.observe(observation(req, source_ip), wall), self.store_timeout
+                )
+            except Exception as exc:  # noqa: BLE001 - any store failure degrades, never blocks a call
+                degraded = True
+                self.stats.store_errors += 1
+                log.warning("counters unavailable; deciding without them", extra={"error": repr(exc)})
+        return self.verdict(req, source_ip, static, counters, wall, degraded=degraded)
+
+    def verdict(
+        self,
+        req: Request,
+        source_ip: str,
+        static: dict[str, float],
+        counters: Counters,
+        wall: float,
+        *,
+        degraded: bool = False,
+    ) -> Verdict:
+        """Pure part of the decision: model score, explanation, rules, mode, headers, call log."""
+        values = dict(static)
+        values.update(counter_features(counters, static))
+        vector = [values.get(name, 0.0) for name in FEATURE_NAMES]
+        score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
+        caller, callee = parties(req)
+        ua = req.header("user-agent") or ""
+        decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values))
+        reasons = [name for name, _ in top]
+        if decision.rule is not None:
+            reasons.insert(0, decision.rule)
+        if degraded:
+            reasons.append("store-unavailable")
+        call_ref = secrets.token_hex(8)
+        action = decision.action
+        enforced = action if self.rules.mode == "enforce" else Action.RELAY
+        label = {Action.RELAY: "pass", Action.SUSPECT: "suspect"}.get(action, action.value)
+        headers: tuple[tuple[str, str], ...]
+        if self.rules.mode == "monitor":
+            headers = (("X-Antibot-Verdict", label),)
+        else:
+            headers = (
+                ("X-Antibot-Verdict", label),
+                ("X-Antibot-Score", f"{score:.3f}"),
+                ("X-Antibot-Reasons", ",".join(reasons[:4]) or "none"),
+                ("X-Antibot-Call", call_ref),
+            )
+        text = f"{self.reason_prefix}: {decision.reason}" if decision.reason else self.reason_prefix
+        verdict = Verdict(
+            enforced,
+            score=score,
+            reasons=tuple(reasons),
+            rule=decision.rule,
+            status=decision.status,
+            phrase=_PHRASES.get(decision.status, "Decline"),
+            reason_text=text,
+            headers=headers,
+            call_ref=call_ref,
+            explanation=tuple(top),
+        )
+        self.stats.decisions += 1
+        self.stats.by_action[action.value] = self.stats.by_action.get(action.value, 0) + 1
+        if self.calllog is not None:
+            self.calllog.submit(
+                {
+                    "call": call_ref,
+                    "ts": f"{wall:.3f}",
+                    "verdict": label,
+                    "action": enforced.value,
+                    "mode": self.rules.mode,
+                    "score": f"{score:.4f}",
+                    "reasons": ",".join(reasons),
+                    "rule": decision.rule or "",
+                    "src": source_ip,
+                    "from": caller.text,
+                    "to": callee.text,
+                    "ua": ua[:200],
+                    "call_id": req.call_id[:200],
+                    "explanation": json.dumps([[n, round(c, 4)] for n, c in top]),
+                    "features": json.dumps({n: round(v, 4) for n, v in zip(FEATURE_NAMES, vector, strict=True)}),
+                }
+            )
+        return verdict
+
+    async def outcome(self, call_ref: str, source_ip: str, status: int, duration: float | None) -> None:
+        """Feed a call's outcome back into the per-source failure and short-call counters."""
+        if self.store is not None:
+            try:
+                await asyncio.wait_for(
+                    self.store.record_outcome(source_ip, status, duration, self.clock()), self.store_timeout
+                )
+            except Exception as exc:  # noqa: BLE001
+                self.stats.store_errors += 1
+                log.warning("could not record outcome", extra={"error": repr(exc)})
+        if self.calllog is not None and call_ref:
+            self.calllog.submit(
+                {
+                    "call": call_ref,
+                    "outcome": str(status),
+                    "duration": "" if duration is None else f"{duration:.1f}",
+                    "ts": f"{self.clock():.3f}",
+                }
+            )
+
+
+_PHRASES = {
+    403: "Forbidden",
+    404: "Not Found",
+    480: "Temporarily Unavailable",
+    486: "Busy Here",
+    488: "Not Acceptable Here",
+    503: "Service Unavailable",
+    603: "Decline",
+    607: "Unwanted",
+}
