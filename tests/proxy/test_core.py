@@ -58,11 +58,11 @@ def test_full_call_with_bye_from_either_side(h: Harness) -> None:
     assert b"Route:" not in fwd_ack.data and fwd_ack.data.startswith(b"ACK sip:pbx@127.0.0.1:5080 SIP/2.0")
     # BYE from the PBX towards the caller's Contact, through us (Record-Route both ways).
     bye = (
-        "BYE sip:alice@192.0.2.10:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-pbx-bye\r\n"
-        "Route: <sip:127.0.0.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:100@127.0.0.1>;tag=pbx-1\r\n"
-        'To: "Alice" <sip:74951@192.0.2.10>;tag=from-1\r\nCall-ID: call-1@192.0.2.10\r\nCSeq: 7 BYE\r\n'
-        "Content-Length: 0\r\n\r\n"
-    ).encode()
+        b"BYE sip:alice@192.0.2.10:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-pbx-bye\r\n"
+        b"Route: <sip:127.0.0.1:5060;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:100@127.0.0.1>;tag=pbx-1\r\n"
+        b'To: "Alice" <sip:74951@192.0.2.10>;tag=from-1\r\nCall-ID: call-1@192.0.2.10\r\nCSeq: 7 BYE\r\n'
+        b"Content-Length: 0\r\n\r\n"
+    )
     fwd_bye = only(h.feed(bye, PBX1), Addr("udp", "192.0.2.10", 5062))
     assert fwd_bye.data.startswith(b"BYE sip:alice@192.0.2.10:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060")
     assert only(h.feed(reply(fwd_bye.data, 200, "OK"), CALLER), PBX1).data.startswith(b"SIP/2.0 200 OK")
