@@ -28,6 +28,8 @@ class ServerSlot:
     dest: Addr
     ctx: Context | None = None
     armed: float | None = None
+    #: The request's top Via with received/rport filled in, for our own responses (RFC 3581).
+    top_via: str | None = None
 
 
 @dataclass(eq=False, slots=True)

@@ -230,7 +230,7 @@ class ProxyCore:
             ctx.targets = [(t.addr, t) for t in self.pool.candidates(req.call_id)]
             ctx.path = req.method == "REGISTER"
         ctx.record_route = req.method in _DIALOG_CREATING and req.to_tag is None
-        slot = self._new_server(key, req, dest, now)
+        slot = self._new_server(key, req, dest, source)
         slot.ctx = ctx
         ctx.server = slot
         if req.method == "INVITE" and req.to_tag is None and not from_upstream:
@@ -346,7 +346,7 @@ class ProxyCore:
         ctx = invite.ctx
         if ctx.state == "dropped":
             return  # stay silent towards a dropped caller
-        slot = self._new_server(self._server_key(req), req, routing.response_dest(req.top_via, source), now)
+        slot = self._new_server(self._server_key(req), req, routing.response_dest(req.top_via, source), source)
         self._respond(slot, 200, b"", now, req=req)
         if ctx.state == "done":
             return  # the final response is already out: nothing left to cancel
@@ -547,14 +547,14 @@ class ProxyCore:
             heapq.heappush(self._heap, (deadline, next(self._seq), obj))
 
     # ------------------------------------------------------------------ transaction plumbing
-    def _new_server(self, key: tuple[str, ...], req: Request, dest: Addr, now: float) -> ServerSlot:
+    def _new_server(self, key: tuple[str, ...], req: Request, dest: Addr, source: Addr) -> ServerSlot:
         reliable = dest.transport == "tcp"
         txn: ServerInviteTransaction | ServerNonInviteTransaction
         if req.method == "INVITE":
             txn = ServerInviteTransaction(reliable=reliable, config=self.config.timers)
         else:
             txn = ServerNonInviteTransaction(reliable=reliable, config=self.config.timers)
-        slot = ServerSlot(key, txn, dest)
+        slot = ServerSlot(key, txn, dest, top_via=routing.fixed_top_via(req.top_via, _first_via_text(req), source))
         self.servers[key] = slot
         return slot
 
@@ -570,7 +570,9 @@ class ProxyCore:
         extra: list[tuple[str, str]] | None = None,
     ) -> None:
         assert req is not None
-        data = build.response(req.headers, status, phrase or _PHRASES.get(status, "Unknown"), extra=extra or ())
+        data = build.response(
+            req.headers, status, phrase or _PHRASES.get(status, "Unknown"), extra=extra or (), top_via=slot.top_via
+        )
         self._respond_raw(slot, status, data, now)
 
     def _respond_raw(self, slot: ServerSlot, status: int, data: bytes, now: float) -> bool:
@@ -640,9 +642,9 @@ class ProxyCore:
     def _stateless_reply(
         self, req: Request, source: Addr, status: int, reason: str, extra: list[tuple[str, str]] | None = None
     ) -> None:
-        self._emit(
-            build.response(req.headers, status, reason, extra=extra or ()), routing.response_dest(req.top_via, source)
-        )
+        fixed = routing.fixed_top_via(req.top_via, _first_via_text(req), source)
+        data = build.response(req.headers, status, reason, extra=extra or (), top_via=fixed)
+        self._emit(data, routing.response_dest(req.top_via, source))
 
     def _uri_is_me(self, uri: str, parsed: SipUri | None = None) -> bool:
         if parsed is None:

@@ -99,16 +99,23 @@ def response(
     *,
     to_tag: str | None = None,
     extra: Sequence[tuple[str, str]] = (),
+    top_via: str | None = None,
 ) -> bytes:
     """Build a response to a request from its header lines (RFC 3261 §8.2.6.2).
 
     Works on the partial header list of a request that failed to parse, so a 400 can be
     routed back by its Via. A To tag is added to every non-100 response that lacks one.
+    ``top_via`` is the request's top Via with ``received``/``rport`` filled in (RFC 3581 §4).
     """
     out: list[str] = [f"SIP/2.0 {status} {reason}\r\n"]
     seen: set[str] = set()
     for h in headers:
         if h.key in _COPIED:
+            if h.key == "via" and top_via is not None:
+                rest = split_commas(h.value)[1:]
+                out.append(f"{h.name}: {', '.join([top_via, *rest])}\r\n")
+                top_via = None
+                continue
             if h.key != "via":
                 # A request that repeats From/To/Call-ID/CSeq (RFC 4475 §3.3.8) gets its 400 with
                 # one of each: a response with two Call-IDs would itself be unparseable.

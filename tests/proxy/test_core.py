@@ -250,3 +250,11 @@ def test_call_outcomes_are_reported_for_decided_calls(h: Harness) -> None:
     out3 = h.call(invite(call_id="c3", branch="z9hG4bK-c3"))
     h.feed(reply(out3[1].data, 486, "Busy Here"), PBX1)
     assert len(seen) == 2
+
+
+def test_own_responses_carry_received_and_rport(h: Harness) -> None:
+    out = h.call(invite())
+    trying = out[0].data
+    assert b"Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-caller-1;rport=5062;received=192.0.2.10\r\n" in trying
+    reject = h.call(invite(call_id="c9", branch="z9hG4bK-9"), verdict=Verdict(Action.REJECT, reason_text="x"))
+    assert b";rport=5062;received=192.0.2.10\r\n" in reject[0].data
