@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from typing import Any
 
 from . import __version__
 
@@ -33,7 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--model", help="model file (JSON) with its .card.json beside it; default: the shipped one")
     run.add_argument("--mode", choices=["enforce", "monitor"], help="monitor relays everything, verdict header only")
     run.add_argument("--no-detect", action="store_true", dest="no_detect", help="static rules only: no Redis, no model")
+    from .sim import cli as sim_cli
+
+    sim_cli.add_parser(sub)
+    try:  # the training extra (scikit-learn) is optional
+        train_cli: Any = importlib.import_module("antibot.train.cli")
+    except ImportError:
+        train_cli = None
+    if train_cli is not None:
+        train_cli.add_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command == "simulate":
+        return sim_cli.run(args)
+    if args.command in ("train", "evaluate") and train_cli is not None:
+        return int(train_cli.run(args))
     if args.command == "run":
         from . import app, logs
         from .config import ConfigError, load

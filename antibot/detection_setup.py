@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError, Settings
 from .detect.engine import Detector
 from .detect.features import FEATURE_NAMES
 from .detect.lists import NumberLists
 from .detect.model import Model, ModelError, load_model
-from .detect.rules import RuleError, RuleSet, RuleSpec
+from .detect.policy import default_doc, ruleset_from_doc
+from .detect.rules import RuleError, RuleSet
 from .detect.static import StaticRules
 from .store import StoreError
 from .store.calllog import CallLog
@@ -38,35 +40,26 @@ class Detection:
             await asyncio.to_thread(self.embedded.stop)
 
 
-def build_rules(s: Settings, static: StaticRules) -> RuleSet:
-    """Operator rules from the config; the static User-Agent deny list becomes the first deny rule."""
+def seed_doc(s: Settings) -> dict[str, Any]:
+    """The policy document the config file describes (used when Redis holds none yet)."""
+    doc = default_doc()
+    doc.update(
+        mode=s.mode,
+        suspect_threshold=s.suspect_threshold,
+        reject_threshold=s.reject_threshold,
+        reject_status=int(s.reject_status),
+        deny_action=s.reject_action,
+    )
+    doc["lists"]["deny"]["user_agents"] = list(s.deny_user_agents)
+    doc["rules"] = list(s.rules)
+    return doc
+
+
+def build_rules(doc: dict[str, Any]) -> RuleSet:
     try:
-        specs = [RuleSpec.from_dict(r) for r in s.rules]
-        if static.patterns:
-            pattern = "|".join(_re2_escape(p) for p in static.patterns)
-            specs.append(
-                RuleSpec(
-                    "deny-ua-config",
-                    phase="deny",
-                    action=static.action.value,
-                    ua_pattern=pattern,
-                    status=static.status,
-                    reason="scanner user-agent",
-                )
-            )
-        return RuleSet(
-            specs,
-            suspect_threshold=s.suspect_threshold,
-            reject_threshold=s.reject_threshold,
-            reject_status=s.reject_status,
-            mode=s.mode,
-        )
-    except (RuleError, TypeError) as exc:
+        return ruleset_from_doc(doc)
+    except RuleError as exc:
         raise ConfigError(f"rules: {exc}") from None
-
-
-def _re2_escape(text: str) -> str:
-    return "".join("\\" + ch if not ch.isalnum() and ch not in " -_" else ch for ch in text)
 
 
 def load_shipped_model(path: Path | None) -> Model | None:
@@ -82,7 +75,7 @@ def load_shipped_model(path: Path | None) -> Model | None:
 
 
 async def start_detection(s: Settings, model_path: Path | None, static: StaticRules) -> Detection:
-    rules = build_rules(s, static)
+    rules = build_rules(seed_doc(s))
     model = load_shipped_model(model_path)
     embedded = None
     url = s.redis_url
