@@ -55,9 +55,9 @@ class Style:
 
     Template fields: method, cseq, branch, tag, call_id, via (sent-by), lip, lport, fdisp
     (rendered display name, may be empty), tdisp, fuser, fhost, tuser, thost, ua, clen, date,
-    mf (Max-Forwards), rand (16 hex digits), uuid, guid. A line that is exactly ``{extra}``
-    receives :attr:`Spec.extra`; lines using ``{ua}`` vanish when there is no User-Agent;
-    Content-Type/Content-Disposition lines vanish when there is no body.
+    mf (Max-Forwards), rand (16 hex digits), uuid, guid, digest (a Proxy-Authorization value).
+    A line that is exactly ``{extra}`` receives :attr:`Spec.extra`; lines using ``{ua}`` vanish
+    when there is no User-Agent; Content-Type/Content-Disposition lines when there is no body.
     """
 
     name: str
@@ -72,11 +72,12 @@ class Style:
     cseq: Callable[[random.Random], int] = field(default=lambda rng: 1)
     rtp: tuple[int, int] = (10000, 20000)
     port_in_via: bool = True  #: False: omit ``:5060`` from the Via sent-by (sofia-sip habit)
+    used: frozenset[str] = frozenset()  #: the optional template fields the lines use
 
 
 def digits(rng: random.Random, n: int) -> str:
     """``n`` decimal digits, the first one non-zero."""
-    return str(rng.randint(1, 9)) + "".join(rng.choices(string.digits, k=n - 1))
+    return str(rng.randrange(10 ** (n - 1), 10**n))
 
 
 def hexs(rng: random.Random, n: int) -> str:
@@ -117,10 +118,12 @@ def style(
     port_in_via: bool = True,
 ) -> Style:
     """Make a :class:`Style` from a header block (one template per line) and an SDP block."""
+    text = _text(lines)
+    used = frozenset(f for line in text for _, f, _, _ in string.Formatter().parse(line) if f in _OPTIONAL)
     return Style(
         name,
         ua,
-        _text(lines),
+        text,
         branch,
         tag,
         call_id,
@@ -130,6 +133,7 @@ def style(
         cseq=cseq or _one,
         rtp=rtp,
         port_in_via=port_in_via,
+        used=used,
     )
 
 
@@ -137,12 +141,24 @@ def _one(rng: random.Random) -> int:
     return 1
 
 
+def cseq_habit(lo: int, hi: int | None = None) -> Callable[[random.Random], int]:
+    """A UA's first CSeq: always ``lo``, or random in ``lo..hi``."""
+
+    def cseq(rng: random.Random) -> int:
+        return lo if hi is None else rng.randint(lo, hi)
+
+    return cseq
+
+
+#: Template fields that cost random draws or time, computed only for styles that use them.
+_OPTIONAL = frozenset({"date", "rand", "uuid", "guid", "digest"})
 _NO_BODY_KEYS = ("content-type", "content-disposition", "c:")
 
 
 def build(st: Style, spec: Spec, rng: random.Random) -> bytes:
     """Render ``spec`` as ``st`` would send it: CRLF line endings, exact Content-Length."""
     user_agent = st.ua if spec.ua is None else spec.ua
+    display: str | None
     if spec.anonymous:
         fuser, fhost, display = "anonymous", "anonymous.invalid", "Anonymous"
     else:
@@ -165,6 +181,7 @@ def build(st: Style, spec: Spec, rng: random.Random) -> bytes:
                 ua=user_agent,
             )
     via = spec.local_ip if spec.local_port == 5060 and not st.port_in_via else f"{spec.local_ip}:{spec.local_port}"
+    ruri = f"sip:{spec.target}" if not spec.ruri_user else st.ruri.format(user=spec.ruri_user, host=spec.target)
     fields = {
         "method": spec.method,
         "cseq": st.cseq(rng) if spec.cseq is None else spec.cseq,
@@ -182,24 +199,36 @@ def build(st: Style, spec: Spec, rng: random.Random) -> bytes:
         "thost": spec.target,
         "ua": user_agent,
         "clen": len(body),
-        "date": formatdate(spec.ts, usegmt=True),
         "mf": spec.max_forwards,
-        "rand": hexs(rng, 16),
-        "uuid": uuid4(rng),
-        "guid": "-".join(str(rng.getrandbits(32)) for _ in range(4)),
     }
-    ruri = f"sip:{spec.target}" if not spec.ruri_user else st.ruri.format(user=spec.ruri_user, host=spec.target)
+    fields.update(_optional(st.used, rng, spec, fuser, ruri))
     out = [f"{spec.method} {ruri} SIP/2.0"]
     for line in st.lines:
         if line == "{extra}":
             out.extend(f"{name}: {value}" for name, value in spec.extra)
-        elif "{ua}" in line and not user_agent:
             continue
-        elif not body and line.lower().startswith(_NO_BODY_KEYS):
-            continue
-        else:
+        dropped = ("{ua}" in line and not user_agent) or (not body and line.lower().startswith(_NO_BODY_KEYS))
+        if not dropped:
             out.append(line.format(**fields))
     return ("\r\n".join(out) + "\r\n\r\n" + body).encode("latin-1")
+
+
+def _optional(used: frozenset[str], rng: random.Random, spec: Spec, fuser: str, ruri: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    if "date" in used:
+        out["date"] = formatdate(spec.ts, usegmt=True)
+    if "rand" in used:
+        out["rand"] = hexs(rng, 16)
+    if "uuid" in used:
+        out["uuid"] = uuid4(rng)
+    if "guid" in used:
+        out["guid"] = "-".join(str(rng.getrandbits(32)) for _ in range(4))
+    if "digest" in used:
+        out["digest"] = (
+            f'Digest username="{fuser}",realm="asterisk",nonce="{hexs(rng, 16)}",uri="{ruri}",'
+            f'response="{hexs(rng, 32)}",algorithm=MD5'
+        )
+    return out
 
 
 _CANCEL_KEEP = frozenset({"via", "v", "from", "f", "to", "t", "call-id", "i", "max-forwards", "route", "user-agent"})

@@ -1,29 +1,15 @@
-"""The User-Agent families the simulator speaks, each with its own header order and forms.
+"""The phones people use, each with its own header order and forms (see :mod:`.messages`).
 
 Orders and quirks follow captures of the real products: Yealink/Grandstream decimal branches,
-Polycom's ``;user=phone`` and Accept-Language, resiprocate's ``z9hG4bK-524287-1---`` branches
-(Zoiper, Bria), belle-sip putting Content-Length before Contact (Linphone), PJSIP's padded
-Content-Length (Asterisk, MicroSIP), chan_sip's ``Date`` and ``as`` tags, sofia-sip's headers
-after Content-Length (FreeSWITCH), Sippy's cisco-GUID, SBCs without User-Agent. Attack tools
-(:mod:`antibot.sim.tools`) have their own table.
+Polycom's ``;user=phone`` and Accept-Language, Grandstream's lettered Call-ID host,
+resiprocate's ``z9hG4bK-524287-1---`` branches (Zoiper, Bria), belle-sip putting
+Content-Length before Contact and User-Agent (Linphone, CSeq 20). Servers and trunks are in
+:mod:`.servers`, attack tools in :mod:`.tools`.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-
-from .messages import Style, alnum, digits, hexs, ip_letters, style, uuid4
-
-
-def _cs(lo: int, hi: int | None = None) -> Callable[[random.Random], int]:
-    """A CSeq habit: always ``lo``, or random in ``lo..hi``."""
-
-    def cseq(rng: random.Random) -> int:
-        return lo if hi is None else rng.randint(lo, hi)
-
-    return cseq
-
+from .messages import Style, alnum, cseq_habit, digits, hexs, ip_letters, style
 
 YEALINK = style(
     "yealink",
@@ -152,7 +138,7 @@ GRANDSTREAM = style(
     a=rtpmap:101 telephone-event/8000
     a=fmtp:101 0-15
     """,
-    cseq=_cs(2),
+    cseq=cseq_habit(2),
     rtp=(5004, 5100),
 )
 
@@ -277,220 +263,16 @@ LINPHONE = style(
     a=rtcp-fb:* trr-int 1000
     a=rtcp-fb:* ccm tmmbr
     """,
-    cseq=_cs(20),
+    cseq=cseq_habit(20),
     rtp=(7078, 7078),
-)
-
-ASTERISK_PJSIP = style(
-    "asterisk_pjsip",
-    "Asterisk PBX 18.20.0",
-    """
-    Via: SIP/2.0/UDP {via};rport;branch={branch}
-    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
-    To: <sip:{tuser}@{thost}>
-    Contact: <sip:asterisk@{lip}:{lport}>
-    Call-ID: {call_id}
-    CSeq: {cseq} {method}
-    Allow: OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, INFO, MESSAGE, REFER
-    Supported: 100rel, timer, replaces, norefersub, histinfo
-    Session-Expires: 1800
-    Min-SE: 90
-    {extra}
-    Max-Forwards: {mf}
-    User-Agent: {ua}
-    Content-Type: application/sdp
-    Content-Length: {clen:>5}
-    """,
-    lambda r, s: "z9hG4bKPj" + uuid4(r),
-    lambda r, s: uuid4(r),
-    lambda r, s: uuid4(r),
-    """
-    v=0
-    o=- {sid} {sid2} IN IP4 {ip}
-    s=Asterisk
-    c=IN IP4 {ip}
-    t=0 0
-    m=audio {port} RTP/AVP 0 8 101
-    a=rtpmap:0 PCMU/8000
-    a=rtpmap:8 PCMA/8000
-    a=rtpmap:101 telephone-event/8000
-    a=fmtp:101 0-16
-    a=ptime:20
-    a=maxptime:150
-    a=sendrecv
-    """,
-    cseq=_cs(1000, 40000),
-)
-
-ASTERISK_CHANSIP = style(
-    "asterisk_chansip",
-    "Asterisk PBX 11.25.3",
-    """
-    Via: SIP/2.0/UDP {via};branch={branch};rport
-    Max-Forwards: {mf}
-    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
-    To: <sip:{tuser}@{thost}>
-    Contact: <sip:{fuser}@{lip}:{lport}>
-    Call-ID: {call_id}
-    CSeq: {cseq} {method}
-    User-Agent: {ua}
-    Date: {date}
-    Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, SUBSCRIBE, NOTIFY, INFO, PUBLISH, MESSAGE
-    Supported: replaces, timer
-    {extra}
-    Content-Type: application/sdp
-    Content-Length: {clen}
-    """,
-    lambda r, s: "z9hG4bK" + hexs(r, 8),
-    lambda r, s: "as" + hexs(r, 8),
-    lambda r, s: f"{hexs(r, 32)}@{s.local_ip}:{s.local_port}",
-    """
-    v=0
-    o=root {sid} {sid} IN IP4 {ip}
-    s=Asterisk PBX 11.25.3
-    c=IN IP4 {ip}
-    t=0 0
-    m=audio {port} RTP/AVP 0 8 3 101
-    a=rtpmap:0 PCMU/8000
-    a=rtpmap:8 PCMA/8000
-    a=rtpmap:3 GSM/8000
-    a=rtpmap:101 telephone-event/8000
-    a=fmtp:101 0-16
-    a=ptime:20
-    a=sendrecv
-    """,
-    cseq=_cs(102),
-)
-
-FREESWITCH = style(
-    "freeswitch",
-    "FreeSWITCH-mod_sofia/1.10.10-release~64bit",
-    """
-    Via: SIP/2.0/UDP {via};rport;branch={branch}
-    Max-Forwards: {mf}
-    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
-    To: <sip:{tuser}@{thost}>
-    Call-ID: {call_id}
-    CSeq: {cseq} {method}
-    Contact: <sip:gw+trunk1@{lip}:{lport};transport=udp;gw=trunk1>
-    User-Agent: {ua}
-    Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, REGISTER, REFER, NOTIFY
-    Supported: timer, path, replaces
-    Allow-Events: talk, hold, conference, refer
-    Content-Type: application/sdp
-    Content-Disposition: session
-    Content-Length: {clen}
-    X-FS-Support: update_display,send_info
-    {extra}
-    """,
-    lambda r, s: "z9hG4bK" + alnum(r, 13),
-    lambda r, s: alnum(r, 13),
-    lambda r, s: uuid4(r),
-    """
-    v=0
-    o=FreeSWITCH {sid} {sid2} IN IP4 {ip}
-    s=FreeSWITCH
-    c=IN IP4 {ip}
-    t=0 0
-    m=audio {port} RTP/AVP 0 8 101
-    a=rtpmap:0 PCMU/8000
-    a=rtpmap:8 PCMA/8000
-    a=rtpmap:101 telephone-event/8000
-    a=fmtp:101 0-16
-    a=ptime:20
-    """,
-    cseq=_cs(10**7, 10**8),
-    rtp=(16384, 32768),
-    port_in_via=False,
-)
-
-SIPPY = style(
-    "sippy",
-    "Sippy Softswitch v2021-PRODUCTION.426",
-    """
-    Via: SIP/2.0/UDP {via};rport;branch={branch}
-    Max-Forwards: {mf}
-    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
-    To: <sip:{tuser}@{thost}>
-    Call-ID: {call_id}
-    CSeq: {cseq} {method}
-    Contact: <sip:{fuser}@{lip}:{lport}>
-    Expires: 300
-    User-Agent: {ua}
-    cisco-GUID: {guid}
-    h323-conf-id: {guid}
-    {extra}
-    Content-Type: application/sdp
-    Content-Length: {clen}
-    """,
-    lambda r, s: "z9hG4bK" + hexs(r, 32),
-    lambda r, s: hexs(r, 32),
-    lambda r, s: f"{hexs(r, 32)}@{s.local_ip}",
-    """
-    v=0
-    o=Sippy {sid} 0 IN IP4 {ip}
-    s=-
-    t=0 0
-    m=audio {port} RTP/AVP 0 8 18 101
-    c=IN IP4 {ip}
-    a=rtpmap:0 PCMU/8000
-    a=rtpmap:8 PCMA/8000
-    a=rtpmap:18 G729/8000
-    a=rtpmap:101 telephone-event/8000
-    a=fmtp:101 0-15
-    a=ptime:20
-    """,
-    cseq=_cs(200),
-    rtp=(35000, 65000),
-)
-
-SONUS = style(
-    "sonus",
-    "",
-    """
-    Via: SIP/2.0/UDP {via};branch={branch};rport
-    From: {fdisp}<sip:{fuser}@{fhost}:5060;user=phone>;tag={tag}
-    To: <sip:{tuser}@{thost}:5060;user=phone>
-    Call-ID: {call_id}
-    CSeq: {cseq} {method}
-    Max-Forwards: {mf}
-    Allow: INVITE,ACK,CANCEL,BYE,REGISTER,REFER,INFO,SUBSCRIBE,NOTIFY,PRACK,UPDATE,OPTIONS,MESSAGE,PUBLISH
-    Accept: application/sdp, application/isup, application/dtmf, application/dtmf-relay, multipart/mixed
-    Contact: <sip:{fuser}@{lip}:{lport}>
-    {extra}
-    Supported: timer,100rel,precondition
-    Session-Expires: 1800
-    Min-SE: 90
-    Content-Length: {clen}
-    Content-Disposition: session; handling=required
-    Content-Type: application/sdp
-    """,
-    lambda r, s: "z9hG4bK" + hexs(r, 2).upper() + "B" + hexs(r, 13),
-    lambda r, s: "gK" + hexs(r, 8),
-    lambda r, s: f"{hexs(r, 8)}_{digits(r, 9)}@{s.local_ip}",
-    """
-    v=0
-    o=Sonus_UAC {sid} {sid2} IN IP4 {ip}
-    s=SIP Media Capabilities
-    c=IN IP4 {ip}
-    t=0 0
-    m=audio {port} RTP/AVP 0 8 18 101
-    a=rtpmap:0 PCMU/8000
-    a=rtpmap:8 PCMA/8000
-    a=rtpmap:18 G729/8000
-    a=fmtp:18 annexb=no
-    a=rtpmap:101 telephone-event/8000
-    a=fmtp:101 0-15
-    a=sendrecv
-    a=maxptime:20
-    """,
-    cseq=_cs(1, 30000),
-    ruri="sip:{user}@{host}:5060;user=phone",
 )
 
 #: Desk phones an office buys in bulk, with the model strings they report.
 DESK_PHONES: dict[str, tuple[Style, tuple[str, ...]]] = {
-    "yealink": (YEALINK, ("Yealink SIP-T46S 66.86.0.15", "Yealink SIP-T54W 96.86.0.100", "Yealink SIP-T42U 108.86.0.45")),
+    "yealink": (
+        YEALINK,
+        ("Yealink SIP-T46S 66.86.0.15", "Yealink SIP-T54W 96.86.0.100", "Yealink SIP-T42U 108.86.0.45"),
+    ),
     "polycom": (POLYCOM, ("PolycomVVX-VVX_411-UA/5.9.5.0614", "PolycomVVX-VVX_450-UA/6.4.3.5018")),
     "grandstream": (GRANDSTREAM, ("Grandstream GXP2170 1.0.11.3", "Grandstream GRP2614 1.0.5.67")),
 }
@@ -510,17 +292,12 @@ SOFTPHONES: dict[str, tuple[Style, tuple[str, ...]]] = {
 }
 
 __all__ = [
-    "ASTERISK_CHANSIP",
-    "ASTERISK_PJSIP",
     "BRIA",
     "DESK_PHONES",
-    "FREESWITCH",
     "GRANDSTREAM",
     "LINPHONE",
     "POLYCOM",
-    "SIPPY",
     "SOFTPHONES",
-    "SONUS",
     "YEALINK",
     "ZOIPER",
 ]
