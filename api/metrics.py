@@ -1,0 +1,142 @@
+"""Prometheus exposition: the proxy's counters (from an in-process provider), what Redis
+knows about recent verdicts (all proxies), and the API's own request counts.
+
+The proxy implements :class:`ProxyMetrics` and hands it to ``create_app``; ``antibot api``
+running alone has no provider and exports only the Redis-derived and API metrics.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramSample:
+    """A histogram as Prometheus wants it: cumulative counts per finite upper bound, ascending."""
+
+    buckets: Sequence[tuple[float, int]]
+    count: int
+    sum: float
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Current totals of one proxy process (monotonic counters since it started)."""
+
+    sip_messages: Mapping[str, int] = field(default_factory=dict)  # kind -> messages
+    verdicts: Mapping[str, int] = field(default_factory=dict)  # action (relay/suspect/reject/drop) -> calls
+    decision_latency: HistogramSample | None = None  # seconds per INVITE decision
+    redis_errors: int = 0
+    calllog_dropped: int = 0
+
+
+class LatencyHistogram:
+    """A cheap in-process histogram for the proxy's decision latency (``observe`` costs one
+    bisect); ``sample()`` gives what :class:`MetricsSnapshot` wants."""
+
+    BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+    def __init__(self, bounds: Sequence[float] = BOUNDS) -> None:
+        self.bounds = tuple(sorted(bounds))
+        self.counts = [0] * (len(self.bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.total += seconds
+
+    def sample(self) -> HistogramSample:
+        cumulative = list(itertools.accumulate(self.counts))
+        return HistogramSample(tuple(zip(self.bounds, cumulative, strict=False)), cumulative[-1], self.total)
+
+
+class ProxyMetrics(Protocol):
+    """What ``antibot run`` passes to ``create_app``; called on every scrape, must not block."""
+
+    def metrics_snapshot(self) -> MetricsSnapshot: ...
+
+
+class ApiMetrics:
+    """The API's own counters, in a registry of this app (several apps may share a process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "antibot_api_requests",
+            "Admin API requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.redis_errors = Counter(
+            "antibot_api_redis_errors", "API requests that failed because Redis was unavailable", registry=self.registry
+        )
+
+
+def _proxy_families(s: MetricsSnapshot) -> Iterator[Metric]:
+    sip = CounterMetricFamily("antibot_sip_messages", "SIP messages handled by the proxy, by kind", labels=["kind"])
+    for kind, value in sorted(s.sip_messages.items()):
+        sip.add_metric([kind], value)
+    yield sip
+    verdicts = CounterMetricFamily("antibot_verdicts", "INVITE decisions by action", labels=["action"])
+    for action, value in sorted(s.verdicts.items()):
+        verdicts.add_metric([action], value)
+    yield verdicts
+    if s.decision_latency is not None:
+        h = s.decision_latency
+        buckets = [(repr(float(le)), count) for le, count in h.buckets if math.isfinite(le)]
+        buckets.append(("+Inf", h.count))
+        yield HistogramMetricFamily(
+            "antibot_decision_latency_seconds", "Time to decide one INVITE", buckets=buckets, sum_value=h.sum
+        )
+    yield CounterMetricFamily("antibot_redis_errors", "Redis operations of the proxy that failed", value=s.redis_errors)
+    yield CounterMetricFamily(
+        "antibot_calllog_dropped", "Call log entries dropped (queue full or Redis down)", value=s.calllog_dropped
+    )
+
+
+class _Scrape:
+    def __init__(self, families: Iterable[Metric], api: ApiMetrics) -> None:
+        self.families = list(families)
+        self.api = api
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self.families
+        yield from self.api.registry.collect()
+
+
+def render(
+    api: ApiMetrics,
+    snapshot: MetricsSnapshot | None,
+    recent: Mapping[str, Mapping[str, int]] | None,
+    provider_error: bool = False,
+) -> bytes:
+    """The exposition text. ``recent``: window ("1h", "24h") -> verdict -> count from Redis
+    (None when Redis was unreachable)."""
+    families: list[Metric] = []
+    if snapshot is not None:
+        families.extend(_proxy_families(snapshot))
+    if provider_error:
+        families.append(GaugeMetricFamily("antibot_proxy_metrics_up", "Proxy metrics provider answered", value=0))
+    families.append(GaugeMetricFamily("antibot_redis_up", "Redis reachable from the API", value=recent is not None))
+    if recent is not None:
+        gauge = GaugeMetricFamily(
+            "antibot_recent_verdicts",
+            "Verdicts logged in Redis by all proxies over a recent window",
+            labels=["verdict", "window"],
+        )
+        for window, counts in recent.items():
+            for verdict, value in sorted(counts.items()):
+                gauge.add_metric([verdict, window], value)
+        families.append(gauge)
+    return generate_latest(_Scrape(families, api))

@@ -1,0 +1,239 @@
+"""Processes under test: free ports, readiness, CPU accounting from /proc, and the two proxies."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+HOST = "127.0.0.1"
+
+
+# ---------------------------------------------------------------- ports and sockets
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing is bound to right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def udp_sockets() -> dict[int, int]:
+    """Bound IPv4 UDP sockets: local port -> kernel drop counter (summed if several)."""
+    out: dict[int, int] = {}
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return out
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 13:
+            continue
+        port = int(parts[1].split(":")[1], 16)
+        out[port] = out.get(port, 0) + int(parts[12])
+    return out
+
+
+def wait_udp_bound(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port in udp_sockets():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+# ---------------------------------------------------------------- CPU accounting
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name: [state, ppid, ...]; None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every live process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st is not None:
+                children.setdefault(int(st[1]), []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime+stime (+cutime+cstime of reaped children) of ``root`` and all its descendants.
+
+    /proc/<pid>/stat of a process already sums all its threads (live and exited), so a
+    multi-threaded process needs no per-task walk; a multi-process server (Kamailio) is
+    covered by walking the process tree.
+    """
+    ticks = 0
+    for pid in descendants(root):
+        st = _stat(pid)
+        if st is not None:
+            ticks += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
+    return ticks / CLK_TCK
+
+
+def rss_kb(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# ---------------------------------------------------------------- process lifecycle
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: float = 5.0) -> dict[str, object]:
+    """Signal ``proc`` (only it), wait ``grace`` s, then SIGKILL its own process group."""
+    t0 = time.monotonic()
+    clean = True
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            clean = False
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the group we created with start_new_session
+            proc.wait(5)
+    return {"exit_code": proc.returncode, "stopped_cleanly": clean, "stop_seconds": round(time.monotonic() - t0, 2)}
+
+
+_KAM_LEVEL = re.compile(r"\b(ALERT|BUG|CRITICAL|ERROR|WARNING)\b:?\s*(.*)")
+
+
+def summarize_log(path: Path, limit: int = 8) -> dict[str, object]:
+    """Count warning-and-worse lines of a proxy log (antibot JSON lines or Kamailio text)."""
+    levels: Counter[str] = Counter()
+    msgs: Counter[str] = Counter()
+    first: list[str] = []
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        level, msg = None, None
+        if line.startswith("{"):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                rec = {}
+            level = str(rec.get("level", "")).lower()
+            if level in ("debug", "info", ""):
+                level = None
+            msg = str(rec.get("msg", ""))
+        else:
+            m = _KAM_LEVEL.search(line)
+            if m:
+                level, msg = m.group(1).lower(), re.sub(r"\d+", "N", m.group(2))[:120]
+        if level:
+            levels[level] += 1
+            msgs[f"{level}: {msg}"] += 1
+            if len(first) < limit:
+                first.append(line[:400])
+    return {"lines": len(lines), "by_level": dict(levels), "messages": dict(msgs.most_common(limit)),
+            "first_lines": first, "tail": [x[:400] for x in lines[-limit:]]}
+
+
+class Proxy:
+    """One proxy process; ``kind`` is "antibot" or "kamailio"."""
+
+    def __init__(self, kind: str, workdir: Path, port: int, upstream_port: int, repo: Path) -> None:
+        self.kind, self.workdir, self.port, self.upstream_port, self.repo = kind, workdir, port, upstream_port, repo
+        self.log_path = workdir / f"{kind}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        if self.kind == "antibot":
+            return [str(self.repo / ".venv/bin/python"), "-m", "antibot", "run",
+                    "--listen", f"udp:{HOST}:{self.port}", "--upstream", f"sip:{HOST}:{self.upstream_port}",
+                    "--probe-interval", "0", "--log-level", "warning",
+                    # its embedded Redis keeps data here: fresh per run, nothing outside bench/
+                    "--data-dir", str(self.workdir / "antibot-data")]
+        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port)
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        if not wait_udp_bound(self.port, timeout, self.proc):
+            info = stop_process(self.proc)
+            raise RuntimeError(f"{self.kind} did not bind udp {self.port} ({info}); log: {self.log_path}")
+        if self.kind == "kamailio":
+            _wait_stable_tree(self.proc.pid)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def cpu(self) -> float:
+        return tree_cpu_seconds(self.pid)
+
+    def stop(self) -> dict[str, object]:
+        if self.proc is None:
+            return {}
+        crashed = self.proc.poll() is not None
+        info = stop_process(self.proc, grace=5.0)
+        info["crashed_during_run"] = crashed
+        return info
+
+
+KAMAILIO_MEM = "tlsf"  # Kamailio's fast allocator; the build's default (qm, a debugging one) costs ~2.5x CPU
+
+
+def kamailio_command(repo: Path, workdir: Path, port: int, upstream_port: int, children: int = 2) -> list[str]:
+    return ["kamailio", "-DD", "-E", "-f", str(repo / "bench/kamailio/kamailio.cfg"),
+            "-m", "512", "-M", "8", "-x", KAMAILIO_MEM, "-X", KAMAILIO_MEM,
+            "-A", f"BENCH_LISTEN=udp:{HOST}:{port}", "-A", f'BENCH_UPSTREAM="sip:{HOST}:{upstream_port}"',
+            "-A", f"BENCH_CHILDREN={children}", "-P", str(workdir / "kamailio.pid"),
+            "-w", str(workdir), "-Y", str(workdir)]
+
+
+def _wait_stable_tree(pid: int, timeout: float = 5.0) -> None:
+    """Kamailio forks its workers after binding: wait until the process count stops changing."""
+    deadline, last, stable = time.monotonic() + timeout, -1, 0
+    while time.monotonic() < deadline and stable < 3:
+        n = len(descendants(pid))
+        stable = stable + 1 if n == last and n > 1 else 0
+        last = n
+        time.sleep(0.1)
+
+
+def check_kamailio_config(repo: Path) -> tuple[bool, str]:
+    res = subprocess.run(["kamailio", "-c", "-f", str(repo / "bench/kamailio/kamailio.cfg")],
+                         capture_output=True, text=True, timeout=30)
+    out = (res.stdout + res.stderr).strip()
+    return res.returncode == 0, out[-600:]
+
+
+def host_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from the first line of /proc/stat."""
+    vals = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]  # no guest (in user)
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    return sum(vals) - idle, sum(vals)

@@ -1,0 +1,138 @@
+"""Machine description and the Markdown summary table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def _first_line(cmd: list[str], cwd: Path | None = None) -> str | None:
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=20, cwd=cwd)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in (res.stdout + res.stderr).splitlines():
+        if line.strip():
+            return line.strip()
+    return None
+
+
+def machine_info(repo: Path) -> dict[str, Any]:
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    venv_py = repo / ".venv/bin/python"
+    probe = "import sys, uvloop, antibot; print(sys.version.split()[0], uvloop.__version__, antibot.__version__)"
+    versions = (_first_line([str(venv_py), "-c", probe], cwd=repo) or "? ? ?").split() + ["?", "?", "?"]
+    return {
+        "nproc": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": versions[0],
+        "uvloop": versions[1],
+        "antibot": versions[2],
+        "antibot_commit": _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
+        "antibot_tree_modified": bool(_first_line(["git", "--no-optional-locks", "-C", str(repo), "status",
+                                                   "--porcelain", "--", "antibot"])),
+        "kamailio": _first_line(["kamailio", "-v"]),
+        "sipp": _first_line(["sipp", "-v"]),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+def _fmt(v: Any, digits: int = 0, unit: str = "") -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        v = round(v, digits) if digits else round(v)
+    return f"{v:,}{unit}" if isinstance(v, int) else f"{v}{unit}"
+
+
+def _pct(d: dict[str, Any] | None) -> str:
+    if not d or not d.get("n"):
+        return "n/a"
+    return f"{_fmt(d['p50'])} / {_fmt(d['p99'])} (n={d['n']})"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    s = result["summary"]
+    kinds = [k for k in ("antibot", "kamailio") if k in s]
+    p = result["params"]
+    names = {"antibot": "antibot", "kamailio": "Kamailio"}
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, fn: Any) -> None:
+        rows.append((label, [fn(s[k]) for k in kinds]))
+
+    row(f"Proxy CPU per completed call @ {p['cpu_rate']} cps (µs)", lambda x: _fmt(x.get("cpu_us_per_call")))
+    row(f"Proxy CPU busy @ {p['cpu_rate']} cps (% of one core)", lambda x: _fmt(x.get("cpu_pct_of_core"), 1, "%"))
+    row(f"Calls completed in the CPU run (of {p['cpu_calls']})", lambda x: _fmt(x.get("cpu_run_successful")))
+    row("Highest sustained rate, < 0.1% failed (cps)", _ladder)
+    row(f"INVITE forwarding latency p50 / p99 (µs, wire, @ {p['latency_rate']} cps)",
+        lambda x: _pct(x.get("invite_latency_wire_us")))
+    row("200 OK (INVITE) forwarding latency p50 / p99 (µs, wire)", lambda x: _pct(x.get("ok200_latency_wire_us")))
+    row("INVITE caller send → PBX receive p50 / p99 (µs, sipp -trace_msg)",
+        lambda x: _pct(x.get("invite_e2e_sipp_trace_us")))
+    row(f"{p['target_rate']} cps target: failed / placed calls", _target)
+    row("Proxy crashes (runs where it died)", lambda x: str(len(x.get("crashes", []))))
+    header = "| Metric | " + " | ".join(names[k] for k in kinds) + " |"
+    lines = [header, "|---|" + "---:|" * len(kinds)]
+    lines += [f"| {label} | " + " | ".join(vals) + " |" for label, vals in rows]
+    base = result.get("baseline_direct", {}).get("invite_e2e_sipp_trace_us")
+    notes = []
+    if base:
+        notes.append(f"Direct caller → PBX baseline (no proxy), sipp -trace_msg: p50 / p99 = {_pct(base)} µs.")
+    for k in kinds:
+        err = s[k].get("sipp_trace_stamp_error_us") or {}
+        a, b = err.get("uac_sent") or {}, err.get("uas_received") or {}
+        if a.get("n") and b.get("n"):
+            notes.append(f"sipp -trace_msg stamp error in the {names[k]} latency run (stamp minus kernel wire "
+                         f"stamp, p50 / p90 µs): caller 'sent' {_fmt(a['p50'])} / {_fmt(a['p90'])}, "
+                         f"PBX 'received' {_fmt(b['p50'])} / {_fmt(b['p90'])}.")
+    ratio = result.get("cpu_per_call_ratio_antibot_over_kamailio")
+    if ratio is not None:
+        notes.append(f"CPU per call, antibot / Kamailio: **{ratio:.1f}×**.")
+    meets = result.get("antibot_zero_failures_at_target")
+    if meets is not None:
+        notes.append(f"antibot zero failed calls at {p['target_rate']} cps: **{'yes' if meets else 'NO'}**.")
+    for hc in result.get("harness_checks", []):
+        notes.append(f"Harness alone (sipp → sipp, no proxy) at {hc['rate']} cps: "
+                     f"{'passes' if hc['pass'] else 'fails'} ({hc['not_successful']} of {hc['calls']} not completed).")
+    busy = ", ".join(f"{names[k]} runs {_fmt(s[k].get('host_cpu_busy_pct_median'), 0, '%')}" for k in kinds)
+    notes.append(f"Whole-machine CPU busy during the calls (median over runs; includes both sipp ends and any "
+                 f"other load on the box): {busy}.")
+    m = result["machine"]
+    notes.append(f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, {m['kamailio']}, "
+                 f"{m['sipp']}; load average at start {' '.join(m['loadavg_at_start'])}; mode {result['mode']}.")
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+
+
+def _ladder(x: dict[str, Any]) -> str:
+    lad = x.get("ladder")
+    if not lad:
+        return "n/a"
+    best = lad.get("max_sustained_cps")
+    tail = f" (failed at {lad['first_failing_cps']})" if lad.get("first_failing_cps") else " (top of ladder)"
+    return f"{best}{tail}"
+
+
+def _target(x: dict[str, Any]) -> str:
+    t = x.get("target")
+    if not t:
+        return "n/a"
+    mark = "✅" if t["zero_failures"] else "❌"
+    extra = f"{t.get('achieved_cps')} cps placed, {t.get('retransmissions')} retransmissions"
+    if t.get("proxy_udp_drops"):
+        extra += f", {t['proxy_udp_drops']} UDP drops at proxy"
+    for status, n in sorted((t.get("error_responses") or {}).items()):
+        extra += f", {n}× {status} received"
+    return f"{t['not_successful']:,} / {t['calls']:,} {mark} ({extra})"

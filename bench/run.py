@@ -1,0 +1,430 @@
+#!/usr/bin/env python3
+"""antibot vs Kamailio, same setup: sipp caller (UDP) -> proxy -> sipp PBX (UAS), all on 127.0.0.1.
+
+Measures, for each proxy: CPU per completed call at a fixed rate, the highest sustained call rate
+with < 0.1% failed calls, the INVITE forwarding latency (kernel timestamps on lo, plus sipp's own
+-trace_msg timestamps with a direct caller->PBX baseline), and whether a 500 calls/s run completes
+every call. Writes bench/results/<UTC timestamp>.json, latest.json and latest.md. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchlib import procs, report, sipp, wire
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RESULTS = BENCH / "results"
+WORK = BENCH / "work"
+FAIL_RATIO = 0.001  # a step passes with strictly fewer than 0.1% calls not completed
+MIN_ACHIEVED = 0.9  # ... and when sipp really placed the calls at >= 90% of the asked rate
+
+
+@dataclass
+class Profile:
+    cpu_rate: int = 200
+    cpu_calls: int = 6000
+    warmup_calls: int = 300
+    idle_s: float = 2.0
+    settle_s: float = 6.0
+    latency_rate: int = 100
+    latency_calls: int = 2000
+    latency_warmup: int = 100
+    target_rate: int = 500
+    target_calls: int = 5000
+    ladder: list[int] = field(default_factory=lambda: [100, 200, 300, 500, 700, 1000, 1500, 2000, 3000])
+    step_s: float = 8.0
+    retry_failed_step: bool = True
+    harness_check: bool = True
+
+
+QUICK = Profile(cpu_calls=300, warmup_calls=50, idle_s=0.5, settle_s=1.0, latency_calls=150, latency_warmup=30,
+                target_calls=1000, ladder=[250, 500, 1000], step_s=1.2, retry_failed_step=False, harness_check=False)
+PHASES = ("cpu", "latency", "target", "ladder")
+
+
+class Bench:
+    """Runs one measured sipp run at a time, each against a freshly started proxy."""
+
+    def __init__(self, work: Path, wire_ok: bool) -> None:
+        self.work, self.wire_ok = work, wire_ok
+        self.count = 0
+        self.live: list[procs.Proxy] = []
+        self.pending: list[tuple[dict[str, Any], sipp.Uas]] = []
+
+    def run(self, kind: str, label: str, rate: int, calls: int, **kw: Any) -> dict[str, Any]:
+        """One measured run; repeated (up to twice more) if something outside the benchmark stopped
+        one of its processes (other sessions on this box run broad kills; see README)."""
+        discarded: list[dict[str, Any]] = []
+        for _ in range(3):
+            res = self._once(kind, label, rate, calls, **kw)
+            if not res["interference"]:
+                break
+            print(f"    outside interference, run repeated: {'; '.join(res['interference'])}", flush=True)
+            discarded.append({"workdir": res["workdir"], "interference": res["interference"]})
+        res["discarded_attempts"] = discarded
+        return res
+
+    def _once(self, kind: str, label: str, rate: int, calls: int, *, warmup: int = 0, idle: float = 0.0,
+              settle: float = 0.0, trace: bool = False, sniff: bool = False) -> dict[str, Any]:
+        self.count += 1
+        d = self.work / f"{self.count:02d}-{kind}-{label}"
+        ports = _ports(4)
+        uas_port, proxy_port, uac_port, warm_port = ports
+        print(f"  [{time.strftime('%H:%M:%S')}] {kind:8} {label:10} {rate:5} cps x {calls:6} calls", flush=True)
+        res: dict[str, Any] = {"proxy": kind, "label": label, "rate": rate, "calls": calls,
+                               "workdir": str(d.relative_to(REPO)), "loadavg": _loadavg(),
+                               "ports": {"uas": uas_port, "proxy": proxy_port, "uac": uac_port}}
+        uas = sipp.Uas(d, uas_port, trace_msg=trace, lifetime_s=int(calls / rate + warmup / 100 + 120))
+        uas.start()
+        proxy = procs.Proxy(kind, d, proxy_port, uas_port, REPO) if kind != "direct" else None
+        target = uas_port
+        try:
+            if proxy is not None:
+                self.live.append(proxy)
+                proxy.start()
+                target = proxy_port
+            if warmup:
+                w = sipp.run_uac(d, target, warm_port, 100, warmup, tag="warmup")
+                res["warmup"] = {k: w[k] for k in ("calls", "outgoing", "successful", "not_successful", "failed")}
+            if proxy is not None and idle:
+                c0 = proxy.cpu()
+                time.sleep(idle)
+                res["idle_cpu_pct_of_core"] = round((proxy.cpu() - c0) / idle * 100, 2)
+            cap = wire.WireCapture(proxy_port, uas_port) if (sniff and proxy is not None and self.wire_ok) else None
+            if cap is not None:
+                cap.start_and_wait()
+            c0 = proxy.cpu() if proxy is not None else 0.0
+            h0, t0 = procs.host_cpu(), time.monotonic()
+            uac = sipp.run_uac(d, target, uac_port, rate, calls, trace_msg=trace)
+            h1, t_uac = procs.host_cpu(), time.monotonic() - t0
+            c_mid = proxy.cpu() if proxy is not None else 0.0
+            socks = procs.udp_sockets()
+            res["udp_rcvbuf_drops"] = {"proxy": socks.get(proxy_port), "uas": socks.get(uas_port)}
+            res["host_cpu_busy_pct"] = round(100 * (h1[0] - h0[0]) / max(1, h1[1] - h0[1]), 1)
+            res["uac"] = uac
+            if cap is not None:
+                cap.stop()
+                res["wire"] = cap.result()
+                res["_wire_first"] = cap.first  # per-call stamps, compared with sipp's logs at collect time
+            res["interference"] = interference(res, uas, proxy)
+            if proxy is not None:
+                res["proxy_alive_after_run"] = proxy.alive()
+                if settle:
+                    time.sleep(settle)
+                c1, window = proxy.cpu(), time.monotonic() - t0
+                ok = uac.get("successful") or 0
+                res["cpu"] = {"proxy_cpu_s": round(c1 - c0, 3), "window_s": round(window, 2),
+                              "uac_run_s": round(t_uac, 2), "successful_calls": ok,
+                              "us_per_call": round((c1 - c0) * 1e6 / ok, 1) if ok else None,
+                              "pct_of_core_during_calls": round(100 * (c_mid - c0) / t_uac, 1)}
+                res["proxy_rss_kb"] = procs.rss_kb(proxy.pid)
+        finally:
+            if proxy is not None:
+                res["proxy_stop"] = proxy.stop()
+                self.live.remove(proxy)
+                res["proxy_log"] = procs.summarize_log(proxy.log_path)
+            uas.request_stop()  # finishes its time-wait in the background; collected at the end
+            self.pending.append((res, uas))
+        return res
+
+    def collect_all(self, grace: float) -> None:
+        for res, uas in self.pending:
+            res["uas"] = uas.collect(grace)
+            first = res.pop("_wire_first", None)
+            if res.pop("uas_trace_pending", False):
+                res["sipp_trace"] = sipp_trace_latency(REPO / res["workdir"], first)
+        self.pending.clear()
+
+    def abort(self) -> None:
+        for proxy in list(self.live):
+            proxy.stop()
+        for _, uas in self.pending:
+            if uas.proc is not None:
+                procs.stop_process(uas.proc, signal.SIGKILL, grace=1.0)
+
+
+def interference(res: dict[str, Any], uas: sipp.Uas, proxy: procs.Proxy | None) -> list[str]:
+    """Signs that a process of this run was stopped from outside, as opposed to failing by itself.
+
+    sipp quits with status 0 on SIGTERM/SIGINT/SIGUSR1; antibot and Kamailio exit 0 only on
+    SIGTERM/SIGINT. A real proxy crash (exception, SIGSEGV, OOM kill) exits non-zero.
+    """
+    why = []
+    assert uas.proc is not None
+    if uas.proc.poll() is not None:
+        why.append(f"sipp UAS exited before the end of the run (status {uas.proc.returncode})")
+    uac = res["uac"]
+    if uac.get("outgoing", 0) < res["calls"] and uac.get("exit_code") == 0:
+        why.append(f"sipp UAC quit after placing {uac.get('outgoing')} of {res['calls']} calls (status 0)")
+    if res.get("warmup", {}).get("outgoing", 0) < res.get("warmup", {}).get("calls", 0):
+        why.append("warm-up sipp UAC quit early")
+    if proxy is not None and proxy.proc is not None and proxy.proc.poll() == 0:
+        why.append(f"{proxy.kind} exited with status 0 mid-run (SIGTERM/SIGINT from outside)")
+    return why
+
+
+def _ports(n: int) -> list[int]:
+    out: list[int] = []
+    while len(out) < n:
+        p = procs.free_udp_port()
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def _loadavg() -> list[str]:
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
+def sipp_trace_latency(d: Path, wire_first: dict[tuple[str, bytes], float] | None = None) -> dict[str, Any]:
+    """Per Call-ID: UAS '-trace_msg' receive time of the INVITE minus UAC send time (same host clock).
+
+    With the wire stamps of the same calls, also how far each sipp log stamp lies from the moment
+    the datagram really left: the error of this method."""
+    sent = sipp.first_times(d / "uac_messages.log", "sent")
+    recv = sipp.first_times(d / "uas_messages.log", "received")
+    deltas = [(recv[c] - t) * 1e6 for c, t in sent.items() if c in recv]
+    out = {"method": "sipp -trace_msg: UAS receive minus UAC send, first INVITE per Call-ID",
+           "invite_e2e_us": wire.describe(deltas), "uac_invites": len(sent), "uas_invites": len(recv)}
+    if wire_first:
+        lag_uac = [(sent[c.decode()] - t) * 1e6 for (k, c), t in wire_first.items()
+                   if k == "inv_in" and c.decode() in sent]
+        lag_uas = [(recv[c.decode()] - t) * 1e6 for (k, c), t in wire_first.items()
+                   if k == "inv_out" and c.decode() in recv]
+        out["uac_sent_stamp_minus_wire_us"] = wire.describe(lag_uac)
+        out["uas_received_stamp_minus_wire_us"] = wire.describe(lag_uas)
+    return out
+
+
+def judge(res: dict[str, Any]) -> tuple[bool, list[str]]:
+    uac, why = res["uac"], []
+    bad = uac.get("not_successful", res["calls"])
+    if bad / res["calls"] >= FAIL_RATIO:
+        why.append(f"{bad} of {res['calls']} calls not completed ({100 * bad / res['calls']:.2f}%)")
+    achieved = uac.get("achieved_cps") or 0
+    if achieved < MIN_ACHIEVED * res["rate"]:
+        why.append(f"placed only {achieved} cps")
+    if res["proxy"] != "direct" and not res.get("proxy_alive_after_run", False):
+        why.append("proxy process died")
+    return not why, why
+
+
+def ladder(b: Bench, kind: str, prof: Profile) -> dict[str, Any]:
+    steps, best, failing = [], 0, None
+    for rate in prof.ladder:
+        calls = int(rate * prof.step_s)
+        attempts = []
+        for _ in range(2 if prof.retry_failed_step else 1):
+            r = b.run(kind, f"step{rate}", rate, calls)
+            r["pass"], r["why"] = judge(r)
+            attempts.append(r)
+            if r["pass"]:
+                break
+        steps.extend(attempts)
+        if not attempts[-1]["pass"]:
+            failing = rate
+            break
+        best = rate
+    rule = f"< {FAIL_RATIO:.1%} calls not completed and >= {MIN_ACHIEVED:.0%} of the rate achieved"
+    if prof.retry_failed_step:
+        rule += "; a failing step is retried once"
+    return {"steps": steps, "max_sustained_cps": best, "first_failing_cps": failing,
+            "step_seconds": prof.step_s, "rule": rule}
+
+
+def summarize(kind: str, runs: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"crashes": []}
+    busy = []
+    for phase, r in runs.items():
+        items = r["steps"] if phase == "ladder" else [r]
+        for x in items:
+            busy.append(x.get("host_cpu_busy_pct", 0))
+            if x.get("proxy_alive_after_run") is False and x.get("proxy_stop", {}).get("exit_code") != 0:
+                out["crashes"].append({"run": x["workdir"], "exit_code": x.get("proxy_stop", {}).get("exit_code"),
+                                       "log_tail": x.get("proxy_log", {}).get("tail")})
+            if x.get("interference"):
+                out.setdefault("outside_interference", []).append({"run": x["workdir"], "why": x["interference"]})
+    out["host_cpu_busy_pct_median"] = statistics.median(busy) if busy else None
+    if "cpu" in runs:
+        c = runs["cpu"].get("cpu", {})
+        out.update(cpu_us_per_call=c.get("us_per_call"), cpu_pct_of_core=c.get("pct_of_core_during_calls"),
+                   cpu_run_successful=c.get("successful_calls"),
+                   idle_cpu_pct_of_core=runs["cpu"].get("idle_cpu_pct_of_core"))
+    if "latency" in runs:
+        w = runs["latency"].get("wire", {})
+        out["invite_latency_wire_us"] = w.get("invite_forwarding_us")
+        out["ok200_latency_wire_us"] = w.get("ok200_forwarding_us")
+        st = runs["latency"].get("sipp_trace", {})
+        out["invite_e2e_sipp_trace_us"] = st.get("invite_e2e_us")
+        out["sipp_trace_stamp_error_us"] = {"uac_sent": st.get("uac_sent_stamp_minus_wire_us"),
+                                            "uas_received": st.get("uas_received_stamp_minus_wire_us")}
+        out["latency_run_not_successful"] = runs["latency"]["uac"].get("not_successful")
+    if "target" in runs:
+        t = runs["target"]
+        u = t["uac"]
+        passed, why = judge(t)
+        out["target"] = {"rate": t["rate"], "calls": t["calls"], "not_successful": u.get("not_successful"),
+                         "failure_reasons": u.get("failure_reasons"), "retransmissions": u.get("retransmissions"),
+                         "error_responses": u.get("final_errors_received"),
+                         "proxy_udp_drops": t.get("udp_rcvbuf_drops", {}).get("proxy"),
+                         "achieved_cps": u.get("achieved_cps"), "tail_s": _tail(u),
+                         "zero_failures": u.get("not_successful") == 0 and passed, "why_not": why}
+    if "ladder" in runs:
+        lad = runs["ladder"]
+        out["ladder"] = {"max_sustained_cps": lad["max_sustained_cps"], "first_failing_cps": lad["first_failing_cps"],
+                         "steps": [{"rate": s["rate"], "pass": s["pass"], "why": s["why"],
+                                    "not_successful": s["uac"].get("not_successful"),
+                                    "error_responses": s["uac"].get("final_errors_received"),
+                                    "achieved_cps": s["uac"].get("achieved_cps"),
+                                    "proxy_cpu_pct": s.get("cpu", {}).get("pct_of_core_during_calls")}
+                                   for s in lad["steps"]]}
+    return out
+
+
+def _tail(uac: dict[str, Any]) -> float | None:
+    """Seconds between the moment the last call was due and the moment the last call ended."""
+    if not uac.get("elapsed_s") or not uac.get("rate"):
+        return None
+    return round(uac["elapsed_s"] - (uac["calls"] - 1) / uac["rate"], 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small counts (< 1 min), for a smoke test")
+    ap.add_argument("--proxies", default="antibot,kamailio", help="comma list of antibot,kamailio")
+    ap.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {','.join(PHASES)}")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the direct caller->PBX runs")
+    ap.add_argument("--kamailio-mem", default=procs.KAMAILIO_MEM, choices=("tlsf", "fm", "qm"),
+                    help="Kamailio memory manager (-x/-X); the Debian build defaults to qm, a debugging one")
+    args = ap.parse_args(argv)
+    procs.KAMAILIO_MEM = args.kamailio_mem
+    prof = QUICK if args.quick else Profile()
+    kinds = [k for k in args.proxies.split(",") if k]
+    phases = [p for p in args.phases.split(",") if p]
+    if not set(kinds) <= {"antibot", "kamailio"} or not set(phases) <= set(PHASES):
+        ap.error("unknown proxy or phase")
+    for tool in ("sipp", "kamailio"):
+        if shutil.which(tool) is None:
+            print(f"bench: {tool} not found", file=sys.stderr)
+            return 2
+    if "kamailio" in kinds:
+        ok, out = procs.check_kamailio_config(REPO)
+        if not ok:
+            print(f"bench: kamailio -c failed:\n{out}", file=sys.stderr)
+            return 2
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    work = WORK / stamp
+    work.mkdir(parents=True, exist_ok=True)
+    _prune(WORK, keep=3)
+    wire_ok, wire_why = wire.available()
+    result: dict[str, Any] = {"timestamp": stamp, "mode": "quick" if args.quick else "full",
+                              "machine": report.machine_info(REPO), "params": asdict(prof),
+                              "latency_wire_capture": wire_why, "runs": {k: {} for k in kinds}}
+    result["params"].update(fail_ratio=FAIL_RATIO, min_achieved=MIN_ACHIEVED, recv_timeout_ms=sipp.RECV_TIMEOUT_MS,
+                            kamailio_cmd_template=" ".join(procs.kamailio_command(REPO, work / "NN-kamailio", 0, 0)),
+                            antibot_cmd_template=" ".join(procs.Proxy("antibot", work, 0, 0, REPO).command()))
+    b = Bench(work, wire_ok)
+    signal.signal(signal.SIGTERM, _interrupt)
+    t_start = time.monotonic()
+    print(f"bench: {result['mode']} run, work dir {work.relative_to(REPO)}", flush=True)
+    try:
+        for phase in phases:  # phase by phase, proxies interleaved, so background load drifts hit both alike
+            for kind in kinds + (["direct"] if phase == "latency" and not args.no_baseline else []):
+                runs = result["runs"].setdefault(kind, {})
+                try:
+                    do_phase(b, phase, kind, runs, prof)
+                except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                    print(f"  {kind} {phase}: ERROR {exc}", file=sys.stderr, flush=True)
+                    result.setdefault("errors", []).append({"proxy": kind, "phase": phase, "error": str(exc)})
+        if "ladder" in phases and not args.no_baseline and prof.harness_check:
+            result["harness_checks"] = harness_checks(b, result, prof)
+        print(f"  [{time.strftime('%H:%M:%S')}] collecting sipp PBX statistics", flush=True)
+        b.collect_all(grace=1.0 if args.quick else 10.0)
+    except KeyboardInterrupt:
+        b.abort()
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        b.abort()
+    finish(result, kinds, time.monotonic() - t_start)
+    return 0
+
+
+def do_phase(b: Bench, phase: str, kind: str, runs: dict[str, Any], prof: Profile) -> None:
+    if phase == "cpu":
+        runs["cpu"] = b.run(kind, "cpu", prof.cpu_rate, prof.cpu_calls, warmup=prof.warmup_calls,
+                            idle=prof.idle_s, settle=prof.settle_s)
+    elif phase == "latency":
+        r = b.run(kind, "latency", prof.latency_rate, prof.latency_calls, trace=True, sniff=True,
+                  warmup=prof.latency_warmup if kind != "direct" else 0)
+        r["uas_trace_pending"] = True
+        runs["latency"] = r
+    elif phase == "target":
+        runs["target"] = b.run(kind, f"target{prof.target_rate}", prof.target_rate, prof.target_calls)
+    elif phase == "ladder":
+        runs["ladder"] = ladder(b, kind, prof)
+
+
+def harness_checks(b: Bench, result: dict[str, Any], prof: Profile) -> list[dict[str, Any]]:
+    """At each rate where a proxy failed, does sipp -> sipp alone (no proxy) pass? Tells box limits apart."""
+    out = []
+    rates = sorted({r["ladder"]["first_failing_cps"] for k, r in result["runs"].items()
+                    if k != "direct" and r.get("ladder", {}).get("first_failing_cps")})
+    for rate in rates:
+        r = b.run("direct", f"step{rate}", rate, int(rate * prof.step_s))
+        r["pass"], r["why"] = judge(r)
+        result["runs"].setdefault("direct", {}).setdefault("harness", []).append(r)
+        out.append({"rate": rate, "pass": r["pass"], "why": r["why"], "calls": r["calls"],
+                    "not_successful": r["uac"].get("not_successful")})
+    return out
+
+
+def finish(result: dict[str, Any], kinds: list[str], elapsed: float) -> None:
+    result["summary"] = {k: summarize(k, result["runs"][k]) for k in kinds}
+    if "direct" in result["runs"] and "latency" in result["runs"]["direct"]:
+        result["baseline_direct"] = {"invite_e2e_sipp_trace_us":
+                                     result["runs"]["direct"]["latency"].get("sipp_trace", {}).get("invite_e2e_us")}
+    s = result["summary"]
+    a, k = s.get("antibot", {}).get("cpu_us_per_call"), s.get("kamailio", {}).get("cpu_us_per_call")
+    result["cpu_per_call_ratio_antibot_over_kamailio"] = round(a / k, 2) if a and k else None
+    if "target" in s.get("antibot", {}):
+        result["antibot_zero_failures_at_target"] = s["antibot"]["target"]["zero_failures"]
+    result["machine"]["loadavg_at_end"] = _loadavg()
+    result["elapsed_s"] = round(elapsed, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2, sort_keys=False, default=str)
+    path = RESULTS / f"{result['timestamp']}.json"
+    path.write_text(text + "\n")
+    (RESULTS / "latest.json").write_text(text + "\n")
+    table = report.markdown(result)
+    (RESULTS / "latest.md").write_text(f"# antibot vs Kamailio ({result['timestamp']})\n\n{table}")
+    print()
+    print(table)
+    print(f"results: {path.relative_to(REPO)} (also latest.json, latest.md); took {elapsed:.0f} s")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _prune(root: Path, keep: int) -> None:
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:2] == "20")
+    for old in dirs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

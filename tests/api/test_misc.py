@@ -1,0 +1,159 @@
+"""Model card, metrics, static dashboard files, Redis outages and the ``antibot api`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from api import cli
+from api.auth import TokenStore
+from api.main import create_app
+from api.metrics import HistogramSample, LatencyHistogram, MetricsSnapshot
+from api.settings import STATIC_DIR
+
+from .conftest import ADMIN, VIEWER, call_entry, client, store
+
+
+class FakeProxy:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def metrics_snapshot(self) -> MetricsSnapshot:
+        self.calls += 1
+        return MetricsSnapshot(
+            sip_messages={"requests": 120, "responses": 80, "malformed": 2},
+            verdicts={"relay": 90, "reject": 25, "drop": 5},
+            decision_latency=HistogramSample([(0.001, 50), (0.005, 110), (0.025, 119)], 120, 0.42),
+            redis_errors=3,
+            calllog_dropped=1,
+        )
+
+
+class BrokenProxy:
+    def metrics_snapshot(self) -> MetricsSnapshot:
+        raise RuntimeError("boom")
+
+
+async def test_model_card(app: FastAPI, url: str, tokens: TokenStore, tmp_path: Path) -> None:
+    async with client(app, VIEWER) as c:
+        r = await c.get("/api/v1/model")
+        assert r.status_code == 200 and r.json()["metrics"] == {"auc": 0.99}
+    model = tmp_path / "m.json"
+    (tmp_path / "m.card.json").write_text(json.dumps({"created": "x"}))
+    async with client(create_app(url, tokens=tokens, model_card=model, static_dir=None)) as c:
+        assert (await c.get("/api/v1/model")).json() == {"created": "x"}  # the card beside a model path
+    for card in (None, tmp_path / "missing.card.json", tmp_path / "m.json"):
+        if card is not None and card.name == "m.json":
+            card = tmp_path / "broken.card.json"
+            card.write_text("[1, 2")
+        async with client(create_app(url, tokens=tokens, model_card=card, static_dir=None)) as c:
+            assert (await c.get("/api/v1/model")).status_code == 404
+
+
+async def test_metrics(url: str, tokens: TokenStore) -> None:
+    async with store(url) as s:
+        import time
+
+        await s.log_calls([call_entry(i, time.time()) for i in range(10)], 1000)
+    proxy = FakeProxy()
+    app = create_app(url, tokens=tokens, metrics=proxy, static_dir=None)
+    async with client(app, VIEWER) as c:
+        await c.get("/api/v1/rules")
+        await c.get("/api/v1/rules/missing")
+        r = await c.get("/metrics")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        text = r.text
+    for line in [
+        'antibot_sip_messages_total{kind="requests"} 120.0',
+        'antibot_verdicts_total{action="reject"} 25.0',
+        'antibot_decision_latency_seconds_bucket{le="0.005"} 110.0',
+        'antibot_decision_latency_seconds_bucket{le="+Inf"} 120.0',
+        "antibot_decision_latency_seconds_count 120.0",
+        "antibot_decision_latency_seconds_sum 0.42",
+        "antibot_redis_errors_total 3.0",
+        "antibot_calllog_dropped_total 1.0",
+        "antibot_redis_up 1.0",
+        'antibot_recent_verdicts{verdict="pass",window="1h"} 4.0',
+        'antibot_recent_verdicts{verdict="drop",window="24h"} 2.0',
+        'antibot_api_requests_total{method="GET",route="/api/v1/rules",status="200"} 1.0',
+        'antibot_api_requests_total{method="GET",route="/api/v1/rules/{rule_id}",status="404"} 1.0',
+    ]:
+        assert line in text, line
+    assert proxy.calls == 1
+
+    alone = create_app(url, tokens=tokens, metrics=BrokenProxy(), static_dir=None)
+    async with client(alone) as c:
+        text = (await c.get("/metrics")).text
+    assert "antibot_proxy_metrics_up 0.0" in text and "antibot_sip_messages" not in text
+    assert "antibot_recent_verdicts" in text
+
+
+async def test_redis_down_is_503_never_500(tmp_path: Path, tokens: TokenStore) -> None:
+    app = create_app(f"unix://{tmp_path}/none.sock", tokens=tokens, static_dir=None)
+    async with client(app) as c:
+        r = await c.get("/readyz")
+        assert r.status_code == 503 and r.json() == {"status": "not ready", "redis": False}
+        for method, path, body in [
+            ("GET", "/api/v1/rules", None),
+            ("POST", "/api/v1/rules", {"min_score": 0.5}),
+            ("GET", "/api/v1/calls", None),
+            ("GET", "/api/v1/stats", None),
+        ]:
+            r = await c.request(method, path, json=body)
+            assert r.status_code == 503 and "store is unavailable" in r.json()["message"], (path, r.text)
+        metrics = await c.get("/metrics")
+        assert metrics.status_code == 200 and "antibot_redis_up 0.0" in metrics.text
+        assert "antibot_api_redis_errors_total" in metrics.text
+        assert (await c.get("/healthz")).status_code == 200
+
+
+async def test_static_dashboard(url: str, tokens: TokenStore, tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<h1>antibot</h1>")
+    (tmp_path / "app.js").write_text("console.log(1)")
+    app = create_app(url, tokens=tokens, static_dir=tmp_path)
+    async with client(app, token=None) as c:
+        r = await c.get("/")
+        assert r.status_code in (302, 307) and r.headers["location"] == "/index.html"
+        assert (await c.get("/index.html")).text == "<h1>antibot</h1>"
+        assert (await c.get("/app.js")).status_code == 200
+        assert (await c.get("/api/v1/rules")).status_code == 401  # API routes win over the mount
+        assert (await c.get("/healthz")).status_code == 200
+    assert STATIC_DIR.name == "static" and STATIC_DIR.parent.name == "api"
+    async with client(create_app(url, tokens=tokens, static_dir=tmp_path / "none"), token=ADMIN) as c:
+        assert (await c.get("/")).status_code == 404
+
+
+def test_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser(prog="antibot")
+    cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["api", "--redis-url", "unix:///tmp/r.sock", "--listen", "127.0.0.1:0", "--model", "m.json"]
+    )
+    settings, token = cli.settings_from_args(args, {})
+    assert (settings.host, settings.port, settings.redis_url) == ("127.0.0.1", 0, "unix:///tmp/r.sock")
+    assert token and settings.tokens.authenticate(token) is not None  # generated for a loopback run
+    settings, token = cli.settings_from_args(args, {"ANTIBOT_API_TOKEN": ADMIN})
+    assert token == "" and settings.tokens.authenticate(ADMIN) is not None
+
+    monkeypatch.delenv("ANTIBOT_API_TOKEN", raising=False)
+    monkeypatch.delenv("ANTIBOT_API_TOKENS_FILE", raising=False)
+    monkeypatch.setattr("antibot.logs.setup", lambda level="info": None)
+    wide = parser.parse_args(["api", "--redis-url", "redis://127.0.0.1:1", "--listen", "0.0.0.0:8080"])
+    assert cli.run(wide) == 2  # no token: refuses to listen on every address
+    monkeypatch.setenv("ANTIBOT_API_TOKEN", "short")
+    assert cli.run(wide) == 2
+    bad = parser.parse_args(["api", "--redis-url", "redis://127.0.0.1:1", "--listen", "nowhere"])
+    assert cli.run(bad) == 2
+
+
+def test_latency_histogram() -> None:
+    h = LatencyHistogram((0.001, 0.01))
+    for seconds in (0.0005, 0.001, 0.002, 0.5):
+        h.observe(seconds)
+    sample = h.sample()
+    assert sample.buckets == ((0.001, 2), (0.01, 3)) and sample.count == 4  # le: upper bounds inclusive
+    assert abs(sample.sum - 0.5035) < 1e-9
