@@ -227,7 +227,7 @@ class ProxyCore:
                 raise SipError("Not Found", 404)
             ctx.targets = [(routing.uri_target(uri), None)]
         else:
-            ctx.targets = [(t.addr, t) for t in self.pool.candidates(req.call_id)]
+            ctx.targets = [(t.addr, t) for t in self.pool.candidates(req.call_id, now)]
             ctx.path = req.method == "REGISTER"
         ctx.record_route = req.method in _DIALOG_CREATING and req.to_tag is None
         slot = self._new_server(key, req, dest, source)
@@ -278,7 +278,7 @@ class ProxyCore:
         assert req is not None and ctx.server is not None
         while ctx.targets:
             dest, upstream = ctx.targets.pop(0)
-            if upstream is not None and not upstream.up:
+            if upstream is not None and not self.pool.usable(upstream, now):
                 continue
             ctx.attempt += 1
             branch = routing.branch_for(req, ctx.attempt)
@@ -303,7 +303,7 @@ class ProxyCore:
         ctx.client = None
         ctx.state = "done"
         ctx.deadline = None
-        if ctx.attempt == 0 and not self.pool.candidates(req.call_id) and not ctx.cancelled:
+        if ctx.attempt == 0 and not self.pool.candidates(req.call_id, now) and not ctx.cancelled:
             self._count("no_upstream")
         if ctx.cancelled:
             self._respond(ctx.server, 487, b"", now, req=req)
@@ -475,7 +475,7 @@ class ProxyCore:
     def _target_failed(self, slot: ClientSlot, now: float, why: str) -> None:
         ctx = slot.ctx
         self._count("failover")
-        if slot.upstream is not None and self.pool.mark(slot.upstream, False):
+        if slot.upstream is not None and self.pool.mark(slot.upstream, False, now):
             log.warning("upstream down", extra={"upstream": str(slot.upstream), "why": why})
         if self.clients.get(slot.key) is slot and slot.txn.state != "completed":
             del self.clients[slot.key]

@@ -26,6 +26,8 @@ class Upstream:
     #: When the next OPTIONS probe is due (monotonic seconds).
     next_probe: float = 0.0
     probing: bool = False
+    #: A target marked down is tried again (half-open) from this time on, even without probes.
+    retry_at: float = 0.0
 
     def __str__(self) -> str:
         return self.uri
@@ -34,11 +36,13 @@ class Upstream:
 class UpstreamPool:
     """Health state and ordering for the targets; pure (time passed in)."""
 
-    def __init__(self, targets: list[Upstream], probe_interval: float = 5.0) -> None:
+    def __init__(self, targets: list[Upstream], probe_interval: float = 5.0, down_hold: float = 10.0) -> None:
         if not targets:
             raise ValueError("at least one upstream is required")
         self.targets = targets
         self.probe_interval = probe_interval
+        #: How long a failed target is skipped before calls try it again (probes may bring it back sooner).
+        self.down_hold = down_hold
 
     def find(self, addr: Addr) -> Upstream | None:
         """The target at this address (any transport), or None."""
@@ -50,18 +54,24 @@ class UpstreamPool:
     def is_upstream_host(self, host: str) -> bool:
         return any(t.addr.host == host for t in self.targets)
 
-    def candidates(self, key: str) -> list[Upstream]:
-        """Healthy targets in the order to try them for a call with this Call-ID."""
+    def usable(self, target: Upstream, now: float | None) -> bool:
+        """Up, or down for longer than ``down_hold`` (worth one more try: a half-open circuit)."""
+        return target.up or (now is not None and target.retry_at <= now)
+
+    def candidates(self, key: str, now: float | None = None) -> list[Upstream]:
+        """Usable targets in the order to try them for a call with this Call-ID."""
         ordered: list[Upstream] = []
         for priority in sorted({t.priority for t in self.targets}):
-            group = [t for t in self.targets if t.priority == priority and t.up]
+            group = [t for t in self.targets if t.priority == priority and self.usable(t, now)]
             ordered.extend(_weighted_order(group, key))
         return ordered
 
-    def mark(self, target: Upstream, up: bool) -> bool:
+    def mark(self, target: Upstream, up: bool, now: float = 0.0) -> bool:
         """Set health; returns True when it changed."""
         changed = target.up != up
         target.up = up
+        if not up:
+            target.retry_at = now + self.down_hold
         return changed
 
     def due_probes(self, now: float) -> list[Upstream]:
@@ -75,7 +85,7 @@ class UpstreamPool:
     def probe_done(self, target: Upstream, up: bool, now: float) -> bool:
         target.probing = False
         target.next_probe = now + self.probe_interval
-        return self.mark(target, up)
+        return self.mark(target, up, now)
 
     def next_probe_time(self) -> float | None:
         if self.probe_interval <= 0:

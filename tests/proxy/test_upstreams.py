@@ -49,7 +49,7 @@ def test_503_fails_over_and_is_never_seen_by_the_caller() -> None:
 def test_no_healthy_target_gives_503_with_retry_after() -> None:
     h = two_targets(failover_timeout=1.0)
     for target in h.core.pool.targets:
-        target.up = False
+        h.core.pool.mark(target, False, h.now)
     out = h.call(invite())
     assert [status_of(e) for e in out] == [100, 503]
     resp = parsed(out[1])
@@ -90,3 +90,18 @@ def test_weighted_order_is_stable_per_call_and_follows_weights() -> None:
     assert all(pool.candidates(f"k{i}")[-1] is c for i in range(50))
     b.up = False
     assert pool.candidates("y") == [a, c]
+
+
+def test_a_failed_target_is_tried_again_after_the_hold_without_probes() -> None:
+    h = Harness(make_core(Upstream("sip:127.0.0.1:5080", PBX1), failover_timeout=1.0))
+    h.core.pool.down_hold = 10.0
+    h.call(invite())
+    h.tick(1.1)  # the only target stays silent: down, the caller gets 503
+    assert h.core.pool.targets[0].up is False
+    out = h.call(invite(call_id="c2", branch="z9hG4bK-c2"))
+    assert [status_of(e) for e in out] == [100, 503]
+    h.now += 10.0
+    out = h.call(invite(call_id="c3", branch="z9hG4bK-c3"))
+    assert [e.dest for e in out] == [CALLER, PBX1]  # half-open: tried again
+    h.feed(reply(out[1].data, 200, "OK"), PBX1)
+    assert h.core.pool.targets[0].up is True
