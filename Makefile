@@ -22,7 +22,7 @@ sysdeps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester redis-server; fi
 
 test: sysdeps $(BIN)/antibot
-	$(BIN)/ruff check antibot tests
+	$(BIN)/ruff check antibot api tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
 

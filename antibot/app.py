@@ -62,17 +62,23 @@ async def serve(s: Settings) -> None:
     decide: DecideFn = static.decide
     on_outcome = None
     cleanup: list[object] = []
+    api_server = None
     if s.detect:
         from .detection_setup import start_detection
 
         detection = await start_detection(s, find_model(s.model), static)
-        decide = detection.detector.decide
         cleanup.append(detection)
 
         async def on_outcome_cb(o: CallOutcome) -> None:
             await detection.detector.outcome(o.call_ref, o.source.host, o.status, o.duration)
 
         on_outcome = on_outcome_cb
+        if s.api_listen:
+            from .api_setup import start_api
+
+            decide, api_server = await start_api(s, core, detection, find_model(s.model))
+        else:
+            decide = detection.detector.decide
     runner = ProxyRunner(core, decide, tcp_idle_timeout=s.tcp_idle_timeout, on_outcome=on_outcome)
     for x in s.listen:
         await runner.listen(x.transport, x.host, x.port)
@@ -90,6 +96,8 @@ async def serve(s: Settings) -> None:
     await runner.drain(s.shutdown_timeout)
     sweeper.cancel()
     runner.close()
+    if api_server is not None:
+        await api_server.stop()
     for item in cleanup:
         await item.close()  # type: ignore[attr-defined]
     log.info("stopped", extra={"stats": core.stats})

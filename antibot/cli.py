@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--data-dir", dest="data_dir", help="where the embedded Redis keeps its data (AOF)")
     run.add_argument("--model", help="model file (JSON) with its .card.json beside it; default: the shipped one")
     run.add_argument("--mode", choices=["enforce", "monitor"], help="monitor relays everything, verdict header only")
+    run.add_argument("--api-listen", dest="api_listen", help="admin API HOST:PORT (default 127.0.0.1:8080)")
+    run.add_argument("--no-api", action="store_true", dest="no_api", help="do not serve the admin API")
     run.add_argument("--no-detect", action="store_true", dest="no_detect", help="static rules only: no Redis, no model")
     from .sim import cli as sim_cli
 
@@ -44,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         train_cli = None
     if train_cli is not None:
         train_cli.add_parsers(sub)
+    from api import cli as api_cli
+
+    api_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "api":
+        return int(api_cli.run(args))
     if args.command == "simulate":
         return sim_cli.run(args)
     if args.command in ("train", "evaluate") and train_cli is not None:

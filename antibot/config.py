@@ -74,6 +74,7 @@ class Settings:
     premium_prefixes: list[str] | None = None
     high_risk_prefixes: list[str] | None = None
     honeypot_numbers: list[str] | None = None
+    api_listen: str | None = "127.0.0.1:8080"
 
 
 def parse_listen(text: str, advertise: str | None = None) -> ListenSpec:
@@ -186,11 +187,16 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         if key in flood:
             setattr(s, f"flood_{key}", flood[key])
     s.rules = [dict(r) for r in data.get("rule", [])]
-    for key in ("mode", "model", "redis_url", "data_dir"):
+    api = dict(data.get("api", {}))
+    if "listen" in api:
+        s.api_listen = api["listen"] or None
+    for key in ("mode", "model", "redis_url", "data_dir", "api_listen"):
         if overrides.get(key) is not None:
             setattr(s, key, overrides[key])
     if overrides.get("no_detect"):
         s.detect = False
+    if overrides.get("no_api") or s.api_listen in ("", "off", "none"):
+        s.api_listen = None
     _validate(s)
     return s
 

@@ -26,14 +26,20 @@ log = logging.getLogger("antibot")
 class Detection:
     """The running detection pieces, closed in reverse order at shutdown."""
 
-    def __init__(self, detector: Detector, store: Store, calllog: CallLog, embedded: EmbeddedRedis | None) -> None:
+    def __init__(
+        self, detector: Detector, store: Store, calllog: CallLog, embedded: EmbeddedRedis | None, url: str
+    ) -> None:
         self.detector = detector
         self.store = store
         self.calllog = calllog
         self.embedded = embedded
+        self.url = url
         self.task = calllog.start()
+        self.tasks: list[asyncio.Task[None]] = []
 
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
         await self.calllog.stop()
         await self.store.close()
         if self.embedded is not None:
@@ -75,7 +81,6 @@ def load_shipped_model(path: Path | None) -> Model | None:
 
 
 async def start_detection(s: Settings, model_path: Path | None, static: StaticRules) -> Detection:
-    rules = build_rules(seed_doc(s))
     model = load_shipped_model(model_path)
     embedded = None
     url = s.redis_url
@@ -101,6 +106,13 @@ async def start_detection(s: Settings, model_path: Path | None, static: StaticRu
         else defaults.high_risk_prefixes,
         honeypot_numbers=frozenset(s.honeypot_numbers) if s.honeypot_numbers is not None else defaults.honeypot_numbers,
     )
+    doc = seed_doc(s)
+    try:
+        await store.seed_policy(doc)  # the config seeds Redis once; afterwards the API owns the policy
+        stored = await store.get_policy()
+    except StoreError as exc:
+        raise ConfigError(f"cannot read the policy from Redis: {exc}") from None
+    rules = build_rules(stored or doc)
     detector = Detector(
         rules=rules,
         model=model,
@@ -110,4 +122,4 @@ async def start_detection(s: Settings, model_path: Path | None, static: StaticRu
         store_timeout=s.store_timeout,
         reason_prefix=s.reason_prefix,
     )
-    return Detection(detector, store, calllog, embedded)
+    return Detection(detector, store, calllog, embedded, url)
