@@ -62,10 +62,17 @@ async def follow_policy(detection: Detection) -> None:
         except RuleError as exc:
             log.error("stored policy refused; keeping the previous rules", extra={"error": str(exc)})
 
+    pending: set[asyncio.Task[None]] = set()
+
+    def on_subscribed() -> None:
+        # Catch up on changes made while we were not subscribed.
+        task = asyncio.get_running_loop().create_task(reload())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
     while True:
         try:
-            pending: list[asyncio.Task[None]] = []
-            async for _ in store.policy_changes(ready=lambda: pending.append(asyncio.create_task(reload()))):
+            async for _ in store.policy_changes(ready=on_subscribed):
                 await reload()
         except asyncio.CancelledError:
             raise
