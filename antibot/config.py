@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .detect.lists import SCANNER_UAS
 from .sip.errors import SipError
 from .sip.uri import parse_uri
 
@@ -159,7 +160,8 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
             s.upstreams.append(parse_upstream(item["uri"], item.get("priority"), item.get("weight")))
     if not s.upstreams:
         raise ConfigError("no upstream: give --upstream sip:HOST:PORT or [[upstream]] in the config")
-    s.deny_user_agents = list(overrides.get("deny_ua") or rules.get("deny_user_agents", []))
+    # Known scanners are turned away out of the box; an explicit list (even empty) replaces it.
+    s.deny_user_agents = list(overrides.get("deny_ua") or rules.get("deny_user_agents", SCANNER_UAS))
     for key in ("reject_status", "reject_phrase", "reject_action", "reason_prefix"):
         if key in rules:
             setattr(s, key, rules[key])

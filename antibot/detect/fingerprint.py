@@ -145,7 +145,9 @@ def header_shape(req: Request) -> HeaderShape:
             compact += 1
         elif form != "n":
             odd_case += 1
-        if spacing:
+        if spacing and key != "content-length":
+            # PJSIP and SIPp pad Content-Length ("Content-Length:   485") so they can fill it in
+            # later: common in real phones, so it says nothing about bots.
             odd_spacing += 1
         if key == "from":
             if first_from < 0:

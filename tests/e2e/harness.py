@@ -56,6 +56,12 @@ class Harness:
         for upstream in upstreams:
             args.append(f"--upstream={upstream}")
         args.extend(extra)
+        if "--api-listen" not in args and "--detect" not in args:
+            # Proxy-core tests: static rules only (no Redis, no model, no admin API port).
+            args += ["--no-detect", "--no-api"]
+        if "--detect" in args:
+            args.remove("--detect")
+            args.append("--no-api")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         log_path = workdir / "antibot.log"
         self.procs.artifacts.append((f"proxy log, {' '.join(args[2:])}", log_path))

@@ -1,0 +1,94 @@
+"""Detection end to end: real sipp callers, the proxy with its embedded Redis and shipped model, a sipp PBX."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .harness import Harness
+from .peers import sipp_failure
+
+pytestmark = pytest.mark.e2e
+
+
+def caller(
+    e2e: Harness, proxy: object, *, ua: str, frm: str, service: str, calls: int, rate: float, label: str
+) -> object:
+    """A desk phone (Yealink layout) for label "desk"; a scripted SIPp-style dialer otherwise."""
+    scenario = "uac_desk.xml" if label == "desk" else "uac_dialer.xml"
+    return e2e.uac(
+        scenario,
+        proxy,
+        label=label,
+        calls=calls,
+        rate=rate,  # type: ignore[arg-type]
+        extra=["-key", "ua", ua, "-key", "from", frm, "-s", service],
+    )
+
+
+def test_legitimate_calls_pass_with_verdict_headers(e2e: Harness) -> None:
+    uas = e2e.uas("uas_headers.xml")
+    proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--detect"])
+    uac = caller(
+        e2e,
+        proxy,
+        ua="Yealink SIP-T46S 66.86.0.15",
+        frm="14155550123",
+        service="1415555",
+        calls=3,
+        rate=1,
+        label="desk",
+    )
+    why = sipp_failure(uac, uas)  # type: ignore[arg-type]
+    assert uac.stat("SuccessfulCall(C)") == 3, why  # type: ignore[attr-defined]
+    uas.settle(3)
+    assert uas.stat("SuccessfulCall(C)") == 3, why  # the PBX checked X-Antibot-Verdict on every INVITE
+    invites = re.findall(r"^INVITE sip:.*?(?=^\s*$)", uas.messages(), re.M | re.S)
+    assert len(invites) == 3, uas.messages()
+    verdicts = [re.search(r"^X-Antibot-Verdict: (\S+)", inv, re.M) for inv in invites]
+    # Three consecutive numbers from one phone already look a little like a sweep: the third
+    # may be relayed as "suspect" (the dialplan decides), never rejected.
+    assert [v.group(1) if v else None for v in verdicts][:2] == ["pass", "pass"], invites
+    assert verdicts[2] and verdicts[2].group(1) in ("pass", "suspect"), invites
+    for inv in invites:
+        assert re.search(r"^X-Antibot-Score: [01]\.\d{3}\s*$", inv, re.M), inv
+        assert re.search(r"^X-Antibot-Call: [0-9a-f]{16}\s*$", inv, re.M), inv
+        assert re.search(r"^X-Antibot-Reasons: \S+", inv, re.M), inv
+
+
+def test_scanner_burst_is_rejected(e2e: Harness) -> None:
+    """Default configuration (built-in scanner User-Agent deny list, model, counters): a burst is turned away."""
+    uas = e2e.uas("uas_headers.xml")
+    proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--detect"])
+    uac = caller(e2e, proxy, ua="friendly-scanner", frm="100", service="", calls=20, rate=20, label="scanner")
+    why = sipp_failure(uac, uas)  # type: ignore[arg-type]
+    assert uac.count("603_Recv") + uac.count("403_Recv") == 20, why  # type: ignore[attr-defined]
+    assert uas.requests("INVITE") == [], why
+
+
+def test_robodialer_sweep_is_blocked_within_bounded_calls(e2e: Harness) -> None:
+    """Sequential numbers from one source at a steady pace: blocked after at most 15 of 60 calls."""
+    uas = e2e.uas("uas_headers.xml")
+    proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--detect"])
+    uac = caller(
+        e2e, proxy, ua="Asterisk PBX 18.9.0", frm="14155550100", service="1650555", calls=60, rate=10, label="dialer"
+    )
+    why = sipp_failure(uac, uas)  # type: ignore[arg-type]
+    relayed = len(uas.requests("INVITE"))
+    rejected = uac.count("603_Recv") + uac.count("403_Recv")  # type: ignore[attr-defined]
+    assert relayed + rejected == 60, why
+    assert relayed <= 15, why
+
+
+def test_monitor_mode_relays_everything_with_the_verdict_header(e2e: Harness) -> None:
+    uas = e2e.uas("uas_headers.xml")
+    proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--detect", "--mode", "monitor"])
+    uac = caller(e2e, proxy, ua="friendly-scanner", frm="100", service="", calls=5, rate=5, label="scanner")
+    why = sipp_failure(uac, uas)  # type: ignore[arg-type]
+    uas.settle(5)
+    invites = re.findall(r"^INVITE sip:.*?(?=^\s*$)", uas.messages(), re.M | re.S)
+    assert len(invites) == 5, why
+    verdicts = [re.search(r"^X-Antibot-Verdict: (\S+)", inv, re.M) for inv in invites]
+    assert all(v and v.group(1) in ("reject", "drop", "suspect") for v in verdicts), invites
+    assert all("X-Antibot-Score" not in inv for inv in invites)  # monitor: the verdict header only
