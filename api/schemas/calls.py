@@ -1,0 +1,93 @@
+"""Call log entries (from the ``ab:calls`` stream), the listing query, and feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .common import ApiModel
+
+CallRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+MAX_TS = 1e11
+
+
+class Outcome(BaseModel):
+    status: int = Field(description="final SIP status (0: none)")
+    duration: float | None = Field(description="seconds answered, when known")
+
+
+class CallSummary(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    id: str = Field(description="stream id of the entry")
+    call: str
+    ts: float
+    verdict: str
+    action: str
+    score: float
+    reasons: list[str]
+    rule: str | None
+    src: str
+    from_: str = Field(alias="from")
+    to: str
+    ua: str
+    outcome: Outcome | None = None
+
+
+class Explanation(BaseModel):
+    feature: str
+    contribution: float
+
+
+class CallDetail(CallSummary):
+    features: dict[str, float]
+    explanation: list[Explanation]
+    call_id: str
+    mode: str
+
+
+class CallPage(BaseModel):
+    items: list[CallSummary]
+    next_cursor: str | None = Field(description="pass as cursor to continue with older calls; null at the end")
+
+
+class CallQuery(ApiModel):
+    """Filters of ``GET /api/v1/calls``; all optional and combined with AND."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    verdict: str | None = Field(
+        None,
+        pattern=r"^(pass|suspect|reject|drop)(,(pass|suspect|reject|drop)){0,3}$",
+        description="one verdict, or several separated by commas (e.g. suspect,reject,drop)",
+    )
+    since: float | None = Field(None, ge=0, le=MAX_TS, description="epoch seconds")
+    until: float | None = Field(None, ge=0, le=MAX_TS, description="epoch seconds")
+    src: str | None = Field(None, max_length=64, description="source IP, or a CIDR it must be in")
+    from_: str | None = Field(None, alias="from", max_length=64, description="caller number prefix")
+    to: str | None = Field(None, max_length=64, description="callee number prefix")
+    ua: str | None = Field(None, max_length=200, description="User-Agent substring (case-insensitive)")
+    rule: str | None = Field(None, max_length=200, description="deciding rule id")
+    min_score: float | None = Field(None, ge=0, le=1)
+    max_score: float | None = Field(None, ge=0, le=1)
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,20}-[0-9]{1,20}$", description="next_cursor of the last page")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class FeedbackCreate(ApiModel):
+    label: Literal["bot", "human"]
+    allowlist: Literal["caller", "source"] | None = Field(
+        None, description="also allow-list the call's From number (caller) or source IP (source)"
+    )
+
+
+class AllowlistedEntry(BaseModel):
+    type: Literal["numbers", "cidrs"]
+    value: str
+
+
+class FeedbackResult(BaseModel):
+    stored: bool
+    allowlisted: AllowlistedEntry | None
+    version: int

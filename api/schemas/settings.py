@@ -1,0 +1,35 @@
+"""Global mode and thresholds of the policy document."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from .common import ApiModel
+
+
+class SettingsPublic(BaseModel):
+    mode: str
+    suspect_threshold: float
+    reject_threshold: float
+    reject_status: int
+    deny_action: str
+    version: int
+
+
+class SettingsUpdate(ApiModel):
+    """Fields to change; absent fields keep their value."""
+
+    mode: Literal["enforce", "monitor"] | None = None
+    suspect_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    reject_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    reject_status: int | None = Field(None, ge=400, le=699)
+    deny_action: Literal["suspect", "reject", "drop"] | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> SettingsUpdate:
+        nulls = sorted(n for n in self.model_fields_set if getattr(self, n) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null (leave a field out to keep it)")
+        return self
