@@ -16,10 +16,10 @@ $(BIN)/antibot: pyproject.toml
 run: $(BIN)/antibot
 	$(BIN)/antibot run $(LISTEN) $(UPSTREAM) $(ARGS)
 
-# System packages the tests drive for real: sipp (Debian's sip-tester) and redis-server.
+# System packages the tests drive for real: sipp (Debian's sip-tester), redis-server, Chromium.
 sysdeps:
-	@if ! command -v sipp >/dev/null || ! command -v redis-server >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester redis-server; fi
+	@if ! command -v sipp >/dev/null || ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester redis-server chromium; fi
 
 test: sysdeps $(BIN)/antibot
 	$(BIN)/ruff check antibot api tests bench
