@@ -1,0 +1,256 @@
+"""The dashboard, end to end, with real parts: sipp PBX and callers, ``antibot run`` with detection
+and the admin API in the same process (embedded Redis in a temporary data dir), and headless
+Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+The story an operator lives: a caller whose User-Agent is deny-listed ("friendly-scanner") is
+declined with 603; in the dashboard the operator finds the blocked call, opens it and clicks
+"Not a bot: allowlist caller"; the same caller then reaches the PBX and is answered. A viewer sees
+the same dashboard with every editing control disabled. The test leaves a screenshot of the
+dashboard in docs/dashboard.png.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import REPO, Harness
+from .peers import Proxy, Sipp, header_values, sipp_failure
+from .procs import HOST, free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: The caller of scenarios/dash_caller.xml (From user part) and its User-Agent.
+CALLER = "3312345678"
+SCANNER_UA = "friendly-scanner"
+#: The User-Agent of scenarios/dash_hostile_ua.xml (From 4420): markup the dashboard must not run.
+HOSTILE_UA = "friendly-scanner<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+TITLE = "antibot · dashboard"
+SCREENSHOT = REPO / "docs" / "dashboard.png"
+#: The dashboard's address on the admin API's port.
+DASHBOARD_PATH = "/"
+UI_TIMEOUT_MS = 10_000
+
+
+def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    sync_playwright, expect = _playwright()
+    admin_token, viewer_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    tokens_file = e2e.tmp / "api-tokens"
+    tokens_file.write_text(f"viewer:{hashlib.sha256(viewer_token.encode()).hexdigest()}\n")
+    monkeypatch.setenv("ANTIBOT_API_TOKEN", admin_token)
+    monkeypatch.setenv("ANTIBOT_API_TOKENS_FILE", str(tokens_file))
+
+    # 1. The PBX, and the proxy with detection (embedded Redis in tmp) and the admin API.
+    uas = e2e.uas("uas_answer.xml")
+    api_port = free_port()
+    proxy = e2e.proxy(
+        [f"sip:{uas.addr}"],
+        extra=[
+            "--data-dir",
+            str(e2e.tmp / "antibot-data"),
+            "--deny-ua",
+            SCANNER_UA,
+            "--api-listen",
+            f"{HOST}:{api_port}",
+        ],
+    )
+    base = f"http://{HOST}:{api_port}"
+    wait_for(lambda: _get(base, "/api/v1/me", admin_token)[0] == 200, 15.0, f"the admin API on {base}")
+    assert _get(base, "/api/v1/me", None)[0] == 401
+    status, me = _get(base, "/api/v1/me", viewer_token)
+    assert (status, me and me.get("role")) == (200, "viewer"), me
+
+    # Some traffic for the table and the chart: people calling (relayed or not: the model's call),
+    # and scanners turned away by the deny list.
+    people = e2e.uac("dash_person.xml", proxy, label="people", calls=4)
+    scanners = e2e.uac("uac_scanner.xml", proxy, label="scanners", calls=3)
+    assert people.proc.returncode == 0, sipp_failure(people, uas)
+    assert scanners.proc.returncode == 0, sipp_failure(scanners)
+    people_relayed = people.count("4_200_Recv")
+
+    # 2. The caller is declined: 603 from the proxy, nothing reaches the PBX.
+    first = e2e.uac("dash_caller.xml", proxy, label="caller-1")
+    assert first.proc.returncode == 0, sipp_failure(first)
+    assert (first.count("4_603_Recv"), first.count("3_200_Recv")) == (1, 0), sipp_failure(first)
+    assert "declined: SIP/2.0 603 Decline" in first.actions(), first.actions()
+    assert not _invites_from(uas, CALLER)
+    hostile = e2e.uac("dash_hostile_ua.xml", proxy, label="hostile")
+    assert hostile.proc.returncode == 0 and hostile.count("603_Recv") == 1, sipp_failure(hostile)
+
+    with _chromium(sync_playwright, e2e.tmp / "chromium-profile") as context:
+        errors: list[str] = []
+        page = context.new_page()
+        _collect_errors(page, errors)
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.goto(base + DASHBOARD_PATH)
+
+        # 3. Log in (a wrong token first), find the blocked call, allowlist its caller.
+        page.get_by_test_id("login-token").fill("not-the-token-" + "x" * 16)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("login-error")).to_contain_text("refused")
+        page.get_by_test_id("login-token").fill(admin_token)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("role-badge")).to_have_text("admin")
+        expect(page.get_by_test_id("filter-verdict")).to_have_value("blocked")
+
+        # What callers send is shown as text, never run: the User-Agent here is markup.
+        expect(page.locator('[data-testid=call-row][data-from="4420"]').get_by_test_id("call-ua")).to_have_text(
+            HOSTILE_UA
+        )
+        expect(page.get_by_test_id("top-uas")).to_contain_text(HOSTILE_UA)
+        assert page.locator("main img, main script").count() == 0
+
+        row = page.locator(f'[data-testid=call-row][data-from="{CALLER}"]')
+        expect(row).to_have_count(1)  # the call log is written in the background: the table polls
+        expect(row.get_by_test_id("verdict")).to_have_text("reject")
+        expect(row.get_by_test_id("call-ua")).to_have_text(SCANNER_UA)
+        row.click()
+        detail = page.get_by_test_id("call-detail")
+        expect(detail).to_be_visible()
+        expect(detail.get_by_test_id("detail-summary")).to_contain_text(SCANNER_UA)
+        expect(detail.get_by_test_id("detail-summary")).to_contain_text("deny-list:ua")
+        expect(detail.get_by_test_id("features-table")).to_contain_text("ua_scanner")
+        detail.get_by_test_id("feedback-allow-caller").click()
+        confirm = detail.get_by_test_id("feedback-confirm")
+        expect(confirm).to_be_visible()
+        expect(confirm).to_contain_text(f"Allowlisted caller {CALLER}")
+        status, lists = _get(base, "/api/v1/lists", admin_token)
+        assert status == 200 and CALLER in lists["allow"]["numbers"], lists
+        version = lists["version"]
+        wait_for(lambda: _policy_applied(proxy, version), 10.0, f"the proxy to apply policy version {version}")
+
+        # 4. The same caller again: relayed to the PBX, answered.
+        second = e2e.uac("dash_caller.xml", proxy, label="caller-2")
+        assert second.proc.returncode == 0, sipp_failure(second, uas)
+        assert (second.count("3_200_Recv"), second.count("4_603_Recv")) == (1, 0), sipp_failure(second, uas)
+        assert "answered and hung up" in second.actions(), second.actions()
+        uas.settle(people_relayed + 1)
+        invites = _invites_from(uas, CALLER)
+        assert len(invites) == 1, sipp_failure(uas)
+        assert header_values(invites[0], "User-Agent") == [SCANNER_UA]
+        # Other callers with that User-Agent are still declined: the deny list outlived the edit.
+        rescan = e2e.uac("uac_scanner.xml", proxy, label="scanners-again", calls=1)
+        assert rescan.proc.returncode == 0 and rescan.count("603_Recv") == 1, sipp_failure(rescan)
+
+        # The table shows the relayed call too (live refresh), with every verdict.
+        detail.get_by_test_id("detail-close").click()
+        expect(detail).to_be_hidden()
+        page.get_by_test_id("filter-verdict").select_option("all")
+        expect(row).to_have_count(2)
+        expect(row.first.get_by_test_id("verdict")).to_have_text("pass")
+        expect(page.get_by_test_id("call-row")).to_have_count(4 + 3 + 1 + 2 + 1)
+        expect(page.get_by_test_id("chart-bar").first).to_be_attached()
+        expect(page.get_by_test_id("top-sources")).to_contain_text(HOST)
+
+        # A viewer (its own tab, so its own sessionStorage) sees everything and can edit nothing.
+        viewer = context.new_page()
+        _collect_errors(viewer, errors)
+        viewer.set_default_timeout(UI_TIMEOUT_MS)
+        viewer.goto(base + DASHBOARD_PATH)
+        viewer.get_by_test_id("login-token").fill(viewer_token)
+        viewer.get_by_test_id("login-submit").click()
+        expect(viewer.get_by_test_id("role-badge")).to_have_text("viewer")
+        viewer.locator(f'[data-testid=call-row][data-from="{CALLER}"]').first.click()
+        for button in ("feedback-allow-caller", "feedback-allow-source", "feedback-bot"):
+            expect(viewer.get_by_test_id(button)).to_be_disabled()
+        viewer.get_by_test_id("detail-close").click()
+        viewer.get_by_test_id("tab-policy").click()
+        expect(viewer.get_by_test_id("viewer-note")).to_be_visible()
+        expect(viewer.get_by_test_id("list-allow-numbers")).to_contain_text(CALLER)
+        expect(viewer.get_by_test_id("list-deny-user_agents")).to_contain_text(SCANNER_UA)  # seeded by the config
+        for control in ("settings-save", "settings-mode", "list-add-allow-numbers", "rule-create"):
+            expect(viewer.get_by_test_id(control)).to_be_disabled()
+        viewer.get_by_test_id("logout").click()
+        expect(viewer.get_by_test_id("login-token")).to_be_visible()
+        viewer.close()
+
+        # 5. The screenshot for the docs: the calls view with its chart, after one more refresh.
+        page.bring_to_front()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(2500)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        assert page.title() == TITLE  # no injected script ran
+        assert errors == [], errors
+
+    size = SCREENSHOT.stat().st_size
+    assert 10_000 < size < 300_000, f"{SCREENSHOT}: {size} bytes"
+    proxy.stop()
+
+
+# ---------------------------------------------------------------------- helpers
+def _playwright() -> tuple[Any, Any]:
+    """Playwright's sync API, or a failure (never a skip): the dashboard test needs it."""
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]' (the test extra has it)", pytrace=False)
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)", pytrace=False)
+    return sync_playwright, expect
+
+
+@contextmanager
+def _chromium(sync_playwright: Any, profile: Path) -> Iterator[Any]:
+    """Headless Debian Chromium with a fresh profile directory; no download, no network but loopback."""
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 860},
+            timezone_id="UTC",
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def _collect_errors(page: Any, errors: list[str]) -> None:
+    """Append ``page``'s uncaught JavaScript errors (and any dialog it opens) to ``errors`` as they happen."""
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    page.on("dialog", lambda dialog: errors.append(f"{page.url}: unexpected dialog: {dialog.message}"))
+
+
+def _get(base: str, path: str, token: str | None) -> tuple[int, Any]:
+    request = urllib.request.Request(base + path)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=2.0) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except OSError:
+        return 0, None
+
+
+def _invites_from(uas: Sipp, number: str) -> list[str]:
+    """The INVITEs the PBX received whose From is ``number``."""
+    return [m for m in uas.received("INVITE ") if any(f"sip:{number}@" in v for v in header_values(m, "From"))]
+
+
+def _policy_applied(proxy: Proxy, version: int) -> bool:
+    """The proxy logged that it rebuilt its rules from policy ``version`` (the allowlisting)."""
+    return any("policy" in str(r.get("msg")) and r.get("version") == version for r in proxy.records())
