@@ -128,7 +128,10 @@ class CompiledRule:
             try:
                 self.ua = re2.compile(spec.ua_pattern, options)
             except re2.error as exc:
-                raise RuleError(f"rule {rid}: bad ua_pattern: {exc}") from None
+                detail = exc.args[0] if exc.args else exc
+                if isinstance(detail, bytes):
+                    detail = detail.decode("utf-8", "replace")
+                raise RuleError(f"rule {rid}: bad ua_pattern: {detail}") from None
         if not any(
             (
                 self.cidrs,
