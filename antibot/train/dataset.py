@@ -1,0 +1,335 @@
+"""Training rows from simulated traffic, through the real feature pipeline and a real Redis.
+
+Events are replayed in timestamp order exactly as the proxy sees them live: every new INVITE is
+parsed (:func:`antibot.sip.parser.parse_datagram`), gets its message-only features
+(:func:`static_features`), is counted in Redis and reads its counters back in one round trip
+(:meth:`Store.observe` at the event's simulated time), and becomes one row of
+:data:`FEATURE_NAMES`. Each call's outcome is fed back with :meth:`Store.record_outcome` when
+the proxy would learn it (see :func:`outcome_delay`), before any later INVITE is observed.
+OPTIONS and REGISTER only pass by (the proxy's token bucket handles those floods, not the model).
+
+Nothing is cached on disk: the database is flushed before each replay, and the embedded Redis
+(the default) lives in a temporary directory removed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..detect.features import FEATURE_NAMES, counter_features, observation, static_features
+from ..detect.lists import NumberLists
+from ..detect.numbers import parties
+from ..sim.generator import SimEvent, generate
+from ..sip.errors import SipError
+from ..sip.message import Request
+from ..sip.parser import parse_datagram
+from ..store.embedded import EmbeddedRedis
+from ..store.redis import Store
+
+#: Default simulated start of the training traffic: Tue 2023-11-14 14:13 site time.
+TRAIN_START = 1.7e9
+#: Default start of the evaluation traffic: 8 days less 6 hours later (the next week's Wednesday,
+#: 08:13 site time), so that the two simulations share neither their clock nor their time of day,
+#: and even a one-hour evaluation sees every legitimate profile at work.
+EVAL_START = TRAIN_START + 8 * 86400.0 - 6 * 3600.0
+
+#: When the proxy learns a call's outcome, after its INVITE (seconds). Answered calls end with
+#: the BYE: ringing (:data:`ANSWER_DELAY`) plus the talk time. Cancelled calls (487) end with the
+#: caller's CANCEL, matched by Call-ID. Other failures come back as a final response: at once
+#: (:data:`REJECT_DELAY`, e.g. 401/404/486/603), after a ring-out (:data:`NO_ANSWER_DELAY`, 480/408)
+#: or, with no answer at all (status 0), when timer B fires (:data:`TIMEOUT_DELAY`).
+ANSWER_DELAY = 5.0
+REJECT_DELAY = 0.5
+NO_ANSWER_DELAY = 20.0
+TIMEOUT_DELAY = 32.0
+
+#: Pseudo family/profile of rows that come from operator feedback rather than the simulator.
+FEEDBACK = "feedback"
+
+Progress = Callable[[float], None]
+T = TypeVar("T")
+
+
+def outcome_delay(status: int, duration: float | None) -> float:
+    """Seconds from the INVITE to the moment the proxy learns how the call ended (not 487)."""
+    if 200 <= status < 300:
+        return ANSWER_DELAY + (duration or 0.0)
+    if status < 200:
+        return TIMEOUT_DELAY
+    if status in (408, 480):
+        return NO_ANSWER_DELAY
+    return REJECT_DELAY
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Which simulation a dataset comes from (all of :func:`antibot.sim.generate`'s arguments)."""
+
+    seed: int = 1
+    duration: float = 3600.0
+    scale: float = 1.0
+    start: float = TRAIN_START
+    profiles: tuple[str, ...] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "duration": self.duration,
+            "scale": self.scale,
+            "start": self.start,
+            "profiles": list(self.profiles) if self.profiles is not None else "all",
+        }
+
+    def events(self) -> Iterator[SimEvent]:
+        return generate(self.profiles, duration=self.duration, seed=self.seed, start=self.start, scale=self.scale)
+
+
+@dataclass(frozen=True, slots=True)
+class RowFacts:
+    """What the operator rules see of one INVITE besides its features (see ``rules.Facts``)."""
+
+    source_ip: str
+    from_number: str
+    to_number: str
+    user_agent: str
+
+
+@dataclass
+class Dataset:
+    """Rows in :data:`FEATURE_NAMES` order with their ground truth; arrays share their length."""
+
+    X: NDArray[np.float64]
+    y: NDArray[np.int64]
+    family: NDArray[np.str_]
+    profile: NDArray[np.str_]
+    ts: NDArray[np.float64]
+    weight: NDArray[np.float64]
+    facts: list[RowFacts]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def subset(self, mask: NDArray[np.bool_]) -> Dataset:
+        idx = np.flatnonzero(mask)
+        return Dataset(
+            self.X[idx],
+            self.y[idx],
+            self.family[idx],
+            self.profile[idx],
+            self.ts[idx],
+            self.weight[idx],
+            [self.facts[i] for i in idx],
+            dict(self.info),
+        )
+
+    def counts(self) -> dict[str, Any]:
+        """Rows per profile, family and label (for the model card)."""
+        return {
+            "rows": len(self),
+            "by_label": {str(k): v for k, v in sorted(Counter(self.y.tolist()).items())},
+            "by_family": dict(sorted(Counter(self.family.tolist()).items())),
+            "by_profile": dict(sorted(Counter(self.profile.tolist()).items())),
+        }
+
+    @classmethod
+    def concat(cls, parts: Sequence[Dataset]) -> Dataset:
+        info: dict[str, Any] = {}
+        for p in parts:
+            info.update(p.info)
+        return cls(
+            np.concatenate([p.X for p in parts]).reshape(-1, len(FEATURE_NAMES)),
+            np.concatenate([p.y for p in parts]).astype(np.int64),
+            np.concatenate([p.family for p in parts]),
+            np.concatenate([p.profile for p in parts]),
+            np.concatenate([p.ts for p in parts]).astype(np.float64),
+            np.concatenate([p.weight for p in parts]).astype(np.float64),
+            [f for p in parts for f in p.facts],
+            info,
+        )
+
+
+@dataclass
+class _Rows:
+    X: list[list[float]] = field(default_factory=list)
+    y: list[int] = field(default_factory=list)
+    family: list[str] = field(default_factory=list)
+    profile: list[str] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)
+    facts: list[RowFacts] = field(default_factory=list)
+    stats: Counter[str] = field(default_factory=Counter)
+
+    def dataset(self, info: dict[str, Any]) -> Dataset:
+        n = len(self.y)
+        return Dataset(
+            np.asarray(self.X, dtype=np.float64).reshape(n, len(FEATURE_NAMES)),
+            np.asarray(self.y, dtype=np.int64),
+            np.asarray(self.family, dtype=np.str_),
+            np.asarray(self.profile, dtype=np.str_),
+            np.asarray(self.ts, dtype=np.float64),
+            np.ones(n, dtype=np.float64),
+            self.facts,
+            {**info, "replay": dict(sorted(self.stats.items()))},
+        )
+
+
+async def replay(
+    events: Iterable[SimEvent], store: Store, lists: NumberLists | None = None, progress: Progress | None = None
+) -> _Rows:
+    """Replay ``events`` (time-ordered) through the feature pipeline and ``store``; see the module doc."""
+    lists = lists or NumberLists()
+    rows = _Rows()
+    stats = rows.stats
+    pending: list[tuple[float, int, str, int, float | None]] = []  # (due, seq, source, status, duration)
+    ringing: dict[tuple[str, str], float] = {}  # (source, Call-ID) of cancelled calls -> INVITE time
+    seq = 0
+    for ev in events:
+        while pending and pending[0][0] <= ev.ts:
+            due, _, source, status, duration = heapq.heappop(pending)
+            await store.record_outcome(source, status, duration, due)
+            stats["outcomes"] += 1
+        if progress is not None:
+            progress(ev.ts)
+        stats[f"events_{ev.method}"] += 1
+        if ev.method not in ("INVITE", "CANCEL"):
+            continue
+        try:
+            req = parse_datagram(ev.data)
+        except SipError:
+            stats["parse_errors"] += 1
+            continue
+        if not isinstance(req, Request):
+            stats["parse_errors"] += 1
+            continue
+        if ev.method == "CANCEL":
+            if ringing.pop((ev.src_ip, req.call_id), None) is not None:
+                await store.record_outcome(ev.src_ip, 487, None, ev.ts)
+                stats["outcomes"] += 1
+            continue
+        static = static_features(req, ev.src_ip, lists)
+        counters = await store.observe(observation(req, ev.src_ip), ev.ts)
+        values = dict(static)
+        values.update(counter_features(counters, static))
+        rows.X.append([values[name] for name in FEATURE_NAMES])
+        rows.y.append(ev.label)
+        rows.family.append(ev.family)
+        rows.profile.append(ev.profile)
+        rows.ts.append(ev.ts)
+        caller, callee = parties(req)
+        rows.facts.append(RowFacts(ev.src_ip, caller.text, callee.text, req.header("user-agent") or ""))
+        if ev.status == 487:
+            ringing[ev.src_ip, req.call_id] = ev.ts
+        else:
+            seq += 1
+            heapq.heappush(
+                pending, (ev.ts + outcome_delay(ev.status, ev.duration), seq, ev.src_ip, ev.status, ev.duration)
+            )
+    stats["outcomes_pending_at_end"] = len(pending) + len(ringing)
+    return rows
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on uvloop when installed (a fifth faster here), else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+@contextlib.contextmanager
+def redis_url(url: str | None = None) -> Iterator[str]:
+    """``url`` as given, or a throw-away embedded Redis (no AOF) in a temporary directory."""
+    if url is not None:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="antibot-train-") as tmp:
+        server = EmbeddedRedis(tmp, extra_args=("--appendonly", "no"))
+        try:
+            yield server.start()
+        finally:
+            server.stop()
+
+
+async def _replay_fresh(
+    events: Iterable[SimEvent], url: str, lists: NumberLists | None, progress: Progress | None
+) -> _Rows:
+    async with await Store.connect(url, timeout=30.0) as store:
+        await store.flush_db()
+        return await replay(events, store, lists, progress)
+
+
+def dataset_from_events(
+    events: Iterable[SimEvent], url: str, *, lists: NumberLists | None = None, info: dict[str, Any] | None = None
+) -> Dataset:
+    """Replay any time-ordered ``events`` against the Redis at ``url`` (flushed first)."""
+    return _run(_replay_fresh(events, url, lists, None)).dataset(info or {})
+
+
+def build_dataset(
+    cfg: SimConfig,
+    url: str,
+    *,
+    lists: NumberLists | None = None,
+    show_progress: bool = False,
+    desc: str = "replay",
+) -> Dataset:
+    """Simulate ``cfg`` and replay it against the Redis at ``url`` (flushed first)."""
+    with sim_progress(cfg, show_progress, desc) as progress:
+        rows = _run(_replay_fresh(cfg.events(), url, lists, progress))
+    return rows.dataset({"simulation": cfg.describe()})
+
+
+@contextlib.contextmanager
+def sim_progress(cfg: SimConfig, enabled: bool, desc: str) -> Iterator[Progress | None]:
+    """A tqdm bar on stderr counting simulated seconds (None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    total = round(cfg.duration)
+    with tqdm(total=total, unit="sim-s", file=sys.stderr, desc=desc, dynamic_ncols=True) as bar:
+        done = [0]
+
+        def tick(ts: float) -> None:
+            now = min(total, int(ts - cfg.start))
+            if now > done[0]:
+                bar.update(now - done[0])
+                done[0] = now
+
+        yield tick
+        bar.update(total - done[0])
+
+
+async def _feedback(url: str) -> list[tuple[dict[str, float], int]]:
+    async with await Store.connect(url, timeout=30.0) as store:
+        return await store.read_feedback()
+
+
+def feedback_dataset(url: str, weight: float = 1.0) -> Dataset:
+    """Operator feedback rows (hash ``ab:feedback``) with ``weight`` each; missing features read 0."""
+    entries = _run(_feedback(url))
+    missing = sum(1 for features, _ in entries for name in FEATURE_NAMES if name not in features)
+    rows = _Rows()
+    for features, label in entries:
+        rows.X.append([float(features.get(name, 0.0)) for name in FEATURE_NAMES])
+        rows.y.append(label)
+        rows.family.append(FEEDBACK)
+        rows.profile.append(FEEDBACK)
+        rows.ts.append(0.0)
+        rows.facts.append(RowFacts("", "", "", ""))
+    ds = rows.dataset({"feedback": {"rows": len(entries), "weight": weight, "missing_values": missing}})
+    ds.weight = np.full(len(ds), weight, dtype=np.float64)
+    return ds

@@ -1,0 +1,224 @@
+"""Fit gradient-boosted trees with scikit-learn and export them to ``antibot-gbt/1`` JSON.
+
+The export is checked, not trusted: :func:`export` rebuilds the model as
+:class:`antibot.detect.model.Model` and :func:`verify_export` requires its :meth:`Model.raw` to
+equal scikit-learn's ``decision_function`` on every training row (within 1e-9), or raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.ensemble import GradientBoostingClassifier
+
+from ..detect.features import FEATURE_NAMES
+from ..detect.model import Model, _Tree
+from .dataset import FEEDBACK, Dataset
+
+#: Binary features that by construction only tools produce: a scanner's own User-Agent
+#: (lists.SCANNER_UAS: "a person's phone never sends these") and SIPVicious' branch format.
+#: The simulated scanners always carry several other tells too, so without help the trees
+#: spread the weight over all of them and a phone-like message with a scanner UA scores low.
+TELLS: tuple[str, ...] = ("ua_scanner", "via_branch_dash_digits")
+#: Family/profile prefix of the rows :func:`add_tell_rows` makes.
+TELL = "tell"
+
+#: Largest |Model.raw - decision_function| accepted by :func:`verify_export`.
+EXPORT_TOLERANCE = 1e-9
+
+
+class ExportError(RuntimeError):
+    """The exported JSON model does not score like the scikit-learn model it came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainParams:
+    """Model size and fitting parameters (recorded in the model card)."""
+
+    trees: int = 100
+    depth: int = 3
+    learning_rate: float = 0.2
+    subsample: float = 0.8
+    min_samples_leaf: int = 20
+    #: Fraction of the features each split may choose from: 4x faster fits, and trees that
+    #: cannot all lean on the same one or two tells.
+    max_features: float = 0.3
+    #: Rows kept per simulated profile (a seeded uniform sample; feedback rows are all kept):
+    #: a day of carrier traffic adds little beyond its first few thousand rows but cost.
+    max_rows_per_profile: int = 5000
+    random_state: int = 0
+    #: Features the trees may not split on (they stay in the vector, with no effect on the score).
+    exclude: tuple[str, ...] = ()
+    #: Within each label, give every simulated profile the same total weight (a big profile
+    #: such as the carrier must not drown a small one such as the office phones).
+    balance_profiles: bool = True
+    #: Tells that no person's phone sends (see :data:`TELLS`): for each, copies of up to this many
+    #: legitimate rows with the tell set are added as bots, so that the tell alone decides even
+    #: when the rest of the message looks like a phone (0: no such rows).
+    tell_rows: int = 1000
+    #: Weight of each tell's rows, as a fraction of one simulated bot profile's weight.
+    tell_share: float = 0.2
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainParams:
+        """Parameters as :meth:`describe` wrote them (in a model card); unknown keys ignored."""
+        known: dict[str, Any] = {}
+        for key in cls.__dataclass_fields__:
+            if key in data:
+                known[key] = tuple(data[key]) if isinstance(data[key], list) else data[key]
+        return cls(**known)
+
+    def describe(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["exclude"] = list(self.exclude)
+        return {"estimator": "sklearn.ensemble.GradientBoostingClassifier", "loss": "log_loss", **out}
+
+
+def sample_weights(ds: Dataset, balance_profiles: bool = True, tell_share: float = 0.2) -> NDArray[np.float64]:
+    """Class-balanced weights (each label sums to half the rows), times each row's own weight.
+
+    With ``balance_profiles``, each profile also gets an equal share of its label's weight, but
+    the :func:`add_tell_rows` profiles only ``tell_share`` of a simulated profile's share.
+    Feedback rows keep their own weight relative to an average row of their label.
+    """
+    n = len(ds)
+    w = np.zeros(n, dtype=np.float64)
+    for label in (0, 1):
+        in_label = ds.y == label
+        count = int(in_label.sum())
+        if not count:
+            continue
+        if balance_profiles:
+            profiles = sorted(set(ds.profile[in_label].tolist()))
+            share = {p: tell_share if p.startswith(f"{TELL}:") else 1.0 for p in profiles}
+            total = sum(share.values())
+            for p in profiles:
+                rows = in_label & (ds.profile == p)
+                w[rows] = n / 2.0 * share[p] / total / rows.sum()
+        else:
+            w[in_label] = n / 2.0 / count
+    return w * ds.weight
+
+
+def cap_profiles(ds: Dataset, limit: int, seed: int) -> Dataset:
+    """At most ``limit`` rows of each simulated profile (seeded sample, time order kept)."""
+    rng = np.random.default_rng(seed)
+    keep = np.ones(len(ds), dtype=bool)
+    for name in sorted(set(ds.profile.tolist()) - {FEEDBACK}):
+        idx = np.flatnonzero(ds.profile == name)
+        if len(idx) > limit > 0:
+            keep[idx] = False
+            keep[rng.choice(idx, limit, replace=False)] = True
+    return ds if keep.all() else ds.subset(keep)
+
+
+def add_tell_rows(ds: Dataset, limit: int, seed: int) -> Dataset:
+    """``ds`` plus, for each of :data:`TELLS`, up to ``limit`` of its legitimate rows (a seeded
+    sample) with that tell set to 1 and labelled bot (profile ``tell:<feature>``)."""
+    people = np.flatnonzero(ds.y == 0)
+    if limit <= 0 or not len(people):
+        return ds
+    rng = np.random.default_rng(seed)
+    parts = [ds]
+    for tell in TELLS:
+        mask = np.zeros(len(ds), dtype=bool)
+        mask[rng.choice(people, min(limit, len(people)), replace=False)] = True
+        part = ds.subset(mask)
+        part.X[:, FEATURE_NAMES.index(tell)] = 1.0
+        part.y[:] = 1
+        part.family = np.full(len(part), TELL, dtype=np.str_)
+        part.profile = np.full(len(part), f"{TELL}:{tell}", dtype=np.str_)
+        parts.append(part)
+    return Dataset.concat(parts)
+
+
+def fit(ds: Dataset, params: TrainParams) -> GradientBoostingClassifier:
+    """A binary log-loss GBT on ``ds`` (both labels required)."""
+    if len(set(ds.y.tolist())) < 2:
+        raise ValueError("training data needs both labels (people and bots)")
+    ds = add_tell_rows(
+        cap_profiles(ds, params.max_rows_per_profile, params.random_state), params.tell_rows, params.random_state
+    )
+    clf = GradientBoostingClassifier(
+        loss="log_loss",
+        n_estimators=params.trees,
+        max_depth=params.depth,
+        learning_rate=params.learning_rate,
+        subsample=params.subsample,
+        min_samples_leaf=params.min_samples_leaf,
+        max_features=params.max_features,
+        random_state=params.random_state,
+    )
+    unknown = set(params.exclude) - set(FEATURE_NAMES)
+    if unknown:
+        raise ValueError(f"cannot exclude unknown feature(s): {', '.join(sorted(unknown))}")
+    X = ds.X.copy()
+    X[:, [FEATURE_NAMES.index(name) for name in params.exclude]] = 0.0  # constant: never split on
+    clf.fit(X, ds.y, sample_weight=sample_weights(ds, params.balance_profiles, params.tell_share))
+    return clf
+
+
+def _base(clf: GradientBoostingClassifier) -> float:
+    prior = float(clf.init_.class_prior_[1])
+    return math.log(prior / (1.0 - prior))
+
+
+def _tree(est: Any) -> _Tree:
+    """One regression tree: leaves keep sklearn's values; each inner node gets the training-
+    weighted mean of the leaves below it, so that the path attribution of ``Model.explain``
+    (Saabas: child value - node value) adds up to the tree's output minus its mean."""
+    t = est.tree_
+    feature = [int(f) if int(f) >= 0 else -1 for f in t.feature]
+    left = [int(c) for c in t.children_left]
+    right = [int(c) for c in t.children_right]
+    weight = [float(w) for w in t.weighted_n_node_samples]
+    value = [float(v) for v in t.value[:, 0, 0]]
+    threshold = [float(th) if feature[i] >= 0 else 0.0 for i, th in enumerate(t.threshold)]
+
+    def fill(node: int) -> float:
+        if feature[node] < 0:
+            return value[node]
+        a, b = fill(left[node]), fill(right[node])
+        wa, wb = weight[left[node]], weight[right[node]]
+        value[node] = (a * wa + b * wb) / (wa + wb) if wa + wb > 0 else (a + b) / 2.0
+        return value[node]
+
+    fill(0)
+    return _Tree(tuple(feature), tuple(threshold), tuple(left), tuple(right), tuple(value))
+
+
+def export(clf: GradientBoostingClassifier, features: Sequence[str] = FEATURE_NAMES) -> Model:
+    """The fitted classifier as an :class:`antibot.detect.model.Model`."""
+    if clf.n_features_in_ != len(features):
+        raise ExportError(f"model has {clf.n_features_in_} features, expected {len(features)}")
+    trees = [_tree(clf.estimators_[i, 0]) for i in range(clf.estimators_.shape[0])]
+    return Model(features, _base(clf), float(clf.learning_rate), trees)
+
+
+def verify_export(clf: GradientBoostingClassifier, model: Model, X: NDArray[np.float64]) -> float:
+    """Max |Model.raw - decision_function| over ``X``; raises :class:`ExportError` above tolerance."""
+    expected = np.asarray(clf.decision_function(X), dtype=np.float64)
+    worst = 0.0
+    for i, row in enumerate(X.tolist()):
+        diff = abs(model.raw(row) - float(expected[i]))
+        if not diff <= EXPORT_TOLERANCE:  # also catches NaN
+            raise ExportError(f"exported model differs from sklearn on row {i}: {diff:.3g}")
+        worst = max(worst, diff)
+    return worst
+
+
+def train_model(ds: Dataset, params: TrainParams) -> tuple[GradientBoostingClassifier, Model, float]:
+    """Fit, export and verify on the whole of ``ds``: ``(sklearn model, Model, max export error)``."""
+    clf = fit(ds, params)
+    model = export(clf)
+    return clf, model, verify_export(clf, model, ds.X)
+
+
+def scores(model: Model, X: NDArray[np.float64]) -> NDArray[np.float64]:
+    """P(bot) of each row, computed by the shipped scorer itself."""
+    return np.fromiter((model.score(row) for row in X.tolist()), dtype=np.float64, count=X.shape[0])

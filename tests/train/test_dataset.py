@@ -1,0 +1,129 @@
+"""The dataset is the real pipeline: parser, features, Redis counters and fed-back outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+
+import numpy as np
+
+from antibot.detect.features import FEATURE_NAMES, PRIOR_FAIL
+from antibot.sim.generator import SimEvent
+from antibot.store.redis import Store
+from antibot.train.dataset import (
+    REJECT_DELAY,
+    SimConfig,
+    build_dataset,
+    dataset_from_events,
+    feedback_dataset,
+    outcome_delay,
+    replay,
+)
+
+from ._messages import PHONE_IP, desk_phone_invite, sweep_events
+
+COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+T0 = 1.7e9 + 5000.0
+
+
+def test_rows_are_the_simulated_invites_in_order(url: str) -> None:
+    cfg = SimConfig(seed=4, duration=300.0, profiles=("office_pbx", "call_centre", "low_and_slow", "wangiri"))
+    invites = [e for e in cfg.events() if e.method == "INVITE"]
+    ds = build_dataset(cfg, url)
+    assert len(ds) == len(invites) > 100
+    assert ds.X.shape == (len(invites), len(FEATURE_NAMES))
+    assert np.isfinite(ds.X).all()
+    assert ds.y.tolist() == [e.label for e in invites]
+    assert ds.profile.tolist() == [e.profile for e in invites]
+    assert ds.family.tolist() == [e.family for e in invites]
+    assert ds.ts.tolist() == [e.ts for e in invites]
+    assert set(ds.y.tolist()) == {0, 1}
+    assert [f.source_ip for f in ds.facts] == [e.src_ip for e in invites]
+    others = Counter(e.method for e in cfg.events()) - Counter({"INVITE": len(invites)})
+    assert ds.info["replay"]["events_INVITE"] == len(invites)
+    assert ds.info["replay"].get("events_CANCEL", 0) == others["CANCEL"]
+
+
+def test_scanner_burst_counters_come_from_redis(url: str) -> None:
+    burst = sweep_events(T0, 40, rate=20.0)
+    ds = dataset_from_events(burst, url)
+    first, last = ds.X[0], ds.X[-1]
+    assert first[COL["log_src_1s"]] == math.log1p(1.0)
+    assert last[COL["log_src_1s"]] >= math.log1p(15.0)  # ~20 INVITEs within the last second
+    assert last[COL["log_src_10s"]] >= math.log1p(35.0)
+    assert last[COL["log_src_distinct_to_60s"]] >= math.log1p(30.0)  # HyperLogLog of 40 extensions
+    assert last[COL["seq_run"]] >= 5 and last[COL["seq_score"]] == 1.0
+    assert first[COL["ua_scanner"]] == 1.0
+
+    async def twice() -> tuple[float, float]:
+        # Without a flush, the same burst again finds the first one's counts in Redis.
+        async with await Store.connect(url) as store:
+            await store.flush_db()
+            one = await replay(burst, store)
+            two = await replay(burst, store)
+        return one.X[-1][COL["log_src_1h"]], two.X[-1][COL["log_src_1h"]]
+
+    once, again = asyncio.run(twice())
+    assert once == last[COL["log_src_1h"]]
+    assert again >= math.log1p(75.0) > once
+
+
+def test_replays_flush_first_so_they_repeat(url: str) -> None:
+    burst = sweep_events(T0, 10, rate=5.0)
+    a = dataset_from_events(burst, url)
+    b = dataset_from_events(burst, url)
+    assert np.array_equal(a.X, b.X)
+
+
+def test_outcomes_are_fed_back_when_the_proxy_would_learn_them(url: str) -> None:
+    burst = sweep_events(T0, 40, rate=20.0)  # every INVITE answered 401 at once
+    ds = dataset_from_events(burst, url)
+    outcomes = ds.X[:, COL["log_src_outcomes_1h"]]
+    fail = ds.X[:, COL["src_fail_ratio"]]
+    due = int(REJECT_DELAY * 20.0)  # INVITEs sent before the first 401 came back
+    assert (outcomes[:due] == 0.0).all() and fail[0] == PRIOR_FAIL
+    assert outcomes[due] == math.log1p(1.0)  # the first 401 is in before the INVITE sent with it
+    assert outcomes[-1] == math.log1p(40 - due)
+    assert fail[-1] > 0.9
+
+
+def _phone(ts: float, status: int, method: str = "INVITE", data: bytes | None = None) -> SimEvent:
+    return SimEvent(ts, PHONE_IP, 5062, data or desk_phone_invite(), 0, "legitimate", "office_pbx", method, status, 3.0)
+
+
+def test_a_cancelled_call_counts_when_its_cancel_arrives(url: str) -> None:
+    from antibot.sim.messages import cancel_for
+
+    invite = desk_phone_invite()
+    events = [
+        _phone(T0, 487),
+        _phone(T0 + 2.0, 200),  # still ringing: no outcome yet
+        _phone(T0 + 3.0, 487, "CANCEL", cancel_for(invite)),
+        _phone(T0 + 4.0, 200),  # after the CANCEL: one failed call
+    ]
+    ds = dataset_from_events(events, url)
+    calls = ds.X[:, COL["log_src_outcomes_1h"]].tolist()
+    assert calls == [0.0, 0.0, math.log1p(1.0)]
+    assert ds.X[2, COL["src_fail_ratio"]] > ds.X[1, COL["src_fail_ratio"]]
+
+
+def test_outcome_delays() -> None:
+    assert outcome_delay(200, 60.0) > 60.0
+    assert outcome_delay(404, None) < outcome_delay(480, None) < outcome_delay(0, None)
+
+
+def test_feedback_rows_are_read_from_redis(url: str) -> None:
+    async def write() -> None:
+        async with await Store.connect(url) as store:
+            await store.flush_db()
+            await store.write_feedback("c1", 1, {"log_src_1s": 2.5, "ua_scanner": 1.0})
+            await store.write_feedback("c2", 0, dict.fromkeys(FEATURE_NAMES, 0.5))
+
+    asyncio.run(write())
+    ds = feedback_dataset(url, weight=3.0)
+    assert ds.y.tolist() == [1, 0]
+    assert ds.weight.tolist() == [3.0, 3.0]
+    assert ds.X[0, COL["log_src_1s"]] == 2.5 and ds.X[0, COL["hdr_count"]] == 0.0
+    assert (ds.X[1] == 0.5).all()
+    assert set(ds.profile.tolist()) == {"feedback"}

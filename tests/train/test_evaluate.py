@@ -1,0 +1,131 @@
+"""Evaluation holds out whole groups and scores the full verdict path; plots are real PNGs."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from antibot.detect.features import FEATURE_NAMES
+from antibot.detect.model import Model, _Tree
+from antibot.detect.rules import RuleSet, RuleSpec
+from antibot.detect.verdict import Action
+from antibot.sim.profiles import PROFILES
+from antibot.train.card import markdown, plot_curves
+from antibot.train.dataset import Dataset
+from antibot.train.evaluate import decide, evaluate, folds, rates
+from antibot.train.train import TrainParams, export, fit
+
+TINY = TrainParams(trees=8, depth=2, min_samples_leaf=5)
+
+
+def test_folds_hold_out_whole_profiles_and_families(small_train: Dataset, small_eval: Dataset) -> None:
+    seen = []
+    for fold in folds(small_train, small_eval):
+        trained_on = set(small_train.profile[fold.train_mask].tolist())
+        assert trained_on.isdisjoint(fold.held_out), fold.name
+        assert trained_on | set(fold.held_out) >= set(small_train.profile.tolist())  # only the group is left out
+        tested = small_eval.subset(fold.test_mask)
+        held = np.isin(tested.profile, fold.held_out)
+        assert held.sum() == np.isin(small_eval.profile, fold.held_out).sum() > 0  # all of the group is tested
+        label = PROFILES[fold.held_out[0]].label
+        assert set(tested.y[~held].tolist()) == {1 - label}  # beside it, only the other label
+        seen.append((fold.kind, fold.name))
+    assert ("attack", "low_and_slow") in seen and ("attack", "wangiri") in seen
+    assert {name for kind, name in seen if kind == "legitimate"} == {
+        "office_pbx",
+        "call_centre",
+        "mobile_softphone",
+        "chatty_carrier",
+    }
+    assert ("family", "fraud") in seen  # wangiri + toll_fraud together
+
+
+def test_evaluate_reports_each_held_out_group(small_train: Dataset, small_eval: Dataset) -> None:
+    full = export(fit(small_train, TINY))
+    report, curves = evaluate(small_train, small_eval, TINY, full)
+    by_name = {r["held_out"]: r for r in report["held_out"] + report["held_out_families"]}
+    for name, r in by_name.items():
+        assert not set(r["profiles"]) & set(r["train_profiles"]), name
+        assert r["held_out_rows"] == int(np.isin(small_eval.profile, r["profiles"]).sum())
+        for what in ("flagged", "blocked"):
+            assert r[what]["tp"] + r[what]["fp"] <= r["test_rows"]
+    assert by_name["low_and_slow"]["target"]["goal"] == 0.95
+    assert by_name["office_pbx"]["target"]["metric"] == "FPR (flagged)"
+    assert by_name["wangiri"]["target"] is None  # reported, no fixed target
+    overall = report["overall"]
+    assert overall["positives"] + overall["negatives"] == len(small_eval)
+    assert set(overall["by_profile"]) == set(small_eval.profile.tolist())
+    assert list(curves)[0].startswith("shipped model")
+    assert len(curves["shipped model (all of the evaluation simulation)"][0]) == len(small_eval)
+    for r in report["held_out"]:
+        y, s = curves[f"held out: {r['held_out']}"]
+        assert len(y) == r["test_rows"] and np.all((s >= 0) & (s <= 1))
+    pooled = report["overall_held_out"]
+    assert pooled["positives"] + pooled["negatives"] == len(small_eval)
+    text = markdown(report)
+    assert "| low_and_slow |" in text and "| office_pbx |" in text
+
+
+def _constant(score_logit: float) -> Model:
+    leaf = _Tree((-1,), (0.0,), (0,), (0,), (0.0,))
+    return Model(FEATURE_NAMES, score_logit, 0.1, [leaf])
+
+
+def test_the_verdict_path_applies_thresholds_and_rules(small_eval: Dataset) -> None:
+    rows = small_eval.subset(np.arange(len(small_eval)) < 40)
+    _, actions = decide(_constant(4.0), rows)  # score 0.982: reject
+    assert set(actions) == {Action.REJECT}
+    _, actions = decide(_constant(0.5), rows)  # score 0.62: suspect
+    assert set(actions) == {Action.SUSPECT}
+    r = rates(rows.y, actions)
+    assert r["flagged"]["tp"] + r["flagged"]["fp"] == 40 and r["blocked"]["tp"] + r["blocked"]["fp"] == 0
+    source = rows.facts[0].source_ip
+    allow = RuleSet([RuleSpec("trusted", phase="allow", action="relay", cidrs=(f"{source}/32",))])
+    _, actions = decide(_constant(4.0), rows, allow)
+    relayed = {rows.facts[i].source_ip for i, a in enumerate(actions) if a is Action.RELAY}
+    assert relayed == {source}
+
+
+def test_rates() -> None:
+    y = np.array([1, 1, 1, 0, 0, 0, 0])
+    acts = [Action.REJECT, Action.SUSPECT, Action.RELAY, Action.DROP, Action.RELAY, Action.RELAY, Action.RELAY]
+    r = rates(y, acts)
+    assert r["flagged"] == {"tp": 2, "fp": 1, "precision": 2 / 3, "recall": 2 / 3, "fpr": 0.25}
+    assert r["blocked"] == {"tp": 1, "fp": 1, "precision": 0.5, "recall": 1 / 3, "fpr": 0.25}
+    assert rates(np.array([0]), [Action.RELAY])["flagged"]["precision"] is None
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    assert data[-12:] == b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_curves_are_written_as_png(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    y = np.array([0] * 300 + [1] * 100)
+    s = np.clip(np.concatenate([rng.beta(1, 8, 300), rng.beta(8, 1, 100)]), 0.0, 1.0)
+    roc, pr = tmp_path / "m.roc.png", tmp_path / "m.pr.png"
+    curves = {"model": (y, s), "held out: office_pbx": (y, s[::-1].copy())}
+    plot_curves(curves, {"suspect": 0.5, "reject": 0.9}, roc, pr)
+    for path in (roc, pr):
+        width, height = _png_size(path)
+        assert width >= 400 and height >= 300
+    from matplotlib.image import imread
+
+    pixels = imread(str(roc))
+    assert pixels.std() > 0.05  # something was drawn
+
+
+def test_png_check_catches_a_broken_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 30)
+    with pytest.raises(AssertionError):
+        _png_size(bad)
