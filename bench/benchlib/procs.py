@@ -170,7 +170,9 @@ class Proxy:
                     "--listen", f"udp:{HOST}:{self.port}", "--upstream", f"sip:{HOST}:{self.upstream_port}",
                     "--probe-interval", "0", "--log-level", "warning",
                     # its embedded Redis keeps data here: fresh per run, nothing outside bench/
-                    "--data-dir", str(self.workdir / "antibot-data")]
+                    "--data-dir", str(self.workdir / "antibot-data"), "--no-api",
+                    # e.g. ANTIBOT_BENCH_ARGS="--no-detect" measures the proxy core alone
+                    *os.environ.get("ANTIBOT_BENCH_ARGS", "").split()]
         return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port)
 
     def start(self, timeout: float = 20.0) -> None:
