@@ -153,7 +153,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"# {MODEL_NAME} evaluation",
         "",
         f"Verdict path: model score, thresholds suspect {th['suspect']} / reject {th['reject']}, rules: "
-        f"{report['rules']}. *flagged* = suspect/reject/drop, *blocked* = reject/drop.",
+        f"{report['rules']} (the defaults of `antibot run`). *flagged* = suspect/reject/drop, *blocked* = "
+        "reject/drop. Rows a rule decided (not the score) are counted per rule in the JSON report "
+        "(`held_out_decided_by_rules`, `overall.decided_by_rules`).",
         f"Training simulation: {_sim(report.get('train_simulation'))}; evaluation simulation: "
         f"{_sim(report.get('eval_simulation'))}.",
         "",
@@ -216,6 +218,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {p['mean_score']:.3f} |"
         )
     lines += ["", f"All targets met: **{'yes' if report['targets_met'] else 'no'}**.", ""]
+    if report.get("skipped"):
+        lines += [f"Not evaluated (nothing of the other label left to train on): {', '.join(report['skipped'])}.", ""]
     lines += _errors(report)
     notes = report.get("notes")
     if notes:

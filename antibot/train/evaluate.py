@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from ..detect.features import FEATURE_NAMES
 from ..detect.model import Model
-from ..detect.rules import Facts, RuleSet
+from ..detect.rules import Decision, Facts, RuleSet
 from ..detect.verdict import Action
 from ..sim.profiles import PROFILES
 from .dataset import Dataset
@@ -80,21 +80,41 @@ def folds(train: Dataset, test: Dataset) -> Iterator[Fold]:
             )
 
 
+def default_rules() -> RuleSet:
+    """The rules ``antibot run`` starts with when nothing is configured: its seed policy
+    document (thresholds 0.5 / 0.9, the known scanner User-Agents on the deny list)."""
+    from ..config import load
+    from ..detection_setup import build_rules, seed_doc
+
+    return build_rules(seed_doc(load(None, {"upstream": ["sip:192.0.2.1:5060"]})))
+
+
 def decide(model: Model, ds: Dataset, rules: RuleSet | None = None) -> tuple[NDArray[np.float64], list[Action]]:
     """Scores (the JSON model's own) and the rule decision of every row, as ``Detector.verdict`` does."""
     s = scores(model, ds.X)
     return s, actions_for(ds, s, rules)
 
 
-def actions_for(ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None) -> list[Action]:
-    """The rule decision of every row of ``ds`` given its model score."""
-    rules = rules or RuleSet()
-    actions: list[Action] = []
+def decisions_for(ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None) -> list[Decision]:
+    """The rule decision of every row of ``ds`` given its model score (default: :func:`default_rules`)."""
+    rules = rules or default_rules()
+    out: list[Decision] = []
     for row, facts, score in zip(ds.X.tolist(), ds.facts, s.tolist(), strict=True):
         values = dict(zip(FEATURE_NAMES, row, strict=True))
-        f = Facts(facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values)
-        actions.append(rules.decide(f).action)
-    return actions
+        out.append(
+            rules.decide(Facts(facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values))
+        )
+    return out
+
+
+def actions_for(ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None) -> list[Action]:
+    return [d.action for d in decisions_for(ds, s, rules)]
+
+
+def by_rule(decisions: list[Decision], rows: NDArray[np.bool_]) -> dict[str, int]:
+    """How many of ``rows`` each rule (not the score thresholds) decided."""
+    counts = Counter(decisions[i].rule or "" for i in np.flatnonzero(rows))
+    return {rule: n for rule, n in sorted(counts.items()) if rule and not rule.startswith("score-")}
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -167,18 +187,25 @@ def evaluate(
 ) -> tuple[dict[str, Any], dict[str, tuple[NDArray[np.int64], NDArray[np.float64]]]]:
     """The report (JSON-ready) and the score sets for the curves: ``{name: (labels, scores)}``,
     the shipped model's first, then each held-out profile's fold (its own test set and model)."""
-    rules = rules or RuleSet()
+    rules = rules or default_rules()
     started = time.monotonic()
     all_folds = list(folds(train, test))
     pooled = np.full(len(test), np.nan)
     fold_curves: dict[str, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
     results: list[dict[str, Any]] = []
     bar = _bar(len(all_folds) + 1, progress)
+    skipped: list[str] = []
     for fold in all_folds:
         part = train.subset(fold.train_mask)
+        if len(set(part.y.tolist())) < 2:  # e.g. the only attack profile of a short simulation
+            skipped.append(fold.name)
+            bar(fold.name)
+            continue
         model = export(fit(part, params))
         sub = test.subset(fold.test_mask)
-        s, actions = decide(model, sub, rules)
+        s = scores(model, sub.X)
+        verdicts = decisions_for(sub, s, rules)
+        actions = [d.action for d in verdicts]
         r = rates(sub.y, actions)
         held = np.isin(sub.profile, fold.held_out)
         if fold.kind != "family":
@@ -196,6 +223,7 @@ def evaluate(
                 "held_out_rows": int(held.sum()),
                 **r,
                 "auc": _auc(sub.y, s),
+                "held_out_decided_by_rules": by_rule(verdicts, held),
                 "target": _target(fold, r),
                 "errors": why,
             }
@@ -203,12 +231,19 @@ def evaluate(
         if log is not None:
             log(_line(results[-1]))
         bar(fold.name)
-    s_full, actions_full = decide(full_model, test, rules)
+    s_full = scores(full_model, test.X)
+    verdicts_full = decisions_for(test, s_full, rules)
+    actions_full = [d.action for d in verdicts_full]
     bar("full model")
     overall = {
         **rates(test.y, actions_full),
         "auc": _auc(test.y, s_full),
         "by_profile": per_profile(test, actions_full, s_full),
+        "decided_by_rules": {
+            name: by_rule(verdicts_full, test.profile == name)
+            for name in PROFILES
+            if name in set(test.profile.tolist())
+        },
     }
     curves = {"shipped model (all of the evaluation simulation)": (test.y, s_full), **fold_curves}
     report: dict[str, Any] = {
@@ -220,6 +255,7 @@ def evaluate(
         "held_out": [r for r in results if r["kind"] != "family"],
         "held_out_families": [r for r in results if r["kind"] == "family"],
         "overall": overall,
+        "skipped": skipped,
     }
     done = ~np.isnan(pooled)
     if done.any():

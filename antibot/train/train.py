@@ -59,8 +59,9 @@ class TrainParams:
     balance_profiles: bool = True
     #: Tells that no person's phone sends (see :data:`TELLS`): for each, copies of up to this many
     #: legitimate rows with the tell set are added as bots, so that the tell alone decides even
-    #: when the rest of the message looks like a phone (0: no such rows).
-    tell_rows: int = 1000
+    #: when the rest of the message looks like a phone. Off by default: on the simulation it cost
+    #: the held-out robodialer recall 6 points (99.3 % -> 93.3 %) for office FPR 17 % -> 9 %.
+    tell_rows: int = 0
     #: Weight of each tell's rows, as a fraction of one simulated bot profile's weight.
     tell_share: float = 0.2
 
@@ -131,8 +132,8 @@ def add_tell_rows(ds: Dataset, limit: int, seed: int) -> Dataset:
         part = ds.subset(mask)
         part.X[:, FEATURE_NAMES.index(tell)] = 1.0
         part.y[:] = 1
-        part.family = np.full(len(part), TELL, dtype=np.str_)
-        part.profile = np.full(len(part), f"{TELL}:{tell}", dtype=np.str_)
+        part.family = np.asarray([TELL] * len(part))
+        part.profile = np.asarray([f"{TELL}:{tell}"] * len(part))
         parts.append(part)
     return Dataset.concat(parts)
 

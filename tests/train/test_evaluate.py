@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from antibot.detect.verdict import Action
 from antibot.sim.profiles import PROFILES
 from antibot.train.card import markdown, plot_curves
 from antibot.train.dataset import Dataset
-from antibot.train.evaluate import decide, evaluate, folds, rates
+from antibot.train.evaluate import by_rule, decide, decisions_for, default_rules, evaluate, folds, rates
 from antibot.train.train import TrainParams, export, fit
 
 TINY = TrainParams(trees=8, depth=2, min_samples_leaf=5)
@@ -69,6 +70,14 @@ def test_evaluate_reports_each_held_out_group(small_train: Dataset, small_eval: 
     assert "| low_and_slow |" in text and "| office_pbx |" in text
 
 
+def test_a_fold_left_with_one_label_is_skipped(small_train: Dataset, small_eval: Dataset) -> None:
+    only = small_train.subset(np.isin(small_train.profile, ["office_pbx", "call_centre", "low_and_slow"]))
+    test = small_eval.subset(np.isin(small_eval.profile, ["office_pbx", "call_centre", "low_and_slow"]))
+    report, _ = evaluate(only, test, TINY, export(fit(only, TINY)))
+    assert report["skipped"] == ["low_and_slow"]  # without it, no bot is left to learn from
+    assert {r["held_out"] for r in report["held_out"]} == {"office_pbx", "call_centre"}
+
+
 def _constant(score_logit: float) -> Model:
     leaf = _Tree((-1,), (0.0,), (0,), (0,), (0.0,))
     return Model(FEATURE_NAMES, score_logit, 0.1, [leaf])
@@ -87,6 +96,17 @@ def test_the_verdict_path_applies_thresholds_and_rules(small_eval: Dataset) -> N
     _, actions = decide(_constant(4.0), rows, allow)
     relayed = {rows.facts[i].source_ip for i, a in enumerate(actions) if a is Action.RELAY}
     assert relayed == {source}
+
+
+def test_the_default_verdict_path_is_antibot_runs(small_eval: Dataset) -> None:
+    rules = default_rules()
+    assert (rules.suspect_threshold, rules.reject_threshold, rules.mode) == (0.5, 0.9, "enforce")
+    rows = small_eval.subset(np.arange(len(small_eval)) < 10)
+    rows.facts = [replace(f, user_agent="friendly-scanner") if i % 2 else f for i, f in enumerate(rows.facts)]
+    scores = np.zeros(len(rows))  # the model says "person" for all of them
+    decisions = decisions_for(rows, scores)
+    assert [d.action for d in decisions] == [Action.REJECT if i % 2 else Action.RELAY for i in range(10)]
+    assert by_rule(decisions, np.ones(10, dtype=bool)) == {"deny-list:ua": 5}
 
 
 def test_rates() -> None:

@@ -15,8 +15,10 @@ from antibot.detect.model import Model, ModelError, _Tree, load_model
 from antibot.train.card import Paths, make_card, write_json, write_model
 from antibot.train.dataset import Dataset
 from antibot.train.train import (
+    TELLS,
     ExportError,
     TrainParams,
+    add_tell_rows,
     cap_profiles,
     export,
     fit,
@@ -96,6 +98,34 @@ def test_weights_balance_labels_and_profiles(small_train: Dataset) -> None:
         assert max(totals.values()) == pytest.approx(min(totals.values()))
     plain = sample_weights(small_train, balance_profiles=False)
     assert len(set(plain[small_train.y == 0].tolist())) == 1
+
+
+def test_tell_rows_are_people_with_one_tool_tell_set(small_train: Dataset) -> None:
+    out = add_tell_rows(small_train, 15, seed=0)
+    assert len(out) == len(small_train) + 15 * len(TELLS)
+    for tell in TELLS:
+        rows = out.subset(out.profile == f"tell:{tell}")
+        assert len(rows) == 15 and set(rows.y.tolist()) == {1} and set(rows.family.tolist()) == {"tell"}
+        col = FEATURE_NAMES.index(tell)
+        assert (rows.X[:, col] == 1.0).all()
+        people = small_train.X[small_train.y == 0]
+        for row in rows.X:  # a person's row, but for the tell
+            same = (people == row) | (np.arange(len(FEATURE_NAMES)) == col)
+            assert same.all(axis=1).any()
+    assert add_tell_rows(small_train, 0, seed=0) is small_train
+    w = sample_weights(out, tell_share=0.25)
+    bots = {p: w[out.profile == p].sum() for p in set(out.profile[out.y == 1].tolist())}
+    assert bots["tell:ua_scanner"] == pytest.approx(0.25 * bots["low_and_slow"])
+
+
+def test_a_scanner_user_agent_alone_makes_a_bot(small_train: Dataset) -> None:
+    model = export(fit(small_train, TrainParams(trees=30, min_samples_leaf=5, tell_rows=1000)))
+    people = small_train.X[small_train.y == 0]
+    col = FEATURE_NAMES.index("ua_scanner")
+    scanner_ua = people.copy()
+    scanner_ua[:, col] = 1.0
+    assert np.mean([model.score(r) for r in people.tolist()]) < 0.2
+    assert min(model.score(r) for r in scanner_ua.tolist()) >= 0.5  # every one flagged
 
 
 def test_cap_keeps_at_most_n_rows_per_profile(small_train: Dataset) -> None:
