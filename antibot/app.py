@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .config import ConfigError, Settings
+from .config import Settings
 from .detect.limiter import TokenBuckets
 from .detect.static import StaticRules
 from .proxy.core import CoreConfig, ProxyCore
@@ -66,7 +66,7 @@ async def serve(s: Settings) -> None:
     if s.detect:
         from .detection_setup import start_detection
 
-        detection = await start_detection(s, find_model(s.model), static)
+        detection = await start_detection(s, find_model(s.model))
         cleanup.append(detection)
 
         async def on_outcome_cb(o: CallOutcome) -> None:
@@ -121,5 +121,3 @@ def run(s: Settings) -> None:
         uvloop.run(serve(s))
     except ImportError:
         asyncio.run(serve(s))
-    except ConfigError:
-        raise

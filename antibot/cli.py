@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"antibot: config error: {exc}", file=sys.stderr)
             return 2
         logs.setup(settings.log_level)
-        app.run(settings)
+        try:
+            app.run(settings)
+        except ConfigError as exc:  # found at start-up: a refused model, a busy API port, no Redis...
+            print(f"antibot: config error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -14,7 +14,6 @@ from .detect.lists import NumberLists
 from .detect.model import Model, ModelError, load_model
 from .detect.policy import default_doc, ruleset_from_doc
 from .detect.rules import RuleError, RuleSet
-from .detect.static import StaticRules
 from .store import StoreError
 from .store.calllog import CallLog
 from .store.embedded import EmbeddedRedis, EmbeddedRedisError
@@ -80,7 +79,7 @@ def load_shipped_model(path: Path | None) -> Model | None:
     return model
 
 
-async def start_detection(s: Settings, model_path: Path | None, static: StaticRules) -> Detection:
+async def start_detection(s: Settings, model_path: Path | None) -> Detection:
     model = load_shipped_model(model_path)
     embedded = None
     url = s.redis_url

@@ -28,8 +28,9 @@ def test_example_config_loads() -> None:
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
     cfg = tmp_path / "a.toml"
-    cfg.write_text('[proxy]\nlisten = ["udp:127.0.0.1:5070"]\nfailover_timeout = 3.0\n'
-                   '[[upstream]]\nuri = "sip:127.0.0.1:5080"\n')
+    cfg.write_text(
+        '[proxy]\nlisten = ["udp:127.0.0.1:5070"]\nfailover_timeout = 3.0\n[[upstream]]\nuri = "sip:127.0.0.1:5080"\n'
+    )
     s = load(str(cfg), {"upstream": ["sip:127.0.0.1:6000;priority=3"], "failover_timeout": 1.5, "t1": 0.2})
     assert [(u.port, u.priority) for u in s.upstreams] == [(6000, 3)]
     assert s.failover_timeout == 1.5 and s.t1 == 0.2 and s.listen[0].port == 5070
@@ -69,9 +70,36 @@ def test_missing_upstream_and_bad_timers(tmp_path: Path) -> None:
 
 
 def test_cli_reports_config_errors_and_version() -> None:
-    run = subprocess.run([sys.executable, "-m", "antibot", "run", "--upstream", "nonsense"],
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [sys.executable, "-m", "antibot", "run", "--upstream", "nonsense"], capture_output=True, text=True, timeout=30
+    )
     assert run.returncode == 2 and "config error" in run.stderr
-    version = subprocess.run([sys.executable, "-m", "antibot", "--version"], capture_output=True, text=True,
-                             timeout=30)
+    version = subprocess.run([sys.executable, "-m", "antibot", "--version"], capture_output=True, text=True, timeout=30)
     assert version.stdout.startswith("antibot ")
+
+
+def test_startup_errors_are_reported_not_raised(tmp_path: Path) -> None:
+    model = tmp_path / "broken.json"
+    model.write_text("{}")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "antibot",
+            "run",
+            "--upstream",
+            "sip:127.0.0.1:5080",
+            "--listen",
+            "udp:127.0.0.1:5999",
+            "--model",
+            str(model),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--no-api",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "config error: model refused" in run.stderr and "Traceback" not in run.stderr

@@ -11,13 +11,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..detect.limiter import TokenBuckets
 from ..detect.verdict import Action, Verdict
 from ..sip import build
+from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
+from ..sip.headers import split_commas
 from ..sip.message import Request, Response
 from ..sip.parser import parse_datagram
 from ..sip.uri import SipUri, parse_uri
@@ -242,7 +244,7 @@ class ProxyCore:
             self._out.append(NeedVerdict(ctx.ticket, req, source))
             return
         if req.method == "INVITE":
-            self._respond(slot, 100, b"", now, req=req)
+            self._respond(slot, 100, now, req=req)
         self._next_attempt(ctx, now)
 
     def _decided(self, ctx: Context, verdict: Verdict, now: float) -> None:
@@ -256,7 +258,6 @@ class ProxyCore:
             self._respond(
                 ctx.server,
                 verdict.status,
-                b"",
                 now,
                 req=ctx.request,
                 phrase=verdict.phrase,
@@ -269,7 +270,7 @@ class ProxyCore:
             self._arm(ctx)
         else:
             ctx.state = "proceeding"
-            self._respond(ctx.server, 100, b"", now, req=ctx.request)
+            self._respond(ctx.server, 100, now, req=ctx.request)
             self._next_attempt(ctx, now)
 
     def _next_attempt(self, ctx: Context, now: float) -> None:
@@ -306,10 +307,10 @@ class ProxyCore:
         if ctx.attempt == 0 and not self.pool.candidates(req.call_id, now) and not ctx.cancelled:
             self._count("no_upstream")
         if ctx.cancelled:
-            self._respond(ctx.server, 487, b"", now, req=req)
+            self._respond(ctx.server, 487, now, req=req)
             self._note_outcome(ctx, 487, now)
         else:
-            self._respond(ctx.server, 503, b"", now, req=req, extra=[("Retry-After", str(self.config.retry_after))])
+            self._respond(ctx.server, 503, now, req=req, extra=[("Retry-After", str(self.config.retry_after))])
             self._note_outcome(ctx, 503, now)
 
     def _forwarded(self, ctx: Context, req: Request, dest: Addr, branch: str) -> bytes:
@@ -325,7 +326,8 @@ class ProxyCore:
         add: list[tuple[str, str]] = []
         if ctx.verdict is not None:
             add.extend(ctx.verdict.headers)
-        fixed = routing.fixed_top_via(req.top_via, _first_via_text(req), ctx.source)
+        # The server slot already holds the top Via with received/rport filled in.
+        fixed = ctx.server.top_via if ctx.server is not None else None
         return build.forward_request(
             req,
             via=self.me.via(dest.transport, dest.host, branch),
@@ -347,14 +349,14 @@ class ProxyCore:
         if ctx.state == "dropped":
             return  # stay silent towards a dropped caller
         slot = self._new_server(self._server_key(req), req, routing.response_dest(req.top_via, source), source)
-        self._respond(slot, 200, b"", now, req=req)
+        self._respond(slot, 200, now, req=req)
         if ctx.state == "done":
             return  # the final response is already out: nothing left to cancel
         if ctx.state == "deciding":
             self.pending.pop(ctx.ticket, None)
             ctx.state = "done"
             ctx.deadline = None
-            self._respond(invite, 487, b"", now, req=ctx.request)
+            self._respond(invite, 487, now, req=ctx.request)
             return
         ctx.cancelled = True
         ctx.targets.clear()
@@ -533,7 +535,7 @@ class ProxyCore:
             if ctx.provisional:
                 self._send_cancel(ctx, now)  # Timer C: §16.8
             elif ctx.cancelled:
-                self._respond(ctx.server, 487, b"", now, req=ctx.request)  # type: ignore[arg-type]
+                self._respond(ctx.server, 487, now, req=ctx.request)  # type: ignore[arg-type]
                 self._note_outcome(ctx, 487, now)
                 self.clients.pop(ctx.client.key, None)
                 ctx.state = "done"
@@ -562,7 +564,6 @@ class ProxyCore:
         self,
         slot: ServerSlot,
         status: int,
-        _body: bytes,
         now: float,
         *,
         req: Request | None,
@@ -613,7 +614,7 @@ class ProxyCore:
                         self._target_failed(slot, now, "timeout")
                     else:
                         ctx.state = "done"
-                        self._respond(ctx.server, 408, b"", now, req=ctx.request)
+                        self._respond(ctx.server, 408, now, req=ctx.request)
                         self._note_outcome(ctx, 408, now)
             elif isinstance(effect, Terminated):
                 if self.clients.get(slot.key) is slot:
@@ -679,8 +680,6 @@ _PHRASES = {
 
 
 def parse_name_addr_uri(value: str) -> str:
-    from ..sip.address import parse_name_addr
-
     return parse_name_addr(value, "Route").uri
 
 
@@ -692,15 +691,15 @@ def _no_user(uri: str) -> bool:
 
 
 def _first_via_text(req: Request) -> str:
-    from ..sip.headers import split_commas
-
     for h in req.headers:
         if h.key == "via":
             return split_commas(h.value)[0]
     raise SipError("missing Via")
 
 
-def _ack_factory(data: bytes):  # type: ignore[no-untyped-def]
+def _ack_factory(data: bytes) -> Callable[[object], bytes]:
+    """The hop-by-hop ACK builder for one forwarded INVITE (parsed only if a non-2xx comes back)."""
+
     def make(resp: object) -> bytes:
         sent = parse_datagram(data)
         assert isinstance(sent, Request) and isinstance(resp, Response)

@@ -59,7 +59,7 @@ NO_SPLIT = frozenset(
 _TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 _TOKEN_RE = re.compile(f"[{_TOKEN_CHARS}]+")
 #: The common shape of a parameter list: ``name[=value]`` pairs, no LWS, no quotes.
-_PLAIN_PARAMS = re.compile(f"[{_TOKEN_CHARS}]+(?:=[^;\\s\"]+)?(?:;[{_TOKEN_CHARS}]+(?:=[^;\\s\"]+)?)*")
+_PLAIN_PARAMS = re.compile(f'[{_TOKEN_CHARS}]+(?:=[^;\\s"]+)?(?:;[{_TOKEN_CHARS}]+(?:=[^;\\s"]+)?)*')
 #: Header names seen before, mapped to their canonical key (bounded so junk can't grow it).
 KEYS: dict[str, str] = {}
 

@@ -36,8 +36,22 @@ class Message:
     """Fields common to requests and responses."""
 
     __slots__ = (
-        "headers", "body", "raw", "top_via", "call_id", "cseq", "cseq_method", "max_forwards",
-        "implicit_length", "loop_key", "_via_values", "_vias", "_from_value", "_to_value", "_from", "_to",
+        "headers",
+        "body",
+        "raw",
+        "top_via",
+        "call_id",
+        "cseq",
+        "cseq_method",
+        "max_forwards",
+        "implicit_length",
+        "loop_key",
+        "_via_values",
+        "_vias",
+        "_from_value",
+        "_to_value",
+        "_from",
+        "_to",
         "_cache",
     )
 

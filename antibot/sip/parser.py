@@ -210,8 +210,9 @@ def _build(first: str, headers: list[Header], is_response: bool) -> Request | Re
         code = parts[1]
         if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
             raise BadResponse("bad status code")
-        msg = Response(headers, top_via, via_values, call_id, number, method, singles["from"], singles["to"],
-                       max_forwards)
+        msg = Response(
+            headers, top_via, via_values, call_id, number, method, singles["from"], singles["to"], max_forwards
+        )
         msg.status = int(code)
         msg.reason = parts[2] if len(parts) > 2 else ""
         return msg
@@ -220,8 +221,7 @@ def _build(first: str, headers: list[Header], is_response: bool) -> Request | Re
         if req_method in KNOWN_METHODS:
             raise ParseError("CSeq method does not match the request method")
         raise NotImplementedMethod("CSeq method does not match the request method")
-    msg = Request(headers, top_via, via_values, call_id, number, method, singles["from"], singles["to"],
-                  max_forwards)
+    msg = Request(headers, top_via, via_values, call_id, number, method, singles["from"], singles["to"], max_forwards)
     msg.method = req_method
     msg.uri = uri
     msg.parsed_uri = parsed_uri
