@@ -2,7 +2,9 @@
 
 The SIP path calls :meth:`CallLog.submit`, which never waits: when the queue is full the
 entry is dropped and counted. A background :meth:`CallLog.run` writes batches, one round
-trip each, and keeps going through Redis outages (counted, retried with backoff).
+trip each, and keeps going through Redis outages (counted, retried with backoff). A batch
+that is not full waits ``linger`` seconds for more entries first, so a steady call rate
+costs one write per ``linger`` rather than one per call.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class CallLog:
         *,
         maxsize: int = 10_000,
         batch: int = 256,
+        linger: float = 0.05,
         maxlen: int = 100_000,
         backoff: float = 0.1,
         max_backoff: float = 5.0,
@@ -48,6 +51,7 @@ class CallLog:
         self._sink = sink
         self._queue: asyncio.Queue[dict[str, str]] = asyncio.Queue(maxsize)
         self._batch = batch
+        self._linger = linger
         self._maxlen = maxlen
         self._backoff = backoff
         self._max_backoff = max_backoff
@@ -113,10 +117,10 @@ class CallLog:
                         self._idle = False
                     if entry is not _WAKE:
                         self._pending.append(entry)
-                    while len(self._pending) < self._batch and not self._queue.empty():
-                        entry = self._queue.get_nowait()
-                        if entry is not _WAKE:
-                            self._pending.append(entry)
+                    self._take()
+                    if self._pending and len(self._pending) < self._batch and self._linger > 0 and not self._stopping:
+                        await asyncio.sleep(self._linger)
+                        self._take()
                     if not self._pending:
                         continue
                 try:
@@ -133,6 +137,13 @@ class CallLog:
         finally:
             self._running = False
             self._writers.discard(task)
+
+    def _take(self) -> None:
+        """Move queued entries into the batch being built, up to ``batch``."""
+        while len(self._pending) < self._batch and not self._queue.empty():
+            entry = self._queue.get_nowait()
+            if entry is not _WAKE:
+                self._pending.append(entry)
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Refuse new entries and write what is queued, for at most ``timeout`` seconds.

@@ -1,32 +1,16 @@
-"""The one module that talks to Redis: windowed counters, call outcomes and the call log stream.
-
-Key scheme (every key of one script call shares its entity's Redis Cluster hash tag)::
-
-    ab:{<kind>:<value>}:<metric>:<window>:<bucket>    kind: src | from | to | pfx | ua
-    ab:{src:<ip>}:recent                              the last To numbers this source dialled
-    ab:calls                                          the call log stream
-
-``metric`` is ``inv`` (INVITEs), ``dto`` (HyperLogLog of To numbers), ``dsrc`` (HyperLogLog
-of source IPs) or ``calls``/``failed``/``short`` (outcomes); ``window`` is ``1s``, ``10s``,
-``60s`` or ``1h``; ``bucket`` is ``floor(now / W)`` for the caller's ``now``, never Redis's
-clock. A bucket's keys expire when it stops being the "previous" bucket (at most 2 W after
-it began); ``recent`` expires 1 h after the last push.
+"""The one module that uses redis-py: the admin API's reads and writes, and :class:`Store`, the
+facade whose SIP-path methods (counters, outcomes, call-log batches) go over :mod:`.wire`, a
+lean RESP connection of its own (see :mod:`.hotpath`). Key scheme: :mod:`.keys`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import math
-import re
-import time
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from importlib.resources import files
 from types import TracebackType
 from typing import Any, Final, cast
-from urllib.parse import quote
 
 import hiredis
 from redis.asyncio import Redis
@@ -40,157 +24,50 @@ from redis.asyncio.connection import (
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError, WatchError
+from redis.exceptions import RedisError, WatchError
 
 from ..detect.observation import Counters, Observation
 from . import StoreError
-
-CALLS_STREAM: Final = "ab:calls"
-#: Operator feedback: call ref -> JSON ``{"label": 0|1, "features": {name: value}}``.
-FEEDBACK_HASH: Final = "ab:feedback"
-RECENT_TO: Final = 10
-RECENT_TTL: Final = 3600
-WINDOWS: Final = {1: "1s", 10: "10s", 60: "60s", 3600: "1h"}
-
-# Admin API keys (see the "admin API" section of Store).
-POLICY_KEY: Final = "ab:policy"  # the policy document: JSON with an integer "version"
-POLICY_HISTORY: Final = "ab:policy:history"  # stream {version, ts, who, doc}
-POLICY_CHANNEL: Final = "ab:policy:changed"  # pub/sub: the new version
-AUDIT_STREAM: Final = "ab:audit"  # stream {ts, who, action, detail, version}
-CALL_INDEX: Final = "ab:call:"  # + call ref -> its ab:calls stream id
-OUTCOME_PREFIX: Final = "ab:outcome:"  # + call ref -> hash {status, duration, ts}
-STATS_PREFIX: Final = "ab:stats:"  # + "m:<epoch minute>" / "h:<epoch hour>" -> hash verdict -> count
-TOP_PREFIX: Final = "ab:top:"  # + "src|ua|num:<epoch hour>" -> zset value -> suspect/reject/drop calls
-VERDICTS: Final = ("pass", "suspect", "reject", "drop")
-CALL_REF_MAX: Final = 128
-CALL_INDEX_TTL: Final = 7 * 86400
-STATS_TTL: Final = {"m": 2 * 86400, "h": 30 * 86400}
-TOP_KEEP: Final = 200
-HISTORY_MAXLEN: Final = 1000
-AUDIT_MAXLEN: Final = 10_000
-
-_PLAIN = re.compile(r"[!-$&-z|~]{1,96}")  # printable ASCII minus % { } and space
-_QUOTE_SAFE = "!\"#$&'()*+,-./:;<=>?@[\\]^_`|~"
-
-_Call = tuple[list[str], list[str | int]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Script:
-    name: str
-    text: str
-    sha: str
-
-
-def _script(name: str) -> _Script:
-    text = files("antibot.store").joinpath("lua", name).read_text("utf-8")
-    return _Script(name, text, hashlib.sha1(text.encode()).hexdigest())
-
-
-_OBSERVE: Final = _script("observe.lua")
-_BUMP: Final = _script("bump.lua")
-
-
-def entity_prefix(kind: str, value: str) -> str:
-    """``ab:{kind:value}:``; ``% { }``, spaces and non-ASCII are %-encoded, long values hashed."""
-    if value and not _PLAIN.fullmatch(value):
-        value = _quote(value)
-    return f"ab:{{{kind}:{value}}}:"
-
-
-def _quote(value: str) -> str:
-    quoted = quote(value, safe=_QUOTE_SAFE, errors="surrogatepass")
-    if len(quoted) <= 96:
-        return quoted
-    return "%h" + hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
-
-
-def window(now: float, w: int) -> tuple[int, int, float]:
-    """``(bucket, ttl, weight)``: ``floor(now / w)``, seconds the bucket's keys stay useful
-    (to the end of the next bucket, at most 2 w), and the previous bucket's weight."""
-    bucket = int(now // w)  # consistent with now % w, unlike floor(now / w) at float edges
-    return bucket, (bucket + 2) * w - math.floor(now), 1.0 - (now % w) / w
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What one script call counts for one entity, and which ``Counters`` fields it fills."""
-
-    kind: str
-    entity: str  # the Observation attribute naming the entity
-    counters: tuple[int, ...]  # INVITE count windows
-    hlls: tuple[tuple[str, int, str], ...]  # (metric, window, Observation attribute added)
-    reads: tuple[tuple[str, int], ...]  # read-only (metric, window)
-    keep: int  # recent To numbers kept (0: none)
-    fields: tuple[str, ...]  # Counters fields, in result order
-
-    def call(self, obs: Observation, win: dict[int, tuple[int, int, float]]) -> _Call:
-        tag = entity_prefix(self.kind, cast(str, getattr(obs, self.entity)))
-        keys: list[str] = []
-        args: list[str | int] = [len(self.counters), len(self.hlls), len(self.reads), self.keep]
-        for w in self.counters:
-            bucket, ttl, _ = win[w]
-            keys += (f"{tag}inv:{WINDOWS[w]}:{bucket}", f"{tag}inv:{WINDOWS[w]}:{bucket - 1}")
-            args.append(ttl)
-        for metric, w, attr in self.hlls:
-            bucket, ttl, _ = win[w]
-            keys += (f"{tag}{metric}:{WINDOWS[w]}:{bucket}", f"{tag}{metric}:{WINDOWS[w]}:{bucket - 1}")
-            args += (ttl, cast(str, getattr(obs, attr)))
-        for metric, w in self.reads:
-            bucket = win[w][0]
-            keys += (f"{tag}{metric}:{WINDOWS[w]}:{bucket}", f"{tag}{metric}:{WINDOWS[w]}:{bucket - 1}")
-        if self.keep:
-            keys.append(f"{tag}recent")
-            args += (obs.to_number, RECENT_TTL)
-        return keys, args
-
-    def parse(self, reply: Any, win: dict[int, tuple[int, int, float]]) -> dict[str, Any]:
-        cur, distinct, read, recent = reply
-        values: list[float] = [cur[i] + read[i] * win[w][2] for i, w in enumerate(self.counters)]
-        values += map(float, distinct)
-        base = len(self.counters)
-        for j, (_, w) in enumerate(self.reads):
-            values.append(read[base + 2 * j] + read[base + 2 * j + 1] * win[w][2])
-        out: dict[str, Any] = dict(zip(self.fields, values, strict=True))
-        if self.keep:
-            out["src_recent_to"] = tuple(recent)
-        return out
-
-
-_PLANS: Final = (
-    _Plan(
-        "src",
-        "source_ip",
-        (1, 10, 60, 3600),
-        (("dto", 60, "to_number"), ("dto", 3600, "to_number")),
-        (("calls", 3600), ("failed", 3600), ("short", 3600)),
-        RECENT_TO,
-        (
-            *("src_1s", "src_10s", "src_60s", "src_1h"),
-            *("src_distinct_to_60s", "src_distinct_to_1h", "src_calls_1h", "src_failed_1h", "src_short_1h"),
-        ),
-    ),
-    _Plan(
-        "from",
-        "from_user",
-        (60, 3600),
-        (("dto", 60, "to_number"), ("dto", 3600, "to_number"), ("dsrc", 3600, "source_ip")),
-        (),
-        0,
-        ("from_60s", "from_1h", "from_distinct_to_60s", "from_distinct_to_1h", "from_distinct_src_1h"),
-    ),
-    _Plan("to", "to_number", (60, 3600), (), (), 0, ("to_60s", "to_1h")),
-    _Plan("pfx", "to_prefix", (60, 3600), (), (), 0, ("prefix_60s", "prefix_1h")),
-    _Plan(
-        "ua",
-        "ua_fingerprint",
-        (60, 3600),
-        (("dsrc", 3600, "source_ip"),),
-        (),
-        0,
-        ("ua_60s", "ua_1h", "ua_distinct_src_1h"),
-    ),
+from .hotpath import HotPath
+from .keys import (
+    AUDIT_MAXLEN,
+    AUDIT_STREAM,
+    CALL_INDEX,
+    CALLS_STREAM,
+    FEEDBACK_HASH,
+    HISTORY_MAXLEN,
+    OUTCOME_PREFIX,
+    POLICY_CHANNEL,
+    POLICY_HISTORY,
+    POLICY_KEY,
+    STATS_PREFIX,
+    STATS_TTL,
+    TOP_PREFIX,
+    entity_prefix,
 )
+from .wire import Target, Wire
+
+__all__ = ["Store", "StoreError", "entity_prefix", "wire_target"]
+
+
+def wire_target(url: str) -> Target:
+    """The :class:`Target` of a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+    options: dict[str, Any] = dict(parse_url(url))
+    tls = None
+    if options.get("connection_class") is SSLConnection:
+        tls = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
+        if str(options.get("ssl_cert_reqs", "required")).lower() in ("none", "optional"):
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE if options.get("ssl_cert_reqs") == "none" else ssl.CERT_OPTIONAL
+    return Target(
+        path=options.get("path"),
+        host=options.get("host", "localhost"),
+        port=int(options.get("port", 6379)),
+        username=options.get("username"),
+        password=options.get("password"),
+        db=int(options.get("db", 0)),
+        tls=tls,
+    )
 
 
 class _HiredisPacking:
@@ -217,17 +94,29 @@ _FAST_CONNECTIONS: Final = {
 
 class Store:
     """Async Redis store. Each public method is one network round trip (plus one retry
-    round trip when Redis lost its scripts). Redis failures raise :class:`StoreError`."""
+    round trip when Redis lost its scripts). Redis failures raise :class:`StoreError`.
 
-    def __init__(self, client: Redis) -> None:
+    The SIP path's methods (:meth:`observe`, :meth:`record_outcome`, :meth:`log_calls`) use one
+    lean persistent connection (:class:`~.wire.Wire`) with per-call deadlines; everything else
+    (the admin API, training) uses redis-py's asyncio client with hiredis.
+    """
+
+    def __init__(self, client: Redis, wire: Wire) -> None:
         self._client = client
+        self._hot = HotPath(wire)
+
+    @property
+    def wire(self) -> Wire:
+        """The SIP path's connection (its ``connects`` and ``timeouts`` counters)."""
+        return self._hot.wire
 
     @classmethod
     async def connect(cls, url: str, *, timeout: float = 1.0) -> Store:
         """Connect to ``redis://``, ``rediss://`` or ``unix://`` URL and load the Lua scripts.
 
-        Failures are fast: ``timeout`` seconds per socket operation, one immediate retry on a
-        dropped connection, no backoff (the SIP path fails open instead of waiting).
+        Failures are fast: ``timeout`` seconds per socket operation (and the SIP path's default
+        deadline), one immediate retry on a dropped connection, no backoff (the SIP path fails
+        open instead of waiting).
         """
         options: dict[str, Any] = dict(parse_url(url))
         options["connection_class"] = _FAST_CONNECTIONS[options.get("connection_class", Connection)]
@@ -240,11 +129,13 @@ class Store:
             retry=Retry(NoBackoff(), 1),
         )
         client = Redis.from_pool(pool)
-        store = cls(client)
+        wire = Wire(wire_target(url), timeout=timeout, connect_timeout=timeout)
+        store = cls(client, wire)
         try:
-            await store._load_scripts()
+            await wire.connect()
+            await store._hot.load_scripts()
         except BaseException:
-            await client.aclose()
+            await store.close()
             raise
         return store
 
@@ -264,59 +155,39 @@ class Store:
             return False
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Close the SIP path's connection and the connection pool."""
+        await self._hot.wire.close()
         await self._client.aclose()
 
-    async def observe(self, obs: Observation, now: float) -> Counters:
+    async def observe(self, obs: Observation, now: float, *, timeout: float | None = None) -> Counters:
         """Count one INVITE under each non-empty entity of ``obs`` and read every counter back,
-        in one pipelined round trip of one EVALSHA per entity."""
-        plans = [p for p in _PLANS if getattr(obs, p.entity)]
-        if not plans:
-            return Counters()
-        win = {w: window(now, w) for w in WINDOWS}
-        replies = await self._run(_OBSERVE, [p.call(obs, win) for p in plans])
-        fields: dict[str, Any] = {}
-        for plan, reply in zip(plans, replies, strict=True):
-            fields.update(plan.parse(reply, win))
-        return Counters(**fields)
+        in one pipelined round trip of one EVALSHA per entity, within ``timeout`` seconds
+        (None: the ``connect`` timeout)."""
+        return await self._hot.observe(obs, now, timeout)
 
     async def record_outcome(
-        self, source_ip: str, status: int, duration: float | None, now: float, short_call_seconds: float = 6.0
+        self,
+        source_ip: str,
+        status: int,
+        duration: float | None,
+        now: float,
+        short_call_seconds: float = 6.0,
+        *,
+        timeout: float | None = None,
     ) -> None:
         """Feed back one call's outcome for its source (1 h windows).
 
         Failed: a final status >= 400, or none at all (``status`` < 200, e.g. 0). Short: answered
         (2xx) with a known ``duration`` under ``short_call_seconds``. Every outcome counts a call.
         """
-        if not source_ip:
-            return
-        bucket, ttl, _ = window(now, 3600)
-        metrics = ["calls"]
-        if status >= 400 or status < 200:
-            metrics.append("failed")
-        elif status < 300 and duration is not None and duration < short_call_seconds:
-            metrics.append("short")
-        tag = entity_prefix("src", source_ip)
-        keys = [f"{tag}{metric}:1h:{bucket}" for metric in metrics]
-        await self._run(_BUMP, [(keys, [ttl] * len(keys))])
+        await self._hot.record_outcome(source_ip, status, duration, now, short_call_seconds, timeout)
 
     async def log_calls(self, entries: list[dict[str, str]], maxlen: int) -> None:
         """Append entries to the ``ab:calls`` stream (``MAXLEN ~ maxlen``) in one round trip that
         also keeps the admin API's indexes (outcome hashes, verdict counters, hourly top sets);
         a batch holding verdicts takes one more round trip to point ``ab:call:<call>`` at their
         stream ids. Empty entries are skipped (a stream entry needs a field)."""
-        added = [entry for entry in entries if entry]
-        if not added:
-            return
-        pipe = self._client.pipeline(transaction=False)
-        for entry in added:
-            pipe.xadd(CALLS_STREAM, cast(Any, entry), maxlen=maxlen, approximate=True)
-        self._queue_call_indexes(pipe, added)
-        try:
-            replies = await pipe.execute()
-            await self._index_call_ids(added, replies[: len(added)])
-        except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
+        await self._hot.log_calls(entries, maxlen)
 
     async def read_calls(self, count: int) -> list[tuple[str, dict[str, str]]]:
         """The newest ``count`` call log entries, newest first: ``(stream id, fields)``."""
@@ -365,90 +236,11 @@ class Store:
         except RedisError as exc:
             raise StoreError(f"redis: {exc}") from exc
 
-    async def _load_scripts(self) -> None:
-        try:
-            for script in (_OBSERVE, _BUMP):
-                sha = await self._client.script_load(script.text)
-                if sha != script.sha:
-                    raise StoreError(f"redis returned sha {sha} for {script.name}, expected {script.sha}")
-        except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
-
-    async def _evalsha(self, script: _Script, calls: list[_Call]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        for keys, args in calls:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
-
-    async def _run(self, script: _Script, calls: list[_Call]) -> list[Any]:
-        """EVALSHA each call in one pipeline; after NOSCRIPT, load the scripts and retry
-        only the calls that did not run (once), so nothing is counted twice."""
-        try:
-            replies = await self._evalsha(script, calls)
-            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-            if missing:
-                await self._load_scripts()
-                retried = await self._evalsha(script, [calls[i] for i in missing])
-                for i, reply in zip(missing, retried, strict=True):
-                    replies[i] = reply
-        except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise StoreError(f"redis: {script.name}: {reply}") from reply
-        return replies
-
     # --- admin API ---
     # What the admin API (package ``api``) asks of Redis; nothing here runs on the SIP path.
     # Keys: POLICY_KEY (the policy document, JSON with an integer "version"), POLICY_HISTORY
     # and AUDIT_STREAM (streams), POLICY_CHANNEL (pub/sub), and the call log indexes kept by
     # log_calls: CALL_INDEX/OUTCOME_PREFIX per call, STATS_PREFIX counters, TOP_PREFIX sets.
-
-    def _queue_call_indexes(self, pipe: Any, entries: list[dict[str, str]]) -> None:
-        """Queue on ``pipe`` the outcome hashes, verdict counters and hourly top sets for a batch
-        (increments summed per key first, so a batch costs a few commands per distinct key)."""
-        counts: dict[tuple[str, str], int] = {}
-        tops: dict[tuple[str, str], int] = {}
-        for entry in entries:
-            call = entry.get("call", "")
-            if "outcome" in entry and 0 < len(call) <= CALL_REF_MAX:
-                key = OUTCOME_PREFIX + call
-                fields = {"status": entry["outcome"], "duration": entry.get("duration", ""), "ts": entry.get("ts", "")}
-                pipe.hset(key, mapping=fields)
-                pipe.expire(key, CALL_INDEX_TTL)
-            verdict = entry.get("verdict", "")
-            if verdict not in VERDICTS:
-                continue
-            ts = self._entry_time(entry)
-            minute, hour = int(ts // 60), int(ts // 3600)
-            for key in (f"{STATS_PREFIX}m:{minute}", f"{STATS_PREFIX}h:{hour}"):
-                counts[key, verdict] = counts.get((key, verdict), 0) + 1
-            if verdict != "pass":
-                for kind, name in (("src", "src"), ("ua", "ua"), ("num", "from")):
-                    value = entry.get(name, "")
-                    if value:
-                        top = (f"{TOP_PREFIX}{kind}:{hour}", value[:256])
-                        tops[top] = tops.get(top, 0) + 1
-        for (key, verdict), n in counts.items():
-            pipe.hincrby(key, verdict, n)
-        for key in {key for key, _ in counts}:
-            pipe.expire(key, STATS_TTL[key[len(STATS_PREFIX)]])
-        for (key, member), n in tops.items():
-            pipe.zincrby(key, n, member)
-        for key in {key for key, _ in tops}:
-            pipe.zremrangebyrank(key, 0, -(TOP_KEEP + 1))  # keep the heavy hitters: bounded memory
-            pipe.expire(key, STATS_TTL["h"])
-
-    async def _index_call_ids(self, entries: list[dict[str, str]], ids: list[Any]) -> None:
-        """Point ``ab:call:<call>`` at the stream id of each verdict entry (one round trip)."""
-        pipe = self._client.pipeline(transaction=False)
-        for entry, entry_id in zip(entries, ids, strict=True):
-            call = entry.get("call", "")
-            if entry.get("verdict") and 0 < len(call) <= CALL_REF_MAX and isinstance(entry_id, str):
-                pipe.set(CALL_INDEX + call, entry_id, ex=CALL_INDEX_TTL)
-        if pipe.command_stack:
-            await pipe.execute()
 
     @staticmethod
     async def _admin(pending: Awaitable[Any]) -> Any:
@@ -594,15 +386,6 @@ class Store:
             pipe.zrevrange(f"{TOP_PREFIX}{kind}:{hour}", 0, per_key - 1, withscores=True)
         replies = await self._admin(pipe.execute()) if hours else []
         return [[(str(member), float(score)) for member, score in reply] for reply in replies]
-
-    @staticmethod
-    def _entry_time(entry: Mapping[str, str]) -> float:
-        """A call log entry's wall-clock time (its ``ts``), or now when missing or absurd."""
-        try:
-            ts = float(entry.get("ts", ""))
-        except ValueError:
-            ts = math.nan
-        return ts if math.isfinite(ts) and ts > 0 else time.time()
 
     @staticmethod
     def _doc_version(raw: str | None) -> int:

@@ -276,19 +276,24 @@ async def test_noscript_recovery_after_script_flush(url: str, rc: Resp) -> None:
         assert rc("SCRIPT", "EXISTS", "0" * 40) == [0]
 
 
-async def test_one_round_trip_per_observe(url: str, rc: Resp, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_one_round_trip_per_observe(url: str, rc: Resp) -> None:
     o = obs("192.0.2.90", "u", "+1", "+", "ua")
     async with connected(url) as store:
-        await store.observe(o, T0)  # warm: the pool's connection is open
-        conn_class = store._client.connection_pool.connection_class
-        original = conn_class.send_packed_command
+        await store.observe(o, T0)  # warm: the connection is open
+        proto = store.wire._proto
+        assert proto is not None and proto.transport is not None
+        real = proto.transport
         sends: list[int] = []
 
-        async def counted(self: object, command: object, check_health: bool = True) -> None:
-            sends.append(1)
-            await original(self, command, check_health)  # type: ignore[arg-type]
+        class Counting:
+            def write(self, data: bytes) -> None:
+                sends.append(len(data))
+                real.write(data)
 
-        monkeypatch.setattr(conn_class, "send_packed_command", counted)
+            def __getattr__(self, name: str) -> object:
+                return getattr(real, name)
+
+        proto.transport = Counting()  # type: ignore[assignment]
         rc("CONFIG", "RESETSTAT")
         reads = int(rc.info("stats")["total_reads_processed"])
         for i in range(50):

@@ -1,0 +1,277 @@
+"""What the SIP path asks of Redis, over the :class:`~.wire.Wire`: counters and call-log batches.
+
+- :meth:`HotPath.observe`: one INVITE counted under each of its entities and every counter
+  read back, in one round trip (one EVALSHA of ``lua/observe.lua`` per entity, pipelined; each
+  script touches only its entity's hash tag, so Redis Cluster can run it).
+- :meth:`HotPath.record_outcome`: a call's outcome for its source (``lua/bump.lua``).
+- :meth:`HotPath.log_calls`: a batch of call-log entries and the admin API's indexes.
+
+Redis failures raise :class:`StoreError`; after NOSCRIPT (a restarted or flushed Redis) the
+scripts are loaded again and only the calls that did not run are retried, once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+from ..detect.observation import Counters, Observation
+from . import StoreError
+from .keys import (
+    BUMP,
+    CALL_INDEX,
+    CALL_INDEX_TTL,
+    CALL_REF_MAX,
+    CALLS_STREAM,
+    OBSERVE,
+    OUTCOME_PREFIX,
+    RECENT_TO,
+    RECENT_TTL,
+    SCRIPTS,
+    STATS_PREFIX,
+    STATS_TTL,
+    TOP_KEEP,
+    TOP_PREFIX,
+    VERDICTS,
+    WINDOWS,
+    Script,
+    entity_prefix,
+    window,
+)
+from .wire import Command, ReplyError, Wire, pack
+
+_Call = tuple[list[str], list[str | int]]
+_Windows = dict[int, tuple[int, int, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one script call counts for one entity, and which ``Counters`` fields it fills."""
+
+    kind: str
+    entity: str  # the Observation attribute naming the entity
+    counters: tuple[int, ...]  # INVITE count windows
+    hlls: tuple[tuple[str, int, str], ...]  # (metric, window, Observation attribute added)
+    reads: tuple[tuple[str, int], ...]  # read-only (metric, window)
+    keep: int  # recent To numbers kept (0: none)
+    fields: tuple[str, ...]  # Counters fields, in result order
+
+    def call(self, obs: Observation, win: _Windows) -> _Call:
+        tag = entity_prefix(self.kind, cast(str, getattr(obs, self.entity)))
+        keys: list[str] = []
+        args: list[str | int] = [len(self.counters), len(self.hlls), len(self.reads), self.keep]
+        for w in self.counters:
+            bucket, ttl, _ = win[w]
+            keys += (f"{tag}inv:{WINDOWS[w]}:{bucket}", f"{tag}inv:{WINDOWS[w]}:{bucket - 1}")
+            args.append(ttl)
+        for metric, w, attr in self.hlls:
+            bucket, ttl, _ = win[w]
+            keys += (f"{tag}{metric}:{WINDOWS[w]}:{bucket}", f"{tag}{metric}:{WINDOWS[w]}:{bucket - 1}")
+            args += (ttl, cast(str, getattr(obs, attr)))
+        for metric, w in self.reads:
+            bucket = win[w][0]
+            keys += (f"{tag}{metric}:{WINDOWS[w]}:{bucket}", f"{tag}{metric}:{WINDOWS[w]}:{bucket - 1}")
+        if self.keep:
+            keys.append(f"{tag}recent")
+            args += (obs.to_number, RECENT_TTL)
+        return keys, args
+
+    def parse(self, reply: Any, win: _Windows, out: dict[str, Any]) -> None:
+        cur, distinct, read, recent = reply
+        values: list[float] = [cur[i] + read[i] * win[w][2] for i, w in enumerate(self.counters)]
+        values += map(float, distinct)
+        base = len(self.counters)
+        for j, (_, w) in enumerate(self.reads):
+            values.append(read[base + 2 * j] + read[base + 2 * j + 1] * win[w][2])
+        out.update(zip(self.fields, values, strict=True))
+        if self.keep:
+            out["src_recent_to"] = tuple(recent)
+
+
+PLANS: Final = (
+    _Plan(
+        "src",
+        "source_ip",
+        (1, 10, 60, 3600),
+        (("dto", 60, "to_number"), ("dto", 3600, "to_number")),
+        (("calls", 3600), ("failed", 3600), ("short", 3600)),
+        RECENT_TO,
+        (
+            *("src_1s", "src_10s", "src_60s", "src_1h"),
+            *("src_distinct_to_60s", "src_distinct_to_1h", "src_calls_1h", "src_failed_1h", "src_short_1h"),
+        ),
+    ),
+    _Plan(
+        "from",
+        "from_user",
+        (60, 3600),
+        (("dto", 60, "to_number"), ("dto", 3600, "to_number"), ("dsrc", 3600, "source_ip")),
+        (),
+        0,
+        ("from_60s", "from_1h", "from_distinct_to_60s", "from_distinct_to_1h", "from_distinct_src_1h"),
+    ),
+    _Plan("to", "to_number", (60, 3600), (), (), 0, ("to_60s", "to_1h")),
+    _Plan("pfx", "to_prefix", (60, 3600), (), (), 0, ("prefix_60s", "prefix_1h")),
+    _Plan(
+        "ua",
+        "ua_fingerprint",
+        (60, 3600),
+        (("dsrc", 3600, "source_ip"),),
+        (),
+        0,
+        ("ua_60s", "ua_1h", "ua_distinct_src_1h"),
+    ),
+)
+
+
+class HotPath:
+    """The SIP path's Redis operations; ``timeout`` None means the wire's default."""
+
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+
+    async def load_scripts(self, timeout: float | None = None) -> None:
+        replies = await self.wire.call([("SCRIPT", "LOAD", s.text) for s in SCRIPTS], timeout)
+        for script, sha in zip(SCRIPTS, replies, strict=True):
+            if isinstance(sha, ReplyError) or sha != script.sha:
+                raise StoreError(f"redis returned {sha!r} for {script.name}, expected sha {script.sha}")
+
+    async def observe(self, obs: Observation, now: float, timeout: float | None = None) -> Counters:
+        """Count one INVITE under each non-empty entity of ``obs`` and read every counter back."""
+        plans = [p for p in PLANS if getattr(obs, p.entity)]
+        if not plans:
+            return Counters()
+        win = {w: window(now, w) for w in WINDOWS}
+        replies = await self._run(OBSERVE, [p.call(obs, win) for p in plans], timeout)
+        fields: dict[str, Any] = {}
+        for plan, reply in zip(plans, replies, strict=True):
+            try:
+                plan.parse(reply, win, fields)
+            except (TypeError, ValueError, IndexError) as exc:
+                raise StoreError(f"redis: unexpected {OBSERVE.name} reply: {exc}") from None
+        return Counters(**fields)
+
+    async def record_outcome(
+        self,
+        source_ip: str,
+        status: int,
+        duration: float | None,
+        now: float,
+        short_call_seconds: float = 6.0,
+        timeout: float | None = None,
+    ) -> None:
+        """Count one call's outcome for its source (see :meth:`antibot.store.redis.Store.record_outcome`)."""
+        if not source_ip:
+            return
+        bucket, ttl, _ = window(now, 3600)
+        metrics = ["calls"]
+        if status >= 400 or status < 200:
+            metrics.append("failed")
+        elif status < 300 and duration is not None and duration < short_call_seconds:
+            metrics.append("short")
+        tag = entity_prefix("src", source_ip)
+        keys = [f"{tag}{metric}:1h:{bucket}" for metric in metrics]
+        await self._run(BUMP, [(keys, [ttl] * len(keys))], timeout)
+
+    async def log_calls(self, entries: list[dict[str, str]], maxlen: int, timeout: float | None = None) -> None:
+        """Append entries to the call log stream with their indexes (two round trips per batch)."""
+        added = [entry for entry in entries if entry]
+        if not added:
+            return
+        commands: list[Command] = [_xadd(entry, maxlen) for entry in added]
+        commands += call_index_commands(added)
+        replies = await self.wire.call(commands, timeout)
+        _raise_errors(replies)
+        sets: list[Command] = [
+            ("SET", CALL_INDEX + entry["call"], entry_id, "EX", CALL_INDEX_TTL)
+            for entry, entry_id in zip(added, replies, strict=False)
+            if entry.get("verdict") and 0 < len(entry.get("call", "")) <= CALL_REF_MAX and isinstance(entry_id, str)
+        ]
+        if sets:
+            _raise_errors(await self.wire.call(sets, timeout))
+
+    async def _run(self, script: Script, calls: list[_Call], timeout: float | None) -> list[Any]:
+        """EVALSHA each call in one write; after NOSCRIPT, load the scripts and retry only the
+        calls that did not run (once), so nothing is counted twice."""
+        replies = await self.wire.send(_evalsha(script, calls), len(calls), timeout)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, ReplyError) and _noscript(reply)]
+        if missing:
+            await self.load_scripts(timeout)
+            retried = await self.wire.send(_evalsha(script, [calls[i] for i in missing]), len(missing), timeout)
+            for i, reply in zip(missing, retried, strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, ReplyError):
+                raise StoreError(f"redis: {script.name}: {reply}")
+        return replies
+
+
+def _noscript(reply: ReplyError) -> bool:
+    return str(reply).startswith("NOSCRIPT")
+
+
+def _evalsha(script: Script, calls: list[_Call]) -> bytes:
+    return pack([("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls])
+
+
+def _xadd(entry: Mapping[str, str], maxlen: int) -> Command:
+    command: list[str | int] = ["XADD", CALLS_STREAM, "MAXLEN", "~", maxlen, "*"]
+    for field, value in entry.items():
+        command += (field, value)
+    return command
+
+
+def _raise_errors(replies: Sequence[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, ReplyError):
+            raise StoreError(f"redis: {reply}")
+
+
+def call_index_commands(entries: list[dict[str, str]]) -> list[Command]:
+    """The outcome hashes, verdict counters and hourly top sets for a batch (increments summed
+    per key first, so a batch costs a few commands per distinct key)."""
+    out: list[Command] = []
+    counts: dict[tuple[str, str], int] = {}
+    tops: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        call = entry.get("call", "")
+        if "outcome" in entry and 0 < len(call) <= CALL_REF_MAX:
+            key = OUTCOME_PREFIX + call
+            duration, stamp = entry.get("duration", ""), entry.get("ts", "")
+            out.append(("HSET", key, "status", entry["outcome"], "duration", duration, "ts", stamp))
+            out.append(("EXPIRE", key, CALL_INDEX_TTL))
+        verdict = entry.get("verdict", "")
+        if verdict not in VERDICTS:
+            continue
+        ts = entry_time(entry)
+        minute, hour = int(ts // 60), int(ts // 3600)
+        for key in (f"{STATS_PREFIX}m:{minute}", f"{STATS_PREFIX}h:{hour}"):
+            counts[key, verdict] = counts.get((key, verdict), 0) + 1
+        if verdict != "pass":
+            for kind, name in (("src", "src"), ("ua", "ua"), ("num", "from")):
+                value = entry.get(name, "")
+                if value:
+                    top = (f"{TOP_PREFIX}{kind}:{hour}", value[:256])
+                    tops[top] = tops.get(top, 0) + 1
+    for (key, verdict), n in counts.items():
+        out.append(("HINCRBY", key, verdict, n))
+    for key in {key for key, _ in counts}:
+        out.append(("EXPIRE", key, STATS_TTL[key[len(STATS_PREFIX)]]))
+    for (key, member), n in tops.items():
+        out.append(("ZINCRBY", key, n, member))
+    for key in {key for key, _ in tops}:
+        out.append(("ZREMRANGEBYRANK", key, 0, -(TOP_KEEP + 1)))  # keep the heavy hitters: bounded memory
+        out.append(("EXPIRE", key, STATS_TTL["h"]))
+    return out
+
+
+def entry_time(entry: Mapping[str, str]) -> float:
+    """A call log entry's wall-clock time (its ``ts``), or now when missing or absurd."""
+    try:
+        ts = float(entry.get("ts", ""))
+    except ValueError:
+        ts = math.nan
+    return ts if math.isfinite(ts) and ts > 0 else time.time()
