@@ -7,6 +7,7 @@ A transaction never performs I/O: every call returns a list of effects that its 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class Send:
 class PassUp:
     """Hand a message to the transaction user (a response for client txns, a request for server txns)."""
 
-    message: object
+    message: Any  # a Request or Response (``object`` trips mypyc's dataclass support)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import pytest
 
 from antibot.detect.verdict import Action, Verdict
 from antibot.proxy.core import CoreConfig, ProxyCore
-from antibot.proxy.effects import Addr, NeedVerdict, ProxyEffect, Transmit
+from antibot.proxy.effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
 from antibot.proxy.routing import Listener, LocalIdentity
 from antibot.proxy.upstreams import Upstream, UpstreamPool
 from antibot.sip.message import Request, Response
@@ -92,7 +92,7 @@ class Harness:
         return self.verdict(verdict)
 
     def _take(self, effects: list[ProxyEffect]) -> list[Transmit]:
-        self.log.extend(e for e in effects if isinstance(e, NeedVerdict))
+        self.log.extend(e for e in effects if isinstance(e, NeedVerdict | CallOutcome))
         return [e for e in effects if isinstance(e, Transmit)]
 
 

@@ -220,18 +220,12 @@ def test_register_flood_is_limited_per_source() -> None:
 def test_call_outcomes_are_reported_for_decided_calls(h: Harness) -> None:
     from antibot.proxy.effects import CallOutcome
 
-    seen: list[CallOutcome] = []
-    real = h.core._flush
+    def seen() -> list[CallOutcome]:
+        return [e for e in h.log if isinstance(e, CallOutcome)]
 
-    def spy() -> list:  # type: ignore[type-arg]
-        out = real()
-        seen.extend(e for e in out if isinstance(e, CallOutcome))
-        return out
-
-    h.core._flush = spy  # type: ignore[method-assign]
     out = h.call(invite(), verdict=Verdict(Action.RELAY, call_ref="ref-1"))
     h.feed(reply(out[1].data, 200, "OK"), PBX1)
-    assert seen == []
+    assert seen() == []
     h.now += 42.0
     bye = invite(
         method="BYE",
@@ -242,14 +236,14 @@ def test_call_outcomes_are_reported_for_decided_calls(h: Harness) -> None:
         extra="Route: <sip:127.0.0.1:5060;lr>\r\n",
     )
     h.feed(bye, CALLER)
-    assert seen == [CallOutcome("ref-1", CALLER, 200, 42.0)]
+    assert seen() == [CallOutcome("ref-1", CALLER, 200, 42.0)]
     out2 = h.call(invite(call_id="c2", branch="z9hG4bK-c2"), verdict=Verdict(Action.RELAY, call_ref="ref-2"))
     h.feed(reply(out2[1].data, 486, "Busy Here"), PBX1)
-    assert seen[-1] == CallOutcome("ref-2", CALLER, 486, None)
+    assert seen()[-1] == CallOutcome("ref-2", CALLER, 486, None)
     # calls relayed without a call ref (no detector) report nothing
     out3 = h.call(invite(call_id="c3", branch="z9hG4bK-c3"))
     h.feed(reply(out3[1].data, 486, "Busy Here"), PBX1)
-    assert len(seen) == 2
+    assert len(seen()) == 2
 
 
 def test_own_responses_carry_received_and_rport(h: Harness) -> None:

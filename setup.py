@@ -1,0 +1,53 @@
+"""Build hook: compile the hot path (SIP parser, transactions, proxy core, UDP runner) with mypyc.
+
+The modules are plain, strictly typed Python; mypyc turns them into C extensions that cut the
+proxy's CPU per call (see bench/README.md). Without a C compiler, or with ``ANTIBOT_PURE=1``,
+the same modules run as pure Python: every extension is optional.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import setup
+
+#: Compiled modules: the per-packet path. ``antibot/sip/errors.py`` stays Python (exception
+#: classes with per-class status hints), as does everything that is not on the per-packet path.
+HOT = [
+    "antibot/sip/address.py",
+    "antibot/sip/build.py",
+    "antibot/sip/headers.py",
+    "antibot/sip/message.py",
+    "antibot/sip/parser.py",
+    "antibot/sip/uri.py",
+    "antibot/sip/via.py",
+    "antibot/transaction/_base.py",
+    "antibot/transaction/client.py",
+    "antibot/transaction/effects.py",
+    "antibot/transaction/server.py",
+    "antibot/transaction/timers.py",
+    "antibot/proxy/contexts.py",
+    "antibot/proxy/core.py",
+    "antibot/proxy/effects.py",
+    "antibot/proxy/routing.py",
+    "antibot/proxy/upstreams.py",
+]
+
+
+def _ext_modules() -> list[object]:
+    if os.environ.get("ANTIBOT_PURE") == "1":
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        print("antibot: mypyc not available, installing pure Python", file=sys.stderr)
+        return []
+    # One shared library inside the package (found by editable installs too).
+    exts = mypycify(HOT, opt_level="3", debug_level="0", group_name="antibot._hotpath")
+    for ext in exts:
+        ext.optional = True  # no C compiler: fall back to the pure-Python modules
+    return list(exts)
+
+
+setup(ext_modules=_ext_modules())
