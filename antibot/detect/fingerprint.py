@@ -143,7 +143,10 @@ def header_shape(req: Request) -> HeaderShape:
             spacing = _spacing(h)
         if form == "c":
             compact += 1
-        elif form != "n":
+        elif form != "n" and key in CANONICAL_NAMES:
+            # Only names with a standard spelling can be misspelt: vendors write extension
+            # headers as they like (Sippy's "cisco-GUID", "h323-conf-id"), so those stay in the
+            # order hash (as l/u/o forms) but say nothing about hand-written stacks.
             odd_case += 1
         if spacing and key != "content-length":
             # PJSIP and SIPp pad Content-Length ("Content-Length:   485") so they can fill it in

@@ -1,8 +1,9 @@
 """Caller and callee numbers: normalisation and number-only features (pure).
 
 A From/To user part becomes a :class:`Number`: visual separators (RFC 3966 ``-`` ``.``
-``(`` ``)`` and spaces), a leading ``+`` or ``00`` international prefix and ``tel:`` /
-``user=phone`` parameters are removed; what is left is either all ASCII digits (``numeric``)
+``(`` ``)`` and spaces), a leading ``+`` or ``00`` international prefix (or the NANP
+international access code ``011`` before a plausible E.164 number, see :data:`NANP_IDD`) and
+``tel:`` / ``user=phone`` parameters are removed; what is left is either all ASCII digits (``numeric``)
 or the user part kept as received (``numeric=False``, e.g. ``alice`` or ``sipvicious``).
 """
 
@@ -27,6 +28,11 @@ SWEEP_STEP = 100
 #: The sweep score divides by at least this many recent numbers (a prior: one close
 #: number out of one recent call is weak evidence).
 SWEEP_PRIOR = 4
+
+#: The North American international access code (``011 44 20 ...`` = ``+44 20 ...``). Unlike
+#: ``00`` it can begin a national number elsewhere (UK ``0114`` Sheffield, ``0118`` Reading), so
+#: it counts as international only when what follows is a plausible E.164 number.
+NANP_IDD = "011"
 
 _SEPARATORS = str.maketrans("", "", "-.() ")
 _PRIVACY_HIDDEN = frozenset({"id", "user", "header"})
@@ -131,6 +137,10 @@ def normalise(user: str) -> Number:
         international = True
         digits = digits[2:]
     if digits and digits.isascii() and digits.isdigit():
+        if not international and digits.startswith(NANP_IDD):
+            rest = Number(digits[len(NANP_IDD) :], True, True)
+            if e164_score(rest) == 1.0:
+                return rest
         return Number(digits, True, international)
     return Number(user[:MAX_USER], False, False)
 
@@ -239,17 +249,19 @@ def matches_prefix(n: Number, prefixes: tuple[str, ...]) -> bool:
 def dialout_probe(n: Number) -> Number | None:
     """An international number hidden behind a short dial-out/tech prefix (``9`` + ``00``...).
 
-    Toll-fraud tools try ``<1-6 digits>00<E.164>`` until the PBX routes one abroad. Returns the
-    embedded international number when the rest is a plausible E.164 number of 9+ digits.
+    Toll-fraud tools try ``<1-6 digits>00<E.164>`` (or ``011`` for NANP, e.g. ``9011``) until
+    the PBX routes one abroad. Returns the embedded international number when the rest is a
+    plausible E.164 number of 9+ digits.
     """
     if not n.numeric or n.international:
         return None
     digits = n.text
     for i in range(1, min(7, len(digits) - 10)):
-        if digits.startswith("00", i):
-            inner = Number(digits[i + 2 :], True, True)
-            if e164_score(inner) == 1.0:
-                return inner
+        for idd in ("00", NANP_IDD):
+            if digits.startswith(idd, i):
+                inner = Number(digits[i + len(idd) :], True, True)
+                if e164_score(inner) == 1.0:
+                    return inner
     return None
 
 

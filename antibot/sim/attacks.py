@@ -28,6 +28,7 @@ from .legit import carrier_invite
 from .messages import Spec, Style, build
 from .servers import ASTERISK_CHANSIP, FREESWITCH, SIPPY
 from .tools import BOTNET, FRAUD_PHONES, JUNK_SDPS, SCANNERS, SPOOFED_UAS, VOS
+from .variety import installation
 
 #: Robocallers keep to the hours people pick up (roughly the legal 08-21 window).
 CALLING_HOURS = Shape((0.03,) * 8 + (0.7,) + (1.0,) * 11 + (0.8, 0.2, 0.05, 0.03), weekend=0.6)
@@ -128,7 +129,8 @@ def robodialer(ctx: Ctx) -> Iterator[Emit]:
 
     ~0.6 campaigns/hour in calling hours (08-21 local, fewer at weekends), each lasting 15-45
     min from 1-4 fresh addresses of cheap VoIP hosting, driven by a VICIdial-style Asterisk
-    (chan_sip), a VOS3000 softswitch or a FreeSWITCH with the User-Agent stripped. The list is
+    (chan_sip), a VOS3000 softswitch or a FreeSWITCH with the User-Agent stripped, each campaign's
+    installation with its own codec list and optional headers (:mod:`.variety`). The list is
     either sequential (every DID from a random point on) or a sorted lead list (ascending with
     gaps), and the campaign stops early when the list runs out. Calls are dealt round-robin over
     the addresses at a fixed rate of 0.05-0.25 calls/s each with only ±3 % jitter, so each
@@ -144,9 +146,10 @@ def robodialer(ctx: Ctx) -> Iterator[Emit]:
 
 def _campaign(rng: random.Random, t: float) -> Iterator[Emit]:
     ips = hosts(rng, plans.POOLS["robodialer"], rng.randint(1, 4))
-    st, ua, plus = pick(
+    base, ua, plus = pick(
         rng, (((ASTERISK_CHANSIP, None, ""), 0.5), ((VOS, None, "+"), 0.3), ((FREESWITCH, "", "+"), 0.2))
     )
+    st = installation(base, rng, trim=0.25).style
     end = t + rng.uniform(900.0, 2700.0)
     interval = 1.0 / (rng.uniform(0.05, 0.25) * len(ips))
     numbers = _dids_from(rng, wrap=False)
@@ -259,7 +262,7 @@ def toll_fraud(ctx: Ctx) -> Iterator[Emit]:
 
     Campaigns (~1.2/hour at night and at weekends, 0.15x on weekdays in office hours) from a
     foreign address running a common softphone (MicroSIP, eyeBeam/X-Lite with the stolen
-    credentials already in Proxy-Authorization, Zoiper, or none), registered as a real
+    credentials already in Proxy-Authorization, or none; each with its own codec settings), registered as a real
     extension (60 %) or a guessed one (100, 1000, 101 ...), 10 % of calls anonymous. They come
     in 1-4 waves of 3-12 near-simultaneous calls (concurrent channels), minutes apart, all to
     high-cost destinations: Cuba, Somalia, satellite (+881/+882), Maldives, Pacific islands
@@ -288,7 +291,8 @@ def _attacker(rng: random.Random) -> _Attacker:
     else:
         ext = rng.choice(("100", "1000", "101", "1001", "200", "2000"))
     name = pick(rng, (("microsip", 0.4), ("eyebeam", 0.35), ("none", 0.25)))
-    st, uas = FRAUD_PHONES["microsip" if name == "none" else name]
+    base, uas = FRAUD_PHONES["microsip" if name == "none" else name]
+    st = installation(base, rng, trim=0.2).style
     return ip, port, ext, st, "" if name == "none" else rng.choice(uas)
 
 

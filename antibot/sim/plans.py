@@ -85,8 +85,15 @@ WANGIRI_ORIGINS = tuple(WANGIRI_LENGTHS)
 #: The interconnect carrier's SBCs (fixed: a carrier's addresses do not change between runs).
 CARRIER_SBCS = ("208.93.64.21", "208.93.64.22", "208.93.66.21", "208.93.66.22")
 
+#: The second interconnect carrier's SBCs (fixed, like :data:`CARRIER_SBCS`).
+REGIONAL_SBCS = ("199.255.120.10", "199.255.120.11", "199.255.121.10", "199.255.121.11", "216.115.69.140")
+
 POOLS: dict[str, tuple[str, ...]] = {
     "office": ("64.124.0.0/16",),
+    "smb": ("50.200.0.0/14", "96.64.0.0/11", "66.75.0.0/16"),
+    "residential": ("73.0.0.0/10", "98.192.0.0/10", "24.0.0.0/12", "76.80.0.0/12"),
+    "hospital": ("152.2.0.0/16",),
+    "contact_platform": ("38.104.0.0/16", "208.78.160.0/21"),
     "call_centre": ("66.160.0.0/16",),
     "mobile_tmobile": ("172.56.0.0/14",),
     "mobile_att": ("107.77.192.0/18",),
@@ -162,11 +169,20 @@ def local_number(rng: random.Random) -> str:
     return nanp(rng, rng.choice(LOCAL_AREAS))
 
 
+#: Premium-rate ranges of the business countries (E.164 digits): German 0900, French 089,
+#: UK 09 and 087x. People's international calls go to ordinary numbers, never these.
+PREMIUM_RANGES = ("49900", "3389", "449", "4487")
+
+
 def international(rng: random.Random) -> str:
-    """A business-like international number as ``CC`` + national number (no access code)."""
-    cc, length = rng.choice(BUSINESS_COUNTRIES)
-    lead = rng.choice("1237") if cc == "44" else ""  # UK geographic/mobile, not 09 premium
-    return cc + lead + digits(rng, length - len(lead))
+    """A business-like international number as ``CC`` + national number (no access code),
+    never in a premium-rate range (:data:`PREMIUM_RANGES`)."""
+    while True:
+        cc, length = rng.choice(BUSINESS_COUNTRIES)
+        lead = rng.choice("1237") if cc == "44" else ""  # UK geographic/mobile, not 09 premium
+        number = cc + lead + digits(rng, length - len(lead))
+        if not number.startswith(PREMIUM_RANGES):
+            return number
 
 
 def high_risk(rng: random.Random) -> str:

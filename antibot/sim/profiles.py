@@ -45,6 +45,19 @@ _ALL = (
     Profile(
         "chatty_carrier", HUMAN, "legitimate", "interconnect carrier: high inbound volume, 4 SBCs", legit.chatty_carrier
     ),
+    Profile("smb_trunks", HUMAN, "legitimate", "30 small businesses' own PBXs trunking calls out", legit.smb_trunks),
+    Profile(
+        "regional_carrier", HUMAN, "legitimate", "second interconnect: 5 SBCs, STIR/SHAKEN", legit.regional_carrier
+    ),
+    Profile(
+        "collections_centre",
+        HUMAN,
+        "legitimate",
+        "progressive-dialler agency via a hosted platform's SBCs",
+        legit.collections_centre,
+    ),
+    Profile("hospital_pbx", HUMAN, "legitimate", "hospital PBX on a SIP trunk, 24/7", legit.hospital_pbx),
+    Profile("remote_workers", HUMAN, "legitimate", "home workers on their own broadband", legit.remote_workers),
     Profile(
         "scanner_sweep", BOT, "scanner", "OPTIONS/REGISTER/INVITE sweeps of extensions 100-999", attacks.scanner_sweep
     ),

@@ -216,3 +216,256 @@ SONUS = style(
     cseq=cseq_habit(1, 30000),
     ruri="sip:{user}@{host}:5060;user=phone",
 )
+
+THREECX = style(
+    "3cx",
+    "3CXPhoneSystem 18.0.9.20 (20)",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    Max-Forwards: {mf}
+    Contact: <sip:{fuser}@{lip}:{lport}>
+    To: <sip:{tuser}@{thost}>
+    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
+    Call-ID: {call_id}
+    CSeq: {cseq} {method}
+    Allow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS, UPDATE, PRACK, INFO, MESSAGE
+    Content-Type: application/sdp
+    Supported: replaces, timer
+    User-Agent: {ua}
+    {extra}
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK-d8754z-" + hexs(r, 16) + "-1---d8754z-",
+    lambda r, s: hexs(r, 8),
+    lambda r, s: alnum(r, 22),
+    """
+    v=0
+    o=3cxPS {sid} {sid2} IN IP4 {ip}
+    s=3cxPS Audio call
+    c=IN IP4 {ip}
+    t=0 0
+    m=audio {port} RTP/AVP 0 8 9 18 101
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:9 G722/8000
+    a=rtpmap:18 G729/8000
+    a=fmtp:18 annexb=no
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=sendrecv
+    """,
+    cseq=cseq_habit(1),
+    rtp=(9000, 10999),
+)
+
+CISCO_CUBE = style(
+    "cisco_cube",
+    "Cisco-SIPGateway/IOS-16.12.4",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    Remote-Party-ID: {fdisp}<sip:{fuser}@{lip}>;party=calling;screen=no;privacy=off
+    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
+    To: <sip:{tuser}@{thost}>
+    Date: {date}
+    Call-ID: {call_id}
+    Supported: 100rel,timer,resource-priority,replaces,sdp-anat
+    Min-SE: 1800
+    Cisco-Guid: {guid}
+    User-Agent: {ua}
+    Allow: INVITE, OPTIONS, BYE, CANCEL, ACK, PRACK, UPDATE, REFER, SUBSCRIBE, NOTIFY, INFO, REGISTER
+    CSeq: {cseq} {method}
+    Contact: <sip:{fuser}@{lip}:{lport}>
+    Expires: 180
+    Allow-Events: telephone-event
+    Max-Forwards: {mf}
+    Session-Expires: 1800
+    {extra}
+    Content-Type: application/sdp
+    Content-Disposition: session;handling=required
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK" + hexs(r, 10).upper(),
+    lambda r, s: hexs(r, 8).upper() + "-" + hexs(r, 4).upper(),
+    lambda r, s: f"{hexs(r, 8).upper()}-{hexs(r, 8).upper()}-{hexs(r, 8).upper()}@{s.local_ip}",
+    """
+    v=0
+    o=CiscoSystemsSIP-GW-UserAgent {sid} {sid2} IN IP4 {ip}
+    s=SIP Call
+    c=IN IP4 {ip}
+    t=0 0
+    m=audio {port} RTP/AVP 0 8 18 101
+    c=IN IP4 {ip}
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:18 G729/8000
+    a=fmtp:18 annexb=no
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-16
+    a=ptime:20
+    """,
+    cseq=cseq_habit(101),
+    rtp=(16384, 32766),
+)
+
+AVAYA_SM = style(
+    "avaya_sm",
+    "Avaya CM/R018x.01.0.890.0 AVAYA-SM-8.1.3.0.813907",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
+    To: <sip:{tuser}@{thost}>
+    Call-ID: {call_id}
+    CSeq: {cseq} {method}
+    Max-Forwards: {mf}
+    Record-Route: <sip:{lip}:{lport};transport=udp;lr>
+    Contact: "{fuser}" <sip:{fuser}@{lip}:{lport};transport=udp>
+    Allow: INVITE,CANCEL,BYE,ACK,SUBSCRIBE,NOTIFY,MESSAGE,INFO,PUBLISH,REFER,UPDATE,PRACK
+    Supported: 100rel,histinfo,join,replaces,sdp-anat,timer
+    User-Agent: {ua}
+    P-Location: SM;origlocname="Main";origsiglocname="Main";origmedialocname="Main"
+    Session-Expires: 1200;refresher=uac
+    Min-SE: 1200
+    {extra}
+    Content-Type: application/sdp
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK" + hexs(r, 20) + "-AP",
+    lambda r, s: hexs(r, 26),
+    lambda r, s: hexs(r, 32),
+    """
+    v=0
+    o=- {sid} {sid2} IN IP4 {ip}
+    s=-
+    c=IN IP4 {ip}
+    b=AS:64
+    t=0 0
+    m=audio {port} RTP/AVP 0 8 18 127
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:18 G729/8000
+    a=fmtp:18 annexb=no
+    a=rtpmap:127 telephone-event/8000
+    a=sendrecv
+    """,
+    cseq=cseq_habit(1, 9),
+    rtp=(2048, 3329),
+)
+
+METASWITCH = style(
+    "metaswitch",
+    "",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    Call-ID: {call_id}
+    From: {fdisp}<sip:{fuser}@{fhost};user=phone>;tag={tag}
+    To: <sip:{tuser}@{thost};user=phone>
+    CSeq: {cseq} {method}
+    Contact: <sip:{lip}:{lport};transport=udp>
+    Max-Forwards: {mf}
+    Supported: 100rel,timer,replaces
+    Allow: INVITE,ACK,CANCEL,BYE,PRACK,UPDATE,INFO,OPTIONS,REFER,NOTIFY
+    Session-Expires: 600
+    Min-SE: 90
+    {extra}
+    Content-Type: application/sdp
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK" + hexs(r, 8) + "." + digits(r, 6),
+    lambda r, s: "sip+" + digits(r, 1) + "+" + hexs(r, 8),
+    lambda r, s: f"{hexs(r, 4)}-{hexs(r, 4)}-{hexs(r, 8)}@{s.local_ip}",
+    """
+    v=0
+    o=- {sid} {sid2} IN IP4 {ip}
+    s=-
+    c=IN IP4 {ip}
+    t=0 0
+    m=audio {port} RTP/AVP 0 8 18 101
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:18 G729/8000
+    a=fmtp:18 annexb=no
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=ptime:20
+    """,
+    cseq=cseq_habit(1),
+    ruri="sip:{user}@{host};user=phone",
+    rtp=(20000, 40000),
+)
+
+ORACLE_SBC = style(
+    "oracle_sbc",
+    "",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    Max-Forwards: {mf}
+    From: {fdisp}<sip:{fuser}@{fhost};user=phone>;tag={tag}
+    To: <sip:{tuser}@{thost};user=phone>
+    Call-ID: {call_id}
+    CSeq: {cseq} {method}
+    Contact: <sip:{fuser}@{lip}:{lport};transport=udp>
+    {extra}
+    Allow: INVITE,ACK,CANCEL,BYE,OPTIONS,INFO,UPDATE,PRACK,REFER,NOTIFY
+    Content-Type: application/sdp
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK" + hexs(r, 12) + "ia",
+    lambda r, s: "SDc" + alnum(r, 10) + "-" + digits(r, 4),
+    lambda r, s: "SDc" + alnum(r, 12) + "-" + hexs(r, 32) + "@" + s.local_ip,
+    """
+    v=0
+    o=- {sid} {sid2} IN IP4 {ip}
+    s=-
+    c=IN IP4 {ip}
+    t=0 0
+    m=audio {port} RTP/AVP 0 8 101
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=maxptime:20
+    """,
+    cseq=cseq_habit(1),
+    rtp=(10000, 59999),
+)
+
+AUDIOCODES = style(
+    "audiocodes",
+    "Mediant SW/v.7.40A.500.775",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport;alias
+    Max-Forwards: {mf}
+    From: {fdisp}<sip:{fuser}@{fhost};user=phone>;tag={tag}
+    To: <sip:{tuser}@{thost};user=phone>
+    Call-ID: {call_id}
+    CSeq: {cseq} {method}
+    Contact: <sip:{fuser}@{lip}:{lport}>
+    Supported: em,100rel,timer,replaces
+    Allow: REGISTER,OPTIONS,INVITE,ACK,CANCEL,BYE,NOTIFY,PRACK,REFER,INFO,SUBSCRIBE,UPDATE
+    User-Agent: {ua}
+    {extra}
+    Content-Type: application/sdp
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bKac" + digits(r, 9),
+    lambda r, s: digits(r, 10),
+    lambda r, s: f"{digits(r, 9)}{digits(r, 7)}@{s.local_ip}",
+    """
+    v=0
+    o=AudiocodesGW {sid} {sid2} IN IP4 {ip}
+    s=Phone-Call
+    c=IN IP4 {ip}
+    t=0 0
+    m=audio {port} RTP/AVP 8 0 18 101
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:18 G729/8000
+    a=fmtp:18 annexb=no
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=ptime:20
+    a=sendrecv
+    """,
+    cseq=cseq_habit(1),
+    rtp=(6000, 7999),
+)

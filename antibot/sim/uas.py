@@ -267,6 +267,184 @@ LINPHONE = style(
     rtp=(7078, 7078),
 )
 
+SNOM = style(
+    "snom",
+    "snomD735/10.1.141.13",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
+    To: <sip:{tuser}@{thost}>
+    Call-ID: {call_id}
+    CSeq: {cseq} {method}
+    Max-Forwards: {mf}
+    Contact: <sip:{fuser}@{lip}:{lport};line={rand}>;reg-id=1
+    User-Agent: {ua}
+    Accept: application/sdp
+    Allow: INVITE, ACK, CANCEL, BYE, REFER, OPTIONS, NOTIFY, SUBSCRIBE, PRACK, MESSAGE, INFO, UPDATE
+    Allow-Events: talk, hold, refer, call-info
+    Supported: timer, 100rel, replaces, from-change
+    Session-Expires: 3600
+    Min-SE: 90
+    {extra}
+    Content-Type: application/sdp
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK-" + r.choice("abcdefghkmnpqrstuvwxyz") + alnum(r, 11).lower(),
+    lambda r, s: alnum(r, 10).lower(),
+    lambda r, s: alnum(r, 18).lower(),
+    """
+    v=0
+    o=root {sid} {sid} IN IP4 {ip}
+    s=call
+    c=IN IP4 {ip}
+    t=0 0
+    m=audio {port} RTP/AVP 9 0 8 18 101
+    a=rtpmap:9 G722/8000
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:18 G729/8000
+    a=fmtp:18 annexb=no
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=ptime:20
+    a=sendrecv
+    """,
+    rtp=(49152, 65534),
+)
+
+CISCO_PHONE = style(
+    "cisco_phone",
+    "Cisco-CP8845/14.1.1",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
+    To: <sip:{tuser}@{thost}>
+    Call-ID: {call_id}
+    Max-Forwards: {mf}
+    Session-ID: {rand}{rand};remote=00000000000000000000000000000000
+    Date: {date}
+    CSeq: {cseq} {method}
+    User-Agent: {ua}
+    Contact: <sip:{fuser}@{lip}:{lport};transport=udp>;+u.sip!devicename.ccm.cisco.com="SEP{rand}"
+    Expires: 180
+    Accept: application/sdp
+    Allow: ACK,BYE,CANCEL,INVITE,NOTIFY,OPTIONS,REFER,REGISTER,UPDATE,SUBSCRIBE,INFO
+    Remote-Party-ID: {fdisp}<sip:{fuser}@{fhost}>;party=calling;id-type=subscriber;privacy=off;screen=yes
+    Supported: replaces,join,sdp-anat,norefersub,resource-priority,extended-refer,X-cisco-callinfo
+    Allow-Events: kpml,dialog
+    {extra}
+    Content-Type: application/sdp
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK" + hexs(r, 8),
+    lambda r, s: f"{hexs(r, 12)}{hexs(r, 8)}-{hexs(r, 8)}",
+    lambda r, s: f"{hexs(r, 12)}-{hexs(r, 8)}-{hexs(r, 8)}@{s.local_ip}",
+    """
+    v=0
+    o=Cisco-SIPUA {sid} 0 IN IP4 {ip}
+    s=SIP Call
+    b=AS:4064
+    t=0 0
+    m=audio {port} RTP/AVP 114 9 124 0 8 116 18 101
+    c=IN IP4 {ip}
+    b=TIAS:64000
+    a=rtpmap:114 opus/48000/2
+    a=rtpmap:9 G722/8000
+    a=rtpmap:124 iSAC/16000
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:116 iLBC/8000
+    a=rtpmap:18 G729/8000
+    a=rtpmap:101 telephone-event/8000
+    a=sendrecv
+    """,
+    cseq=cseq_habit(101),
+    rtp=(16384, 32766),
+    port_in_via=True,
+)
+
+FANVIL = style(
+    "fanvil",
+    "Fanvil X4U 2.12.9",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
+    To: <sip:{tuser}@{thost}>
+    Call-ID: {call_id}
+    CSeq: {cseq} {method}
+    Contact: <sip:{fuser}@{lip}:{lport}>
+    Content-Type: application/sdp
+    Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, UPDATE, NOTIFY, MESSAGE, SUBSCRIBE, PRACK
+    Max-Forwards: {mf}
+    Supported: replaces,timer
+    User-Agent: {ua}
+    {extra}
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK" + digits(r, 10),
+    lambda r, s: digits(r, 10),
+    lambda r, s: f"{digits(r, 10)}@{s.local_ip}",
+    """
+    v=0
+    o={user} 20000001 20000001 IN IP4 {ip}
+    s=SIP Media Capabilities
+    c=IN IP4 {ip}
+    t=0 0
+    m=audio {port} RTP/AVP 9 0 8 18 101
+    a=rtpmap:9 G722/8000
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:18 G729/8000
+    a=fmtp:18 annexb=no
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=ptime:20
+    a=sendrecv
+    """,
+    cseq=cseq_habit(1, 2),
+    rtp=(10000, 10198),
+)
+
+GROUNDWIRE = style(
+    "groundwire",
+    "Groundwire/6.4.0 (build 1234; iOS 17.2.1; iPhone14,5) (Acrobits)",
+    """
+    Via: SIP/2.0/UDP {via};branch={branch};rport
+    Max-Forwards: {mf}
+    To: <sip:{tuser}@{thost}>
+    From: {fdisp}<sip:{fuser}@{fhost}>;tag={tag}
+    Call-ID: {call_id}
+    CSeq: {cseq} {method}
+    Content-Type: application/sdp
+    Contact: <sip:{fuser}@{lip}:{lport};transport=udp>;expires=3600
+    Supported: replaces, 100rel, norefersub, outbound
+    Allow: INVITE, ACK, CANCEL, BYE, UPDATE, PRACK, REFER, NOTIFY, INFO, MESSAGE, OPTIONS
+    User-Agent: {ua}
+    {extra}
+    Content-Length: {clen}
+    """,
+    lambda r, s: "z9hG4bK" + hexs(r, 16),
+    lambda r, s: hexs(r, 16),
+    lambda r, s: alnum(r, 24),
+    """
+    v=0
+    o=- {sid} {sid2} IN IP4 {ip}
+    s=-
+    c=IN IP4 {ip}
+    t=0 0
+    m=audio {port} RTP/AVP 111 9 0 8 101
+    a=rtpmap:111 opus/48000/2
+    a=fmtp:111 useinbandfec=1
+    a=rtpmap:9 G722/8000
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=sendrecv
+    """,
+    rtp=(4000, 65000),
+)
+
 #: Desk phones an office buys in bulk, with the model strings they report.
 DESK_PHONES: dict[str, tuple[Style, tuple[str, ...]]] = {
     "yealink": (
@@ -275,6 +453,9 @@ DESK_PHONES: dict[str, tuple[Style, tuple[str, ...]]] = {
     ),
     "polycom": (POLYCOM, ("PolycomVVX-VVX_411-UA/5.9.5.0614", "PolycomVVX-VVX_450-UA/6.4.3.5018")),
     "grandstream": (GRANDSTREAM, ("Grandstream GXP2170 1.0.11.3", "Grandstream GRP2614 1.0.5.67")),
+    "snom": (SNOM, ("snomD735/10.1.141.13", "snomD785/10.1.159.12", "snom710/8.9.3.80")),
+    "cisco": (CISCO_PHONE, ("Cisco-CP8845/14.1.1", "Cisco-CP7841/12.8.1", "Cisco-CP8865/14.2.1")),
+    "fanvil": (FANVIL, ("Fanvil X4U 2.12.9", "Fanvil X6U 2.12.3.11", "Fanvil X3SP 2.10.2")),
 }
 
 #: Softphones on mobiles and laptops, with the version strings they report.
@@ -289,10 +470,21 @@ SOFTPHONES: dict[str, tuple[Style, tuple[str, ...]]] = {
         ),
     ),
     "bria": (BRIA, ("Bria 6 release 6.5.4 stamp 112233", "Bria iOS release 6.17.2 stamp 114102")),
+    "groundwire": (
+        GROUNDWIRE,
+        (
+            "Groundwire/6.4.0 (build 1234; iOS 17.2.1; iPhone14,5) (Acrobits)",
+            "Acrobits Softphone/6.3.2 (build 987; Android 14; Pixel 8)",
+        ),
+    ),
 }
 
 __all__ = [
     "BRIA",
+    "CISCO_PHONE",
+    "FANVIL",
+    "GROUNDWIRE",
+    "SNOM",
     "DESK_PHONES",
     "GRANDSTREAM",
     "LINPHONE",

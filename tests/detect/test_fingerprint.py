@@ -187,7 +187,11 @@ def test_header_form_tokens(line: str, token: str, odd_case: int, odd_spacing: i
 def test_unknown_header_case() -> None:
     shape = header_shape(parse(_minimal(BASE + "\nX-Custom-Tag: 1\nx-lower: 2\nX-UPPER: 3")))
     assert shape.tokens[-4:] == ("x-custom-tag/n", "x-lower/l", "x-upper/u", "content-length/n")
-    assert shape.odd_case == 2
+    assert shape.odd_case == 0  # extension headers have no standard spelling to get wrong
+    sippy = header_shape(parse(_minimal(BASE + "\ncisco-GUID: 1-2-3-4\nh323-conf-id: 1-2-3-4")))
+    assert sippy.odd_case == 0 and sippy.tokens[-3:-1] == ("cisco-guid/n", "h323-conf-id/l")
+    misspelt = header_shape(parse(_minimal(BASE + "\nALLOW: INVITE\nsupported: timer")))
+    assert misspelt.odd_case == 2
 
 
 def test_repeated_headers_collapse() -> None:

@@ -63,6 +63,10 @@ def test_split_uri(uri: str, expected: tuple[str, str, bool]) -> None:
         ("john.doe", Number("john.doe", False, False)),
         ("*67123", Number("*67123", False, False)),
         ("00", Number("00", False, False)),
+        ("011442079460123", Number("442079460123", True, True)),  # NANP international access code
+        ("011-52-55-1234-5678", Number("525512345678", True, True)),
+        ("01142496000", Number("01142496000", True, False)),  # UK Sheffield 0114, not 011 + 42...
+        ("0119", Number("0119", True, False)),  # too short to hide a number abroad
         ("+", Number("+", False, False)),
         ("١٢٣", Number("١٢٣", False, False)),  # Arabic-Indic digits are not ASCII digits
         ("", Number("", False, False)),
@@ -227,6 +231,18 @@ def test_dialout_probe() -> None:
     assert dialout_probe(normalise("02070012345")) is None  # "00" inside a national number
     assert dialout_probe(normalise("+442079460123")) is None
     assert dialout_probe(normalise("900123")) is None
+    probe = dialout_probe(normalise("9011252612345678"))  # outside line 9, then NANP 011 + Somalia
+    assert probe == Number("252612345678", True, True)
+
+
+def test_nanp_international_dialling_reaches_the_number_features() -> None:
+    lists = NumberLists()
+    req = invite("sip:2001@pbx.example.com", "sip:011252612345678@pbx.example.com")
+    feats = number_features(req, lists)
+    assert feats["to_international"] == 1.0 and feats["to_e164"] == 1.0
+    assert feats["to_high_risk"] == 1.0 and feats["to_len"] == 12.0
+    uk = number_features(invite("sip:2001@pbx.example.com", "sip:01179460000@pbx.example.com"), lists)
+    assert uk["to_international"] == 0.0
 
 
 # --- sequential dialling ----------------------------------------------------------------

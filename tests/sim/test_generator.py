@@ -14,7 +14,8 @@ from antibot.sim import PROFILES, SimEvent, generate
 
 from ._support import START, run
 
-LEGITIMATE = {"office_pbx", "call_centre", "mobile_softphone", "chatty_carrier"}
+LEGITIMATE = {"office_pbx", "call_centre", "mobile_softphone", "chatty_carrier", "smb_trunks", "regional_carrier"}
+LEGITIMATE |= {"collections_centre", "hospital_pbx", "remote_workers"}
 ATTACKS = {"scanner_sweep", "robodialer", "low_and_slow", "wangiri", "toll_fraud"}
 
 
@@ -138,7 +139,7 @@ def test_one_hour_mix_is_sensible(hour: tuple[SimEvent, ...]) -> None:
     assert set(events) == set(PROFILES)  # every profile shows up in an ordinary afternoon hour
     human = sum(invites[n] for n in LEGITIMATE)
     bot = sum(invites[n] for n in ATTACKS)
-    assert 0.5 < human / (human + bot) < 0.85
+    assert 0.5 < human / (human + bot) < 0.92
     assert 3000 < len(hour) < 9000
     # the legitimate volume ranking the profiles describe
     assert invites["chatty_carrier"] > invites["call_centre"] > invites["office_pbx"] > invites["mobile_softphone"]

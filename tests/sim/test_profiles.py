@@ -13,7 +13,9 @@ from antibot.sim.plans import (
     EXTENSIONS,
     HIGH_RISK,
     HIGH_RISK_LENGTHS,
+    REGIONAL_SBCS,
     WANGIRI_ORIGINS,
+    all_dids,
     international_part,
 )
 from antibot.sim.tools import JUNK_SDPS, SCANNERS, SPOOFED_UAS
@@ -218,7 +220,7 @@ def test_mobile_softphones_share_carrier_nat() -> None:
         via = parse(ev).vias[0].sent_by.host
         assert PRIVATE.match(via) and via != ev.src_ip
     assert 0.03 < sum(from_user(e) == "anonymous" for e in calls) / len(calls) < 0.12
-    assert {(parse(e).header("user-agent") or "")[:1] for e in calls} == {"Z", "L", "B"}
+    assert {(parse(e).header("user-agent") or "")[:1] for e in calls} == {"Z", "L", "B", "G", "A"}
 
 
 def test_office_phones_keep_hours_and_nat_mappings() -> None:
@@ -234,8 +236,81 @@ def test_office_phones_keep_hours_and_nat_mappings() -> None:
     answered = [e.duration for e in calls if e.duration is not None]
     assert 0.62 < len(answered) / len(calls) < 0.78
     assert 60.0 < statistics.median(answered) < 300.0
-    brands = ("Yealink", "Polycom", "Grandstream")
+    brands = ("Yealink", "Polycom", "Grandstream", "snom", "Cisco-CP", "Fanvil")
     vendors = {next((b for b in brands if (parse(e).header("user-agent") or "").startswith(b)), "") for e in calls}
-    assert vendors == set(brands)
+    assert "" not in vendors and 2 <= len(vendors) <= 3  # an HQ brand or two, the branch's brand
     internal = sum(to_user(e).isdigit() and int(to_user(e)) in EXTENSIONS for e in calls) / len(calls)
     assert 0.18 < internal < 0.32
+
+
+# --- the other legitimate profiles: look-alikes with varied installations --------------------
+
+
+def _product(ev: SimEvent) -> str:
+    return (parse(ev).header("user-agent") or "").split("/")[0].split(" ")[0]
+
+
+def test_smb_trunks_are_many_differently_configured_pbxs() -> None:
+    calls = invites(run(("smb_trunks",), 86400.0, 31, 1.0, at_local(0.0)), "smb_trunks")
+    by_ip = _by_ip(calls)
+    assert len(by_ip) >= 25 and len(calls) > 3000
+    assert len({_product(evs[0]) for evs in by_ip.values()}) >= 3
+    assert {parse(e).max_forwards for e in calls} >= {69, 70}
+    with_identity = {ip for ip, evs in by_ip.items() if parse(evs[0]).has("p-asserted-identity")}
+    assert 0 < len(with_identity) < len(by_ip)
+    codecs = {
+        parse(evs[0]).body.split(b"m=audio ", 1)[1].split(b"\r\n", 1)[0].split(b" ", 2)[2] for evs in by_ip.values()
+    }
+    assert len(codecs) >= 10  # each PBX has its own codec list
+    for evs in by_ip.values():
+        assert len({(_product(e), order(parse(e))) for e in evs}) == 1  # but one PBX keeps its shape
+
+
+def test_regional_carrier_signs_calls_to_the_site_dids() -> None:
+    calls = invites(run(("regional_carrier",), 6 * 3600.0, 32, 1.0, at_local(9.0)), "regional_carrier")
+    assert {e.src_ip for e in calls} <= set(REGIONAL_SBCS) and len(calls) > 2500
+    dids = set(all_dids())
+    assert all(str(number(to_user(e))) in dids for e in calls)
+    shaken = [e for e in calls if "ppt=shaken" in (parse(e).header("identity") or "")]
+    assert 0.5 < len(shaken) / len(calls) < 0.8
+    assert all(60 <= (parse(e).max_forwards or 0) <= 69 for e in calls)
+    assert len({from_user(e) for e in calls}) > 0.8 * len(calls)
+
+
+def test_collections_centre_is_a_busy_human_paced_dialler_with_local_presence() -> None:
+    calls = invites(run(("collections_centre",), 86400.0, 33, 1.0, at_local(0.0)), "collections_centre")
+    assert len({e.src_ip for e in calls}) <= 2 and len(calls) > 5000
+    assert all(8.0 <= local_hour(e.ts) < 20.0 for e in calls)
+    same_area = sum(str(number(from_user(e)))[1:4] == str(number(to_user(e)))[1:4] for e in calls)
+    assert same_area == len(calls)  # local presence: the caller ID is in the callee's area code
+    dids = set(all_dids())
+    assert not [e for e in calls if str(number(to_user(e))) in dids]
+    redials = len(calls) - len({to_user(e) for e in calls})
+    assert 0.03 < redials / len(calls) < 0.25
+    answered = [e.duration for e in calls if e.duration is not None]
+    assert 0.2 < len(answered) / len(calls) < 0.45
+    assert 0.1 < sum(d < 10 for d in answered) / len(answered) < 0.45  # machines detected and hung up
+
+
+def test_hospital_calls_round_the_clock_and_home_workers_sit_on_their_own_lines() -> None:
+    events = run(("hospital_pbx", "remote_workers"), 86400.0, 34, 1.0, at_local(0.0))
+    hospital = invites(events, "hospital_pbx")
+    night = sum(local_hour(e.ts) < 6.0 for e in hospital)
+    assert len({e.src_ip for e in hospital}) <= 2 and night > 100
+    home = invites(events, "remote_workers")
+    ips_per_user: dict[str, set[str]] = defaultdict(set)
+    for ev in home:
+        ips_per_user[from_user(ev)].add(ev.src_ip)
+        assert PRIVATE.match(parse(ev).vias[0].sent_by.host)
+    assert all(len(ips) == 1 for user, ips in ips_per_user.items() if user != "anonymous")
+    assert len(ips_per_user) > 100
+    assert {"MicroSIP", "Z"} <= {_product(e) for e in home}
+
+
+def test_per_run_choices_differ_between_seeds() -> None:
+    stacks = set()
+    for seed in range(6):
+        calls = invites(run(("call_centre",), 3 * 3600.0, 40 + seed, 1.0, at_local(10.0)), "call_centre")
+        msg = parse(calls[0])
+        stacks.add((_product(calls[0]), msg.max_forwards, msg.has("p-asserted-identity")))
+    assert len(stacks) >= 3
