@@ -32,6 +32,7 @@ HOT = [
     "antibot/proxy/effects.py",
     "antibot/proxy/routing.py",
     "antibot/proxy/upstreams.py",
+    "antibot/transport/loop.py",
 ]
 
 

@@ -138,12 +138,14 @@ class ProxyCore:
         return self._flush()
 
     def get_timer(self) -> float | None:
-        while self._heap and getattr(self._heap[0][2], "armed", None) != self._heap[0][0]:
-            heapq.heappop(self._heap)
-        deadlines = [
-            d for d in (self._heap[0][0] if self._heap else None, self.pool.next_probe_time()) if d is not None
-        ]
-        return min(deadlines) if deadlines else None
+        heap = self._heap
+        while heap and getattr(heap[0][2], "armed", None) != heap[0][0]:
+            heapq.heappop(heap)
+        at = heap[0][0] if heap else None
+        probe = self.pool.next_probe_time()
+        if probe is not None and (at is None or probe < at):
+            return probe
+        return at
 
     @property
     def idle(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ParseError
@@ -28,6 +29,10 @@ class NameAddr:
         return self.param("tag")
 
 
+#: The common shape: an optional plain quoted display name, ``<uri>``, then parameters.
+_PLAIN = re.compile(r'(?:("[^"\\]*")\s*)?<([^<>\s]+)>\s*(?:;(.*))?', re.DOTALL)
+
+
 def parse_name_addr(value: str, what: str) -> NameAddr:
     """Parse one From/To/Contact/Route value.
 
@@ -36,6 +41,10 @@ def parse_name_addr(value: str, what: str) -> NameAddr:
     ``?`` headers, which must be bracketed (RFC 3261 §20, RFC 4475 §3.1.2.13).
     """
     text = value.strip()
+    plain = _PLAIN.fullmatch(text)
+    if plain is not None and ":" in plain.group(2):
+        rest = plain.group(3)
+        return NameAddr(plain.group(1), plain.group(2), tuple(parse_params(rest, what)) if rest else (), True)
     display: str | None = None
     if text.startswith('"'):
         i = 1

@@ -97,8 +97,9 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
     headers: list[Header] = []
     try:
         headers = _split_headers(head)
-        msg = _build(first, headers, is_response)
-        length_text = _content_length(headers)
+        singles, via_values = _classify(headers)
+        msg = _build(first, headers, singles, via_values, is_response)
+        length_text = _content_length(singles)
         if length_text is None:
             if stream:
                 raise ParseError("missing Content-Length on a stream transport")
@@ -172,19 +173,26 @@ def _split_folded(head: str) -> list[Header]:
     return headers
 
 
-def _build(first: str, headers: list[Header], is_response: bool) -> Request | Response:
+def _classify(headers: list[Header]) -> tuple[dict[str, str], list[str]]:
+    """The headers RFC 3261 §7.3.1 allows once (a second one is a 400), and the Via values."""
     singles: dict[str, str] = {}
     via_values: list[str] = []
     for h in headers:
         key = h.key
-        if key in SINGLE:
+        if key == "via":
+            via_values.append(h.value)
+        elif key in SINGLE:
             if key in singles:
                 if key == "content-length" and singles[key] == h.value:
                     continue
                 raise ParseError(f"more than one {_NAMES[key]} header")
             singles[key] = h.value
-        elif key == "via":
-            via_values.append(h.value)
+    return singles, via_values
+
+
+def _build(
+    first: str, headers: list[Header], singles: dict[str, str], via_values: list[str], is_response: bool
+) -> Request | Response:
     if not via_values:
         raise ParseError("missing Via header")
     for key in ("from", "to", "call-id", "cseq"):
@@ -275,14 +283,14 @@ def _cseq(value: str) -> tuple[int, str]:
     return int(number), method
 
 
-def _content_length(headers: list[Header]) -> int | None:
-    for h in headers:
-        if h.key == "content-length":
-            value = h.value.strip()
-            if not value.isdigit():
-                raise ParseError("bad Content-Length")
-            return int(value)
-    return None
+def _content_length(singles: dict[str, str]) -> int | None:
+    value = singles.get("content-length")
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isdigit():
+        raise ParseError("bad Content-Length")
+    return int(value)
 
 
 __all__ = ["Message", "NameAddr", "parse_datagram", "parse_stream"]

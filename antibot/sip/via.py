@@ -19,16 +19,14 @@ class Via:
     transport: str
     sent_by: HostPort
     params: tuple[tuple[str, str | None], ...]
+    #: The ``branch`` parameter (§8.1.1.7), looked up once: every transaction match needs it.
+    branch: str | None
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:
             if key == name:
                 return value if value is not None else ""
         return None
-
-    @property
-    def branch(self) -> str | None:
-        return self.param("branch")
 
     def response_address(self, default_port: int = 5060) -> tuple[str, int]:
         """Where a response goes (RFC 3261 §18.2.2 with RFC 3581 §4): received, then rport."""
@@ -51,14 +49,11 @@ def parse_via(value: str) -> Via:
     plain = _PLAIN_VIA.fullmatch(value)
     if plain is not None and "[" not in value:
         params_text = plain.group(3)
-        via = Via(
-            plain.group(1).upper(),
-            parse_hostport(plain.group(2)),
-            tuple(parse_params(params_text, "Via")) if params_text is not None else (),
-        )
-        if via.branch == MAGIC_COOKIE:
+        params = tuple(parse_params(params_text, "Via")) if params_text is not None else ()
+        branch = _branch(params)
+        if branch == MAGIC_COOKIE:
             raise ParseError("Via branch has no transaction identifier")
-        return via
+        return Via(plain.group(1).upper(), parse_hostport(plain.group(2)), params, branch)
     proto, _, rest = value.partition("/")
     version, _, rest = rest.partition("/")
     if proto.strip().upper() != "SIP":
@@ -81,9 +76,15 @@ def parse_via(value: str) -> Via:
         raise ParseError("Via without sent-by")
     sent_by = parse_hostport(hostport)
     params = tuple(parse_params(params_text, "Via")) if semi >= 0 else ()
-    via = Via(transport, sent_by, params)
-    branch = via.branch
+    branch = _branch(params)
     if branch is not None and branch == MAGIC_COOKIE:
         # RFC 4475 §3.2.1: the magic cookie alone identifies no transaction.
         raise ParseError("Via branch has no transaction identifier")
-    return via
+    return Via(transport, sent_by, params, branch)
+
+
+def _branch(params: tuple[tuple[str, str | None], ...]) -> str | None:
+    for key, value in params:
+        if key == "branch":
+            return value if value is not None else ""
+    return None

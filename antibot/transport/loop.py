@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import ipaddress
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from ..detect.verdict import Action, Verdict
@@ -23,6 +24,11 @@ from .tcp import ConnectionTable
 from .udp import UdpProtocol
 
 log = logging.getLogger("antibot.loop")
+
+#: Timer granularity (s): RFC 3261 timers are hundreds of ms, so 5 ms of slack changes nothing
+#: on the wire and lets one wake-up serve every timer due in the same slot.
+TIMER_SLACK = 0.005
+_RELAY = Verdict(Action.RELAY)
 
 DecideFn = Callable[[Request, Addr, float], Verdict | Awaitable[Verdict]]
 
@@ -96,7 +102,7 @@ class ProxyRunner:
 
     def _decide(self, need: NeedVerdict) -> list[ProxyEffect]:
         if self.decide is None:
-            return self.core.apply_verdict(need.ticket, Verdict(Action.RELAY), self.loop.time())
+            return self.core.apply_verdict(need.ticket, _RELAY, self.loop.time())
         try:
             result = self.decide(need.request, need.source, self.loop.time())
         except Exception:
@@ -148,15 +154,23 @@ class ProxyRunner:
         task.add_done_callback(self._tasks.discard)
 
     def _rearm(self) -> None:
+        """Keep one loop timer armed no later than the core's next deadline.
+
+        A timer already due earlier is left alone (it re-evaluates when it fires), so most
+        packets cost one comparison; deadlines are rounded up to :data:`TIMER_SLACK` so that
+        timers due close together are handled in one wake-up.
+        """
         at = self.core.get_timer()
-        if at == self._timer_at:
+        if at is None:
+            return  # an armed timer finds nothing to do and is not re-armed
+        current = self._timer_at
+        if current is not None and current <= at:
             return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+        at = math.ceil(at / TIMER_SLACK) * TIMER_SLACK
         self._timer_at = at
-        if at is not None:
-            self._timer = self.loop.call_at(max(at, self.loop.time()), self._on_timer)
+        self._timer = self.loop.call_at(max(at, self.loop.time()), self._on_timer)
 
     async def drain(self, timeout: float) -> None:
         """Graceful shutdown: refuse new calls, let in-flight transactions finish."""
