@@ -218,6 +218,7 @@ async def run_once(items: list[Invite], seed_dir: Path) -> dict[str, Sample]:
                 for v, i in zip(verdicts, items, strict=True):
                     clock.now = i.ts + 5
                     await detector.outcome(v.call_ref, i.src, i.status, i.duration)
+                await _flush_outcomes(store)
                 await _flush(calllog)
 
             for stage, inflight in (("decide, 1 in flight", 1), ("decide, 32 in flight", 32)):
@@ -234,9 +235,17 @@ async def run_once(items: list[Invite], seed_dir: Path) -> dict[str, Sample]:
                         ],
                         inflight,
                     )
+                    await _flush_outcomes(store)
                     await _flush(calllog)
             out["decide, 1 in flight"].extra = {"store_errors": float(detector.stats.store_errors)}
     return out
+
+
+async def _flush_outcomes(store: Store) -> None:
+    """Write outcomes the store queued (builds that write them at once have nothing to flush)."""
+    flush = getattr(store, "flush_outcomes", None)
+    if flush is not None:
+        await flush()
 
 
 def _forget(model: Any) -> None:

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import math
+import operator
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -37,9 +38,7 @@ class CounterStore(Protocol):
 
     async def observe(self, obs: Observation, now: float, *, timeout: float | None = None) -> Counters: ...
 
-    async def record_outcome(
-        self, source_ip: str, status: int, duration: float | None, now: float, *, timeout: float | None = None
-    ) -> None: ...
+    def queue_outcome(self, source_ip: str, status: int, duration: float | None, now: float) -> None: ...
 
 
 class CallSink(Protocol):
@@ -110,7 +109,10 @@ class Detector:
         """Pure part of the decision: model score, explanation, rules, mode, headers, call log."""
         values = dict(static)
         values.update(counter_features(counters, static))
-        vector = [values.get(name, 0.0) for name in FEATURE_NAMES]
+        try:
+            vector: Sequence[float] = _VECTOR(values)
+        except KeyError:  # a feature the feature code did not produce: 0.0, as the model was trained
+            vector = [values.get(name, 0.0) for name in FEATURE_NAMES]
         score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
         caller, callee = parties(req)
         ua = req.header("user-agent") or ""
@@ -172,10 +174,11 @@ class Detector:
         return verdict
 
     async def outcome(self, call_ref: str, source_ip: str, status: int, duration: float | None) -> None:
-        """Feed a call's outcome back into the per-source failure and short-call counters."""
+        """Feed a call's outcome back into the per-source failure and short-call counters
+        (queued: the store writes outcomes in batches and counts the ones it loses)."""
         if self.store is not None:
             try:
-                await self.store.record_outcome(source_ip, status, duration, self.clock(), timeout=self.store_timeout)
+                self.store.queue_outcome(source_ip, status, duration, self.clock())
             except Exception as exc:  # noqa: BLE001
                 self.stats.store_errors += 1
                 self._warn("outcome", "could not record outcome", exc)
@@ -189,7 +192,6 @@ class Detector:
                 }
             )
 
-
     def _warn(self, key: str, msg: str, exc: Exception) -> None:
         """Log ``msg`` at most once per ``warn_every`` seconds per ``key``, with the count since."""
         now = time.monotonic()
@@ -201,6 +203,7 @@ class Detector:
         log.warning(msg, extra={"error": repr(exc), "suppressed": count})
 
 
+_VECTOR: Callable[[dict[str, float]], Sequence[float]] = operator.itemgetter(*FEATURE_NAMES)
 #: ``{"<name>":%r,...}`` over :data:`FEATURE_NAMES`: the call log's feature JSON, one ``%`` away.
 _FEATURES_TEMPLATE = "{" + ",".join(f"{json.dumps(name)}:%r" for name in FEATURE_NAMES) + "}"
 

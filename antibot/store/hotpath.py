@@ -3,7 +3,9 @@
 - :meth:`HotPath.observe`: one INVITE counted under each of its entities and every counter
   read back, in one round trip (one EVALSHA of ``lua/observe.lua`` per entity, pipelined; each
   script touches only its entity's hash tag, so Redis Cluster can run it).
-- :meth:`HotPath.record_outcome`: a call's outcome for its source (``lua/bump.lua``).
+- :meth:`HotPath.record_outcome`: a call's outcome for its source (``lua/bump.lua``), or
+  :meth:`HotPath.queue_outcome`: the same without waiting; queued outcomes are summed per
+  source and written together every ``outcome_linger`` seconds (one script call per source).
 - :meth:`HotPath.log_calls`: a batch of call-log entries and the admin API's indexes.
 
 Redis failures raise :class:`StoreError`; after NOSCRIPT (a restarted or flushed Redis) the
@@ -12,10 +14,12 @@ scripts are loaded again and only the calls that did not run are retried, once.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from ..detect.observation import Counters, Observation
@@ -43,6 +47,8 @@ from .keys import (
 )
 from .wire import Command, ReplyError, Wire, pack
 
+log = logging.getLogger(__name__)
+
 _Call = tuple[list[str], list[str | int]]
 _Windows = dict[int, tuple[int, int, float]]
 
@@ -58,26 +64,35 @@ class _Plan:
     reads: tuple[tuple[str, int], ...]  # read-only (metric, window)
     keep: int  # recent To numbers kept (0: none)
     fields: tuple[str, ...]  # Counters fields, in result order
+    _counter_keys: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
+    _hll_keys: tuple[tuple[int, str, str], ...] = field(init=False, repr=False, compare=False)
+    _read_keys: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
 
     def call(self, obs: Observation, win: _Windows) -> _Call:
         tag = entity_prefix(self.kind, cast(str, getattr(obs, self.entity)))
         keys: list[str] = []
         args: list[str | int] = [len(self.counters), len(self.hlls), len(self.reads), self.keep]
-        for w in self.counters:
+        for w, metric in self._counter_keys:
             bucket, ttl, _ = win[w]
-            keys += (f"{tag}inv:{WINDOWS[w]}:{bucket}", f"{tag}inv:{WINDOWS[w]}:{bucket - 1}")
+            keys += (f"{tag}{metric}{bucket}", f"{tag}{metric}{bucket - 1}")
             args.append(ttl)
-        for metric, w, attr in self.hlls:
+        for w, metric, attr in self._hll_keys:
             bucket, ttl, _ = win[w]
-            keys += (f"{tag}{metric}:{WINDOWS[w]}:{bucket}", f"{tag}{metric}:{WINDOWS[w]}:{bucket - 1}")
+            keys += (f"{tag}{metric}{bucket}", f"{tag}{metric}{bucket - 1}")
             args += (ttl, cast(str, getattr(obs, attr)))
-        for metric, w in self.reads:
+        for w, metric in self._read_keys:
             bucket = win[w][0]
-            keys += (f"{tag}{metric}:{WINDOWS[w]}:{bucket}", f"{tag}{metric}:{WINDOWS[w]}:{bucket - 1}")
+            keys += (f"{tag}{metric}{bucket}", f"{tag}{metric}{bucket - 1}")
         if self.keep:
             keys.append(f"{tag}recent")
             args += (obs.to_number, RECENT_TTL)
         return keys, args
+
+    def __post_init__(self) -> None:
+        # "<metric>:<window>:" of each key, ready to be put between the tag and the bucket
+        object.__setattr__(self, "_counter_keys", tuple((w, f"inv:{WINDOWS[w]}:") for w in self.counters))
+        object.__setattr__(self, "_hll_keys", tuple((w, f"{m}:{WINDOWS[w]}:", a) for m, w, a in self.hlls))
+        object.__setattr__(self, "_read_keys", tuple((w, f"{m}:{WINDOWS[w]}:") for m, w in self.reads))
 
     def parse(self, reply: Any, win: _Windows, out: dict[str, Any]) -> None:
         cur, distinct, read, recent = reply
@@ -128,10 +143,23 @@ PLANS: Final = (
 
 
 class HotPath:
-    """The SIP path's Redis operations; ``timeout`` None means the wire's default."""
+    """The SIP path's Redis operations; ``timeout`` None means the wire's default.
 
-    def __init__(self, wire: Wire) -> None:
+    Counters of queued outcomes: ``outcomes_written`` and ``outcomes_lost`` (their batch
+    failed: Redis down or late; such failures are logged at most every ``warn_every`` s).
+    """
+
+    def __init__(self, wire: Wire, *, outcome_linger: float = 0.05, warn_every: float = 10.0) -> None:
         self.wire = wire
+        self.outcome_linger = outcome_linger
+        self.warn_every = warn_every
+        self.outcomes_written = 0
+        self.outcomes_lost = 0
+        self._outcomes: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}  # (tag, bucket) -> ttl, amounts
+        self._queued = 0
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+        self._warned = -math.inf
 
     async def load_scripts(self, timeout: float | None = None) -> None:
         replies = await self.wire.call([("SCRIPT", "LOAD", s.text) for s in SCRIPTS], timeout)
@@ -163,18 +191,57 @@ class HotPath:
         short_call_seconds: float = 6.0,
         timeout: float | None = None,
     ) -> None:
-        """Count one call's outcome for its source (see :meth:`antibot.store.redis.Store.record_outcome`)."""
-        if not source_ip:
+        """Count one call's outcome for its source now (see :meth:`antibot.store.redis.Store.record_outcome`)."""
+        counted = _outcome_keys(source_ip, status, duration, now, short_call_seconds)
+        if counted is not None:
+            key, ttl, metrics = counted
+            await self._run(BUMP, [_bump(key, ttl, dict.fromkeys(metrics, 1))], timeout)
+
+    def queue_outcome(
+        self, source_ip: str, status: int, duration: float | None, now: float, short_call_seconds: float = 6.0
+    ) -> None:
+        """Like :meth:`record_outcome`, without waiting: written with others within ``outcome_linger`` s."""
+        counted = _outcome_keys(source_ip, status, duration, now, short_call_seconds)
+        if counted is None:
             return
-        bucket, ttl, _ = window(now, 3600)
-        metrics = ["calls"]
-        if status >= 400 or status < 200:
-            metrics.append("failed")
-        elif status < 300 and duration is not None and duration < short_call_seconds:
-            metrics.append("short")
-        tag = entity_prefix("src", source_ip)
-        keys = [f"{tag}{metric}:1h:{bucket}" for metric in metrics]
-        await self._run(BUMP, [(keys, [ttl] * len(keys))], timeout)
+        key, ttl, metrics = counted
+        _, amounts = self._outcomes.setdefault(key, (ttl, {}))  # the first TTL is the longest
+        for metric in metrics:
+            amounts[metric] = amounts.get(metric, 0) + 1
+        self._queued += 1
+        if self._flush_at is None:
+            self._flush_at = asyncio.get_running_loop().call_later(self.outcome_linger, self._flush_outcomes)
+
+    async def flush_outcomes(self) -> None:
+        """Write the queued outcomes now (and wait for batches already being written)."""
+        self._flush_outcomes()
+        if self._flushing:
+            await asyncio.wait(set(self._flushing))
+
+    def _flush_outcomes(self) -> None:
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, {}
+        count, self._queued = self._queued, 0
+        calls = [_bump(key, ttl, amounts) for key, (ttl, amounts) in batch.items()]
+        task = asyncio.get_running_loop().create_task(self._write_outcomes(calls, count))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _write_outcomes(self, calls: list[_Call], count: int) -> None:
+        try:
+            await self._run(BUMP, calls, None)
+        except StoreError as exc:
+            self.outcomes_lost += count
+            now = time.monotonic()
+            if now - self._warned >= self.warn_every:
+                self._warned = now
+                log.warning("call outcomes not counted", extra={"error": str(exc), "lost": self.outcomes_lost})
+        else:
+            self.outcomes_written += count
 
     async def log_calls(self, entries: list[dict[str, str]], maxlen: int, timeout: float | None = None) -> None:
         """Append entries to the call log stream with their indexes (two round trips per batch)."""
@@ -209,6 +276,31 @@ class HotPath:
         return replies
 
 
+def _outcome_keys(
+    source_ip: str, status: int, duration: float | None, now: float, short_call_seconds: float
+) -> tuple[tuple[str, int], int, list[str]] | None:
+    """``((source tag, 1 h bucket), ttl, metrics counted)`` of one outcome; None without a source.
+
+    Failed: a final status >= 400, or none at all (< 200). Short: answered (2xx) with a known
+    ``duration`` under ``short_call_seconds``. Every outcome counts a call.
+    """
+    if not source_ip:
+        return None
+    bucket, ttl, _ = window(now, 3600)
+    metrics = ["calls"]
+    if status >= 400 or status < 200:
+        metrics.append("failed")
+    elif status < 300 and duration is not None and duration < short_call_seconds:
+        metrics.append("short")
+    return (entity_prefix("src", source_ip), bucket), ttl, metrics
+
+
+def _bump(key: tuple[str, int], ttl: int, amounts: dict[str, int]) -> _Call:
+    tag, bucket = key
+    keys = [f"{tag}{metric}:1h:{bucket}" for metric in amounts]
+    return keys, [*([ttl] * len(keys)), *amounts.values()]
+
+
 def _noscript(reply: ReplyError) -> bool:
     return str(reply).startswith("NOSCRIPT")
 
@@ -219,8 +311,8 @@ def _evalsha(script: Script, calls: list[_Call]) -> bytes:
 
 def _xadd(entry: Mapping[str, str], maxlen: int) -> Command:
     command: list[str | int] = ["XADD", CALLS_STREAM, "MAXLEN", "~", maxlen, "*"]
-    for field, value in entry.items():
-        command += (field, value)
+    for name, value in entry.items():
+        command += (name, value)
     return command
 
 

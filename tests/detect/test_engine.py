@@ -12,10 +12,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from antibot.app import find_model
 from antibot.detect.engine import Detector, features_json
 from antibot.detect.features import FEATURE_NAMES
-from antibot.detect.model import load_model
+from antibot.detect.model import FORMAT, Model
 from antibot.detect.rules import RuleSet
 from antibot.detect.verdict import Action
 from antibot.store.embedded import EmbeddedRedis
@@ -50,9 +49,17 @@ class Log:
 
 
 def detector(store: Store, log: Log, timeout: float = 0.1) -> Detector:
-    path = find_model(None)
-    assert path is not None
-    model, _ = load_model(path, FEATURE_NAMES)
+    # one tree: a source placing more than ~3 calls a minute looks like a bot (independent of the shipped model)
+    tree = {
+        "feature": [FEATURE_NAMES.index("log_src_60s"), -1, -1],
+        "threshold": [1.4, 0.0, 0.0],
+        "left": [1, -1, -1],
+        "right": [2, -1, -1],
+        "value": [0.0, -1.0, 1.0],
+    }
+    model = Model.from_dict(
+        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [tree]}
+    )
     return Detector(rules=RuleSet(), model=model, store=store, calllog=log, store_timeout=timeout, clock=lambda: T0)
 
 
@@ -65,6 +72,7 @@ def test_counters_reach_the_features_and_the_call_log(server: EmbeddedRedis) -> 
                 verdict = await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
                 assert "store-unavailable" not in verdict.reasons
             await d.outcome(verdict.call_ref, PHONE_SRC, 486, None)
+            await store.flush_outcomes()
             await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
         return log.entries
 
@@ -73,6 +81,9 @@ def test_counters_reach_the_features_and_the_call_log(server: EmbeddedRedis) -> 
     assert [f["log_src_60s"] for f in features] == [round(math.log1p(n), 4) for n in (1, 2, 3, 4)]
     assert features[-1]["log_src_outcomes_1h"] > 0 and features[2]["log_src_outcomes_1h"] == 0
     assert [e for e in entries if "outcome" in e][0]["outcome"] == "486"
+    scores = [float(e["score"]) for e in entries if "score" in e]
+    assert scores[0] < 0.5 < scores[-1]  # the counters reached the model
+    assert json.loads(entries[-1]["explanation"])[0][0] == "log_src_60s"
 
 
 def test_a_late_redis_degrades_to_no_counters_within_the_deadline(server: EmbeddedRedis) -> None:
@@ -114,6 +125,8 @@ def test_redis_down_then_back(server: EmbeddedRedis) -> None:
             await asyncio.to_thread(server.stop)
             reasons.append((await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)).reasons)
             await d.outcome("x", PHONE_SRC, 200, 3.0)  # does not raise either
+            await store.flush_outcomes()
+            assert store.hot.outcomes_lost == 1
             await asyncio.to_thread(server.start)
             await asyncio.sleep(0.1)
             reasons.append((await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)).reasons)
