@@ -10,7 +10,6 @@ and never raises: a call is never lost to a bug. ``bench/scoring.py`` measures e
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
@@ -204,16 +203,33 @@ class Detector:
 
 
 _VECTOR: Callable[[dict[str, float]], Sequence[float]] = operator.itemgetter(*FEATURE_NAMES)
-#: ``{"<name>":%r,...}`` over :data:`FEATURE_NAMES`: the call log's feature JSON, one ``%`` away.
-_FEATURES_TEMPLATE = "{" + ",".join(f"{json.dumps(name)}:%r" for name in FEATURE_NAMES) + "}"
+#: ``{"<name>":%s,...}`` over :data:`FEATURE_NAMES`: the call log's feature JSON, one ``%`` away.
+_FEATURES_TEMPLATE = "{" + ",".join(f"{json.dumps(name)}:%s" for name in FEATURE_NAMES) + "}"
+#: JSON text of ``round(value, 4)`` by value: feature values repeat (flags, log counts of small
+#: integers, small ratios), and rounding + repr cost ~1 µs each. Emptied when full.
+_NUMBERS: dict[float, str] = {}
+_NUMBERS_MAX = 50_000
+
+
+def _number(value: float) -> str:
+    text = _NUMBERS.get(value)
+    if text is None:
+        rounded = round(value, 4)
+        text = repr(rounded) if math.isfinite(rounded) else json.dumps(rounded)
+        if len(_NUMBERS) >= _NUMBERS_MAX:
+            _NUMBERS.clear()
+        _NUMBERS[value] = text
+    return text
 
 
 def features_json(vector: Sequence[float]) -> str:
-    """``json.dumps({name: round(value, 4)}, separators=(",", ":"))`` over :data:`FEATURE_NAMES`,
-    the same text built from a template (a float's repr is its JSON): several times cheaper."""
-    if all(map(math.isfinite, vector)):
-        return _FEATURES_TEMPLATE % tuple(map(round, vector, itertools.repeat(4)))
-    return json.dumps({n: round(v, 4) for n, v in zip(FEATURE_NAMES, vector, strict=True)}, separators=(",", ":"))
+    """``json.dumps({name: round(value, 4)}, separators=(",", ":"))`` over :data:`FEATURE_NAMES`
+    (-0.0 may come out as 0.0), from a template and the numbers already written."""
+    try:
+        parts = tuple(map(_NUMBERS.__getitem__, vector))
+    except KeyError:
+        parts = tuple(map(_number, vector))
+    return _FEATURES_TEMPLATE % parts
 
 
 _PHRASES = {
