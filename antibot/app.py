@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .config import Settings
+from .config import ConfigError, Settings
 from .detect.limiter import TokenBuckets
 from .detect.static import StaticRules
 from .proxy.core import CoreConfig, ProxyCore
@@ -81,7 +81,15 @@ async def serve(s: Settings) -> None:
             decide = detection.detector.decide
     runner = ProxyRunner(core, decide, tcp_idle_timeout=s.tcp_idle_timeout, on_outcome=on_outcome)
     for x in s.listen:
-        await runner.listen(x.transport, x.host, x.port)
+        try:
+            await runner.listen(x.transport, x.host, x.port)
+        except OSError as exc:
+            runner.close()
+            if api_server is not None:
+                await api_server.stop()
+            for item in cleanup:
+                await item.close()  # type: ignore[attr-defined]
+            raise ConfigError(f"cannot listen on {x.transport}:{x.host}:{x.port}: {exc.strerror or exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,18 @@ def test_startup_errors_are_reported_not_raised(tmp_path: Path) -> None:
     )
     assert run.returncode == 2, run.stderr[-2000:]
     assert "config error: model refused" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_busy_sip_port_is_a_config_error() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "antibot", "run", "--upstream", "sip:127.0.0.1:5080"]
+            + ["--listen", f"udp:127.0.0.1:{port}", "--no-detect", "--no-api"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert f"config error: cannot listen on udp:127.0.0.1:{port}" in run.stderr and "Traceback" not in run.stderr
