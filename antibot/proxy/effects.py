@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..sip.message import Request
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class Addr:
     """A transport address: ``transport`` is ``udp`` or ``tcp``; IPv6 hosts are unbracketed."""
 
@@ -20,7 +20,7 @@ class Addr:
         return f"{self.transport}:{host}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class Transmit:
     """Send ``data`` to ``dest`` (for TCP: on the connection to that remote address, opened if needed)."""
 
@@ -28,7 +28,7 @@ class Transmit:
     dest: Addr
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class NeedVerdict:
     """A new INVITE waits for the decision hook; answer with ``ProxyCore.apply_verdict(ticket, ...)``."""
 
@@ -37,7 +37,7 @@ class NeedVerdict:
     source: Addr
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class CallOutcome:
     """How a relayed call ended, for the detector's failure/short-call counters.
 

@@ -9,7 +9,7 @@ from .errors import ParseError
 from .headers import is_token, parse_params
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class NameAddr:
     """``display <uri>;params``. ``uri`` is kept as text; header params are parsed."""
 

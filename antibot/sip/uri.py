@@ -13,7 +13,7 @@ from .headers import parse_params
 ROUTABLE_SCHEMES = frozenset({"sip", "sips", "tel"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class HostPort:
     """A host (IPv6 without brackets) and an optional port (RFC 3261 §25.1 hostport)."""
 
@@ -30,7 +30,7 @@ class HostPort:
         return host if port is None else f"{host}:{port}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class SipUri:
     """A parsed sip:/sips: URI. ``user`` stays escaped as on the wire (RFC 3261 §19.1.4)."""
 

@@ -12,7 +12,7 @@ from .uri import HostPort, parse_hostport
 MAGIC_COOKIE = "z9hG4bK"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class Via:
     """One via-parm: ``SIP/2.0/UDP host:port;branch=...;received=...;rport``."""
 

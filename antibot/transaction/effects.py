@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class TimerConfig:
     """RFC 3261 §17.1.1.1 timer values, in seconds (T1 RTT estimate, T2 cap, T4 max lifetime)."""
 
@@ -19,26 +19,26 @@ class TimerConfig:
     t4: float = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class Send:
     """Transmit these bytes on the transaction's flow (the owner knows the destination)."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class PassUp:
     """Hand a message to the transaction user (a response for client txns, a request for server txns)."""
 
     message: Any  # a Request or Response (``object`` trips mypyc's dataclass support)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class TimedOut:
     """Timer B or F fired: the client transaction got no final response (RFC 3261 §17.1.1.2, §17.1.2.2)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(unsafe_hash=True)
 class Terminated:
     """The transaction reached the Terminated state; the owner forgets it."""
 
