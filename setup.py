@@ -33,6 +33,7 @@ HOT = [
     "antibot/proxy/routing.py",
     "antibot/proxy/upstreams.py",
     "antibot/transport/loop.py",
+    "antibot/transport/udp.py",
 ]
 
 

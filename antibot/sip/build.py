@@ -77,7 +77,18 @@ def forward_request(
 
 
 def forward_response(resp: Response) -> bytes:
-    """Remove the topmost Via value, keep everything else (RFC 3261 §16.7 step 9)."""
+    """Remove the topmost Via value, keep everything else (RFC 3261 §16.7 step 9).
+
+    The usual top Via line holds one value: the received bytes are copied around it.
+    """
+    raw = resp.raw
+    offset = raw.find(b"\r\n") + 2
+    for h in resp.headers:
+        if h.key == "via":
+            if "," not in h.value:
+                return raw[:offset] + raw[offset + len(h.line) :]
+            break
+        offset += len(h.line)
     out: list[str] = [resp.raw[: resp.raw.find(b"\r\n") + 2].decode("latin-1")]
     popped = False
     for h in resp.headers:
