@@ -190,7 +190,8 @@ async def run_once(items: list[Invite], seed_dir: Path) -> dict[str, Sample]:
                     vectors.append((values, [values.get(name, 0.0) for name in FEATURE_NAMES]))
             with meter.measure(out, "model"):
                 scores = [model.explain(vec)[0] for _, vec in vectors]
-            out["model"].extra = {"cache_hit_ratio": model.cache_hits / max(1, model.cache_hits + model.cache_misses)}
+            hits, misses = getattr(model, "cache_hits", 0), getattr(model, "cache_misses", 0)
+            out["model"].extra = {"cache_hit_ratio": hits / max(1, hits + misses)}
             facts = []
             for r, i, (values, _), score in zip(reqs, items, vectors, scores, strict=True):
                 caller, callee = parties(r)
