@@ -19,7 +19,6 @@ from ..detect.verdict import Action, Verdict
 from ..sip import build
 from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
-from ..sip.headers import split_commas
 from ..sip.message import Request, Response
 from ..sip.parser import parse_datagram
 from ..sip.uri import SipUri, parse_uri
@@ -693,10 +692,7 @@ def _no_user(uri: str) -> bool:
 
 
 def _first_via_text(req: Request) -> str:
-    for h in req.headers:
-        if h.key == "via":
-            return split_commas(h.value)[0]
-    raise SipError("missing Via")
+    return req.top_via_text
 
 
 def _ack_factory(data: bytes) -> Callable[[object], bytes]:

@@ -96,6 +96,12 @@ class Message:
         return self._vias
 
     @property
+    def top_via_text(self) -> str:
+        """The top Via value as received (the first value of the first Via line)."""
+        first = self._via_values[0]
+        return split_commas(first)[0] if "," in first else first
+
+    @property
     def from_(self) -> NameAddr:
         if self._from is None:
             self._from = parse_name_addr(self._from_value, "From")
