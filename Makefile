@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LISTEN ?= --listen udp:127.0.0.1:5060 --listen tcp:127.0.0.1:5060
 UPSTREAM ?= --upstream sip:127.0.0.1:5080
 
-.PHONY: run test deps sysdeps lint bench clean
+.PHONY: run test test-pure deps sysdeps lint bench clean
 
 # Sources setup.py compiles with mypyc (the per-packet path); the stamp rebuilds them when they change.
 HOT_SRC := $(wildcard antibot/sip/*.py antibot/transaction/*.py antibot/proxy/*.py antibot/transport/loop.py antibot/transport/udp.py)
@@ -35,6 +35,16 @@ test: sysdeps $(COMPILED)
 	$(BIN)/ruff check antibot api tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-pure
+
+# The same per-packet modules as pure Python (the fallback without a C compiler): their unit
+# tests run on a copy of the package without the compiled extensions.
+PURE := build/pure
+test-pure: $(BIN)/antibot
+	@rm -rf $(PURE) && mkdir -p $(PURE)/repo
+	@cp -r antibot tests pyproject.toml $(PURE)/repo/ && find $(PURE)/repo -name '*.so' -delete
+	@ln -sfn $(abspath ..)/shared $(PURE)/shared
+	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/sip tests/transaction tests/proxy
 
 bench: $(COMPILED)
 	$(BIN)/python bench/run.py $(ARGS)
