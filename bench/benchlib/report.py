@@ -30,8 +30,11 @@ def machine_info(repo: Path) -> dict[str, Any]:
     except OSError:
         pass
     venv_py = repo / ".venv/bin/python"
-    probe = "import sys, uvloop, antibot; print(sys.version.split()[0], uvloop.__version__, antibot.__version__)"
-    versions = (_first_line([str(venv_py), "-c", probe], cwd=repo) or "? ? ?").split() + ["?", "?", "?"]
+    probe = (
+        "import sys, uvloop, antibot, antibot.proxy.core as c; "
+        "print(sys.version.split()[0], uvloop.__version__, antibot.__version__, c.__file__.endswith('.so'))"
+    )
+    versions = (_first_line([str(venv_py), "-c", probe], cwd=repo) or "? ? ? ?").split() + ["?", "?", "?", "?"]
     return {
         "nproc": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
@@ -40,6 +43,8 @@ def machine_info(repo: Path) -> dict[str, Any]:
         "python": versions[0],
         "uvloop": versions[1],
         "antibot": versions[2],
+        # True when the per-packet modules run compiled by mypyc (setup.py), False for pure Python.
+        "antibot_compiled": versions[3] == "True",
         "antibot_commit": _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
         "antibot_tree_modified": bool(_first_line(["git", "--no-optional-locks", "-C", str(repo), "status",
                                                    "--porcelain", "--", "antibot"])),
@@ -111,8 +116,10 @@ def markdown(result: dict[str, Any]) -> str:
     notes.append(f"Whole-machine CPU busy during the calls (median over runs; includes both sipp ends and any "
                  f"other load on the box): {busy}.")
     m = result["machine"]
-    notes.append(f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, {m['kamailio']}, "
-                 f"{m['sipp']}; load average at start {' '.join(m['loadavg_at_start'])}; mode {result['mode']}.")
+    build = "mypyc-compiled per-packet path" if m.get("antibot_compiled") else "pure Python"
+    notes.append(f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, antibot {build}, "
+                 f"{m['kamailio']}, {m['sipp']}; load average at start {' '.join(m['loadavg_at_start'])}; "
+                 f"mode {result['mode']}.")
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
 
 
