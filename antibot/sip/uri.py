@@ -58,8 +58,23 @@ class SipUri:
 _PLAIN_HOSTPORT = re.compile(r"([A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?")
 
 
+#: Parsed host:port texts: a proxy sees the same few peers over and over (bounded).
+_HOSTPORTS: dict[str, HostPort] = {}
+
+
 def parse_hostport(text: str) -> HostPort:
     """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3)."""
+    known = _HOSTPORTS.get(text)
+    if known is not None:
+        return known
+    parsed = _parse_hostport(text)
+    if len(_HOSTPORTS) >= 4096:
+        _HOSTPORTS.clear()
+    _HOSTPORTS[text] = parsed
+    return parsed
+
+
+def _parse_hostport(text: str) -> HostPort:
     plain = _PLAIN_HOSTPORT.fullmatch(text)
     if plain is not None:
         port = plain.group(2)
