@@ -680,8 +680,18 @@ _PHRASES = {
 }
 
 
+#: URIs of Route values: the same few Record-Route entries come back on every in-dialog request.
+_ROUTE_URIS: dict[str, str] = {}
+
+
 def parse_name_addr_uri(value: str) -> str:
-    return parse_name_addr(value, "Route").uri
+    uri = _ROUTE_URIS.get(value)
+    if uri is None:
+        uri = parse_name_addr(value, "Route").uri
+        if len(_ROUTE_URIS) >= 4096:
+            _ROUTE_URIS.clear()
+        _ROUTE_URIS[value] = uri
+    return uri
 
 
 def _no_user(uri: str) -> bool:

@@ -93,8 +93,22 @@ class LocalIdentity:
         return self.is_me(via.sent_by.host, via.sent_by.port, via.transport.lower())
 
 
+#: Next hops by URI text: Route and Request-URIs of a dialog repeat on every request (bounded).
+_TARGETS: dict[str, Addr] = {}
+
+
 def uri_target(uri_text: str) -> Addr:
     """Next-hop address for a SIP URI (RFC 3263 without DNS: IP literals or names as given)."""
+    known = _TARGETS.get(uri_text)
+    if known is None:
+        known = _uri_target(uri_text)
+        if len(_TARGETS) >= 4096:
+            _TARGETS.clear()
+        _TARGETS[uri_text] = known
+    return known
+
+
+def _uri_target(uri_text: str) -> Addr:
     uri: SipUri = parse_uri(uri_text)
     host = uri.param("maddr") or uri.host.host
     transport = uri.transport

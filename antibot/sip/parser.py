@@ -273,7 +273,21 @@ def _request_line(first: str) -> tuple[str, str, SipUri | None]:
     return method, uri, parsed
 
 
+#: Parsed CSeq values ("1 INVITE", "2 BYE" ... repeat endlessly; bounded).
+_CSEQS: dict[str, tuple[int, str]] = {}
+
+
 def _cseq(value: str) -> tuple[int, str]:
+    known = _CSEQS.get(value)
+    if known is None:
+        known = _parse_cseq(value)
+        if len(_CSEQS) >= 4096:
+            _CSEQS.clear()
+        _CSEQS[value] = known
+    return known
+
+
+def _parse_cseq(value: str) -> tuple[int, str]:
     number, _, method = value.strip().partition(" ")
     method = method.strip()
     if not number.isdigit() or not is_token(method):
