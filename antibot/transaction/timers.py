@@ -9,8 +9,11 @@ from __future__ import annotations
 import enum
 
 
-class Timer(enum.Enum):
+class Timer(enum.StrEnum):
     """RFC 3261 timers (Appendix A, Table 4).
+
+    A ``StrEnum`` so that hashing one (timers are dict keys) is ``str.__hash__``, not the
+    interpreted ``Enum.__hash__``: it is done several times per message.
 
     A/B/D: INVITE client (§17.1.1); E/F/K: non-INVITE client (§17.1.2);
     G/H/I: INVITE server (§17.2.1); J: non-INVITE server (§17.2.2).
@@ -72,7 +75,7 @@ class Timers:
         """
         expired = sorted(
             (timer for timer, at in self._deadlines.items() if at <= now),
-            key=lambda timer: (self._deadlines[timer], timer.value),
+            key=lambda timer: (self._deadlines[timer], str(timer)),
         )
         for timer in expired:
             del self._deadlines[timer]
