@@ -9,7 +9,6 @@ in a task so no protocol callback ever awaits.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import ipaddress
 import logging
 import math
@@ -110,10 +109,10 @@ class ProxyRunner:
             return self.core.apply_verdict(
                 need.ticket, Verdict(Action.RELAY, reasons=("hook-error",)), self.loop.time()
             )
-        if inspect.isawaitable(result):
-            self._spawn(self._await_verdict(need.ticket, result))
-            return []
-        return self.core.apply_verdict(need.ticket, result, self.loop.time())
+        if isinstance(result, Verdict):
+            return self.core.apply_verdict(need.ticket, result, self.loop.time())
+        self._spawn(self._await_verdict(need.ticket, result))
+        return []
 
     async def _await_verdict(self, ticket: int, pending: Awaitable[Verdict]) -> None:
         try:
