@@ -41,7 +41,7 @@ class Via:
         return host, self.sent_by.port or default_port
 
 
-_PLAIN_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([^;\s]+?)(?:;(.*))?")
+_PLAIN_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([^;\s]+)(?:;(.*))?")
 
 
 def parse_via(value: str) -> Via:

@@ -25,9 +25,9 @@ from .udp import UdpProtocol
 
 log = logging.getLogger("antibot.loop")
 
-#: Timer granularity (s): RFC 3261 timers are hundreds of ms, so 5 ms of slack changes nothing
+#: Timer granularity (s): RFC 3261 timers are hundreds of ms, so 20 ms of slack changes nothing
 #: on the wire and lets one wake-up serve every timer due in the same slot.
-TIMER_SLACK = 0.005
+TIMER_SLACK = 0.02
 _RELAY = Verdict(Action.RELAY)
 
 DecideFn = Callable[[Request, Addr, float], Verdict | Awaitable[Verdict]]
