@@ -56,12 +56,22 @@ class Model:
         self.features = tuple(features)
         self.base = base
         self.rate = rate
-        self.trees = tuple(trees)
-        self._leaves, self._leaf_value, self._leaf_path = _compile(self.trees)
         self._explained: dict[tuple[int, Sequence[int]], tuple[float, tuple[tuple[str, float], ...]]] = {}
+        self.trees = tuple(trees)  # compiles them (see the setter)
         #: Explanations served from the cache, and computed.
         self.cache_hits = 0
         self.cache_misses = 0
+
+    @property
+    def trees(self) -> tuple[_Tree, ...]:
+        return self._trees
+
+    @trees.setter
+    def trees(self, trees: Sequence[_Tree]) -> None:
+        """Replacing the trees recompiles them and forgets cached explanations."""
+        self._trees = tuple(trees)
+        self._leaves, self._leaf_value, self._leaf_path = _compile(self._trees)
+        self._explained.clear()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Model:

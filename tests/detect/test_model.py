@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 from pathlib import Path
 
 import pytest
 
-from antibot.detect.model import FORMAT, Model, ModelError, load_model
+from antibot.detect.model import FORMAT, Model, ModelError, _sigmoid, load_model
 
 FEATURES = ["rate", "scanner_ua", "other"]
 
@@ -93,3 +94,71 @@ def test_corrupt_models_are_refused(tmp_path: Path, mutate: object, message: str
 def test_missing_files(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="missing"):
         load_model(tmp_path / "nope.json", FEATURES)
+
+
+def _walk(m: Model, x: list[float], top: int = 3) -> tuple[float, list[tuple[str, float]]]:
+    """The reference: walk every tree over its arrays, adding path contributions as we go."""
+    contrib = [0.0] * len(m.features)
+    total = 0.0
+    for t in m.trees:
+        node = 0
+        while t.feature[node] >= 0:
+            f = t.feature[node]
+            nxt = t.left[node] if x[f] <= t.threshold[node] else t.right[node]
+            contrib[f] += t.value[nxt] - t.value[node]
+            node = nxt
+        total += t.value[node]
+    ranked = sorted(range(len(contrib)), key=lambda i: contrib[i], reverse=True)
+    score = _sigmoid(m.base + m.rate * total)
+    return score, [(m.features[i], m.rate * contrib[i]) for i in ranked[:top] if contrib[i] > 0]
+
+
+def _random_tree(rng: random.Random, depth: int, n_features: int) -> dict[str, list[float]]:
+    feature: list[float] = []
+    threshold: list[float] = []
+    left: list[float] = []
+    right: list[float] = []
+    value: list[float] = []
+
+    def node(d: int) -> int:
+        i = len(feature)
+        feature.append(-1)
+        threshold.extend([0.0])
+        left.append(-1)
+        right.append(-1)
+        value.append(rng.uniform(-2, 2))
+        if d < depth and (d < 2 or rng.random() < 0.8):
+            feature[i] = rng.randrange(n_features)
+            threshold[i] = rng.choice([0.5, 1.0, rng.uniform(0, 3)])
+            left[i] = node(d + 1)
+            # Below depth 3 only the left side goes on: a deep tree is a spine, not 2**depth nodes.
+            right[i] = node(d + 1 if d < 3 else depth)
+        return i
+
+    node(0)
+    return {"feature": feature, "threshold": threshold, "left": left, "right": right, "value": value}
+
+
+@pytest.mark.parametrize("depth", [3, 40])  # 40: deeper than COMPILE_MAX_DEPTH, walked instead
+def test_compiled_trees_score_and_explain_exactly_like_the_walk(depth: int) -> None:
+    rng = random.Random(depth)
+    features = [f"f{i}" for i in range(12)]
+    trees = [_random_tree(rng, depth if i % 5 == 0 else 3, len(features)) for i in range(30)]
+    m = Model.from_dict({"format": FORMAT, "features": features, "base": -0.3, "rate": 0.1, "trees": trees})
+    for _ in range(400):
+        x = [rng.choice([0.0, 1.0, 0.5, rng.uniform(-1, 4), math.inf]) for _ in features]
+        expected = _walk(m, x)
+        assert m.explain(x) == expected  # bit-identical, not approximately
+        assert m.explain(x) == expected  # and again from the explanation cache
+        assert m.score(x) == expected[0]
+    assert m.cache_hits >= 400
+
+
+def test_replacing_the_trees_recompiles_them() -> None:
+    m = Model.from_dict(tiny())
+    x = [10.0, 1.0, 0.0]
+    before = m.explain(x)
+    t = m.trees[0]
+    m.trees = (type(t)(t.feature, t.threshold, t.left, t.right, (0.0, -1.0, 5.0)), *m.trees[1:])
+    assert m.raw(x) == pytest.approx(-2.0 + 0.5 * (5.0 + 4.0))
+    assert m.explain(x) != before and m.explain(x) == _walk(m, x)
