@@ -1,7 +1,8 @@
 """Shared counters, the call log and an embedded Redis.
 
-Only :mod:`antibot.store.redis` imports the ``redis`` client library; this package and
-its other modules stay importable without it.
+Only :mod:`antibot.store.redis` imports the ``redis`` client library (the admin API's side);
+the SIP path talks to Redis through :mod:`antibot.store.wire` (a lean RESP connection, hiredis
+parsing) driven by :mod:`antibot.store.hotpath`. Key names: :mod:`antibot.store.keys`.
 """
 
 from __future__ import annotations
