@@ -132,6 +132,11 @@ def split_commas(value: str) -> list[str]:
     return parts
 
 
+def is_plain_params(text: str) -> bool:
+    """True for the common ``name[=value]`` list without quotes or LWS (valid for :func:`parse_params`)."""
+    return _PLAIN_PARAMS.fullmatch(text) is not None
+
+
 def parse_params(text: str, what: str) -> list[tuple[str, str | None]]:
     """Parse ``;name=value;flag`` (text starts after the first ``;``) per RFC 3261 §25.1 generic-param.
 

@@ -3,30 +3,63 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import ParseError, VersionNotSupported
-from .headers import is_token, parse_params
+from .headers import is_plain_params, is_token, parse_params
 from .uri import HostPort, parse_hostport
 
 MAGIC_COOKIE = "z9hG4bK"
 
 
-@dataclass(unsafe_hash=True)
-class Via:
-    """One via-parm: ``SIP/2.0/UDP host:port;branch=...;received=...;rport``."""
+Params = tuple[tuple[str, str | None], ...]
 
-    transport: str
-    sent_by: HostPort
-    params: tuple[tuple[str, str | None], ...]
-    #: The ``branch`` parameter (§8.1.1.7), looked up once: every transaction match needs it.
-    branch: str | None
+
+class Via:
+    """One via-parm: ``SIP/2.0/UDP host:port;branch=...;received=...;rport``.
+
+    ``branch`` (§8.1.1.7) is read at parse time: every transaction match needs it. The other
+    parameters were checked against the plain grammar then and are split on first use: most
+    Vias (every response's) never need them.
+    """
+
+    __slots__ = ("transport", "sent_by", "branch", "_text", "_params")
+
+    def __init__(
+        self, transport: str, sent_by: HostPort, params: Params | None, branch: str | None, text: str = ""
+    ) -> None:
+        self.transport = transport
+        self.sent_by = sent_by
+        self.branch = branch
+        self._text = text
+        self._params = params
+
+    @property
+    def params(self) -> Params:
+        if self._params is None:
+            self._params = tuple(parse_params(self._text, "Via")) if self._text else ()
+        return self._params
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:
             if key == name:
                 return value if value is not None else ""
         return None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Via):
+            return NotImplemented
+        return (self.transport, self.sent_by, self.params, self.branch) == (
+            other.transport,
+            other.sent_by,
+            other.params,
+            other.branch,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.transport, self.sent_by, self.params))
+
+    def __repr__(self) -> str:
+        return f"Via({self.transport!r}, {self.sent_by!r}, {self.params!r})"
 
     def response_address(self, default_port: int = 5060) -> tuple[str, int]:
         """Where a response goes (RFC 3261 §18.2.2 with RFC 3581 §4): received, then rport."""
@@ -41,6 +74,8 @@ class Via:
         return host, self.sent_by.port or default_port
 
 
+#: The first ``branch`` parameter of a plain parameter list (names are case-insensitive).
+_BRANCH = re.compile(r"(?:^|;)branch(?:=([^;]*))?(?=;|$)", re.IGNORECASE)
 _PLAIN_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([^;\s]+)(?:;(.*))?")
 
 
@@ -49,11 +84,18 @@ def parse_via(value: str) -> Via:
     plain = _PLAIN_VIA.fullmatch(value)
     if plain is not None and "[" not in value:
         params_text = plain.group(3)
-        params = tuple(parse_params(params_text, "Via")) if params_text is not None else ()
-        branch = _branch(params)
+        if params_text is None:
+            return Via(plain.group(1).upper(), parse_hostport(plain.group(2)), (), None)
+        if is_plain_params(params_text):
+            found = _BRANCH.search(params_text)
+            branch = None if found is None else found.group(1) or ""
+            params: Params | None = None
+        else:
+            params = tuple(parse_params(params_text, "Via"))
+            branch = _branch(params)
         if branch == MAGIC_COOKIE:
             raise ParseError("Via branch has no transaction identifier")
-        return Via(plain.group(1).upper(), parse_hostport(plain.group(2)), params, branch)
+        return Via(plain.group(1).upper(), parse_hostport(plain.group(2)), params, branch, params_text)
     proto, _, rest = value.partition("/")
     version, _, rest = rest.partition("/")
     if proto.strip().upper() != "SIP":
@@ -83,7 +125,7 @@ def parse_via(value: str) -> Via:
     return Via(transport, sent_by, params, branch)
 
 
-def _branch(params: tuple[tuple[str, str | None], ...]) -> str | None:
+def _branch(params: Params) -> str | None:
     for key, value in params:
         if key == "branch":
             return value if value is not None else ""
