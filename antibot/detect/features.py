@@ -31,8 +31,9 @@ STATIC_FEATURES: tuple[tuple[str, str], ...] = (
     ("to_premium", "premium/revenue-share destinations are how toll fraud makes money"),
     ("to_high_risk", "IRSF destinations (and those behind a dial-out prefix) are rarely called by people"),
     ("to_honeypot", "trap numbers are published nowhere, so only list-driven bots call them"),
-    ("to_dialout_probe", "<tech prefix>00<E.164> is a tool testing which prefix routes a call abroad"),
+    ("to_dialout_probe", "<tech prefix>00/011<E.164> is a tool testing which prefix routes a call abroad"),
     ("ruri_ne_to", "Request-URI and To disagree when tools template one and not the other"),
+    ("from_high_risk", "a caller ID in premium/IRSF ranges is wangiri bait: the missed call is returned at a premium"),
     # message form (antibot.detect.fingerprint)
     ("ua_scanner", "the User-Agent names a known SIP scanner (friendly-scanner, sipcli, pplsip...)"),
     ("ua_dialer", "the User-Agent is an automation SDK's default string, not a product"),

@@ -331,4 +331,8 @@ def number_features(req: Request, lists: NumberLists, both: tuple[Number, Number
         "to_honeypot": float(callee.numeric and callee.text in lists.honeypot_numbers),
         "to_dialout_probe": float(probe is not None),
         "ruri_ne_to": float(bool(ruri.text) and bool(callee.text) and ruri.text != callee.text),
+        "from_high_risk": float(
+            not anonymous
+            and (matches_prefix(caller, lists.premium_prefixes) or matches_prefix(caller, lists.high_risk_prefixes))
+        ),
     }

@@ -176,7 +176,7 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "## Held-out legitimate profiles (model trained without the profile)",
+        "## Held-out legitimate profiles (model trained without the profile and its source addresses)",
         "",
         "| held out | rows | FPR flagged | FPR blocked | precision flagged | recall flagged (all attacks) "
         "| AUC | target |",

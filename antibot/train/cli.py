@@ -42,12 +42,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     t.add_argument("--eval-seed", type=int, default=2, help="evaluation simulation seed (2)")
     t.add_argument("--trees", type=int, default=None, help="boosting stages (100)")
     t.add_argument("--depth", type=int, default=None, help="tree depth (3)")
-    t.add_argument("--learning-rate", type=float, default=None, help="shrinkage (0.2)")
+    t.add_argument("--learning-rate", type=float, default=None, help="shrinkage (0.15)")
     t.add_argument(
         "--tell-rows",
         type=int,
-        default=0,
-        help="add N people's rows with a scanner UA / sipvicious branch set, as bots (0: none)",
+        default=None,
+        help="add N people's rows with a scanner UA / sipvicious branch set, as bots (default 1000; 0: none)",
     )
     t.add_argument("--with-feedback", action="store_true", help="add operator feedback (Redis hash ab:feedback)")
     t.add_argument("--feedback-url", help="Redis holding the feedback (default: --redis-url)")
@@ -120,7 +120,7 @@ def run_train(args: argparse.Namespace) -> int:
         trees=args.trees or defaults.trees,
         depth=args.depth or defaults.depth,
         learning_rate=args.learning_rate or defaults.learning_rate,
-        tell_rows=args.tell_rows,
+        tell_rows=defaults.tell_rows if args.tell_rows is None else args.tell_rows,
     )
     paths = Paths.under(Path(args.out))
     train_cfg = SimConfig(args.seed, args.duration, args.scale, TRAIN_START)
@@ -238,7 +238,7 @@ def _command(args: argparse.Namespace) -> str:
     for flag, value in (("--trees", args.trees), ("--depth", args.depth), ("--learning-rate", args.learning_rate)):
         if value:
             parts.append(f"{flag} {value:g}")
-    if args.tell_rows:
+    if args.tell_rows is not None:
         parts.append(f"--tell-rows {args.tell_rows}")
     if args.with_feedback:
         parts.append(f"--with-feedback --feedback-weight {args.feedback_weight:g}")

@@ -4,7 +4,9 @@ Random row splits flatter a traffic model: rows of one campaign are near-copies 
 So whole groups are held out instead. For each attack profile (and each simulator family of
 several profiles), a model is trained on the training simulation WITHOUT it and tested on the
 evaluation simulation's rows of it (recall) and of the legitimate profiles (precision, FPR).
-For each legitimate profile, a model trained without it gives the false-positive rate on it.
+For each legitimate profile, a model trained without it gives the false-positive rate on it;
+"without it" includes attack rows sent from its addresses (wangiri transiting the carrier's
+SBCs), which carry its message form and counters (see :func:`folds`).
 
 Every test row goes through what the proxy does: the exported JSON model's score, then the
 operator rules with the default thresholds (:class:`RuleSet`, suspect 0.5 / reject 0.9).
@@ -52,18 +54,31 @@ class Fold:
     test_mask: NDArray[np.bool_]
 
 
+def _sources(ds: Dataset) -> NDArray[np.str_]:
+    return np.asarray([f.source_ip for f in ds.facts], dtype=np.str_)
+
+
 def folds(train: Dataset, test: Dataset) -> Iterator[Fold]:
     """Leave-one-profile-out for every attack and legitimate profile the evaluation has rows of,
     then leave-one-family-out for simulator families of several attack profiles (all of the
-    family's profiles are left out of training; those with evaluation rows are tested)."""
+    family's profiles are left out of training; those with evaluation rows are tested).
+
+    A held-out legitimate profile is held out with its source addresses: training rows of other
+    profiles sent from those addresses go too. Attacks can transit a legitimate trunk (wangiri
+    through the interconnect carrier's SBCs): such rows carry the trunk's exact message form and
+    its per-source counters, so keeping them, labelled bot, would show the model the very profile
+    it is meant never to have seen (and teach it that this trunk is a bot)."""
     tested = set(test.profile.tolist())
     anywhere = tested | set(train.profile.tolist())
     attack = [n for n, p in PROFILES.items() if p.label == 1 and n in tested]
     legit = [n for n, p in PROFILES.items() if p.label == 0 and n in tested]
     for name in attack:
         yield Fold(name, "attack", (name,), train.profile != name, (test.profile == name) | (test.y == 0))
+    src = _sources(train)
     for name in legit:
-        yield Fold(name, "legitimate", (name,), train.profile != name, (test.profile == name) | (test.y == 1))
+        own = np.unique(src[train.profile == name])
+        keep = (train.profile != name) & ~np.isin(src, own)
+        yield Fold(name, "legitimate", (name,), keep, (test.profile == name) | (test.y == 1))
     families: dict[str, list[str]] = {}
     for name, p in PROFILES.items():
         if p.label == 1 and name in anywhere:

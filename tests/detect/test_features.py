@@ -51,7 +51,7 @@ MESSAGES: dict[str, tuple[Request, str]] = {
 
 
 def test_feature_table() -> None:
-    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == 75
+    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == 76
     assert FEATURE_NAMES == STATIC_NAMES + COUNTER_NAMES
     assert FEATURE_NAMES[:3] == ("from_numeric", "from_len", "from_e164")
     assert FEATURE_NAMES[-3:] == ("seq_near", "seq_run", "seq_score")

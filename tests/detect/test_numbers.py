@@ -310,6 +310,7 @@ def test_features_scanner() -> None:
         "to_honeypot": 0.0,
         "to_dialout_probe": 0.0,
         "ruri_ne_to": 0.0,
+        "from_high_risk": 0.0,
     }
 
 
@@ -335,6 +336,12 @@ def test_features_premium_high_risk_honeypot_probe() -> None:
     gw = "sip:+447700900123@carrier.example.net"
     assert number_features(invite(gw, "sip:09065551234@pbx.example.com"), lists)["to_premium"] == 1.0
     assert number_features(invite(gw, "sip:+5371234567@pbx.example.com"), lists)["to_high_risk"] == 1.0
+    wangiri = number_features(invite("sip:+882123456789@gw.example.net", "sip:+14158012000@pbx.example.com"), lists)
+    assert (wangiri["from_high_risk"], wangiri["to_premium"], wangiri["to_high_risk"]) == (1.0, 0.0, 0.0)
+    cuba = number_features(invite("sip:005371234567@gw.example.net", "sip:+14158012000@pbx.example.com"), lists)
+    assert cuba["from_high_risk"] == 1.0
+    person = number_features(invite("sip:+442079460123@gw.example.net", "sip:+14158012000@pbx.example.com"), lists)
+    assert person["from_high_risk"] == 0.0
     assert number_features(invite(gw, "sip:+442079460000@pbx.example.com"), lists)["to_honeypot"] == 1.0
     probe = number_features(invite(gw, "sip:9005371234567@pbx.example.com"), lists)
     assert (probe["to_dialout_probe"], probe["to_high_risk"], probe["to_premium"]) == (1.0, 1.0, 0.0)

@@ -15,7 +15,7 @@ from antibot.detect.rules import RuleSet, RuleSpec
 from antibot.detect.verdict import Action
 from antibot.sim.profiles import PROFILES
 from antibot.train.card import markdown, plot_curves
-from antibot.train.dataset import Dataset
+from antibot.train.dataset import Dataset, RowFacts
 from antibot.train.evaluate import by_rule, decide, decisions_for, default_rules, evaluate, folds, rates
 from antibot.train.train import TrainParams, export, fit
 
@@ -24,10 +24,16 @@ TINY = TrainParams(trees=8, depth=2, min_samples_leaf=5)
 
 def test_folds_hold_out_whole_profiles_and_families(small_train: Dataset, small_eval: Dataset) -> None:
     seen = []
+    sources = np.asarray([f.source_ip for f in small_train.facts])
     for fold in folds(small_train, small_eval):
         trained_on = set(small_train.profile[fold.train_mask].tolist())
         assert trained_on.isdisjoint(fold.held_out), fold.name
-        assert trained_on | set(fold.held_out) >= set(small_train.profile.tolist())  # only the group is left out
+        left_out = ~fold.train_mask & ~np.isin(small_train.profile, fold.held_out)
+        if fold.kind == "legitimate":  # besides the group, only rows from its own addresses
+            own = set(sources[small_train.profile == fold.name].tolist())
+            assert set(sources[left_out].tolist()) <= own, fold.name
+        else:
+            assert not left_out.any(), fold.name  # only the group is left out
         tested = small_eval.subset(fold.test_mask)
         held = np.isin(tested.profile, fold.held_out)
         assert held.sum() == np.isin(small_eval.profile, fold.held_out).sum() > 0  # all of the group is tested
@@ -35,13 +41,31 @@ def test_folds_hold_out_whole_profiles_and_families(small_train: Dataset, small_
         assert set(tested.y[~held].tolist()) == {1 - label}  # beside it, only the other label
         seen.append((fold.kind, fold.name))
     assert ("attack", "low_and_slow") in seen and ("attack", "wangiri") in seen
-    assert {name for kind, name in seen if kind == "legitimate"} == {
-        "office_pbx",
-        "call_centre",
-        "mobile_softphone",
-        "chatty_carrier",
-    }
+    legitimate = {name for name, p in PROFILES.items() if p.label == 0 and name in set(small_eval.profile.tolist())}
+    assert {name for kind, name in seen if kind == "legitimate"} == legitimate
+    assert legitimate >= {"office_pbx", "call_centre", "mobile_softphone", "chatty_carrier", "regional_carrier"}
     assert ("family", "fraud") in seen  # wangiri + toll_fraud together
+
+
+def _synthetic(ds: Dataset, rows: list[tuple[str, str]]) -> Dataset:
+    """``len(rows)`` rows of ``ds`` relabelled as ``(profile, source address)``."""
+    part = ds.subset(np.arange(len(ds)) < len(rows))
+    part.profile = np.asarray([p for p, _ in rows])
+    part.family = np.asarray([PROFILES[p].family for p, _ in rows])
+    part.y = np.asarray([PROFILES[p].label for p, _ in rows], dtype=np.int64)
+    part.facts = [RowFacts(ip, "", "", "") for _, ip in rows]
+    return part
+
+
+def test_a_held_out_trunk_takes_the_attacks_it_carried_with_it(small_train: Dataset) -> None:
+    """Wangiri transiting the carrier's SBCs is the carrier's traffic: not trained on when it is held out."""
+    rows = [("chatty_carrier", "208.93.64.21"), ("chatty_carrier", "208.93.64.22"), ("office_pbx", "64.124.0.9")]
+    rows += [("wangiri", "208.93.64.21"), ("wangiri", "196.200.0.7"), ("low_and_slow", "2.80.0.1")]
+    train = _synthetic(small_train, rows)
+    by_name = {f.name: f for f in folds(train, train)}
+    assert by_name["chatty_carrier"].train_mask.tolist() == [False, False, True, False, True, True]
+    assert by_name["office_pbx"].train_mask.tolist() == [True, True, False, True, True, True]
+    assert by_name["wangiri"].train_mask.tolist() == [True, True, True, False, False, True]  # attacks: the profile only
 
 
 def test_evaluate_reports_each_held_out_group(small_train: Dataset, small_eval: Dataset) -> None:

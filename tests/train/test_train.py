@@ -27,7 +27,7 @@ from antibot.train.train import (
     verify_export,
 )
 
-TINY = TrainParams(trees=12, depth=3, max_features=None, min_samples_leaf=5)
+TINY = TrainParams(trees=12, depth=3, max_features=None, min_samples_leaf=5, tell_rows=0)
 
 
 def test_export_equals_sklearn_decision_function(small_train: Dataset, small_eval: Dataset) -> None:
@@ -119,7 +119,8 @@ def test_tell_rows_are_people_with_one_tool_tell_set(small_train: Dataset) -> No
 
 
 def test_a_scanner_user_agent_alone_makes_a_bot(small_train: Dataset) -> None:
-    model = export(fit(small_train, TrainParams(trees=30, min_samples_leaf=5, tell_rows=1000)))
+    params = TrainParams(trees=30, learning_rate=0.2, min_samples_leaf=5, exclude=(), tell_rows=1000, tell_share=0.5)
+    model = export(fit(small_train, params))
     people = small_train.X[small_train.y == 0]
     col = FEATURE_NAMES.index("ua_scanner")
     scanner_ua = people.copy()
