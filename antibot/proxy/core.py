@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -78,6 +79,8 @@ class ProxyCore:
         self._out: list[ProxyEffect] = []
         self._heap: list[tuple[float, int, object]] = []
         self._seq = itertools.count()
+        #: Client transaction ids for branches (random start: a restart does not repeat them).
+        self._tids = itertools.count(secrets.randbits(40))
         self._tickets = itertools.count(1)
 
     # ------------------------------------------------------------------ public API
@@ -283,7 +286,7 @@ class ProxyCore:
             if upstream is not None and not self.pool.usable(upstream, now):
                 continue
             ctx.attempt += 1
-            branch = routing.branch_for(req, ctx.attempt)
+            branch = routing.stateful_branch(req, f"{next(self._tids):x}")
             data = self._forwarded(ctx, req, dest, branch)
             reliable = dest.transport == "tcp"
             txn: ClientInviteTransaction | ClientNonInviteTransaction

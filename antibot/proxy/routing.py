@@ -135,6 +135,15 @@ def loop_hash(req: Request) -> str:
 _LOOP_KEYS = frozenset({"from", "to", "proxy-require", "route"})
 
 
+def stateful_branch(req: Request, tid: str) -> str:
+    """Branch of a client transaction the proxy keeps state for (§16.6 step 8).
+
+    The loop hash first (§16.3 step 4 reads it back), then ``tid``, unique per transaction
+    (the core numbers them from a random start, so a restart does not reuse recent ones).
+    """
+    return f"{BRANCH_PREFIX}{loop_hash(req)}.{tid}"
+
+
 def branch_for(req: Request, attempt: int = 0) -> str:
     """Deterministic branch: the same request and attempt always map to the same branch.
 
@@ -178,12 +187,28 @@ def fixed_top_via(via: Via, raw_value: str, source: Addr) -> str | None:
     same_host = sent_host == source.host or _same_ip(sent_host, source.host)
     if same_host and not wants_rport:
         return None
-    value = raw_value
-    if wants_rport:
-        value = _replace_param(value, "rport", str(source.port))
-    if not same_host or wants_rport:
-        value = _replace_param(value, "received", source.host)
-    return value
+    return _set_params(raw_value, str(source.port) if wants_rport else None, source.host)
+
+
+def _set_params(value: str, rport: str | None, received: str) -> str:
+    """Set ``rport`` (when asked for) and ``received`` in one pass: first occurrences are
+    replaced, missing ones appended in that order."""
+    pieces = value.split(";")
+    need_rport = rport is not None
+    need_received = True
+    for i in range(1, len(pieces)):
+        name = pieces[i].split("=", 1)[0].strip().lower()
+        if need_rport and name == "rport":
+            pieces[i] = f"rport={rport}"
+            need_rport = False
+        elif need_received and name == "received":
+            pieces[i] = f"received={received}"
+            need_received = False
+    if need_rport:
+        pieces.append(f"rport={rport}")
+    if need_received:
+        pieces.append(f"received={received}")
+    return ";".join(pieces)
 
 
 def _same_ip(a: str, b: str) -> bool:
@@ -193,15 +218,6 @@ def _same_ip(a: str, b: str) -> bool:
         return ipaddress.ip_address(a) == ipaddress.ip_address(b)
     except ValueError:
         return False
-
-
-def _replace_param(value: str, name: str, new: str) -> str:
-    pieces = value.split(";")
-    for i, piece in enumerate(pieces[1:], start=1):
-        if piece.strip().split("=", 1)[0].strip().lower() == name:
-            pieces[i] = f"{name}={new}"
-            return ";".join(pieces)
-    return f"{value};{name}={new}"
 
 
 def is_broadcast(host: str) -> bool:

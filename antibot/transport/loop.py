@@ -162,12 +162,12 @@ class ProxyRunner:
         at = self.core.get_timer()
         if at is None:
             return  # an armed timer finds nothing to do and is not re-armed
+        at = math.ceil(at / TIMER_SLACK) * TIMER_SLACK
         current = self._timer_at
         if current is not None and current <= at:
             return
         if self._timer is not None:
             self._timer.cancel()
-        at = math.ceil(at / TIMER_SLACK) * TIMER_SLACK
         self._timer_at = at
         self._timer = self.loop.call_at(max(at, self.loop.time()), self._on_timer)
 
