@@ -1,12 +1,10 @@
-"""A real Redis (EmbeddedRedis), tokens, apps and clients for the admin API tests."""
+"""Tokens, apps and clients for the admin API tests (the session Redis: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,53 +12,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from antibot.store.embedded import EmbeddedRedis, EmbeddedRedisError
 from antibot.store.redis import Store
 from api.auth import TokenStore, hash_token
 from api.main import create_app
 
-from ..store.resp import Resp
-
 ADMIN = "admin-token-0123456789abcdef"
 VIEWER = "viewer-token-0123456789abcdef"
 T0 = 1_700_000_000.0
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run ``async def`` tests in a fresh event loop (bounded, so a hang fails instead)."""
-    func = pyfuncitem.obj
-    if not inspect.iscoroutinefunction(func):
-        return None
-    kwargs = {name: pyfuncitem.funcargs[name] for name in inspect.signature(func).parameters}
-    asyncio.run(asyncio.wait_for(func(**kwargs), timeout=60))
-    return True
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    """One real redis-server for the session; a missing binary is a failure, never a skip."""
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
-    try:
-        server.start()
-    except EmbeddedRedisError as exc:
-        pytest.fail(f"the admin API tests need a real Redis: {exc}")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def rc(redis_server: EmbeddedRedis) -> Iterator[Resp]:
-    """A raw client on an emptied database."""
-    client = Resp(str(redis_server.socket_path))
-    client("FLUSHALL")
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def url(redis_server: EmbeddedRedis, rc: Resp) -> str:
-    return redis_server.url
 
 
 @pytest.fixture
