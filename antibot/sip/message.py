@@ -115,11 +115,11 @@ class Message:
 
     @property
     def from_tag(self) -> str | None:
-        return self._from.tag if self._from is not None else _tag(self._from_value)
+        return self._from.tag if self._from is not None else tag_of(self._from_value)
 
     @property
     def to_tag(self) -> str | None:
-        return self._to.tag if self._to is not None else _tag(self._to_value)
+        return self._to.tag if self._to is not None else tag_of(self._to_value)
 
     def header(self, key: str) -> str | None:
         """First value of header ``key`` (canonical lower-case name), or None."""
@@ -169,7 +169,7 @@ class Response(Message):
     reason: str
 
 
-def _tag(value: str) -> str | None:
+def tag_of(value: str) -> str | None:
     """The tag parameter of a From/To value, without a full parse (RFC 3261 §19.3)."""
     gt = value.rfind(">")
     m = _TAG.search(value, gt + 1 if gt >= 0 else 0)

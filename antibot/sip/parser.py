@@ -19,7 +19,7 @@ from .errors import (
     VersionNotSupported,
 )
 from .headers import KEYS, SINGLE, header_key, is_token, split_commas
-from .message import Header, Message, Request, Response
+from .message import Header, Message, Request, Response, tag_of
 from .uri import SipUri, parse_uri
 from .via import parse_via
 
@@ -233,7 +233,11 @@ def _build(
     msg.method = req_method
     msg.uri = uri
     msg.parsed_uri = parsed_uri
-    # Requests are validated in full (RFC 4475 §3.1.2): From/To/Contact syntax, Date.
+    if tag_of(singles["to"]) is not None:
+        # In-dialog: RFC 3261 §16.3 step 1 - what forwarding does not use (From/To/Contact
+        # syntax, Date) is left as it is; From/To are parsed on first use.
+        return msg
+    # Dialog-creating requests are validated in full (RFC 4475 §3.1.2): From/To/Contact, Date.
     msg._from = parse_name_addr(singles["from"], "From")
     msg._to = parse_name_addr(singles["to"], "To")
     for h in headers:

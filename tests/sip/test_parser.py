@@ -239,3 +239,16 @@ def test_via_values() -> None:
         with pytest.raises(ParseError) as info:
             parse_via(bad)
         assert info.value.reason == reason
+
+
+def test_in_dialog_requests_keep_what_forwarding_does_not_use() -> None:
+    """RFC 3261 §16.3 step 1: a proxy leaves alone what it does not need (here a bad Contact)."""
+    base = (
+        "{method} sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-d1\r\n"
+        "From: <sip:alice@192.0.2.1>;tag=a1\r\nTo: <sip:bob@192.0.2.2>{to_tag}\r\nCall-ID: d1\r\n"
+        "CSeq: 2 {method}\r\nContact: <sip:alice@192.0.2.1>;;\r\nContent-Length: 0\r\n\r\n"
+    )
+    bye = parse_datagram(base.format(method="BYE", to_tag=";tag=b1").encode())
+    assert isinstance(bye, Request) and bye.to_tag == "b1" and bye.from_tag == "a1"
+    with pytest.raises(ParseError, match="empty parameter in Contact"):
+        parse_datagram(base.format(method="INVITE", to_tag="").encode())
