@@ -25,16 +25,18 @@ from urllib.parse import quote
 
 CALLS_STREAM: Final = "ab:calls"
 #: Operator feedback: call ref -> JSON ``{"label": 0|1, "features": {name: value}}``.
-FEEDBACK_HASH: Final = "ab:feedback"
+FEEDBACK_HASH: Final = "ab:{admin}:feedback"
 RECENT_TO: Final = 10
 RECENT_TTL: Final = 3600
 WINDOWS: Final = {1: "1s", 10: "10s", 60: "60s", 3600: "1h"}
 
-# Admin API keys (see the "admin API" section of Store).
-POLICY_KEY: Final = "ab:policy"  # the policy document: JSON with an integer "version"
-POLICY_HISTORY: Final = "ab:policy:history"  # stream {version, ts, who, doc}
+# Admin API keys (see the "admin API" section of Store). The policy, its history, the audit
+# stream and the feedback hash are written together in MULTI/EXEC blocks, so they share the
+# ``{admin}`` hash tag: one slot on Redis Cluster.
+POLICY_KEY: Final = "ab:{admin}:policy"  # the policy document: JSON with an integer "version"
+POLICY_HISTORY: Final = "ab:{admin}:policy:history"  # stream {version, ts, who, doc}
 POLICY_CHANNEL: Final = "ab:policy:changed"  # pub/sub: the new version
-AUDIT_STREAM: Final = "ab:audit"  # stream {ts, who, action, detail, version}
+AUDIT_STREAM: Final = "ab:{admin}:audit"  # stream {ts, who, action, detail, version}
 CALL_INDEX: Final = "ab:call:"  # + call ref -> its ab:calls stream id
 OUTCOME_PREFIX: Final = "ab:outcome:"  # + call ref -> hash {status, duration, ts}
 STATS_PREFIX: Final = "ab:stats:"  # + "m:<epoch minute>" / "h:<epoch hour>" -> hash verdict -> count

@@ -49,7 +49,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=None,
         help="add N people's rows with a scanner UA / sipvicious branch set, as bots (default 1000; 0: none)",
     )
-    t.add_argument("--with-feedback", action="store_true", help="add operator feedback (Redis hash ab:feedback)")
+    t.add_argument(
+        "--with-feedback", action="store_true", help="add operator feedback (Redis hash ab:{admin}:feedback)"
+    )
     t.add_argument("--feedback-url", help="Redis holding the feedback (default: --redis-url)")
     t.add_argument("--feedback-weight", type=float, default=5.0, help="weight of one feedback row (5.0)")
     t.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip the held-out evaluation")

@@ -319,7 +319,7 @@ async def _feedback(url: str) -> list[tuple[dict[str, float], int]]:
 
 
 def feedback_dataset(url: str, weight: float = 1.0) -> Dataset:
-    """Operator feedback rows (hash ``ab:feedback``) with ``weight`` each; missing features read 0."""
+    """Operator feedback rows (hash ``ab:{admin}:feedback``) with ``weight`` each; missing features read 0."""
     entries = _run(_feedback(url))
     missing = sum(1 for features, _ in entries for name in FEATURE_NAMES if name not in features)
     rows = _Rows()

@@ -206,9 +206,9 @@ async def test_feedback(app: FastAPI, url: str, rc: Resp) -> None:
             await c.post(f"/api/v1/calls/{bot['call']}/feedback", json={"label": "bot", "allowlist": "all"})
         ).status_code == 422
 
-    stored = json.loads(rc("HGET", "ab:feedback", bot["call"]))
+    stored = json.loads(rc("HGET", "ab:{admin}:feedback", bot["call"]))
     assert stored["label"] == 1 and stored["features"] == json.loads(bot["features"]) and stored["ts"] > 1e9
-    assert json.loads(rc("HGET", "ab:feedback", person["call"]))["label"] == 0
+    assert json.loads(rc("HGET", "ab:{admin}:feedback", person["call"]))["label"] == 0
 
 
 async def test_stats(app: FastAPI, url: str) -> None:

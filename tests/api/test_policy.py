@@ -130,7 +130,7 @@ async def test_versions_audit_history_and_notifications(app: FastAPI, url: str, 
             assert history[1]["doc"]["suspect_threshold"] == 0.4 and history[2]["doc"]["rules"][0]["id"] == "r1"
             assert all(set(h["doc"]) >= set(default_doc()) for h in history)
             assert (await c.get("/api/v1/policy/history", params={"limit": 101})).status_code == 422
-        assert rc("XLEN", "ab:policy:history") == 3 and rc("XLEN", "ab:audit") == 3
+        assert rc("XLEN", "ab:{admin}:policy:history") == 3 and rc("XLEN", "ab:{admin}:audit") == 3
 
 
 async def test_optimistic_concurrency(app: FastAPI, url: str) -> None:
@@ -186,8 +186,8 @@ async def test_seed_and_corrupt_policy(app: FastAPI, url: str, rc: Resp) -> None
         assert not await s.seed_policy(default_doc())  # only when none is stored
         async with client(app) as c:
             assert (await c.get("/api/v1/settings")).json()["mode"] == "monitor"
-            rc("SET", "ab:policy", "not json")
+            rc("SET", "ab:{admin}:policy", "not json")
             r = await c.get("/api/v1/settings")
-            assert r.status_code == 503 and "ab:policy" in r.json()["message"]
+            assert r.status_code == 503 and "ab:{admin}:policy" in r.json()["message"]
     finally:
         await s.close()

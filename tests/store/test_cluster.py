@@ -57,6 +57,19 @@ async def test_every_script_call_stays_in_one_slot(cluster: Resp, tmp_path: Path
     assert all(len(s) == 1 for s in slots.values()), slots
 
 
+async def test_admin_transactions_stay_in_one_slot(cluster: Resp, tmp_path: Path) -> None:
+    """Policy commits and feedback write several keys in one MULTI/EXEC: they share a tag."""
+    await until(lambda: "cluster_state:ok" in cluster("CLUSTER", "INFO"), what="cluster_state:ok")
+    async with await Store.connect(f"unix://{tmp_path}/redis.sock") as store:
+        assert await store.seed_policy({"version": 1, "rules": []})
+        assert await store.commit_policy({"version": 2, "rules": []}, 1, {"who": "t", "action": "test"})
+        await store.store_feedback("ref-1", '{"label": 1}', {"who": "t", "action": "feedback"})
+        await store.add_audit({"who": "t", "action": "note"})
+        assert (await store.get_policy() or {}).get("version") == 2
+    slots = {cluster("CLUSTER", "KEYSLOT", key) for key in cluster.scan()}
+    assert len(slots) == 1, cluster.scan()
+
+
 def test_scripts_touch_only_declared_keys() -> None:
     """Redis 7.0 does not check keys a script reaches without declaring them, so check the source:
     every key argument of every redis.call is a KEYS[...] entry (or the MGET of a list of them)."""
