@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError, Settings
 from .detect.limiter import TokenBuckets
@@ -84,11 +85,7 @@ async def serve(s: Settings) -> None:
         try:
             await runner.listen(x.transport, x.host, x.port)
         except OSError as exc:
-            runner.close()
-            if api_server is not None:
-                await api_server.stop()
-            for item in cleanup:
-                await item.close()  # type: ignore[attr-defined]
+            await _close(runner, api_server, cleanup)
             raise ConfigError(f"cannot listen on {x.transport}:{x.host}:{x.port}: {exc.strerror or exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -103,12 +100,17 @@ async def serve(s: Settings) -> None:
     log.info("shutting down: finishing in-flight transactions")
     await runner.drain(s.shutdown_timeout)
     sweeper.cancel()
+    await _close(runner, api_server, cleanup)
+    log.info("stopped", extra={"stats": core.stats})
+
+
+async def _close(runner: ProxyRunner, api_server: Any, cleanup: list[object]) -> None:
+    """Close the sockets, then the admin API, then detection (and its embedded Redis)."""
     runner.close()
     if api_server is not None:
         await api_server.stop()
     for item in cleanup:
         await item.close()  # type: ignore[attr-defined]
-    log.info("stopped", extra={"stats": core.stats})
 
 
 async def _sweep(runner: ProxyRunner) -> None:

@@ -395,7 +395,7 @@ class ProxyCore:
             dest = routing.uri_target(req.uri)
         branch = routing.branch_for(req)
         strip = self.pool.find(source) is None
-        fixed = routing.fixed_top_via(req.top_via, _first_via_text(req), source)
+        fixed = routing.fixed_top_via(req.top_via, req.top_via_text, source)
         data = build.forward_request(
             req, via=self.me.via(dest.transport, dest.host, branch), pop_routes=pop, strip_antibot=strip, top_via=fixed
         )
@@ -560,7 +560,7 @@ class ProxyCore:
             txn = ServerInviteTransaction(reliable=reliable, config=self.config.timers)
         else:
             txn = ServerNonInviteTransaction(reliable=reliable, config=self.config.timers)
-        slot = ServerSlot(key, txn, dest, top_via=routing.fixed_top_via(req.top_via, _first_via_text(req), source))
+        slot = ServerSlot(key, txn, dest, top_via=routing.fixed_top_via(req.top_via, req.top_via_text, source))
         self.servers[key] = slot
         return slot
 
@@ -647,7 +647,7 @@ class ProxyCore:
     def _stateless_reply(
         self, req: Request, source: Addr, status: int, reason: str, extra: list[tuple[str, str]] | None = None
     ) -> None:
-        fixed = routing.fixed_top_via(req.top_via, _first_via_text(req), source)
+        fixed = routing.fixed_top_via(req.top_via, req.top_via_text, source)
         data = build.response(req.headers, status, reason, extra=extra or (), top_via=fixed)
         self._emit(data, routing.response_dest(req.top_via, source))
 
@@ -702,10 +702,6 @@ def _no_user(uri: str) -> bool:
         return parse_uri(uri).user is None
     except SipError:
         return False
-
-
-def _first_via_text(req: Request) -> str:
-    return req.top_via_text
 
 
 def _ack_factory(data: bytes) -> Callable[[object], bytes]:
