@@ -41,8 +41,9 @@ class ProxyStats:
         stats = dict(self.core.stats)
         verdicts = {k[8:]: v for k, v in stats.items() if k.startswith("verdict_") and k != "verdict_timeout"}
         sip = {k: v for k, v in stats.items() if not k.startswith("verdict_")}
-        errors = self.detection.detector.stats.store_errors + self.detection.calllog.write_errors
-        return MetricsSnapshot(sip, verdicts, self.latency.sample(), errors, self.detection.calllog.dropped)
+        d = self.detection
+        errors = d.detector.stats.store_errors + d.sync.failures + d.calllog.write_errors
+        return MetricsSnapshot(sip, verdicts, self.latency.sample(), errors, d.calllog.dropped)
 
 
 async def follow_policy(detection: Detection) -> None:
@@ -88,10 +89,10 @@ async def start_api(
     latency = LatencyHistogram()
     detector = detection.detector
 
-    async def timed(req: Request, source: Any, now: float) -> Any:
+    def timed(req: Request, source: Any, now: float) -> Any:
         started = time.perf_counter()
         try:
-            return await detector.decide(req, source, now)
+            return detector.decide(req, source, now)
         finally:
             latency.observe(time.perf_counter() - started)
 

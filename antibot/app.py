@@ -70,8 +70,8 @@ async def serve(s: Settings) -> None:
         detection = await start_detection(s, find_model(s.model))
         cleanup.append(detection)
 
-        async def on_outcome_cb(o: CallOutcome) -> None:
-            await detection.detector.outcome(o.call_ref, o.source.host, o.status, o.duration)
+        def on_outcome_cb(o: CallOutcome) -> None:
+            detection.detector.outcome(o.call_ref, o.source.host, o.status, o.duration)
 
         on_outcome = on_outcome_cb
         if s.api_listen:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, Settings
+from .detect.counting import LocalCounters
 from .detect.engine import Detector
 from .detect.features import FEATURE_NAMES
 from .detect.lists import NumberLists
@@ -17,6 +18,7 @@ from .detect.rules import RuleError, RuleSet
 from .store import StoreError
 from .store.calllog import CallLog
 from .store.embedded import EmbeddedRedis, EmbeddedRedisError
+from .store.hotpath import CounterSync
 from .store.redis import Store
 
 log = logging.getLogger("antibot")
@@ -26,19 +28,28 @@ class Detection:
     """The running detection pieces, closed in reverse order at shutdown."""
 
     def __init__(
-        self, detector: Detector, store: Store, calllog: CallLog, embedded: EmbeddedRedis | None, url: str
+        self,
+        detector: Detector,
+        store: Store,
+        sync: CounterSync,
+        calllog: CallLog,
+        embedded: EmbeddedRedis | None,
+        url: str,
     ) -> None:
         self.detector = detector
         self.store = store
+        self.sync = sync
         self.calllog = calllog
         self.embedded = embedded
         self.url = url
         self.task = calllog.start()
-        self.tasks: list[asyncio.Task[None]] = []
+        self.tasks: list[asyncio.Task[None]] = [asyncio.get_running_loop().create_task(sync.run())]
 
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.sync.sync()  # the last counts of this node
         await self.calllog.stop()
         await self.store.close()
         if self.embedded is not None:
@@ -112,13 +123,13 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
     except StoreError as exc:
         raise ConfigError(f"cannot read the policy from Redis: {exc}") from None
     rules = build_rules(stored or doc)
+    counters = LocalCounters()
     detector = Detector(
         rules=rules,
         model=model,
-        store=store,
+        counters=counters,
         calllog=calllog,
         lists=lists,
-        store_timeout=s.store_timeout,
         reason_prefix=s.reason_prefix,
     )
-    return Detection(detector, store, calllog, embedded, url)
+    return Detection(detector, store, CounterSync(store.hot, counters, timeout=s.store_timeout), calllog, embedded, url)

@@ -1,11 +1,12 @@
 """The decision hook with detection: features + shared counters + model + operator rules.
 
-``Detector.decide(request, source, now)`` is what the proxy core's decision hook awaits
-for every new INVITE from outside. It costs one Redis round trip (the counters, bounded by
-the store's own deadline: no extra task or timer per INVITE), some pure Python (features,
-model, rules), and one non-blocking put into the call-log queue. Any internal failure
-degrades to a verdict from what is still known (Redis down or late: counters read as zero)
-and never raises: a call is never lost to a bug. ``bench/scoring.py`` measures each part.
+``Detector.decide(request, source, now)`` is the proxy core's decision hook for every new
+INVITE from outside. It never waits: the counters are the node's
+:class:`~antibot.detect.counting.LocalCounters` (synced with Redis in the background every
+few tens of milliseconds), then pure Python (features, model, rules), and one non-blocking
+put into the call-log queue. Any internal failure degrades to a verdict from what is still
+known (Redis unreachable: this node's own counts, and the reason ``store-unavailable``) and
+never raises: a call is never lost to a bug. ``bench/scoring.py`` measures each part.
 """
 
 from __future__ import annotations
@@ -21,23 +22,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..sip.message import Request
+from .counting import LocalCounters, outcome_metrics
 from .features import FEATURE_NAMES, counter_features, observation, static_features
 from .lists import NumberLists
 from .model import Model
 from .numbers import parties
-from .observation import Counters, Observation
+from .observation import Counters
 from .rules import Facts, RuleSet
 from .verdict import Action, Verdict
 
 log = logging.getLogger("antibot.detect")
-
-
-class CounterStore(Protocol):
-    """The shared counters (:class:`antibot.store.redis.Store`); ``timeout`` bounds each call."""
-
-    async def observe(self, obs: Observation, now: float, *, timeout: float | None = None) -> Counters: ...
-
-    def queue_outcome(self, source_ip: str, status: int, duration: float | None, now: float) -> None: ...
 
 
 class CallSink(Protocol):
@@ -59,37 +53,38 @@ class Detector:
         *,
         rules: RuleSet,
         model: Model | None,
-        store: CounterStore | None,
+        counters: LocalCounters | None,
         calllog: CallSink | None = None,
         lists: NumberLists | None = None,
-        store_timeout: float = 0.1,
         reason_prefix: str = "antibot",
+        short_call_seconds: float = 6.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.rules = rules
         self.model = model
-        self.store = store
+        self.counters = counters
         self.calllog = calllog
         self.lists = lists or NumberLists()
-        self.store_timeout = store_timeout
         self.reason_prefix = reason_prefix
+        self.short_call_seconds = short_call_seconds
         self.clock = clock
         self.stats = DetectorStats()
         self.warn_every = 10.0
         self._warned: dict[str, tuple[float, int]] = {}
 
-    async def decide(self, req: Request, source: object, now: float) -> Verdict:
-        """The decision hook (DESIGN.md contract). ``now`` is the proxy's monotonic clock;
-        the shared counters use wall-clock time so that every node buckets alike."""
+    def decide(self, req: Request, source: object, now: float) -> Verdict:
+        """The decision hook (DESIGN.md contract), synchronous. ``now`` is the proxy's
+        monotonic clock; the counters use wall-clock time so that every node buckets alike."""
         wall = self.clock()
         source_ip = str(getattr(source, "host", source))
         static = static_features(req, source_ip, self.lists)
         counters = Counters()
         degraded = False
-        if self.store is not None:
+        if self.counters is not None:
             try:
-                counters = await self.store.observe(observation(req, source_ip), wall, timeout=self.store_timeout)
-            except Exception as exc:  # noqa: BLE001 - any store failure degrades, never blocks a call
+                counters = self.counters.observe(observation(req, source_ip), wall)
+                degraded = not self.counters.in_sync
+            except Exception as exc:  # noqa: BLE001 - a counting bug degrades, never blocks a call
                 degraded = True
                 self.stats.store_errors += 1
                 self._warn("observe", "counters unavailable; deciding without them", exc)
@@ -172,12 +167,14 @@ class Detector:
             )
         return verdict
 
-    async def outcome(self, call_ref: str, source_ip: str, status: int, duration: float | None) -> None:
+    def outcome(self, call_ref: str, source_ip: str, status: int, duration: float | None) -> None:
         """Feed a call's outcome back into the per-source failure and short-call counters
-        (queued: the store writes outcomes in batches and counts the ones it loses)."""
-        if self.store is not None:
+        (counted locally, synced with the rest) and the call log."""
+        if self.counters is not None:
             try:
-                self.store.queue_outcome(source_ip, status, duration, self.clock())
+                self.counters.outcome(
+                    source_ip, outcome_metrics(status, duration, self.short_call_seconds), self.clock()
+                )
             except Exception as exc:  # noqa: BLE001
                 self.stats.store_errors += 1
                 self._warn("outcome", "could not record outcome", exc)

@@ -7,6 +7,9 @@
   :meth:`HotPath.queue_outcome`: the same without waiting; queued outcomes are summed per
   source and written together every ``outcome_linger`` seconds (one script call per source).
 - :meth:`HotPath.log_calls`: a batch of call-log entries and the admin API's indexes.
+- :class:`CounterSync`: what the node's :class:`~antibot.detect.counting.LocalCounters`
+  counted, added to Redis every ``interval`` seconds and the totals brought back
+  (``lua/sync.lua``, one call per active entity, all in one write): the proxy's way.
 
 Redis failures raise :class:`StoreError`; after NOSCRIPT (a restarted or flushed Redis) the
 scripts are loaded again and only the calls that did not run are retried, once.
@@ -18,10 +21,11 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
+from ..detect.counting import Delta, LocalCounters, Totals, outcome_metrics
 from ..detect.observation import Counters, Observation
 from . import StoreError
 from .keys import (
@@ -37,6 +41,7 @@ from .keys import (
     SCRIPTS,
     STATS_PREFIX,
     STATS_TTL,
+    SYNC,
     TOP_KEEP,
     TOP_PREFIX,
     VERDICTS,
@@ -45,7 +50,7 @@ from .keys import (
     entity_prefix,
     window,
 )
-from .wire import Command, ReplyError, Wire, pack
+from .wire import Command, NotSent, ReplyError, Wire, pack
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +281,101 @@ class HotPath:
         return replies
 
 
+class CounterSync:
+    """Keeps a node's :class:`LocalCounters` and Redis in step (see :mod:`antibot.detect.counting`).
+
+    :meth:`sync` hands Redis what was counted since the last sync and settles the totals;
+    :meth:`run` does it every ``interval`` seconds. A failed sync puts the counts back to be
+    tried again (``failures`` counts them; a warning at most every ``warn_every`` s): the SIP
+    path goes on with what this node knows.
+    """
+
+    def __init__(
+        self,
+        hot: HotPath,
+        counters: LocalCounters,
+        *,
+        interval: float = 0.05,
+        timeout: float | None = None,
+        clock: Callable[[], float] = time.time,
+        warn_every: float = 10.0,
+    ) -> None:
+        self.hot = hot
+        self.counters = counters
+        self.interval = interval
+        self.timeout = timeout
+        self.clock = clock
+        self.warn_every = warn_every
+        self.syncs = 0
+        self.failures = 0
+        self._warned = -math.inf
+
+    async def run(self) -> None:
+        """Sync every ``interval`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.sync()
+
+    async def sync(self) -> int:
+        """One sync now; returns the number of entities written (0 when it failed)."""
+        batch = self.counters.take(self.clock())
+        if not batch:
+            return 0
+        try:
+            replies = await self.hot._run(SYNC, [_sync_call(delta) for delta in batch], self.timeout)
+            totals = [_totals(reply) for reply in replies]
+        except NotSent as exc:
+            self.counters.fail(batch)  # Redis never saw it: sent again next time
+            self._failed(exc)
+            return 0
+        except (StoreError, TypeError, ValueError, IndexError) as exc:
+            self.counters.forget(batch)  # maybe counted: never sent twice
+            self._failed(exc)
+            return 0
+        self.counters.settle(batch, totals)
+        self.syncs += 1
+        return len(batch)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._warned >= self.warn_every:
+            self._warned = now
+            log.warning("counters not synced with redis", extra={"error": str(exc), "failures": self.failures})
+
+
+def _sync_call(delta: Delta) -> _Call:
+    """The ``lua/sync.lua`` keys and arguments of one entity's counts, bucketed at ``delta.now``."""
+    e = delta.entity
+    plan = e.plan
+    tag = entity_prefix(plan.kind, e.value)
+    keys: list[str] = []
+    args: list[str | int] = [len(plan.counters), len(plan.hlls), plan.keep]
+    for (metric, w), (add, add_prev) in zip(plan.counters, delta.counts, strict=True):
+        bucket, ttl, _ = window(delta.now, w)
+        name = f"{tag}{metric}:{WINDOWS[w]}:"
+        keys += (f"{name}{bucket}", f"{name}{bucket - 1}")
+        args += (ttl, ttl - w, add, add_prev)
+    for (metric, w, _), (added, added_prev) in zip(plan.hlls, delta.members, strict=True):
+        bucket, ttl, _ = window(delta.now, w)
+        name = f"{tag}{metric}:{WINDOWS[w]}:"
+        keys += (f"{name}{bucket}", f"{name}{bucket - 1}")
+        args += (ttl, ttl - w, len(added), len(added_prev), *added, *added_prev)
+    if plan.keep:
+        keys.append(f"{tag}recent")
+        args += (RECENT_TTL, len(delta.pushed), *delta.pushed)
+    return keys, args
+
+
+def _totals(reply: Any) -> Totals:
+    counts, distinct, recent = reply
+    return Totals(
+        [(int(counts[i]), int(counts[i + 1])) for i in range(0, len(counts), 2)],
+        [(int(distinct[i]), int(distinct[i + 1])) for i in range(0, len(distinct), 2)],
+        [str(x) for x in recent],
+    )
+
+
 def _outcome_keys(
     source_ip: str, status: int, duration: float | None, now: float, short_call_seconds: float
 ) -> tuple[tuple[str, int], int, list[str]] | None:
@@ -287,12 +387,7 @@ def _outcome_keys(
     if not source_ip:
         return None
     bucket, ttl, _ = window(now, 3600)
-    metrics = ["calls"]
-    if status >= 400 or status < 200:
-        metrics.append("failed")
-    elif status < 300 and duration is not None and duration < short_call_seconds:
-        metrics.append("short")
-    return (entity_prefix("src", source_ip), bucket), ttl, metrics
+    return (entity_prefix("src", source_ip), bucket), ttl, outcome_metrics(status, duration, short_call_seconds)
 
 
 def _bump(key: tuple[str, int], ttl: int, amounts: dict[str, int]) -> _Call:

@@ -23,11 +23,13 @@ from importlib.resources import files
 from typing import Final
 from urllib.parse import quote
 
+from ..detect.counting import RECENT_TO, RECENT_TTL
+
+__all__ = ["RECENT_TO", "RECENT_TTL"]  # defined with the counters they bound
+
 CALLS_STREAM: Final = "ab:calls"
 #: Operator feedback: call ref -> JSON ``{"label": 0|1, "features": {name: value}}``.
 FEEDBACK_HASH: Final = "ab:{admin}:feedback"
-RECENT_TO: Final = 10
-RECENT_TTL: Final = 3600
 WINDOWS: Final = {1: "1s", 10: "10s", 60: "60s", 3600: "1h"}
 
 # Admin API keys (see the "admin API" section of Store). The policy, its history, the audit
@@ -67,7 +69,8 @@ def _script(name: str) -> Script:
 
 OBSERVE: Final = _script("observe.lua")
 BUMP: Final = _script("bump.lua")
-SCRIPTS: Final = (OBSERVE, BUMP)
+SYNC: Final = _script("sync.lua")
+SCRIPTS: Final = (OBSERVE, BUMP, SYNC)
 
 
 def entity_prefix(kind: str, value: str) -> str:

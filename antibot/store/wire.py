@@ -36,6 +36,11 @@ Arg = str | bytes | int | float
 Command = Sequence[Arg]
 
 
+class NotSent(StoreError):
+    """The request was never written: Redis did not see it (not connected, backlog full, closed).
+    Other failures (deadline, lost connection) leave it unknown whether Redis ran it."""
+
+
 class ReplyError(StoreError):
     """An error reply from Redis (``-ERR ...``), returned in place of a reply, never raised by :class:`Wire`."""
 
@@ -163,9 +168,9 @@ class Wire:
 
     def _submit(self, payload: bytes, n: int, timeout: float) -> asyncio.Future[list[Any]]:
         if not self._ready or self._loop is None:
-            raise StoreError(_NOT_CONNECTED)
+            raise NotSent(_NOT_CONNECTED)
         if len(self._pending) >= self.max_pending:
-            raise StoreError("redis: too many requests waiting")
+            raise NotSent("redis: too many requests waiting")
         loop = self._loop
         now = loop.time()
         future: asyncio.Future[list[Any]] = loop.create_future()
@@ -236,11 +241,11 @@ class Wire:
     async def _reconnect(self, timeout: float) -> None:
         """Reconnect (sharing one attempt between callers) within ``timeout``, or raise."""
         if self._closed:
-            raise StoreError("redis: connection closed")
+            raise NotSent("redis: connection closed")
         loop = asyncio.get_running_loop()
         if self._connecting is None:
             if loop.time() - self._failed_at < self.retry_after:
-                raise StoreError(_NOT_CONNECTED)
+                raise NotSent(_NOT_CONNECTED)
             self._connecting = loop.create_future()
             task = loop.create_task(self._connect_once())
             task.add_done_callback(self._connected)
@@ -249,7 +254,7 @@ class Wire:
             async with asyncio.timeout(timeout):
                 await waiter
         except TimeoutError:
-            raise StoreError(f"redis: not connected within {timeout:g} s") from None
+            raise NotSent(f"redis: not connected within {timeout:g} s") from None
 
     def _connected(self, task: asyncio.Task[None]) -> None:
         future, self._connecting = self._connecting, None
@@ -292,7 +297,7 @@ class Wire:
                             raise reply
         except (OSError, TimeoutError, StoreError) as exc:
             self._abort(StoreError(f"redis: cannot connect: {exc}"))
-            raise StoreError(f"redis: cannot connect to {t.path or f'{t.host}:{t.port}'}: {exc}") from None
+            raise NotSent(f"redis: cannot connect to {t.path or f'{t.host}:{t.port}'}: {exc}") from None
         self.connects += 1
 
     def _lost(self, proto: _Protocol, exc: Exception | None) -> None:

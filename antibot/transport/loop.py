@@ -42,7 +42,7 @@ class ProxyRunner:
         decide: DecideFn | None,
         *,
         tcp_idle_timeout: float = 120.0,
-        on_outcome: Callable[[CallOutcome], Awaitable[None]] | None = None,
+        on_outcome: Callable[[CallOutcome], None] | None = None,
     ) -> None:
         self.core = core
         self.decide = decide
@@ -95,7 +95,7 @@ class ProxyRunner:
                 elif isinstance(effect, NeedVerdict):
                     more.extend(self._decide(effect))
                 elif isinstance(effect, CallOutcome) and self.on_outcome is not None:
-                    self._spawn(self.on_outcome(effect))
+                    self._outcome(effect)
             effects = more
         self._rearm()
 
@@ -113,6 +113,13 @@ class ProxyRunner:
             return self.core.apply_verdict(need.ticket, result, self.loop.time())
         self._spawn(self._await_verdict(need.ticket, result))
         return []
+
+    def _outcome(self, outcome: CallOutcome) -> None:
+        assert self.on_outcome is not None
+        try:
+            self.on_outcome(outcome)
+        except Exception:
+            log.exception("outcome hook failed")
 
     async def _await_verdict(self, ticket: int, pending: Awaitable[Verdict]) -> None:
         try:

@@ -1,4 +1,4 @@
-"""Detector.decide with a real Redis: counters, the call log, and degrading when Redis is late or down."""
+"""Detector.decide with a real Redis behind its local counters: the call log, two nodes, and a late or down Redis."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from typing import Any, TypeVar
 
 import pytest
 
+from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector, features_json
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.rules import RuleSet
 from antibot.detect.verdict import Action
 from antibot.store.embedded import EmbeddedRedis
+from antibot.store.hotpath import CounterSync
 from antibot.store.redis import Store
 
 from ..store.resp import Resp
@@ -48,7 +50,7 @@ class Log:
         return True
 
 
-def detector(store: Store, log: Log, timeout: float = 0.1) -> Detector:
+def detector(log: Log) -> Detector:
     # one tree: a source placing more than ~3 calls a minute looks like a bot (independent of the shipped model)
     tree = {
         "feature": [FEATURE_NAMES.index("log_src_60s"), -1, -1],
@@ -60,20 +62,26 @@ def detector(store: Store, log: Log, timeout: float = 0.1) -> Detector:
     model = Model.from_dict(
         {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [tree]}
     )
-    return Detector(rules=RuleSet(), model=model, store=store, calllog=log, store_timeout=timeout, clock=lambda: T0)
+    return Detector(rules=RuleSet(), model=model, counters=LocalCounters(), calllog=log, clock=lambda: T0)
+
+
+def syncer(d: Detector, store: Store, timeout: float = 0.1) -> CounterSync:
+    assert d.counters is not None
+    return CounterSync(store.hot, d.counters, timeout=timeout, clock=lambda: T0)
 
 
 def test_counters_reach_the_features_and_the_call_log(server: EmbeddedRedis) -> None:
     async def go() -> list[dict[str, str]]:
         log = Log()
         async with await Store.connect(server.url) as store:
-            d = detector(store, log)
+            d = detector(log)
+            sync = syncer(d, store)
             for _ in range(3):
-                verdict = await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+                verdict = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
                 assert "store-unavailable" not in verdict.reasons
-            await d.outcome(verdict.call_ref, PHONE_SRC, 486, None)
-            await store.flush_outcomes()
-            await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            d.outcome(verdict.call_ref, PHONE_SRC, 486, None)
+            assert await sync.sync() == 5  # source, caller, callee, prefix, User-Agent
+            d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
         return log.entries
 
     entries = run(go())
@@ -86,32 +94,63 @@ def test_counters_reach_the_features_and_the_call_log(server: EmbeddedRedis) -> 
     assert json.loads(entries[-1]["explanation"])[0][0] == "log_src_60s"
 
 
-def test_a_late_redis_degrades_to_no_counters_within_the_deadline(server: EmbeddedRedis) -> None:
+def test_two_nodes_see_each_others_calls_after_a_sync(server: EmbeddedRedis) -> None:
+    async def go() -> list[float]:
+        async with await Store.connect(server.url) as store:
+            a, b = detector(Log()), detector(Log())
+            sa, sb = syncer(a, store), syncer(b, store)
+            for _ in range(3):
+                a.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            await sa.sync()
+            b.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)  # b has not synced yet: its own call only
+            await sb.sync()
+            seen = b.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            await sb.sync()
+            await sa.sync()
+            again = a.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            return [seen.score, again.score, *(json.loads(e["features"])["log_src_60s"] for e in b.calllog.entries)]  # type: ignore[union-attr]
+
+    seen, again, *b_counts = run(go())
+    assert b_counts == [round(math.log1p(1), 4), round(math.log1p(5), 4)]  # 3 from a, then b's 2
+    assert seen > 0.5 and again > 0.5
+
+
+def test_a_late_redis_never_delays_a_verdict_and_loses_no_count(server: EmbeddedRedis) -> None:
     busy = (
         "local t = redis.call('TIME') "
         "while true do local n = redis.call('TIME') if (n[1] - t[1]) > 1 then return 1 end end"
     )
 
-    async def go() -> tuple[list[Any], float]:
+    async def go() -> tuple[list[Any], float, int]:
         log = Log()
         async with await Store.connect(server.url) as store:
-            d = detector(store, log, timeout=0.1)
-            await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)  # connected, scripts loaded
+            d = detector(log)
+            sync = syncer(d, store)
+            d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            assert await sync.sync() == 5  # connected, scripts loaded
             blocker = threading.Thread(target=lambda: Resp(str(server.socket_path))("EVAL", busy, 0))
             blocker.start()
             await asyncio.sleep(0.2)  # Redis is now stuck in the script for ~1-2 s
+            d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            assert await sync.sync() == 0  # late: failed, the counts are kept
             loop = asyncio.get_running_loop()
             started = loop.time()
-            late = await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            late = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
             waited = loop.time() - started
             await asyncio.to_thread(blocker.join)
-            after = await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
-            return [late, after, d.stats.store_errors], waited
+            while not await sync.sync():  # the late replies are drained, then the sync succeeds
+                await asyncio.sleep(0.05)
+            after = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            await sync.sync()
+            key = f"ab:{{src:{PHONE_SRC}}}:inv:1h:{int(T0 // 3600)}"
+            stored = await asyncio.to_thread(Resp(str(server.socket_path)), "GET", key)
+            return [late, after], waited, int(stored)
 
-    (late, after, errors), waited = run(go())
+    (late, after), waited, stored = run(go())
     assert "store-unavailable" in late.reasons and late.action is Action.RELAY
-    assert waited < 1.0  # the 0.1 s deadline, not Redis's 1-2 s
-    assert "store-unavailable" not in after.reasons and errors == 1
+    assert waited < 0.05  # decided from this node's counts at once, not after Redis's 1-2 s
+    assert "store-unavailable" not in after.reasons
+    assert stored == 4  # every INVITE reached Redis once: none lost, none counted twice
 
 
 def test_redis_down_then_back(server: EmbeddedRedis) -> None:
@@ -120,16 +159,18 @@ def test_redis_down_then_back(server: EmbeddedRedis) -> None:
         reasons = []
         async with await Store.connect(server.url, timeout=0.5) as store:
             store.wire.retry_after = 0.05
-            d = detector(store, log)
-            reasons.append((await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)).reasons)
+            d = detector(log)
+            sync = syncer(d, store, timeout=0.5)
+            reasons.append(d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0).reasons)
+            await sync.sync()
             await asyncio.to_thread(server.stop)
-            reasons.append((await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)).reasons)
-            await d.outcome("x", PHONE_SRC, 200, 3.0)  # does not raise either
-            await store.flush_outcomes()
-            assert store.hot.outcomes_lost == 1
+            d.outcome("x", PHONE_SRC, 200, 3.0)  # does not raise either
+            assert await sync.sync() == 0
+            reasons.append(d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0).reasons)
             await asyncio.to_thread(server.start)
             await asyncio.sleep(0.1)
-            reasons.append((await d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)).reasons)
+            assert await sync.sync() == 5
+            reasons.append(d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0).reasons)
         return reasons
 
     up, down, back = run(go())

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from antibot.detect.counting import LocalCounters
 from antibot.detect.observation import Observation
 from antibot.store.embedded import EmbeddedRedis
+from antibot.store.hotpath import CounterSync
 from antibot.store.redis import Store
 
 from .conftest import until
@@ -45,7 +47,12 @@ async def test_every_script_call_stays_in_one_slot(cluster: Resp, tmp_path: Path
         await store.log_calls([{"call": "1"}], 100)
         assert await store.read_calls(1)
         c = await store.observe(weird, 1_000_004.0)
+        local = LocalCounters()  # the proxy's way: counted locally, synced with one script per entity
+        local.observe(weird, 1_000_005.0)
+        assert await CounterSync(store.hot, local, clock=lambda: 1_000_005.0).sync() == 5
+        synced = local.observe(weird, 1_000_005.5)
     assert (c.src_60s, c.from_60s, c.to_60s, c.prefix_60s, c.ua_60s, c.src_failed_1h) == (4.0,) * 5 + (1.0,)
+    assert (synced.src_60s, synced.ua_60s, synced.src_failed_1h) == (6.0, 6.0, 1.0)
 
     keys = cluster.scan()
     tags = {key: re.match(r"ab:(\{[^}]*\})", key) for key in keys if key != "ab:calls"}
@@ -74,7 +81,7 @@ def test_scripts_touch_only_declared_keys() -> None:
     """Redis 7.0 does not check keys a script reaches without declaring them, so check the source:
     every key argument of every redis.call is a KEYS[...] entry (or the MGET of a list of them)."""
     scripts = [p for p in files("antibot.store").joinpath("lua").iterdir() if p.name.endswith(".lua")]
-    assert len(scripts) == 2
+    assert len(scripts) == 3
     for script in scripts:
         text = script.read_text()
         calls = re.findall(r"redis\.call\('(\w+)',\s*([^,)]+)", text)

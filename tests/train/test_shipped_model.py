@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from pathlib import Path
 
+from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import load_model
@@ -13,6 +14,7 @@ from antibot.detect.rules import RuleSet
 from antibot.detect.verdict import Action, Verdict
 from antibot.sip.message import Request
 from antibot.sip.parser import parse_datagram
+from antibot.store.hotpath import CounterSync
 from antibot.store.redis import Store
 
 from ._messages import PHONE_IP, SCANNER_IP, desk_phone_invite, svwar_invite
@@ -45,13 +47,16 @@ def test_the_shipped_model_flags_a_sweep_and_passes_a_desk_phone(url: str) -> No
         async with await Store.connect(url) as store:
             await store.flush_db()
             now = [T0]
-            detector = Detector(rules=RuleSet(), model=model, store=store, clock=lambda: now[0])
+            counters = LocalCounters()
+            sync = CounterSync(store.hot, counters, clock=lambda: now[0])
+            detector = Detector(rules=RuleSet(), model=model, counters=counters, clock=lambda: now[0])
             sweep = []
-            for i in range(30):  # svwar at 20 INVITEs/s over extensions 100-129
+            for i in range(30):  # svwar at 20 INVITEs/s over extensions 100-129, synced as the proxy does
                 now[0] = T0 + i * 0.05
-                sweep.append(await detector.decide(_request(svwar_invite(100 + i, i)), SCANNER_IP, 0.0))
+                sweep.append(detector.decide(_request(svwar_invite(100 + i, i)), SCANNER_IP, 0.0))
+                await sync.sync()
             now[0] = T0 + 120.0
-            phone = await detector.decide(_request(desk_phone_invite()), PHONE_IP, 0.0)
+            phone = detector.decide(_request(desk_phone_invite()), PHONE_IP, 0.0)
             return sweep, phone
 
     sweep, phone = asyncio.run(run())

@@ -1,0 +1,403 @@
+"""Node-local counters with write-behind to the shared store: the SIP path never waits on Redis.
+
+Every new INVITE is counted here and its :class:`Counters` are read back at once, from what
+this node counted plus what every node had counted at the last sync. What this node counts
+is handed out in batches (:meth:`LocalCounters.take`, every ``interval`` of the store's sync
+task, 50 ms by default); the store adds each batch to the shared Redis counters and returns
+their new totals (:meth:`LocalCounters.settle`), so every node sees every node's calls
+within one sync interval, at a cost of one script call per active entity per interval
+instead of a round trip per INVITE.
+
+What that trades, knowingly:
+
+- The first INVITE of an entity this node has not seen (or forgot: at most ``max_entities``
+  are kept, least recently used first out) is counted with this node's knowledge only;
+  Redis's view arrives with the next sync, some tens of milliseconds later.
+- Distinct counts are the HyperLogLog estimate at the last sync plus the members this node
+  added since that the sync did not already report (members known to be counted are
+  remembered per entity, up to :data:`SEEN_MAX`).
+
+The windows and buckets are those of :func:`antibot.store.keys.window` (same keys, same
+sliding-window estimate), so on one node the values equal those of one round trip per
+INVITE (:meth:`antibot.store.redis.Store.observe`); ``tests/store/test_sync.py`` checks it.
+No I/O here: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from .observation import Counters, Observation
+
+#: Window lengths (s) of the counters.
+WINDOWS: Final = (1, 10, 60, 3600)
+#: To numbers kept per source for the sequential-dialling feature, and how long (s).
+RECENT_TO: Final = 10
+RECENT_TTL: Final = 3600
+#: Members of each distinct count remembered as already counted by Redis.
+SEEN_MAX: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What is counted per entity of one kind, and which :class:`Counters` fields it fills."""
+
+    kind: str  # the key's kind: src | from | to | pfx | ua
+    entity: str  # the Observation attribute naming the entity
+    counters: tuple[tuple[str, int], ...]  # (metric, window); "inv" counts INVITEs, others outcomes
+    hlls: tuple[tuple[str, int, str], ...]  # (metric, window, Observation attribute added)
+    keep: int  # recent To numbers kept (0: none)
+    fields: tuple[str, ...]  # Counters fields: one per counter, then one per HLL
+
+
+PLANS: Final = (
+    Plan(
+        "src",
+        "source_ip",
+        (("inv", 1), ("inv", 10), ("inv", 60), ("inv", 3600), ("calls", 3600), ("failed", 3600), ("short", 3600)),
+        (("dto", 60, "to_number"), ("dto", 3600, "to_number")),
+        RECENT_TO,
+        (
+            *("src_1s", "src_10s", "src_60s", "src_1h", "src_calls_1h", "src_failed_1h", "src_short_1h"),
+            *("src_distinct_to_60s", "src_distinct_to_1h"),
+        ),
+    ),
+    Plan(
+        "from",
+        "from_user",
+        (("inv", 60), ("inv", 3600)),
+        (("dto", 60, "to_number"), ("dto", 3600, "to_number"), ("dsrc", 3600, "source_ip")),
+        0,
+        ("from_60s", "from_1h", "from_distinct_to_60s", "from_distinct_to_1h", "from_distinct_src_1h"),
+    ),
+    Plan("to", "to_number", (("inv", 60), ("inv", 3600)), (), 0, ("to_60s", "to_1h")),
+    Plan("pfx", "to_prefix", (("inv", 60), ("inv", 3600)), (), 0, ("prefix_60s", "prefix_1h")),
+    Plan(
+        "ua",
+        "ua_fingerprint",
+        (("inv", 60), ("inv", 3600)),
+        (("dsrc", 3600, "source_ip"),),
+        0,
+        ("ua_60s", "ua_1h", "ua_distinct_src_1h"),
+    ),
+)
+SOURCE_PLAN: Final = PLANS[0]
+#: Outcome metrics' counter indexes in the source plan.
+_OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m != "inv"}
+
+
+def outcome_metrics(status: int, duration: float | None, short_call_seconds: float = 6.0) -> list[str]:
+    """The source's outcome counters one call adds to: every call counts in ``calls``; a final
+    status >= 400, or none at all (< 200), is ``failed``; an answered (2xx) call with a known
+    ``duration`` under ``short_call_seconds`` is ``short``."""
+    if status >= 400 or status < 200:
+        return ["calls", "failed"]
+    if status < 300 and duration is not None and duration < short_call_seconds:
+        return ["calls", "short"]
+    return ["calls"]
+
+
+class Count:
+    """One windowed counter of one entity: Redis's totals at the last sync for ``bucket`` and
+    ``bucket - 1``, plus what this node counted since (``pending``) or is syncing (``flight``),
+    each by bucket."""
+
+    __slots__ = ("window", "bucket", "cur", "prev", "pending", "flight")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.bucket = -1
+        self.cur = 0
+        self.prev = 0
+        self.pending: dict[int, int] = {}
+        self.flight: dict[int, int] = {}
+
+    def total(self, bucket: int) -> int:
+        """What this node knows was counted in ``bucket``."""
+        n = self.pending.get(bucket, 0) + self.flight.get(bucket, 0)
+        if bucket == self.bucket:
+            n += self.cur
+        elif bucket == self.bucket - 1:
+            n += self.prev
+        return n
+
+    def value(self, now: float) -> float:
+        """The sliding-window estimate: this bucket plus the previous one, weighted by how much
+        of it the window still covers (``antibot.store.keys.window``)."""
+        w = self.window
+        b = int(now // w)
+        return self.total(b) + self.total(b - 1) * (1.0 - (now % w) / w)
+
+
+class Distinct:
+    """One windowed distinct count (HyperLogLog in Redis): the union count of ``bucket`` and
+    ``bucket - 1`` at the last sync, the count of ``bucket`` alone, and the members added
+    since, by bucket."""
+
+    __slots__ = ("window", "bucket", "union", "cur", "pending", "flight", "seen", "seen_bucket")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.bucket = -1
+        self.union = 0
+        self.cur = 0
+        self.pending: dict[int, set[str]] = {}
+        self.flight: dict[int, set[str]] = {}
+        self.seen: set[str] = set()  # members Redis had counted in the window at the last sync
+        self.seen_bucket = -1
+
+    def add(self, member: str, now: float) -> None:
+        b = int(now // self.window)
+        members = self.pending.get(b)
+        if members is None:
+            self.pending[b] = {member}
+        else:
+            members.add(member)
+
+    def value(self, now: float) -> float:
+        b = int(now // self.window)
+        if b == self.bucket:
+            base = self.union
+        elif b == self.bucket + 1:
+            base = self.cur
+        else:
+            base = 0
+        fresh: set[str] = set()
+        for pool in (self.pending, self.flight):
+            for bucket in (b, b - 1):
+                members = pool.get(bucket)
+                if members:
+                    fresh |= members
+        if fresh and self.seen and self.seen_bucket >= b - 1:
+            fresh -= self.seen
+        return float(base + len(fresh))
+
+
+class Entity:
+    """One counted entity (a source, caller, callee, prefix or User-Agent) of one :class:`Plan`."""
+
+    __slots__ = ("plan", "value", "counts", "distinct", "recent", "recent_pending", "recent_flight", "used", "dirty")
+
+    def __init__(self, plan: Plan, value: str) -> None:
+        self.plan = plan
+        self.value = value
+        self.counts = [Count(w) for _, w in plan.counters]
+        self.distinct = [Distinct(w) for _, w, _ in plan.hlls]
+        self.recent: tuple[str, ...] = ()  # Redis's list at the last sync, newest first
+        self.recent_pending: list[str] = []  # pushed since, oldest first
+        self.recent_flight: list[str] = []
+        self.used = -math.inf
+        self.dirty = False
+
+    def recent_to(self, now: float) -> tuple[str, ...]:
+        base = self.recent if now - self.used < RECENT_TTL else ()
+        if not self.recent_pending and not self.recent_flight:
+            return base
+        newer = [*self.recent_flight, *self.recent_pending]
+        newer.reverse()
+        return (*newer, *base)[: self.plan.keep]
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """What one entity adds to Redis in one sync, bucketed at the sync's ``now``.
+
+    ``counts[i]`` = (amount to this bucket, amount to the previous one) of counter ``i``;
+    ``members[i]`` likewise for distinct count ``i``; ``pushed``: To numbers, oldest first.
+    """
+
+    entity: Entity
+    now: float
+    counts: tuple[tuple[int, int], ...]
+    members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+    pushed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Redis's reply for one :class:`Delta`: per counter (this bucket, previous), per distinct
+    count (union of both buckets, this bucket alone), and the recent list, newest first."""
+
+    counts: Sequence[tuple[int, int]]
+    distinct: Sequence[tuple[int, int]]
+    recent: Sequence[str]
+
+
+class LocalCounters:
+    """The node's counters (see the module text). Not thread-safe: one event loop owns it."""
+
+    def __init__(self, max_entities: int = 200_000) -> None:
+        self.max_entities = max_entities
+        self.entities: dict[tuple[str, str], Entity] = {}
+        self._dirty: list[Entity] = []
+        self._syncing = False
+        self.synced = 0  # entities synced
+        #: False from a failed sync to the next good one (verdicts say "store-unavailable").
+        self.in_sync = True
+        self.lost = 0  # counts a failed sync dropped (older than any window still counts)
+        self.unsure = 0  # entities of batches Redis may or may not have counted (see forget)
+
+    def observe(self, obs: Observation, now: float) -> Counters:
+        """Count one INVITE under each non-empty entity of ``obs``; its counters, this INVITE
+        included (the recent To numbers and outcome counts exclude it)."""
+        out: dict[str, object] = {}
+        for plan in PLANS:
+            value: str = getattr(obs, plan.entity)
+            if not value:
+                continue
+            e = self._entity(plan, value, now)
+            for (metric, _), c in zip(plan.counters, e.counts, strict=True):
+                if metric == "inv":
+                    b = int(now // c.window)
+                    c.pending[b] = c.pending.get(b, 0) + 1
+            for (_, _, attr), d in zip(plan.hlls, e.distinct, strict=True):
+                member: str = getattr(obs, attr)
+                if member:
+                    d.add(member, now)
+            fields = plan.fields
+            i = 0
+            for c in e.counts:
+                out[fields[i]] = c.value(now)
+                i += 1
+            for d in e.distinct:
+                out[fields[i]] = d.value(now)
+                i += 1
+            if plan.keep:
+                out["src_recent_to"] = e.recent_to(now)
+                if obs.to_number:
+                    e.recent_pending.append(obs.to_number)
+            e.used = now
+        return Counters(**out)  # type: ignore[arg-type]
+
+    def outcome(self, source_ip: str, metrics: Sequence[str], now: float) -> None:
+        """Count a call's outcome metrics (``calls``, ``failed``, ``short``) for its source."""
+        if not source_ip:
+            return
+        e = self._entity(SOURCE_PLAN, source_ip, now)
+        for metric in metrics:
+            c = e.counts[_OUTCOME_INDEX[metric]]
+            b = int(now // c.window)
+            c.pending[b] = c.pending.get(b, 0) + 1
+
+    def _entity(self, plan: Plan, value: str, now: float) -> Entity:
+        key = (plan.kind, value)
+        entities = self.entities
+        e = entities.pop(key, None)
+        if e is None:
+            e = Entity(plan, value)
+            if len(entities) >= self.max_entities:
+                self._evict()
+        entities[key] = e  # most recently used last
+        if not e.dirty:
+            e.dirty = True
+            self._dirty.append(e)
+        return e
+
+    def _evict(self) -> None:
+        """Forget the least recently used entity unless it still has counts to sync."""
+        for key, old in self.entities.items():
+            if not old.dirty:
+                del self.entities[key]
+            return
+
+    def pending(self) -> int:
+        """Entities with counts not yet handed to a sync."""
+        return len(self._dirty)
+
+    def take(self, now: float) -> list[Delta]:
+        """What every entity counted since its last sync, bucketed at ``now``, now in flight
+        until :meth:`settle` or :meth:`fail`. Counts older than the previous bucket are dropped:
+        they no longer count in any window. Raises RuntimeError while a batch is in flight."""
+        if self._syncing:
+            raise RuntimeError("a sync is already in flight")
+        batch, self._dirty = self._dirty, []
+        self._syncing = bool(batch)
+        out = []
+        for e in batch:
+            e.dirty = False
+            counts = []
+            for c in e.counts:
+                c.flight, c.pending = c.pending, {}
+                b = int(now // c.window)
+                ahead = sum(n for k, n in c.flight.items() if k > b)  # counted on a clock ahead of this one
+                counts.append((c.flight.get(b, 0) + ahead, c.flight.get(b - 1, 0)))
+            members = []
+            for d in e.distinct:
+                d.flight, d.pending = d.pending, {}
+                b = int(now // d.window)
+                cur = set().union(*(m for k, m in d.flight.items() if k >= b))
+                members.append((tuple(cur), tuple(d.flight.get(b - 1, ()))))
+            e.recent_flight, e.recent_pending = e.recent_pending, []
+            out.append(Delta(e, now, tuple(counts), tuple(members), tuple(e.recent_flight)))
+        return out
+
+    def settle(self, batch: Sequence[Delta], totals: Sequence[Totals]) -> None:
+        """Redis's totals for a batch :meth:`take` gave out (same order): the new baseline."""
+        self._syncing = False
+        self.in_sync = True
+        for delta, t in zip(batch, totals, strict=True):
+            e, now = delta.entity, delta.now
+            for c, (cur, prev) in zip(e.counts, t.counts, strict=True):
+                c.bucket, c.cur, c.prev = int(now // c.window), cur, prev
+                c.flight = {}
+            for d, (union, cur), (added, added_prev) in zip(e.distinct, t.distinct, delta.members, strict=True):
+                b = int(now // d.window)
+                if d.seen_bucket < b - 1 or len(d.seen) >= SEEN_MAX:
+                    d.seen = set()
+                d.seen_bucket = b
+                d.seen.update(added[: SEEN_MAX - len(d.seen)])
+                d.seen.update(added_prev[: SEEN_MAX - len(d.seen)])
+                d.bucket, d.union, d.cur = b, union, cur
+                d.flight = {}
+            if e.plan.keep:
+                e.recent = tuple(t.recent[: e.plan.keep])
+                e.recent_flight = []
+            self.synced += 1
+
+    def forget(self, batch: Sequence[Delta]) -> None:
+        """Redis may or may not have counted a batch (a reply came late or the connection
+        broke after the write): its counts are not sent again (never counted twice) and leave
+        the local view; the next good sync brings Redis's totals, with them if they landed."""
+        self._syncing = False
+        self.in_sync = False
+        for delta in batch:
+            e = delta.entity
+            for c in e.counts:
+                c.flight = {}
+            for d in e.distinct:
+                d.flight = {}
+            e.recent_flight = []
+            self.unsure += 1
+            if not e.dirty and (e.plan.kind, e.value) in self.entities:
+                e.dirty = True  # synced next time, to bring back Redis's totals
+                self._dirty.append(e)
+
+    def fail(self, batch: Sequence[Delta]) -> None:
+        """A batch did not reach Redis: its counts go back to pending (tried again next sync),
+        except those older than the previous bucket, which no window counts any more."""
+        self._syncing = False
+        self.in_sync = False
+        for delta in batch:
+            e, now = delta.entity, delta.now
+            for c in e.counts:
+                oldest = int(now // c.window) - 1
+                for b, n in c.flight.items():
+                    if b >= oldest:
+                        c.pending[b] = c.pending.get(b, 0) + n
+                    else:
+                        self.lost += n
+                c.flight = {}
+            for d in e.distinct:
+                oldest = int(now // d.window) - 1
+                for b, members in d.flight.items():
+                    if b >= oldest:
+                        d.pending.setdefault(b, set()).update(members)
+                d.flight = {}
+            e.recent_pending[:0] = e.recent_flight
+            e.recent_flight = []
+            if not e.dirty and (e.plan.kind, e.value) in self.entities:
+                e.dirty = True
+                self._dirty.append(e)

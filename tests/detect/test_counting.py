@@ -1,0 +1,105 @@
+"""LocalCounters without Redis: sliding windows, syncs settled, failed or unsure, eviction."""
+
+from __future__ import annotations
+
+import pytest
+
+from antibot.detect.counting import PLANS, LocalCounters, Totals, outcome_metrics
+from antibot.detect.observation import Observation
+
+T0 = 472_222 * 3600.0  # a multiple of every window
+OBS = Observation("192.0.2.1", "alice", "442079460011", "44207", "ua1")
+
+
+def totals(counts: list[tuple[int, int]], distinct: list[tuple[int, int]], recent: list[str] = ()) -> Totals:  # type: ignore[assignment]
+    return Totals(counts, distinct, list(recent))
+
+
+def settle_all(c: LocalCounters, now: float, scale: int = 0) -> None:
+    """Settle one batch as if Redis held ``scale`` more of everything than this node sent."""
+    batch = c.take(now)
+    c.settle(
+        batch,
+        [
+            totals(
+                [(a + scale, b) for a, b in d.counts],
+                [(len(m) + scale, len(m) + scale) for m, _ in d.members],
+                list(reversed(d.pushed)),
+            )
+            for d in batch
+        ],
+    )
+
+
+def test_sliding_window_weights_the_previous_bucket() -> None:
+    c = LocalCounters()
+    assert c.observe(OBS, T0).src_1s == 1
+    assert c.observe(OBS, T0 + 0.5).src_1s == 2
+    got = c.observe(OBS, T0 + 1.25)  # this bucket 1, the previous 2 weighted 0.75
+    assert got.src_1s == pytest.approx(1 + 2 * 0.75)
+    assert got.src_60s == 3 and got.from_1h == 3 and got.src_distinct_to_1h == 1
+    assert got.src_recent_to == ("442079460011", "442079460011")  # before this INVITE, newest first
+    assert c.observe(OBS, T0 + 3.0).src_1s == 1  # two buckets on: the old ones are out
+
+
+def test_a_settled_sync_adds_what_other_nodes_counted() -> None:
+    c = LocalCounters()
+    c.observe(OBS, T0)
+    settle_all(c, T0 + 0.01, scale=5)  # Redis: 5 more calls from other nodes
+    got = c.observe(OBS, T0 + 0.02)
+    assert got.src_60s == 7 and got.to_1h == 7 and got.src_distinct_to_60s == 6  # same member: not new
+    assert c.pending() == 5 and c.synced == 5 and c.in_sync
+
+
+def test_a_failed_sync_keeps_the_counts_for_the_next_one() -> None:
+    c = LocalCounters()
+    c.observe(OBS, T0)
+    batch = c.take(T0 + 0.01)
+    assert c.observe(OBS, T0 + 0.02).src_60s == 2  # in flight: still counted locally
+    c.fail(batch)
+    assert not c.in_sync and c.observe(OBS, T0 + 0.03).src_60s == 3
+    again = c.take(T0 + 0.04)
+    src = next(d for d in again if d.entity.plan is PLANS[0])
+    assert src.counts[2] == (3, 0) and src.pushed == ("442079460011",) * 3  # nothing lost, in order
+
+
+def test_an_unsure_sync_is_never_sent_twice() -> None:
+    c = LocalCounters()
+    c.observe(OBS, T0)
+    batch = c.take(T0 + 0.01)
+    with pytest.raises(RuntimeError):
+        c.take(T0 + 0.02)  # one batch in flight at a time
+    c.forget(batch)
+    assert c.unsure == 5 and not c.in_sync
+    again = c.take(T0 + 0.02)
+    assert len(again) == 5 and all(d.counts[0] == (0, 0) for d in again)  # a read, to refresh from Redis
+
+
+def test_counts_of_an_old_bucket_are_dropped_not_carried() -> None:
+    c = LocalCounters()
+    c.observe(OBS, T0)
+    batch = c.take(T0 + 5.0)  # the sync runs 5 s later: the 1 s bucket of T0 counts nowhere
+    src = next(d for d in batch if d.entity.plan is PLANS[0])
+    assert src.counts[0] == (0, 0) and src.counts[1] == (1, 0)  # 1 s window: dropped; 10 s: kept
+    c.fail(batch)
+    assert c.lost == 1
+
+
+def test_outcomes_count_for_the_source() -> None:
+    c = LocalCounters()
+    c.outcome("192.0.2.1", outcome_metrics(486, None), T0)
+    c.outcome("192.0.2.1", outcome_metrics(200, 2.0), T0)
+    c.outcome("192.0.2.1", outcome_metrics(200, 60.0), T0)
+    got = c.observe(OBS, T0 + 1)
+    assert (got.src_calls_1h, got.src_failed_1h, got.src_short_1h) == (3, 1, 1)
+
+
+def test_least_recently_used_entities_are_forgotten_once_synced() -> None:
+    c = LocalCounters(max_entities=5)
+    c.observe(OBS, T0)
+    c.observe(Observation("192.0.2.9", "", "", "", ""), T0 + 0.01)
+    assert len(c.entities) == 6  # the oldest still has counts to sync: kept (the bound is soft)
+    settle_all(c, T0 + 0.02)
+    c.observe(OBS, T0 + 0.03)  # used again: now the most recent
+    c.observe(Observation("192.0.2.8", "", "", "", ""), T0 + 0.04)
+    assert len(c.entities) == 6 and ("src", "192.0.2.9") not in c.entities and ("src", "192.0.2.1") in c.entities
