@@ -1,4 +1,4 @@
-"""Build hook: compile the hot path (SIP parser, transactions, proxy core, UDP runner) with mypyc.
+"""Build hook: compile the hot path (SIP parser, transactions, proxy core, UDP runner, scoring) with mypyc.
 
 The modules are plain, strictly typed Python; mypyc turns them into C extensions that cut the
 proxy's CPU per call (see bench/README.md). Without a C compiler, or with ``ANTIBOT_PURE=1``,
@@ -34,6 +34,17 @@ HOT = [
     "antibot/proxy/upstreams.py",
     "antibot/transport/loop.py",
     "antibot/transport/udp.py",
+    # the scoring path of every new INVITE (features, local counters, verdict)
+    "antibot/detect/counting.py",
+    "antibot/detect/engine.py",
+    "antibot/detect/features.py",
+    "antibot/detect/fingerprint.py",
+    "antibot/detect/lists.py",
+    "antibot/detect/model.py",
+    "antibot/detect/numbers.py",
+    "antibot/detect/observation.py",
+    "antibot/detect/rules.py",
+    "antibot/detect/verdict.py",
 ]
 
 

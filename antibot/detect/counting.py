@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final
 
@@ -85,6 +86,12 @@ PLANS: Final = (
     ),
 )
 SOURCE_PLAN: Final = PLANS[0]
+#: Per plan: the indexes of its INVITE counters, and the Observation attributes its distinct counts add.
+_INV: Final = tuple(tuple(i for i, (m, _) in enumerate(p.counters) if m == "inv") for p in PLANS)
+_MEMBERS: Final = tuple(tuple(a for _, _, a in p.hlls) for p in PLANS)
+_NO_COUNTS: Final[dict[int, int]] = {}  # shared, never mutated: "nothing in flight"
+_NO_MEMBERS: Final[dict[int, set[str]]] = {}
+_NOT_SEEN: Final[frozenset[str]] = frozenset()
 #: Outcome metrics' counter indexes in the source plan.
 _OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m != "inv"}
 
@@ -113,7 +120,7 @@ class Count:
         self.cur = 0
         self.prev = 0
         self.pending: dict[int, int] = {}
-        self.flight: dict[int, int] = {}
+        self.flight: dict[int, int] = _NO_COUNTS
 
     def total(self, bucket: int) -> int:
         """What this node knows was counted in ``bucket``."""
@@ -145,8 +152,8 @@ class Distinct:
         self.union = 0
         self.cur = 0
         self.pending: dict[int, set[str]] = {}
-        self.flight: dict[int, set[str]] = {}
-        self.seen: set[str] = set()  # members Redis had counted in the window at the last sync
+        self.flight: dict[int, set[str]] = _NO_MEMBERS
+        self.seen: AbstractSet[str] = _NOT_SEEN  # members Redis had counted in the window at the last sync
         self.seen_bucket = -1
 
     def add(self, member: str, now: float) -> None:
@@ -167,10 +174,11 @@ class Distinct:
             base = 0
         fresh: set[str] = set()
         for pool in (self.pending, self.flight):
-            for bucket in (b, b - 1):
-                members = pool.get(bucket)
-                if members:
-                    fresh |= members
+            if pool:
+                for bucket in (b, b - 1):
+                    members = pool.get(bucket)
+                    if members:
+                        fresh |= members
         if fresh and self.seen and self.seen_bucket >= b - 1:
             fresh -= self.seen
         return float(base + len(fresh))
@@ -229,7 +237,7 @@ class Totals:
 class LocalCounters:
     """The node's counters (see the module text). Not thread-safe: one event loop owns it."""
 
-    def __init__(self, max_entities: int = 200_000) -> None:
+    def __init__(self, max_entities: int = 50_000) -> None:
         self.max_entities = max_entities
         self.entities: dict[tuple[str, str], Entity] = {}
         self._dirty: list[Entity] = []
@@ -244,31 +252,34 @@ class LocalCounters:
         """Count one INVITE under each non-empty entity of ``obs``; its counters, this INVITE
         included (the recent To numbers and outcome counts exclude it)."""
         out: dict[str, object] = {}
-        for plan in PLANS:
+        for k in range(len(PLANS)):
+            plan = PLANS[k]
             value: str = getattr(obs, plan.entity)
             if not value:
                 continue
             e = self._entity(plan, value, now)
-            for (metric, _), c in zip(plan.counters, e.counts, strict=True):
-                if metric == "inv":
-                    b = int(now // c.window)
-                    c.pending[b] = c.pending.get(b, 0) + 1
-            for (_, _, attr), d in zip(plan.hlls, e.distinct, strict=True):
-                member: str = getattr(obs, attr)
+            counts, distinct, fields = e.counts, e.distinct, plan.fields
+            for i in _INV[k]:
+                c = counts[i]
+                b = int(now // c.window)
+                c.pending[b] = c.pending.get(b, 0) + 1
+            attrs = _MEMBERS[k]
+            for j in range(len(attrs)):
+                member: str = getattr(obs, attrs[j])
                 if member:
-                    d.add(member, now)
-            fields = plan.fields
-            i = 0
-            for c in e.counts:
-                out[fields[i]] = c.value(now)
-                i += 1
-            for d in e.distinct:
-                out[fields[i]] = d.value(now)
-                i += 1
+                    distinct[j].add(member, now)
+            n = len(counts)
+            for i in range(n):
+                out[fields[i]] = counts[i].value(now)
+            for j in range(len(distinct)):
+                out[fields[n + j]] = distinct[j].value(now)
             if plan.keep:
                 out["src_recent_to"] = e.recent_to(now)
                 if obs.to_number:
-                    e.recent_pending.append(obs.to_number)
+                    pushed = e.recent_pending
+                    pushed.append(obs.to_number)
+                    if len(pushed) > plan.keep:  # only the last few stay in Redis's list
+                        del pushed[0]
             e.used = now
         return Counters(**out)  # type: ignore[arg-type]
 
@@ -342,16 +353,16 @@ class LocalCounters:
             e, now = delta.entity, delta.now
             for c, (cur, prev) in zip(e.counts, t.counts, strict=True):
                 c.bucket, c.cur, c.prev = int(now // c.window), cur, prev
-                c.flight = {}
+                c.flight = _NO_COUNTS
             for d, (union, cur), (added, added_prev) in zip(e.distinct, t.distinct, delta.members, strict=True):
                 b = int(now // d.window)
-                if d.seen_bucket < b - 1 or len(d.seen) >= SEEN_MAX:
-                    d.seen = set()
-                d.seen_bucket = b
-                d.seen.update(added[: SEEN_MAX - len(d.seen)])
-                d.seen.update(added_prev[: SEEN_MAX - len(d.seen)])
+                if added or added_prev:
+                    kept = set() if d.seen_bucket < b - 1 or len(d.seen) >= SEEN_MAX else set(d.seen)
+                    kept.update(added[: SEEN_MAX - len(kept)])
+                    kept.update(added_prev[: SEEN_MAX - len(kept)])
+                    d.seen, d.seen_bucket = kept, b
                 d.bucket, d.union, d.cur = b, union, cur
-                d.flight = {}
+                d.flight = _NO_MEMBERS
             if e.plan.keep:
                 e.recent = tuple(t.recent[: e.plan.keep])
                 e.recent_flight = []
@@ -366,9 +377,9 @@ class LocalCounters:
         for delta in batch:
             e = delta.entity
             for c in e.counts:
-                c.flight = {}
+                c.flight = _NO_COUNTS
             for d in e.distinct:
-                d.flight = {}
+                d.flight = _NO_MEMBERS
             e.recent_flight = []
             self.unsure += 1
             if not e.dirty and (e.plan.kind, e.value) in self.entities:
@@ -389,14 +400,14 @@ class LocalCounters:
                         c.pending[b] = c.pending.get(b, 0) + n
                     else:
                         self.lost += n
-                c.flight = {}
+                c.flight = _NO_COUNTS
             for d in e.distinct:
                 oldest = int(now // d.window) - 1
                 for b, members in d.flight.items():
                     if b >= oldest:
                         d.pending.setdefault(b, set()).update(members)
-                d.flight = {}
-            e.recent_pending[:0] = e.recent_flight
+                d.flight = _NO_MEMBERS
+            e.recent_pending = [*e.recent_flight, *e.recent_pending][-e.plan.keep :] if e.plan.keep else []
             e.recent_flight = []
             if not e.dirty and (e.plan.kind, e.value) in self.entities:
                 e.dirty = True

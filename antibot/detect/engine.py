@@ -23,10 +23,10 @@ from typing import Protocol
 
 from ..sip.message import Request
 from .counting import LocalCounters, outcome_metrics
-from .features import FEATURE_NAMES, counter_features, observation, static_features
+from .features import FEATURE_NAMES, counter_features, invite_features
 from .lists import NumberLists
 from .model import Model
-from .numbers import parties
+from .numbers import Number, parties
 from .observation import Counters
 from .rules import Facts, RuleSet
 from .verdict import Action, Verdict
@@ -69,6 +69,9 @@ class Detector:
         self.short_call_seconds = short_call_seconds
         self.clock = clock
         self.stats = DetectorStats()
+        #: Call refs: a random prefix per process, then a counter (unique, no syscall per call).
+        self._node = secrets.token_hex(4)
+        self._calls = 0
         self.warn_every = 10.0
         self._warned: dict[str, tuple[float, int]] = {}
 
@@ -77,18 +80,18 @@ class Detector:
         monotonic clock; the counters use wall-clock time so that every node buckets alike."""
         wall = self.clock()
         source_ip = str(getattr(source, "host", source))
-        static = static_features(req, source_ip, self.lists)
+        static, obs, both = invite_features(req, source_ip, self.lists)
         counters = Counters()
         degraded = False
         if self.counters is not None:
             try:
-                counters = self.counters.observe(observation(req, source_ip), wall)
+                counters = self.counters.observe(obs, wall)
                 degraded = not self.counters.in_sync
             except Exception as exc:  # noqa: BLE001 - a counting bug degrades, never blocks a call
                 degraded = True
                 self.stats.store_errors += 1
                 self._warn("observe", "counters unavailable; deciding without them", exc)
-        return self.verdict(req, source_ip, static, counters, wall, degraded=degraded)
+        return self.verdict(req, source_ip, static, counters, wall, degraded=degraded, both=both)
 
     def verdict(
         self,
@@ -99,8 +102,10 @@ class Detector:
         wall: float,
         *,
         degraded: bool = False,
+        both: tuple[Number, Number] | None = None,
     ) -> Verdict:
-        """Pure part of the decision: model score, explanation, rules, mode, headers, call log."""
+        """Pure part of the decision: model score, explanation, rules, mode, headers, call log
+        (``both``: the caller and callee numbers, when already known)."""
         values = dict(static)
         values.update(counter_features(counters, static))
         try:
@@ -108,7 +113,7 @@ class Detector:
         except KeyError:  # a feature the feature code did not produce: 0.0, as the model was trained
             vector = [values.get(name, 0.0) for name in FEATURE_NAMES]
         score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
-        caller, callee = parties(req)
+        caller, callee = both if both is not None else parties(req)
         ua = req.header("user-agent") or ""
         decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values))
         reasons = [name for name, _ in top]
@@ -116,7 +121,8 @@ class Detector:
             reasons.insert(0, decision.rule)
         if degraded:
             reasons.append("store-unavailable")
-        call_ref = secrets.token_hex(8)
+        self._calls += 1
+        call_ref = f"{self._node}{self._calls:08x}"
         action = decision.action
         enforced = action if self.rules.mode == "enforce" else Action.RELAY
         label = {Action.RELAY: "pass", Action.SUSPECT: "suspect"}.get(action, action.value)
@@ -161,7 +167,7 @@ class Detector:
                     "to": callee.text,
                     "ua": ua[:200],
                     "call_id": req.call_id[:200],
-                    "explanation": json.dumps([[n, round(c, 4)] for n, c in top]),
+                    "explanation": explanation_json(top),
                     "features": features_json(vector),
                 }
             )
@@ -200,8 +206,8 @@ class Detector:
 
 
 _VECTOR: Callable[[dict[str, float]], Sequence[float]] = operator.itemgetter(*FEATURE_NAMES)
-#: ``{"<name>":%s,...}`` over :data:`FEATURE_NAMES`: the call log's feature JSON, one ``%`` away.
-_FEATURES_TEMPLATE = "{" + ",".join(f"{json.dumps(name)}:%s" for name in FEATURE_NAMES) + "}"
+#: ``"<name>":`` of each feature, in :data:`FEATURE_NAMES` order.
+_KEYS = tuple(f"{json.dumps(name)}:" for name in FEATURE_NAMES)
 #: JSON text of ``round(value, 4)`` by value: feature values repeat (flags, log counts of small
 #: integers, small ratios), and rounding + repr cost ~1 µs each. Emptied when full.
 _NUMBERS: dict[float, str] = {}
@@ -220,13 +226,19 @@ def _number(value: float) -> str:
 
 
 def features_json(vector: Sequence[float]) -> str:
-    """``json.dumps({name: round(value, 4)}, separators=(",", ":"))`` over :data:`FEATURE_NAMES`
-    (-0.0 may come out as 0.0), from a template and the numbers already written."""
-    try:
-        parts = tuple(map(_NUMBERS.__getitem__, vector))
-    except KeyError:
-        parts = tuple(map(_number, vector))
-    return _FEATURES_TEMPLATE % parts
+    """``{name: round(value, 4)}`` over :data:`FEATURE_NAMES` as compact JSON, features that are
+    0 left out (readers take a missing feature as 0, as training does)."""
+    parts = []
+    for i in range(len(vector)):
+        value = vector[i]
+        if value != 0.0:
+            parts.append(_KEYS[i] + _number(value))
+    return "{" + ",".join(parts) + "}"
+
+
+def explanation_json(top: Sequence[tuple[str, float]]) -> str:
+    """``[[name, round(contribution, 4)], ...]`` as compact JSON (names are plain identifiers)."""
+    return "[" + ",".join(f'["{name}",{_number(c)}]' for name, c in top) + "]"
 
 
 _PHRASES = {

@@ -13,6 +13,7 @@ import math
 from ..sip.message import Request
 from . import fingerprint, numbers
 from .lists import NumberLists
+from .numbers import Number
 from .observation import Counters, Observation
 
 #: (name, why it separates bots from people) - message-only features, then counter features.
@@ -119,23 +120,36 @@ PREFIX_DIGITS = 6
 
 def observation(req: Request, source_ip: str) -> Observation:
     """The entities this INVITE is counted under (empty strings: not applicable)."""
-    caller, callee = numbers.parties(req)
+    return _observation(req, source_ip, numbers.parties(req), fingerprint.ua_fingerprint(req))
+
+
+def _observation(req: Request, source_ip: str, both: tuple[Number, Number], ua_fp: str) -> Observation:
+    caller, callee = both
     return Observation(
         source_ip=source_ip,
         from_user="" if numbers.is_anonymous(req) else caller.text,
         to_number=callee.text,
         to_prefix=callee.text[:PREFIX_DIGITS] if callee.numeric else "",
-        ua_fingerprint=fingerprint.ua_fingerprint(req),
+        ua_fingerprint=ua_fp,
     )
 
 
 def static_features(req: Request, source_ip: str, lists: NumberLists) -> dict[str, float]:
     """All message-only features (:data:`STATIC_NAMES`), plus :data:`AUX_TO_VALUE`."""
+    return invite_features(req, source_ip, lists)[0]
+
+
+def invite_features(
+    req: Request, source_ip: str, lists: NumberLists
+) -> tuple[dict[str, float], Observation, tuple[Number, Number]]:
+    """:func:`static_features`, :func:`observation` and the caller and callee numbers at once,
+    parsing what they share (the numbers, the header shape) once."""
     both = numbers.parties(req)
+    shape = fingerprint.header_shape(req)
     out = numbers.number_features(req, lists, both)
-    out.update(fingerprint.message_features(req, source_ip))
+    out.update(fingerprint.message_features(req, source_ip, shape))
     out[AUX_TO_VALUE] = numbers.to_value(both[1])
-    return out
+    return out, _observation(req, source_ip, both, fingerprint.ua_fingerprint(req, shape.order_hash)), both
 
 
 def _count(value: float) -> float:

@@ -9,6 +9,8 @@ import time
 
 from fastapi import FastAPI
 
+from antibot.detect.features import FEATURE_NAMES
+
 from ..store.resp import Resp
 from .conftest import VIEWER, call_entry, client, outcome_entry, store
 
@@ -170,7 +172,7 @@ async def test_call_detail(app: FastAPI, url: str) -> None:
         assert r.status_code == 200, r.text
         d = r.json()
         assert d["call"] == last["call"] and d["call_id"] == last["call_id"] and d["mode"] == "enforce"
-        assert d["features"] == json.loads(last["features"])
+        assert d["features"] == {**dict.fromkeys(FEATURE_NAMES, 0.0), **json.loads(last["features"])}  # 0s left out
         assert d["explanation"] == [
             {"feature": "log_src_60s", "contribution": 0.8},
             {"feature": "from_e164", "contribution": 0.3},
@@ -207,7 +209,11 @@ async def test_feedback(app: FastAPI, url: str, rc: Resp) -> None:
         ).status_code == 422
 
     stored = json.loads(rc("HGET", "ab:{admin}:feedback", bot["call"]))
-    assert stored["label"] == 1 and stored["features"] == json.loads(bot["features"]) and stored["ts"] > 1e9
+    assert (
+        stored["label"] == 1
+        and stored["features"] == {**dict.fromkeys(FEATURE_NAMES, 0.0), **json.loads(bot["features"])}
+        and stored["ts"] > 1e9
+    )
     assert json.loads(rc("HGET", "ab:{admin}:feedback", person["call"]))["label"] == 0
 
 

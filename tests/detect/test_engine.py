@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from antibot.detect.counting import LocalCounters
-from antibot.detect.engine import Detector, features_json
+from antibot.detect.engine import Detector, explanation_json, features_json
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.rules import RuleSet
@@ -87,7 +87,7 @@ def test_counters_reach_the_features_and_the_call_log(server: EmbeddedRedis) -> 
     entries = run(go())
     features = [json.loads(e["features"]) for e in entries if "features" in e]
     assert [f["log_src_60s"] for f in features] == [round(math.log1p(n), 4) for n in (1, 2, 3, 4)]
-    assert features[-1]["log_src_outcomes_1h"] > 0 and features[2]["log_src_outcomes_1h"] == 0
+    assert features[-1]["log_src_outcomes_1h"] > 0 and "log_src_outcomes_1h" not in features[2]  # 0: left out
     assert [e for e in entries if "outcome" in e][0]["outcome"] == "486"
     scores = [float(e["score"]) for e in entries if "score" in e]
     assert scores[0] < 0.5 < scores[-1]  # the counters reached the model
@@ -177,8 +177,17 @@ def test_redis_down_then_back(server: EmbeddedRedis) -> None:
     assert "store-unavailable" not in up and "store-unavailable" in down and "store-unavailable" not in back
 
 
-def test_features_json_is_json_of_the_rounded_vector() -> None:
+def test_features_json_is_json_of_the_rounded_vector_without_zeros() -> None:
     vector = [0.0, 1.0, 2.123456, -0.5, 1e20, 3.0] + [0.25] * (len(FEATURE_NAMES) - 6)
-    assert json.loads(features_json(vector)) == {n: round(v, 4) for n, v in zip(FEATURE_NAMES, vector, strict=True)}
+    want = {n: round(v, 4) for n, v in zip(FEATURE_NAMES, vector, strict=True) if v}
+    assert json.loads(features_json(vector)) == want and FEATURE_NAMES[0] not in want
     vector[3] = float("inf")
     assert json.loads(features_json(vector))[FEATURE_NAMES[3]] == float("inf")
+    assert features_json([0.0] * len(FEATURE_NAMES)) == "{}"
+
+
+def test_explanation_json() -> None:
+    assert json.loads(explanation_json([("log_src_60s", 0.123456), ("to_len", -1.0)])) == [
+        ["log_src_60s", 0.1235],
+        ["to_len", -1.0],
+    ]
