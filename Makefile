@@ -38,14 +38,14 @@ test: sysdeps $(COMPILED)
 	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pure
 
-# The same per-packet modules as pure Python (the fallback without a C compiler): their unit
+# The same compiled modules as pure Python (the fallback without a C compiler): their unit
 # tests run on a copy of the package without the compiled extensions.
 PURE := build/pure
 test-pure: $(BIN)/antibot
 	@rm -rf $(PURE) && mkdir -p $(PURE)/repo
 	@cp -r antibot tests pyproject.toml $(PURE)/repo/ && find $(PURE)/repo -name '*.so' -delete
 	@ln -sfn $(abspath ..)/shared $(PURE)/shared
-	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/sip tests/transaction tests/proxy
+	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/sip tests/transaction tests/proxy tests/detect
 
 bench: $(COMPILED)
 	$(BIN)/python bench/run.py $(ARGS)

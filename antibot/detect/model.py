@@ -21,7 +21,6 @@ repeats itself: most INVITEs land in a combination seen shortly before).
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -146,10 +145,13 @@ class Model:
         return score, explanation
 
     def _explain(self, leaves: Sequence[int], top: int) -> tuple[float, list[tuple[str, float]]]:
-        total = sum(map(self._leaf_value.__getitem__, leaves))
+        values, paths = self._leaf_value, self._leaf_path
+        total = 0.0
         contrib = [0.0] * len(self.features)
-        for f, delta in itertools.chain.from_iterable(map(self._leaf_path.__getitem__, leaves)):
-            contrib[f] += delta
+        for leaf in leaves:
+            total += values[leaf]
+            for f, delta in paths[leaf]:
+                contrib[f] += delta
         score = _sigmoid(self.base + self.rate * total)
         pushed = [i for i, c in enumerate(contrib) if c > 0]
         pushed.sort(key=lambda i: -contrib[i])  # stable: ties keep feature order

@@ -99,6 +99,10 @@ def _prefix_match(number: str, prefixes: frozenset[str]) -> bool:
     return any(number[:n] in prefixes for n in range(1, min(len(number), 16) + 1))
 
 
+#: User-Agent strings whose pattern result a rule remembers (emptied when full).
+UA_MEMO = 4096
+
+
 def _normalise_prefix(prefix: str) -> str:
     p = prefix.strip().lstrip("+")
     return p[2:] if p.startswith("00") else p
@@ -121,6 +125,7 @@ class CompiledRule:
         self.from_prefixes = frozenset(_normalise_prefix(p) for p in spec.from_prefixes)
         self.to_prefixes = frozenset(_normalise_prefix(p) for p in spec.to_prefixes)
         self.ua = None
+        self._ua_seen: dict[str, bool] = {}
         if spec.ua_pattern:
             options = re2.Options()
             options.case_sensitive = False
@@ -144,6 +149,18 @@ class CompiledRule:
         ):
             raise RuleError(f"rule {rid}: needs at least one matcher")
 
+    def _ua_matches(self, ua: str) -> bool:
+        """The UA pattern against ``ua``, remembered per User-Agent string (few distinct ones
+        send most calls; RE2 through its Python wrapper costs microseconds). Bounded."""
+        known = self._ua_seen.get(ua)
+        if known is None:
+            assert self.ua is not None
+            known = self.ua.search(ua) is not None
+            if len(self._ua_seen) >= UA_MEMO:
+                self._ua_seen.clear()
+            self._ua_seen[ua] = known
+        return known
+
     def matches(self, f: Facts) -> bool:
         s = self.spec
         if self.cidrs is not None and f.source_ip not in self.cidrs:
@@ -152,7 +169,7 @@ class CompiledRule:
             return False
         if self.to_prefixes and not _prefix_match(f.to_number, self.to_prefixes):
             return False
-        if self.ua is not None and self.ua.search(f.user_agent) is None:
+        if self.ua is not None and not self._ua_matches(f.user_agent):
             return False
         if s.min_score is not None and f.score < s.min_score:
             return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from antibot.detect.limiter import TokenBuckets
-from antibot.detect.rules import Facts, RuleError, RuleSet, RuleSpec
+from antibot.detect.rules import UA_MEMO, CompiledRule, Facts, RuleError, RuleSet, RuleSpec
 from antibot.detect.verdict import Action
 
 
@@ -104,3 +104,12 @@ def test_token_buckets() -> None:
     assert tb.retry_after() == 1
     with pytest.raises(ValueError):
         TokenBuckets(rate=0, burst=1)
+
+
+def test_ua_pattern_results_are_remembered_within_a_bound() -> None:
+    rule = CompiledRule(RuleSpec("deny-ua", phase="deny", action="reject", ua_pattern="friendly-scanner"))
+    assert rule._ua_matches("friendly-scanner") and rule._ua_matches("friendly-scanner")
+    assert not rule._ua_matches("Yealink SIP-T46S")
+    for i in range(UA_MEMO + 10):
+        rule._ua_matches(f"junk {i}")
+    assert len(rule._ua_seen) <= UA_MEMO and rule._ua_matches("Friendly-Scanner 1.0")  # case-insensitive
