@@ -31,6 +31,7 @@ HOT = [
     "antibot/proxy/core.py",
     "antibot/proxy/effects.py",
     "antibot/proxy/routing.py",
+    "antibot/proxy/table.py",
     "antibot/proxy/upstreams.py",
     "antibot/transport/loop.py",
     "antibot/transport/udp.py",

@@ -12,32 +12,25 @@ import heapq
 import itertools
 import logging
 import secrets
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..detect.limiter import TokenBuckets
 from ..detect.verdict import Action, Verdict
 from ..sip import build
-from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
 from ..sip.parser import parse_datagram
 from ..sip.uri import SipUri, parse_uri
-from ..sip.via import MAGIC_COOKIE
 from ..transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
-    PassUp,
-    Send,
     ServerInviteTransaction,
-    ServerNonInviteTransaction,
-    Terminated,
-    TimedOut,
     TimerConfig,
 )
-from . import routing
+from . import routing, table
 from .contexts import ClientSlot, Context, ServerSlot
-from .effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
+from .effects import Addr, CallOutcome, NeedVerdict, ProxyEffect
+from .table import TransactionTable
 from .upstreams import Upstream, UpstreamPool
 
 log = logging.getLogger("antibot.proxy")
@@ -62,23 +55,18 @@ class CoreConfig:
     flood_action: str = "503"
 
 
-class ProxyCore:
+class ProxyCore(TransactionTable):
     """Routes requests and responses between callers and the upstream PBX targets."""
 
     def __init__(self, me: routing.LocalIdentity, pool: UpstreamPool, config: CoreConfig | None = None) -> None:
+        self.config = config or CoreConfig()
+        super().__init__(self.config.timers)
         self.me = me
         self.pool = pool
-        self.config = config or CoreConfig()
-        self.servers: dict[tuple[str, ...], ServerSlot] = {}
-        self.clients: dict[tuple[str, str], ClientSlot] = {}
         self.pending: dict[int, Context] = {}
         #: Answered, decided calls by Call-ID: (call ref, caller, answered at), until their BYE.
         self.answered: dict[str, tuple[str, Addr, float]] = {}
         self.draining = False
-        self.stats: dict[str, int] = {}
-        self._out: list[ProxyEffect] = []
-        self._heap: list[tuple[float, int, object]] = []
-        self._seq = itertools.count()
         #: Client transaction ids for branches (random start: a restart does not repeat them).
         self._tids = itertools.count(secrets.randbits(40))
         self._tickets = itertools.count(1)
@@ -206,7 +194,7 @@ class ProxyCore:
         pop = 0
         if uri_is_me and route_values and parsed is not None and parsed.user is None:
             # §16.4: a strict-routing previous hop put our Record-Route URI in the Request-URI.
-            uri = parse_name_addr_uri(route_values[-1])
+            uri = routing.parse_name_addr_uri(route_values[-1])
             uri_is_me = self._uri_is_me(uri)
         while pop < len(route_values) and self.me.route_is_me(route_values[pop]):
             pop += 1
@@ -227,7 +215,7 @@ class ProxyCore:
         from_upstream = self.pool.find(source) is not None
         ctx = Context(req, source, None, pop_routes=pop, strip=not from_upstream, uri=None if uri == req.uri else uri)
         if pop < len(route_values):
-            ctx.targets = [(routing.uri_target(parse_name_addr_uri(route_values[pop])), None)]
+            ctx.targets = [(routing.uri_target(routing.parse_name_addr_uri(route_values[pop])), None)]
         elif req.to_tag is not None or from_upstream:
             if to_me:
                 raise SipError("Not Found", 404)
@@ -292,7 +280,7 @@ class ProxyCore:
             txn: ClientInviteTransaction | ClientNonInviteTransaction
             if req.method == "INVITE":
                 txn = ClientInviteTransaction(
-                    data, reliable=reliable, config=self.config.timers, ack_factory=_ack_factory(data)
+                    data, reliable=reliable, config=self.config.timers, ack_factory=table.ack_factory(data)
                 )
             else:
                 txn = ClientNonInviteTransaction(data, reliable=reliable, config=self.config.timers)
@@ -387,7 +375,7 @@ class ProxyCore:
         while pop < len(route_values) and self.me.route_is_me(route_values[pop]):
             pop += 1
         if pop < len(route_values):
-            dest = routing.uri_target(parse_name_addr_uri(route_values[pop]))
+            dest = routing.uri_target(routing.parse_name_addr_uri(route_values[pop]))
         elif self._uri_is_me(req.uri):
             self._count("ack_dropped")
             return
@@ -487,6 +475,19 @@ class ProxyCore:
             del self.clients[slot.key]
         self._next_attempt(ctx, now)
 
+    def _client_timed_out(self, slot: ClientSlot, now: float) -> None:
+        """A client transaction timed out (Timer B/F): probe failed, fail over, or 408."""
+        ctx = slot.ctx
+        if ctx.probe is not None:
+            self._probe_result(ctx, False, now)
+        elif ctx.server is not None and ctx.client is slot and ctx.state == "proceeding":
+            if slot.upstream is not None and not ctx.cancelled:
+                self._target_failed(slot, now, "timeout")
+            else:
+                ctx.state = "done"
+                self._respond(ctx.server, 408, now, req=ctx.request)
+                self._note_outcome(ctx, 408, now)
+
     # ------------------------------------------------------------------ probes (OPTIONS health checks)
     def _probe(self, target: Upstream, now: float) -> None:
         lst = self.me.listener(target.addr.transport, target.addr.host)
@@ -546,111 +547,6 @@ class ProxyCore:
             else:
                 self._target_failed(ctx.client, now, "timeout")
 
-    def _arm(self, obj: ServerSlot | ClientSlot | Context) -> None:
-        deadline = obj.deadline if isinstance(obj, Context) else obj.txn.get_timer()
-        if deadline is not None and deadline != obj.armed:
-            obj.armed = deadline
-            heapq.heappush(self._heap, (deadline, next(self._seq), obj))
-
-    # ------------------------------------------------------------------ transaction plumbing
-    def _new_server(self, key: tuple[str, ...], req: Request, dest: Addr, source: Addr) -> ServerSlot:
-        reliable = dest.transport == "tcp"
-        txn: ServerInviteTransaction | ServerNonInviteTransaction
-        if req.method == "INVITE":
-            txn = ServerInviteTransaction(reliable=reliable, config=self.config.timers)
-        else:
-            txn = ServerNonInviteTransaction(reliable=reliable, config=self.config.timers)
-        slot = ServerSlot(key, txn, dest, top_via=routing.fixed_top_via(req.top_via, req.top_via_text, source))
-        self.servers[key] = slot
-        return slot
-
-    def _respond(
-        self,
-        slot: ServerSlot,
-        status: int,
-        now: float,
-        *,
-        req: Request | None,
-        phrase: str | None = None,
-        extra: list[tuple[str, str]] | None = None,
-    ) -> None:
-        assert req is not None
-        data = build.response(
-            req.headers, status, phrase or _PHRASES.get(status, "Unknown"), extra=extra or (), top_via=slot.top_via
-        )
-        self._respond_raw(slot, status, data, now)
-
-    def _respond_raw(self, slot: ServerSlot, status: int, data: bytes, now: float) -> bool:
-        effects = slot.txn.send_response(status, data, now)
-        self._run_server(slot, effects, now)
-        return bool(effects)
-
-    def _run_server(self, slot: ServerSlot, effects: Sequence[object], now: float) -> None:
-        for effect in effects:
-            if isinstance(effect, Send):
-                self._emit(effect.data, slot.dest)
-            elif isinstance(effect, Terminated):
-                self._forget_server(slot)
-        if slot.txn.state != "terminated":
-            self._arm(slot)
-
-    def _forget_server(self, slot: ServerSlot) -> None:
-        if self.servers.get(slot.key) is slot:
-            del self.servers[slot.key]
-        slot.armed = None
-        if slot.ctx is not None:
-            slot.ctx.deadline = None
-            slot.ctx.armed = None
-
-    def _run_client(self, slot: ClientSlot, effects: Sequence[object], now: float) -> None:
-        for effect in effects:
-            if isinstance(effect, Send):
-                self._emit(effect.data, slot.dest)
-            elif isinstance(effect, PassUp):
-                assert isinstance(effect.message, Response)
-                self._on_client_response(slot, effect.message, now)
-            elif isinstance(effect, TimedOut):
-                ctx = slot.ctx
-                if ctx.probe is not None:
-                    self._probe_result(ctx, False, now)
-                elif ctx.server is not None and ctx.client is slot and ctx.state == "proceeding":
-                    if slot.upstream is not None and not ctx.cancelled:
-                        self._target_failed(slot, now, "timeout")
-                    else:
-                        ctx.state = "done"
-                        self._respond(ctx.server, 408, now, req=ctx.request)
-                        self._note_outcome(ctx, 408, now)
-            elif isinstance(effect, Terminated):
-                if self.clients.get(slot.key) is slot:
-                    del self.clients[slot.key]
-                slot.armed = None
-        if slot.txn.state != "terminated" and self.clients.get(slot.key) is slot:
-            self._arm(slot)
-
-    def _server_key(self, req: Request, method: str | None = None) -> tuple[str, ...]:
-        """RFC 3261 §17.2.3 matching key; RFC 2543 fallback when the branch lacks the cookie."""
-        top = req.top_via
-        m = method or ("INVITE" if req.method == "ACK" else req.method)
-        branch = top.branch or ""
-        if branch.startswith(MAGIC_COOKIE):
-            return (branch, top.sent_by.render(5060), m)
-        return (
-            "2543",
-            req.uri if req.method != "ACK" else "",
-            req.call_id,
-            req.from_tag or "",
-            str(req.cseq),
-            top.sent_by.render(5060),
-            m,
-        )
-
-    def _stateless_reply(
-        self, req: Request, source: Addr, status: int, reason: str, extra: list[tuple[str, str]] | None = None
-    ) -> None:
-        fixed = routing.fixed_top_via(req.top_via, req.top_via_text, source)
-        data = build.response(req.headers, status, reason, extra=extra or (), top_via=fixed)
-        self._emit(data, routing.response_dest(req.top_via, source))
-
     def _uri_is_me(self, uri: str, parsed: SipUri | None = None) -> bool:
         if parsed is None:
             try:
@@ -659,57 +555,9 @@ class ProxyCore:
                 return False
         return self.me.is_me(parsed.host.host, parsed.host.port, parsed.transport)
 
-    def _emit(self, data: bytes, dest: Addr) -> None:
-        self._out.append(Transmit(data, dest))
-
-    def _count(self, name: str) -> None:
-        self.stats[name] = self.stats.get(name, 0) + 1
-
-    def _flush(self) -> list[ProxyEffect]:
-        out, self._out = self._out, []
-        return out
-
-
-_PHRASES = {
-    100: "Trying",
-    200: "OK",
-    404: "Not Found",
-    408: "Request Timeout",
-    481: "Call/Transaction Does Not Exist",
-    482: "Loop Detected",
-    483: "Too Many Hops",
-    487: "Request Terminated",
-    503: "Service Unavailable",
-}
-
-
-#: URIs of Route values: the same few Record-Route entries come back on every in-dialog request.
-_ROUTE_URIS: dict[str, str] = {}
-
-
-def parse_name_addr_uri(value: str) -> str:
-    uri = _ROUTE_URIS.get(value)
-    if uri is None:
-        uri = parse_name_addr(value, "Route").uri
-        if len(_ROUTE_URIS) >= 4096:
-            _ROUTE_URIS.clear()
-        _ROUTE_URIS[value] = uri
-    return uri
-
 
 def _no_user(uri: str) -> bool:
     try:
         return parse_uri(uri).user is None
     except SipError:
         return False
-
-
-def _ack_factory(data: bytes) -> Callable[[object], bytes]:
-    """The hop-by-hop ACK builder for one forwarded INVITE (parsed only if a non-2xx comes back)."""
-
-    def make(resp: object) -> bytes:
-        sent = parse_datagram(data)
-        assert isinstance(sent, Request) and isinstance(resp, Response)
-        return build.ack_for(sent, resp)
-
-    return make

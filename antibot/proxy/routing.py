@@ -227,3 +227,17 @@ def is_broadcast(host: str) -> bool:
     except ValueError:
         return False
     return ip.is_multicast or (ip.version == 4 and str(ip) == "255.255.255.255") or ip.is_unspecified
+
+
+#: URIs of Route values: the same few Record-Route entries come back on every in-dialog request.
+_ROUTE_URIS: dict[str, str] = {}
+
+
+def parse_name_addr_uri(value: str) -> str:
+    uri = _ROUTE_URIS.get(value)
+    if uri is None:
+        uri = parse_name_addr(value, "Route").uri
+        if len(_ROUTE_URIS) >= 4096:
+            _ROUTE_URIS.clear()
+        _ROUTE_URIS[value] = uri
+    return uri
