@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final
 
 from .observation import Counters, Observation
@@ -89,6 +89,12 @@ SOURCE_PLAN: Final = PLANS[0]
 #: Per plan: the indexes of its INVITE counters, and the Observation attributes its distinct counts add.
 _INV: Final = tuple(tuple(i for i, (m, _) in enumerate(p.counters) if m == "inv") for p in PLANS)
 _MEMBERS: Final = tuple(tuple(a for _, _, a in p.hlls) for p in PLANS)
+#: Counters' numeric fields, in order (the last field, src_recent_to, follows them), and each
+#: plan field's index among them: Counters is built positionally, not from keywords.
+_VALUES: Final = tuple(f.name for f in fields(Counters))[:-1]
+_N_VALUES: Final = len(_VALUES)
+assert fields(Counters)[-1].name == "src_recent_to" and _N_VALUES == 21  # observe() passes them by position
+_SLOTS: Final = tuple(tuple(_VALUES.index(name) for name in p.fields) for p in PLANS)
 _NO_COUNTS: Final[dict[int, int]] = {}  # shared, never mutated: "nothing in flight"
 _NO_MEMBERS: Final[dict[int, set[str]]] = {}
 _NOT_SEEN: Final[frozenset[str]] = frozenset()
@@ -251,14 +257,15 @@ class LocalCounters:
     def observe(self, obs: Observation, now: float) -> Counters:
         """Count one INVITE under each non-empty entity of ``obs``; its counters, this INVITE
         included (the recent To numbers and outcome counts exclude it)."""
-        out: dict[str, object] = {}
+        out: list[float] = [0.0] * _N_VALUES
+        recent: tuple[str, ...] = ()
         for k in range(len(PLANS)):
             plan = PLANS[k]
             value: str = getattr(obs, plan.entity)
             if not value:
                 continue
             e = self._entity(plan, value, now)
-            counts, distinct, fields = e.counts, e.distinct, plan.fields
+            counts, distinct, slots = e.counts, e.distinct, _SLOTS[k]
             for i in _INV[k]:
                 c = counts[i]
                 b = int(now // c.window)
@@ -270,18 +277,42 @@ class LocalCounters:
                     distinct[j].add(member, now)
             n = len(counts)
             for i in range(n):
-                out[fields[i]] = counts[i].value(now)
+                out[slots[i]] = counts[i].value(now)
             for j in range(len(distinct)):
-                out[fields[n + j]] = distinct[j].value(now)
+                out[slots[n + j]] = distinct[j].value(now)
             if plan.keep:
-                out["src_recent_to"] = e.recent_to(now)
+                recent = e.recent_to(now)
                 if obs.to_number:
                     pushed = e.recent_pending
                     pushed.append(obs.to_number)
                     if len(pushed) > plan.keep:  # only the last few stay in Redis's list
                         del pushed[0]
             e.used = now
-        return Counters(**out)  # type: ignore[arg-type]
+        o = out
+        return Counters(
+            o[0],
+            o[1],
+            o[2],
+            o[3],
+            o[4],
+            o[5],
+            o[6],
+            o[7],
+            o[8],
+            o[9],
+            o[10],
+            o[11],
+            o[12],
+            o[13],
+            o[14],
+            o[15],
+            o[16],
+            o[17],
+            o[18],
+            o[19],
+            o[20],
+            recent,
+        )
 
     def outcome(self, source_ip: str, metrics: Sequence[str], now: float) -> None:
         """Count a call's outcome metrics (``calls``, ``failed``, ``short``) for its source."""
@@ -329,18 +360,33 @@ class LocalCounters:
         out = []
         for e in batch:
             e.dirty = False
-            counts = []
+            counts: list[tuple[int, int]] = []
             for c in e.counts:
-                c.flight, c.pending = c.pending, {}
+                flight = c.pending
+                c.flight, c.pending = flight, {}
                 b = int(now // c.window)
-                ahead = sum(n for k, n in c.flight.items() if k > b)  # counted on a clock ahead of this one
-                counts.append((c.flight.get(b, 0) + ahead, c.flight.get(b - 1, 0)))
-            members = []
+                add = add_prev = 0
+                for k, n in flight.items():
+                    if k >= b:  # > b: counted on a clock ahead of this one
+                        add += n
+                    elif k == b - 1:
+                        add_prev += n
+                counts.append((add, add_prev))
+            members: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
             for d in e.distinct:
-                d.flight, d.pending = d.pending, {}
+                pool = d.pending
+                d.flight, d.pending = pool, {}
                 b = int(now // d.window)
-                cur = set().union(*(m for k, m in d.flight.items() if k >= b))
-                members.append((tuple(cur), tuple(d.flight.get(b - 1, ()))))
+                cur: tuple[str, ...] = ()
+                prev: tuple[str, ...] = ()
+                for k, m in pool.items():
+                    if k >= b:
+                        cur = (*cur, *m) if cur else tuple(m)
+                    elif k == b - 1:
+                        prev = tuple(m)
+                if len(set(cur)) != len(cur):
+                    cur = tuple(set(cur))
+                members.append((cur, prev))
             e.recent_flight, e.recent_pending = e.recent_pending, []
             out.append(Delta(e, now, tuple(counts), tuple(members), tuple(e.recent_flight)))
         return out
