@@ -243,7 +243,7 @@ class Totals:
 class LocalCounters:
     """The node's counters (see the module text). Not thread-safe: one event loop owns it."""
 
-    def __init__(self, max_entities: int = 50_000) -> None:
+    def __init__(self, max_entities: int = 20_000) -> None:
         self.max_entities = max_entities
         self.entities: dict[tuple[str, str], Entity] = {}
         self._dirty: list[Entity] = []
