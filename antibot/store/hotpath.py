@@ -311,10 +311,13 @@ class CounterSync:
         self._warned = -math.inf
 
     async def run(self) -> None:
-        """Sync every ``interval`` seconds until cancelled."""
+        """Sync every ``interval`` seconds until cancelled; a failing sync never ends the loop."""
         while True:
             await asyncio.sleep(self.interval)
-            await self.sync()
+            try:
+                await self.sync()
+            except Exception as exc:  # noqa: BLE001 - a bug here must not stop sharing counts
+                self._failed(exc)
 
     async def sync(self) -> int:
         """One sync now; returns the number of entities written (0 when it failed)."""
@@ -328,7 +331,7 @@ class CounterSync:
             self.counters.fail(batch)  # Redis never saw it: sent again next time
             self._failed(exc)
             return 0
-        except (StoreError, TypeError, ValueError, IndexError) as exc:
+        except Exception as exc:  # noqa: BLE001 - StoreError, or a reply of an unexpected shape
             self.counters.forget(batch)  # maybe counted: never sent twice
             self._failed(exc)
             return 0

@@ -70,3 +70,30 @@ async def test_one_node_equals_a_round_trip_per_invite(url: str, rc: Resp) -> No
     finally:
         await exact_store.close()
         await synced_store.close()
+
+
+class _OddRedis:
+    """A HotPath stand-in whose replies have the wrong shape, then whose sync raises a bug."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def _run(self, script: object, calls: list[object], timeout: object) -> list[object]:
+        self.calls += 1
+        if self.calls == 1:
+            return [1] * len(calls)  # not {counts, distinct, recent}
+        raise RuntimeError("a bug")
+
+
+async def test_an_odd_reply_or_a_bug_never_stops_the_sync_loop() -> None:
+    import asyncio
+
+    local = LocalCounters()
+    sync = CounterSync(_OddRedis(), local, interval=0.001, clock=lambda: T0)  # type: ignore[arg-type]
+    local.observe(Observation("192.0.2.1", "alice", "4420", "4420", "ua"), T0)
+    assert await sync.sync() == 0 and local.unsure == 5 and not local.in_sync  # forgotten, not resent
+    task = asyncio.get_running_loop().create_task(sync.run())
+    while sync.failures < 3:
+        await asyncio.sleep(0.005)
+    assert not task.done()  # still running after the bug
+    task.cancel()
