@@ -327,6 +327,9 @@ class CounterSync:
         try:
             replies = await self.hot._run(SYNC, [_sync_call(delta) for delta in batch], self.timeout)
             totals = [_totals(reply) for reply in replies]
+        except asyncio.CancelledError:
+            self.counters.forget(batch)  # shutting down mid-sync: the next sync may still run
+            raise
         except NotSent as exc:
             self.counters.fail(batch)  # Redis never saw it: sent again next time
             self._failed(exc)

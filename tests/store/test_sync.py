@@ -97,3 +97,24 @@ async def test_an_odd_reply_or_a_bug_never_stops_the_sync_loop() -> None:
         await asyncio.sleep(0.005)
     assert not task.done()  # still running after the bug
     task.cancel()
+
+
+class _SlowRedis:
+    async def _run(self, script: object, calls: list[object], timeout: object) -> list[object]:
+        import asyncio
+
+        await asyncio.sleep(10)
+        return []
+
+
+async def test_a_sync_cancelled_mid_flight_leaves_the_counters_usable() -> None:
+    import asyncio
+
+    local = LocalCounters()
+    sync = CounterSync(_SlowRedis(), local, clock=lambda: T0)  # type: ignore[arg-type]
+    local.observe(Observation("192.0.2.1", "alice", "4420", "4420", "ua"), T0)
+    task = asyncio.get_running_loop().create_task(sync.sync())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert len(local.take(T0 + 1)) == 5  # not stuck "in flight": the shutdown's last sync can run
