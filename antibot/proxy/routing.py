@@ -144,14 +144,11 @@ def stateful_branch(req: Request, tid: str) -> str:
     return f"{BRANCH_PREFIX}{loop_hash(req)}.{tid}"
 
 
-def branch_for(req: Request, attempt: int = 0) -> str:
-    """Deterministic branch: the same request and attempt always map to the same branch.
-
-    A retransmitted ACK for a 2xx (forwarded statelessly, §16.11) gets the same branch, and
-    each failover attempt gets a new one (§16.6 step 8: unique per client transaction).
-    """
+def branch_for(req: Request) -> str:
+    """Deterministic branch of a request forwarded statelessly: a retransmitted ACK for a 2xx
+    (§16.11) gets the same branch each time. Stateful requests use :func:`stateful_branch`."""
     top = req.top_via
-    seed = f"{top.branch or ''}|{top.sent_by.render()}|{req.call_id}|{req.cseq}|{req.method}|{attempt}"
+    seed = f"{top.branch or ''}|{top.sent_by.render()}|{req.call_id}|{req.cseq}|{req.method}"
     tid = hashlib.blake2s(seed.encode("latin-1"), digest_size=6).hexdigest()
     return f"{BRANCH_PREFIX}{loop_hash(req)}.{tid}"
 
