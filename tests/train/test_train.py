@@ -207,3 +207,20 @@ def test_training_needs_both_labels(small_train: Dataset) -> None:
     people = small_train.subset(small_train.y == 0)
     with pytest.raises(ValueError, match="both labels"):
         fit(people, replace(TINY, trees=2))
+
+
+def test_unknown_constrained_features_are_refused(small_train: Dataset) -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        fit(small_train, replace(TINY, monotone=("no_such_feature",)))
+
+
+def test_a_constrained_or_shifted_fit_exports_exactly(small_train: Dataset, small_eval: Dataset) -> None:
+    params = replace(TINY, monotone=("src_fail_ratio", "log_src_distinct_to_60s"), score_shift=-0.3)
+    assert params.describe()["estimator"] == "antibot.train.boost.MonotoneGBT"
+    assert TrainParams.from_dict(json.loads(json.dumps(params.describe()))) == params
+    clf = fit(small_train, params)
+    model = export(clf)
+    assert verify_export(clf, model, small_train.X) <= 1e-9
+    assert verify_export(clf, model, small_eval.X) <= 1e-9
+    plain = export(fit(small_train, replace(params, score_shift=0.0)))
+    assert model.base == pytest.approx(plain.base - 0.3)
