@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from pathlib import Path
 
 import pytest
 
+from antibot.store.embedded import EmbeddedRedis
+
+from ..store.resp import Resp
 from .harness import Harness
 from .peers import sipp_failure
+from .procs import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -92,3 +99,41 @@ def test_monitor_mode_relays_everything_with_the_verdict_header(e2e: Harness) ->
     verdicts = [re.search(r"^X-Antibot-Verdict: (\S+)", inv, re.M) for inv in invites]
     assert all(v and v.group(1) in ("reject", "drop", "suspect") for v in verdicts), invites
     assert all("X-Antibot-Score" not in inv for inv in invites)  # monitor: the verdict header only
+
+
+def test_two_proxies_on_one_external_redis_share_their_counters(e2e: Harness, tmp_path: Path) -> None:
+    """`--redis-url`: two proxies on one Redis. A dialer that moves from node A to node B is
+    counted on B with what A counted (synced every 50 ms), and blocked there too."""
+    redis = EmbeddedRedis(tmp_path / "shared-redis")  # a real redis-server, external to both proxies
+    url = redis.start()
+    try:
+        uas = e2e.uas("uas_headers.xml")
+        # no OPTIONS probes: two proxies probing one sipp PBX would confuse its scenario
+        args = ["--detect", "--redis-url", url, "--probe-interval", "0"]
+        a, b = (e2e.proxy([f"sip:{uas.addr}"], extra=args) for _ in range(2))
+        dial = dict(ua="Asterisk PBX 18.9.0", frm="14155550100", service="1650555", rate=10, label="dialer")
+        first = caller(e2e, a, calls=30, **dial)  # type: ignore[arg-type]
+        why = sipp_failure(first, uas)  # type: ignore[arg-type]
+        on_a = len(uas.requests("INVITE"))
+        assert on_a <= 15, why  # A blocks the sweep as one node would
+        then = caller(e2e, b, calls=20, **dial)  # type: ignore[arg-type]
+        why = sipp_failure(then, uas)  # type: ignore[arg-type]
+        on_b = len(uas.requests("INVITE")) - on_a
+        assert then.count("603_Recv") + then.count("403_Recv") + on_b == 20, why  # type: ignore[attr-defined]
+        assert on_b <= 10, (on_a, on_b, why)
+        # What B counted the source at, from the call log both nodes write to the shared Redis:
+        # its first INVITE came before its first sync (its own count: 1), the next ones after it.
+        log = Resp(str(redis.socket_path))
+
+        def node_b() -> list[dict[str, float]]:  # call refs start with a per-process prefix
+            entries = [dict(zip(f[::2], f[1::2], strict=True)) for _, f in log("XRANGE", "ab:calls", "-", "+")]
+            decided = [e for e in entries if "features" in e]
+            return [json.loads(e["features"]) for e in decided if e["call"][:8] == decided[-1]["call"][:8]]
+
+        wait_for(lambda: len(node_b()) == 20, 5.0, "node B's 20 decisions in the call log")
+        on_node_b = node_b()
+        log.close()
+        assert on_node_b[0]["log_src_60s"] == round(math.log1p(1), 4)
+        assert all(f["log_src_60s"] >= math.log1p(30) for f in on_node_b[1:]), on_node_b[1]["log_src_60s"]
+    finally:
+        redis.stop()
