@@ -45,6 +45,7 @@ HOT = [
     "antibot/detect/numbers.py",
     "antibot/detect/observation.py",
     "antibot/detect/rules.py",
+    "antibot/detect/unscored.py",
     "antibot/detect/verdict.py",
 ]
 

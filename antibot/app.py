@@ -12,7 +12,8 @@ from typing import Any
 
 from .config import ConfigError, Settings
 from .detect.limiter import TokenBuckets
-from .detect.static import StaticRules
+from .detect.unscored import UnscoredRules
+from .policy_setup import build_rules, seed_doc
 from .proxy.core import CoreConfig, ProxyCore
 from .proxy.effects import Addr, CallOutcome
 from .proxy.routing import Listener, LocalIdentity
@@ -53,14 +54,9 @@ def find_model(explicit: str | None) -> Path | None:
 
 async def serve(s: Settings) -> None:
     core = build_core(s)
-    static = StaticRules(
-        s.deny_user_agents,
-        action=s.reject_action,
-        status=s.reject_status,
-        phrase=s.reject_phrase,
-        reason_prefix=s.reason_prefix,
-    )
-    decide: DecideFn = static.decide
+    # Without detection the config's policy is the whole policy (no Redis, no admin API).
+    unscored = UnscoredRules(build_rules(seed_doc(s)), reason_prefix=s.reason_prefix, reject_phrase=s.reject_phrase)
+    decide: DecideFn = unscored.decide
     on_outcome = None
     cleanup: list[object] = []
     api_server = None

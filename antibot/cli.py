@@ -36,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--mode", choices=["enforce", "monitor"], help="monitor relays everything, verdict header only")
     run.add_argument("--api-listen", dest="api_listen", help="admin API HOST:PORT (default 127.0.0.1:8080)")
     run.add_argument("--no-api", action="store_true", dest="no_api", help="do not serve the admin API")
-    run.add_argument("--no-detect", action="store_true", dest="no_detect", help="static rules only: no Redis, no model")
+    run.add_argument(
+        "--no-detect",
+        action="store_true",
+        dest="no_detect",
+        help="the config's lists and rules only: no Redis, no scores",
+    )
     from .sim import cli as sim_cli
 
     sim_cli.add_parser(sub)

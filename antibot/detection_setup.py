@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 from .config import ConfigError, Settings
 from .detect.counting import LocalCounters
@@ -13,8 +12,7 @@ from .detect.engine import Detector
 from .detect.features import FEATURE_NAMES
 from .detect.lists import NumberLists
 from .detect.model import Model, ModelError, load_model
-from .detect.policy import default_doc, ruleset_from_doc
-from .detect.rules import RuleError, RuleSet
+from .policy_setup import build_rules, seed_doc
 from .store import StoreError
 from .store.calllog import CallLog
 from .store.embedded import EmbeddedRedis, EmbeddedRedisError
@@ -54,28 +52,6 @@ class Detection:
         await self.store.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
-
-
-def seed_doc(s: Settings) -> dict[str, Any]:
-    """The policy document the config file describes (used when Redis holds none yet)."""
-    doc = default_doc()
-    doc.update(
-        mode=s.mode,
-        suspect_threshold=s.suspect_threshold,
-        reject_threshold=s.reject_threshold,
-        reject_status=int(s.reject_status),
-        deny_action=s.reject_action,
-    )
-    doc["lists"]["deny"]["user_agents"] = list(s.deny_user_agents)
-    doc["rules"] = list(s.rules)
-    return doc
-
-
-def build_rules(doc: dict[str, Any]) -> RuleSet:
-    try:
-        return ruleset_from_doc(doc)
-    except RuleError as exc:
-        raise ConfigError(f"rules: {exc}") from None
 
 
 def load_shipped_model(path: Path | None) -> Model | None:

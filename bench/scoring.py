@@ -63,7 +63,8 @@ from antibot.detect.lists import NumberLists  # noqa: E402
 from antibot.detect.numbers import parties  # noqa: E402
 from antibot.detect.observation import Counters  # noqa: E402
 from antibot.detect.rules import Facts  # noqa: E402
-from antibot.detection_setup import build_rules, load_shipped_model, seed_doc  # noqa: E402
+from antibot.detection_setup import load_shipped_model  # noqa: E402
+from antibot.policy_setup import build_rules, seed_doc  # noqa: E402
 from antibot.sim.generator import generate  # noqa: E402
 from antibot.sip.message import Request  # noqa: E402
 from antibot.sip.parser import parse_datagram  # noqa: E402

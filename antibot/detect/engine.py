@@ -29,7 +29,7 @@ from .model import Model
 from .numbers import Number, parties
 from .observation import Counters
 from .rules import Facts, RuleSet
-from .verdict import Action, Verdict
+from .verdict import Action, Verdict, phrase_for
 
 log = logging.getLogger("antibot.detect")
 
@@ -143,7 +143,7 @@ class Detector:
             reasons=tuple(reasons),
             rule=decision.rule,
             status=decision.status,
-            phrase=_PHRASES.get(decision.status, "Decline"),
+            phrase=phrase_for(decision.status),
             reason_text=text,
             headers=headers,
             call_ref=call_ref,
@@ -239,15 +239,3 @@ def features_json(vector: Sequence[float]) -> str:
 def explanation_json(top: Sequence[tuple[str, float]]) -> str:
     """``[[name, round(contribution, 4)], ...]`` as compact JSON (names are plain identifiers)."""
     return "[" + ",".join(f'["{name}",{_number(c)}]' for name, c in top) + "]"
-
-
-_PHRASES = {
-    403: "Forbidden",
-    404: "Not Found",
-    480: "Temporarily Unavailable",
-    486: "Busy Here",
-    488: "Not Acceptable Here",
-    503: "Service Unavailable",
-    603: "Decline",
-    607: "Unwanted",
-}

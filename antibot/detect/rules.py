@@ -205,17 +205,25 @@ class RuleSet:
             raise RuleError("rule ids must be unique")
         compiled = [CompiledRule(s) for s in specs if s.enabled]
         self.rules = sorted(compiled, key=lambda r: PHASES.index(r.spec.phase))  # stable: keeps operator order
+        self.unscored = [r for r in self.rules if r.spec.min_score is None and r.spec.feature is None]
+        #: Whether any rule reads the caller or callee number (else they need not be parsed).
+        self.reads_numbers = any(r.from_prefixes or r.to_prefixes for r in self.rules)
         self.specs = tuple(specs)
         self.suspect_threshold = suspect_threshold
         self.reject_threshold = reject_threshold
         self.reject_status = reject_status
         self.mode = mode
 
-    def decide(self, f: Facts) -> Decision:
-        for rule in self.rules:
+    def decide(self, f: Facts, *, scored: bool = True) -> Decision:
+        """The first rule that matches, else the score thresholds. Without a score
+        (``scored=False``: ``--no-detect``), rules on the score or on a feature never match and
+        the thresholds do not apply."""
+        for rule in self.rules if scored else self.unscored:
             if rule.matches(f):
                 s = rule.spec
                 return Decision(rule.action, s.id, s.status, s.reason or f"rule {s.id}")
+        if not scored:
+            return Decision(Action.RELAY, None)
         if f.score >= self.reject_threshold:
             return Decision(Action.REJECT, "score-reject", self.reject_status, "bot score")
         if f.score >= self.suspect_threshold:

@@ -8,6 +8,23 @@ from dataclasses import dataclass, field
 
 from ..sip.message import Request
 
+#: Reason phrases of the statuses a rule may reject with (RFC 3261 §21, RFC 8197 for 607).
+PHRASES = {
+    403: "Forbidden",
+    404: "Not Found",
+    480: "Temporarily Unavailable",
+    486: "Busy Here",
+    488: "Not Acceptable Here",
+    503: "Service Unavailable",
+    603: "Decline",
+    607: "Unwanted",
+}
+
+
+def phrase_for(status: int) -> str:
+    """The reason phrase for a reject ``status`` ("Decline" for one not in :data:`PHRASES`)."""
+    return PHRASES.get(status, "Decline")
+
 
 class Action(enum.Enum):
     RELAY = "relay"

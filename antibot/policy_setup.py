@@ -1,0 +1,37 @@
+"""The policy the config file describes, as a document and as compiled rules (pure).
+
+With detection, this document seeds Redis the first time (the admin API owns it afterwards);
+with ``--no-detect`` it is the whole policy, applied by :class:`antibot.detect.unscored.UnscoredRules`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import ConfigError, Settings
+from .detect.policy import default_doc, ruleset_from_doc
+from .detect.rules import RuleError, RuleSet
+
+__all__ = ["build_rules", "seed_doc"]
+
+
+def seed_doc(s: Settings) -> dict[str, Any]:
+    """The policy document the config file describes (used when Redis holds none yet)."""
+    doc = default_doc()
+    doc.update(
+        mode=s.mode,
+        suspect_threshold=s.suspect_threshold,
+        reject_threshold=s.reject_threshold,
+        reject_status=int(s.reject_status),
+        deny_action=s.reject_action,
+    )
+    doc["lists"]["deny"]["user_agents"] = list(s.deny_user_agents)
+    doc["rules"] = list(s.rules)
+    return doc
+
+
+def build_rules(doc: dict[str, Any]) -> RuleSet:
+    try:
+        return ruleset_from_doc(doc)
+    except RuleError as exc:
+        raise ConfigError(f"rules: {exc}") from None
