@@ -220,30 +220,21 @@ def fit(ds: Dataset, params: TrainParams) -> Booster:
         unknown = set(names) - set(FEATURE_NAMES)
         if unknown:
             raise ValueError(f"cannot {what} unknown feature(s): {', '.join(sorted(unknown))}")
+    shared: dict[str, Any] = {
+        "n_estimators": params.trees,
+        "max_depth": params.depth,
+        "learning_rate": params.learning_rate,
+        "subsample": params.subsample,
+        "min_samples_leaf": params.min_samples_leaf,
+        "max_features": params.max_features,
+        "random_state": params.random_state,
+    }
     clf: Booster
     if params.monotone or params.score_shift:
-        clf = MonotoneGBT(
-            n_estimators=params.trees,
-            max_depth=params.depth,
-            learning_rate=params.learning_rate,
-            subsample=params.subsample,
-            min_samples_leaf=params.min_samples_leaf,
-            max_features=params.max_features,
-            monotonic_cst=[1 if name in params.monotone else 0 for name in FEATURE_NAMES],
-            random_state=params.random_state,
-            shift=params.score_shift,
-        )
+        cst = [1 if name in params.monotone else 0 for name in FEATURE_NAMES]
+        clf = MonotoneGBT(**shared, monotonic_cst=cst, shift=params.score_shift)
     else:  # no constraint, no shift: scikit-learn's own booster (the same algorithm)
-        clf = GradientBoostingClassifier(
-            loss="log_loss",
-            n_estimators=params.trees,
-            max_depth=params.depth,
-            learning_rate=params.learning_rate,
-            subsample=params.subsample,
-            min_samples_leaf=params.min_samples_leaf,
-            max_features=params.max_features,
-            random_state=params.random_state,
-        )
+        clf = GradientBoostingClassifier(loss="log_loss", **shared)
     X = ds.X.copy()
     X[:, [FEATURE_NAMES.index(name) for name in params.exclude]] = 0.0  # constant: never split on
     clf.fit(X, ds.y, sample_weight=sample_weights(ds, params.balance_profiles, params.tell_share))
