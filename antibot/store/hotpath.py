@@ -3,9 +3,8 @@
 - :meth:`HotPath.observe`: one INVITE counted under each of its entities and every counter
   read back, in one round trip (one EVALSHA of ``lua/observe.lua`` per entity, pipelined; each
   script touches only its entity's hash tag, so Redis Cluster can run it).
-- :meth:`HotPath.record_outcome`: a call's outcome for its source (``lua/bump.lua``), or
-  :meth:`HotPath.queue_outcome`: the same without waiting; queued outcomes are summed per
-  source and written together every ``outcome_linger`` seconds (one script call per source).
+- :meth:`HotPath.record_outcome`: a call's outcome for its source (``lua/bump.lua``; training's
+  way, the proxy counts outcomes in its :class:`~antibot.detect.counting.LocalCounters`).
 - :meth:`HotPath.log_calls`: a batch of call-log entries and the admin API's indexes.
 - :class:`CounterSync`: what the node's :class:`~antibot.detect.counting.LocalCounters`
   counted, added to Redis every ``interval`` seconds and the totals brought back
@@ -148,23 +147,10 @@ PLANS: Final = (
 
 
 class HotPath:
-    """The SIP path's Redis operations; ``timeout`` None means the wire's default.
+    """The SIP path's Redis operations; ``timeout`` None means the wire's default."""
 
-    Counters of queued outcomes: ``outcomes_written`` and ``outcomes_lost`` (their batch
-    failed: Redis down or late; such failures are logged at most every ``warn_every`` s).
-    """
-
-    def __init__(self, wire: Wire, *, outcome_linger: float = 0.05, warn_every: float = 10.0) -> None:
+    def __init__(self, wire: Wire) -> None:
         self.wire = wire
-        self.outcome_linger = outcome_linger
-        self.warn_every = warn_every
-        self.outcomes_written = 0
-        self.outcomes_lost = 0
-        self._outcomes: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}  # (tag, bucket) -> ttl, amounts
-        self._queued = 0
-        self._flush_at: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
-        self._warned = -math.inf
 
     async def load_scripts(self, timeout: float | None = None) -> None:
         replies = await self.wire.call([("SCRIPT", "LOAD", s.text) for s in SCRIPTS], timeout)
@@ -201,52 +187,6 @@ class HotPath:
         if counted is not None:
             key, ttl, metrics = counted
             await self._run(BUMP, [_bump(key, ttl, dict.fromkeys(metrics, 1))], timeout)
-
-    def queue_outcome(
-        self, source_ip: str, status: int, duration: float | None, now: float, short_call_seconds: float = 6.0
-    ) -> None:
-        """Like :meth:`record_outcome`, without waiting: written with others within ``outcome_linger`` s."""
-        counted = _outcome_keys(source_ip, status, duration, now, short_call_seconds)
-        if counted is None:
-            return
-        key, ttl, metrics = counted
-        _, amounts = self._outcomes.setdefault(key, (ttl, {}))  # the first TTL is the longest
-        for metric in metrics:
-            amounts[metric] = amounts.get(metric, 0) + 1
-        self._queued += 1
-        if self._flush_at is None:
-            self._flush_at = asyncio.get_running_loop().call_later(self.outcome_linger, self._flush_outcomes)
-
-    async def flush_outcomes(self) -> None:
-        """Write the queued outcomes now (and wait for batches already being written)."""
-        self._flush_outcomes()
-        if self._flushing:
-            await asyncio.wait(set(self._flushing))
-
-    def _flush_outcomes(self) -> None:
-        if self._flush_at is not None:
-            self._flush_at.cancel()
-            self._flush_at = None
-        if not self._outcomes:
-            return
-        batch, self._outcomes = self._outcomes, {}
-        count, self._queued = self._queued, 0
-        calls = [_bump(key, ttl, amounts) for key, (ttl, amounts) in batch.items()]
-        task = asyncio.get_running_loop().create_task(self._write_outcomes(calls, count))
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
-
-    async def _write_outcomes(self, calls: list[_Call], count: int) -> None:
-        try:
-            await self._run(BUMP, calls, None)
-        except StoreError as exc:
-            self.outcomes_lost += count
-            now = time.monotonic()
-            if now - self._warned >= self.warn_every:
-                self._warned = now
-                log.warning("call outcomes not counted", extra={"error": str(exc), "lost": self.outcomes_lost})
-        else:
-            self.outcomes_written += count
 
     async def log_calls(self, entries: list[dict[str, str]], maxlen: int, timeout: float | None = None) -> None:
         """Append entries to the call log stream with their indexes (two round trips per batch)."""

@@ -155,8 +155,7 @@ class Store:
             return False
 
     async def close(self) -> None:
-        """Write the queued outcomes, close the SIP path's connection and the connection pool."""
-        await self._hot.flush_outcomes()
+        """Close the SIP path's connection and the connection pool."""
         await self._hot.wire.close()
         await self._client.aclose()
 
@@ -182,18 +181,6 @@ class Store:
         (2xx) with a known ``duration`` under ``short_call_seconds``. Every outcome counts a call.
         """
         await self._hot.record_outcome(source_ip, status, duration, now, short_call_seconds, timeout)
-
-    def queue_outcome(
-        self, source_ip: str, status: int, duration: float | None, now: float, short_call_seconds: float = 6.0
-    ) -> None:
-        """:meth:`record_outcome` without waiting (the proxy's way): outcomes are summed per
-        source and written together a few tens of milliseconds later; a failed batch is
-        counted in ``outcomes_lost`` of :attr:`hot` and logged, never raised."""
-        self._hot.queue_outcome(source_ip, status, duration, now, short_call_seconds)
-
-    async def flush_outcomes(self) -> None:
-        """Write the queued outcomes now."""
-        await self._hot.flush_outcomes()
 
     @property
     def hot(self) -> HotPath:

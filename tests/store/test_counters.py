@@ -199,29 +199,6 @@ async def test_outcomes_are_read_not_updated_by_observe(url: str, rc: Resp) -> N
         assert sorted(rc.scan()) == before
 
 
-async def test_queued_outcomes_are_summed_per_source_and_written_together(url: str, rc: Resp) -> None:
-    ip = "192.0.2.52"
-    async with connected(url) as store:
-        t = T0 + 600
-        rc("CONFIG", "RESETSTAT")
-        for status, duration in [(200, 30.0), (200, 2.0), (486, None), (0, None), (200, None), (302, None)]:
-            store.queue_outcome(ip, status, duration, t)
-        store.queue_outcome(ip, 200, 8.0, t, short_call_seconds=10.0)
-        store.queue_outcome("192.0.2.53", 503, None, t)
-        store.queue_outcome("", 500, None, t)  # no source: nothing
-        assert rc("DBSIZE") == 0  # nothing written yet
-        await store.flush_outcomes()
-        assert rc.info("commandstats")["cmdstat_evalsha"].startswith("calls=2,")  # one script call per source
-        assert store.hot.outcomes_written == 8 and store.hot.outcomes_lost == 0
-        c = await store.observe(obs(ip), t)
-        assert (c.src_calls_1h, c.src_failed_1h, c.src_short_1h) == (7.0, 2.0, 2.0)  # as record_outcome counts
-        assert int(rc("TTL", f"ab:{{src:{ip}}}:calls:1h:{int(t // 3600)}")) > 3600
-        store.queue_outcome(ip, 486, None, t)  # written by itself shortly, without a flush
-        await until(lambda: store.hot.outcomes_written == 9, what="the lingering batch")
-        c = await store.observe(obs(ip), t)
-        assert (c.src_calls_1h, c.src_failed_1h) == (8.0, 3.0)
-
-
 async def test_empty_entities_write_nothing_and_read_zero(url: str, rc: Resp) -> None:
     async with connected(url) as store:
         assert await store.observe(obs(), T0) == Counters()
