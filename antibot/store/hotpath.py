@@ -24,7 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
-from ..detect.counting import Delta, LocalCounters, Totals, outcome_metrics
+from ..detect.counting import PLANS as COUNTED
+from ..detect.counting import RECENT_TTL, Delta, LocalCounters, Plan, Totals, outcome_metrics
 from ..detect.observation import Counters, Observation
 from . import StoreError
 from .keys import (
@@ -35,8 +36,6 @@ from .keys import (
     CALLS_STREAM,
     OBSERVE,
     OUTCOME_PREFIX,
-    RECENT_TO,
-    RECENT_TTL,
     SCRIPTS,
     STATS_PREFIX,
     STATS_TTL,
@@ -110,40 +109,18 @@ class _Plan:
             out["src_recent_to"] = tuple(recent)
 
 
-PLANS: Final = (
-    _Plan(
-        "src",
-        "source_ip",
-        (1, 10, 60, 3600),
-        (("dto", 60, "to_number"), ("dto", 3600, "to_number")),
-        (("calls", 3600), ("failed", 3600), ("short", 3600)),
-        RECENT_TO,
-        (
-            *("src_1s", "src_10s", "src_60s", "src_1h"),
-            *("src_distinct_to_60s", "src_distinct_to_1h", "src_calls_1h", "src_failed_1h", "src_short_1h"),
-        ),
-    ),
-    _Plan(
-        "from",
-        "from_user",
-        (60, 3600),
-        (("dto", 60, "to_number"), ("dto", 3600, "to_number"), ("dsrc", 3600, "source_ip")),
-        (),
-        0,
-        ("from_60s", "from_1h", "from_distinct_to_60s", "from_distinct_to_1h", "from_distinct_src_1h"),
-    ),
-    _Plan("to", "to_number", (60, 3600), (), (), 0, ("to_60s", "to_1h")),
-    _Plan("pfx", "to_prefix", (60, 3600), (), (), 0, ("prefix_60s", "prefix_1h")),
-    _Plan(
-        "ua",
-        "ua_fingerprint",
-        (60, 3600),
-        (("dsrc", 3600, "source_ip"),),
-        (),
-        0,
-        ("ua_60s", "ua_1h", "ua_distinct_src_1h"),
-    ),
-)
+def _plan(p: Plan) -> _Plan:
+    """The ``lua/observe.lua`` form of one of :data:`antibot.detect.counting.PLANS` (the one
+    definition of what is counted): INVITE counters, distinct counts, then the outcome counters
+    it only reads."""
+    inv = [(w, name) for (m, w), name in zip(p.counters, p.fields, strict=False) if m == "inv"]
+    reads = [((m, w), name) for (m, w), name in zip(p.counters, p.fields, strict=False) if m != "inv"]
+    hll_fields = p.fields[len(p.counters) :]
+    fields = (*(name for _, name in inv), *hll_fields, *(name for _, name in reads))
+    return _Plan(p.kind, p.entity, tuple(w for w, _ in inv), p.hlls, tuple(r for r, _ in reads), p.keep, fields)
+
+
+PLANS: Final = tuple(_plan(p) for p in COUNTED)
 
 
 class HotPath:

@@ -23,10 +23,6 @@ from importlib.resources import files
 from typing import Final
 from urllib.parse import quote
 
-from ..detect.counting import RECENT_TO, RECENT_TTL
-
-__all__ = ["RECENT_TO", "RECENT_TTL"]  # defined with the counters they bound
-
 CALLS_STREAM: Final = "ab:calls"
 #: Operator feedback: call ref -> JSON ``{"label": 0|1, "features": {name: value}}``.
 FEEDBACK_HASH: Final = "ab:{admin}:feedback"
