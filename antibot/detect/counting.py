@@ -215,7 +215,7 @@ class Entity:
         return (*newer, *base)[: self.plan.keep]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Delta:
     """What one entity adds to Redis in one sync, bucketed at the sync's ``now``.
 
@@ -229,8 +229,22 @@ class Delta:
     members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
     pushed: tuple[str, ...]
 
+    def __init__(
+        self,
+        entity: Entity,
+        now: float,
+        counts: tuple[tuple[int, int], ...],
+        members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
+        pushed: tuple[str, ...],
+    ) -> None:
+        self.entity = entity
+        self.now = now
+        self.counts = counts
+        self.members = members
+        self.pushed = pushed
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Totals:
     """Redis's reply for one :class:`Delta`: per counter (this bucket, previous), per distinct
     count (union of both buckets, this bucket alone), and the recent list, newest first."""
@@ -238,6 +252,16 @@ class Totals:
     counts: Sequence[tuple[int, int]]
     distinct: Sequence[tuple[int, int]]
     recent: Sequence[str]
+
+    def __init__(
+        self,
+        counts: Sequence[tuple[int, int]],
+        distinct: Sequence[tuple[int, int]],
+        recent: Sequence[str],
+    ) -> None:
+        self.counts = counts
+        self.distinct = distinct
+        self.recent = recent
 
 
 class LocalCounters:

@@ -58,7 +58,7 @@ def is_dialer_ua(ua: str | None) -> bool:
     return _names_in(ua, DIALER_UAS)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class HeaderShape:
     """What the header section looks like, apart from its values."""
 
@@ -70,6 +70,24 @@ class HeaderShape:
     odd_spacing: int
     keys: frozenset[str]
     to_before_from: bool
+
+    def __init__(
+        self,
+        tokens: tuple[str, ...],
+        count: int,
+        compact: int,
+        odd_case: int,
+        odd_spacing: int,
+        keys: frozenset[str],
+        to_before_from: bool,
+    ) -> None:
+        self.tokens = tokens
+        self.count = count
+        self.compact = compact
+        self.odd_case = odd_case
+        self.odd_spacing = odd_spacing
+        self.keys = keys
+        self.to_before_from = to_before_from
 
     @property
     def order_hash(self) -> str:
@@ -215,7 +233,7 @@ def same_ip(a: str, b: str) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class SdpTraits:
     """The few SDP facts the features use (``codecs``: formats on the first m=audio line)."""
 
@@ -225,6 +243,22 @@ class SdpTraits:
     session_name: str | None = None
     origin_user: str | None = None
     connections: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        present: bool = False,
+        codecs: int = 0,
+        telephone_event: bool = False,
+        session_name: str | None = None,
+        origin_user: str | None = None,
+        connections: tuple[str, ...] = (),
+    ) -> None:
+        self.present = present
+        self.codecs = codecs
+        self.telephone_event = telephone_event
+        self.session_name = session_name
+        self.origin_user = origin_user
+        self.connections = connections
 
 
 def sdp_traits(body: bytes, content_type: str | None) -> SdpTraits:

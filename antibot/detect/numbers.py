@@ -68,7 +68,7 @@ def _cc_table(text: str) -> dict[str, tuple[int, int]]:
 COUNTRY_LENGTHS: dict[str, tuple[int, int]] = _cc_table(_CC_TEXT)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Number:
     """A normalised user part: ``text`` is the digits when ``numeric``, else the user as sent."""
 
@@ -76,6 +76,11 @@ class Number:
     numeric: bool
     #: Written in international form: ``+``, leading ``00`` or a global ``tel:+`` number.
     international: bool
+
+    def __init__(self, text: str, numeric: bool, international: bool) -> None:
+        self.text = text
+        self.numeric = numeric
+        self.international = international
 
     @property
     def intl_like(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Observation:
     """The entities one new INVITE is counted under (each one a Redis hash tag).
 
@@ -23,8 +23,15 @@ class Observation:
     to_prefix: str
     ua_fingerprint: str
 
+    def __init__(self, source_ip: str, from_user: str, to_number: str, to_prefix: str, ua_fingerprint: str) -> None:
+        self.source_ip = source_ip
+        self.from_user = from_user
+        self.to_number = to_number
+        self.to_prefix = to_prefix
+        self.ua_fingerprint = ua_fingerprint
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Counters:
     """Windowed counts read back in the same round trip as the update (this INVITE included).
 
@@ -56,3 +63,51 @@ class Counters:
     src_short_1h: float = 0.0
     #: The last few To numbers this source dialled before this INVITE, newest first.
     src_recent_to: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        src_1s: float = 0.0,
+        src_10s: float = 0.0,
+        src_60s: float = 0.0,
+        src_1h: float = 0.0,
+        from_60s: float = 0.0,
+        from_1h: float = 0.0,
+        to_60s: float = 0.0,
+        to_1h: float = 0.0,
+        prefix_60s: float = 0.0,
+        prefix_1h: float = 0.0,
+        ua_60s: float = 0.0,
+        ua_1h: float = 0.0,
+        src_distinct_to_60s: float = 0.0,
+        src_distinct_to_1h: float = 0.0,
+        from_distinct_to_60s: float = 0.0,
+        from_distinct_to_1h: float = 0.0,
+        from_distinct_src_1h: float = 0.0,
+        ua_distinct_src_1h: float = 0.0,
+        src_calls_1h: float = 0.0,
+        src_failed_1h: float = 0.0,
+        src_short_1h: float = 0.0,
+        src_recent_to: tuple[str, ...] = (),
+    ) -> None:
+        self.src_1s = src_1s
+        self.src_10s = src_10s
+        self.src_60s = src_60s
+        self.src_1h = src_1h
+        self.from_60s = from_60s
+        self.from_1h = from_1h
+        self.to_60s = to_60s
+        self.to_1h = to_1h
+        self.prefix_60s = prefix_60s
+        self.prefix_1h = prefix_1h
+        self.ua_60s = ua_60s
+        self.ua_1h = ua_1h
+        self.src_distinct_to_60s = src_distinct_to_60s
+        self.src_distinct_to_1h = src_distinct_to_1h
+        self.from_distinct_to_60s = from_distinct_to_60s
+        self.from_distinct_to_1h = from_distinct_to_1h
+        self.from_distinct_src_1h = from_distinct_src_1h
+        self.ua_distinct_src_1h = ua_distinct_src_1h
+        self.src_calls_1h = src_calls_1h
+        self.src_failed_1h = src_failed_1h
+        self.src_short_1h = src_short_1h
+        self.src_recent_to = src_recent_to

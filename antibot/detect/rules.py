@@ -57,7 +57,7 @@ class RuleSpec:
         return cls(**values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Facts:
     """What a rule can look at for one INVITE."""
 
@@ -67,6 +67,22 @@ class Facts:
     user_agent: str
     score: float
     features: Mapping[str, float] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        source_ip: str,
+        from_number: str,
+        to_number: str,
+        user_agent: str,
+        score: float,
+        features: Mapping[str, float] | None = None,
+    ) -> None:
+        self.source_ip = source_ip
+        self.from_number = from_number
+        self.to_number = to_number
+        self.user_agent = user_agent
+        self.score = score
+        self.features = {} if features is None else features
 
 
 class _Cidrs:
@@ -176,12 +192,18 @@ class CompiledRule:
         return not (s.feature is not None and f.features.get(s.feature, 0.0) < (s.feature_min or 0.0))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Decision:
     action: Action
     rule: str | None
     status: int = 603
     reason: str = ""
+
+    def __init__(self, action: Action, rule: str | None, status: int = 603, reason: str = "") -> None:
+        self.action = action
+        self.rule = rule
+        self.status = status
+        self.reason = reason
 
 
 class RuleSet:

@@ -33,7 +33,7 @@ class Action(enum.Enum):
     DROP = "drop"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Verdict:
     """What to do with a new INVITE. ``headers`` are added when relaying.
 
@@ -53,6 +53,30 @@ class Verdict:
     call_ref: str = ""
     #: Features that pushed the score most, with their log-odds contribution.
     explanation: tuple[tuple[str, float], ...] = ()
+
+    def __init__(
+        self,
+        action: Action,
+        score: float = 0.0,
+        reasons: tuple[str, ...] = (),
+        rule: str | None = None,
+        status: int = 603,
+        phrase: str = "Decline",
+        reason_text: str = "",
+        headers: tuple[tuple[str, str], ...] = (),
+        call_ref: str = "",
+        explanation: tuple[tuple[str, float], ...] = (),
+    ) -> None:
+        self.action = action
+        self.score = score
+        self.reasons = reasons
+        self.rule = rule
+        self.status = status
+        self.phrase = phrase
+        self.reason_text = reason_text
+        self.headers = headers
+        self.call_ref = call_ref
+        self.explanation = explanation
 
     @classmethod
     def relay(cls, *headers: tuple[str, str]) -> Verdict:
