@@ -317,13 +317,6 @@ _SBCS: tuple[tuple[str, Style, float], ...] = tuple(
 )
 
 
-#: Share of the interconnect carrier's calls without P-Asserted-Identity: a trusted national
-#: network hands over an asserted identity on nearly every call; calls from abroad come over
-#: international gateways whose upstream often asserts nothing.
-NO_PAI_NATIONAL = 0.03
-NO_PAI_INTERNATIONAL = 0.4
-
-
 def carrier_invite(
     rng: random.Random,
     ts: float,
@@ -334,14 +327,9 @@ def carrier_invite(
     display: str | None = None,
     sbcs: tuple[tuple[str, Style, float], ...] = _SBCS,
 ) -> tuple[str, bytes]:
-    """An INVITE as the interconnect carrier delivers it (E.164, one of its SBCs), with the
-    caller asserted in P-Asserted-Identity when the network it came from asserted one: nearly
-    always for national calls, often not for calls handed over from abroad (see
-    :data:`NO_PAI_NATIONAL`, :data:`NO_PAI_INTERNATIONAL`)."""
+    """An INVITE as the interconnect carrier delivers it (E.164, PAI, one of its SBCs)."""
     ip, st, _ = rng.choices(sbcs, [w for _, _, w in sbcs])[0]
-    extra: tuple[tuple[str, str], ...] = ()
-    if rng.random() >= (NO_PAI_NATIONAL if caller.startswith("1") else NO_PAI_INTERNATIONAL):
-        extra = (("P-Asserted-Identity", f"<sip:+{caller}@{ip};user=phone>"),)
+    extra: tuple[tuple[str, str], ...] = (("P-Asserted-Identity", f"<sip:+{caller}@{ip};user=phone>"),)
     if anonymous:
         extra += (("Privacy", "id"),)
     elif rng.random() < 0.03:
@@ -367,8 +355,7 @@ def chatty_carrier(ctx: Ctx) -> Iterator[Emit]:
     """The interconnect carrier delivering the site's inbound PSTN calls: a lot, from 4 SBCs.
 
     Two Sippy softswitches and two Sonus/Ribbon SBCs (no User-Agent at all), port 5060, E.164
-    numbers, P-Asserted-Identity (on 97 % of national calls, 60 % of those from abroad),
-    Max-Forwards already decremented (66-69); each SBC's codec
+    numbers, P-Asserted-Identity, Max-Forwards already decremented (66-69); each SBC's codec
     offer is as the carrier configured it this run. About 1500 calls
     per peak hour following business hours, with occasional bursts (a TV spot, an outage
     elsewhere: ~1 per 4 h, 5-20 min at 2-4x). Callers are diverse (mostly national, 8 %
@@ -607,16 +594,15 @@ def collections_centre(ctx: Ctx) -> Iterator[Emit]:
     to 20-30 s, and answering-machine detection hangs up on machines after 3-8 s (~12 % of
     calls). Caller IDs are "local presence": one of the agency's numbers in the callee's area
     code (a pool per area code, so the same few numbers recur), asserted in
-    P-Asserted-Identity (unless the platform is set not to assert any: 20 % of runs). Lead
-    lists are the agency's customers, random numbers all over the country (never the site's
-    DIDs), 15 % redials of earlier unanswered leads. Shifts 08-20 on
+    P-Asserted-Identity. Lead lists are the agency's customers, random numbers all over the
+    country (never the site's DIDs), 15 % redials of earlier unanswered leads. Shifts 08-20 on
     weekdays and 09-17 on Saturdays; ~32 % answered by a person (median talk 4 min), wrap-up
     20-90 s. Like the call centre: one busy source, many destinations, human pacing.
     """
     rng = ctx.rng
     ips = hosts(rng, plans.POOLS["contact_platform"], 2)
     st = rng.choice((AUDIOCODES, ORACLE_SBC, FREESWITCH))
-    inst = installation(st, rng, hops=(0, 1), identity=(("pai", 0.8), ("", 0.2)), trim=0.3, optional=SBC_STRIPPED)
+    inst = installation(st, rng, hops=(0, 1), identity=(("pai", 1.0),), trim=0.3, optional=SBC_STRIPPED)
     areas = plans.AREA_CODES + plans.LOCAL_AREAS
     presence = {a: [plans.nanp(rng, a) for _ in range(rng.randint(1, 3))] for a in areas}
     leads_owed: list[str] = []
