@@ -37,6 +37,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     t.add_argument("--duration", type=float, default=3600.0, metavar="SECONDS", help="simulated training time (3600)")
     t.add_argument("--seed", type=int, default=1, help="training simulation seed (1)")
+    t.add_argument(
+        "--days",
+        type=int,
+        default=1,
+        help="independent simulated days to train on, each --duration long (1; day k>0: seed 1000*seed+k)",
+    )
     t.add_argument("--scale", type=float, default=1.0, help="traffic volume multiplier (1.0)")
     t.add_argument("--eval-duration", type=float, metavar="SECONDS", help="evaluation simulation (default: --duration)")
     t.add_argument("--eval-seed", type=int, default=2, help="evaluation simulation seed (2)")
@@ -125,7 +131,10 @@ def run_train(args: argparse.Namespace) -> int:
         tell_rows=defaults.tell_rows if args.tell_rows is None else args.tell_rows,
     )
     paths = Paths.under(Path(args.out))
-    train_cfg = SimConfig(args.seed, args.duration, args.scale, TRAIN_START)
+    if args.days < 1:
+        _log("antibot train: --days must be at least 1")
+        return 2
+    train_cfg = SimConfig(args.seed, args.duration, args.scale, TRAIN_START, days=args.days)
     eval_cfg = SimConfig(args.eval_seed, args.eval_duration or args.duration, args.scale, EVAL_START)
     feedback: Dataset | None = None
     if args.with_feedback:
@@ -185,7 +194,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model, card = load_model(paths.model, FEATURE_NAMES)
     sim = card["training_data"]["simulation"]
     profiles = None if sim.get("profiles") in (None, "all") else tuple(sim["profiles"])
-    train_cfg = SimConfig(int(sim["seed"]), float(sim["duration"]), float(sim["scale"]), float(sim["start"]), profiles)
+    train_cfg = SimConfig(
+        int(sim["seed"]),
+        float(sim["duration"]),
+        float(sim["scale"]),
+        float(sim["start"]),
+        profiles,
+        int(sim.get("days", 1)),
+    )
     params = TrainParams.from_dict(card["params"])
     old_eval = (card.get("evaluation_data") or {}).get("simulation") or {}
     duration = args.duration or float(old_eval.get("duration", train_cfg.duration))
@@ -233,7 +249,10 @@ def _evaluate(
 
 def _command(args: argparse.Namespace) -> str:
     """The ``antibot train`` command line that reproduces this model (scratch Redis left out)."""
-    parts = ["antibot train", f"--duration {args.duration:g}", f"--seed {args.seed}", f"--scale {args.scale:g}"]
+    parts = ["antibot train", f"--duration {args.duration:g}", f"--seed {args.seed}"]
+    if args.days != 1:
+        parts.append(f"--days {args.days}")
+    parts.append(f"--scale {args.scale:g}")
     if args.eval_duration:
         parts.append(f"--eval-duration {args.eval_duration:g}")
     parts.append(f"--eval-seed {args.eval_seed}")

@@ -44,6 +44,12 @@ TRAIN_START = 1.7e9
 #: and even a one-hour evaluation sees every legitimate profile at work.
 EVAL_START = TRAIN_START + 8 * 86400.0 - 6 * 3600.0
 
+#: Seed of day ``k`` (k >= 1) of a several-day training simulation: ``seed * DAY_SEED + k``
+#: (seed 1: days 1, 1001, 1002 ...), so that the extra days never reuse a small evaluation seed.
+DAY_SEED = 1000
+#: Day ``k`` of a several-day training simulation starts ``k`` days after the first.
+DAY = 86400.0
+
 #: When the proxy learns a call's outcome, after its INVITE (seconds). Answered calls end with
 #: the BYE: ringing (:data:`ANSWER_DELAY`) plus the talk time. Cancelled calls (487) end with the
 #: caller's CANCEL, matched by Call-ID. Other failures come back as a final response: at once
@@ -74,24 +80,43 @@ def outcome_delay(status: int, duration: float | None) -> float:
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
-    """Which simulation a dataset comes from (all of :func:`antibot.sim.generate`'s arguments)."""
+    """Which simulation a dataset comes from (all of :func:`antibot.sim.generate`'s arguments).
+
+    ``days`` > 1: that many independent simulations (:meth:`day`), each ``duration`` long,
+    replayed one after the other against a flushed store and concatenated. Every day draws each
+    profile's installations afresh (vendor and release, codec list, headers, identity header,
+    campaign sizes), so a model trained on several days sees each kind of legitimate traffic in
+    several configurations instead of memorising the one a single day drew.
+    """
 
     seed: int = 1
     duration: float = 3600.0
     scale: float = 1.0
     start: float = TRAIN_START
     profiles: tuple[str, ...] | None = None
+    days: int = 1
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "seed": self.seed,
             "duration": self.duration,
             "scale": self.scale,
             "start": self.start,
             "profiles": list(self.profiles) if self.profiles is not None else "all",
         }
+        if self.days > 1:
+            out["days"] = self.days
+            out["day_seeds"] = [self.day(k).seed for k in range(self.days)]
+        return out
+
+    def day(self, k: int) -> SimConfig:
+        """Day ``k`` (0: this simulation's own seed and start) as a one-day configuration."""
+        if k == 0:
+            return SimConfig(self.seed, self.duration, self.scale, self.start, self.profiles)
+        return SimConfig(self.seed * DAY_SEED + k, self.duration, self.scale, self.start + k * DAY, self.profiles)
 
     def events(self) -> Iterator[SimEvent]:
+        """The events of the first day (see :func:`build_dataset` for all of them)."""
         return generate(self.profiles, duration=self.duration, seed=self.seed, start=self.start, scale=self.scale)
 
 
@@ -285,10 +310,27 @@ def build_dataset(
     show_progress: bool = False,
     desc: str = "replay",
 ) -> Dataset:
-    """Simulate ``cfg`` and replay it against the Redis at ``url`` (flushed first)."""
-    with sim_progress(cfg, show_progress, desc) as progress:
-        rows = _run(_replay_fresh(cfg.events(), url, lists, progress))
-    return rows.dataset({"simulation": cfg.describe()})
+    """Simulate ``cfg`` and replay it against the Redis at ``url`` (flushed first); with
+    ``cfg.days`` > 1, each day in turn (flushed before each) and the rows concatenated."""
+    parts = []
+    for k in range(max(1, cfg.days)):
+        one = cfg.day(k)
+        label = desc if cfg.days <= 1 else f"{desc} {k + 1}/{cfg.days}"
+        with sim_progress(one, show_progress, label) as progress:
+            rows = _run(_replay_fresh(one.events(), url, lists, progress))
+        parts.append(rows.dataset({"simulation": cfg.describe()}))
+    if len(parts) == 1:
+        return parts[0]
+    out = Dataset.concat(parts)
+    out.info = {"simulation": cfg.describe(), "replay": _sum_replays(p.info["replay"] for p in parts)}
+    return out
+
+
+def _sum_replays(stats: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for s in stats:
+        total.update(s)
+    return dict(sorted(total.items()))
 
 
 @contextlib.contextmanager

@@ -24,13 +24,14 @@ def _parse(*argv: str) -> argparse.Namespace:
 def test_defaults() -> None:
     t = _parse("train")
     assert (t.duration, t.seed, t.scale, t.out, t.with_feedback, t.redis_url) == (3600.0, 1, 1.0, "models", False, None)
+    assert t.days == 1
     e = _parse("evaluate")
     assert (e.seed, e.out, e.duration) == (2, "models", None)
 
 
 def test_train_then_evaluate(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "models"
-    small = ("--duration", "240", "--trees", "6", "--depth", "2", "--out", str(out), "--redis-url", url)
+    small = ("--duration", "240", "--days", "2", "--trees", "6", "--depth", "2", "--out", str(out), "--redis-url", url)
     assert cli.run(_parse("train", *small, "--no-progress")) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == [
@@ -44,6 +45,8 @@ def test_train_then_evaluate(url: str, tmp_path: Path, capsys: pytest.CaptureFix
     model, card = load_model(out / "antibot-gbt.json", FEATURE_NAMES)
     assert len(model.trees) == 6
     assert card["training_data"]["simulation"]["duration"] == 240.0
+    assert card["training_data"]["simulation"]["day_seeds"] == [1, 1001]  # two simulated days
+    assert "--days 2" in card["command"]
     assert card["evaluation_data"]["simulation"]["seed"] == 2
     assert card["training_data"]["simulation"]["start"] != card["evaluation_data"]["simulation"]["start"]
     report = json.loads((out / "antibot-gbt.eval.json").read_text())

@@ -45,6 +45,24 @@ def test_rows_are_the_simulated_invites_in_order(url: str) -> None:
     assert ds.info["replay"].get("events_CANCEL", 0) == others["CANCEL"]
 
 
+def test_several_days_are_independent_simulations_concatenated(url: str) -> None:
+    cfg = SimConfig(seed=4, duration=200.0, profiles=("office_pbx", "call_centre", "low_and_slow"), days=3)
+    days = [cfg.day(k) for k in range(3)]
+    assert [d.seed for d in days] == [4, 4001, 4002]
+    assert [d.start - cfg.start for d in days] == [0.0, 86400.0, 2 * 86400.0]
+    ds = build_dataset(cfg, url)
+    one = [build_dataset(d, url) for d in days]
+    assert len(ds) == sum(len(d) for d in one)
+    assert np.array_equal(ds.X, np.concatenate([d.X for d in one]))  # each day on a flushed store
+    assert ds.info["simulation"]["day_seeds"] == [4, 4001, 4002]
+    assert ds.info["replay"]["events_INVITE"] == len(ds)
+    # another day is another draw of each installation, not a copy of the first
+    agents = [{f.user_agent for f, p in zip(d.facts, d.profile, strict=True) if p == "call_centre"} for d in one]
+    ips = [{f.source_ip for f in d.facts} for d in one]
+    assert ips[0] != ips[1] and len(agents[0]) == 1
+    assert cfg.day(0) == SimConfig(seed=4, duration=200.0, profiles=cfg.profiles)
+
+
 def test_scanner_burst_counters_come_from_redis(url: str) -> None:
     burst = sweep_events(T0, 40, rate=20.0)
     ds = dataset_from_events(burst, url)
