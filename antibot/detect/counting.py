@@ -215,6 +215,7 @@ class Entity:
         return (*newer, *base)[: self.plan.keep]
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Delta:
     """What one entity adds to Redis in one sync, bucketed at the sync's ``now``.
@@ -244,6 +245,7 @@ class Delta:
         self.pushed = pushed
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Totals:
     """Redis's reply for one :class:`Delta`: per counter (this bucket, previous), per distinct

@@ -58,6 +58,7 @@ def is_dialer_ua(ua: str | None) -> bool:
     return _names_in(ua, DIALER_UAS)
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class HeaderShape:
     """What the header section looks like, apart from its values."""
@@ -233,16 +234,17 @@ def same_ip(a: str, b: str) -> bool:
     return False
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class SdpTraits:
     """The few SDP facts the features use (``codecs``: formats on the first m=audio line)."""
 
-    present: bool = False
-    codecs: int = 0
-    telephone_event: bool = False
-    session_name: str | None = None
-    origin_user: str | None = None
-    connections: tuple[str, ...] = ()
+    present: bool
+    codecs: int
+    telephone_event: bool
+    session_name: str | None
+    origin_user: str | None
+    connections: tuple[str, ...]
 
     def __init__(
         self,

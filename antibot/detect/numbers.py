@@ -68,6 +68,7 @@ def _cc_table(text: str) -> dict[str, tuple[int, int]]:
 COUNTRY_LENGTHS: dict[str, tuple[int, int]] = _cc_table(_CC_TEXT)
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Number:
     """A normalised user part: ``text`` is the digits when ``numeric``, else the user as sent."""

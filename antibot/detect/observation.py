@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Observation:
     """The entities one new INVITE is counted under (each one a Redis hash tag).
@@ -31,6 +32,7 @@ class Observation:
         self.ua_fingerprint = ua_fingerprint
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Counters:
     """Windowed counts read back in the same round trip as the update (this INVITE included).
@@ -40,29 +42,29 @@ class Counters:
     call outcomes via ``Store.record_outcome`` and do not include the current INVITE.
     """
 
-    src_1s: float = 0.0
-    src_10s: float = 0.0
-    src_60s: float = 0.0
-    src_1h: float = 0.0
-    from_60s: float = 0.0
-    from_1h: float = 0.0
-    to_60s: float = 0.0
-    to_1h: float = 0.0
-    prefix_60s: float = 0.0
-    prefix_1h: float = 0.0
-    ua_60s: float = 0.0
-    ua_1h: float = 0.0
-    src_distinct_to_60s: float = 0.0
-    src_distinct_to_1h: float = 0.0
-    from_distinct_to_60s: float = 0.0
-    from_distinct_to_1h: float = 0.0
-    from_distinct_src_1h: float = 0.0
-    ua_distinct_src_1h: float = 0.0
-    src_calls_1h: float = 0.0
-    src_failed_1h: float = 0.0
-    src_short_1h: float = 0.0
+    src_1s: float
+    src_10s: float
+    src_60s: float
+    src_1h: float
+    from_60s: float
+    from_1h: float
+    to_60s: float
+    to_1h: float
+    prefix_60s: float
+    prefix_1h: float
+    ua_60s: float
+    ua_1h: float
+    src_distinct_to_60s: float
+    src_distinct_to_1h: float
+    from_distinct_to_60s: float
+    from_distinct_to_1h: float
+    from_distinct_src_1h: float
+    ua_distinct_src_1h: float
+    src_calls_1h: float
+    src_failed_1h: float
+    src_short_1h: float
     #: The last few To numbers this source dialled before this INVITE, newest first.
-    src_recent_to: tuple[str, ...] = ()
+    src_recent_to: tuple[str, ...]
 
     def __init__(
         self,

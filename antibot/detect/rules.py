@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import re2
@@ -57,6 +57,7 @@ class RuleSpec:
         return cls(**values)
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Facts:
     """What a rule can look at for one INVITE."""
@@ -66,7 +67,7 @@ class Facts:
     to_number: str
     user_agent: str
     score: float
-    features: Mapping[str, float] = field(default_factory=dict)
+    features: Mapping[str, float]
 
     def __init__(
         self,
@@ -192,12 +193,13 @@ class CompiledRule:
         return not (s.feature is not None and f.features.get(s.feature, 0.0) < (s.feature_min or 0.0))
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Decision:
     action: Action
     rule: str | None
-    status: int = 603
-    reason: str = ""
+    status: int
+    reason: str
 
     def __init__(self, action: Action, rule: str | None, status: int = 603, reason: str = "") -> None:
         self.action = action

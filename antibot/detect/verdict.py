@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..sip.message import Request
 
@@ -33,6 +33,7 @@ class Action(enum.Enum):
     DROP = "drop"
 
 
+# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Verdict:
     """What to do with a new INVITE. ``headers`` are added when relaying.
@@ -42,17 +43,17 @@ class Verdict:
     """
 
     action: Action
-    score: float = 0.0
-    reasons: tuple[str, ...] = ()
-    rule: str | None = None
-    status: int = 603
-    phrase: str = "Decline"
-    reason_text: str = ""
-    headers: tuple[tuple[str, str], ...] = field(default=())
+    score: float
+    reasons: tuple[str, ...]
+    rule: str | None
+    status: int
+    phrase: str
+    reason_text: str
+    headers: tuple[tuple[str, str], ...]
     #: The id the admin API knows this call by (``X-Antibot-Call``); empty when not logged.
-    call_ref: str = ""
+    call_ref: str
     #: Features that pushed the score most, with their log-odds contribution.
-    explanation: tuple[tuple[str, float], ...] = ()
+    explanation: tuple[tuple[str, float], ...]
 
     def __init__(
         self,
