@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from antibot.detect.engine import read_features
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.rules import Facts
 from antibot.store.redis import Store
@@ -64,17 +65,12 @@ def summary(entry_id: str, f: Mapping[str, str], outcome: Outcome | None = None)
 
 
 def features(f: Mapping[str, str]) -> dict[str, float]:
-    """The entry's features; the proxy leaves out features that are 0, so those read 0.0."""
-    try:
-        raw = json.loads(f.get("features", "") or "{}")
-    except ValueError:
-        return {}
-    if not isinstance(raw, dict) or not raw and "features" not in f:
+    """The entry's features (every one; finite values only); {} when it has none readable."""
+    read = read_features(f.get("features", ""))
+    if not read:
         return {}
     out: dict[str, float] = dict.fromkeys(FEATURE_NAMES, 0.0)
-    for name, value in raw.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            out[str(name)] = float(value)
+    out.update((name, value) for name, value in read.items() if math.isfinite(value))
     return out
 
 

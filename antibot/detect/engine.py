@@ -11,11 +11,15 @@ never raises: a call is never lost to a bug. ``bench/scoring.py`` measures each 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import logging
 import math
 import operator
 import secrets
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -168,7 +172,7 @@ class Detector:
                     "ua": ua[:200],
                     "call_id": req.call_id[:200],
                     "explanation": explanation_json(top),
-                    "features": features_json(vector),
+                    "features": features_text(vector),
                 }
             )
         return verdict
@@ -234,6 +238,49 @@ def features_json(vector: Sequence[float]) -> str:
         if value != 0.0:
             parts.append(_KEYS[i] + _number(value))
     return "{" + ",".join(parts) + "}"
+
+
+#: The call log's form of a feature vector: ``FEATURES_TAG`` + base64 of the vector as
+#: little-endian float32 in :data:`FEATURE_NAMES` order. The tag names that order, so a build
+#: with other features reads nothing rather than misnamed values. Packing costs ~1 µs per
+#: INVITE against ~40 µs for JSON of the rounded values (and ~400 bytes against ~600).
+FEATURES_TAG = "f32:" + hashlib.sha256("\n".join(FEATURE_NAMES).encode()).hexdigest()[:8] + ":"
+_PACKED = struct.Struct(f"<{len(FEATURE_NAMES)}f")
+
+
+def features_text(vector: Sequence[float]) -> str:
+    """The vector for the call log, packed (see :data:`FEATURES_TAG`); JSON when a value does
+    not fit a float32."""
+    try:
+        return FEATURES_TAG + base64.b64encode(_PACKED.pack(*vector)).decode("ascii")
+    except (OverflowError, struct.error):
+        return features_json(vector)
+
+
+def read_features(text: str) -> dict[str, float] | None:
+    """A call-log entry's features by name, from either form (:func:`features_text`, or the
+    JSON of :func:`features_json`, whose missing features are 0); None when the text is not
+    one of them or was packed by a build with other features. Packed values are float32,
+    shown to 7 significant digits."""
+    if text.startswith("f32:"):
+        if not text.startswith(FEATURES_TAG):
+            return None
+        try:
+            values = _PACKED.unpack(base64.b64decode(text[len(FEATURES_TAG) :], validate=True))
+        except (binascii.Error, struct.error):
+            return None
+        return {name: float(f"{value:.7g}") for name, value in zip(FEATURE_NAMES, values, strict=True)}
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    out = dict.fromkeys(FEATURE_NAMES, 0.0)
+    for name, value in raw.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[str(name)] = float(value)
+    return out
 
 
 def explanation_json(top: Sequence[tuple[str, float]]) -> str:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from antibot.detect.counting import LocalCounters
-from antibot.detect.engine import Detector, explanation_json, features_json
+from antibot.detect.engine import FEATURES_TAG, Detector, explanation_json, features_json, features_text, read_features
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.rules import RuleSet
@@ -85,9 +85,9 @@ def test_counters_reach_the_features_and_the_call_log(server: EmbeddedRedis) -> 
         return log.entries
 
     entries = run(go())
-    features = [json.loads(e["features"]) for e in entries if "features" in e]
-    assert [f["log_src_60s"] for f in features] == [round(math.log1p(n), 4) for n in (1, 2, 3, 4)]
-    assert features[-1]["log_src_outcomes_1h"] > 0 and "log_src_outcomes_1h" not in features[2]  # 0: left out
+    features = [read_features(e["features"]) or {} for e in entries if "features" in e]
+    assert [f["log_src_60s"] for f in features] == pytest.approx([math.log1p(n) for n in (1, 2, 3, 4)], rel=1e-6)
+    assert features[-1]["log_src_outcomes_1h"] > 0 and features[2]["log_src_outcomes_1h"] == 0
     assert [e for e in entries if "outcome" in e][0]["outcome"] == "486"
     scores = [float(e["score"]) for e in entries if "score" in e]
     assert scores[0] < 0.5 < scores[-1]  # the counters reached the model
@@ -108,10 +108,11 @@ def test_two_nodes_see_each_others_calls_after_a_sync(server: EmbeddedRedis) -> 
             await sb.sync()
             await sa.sync()
             again = a.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
-            return [seen.score, again.score, *(json.loads(e["features"])["log_src_60s"] for e in b.calllog.entries)]  # type: ignore[union-attr]
+            logged = [read_features(e["features"]) or {} for e in b.calllog.entries]  # type: ignore[union-attr]
+            return [seen.score, again.score, *(f["log_src_60s"] for f in logged)]
 
     seen, again, *b_counts = run(go())
-    assert b_counts == [round(math.log1p(1), 4), round(math.log1p(5), 4)]  # 3 from a, then b's 2
+    assert b_counts == pytest.approx([math.log1p(1), math.log1p(5)], rel=1e-6)  # 3 from a, then b's 2
     assert seen > 0.5 and again > 0.5
 
 
@@ -184,6 +185,27 @@ def test_features_json_is_json_of_the_rounded_vector_without_zeros() -> None:
     vector[3] = float("inf")
     assert json.loads(features_json(vector))[FEATURE_NAMES[3]] == float("inf")
     assert features_json([0.0] * len(FEATURE_NAMES)) == "{}"
+
+
+def test_features_are_logged_packed_and_read_back_by_name() -> None:
+    vector = [0.0, 1.0, 2.123456, -0.5, 1e20, float("inf")] + [0.1] * (len(FEATURE_NAMES) - 6)
+    text = features_text(vector)
+    assert text.startswith(FEATURES_TAG) and len(text) < len(features_json(vector))
+    read = read_features(text)
+    assert read is not None and list(read) == list(FEATURE_NAMES)
+    assert list(read.values()) == pytest.approx(vector, rel=1e-7) and read[FEATURE_NAMES[6]] == 0.1  # 7 digits
+    # the JSON of earlier versions (0s left out) reads the same way
+    assert read_features(features_json(vector)) == {
+        **dict.fromkeys(FEATURE_NAMES, 0.0),
+        **json.loads(features_json(vector)),
+    }
+    # a value too large for a float32 falls back to JSON; nothing is lost
+    vector[4] = 1e300
+    assert features_text(vector) == features_json(vector)
+    # another build's feature order, damaged or foreign text: nothing rather than misnamed values
+    assert read_features("f32:00000000:" + text[len(FEATURES_TAG) :]) is None
+    assert read_features(text[:-4]) is None and read_features(text[:20] + "*" + text[21:]) is None
+    assert read_features("") is None and read_features("[1, 2]") is None
 
 
 def test_explanation_json() -> None:
