@@ -56,6 +56,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="add N people's rows with a scanner UA / sipvicious branch set, as bots (default 1000; 0: none)",
     )
     t.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME...]",
+        help="features the trees may not split on, in addition to the per-installation header traits "
+        "(repeatable; the card's params record the full list)",
+    )
+    t.add_argument(
         "--with-feedback", action="store_true", help="add operator feedback (Redis hash ab:{admin}:feedback)"
     )
     t.add_argument("--feedback-url", help="Redis holding the feedback (default: --redis-url)")
@@ -129,10 +137,15 @@ def run_train(args: argparse.Namespace) -> int:
         depth=args.depth or defaults.depth,
         learning_rate=args.learning_rate or defaults.learning_rate,
         tell_rows=defaults.tell_rows if args.tell_rows is None else args.tell_rows,
+        exclude=defaults.exclude + tuple(n for n in _excluded(args) if n not in defaults.exclude),
     )
     paths = Paths.under(Path(args.out))
     if args.days < 1:
         _log("antibot train: --days must be at least 1")
+        return 2
+    unknown = sorted(set(_excluded(args)) - set(FEATURE_NAMES))
+    if unknown:  # before the replays, not after them (fit would refuse too)
+        _log(f"antibot train: --exclude: unknown feature(s): {', '.join(unknown)}")
         return 2
     train_cfg = SimConfig(args.seed, args.duration, args.scale, TRAIN_START, days=args.days)
     eval_cfg = SimConfig(args.eval_seed, args.eval_duration or args.duration, args.scale, EVAL_START)
@@ -247,6 +260,17 @@ def _evaluate(
     return report
 
 
+def _excluded(args: argparse.Namespace) -> list[str]:
+    """The ``--exclude`` names, split on commas, in order, without repeats."""
+    names: list[str] = []
+    for value in args.exclude:
+        for name in value.split(","):
+            name = name.strip()
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
 def _command(args: argparse.Namespace) -> str:
     """The ``antibot train`` command line that reproduces this model (scratch Redis left out)."""
     parts = ["antibot train", f"--duration {args.duration:g}", f"--seed {args.seed}"]
@@ -261,6 +285,8 @@ def _command(args: argparse.Namespace) -> str:
             parts.append(f"{flag} {value:g}")
     if args.tell_rows is not None:
         parts.append(f"--tell-rows {args.tell_rows}")
+    if _excluded(args):
+        parts.append(f"--exclude {','.join(_excluded(args))}")
     if args.with_feedback:
         parts.append(f"--with-feedback --feedback-weight {args.feedback_weight:g}")
     return " ".join(parts)

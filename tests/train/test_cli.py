@@ -90,6 +90,25 @@ def test_training_with_feedback_leaves_the_feedback_alone(url: str, tmp_path: Pa
     assert len(asyncio.run(feedback(False))) == 2  # the replays ran in a scratch Redis, not there
 
 
+def test_exclude_adds_to_the_identity_features(url: str, tmp_path: Path) -> None:
+    from antibot.train.train import IDENTITY_FEATURES
+
+    argv = ("train", "--duration", "120", "--trees", "4", "--depth", "2", "--no-eval", "--no-progress")
+    more = ("--exclude", "to_len, from_len", "--exclude", "hdr_count,to_len")
+    assert cli.run(_parse(*argv, *more, "--redis-url", url, "--out", str(tmp_path))) == 0
+    model, card = load_model(tmp_path / "antibot-gbt.json", FEATURE_NAMES)
+    assert card["params"]["exclude"] == [*IDENTITY_FEATURES, "to_len", "from_len"]
+    assert "--exclude to_len,from_len,hdr_count" in card["command"]
+    used = {FEATURE_NAMES[f] for t in model.trees for f in t.feature if f >= 0}
+    assert used and used.isdisjoint(card["params"]["exclude"])
+
+
+def test_exclude_refuses_unknown_features_before_any_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.run(_parse("train", "--exclude", "to_len,no_such_feature", "--out", str(tmp_path))) == 2
+    assert "unknown feature(s): no_such_feature" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_missing_scikit_learn_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
