@@ -8,12 +8,14 @@ refuses anything that does not match.
 Scoring walks each tree once and also yields per-feature contributions to the log-odds
 (Saabas path attribution), so every verdict can say which features pushed it.
 
-Speed: at load, the trees' nodes go into flat lists (feature, threshold, children) that a
-compiled loop walks, and every leaf keeps its value and the (feature, contribution) steps of
-its path. Scoring is then a few comparisons per tree plus a sum; the explanation adds those
-steps. The leaves reached determine the score and the explanation, so recent explanations
-are kept by leaf combination (traffic repeats itself: most INVITEs land in a combination
-seen shortly before).
+Speed: at load, the trees become one Python function that returns the leaf each tree
+reaches (nested conditional expressions, generated from the validated integer feature
+indices only; thresholds are read from a tuple, so no number from the file is ever parsed
+as code), and every leaf keeps its value and the (feature, contribution) steps of its
+path. Scoring is then a few comparisons per tree plus a sum; the explanation adds those
+steps. Results are bit-identical to walking the arrays. The leaves reached determine the
+score and the explanation, so recent explanations are kept by leaf combination (traffic
+repeats itself: most INVITEs land in a combination seen shortly before).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from typing import Any
 FORMAT = "antibot-gbt/1"
 #: Explanations kept by leaf combination (the cache is emptied when full).
 EXPLAIN_CACHE = 4096
+#: Deeper trees are walked instead of compiled (nested expressions have a compiler limit).
+COMPILE_MAX_DEPTH = 24
 
 
 class ModelError(ValueError):
@@ -65,7 +69,7 @@ class Model:
     def trees(self, trees: Sequence[_Tree]) -> None:
         """Replacing the trees recompiles them and forgets cached explanations."""
         self._trees = tuple(trees)
-        self._leaves, self._leaf_value, self._steps = _compile(self._trees)
+        self._leaves, self._leaf_value, self._leaf_path = _compile(self._trees)
         self._explained.clear()
 
     @classmethod
@@ -87,21 +91,12 @@ class Model:
                 sizes = {len(tree.threshold), len(tree.left), len(tree.right), len(tree.value)}
                 if sizes != {n} or n == 0:
                     raise ModelError("tree arrays differ in length")
-                children: set[int] = set()
                 for node in range(n):
                     f = tree.feature[node]
                     if f >= len(features) or (
                         f >= 0 and not (node < tree.left[node] < n and node < tree.right[node] < n)
                     ):
                         raise ModelError("tree refers to a missing feature or node")
-                    if f >= 0:
-                        if (
-                            tree.left[node] in children
-                            or tree.right[node] in children
-                            or tree.left[node] == tree.right[node]
-                        ):
-                            raise ModelError("tree node has two parents")
-                        children.update((tree.left[node], tree.right[node]))
                 trees.append(tree)
             return cls(features, float(data["base"]), float(data["rate"]), trees)
         except (KeyError, TypeError, ValueError) as exc:
@@ -150,95 +145,81 @@ class Model:
         return score, explanation
 
     def _explain(self, leaves: Sequence[int], top: int) -> tuple[float, list[tuple[str, float]]]:
-        values, steps = self._leaf_value, self._steps
-        start, feature, delta = steps.start, steps.feature, steps.delta
+        values, paths = self._leaf_value, self._leaf_path
         total = 0.0
         contrib = [0.0] * len(self.features)
         for leaf in leaves:
             total += values[leaf]
-            for j in range(start[leaf], start[leaf + 1]):  # the leaf's path, root first
-                f = feature[j]
-                contrib[f] += delta[j]
+            for f, delta in paths[leaf]:
+                contrib[f] += delta
         score = _sigmoid(self.base + self.rate * total)
         pushed = [i for i, c in enumerate(contrib) if c > 0]
         pushed.sort(key=lambda i: -contrib[i])  # stable: ties keep feature order
         return score, [(self.features[i], self.rate * contrib[i]) for i in pushed[:top]]
 
 
+_Leaves = Callable[[Sequence[float]], Sequence[int]]
 _Path = tuple[tuple[int, float], ...]
 
 
-class _Steps:
-    """Every leaf's path as (feature, value change) steps, root first, in flat lists: leaf
-    ``i``'s steps are ``start[i]`` to ``start[i + 1]``."""
-
-    def __init__(self, paths: Sequence[_Path]) -> None:
-        self.start: list[int] = [0]
-        self.feature: list[int] = []
-        self.delta: list[float] = []
-        for path in paths:
-            for f, d in path:
-                self.feature.append(f)
-                self.delta.append(d)
-            self.start.append(len(self.feature))
-
-
-class _Forest:
-    """Every tree's nodes in four flat lists, walked in compiled code: per node its feature
-    (-1 at a leaf), threshold and children; at a leaf, ``left`` holds the leaf's id."""
-
-    def __init__(
-        self, feature: list[int], threshold: list[float], left: list[int], right: list[int], roots: list[int]
-    ) -> None:
-        self.feature = feature
-        self.threshold = threshold
-        self.left = left
-        self.right = right
-        self.roots = roots
-
-    def __call__(self, x: Sequence[float]) -> tuple[int, ...]:
-        """The leaf id each tree reaches for ``x`` (``x <= threshold`` goes left, as in training)."""
-        xs: list[float] = list(x)
-        feature, threshold, left, right = self.feature, self.threshold, self.left, self.right
-        out: list[int] = []
-        for node in self.roots:
-            f = feature[node]
-            while f >= 0:
-                node = left[node] if xs[f] <= threshold[node] else right[node]
-                f = feature[node]
-            out.append(left[node])
-        return tuple(out)
-
-
-def _compile(trees: Sequence[_Tree]) -> tuple[_Forest, tuple[float, ...], _Steps]:
-    """``(leaves, leaf_value, steps)``: ``leaves(x)`` gives the leaf id each tree reaches;
+def _compile(trees: Sequence[_Tree]) -> tuple[_Leaves, tuple[float, ...], tuple[_Path, ...]]:
+    """``(leaves, leaf_value, leaf_path)``: ``leaves(x)`` gives the leaf id each tree reaches;
     a leaf id indexes its value and its path's (feature, value change) steps, root first."""
     values: list[float] = []
     paths: list[_Path] = []
-    feature: list[int] = []
-    threshold: list[float] = []
-    left: list[int] = []
-    right: list[int] = []
-    roots: list[int] = []
-    for t in trees:
-        base = len(feature)
-        roots.append(base)
-        feature += t.feature
-        threshold += t.threshold
-        left += (base + c if f >= 0 else -1 for f, c in zip(t.feature, t.left, strict=True))
-        right += (base + c if f >= 0 else -1 for f, c in zip(t.feature, t.right, strict=True))
+    thresholds: list[float] = []
+    exprs: list[str] = []
+    walkers: list[Callable[[Sequence[float]], int]] = []  # trees too deep to compile
+
+    def leaf_ids(t: _Tree) -> dict[int, int]:
+        ids: dict[int, int] = {}
         stack: list[tuple[int, _Path]] = [(0, ())]
         while stack:
             node, path = stack.pop()
             f = t.feature[node]
             if f < 0:
-                left[base + node] = len(values)
+                ids[node] = len(values)
                 values.append(t.value[node])
                 paths.append(path)
                 continue
             for child in (t.right[node], t.left[node]):
                 stack.append((child, (*path, (f, t.value[child] - t.value[node]))))
-    return _Forest(feature, threshold, left, right, roots), tuple(values), _Steps(paths)
+        return ids
+
+    def expr(t: _Tree, node: int, ids: dict[int, int]) -> str:
+        f = t.feature[node]
+        if f < 0:
+            return str(ids[node])
+        thresholds.append(t.threshold[node])
+        test = f"x[{int(f)}] <= T[{len(thresholds) - 1}]"
+        return f"({expr(t, t.left[node], ids)} if {test} else {expr(t, t.right[node], ids)})"
+
+    for t in trees:
+        ids = leaf_ids(t)
+        if max(len(p) for p in paths[-len(ids) :]) <= COMPILE_MAX_DEPTH:
+            exprs.append(expr(t, 0, ids))
+        else:
+            exprs.append(f"W[{len(walkers)}](x)")
+            walkers.append(_walker(t, ids))
+    source = "def leaves(x):\n    return (" + ", ".join(exprs) + ",)\n"
+    namespace: dict[str, object] = {"__builtins__": {}, "T": tuple(thresholds), "W": tuple(walkers)}
+    exec(compile(source, "<antibot-gbt>", "exec"), namespace)  # noqa: S102 - integers and names only
+    leaves = namespace["leaves"]
+    assert callable(leaves)
+    return leaves, tuple(values), tuple(paths)
+
+
+def _walker(t: _Tree, ids: dict[int, int]) -> Callable[[Sequence[float]], int]:
+    """A tree too deep to compile, walked over its arrays; returns the leaf id."""
+    feature, threshold, left, right = t.feature, t.threshold, t.left, t.right
+
+    def leaf(x: Sequence[float]) -> int:
+        node = 0
+        while feature[node] >= 0:
+            node = left[node] if x[feature[node]] <= threshold[node] else right[node]
+        return ids[node]
+
+    return leaf
 
 
 def _sigmoid(z: float) -> float:
