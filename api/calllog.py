@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from antibot.detect.engine import read_features
-from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.rules import Facts
 from antibot.store.redis import Store
 
@@ -66,12 +65,8 @@ def summary(entry_id: str, f: Mapping[str, str], outcome: Outcome | None = None)
 
 def features(f: Mapping[str, str]) -> dict[str, float]:
     """The entry's features (every one; finite values only); {} when it has none readable."""
-    read = read_features(f.get("features", ""))
-    if not read:
-        return {}
-    out: dict[str, float] = dict.fromkeys(FEATURE_NAMES, 0.0)
-    out.update((name, value) for name, value in read.items() if math.isfinite(value))
-    return out
+    read = read_features(f.get("features", "")) or {}
+    return {name: value if math.isfinite(value) else 0.0 for name, value in read.items()}
 
 
 def explanation(f: Mapping[str, str]) -> list[Explanation]:
