@@ -36,6 +36,7 @@ HOT = [
     "antibot/transport/loop.py",
     "antibot/transport/udp.py",
     # the scoring path of every new INVITE (features, local counters, verdict)
+    "antibot/detect/corroboration.py",
     "antibot/detect/counting.py",
     "antibot/detect/engine.py",
     "antibot/detect/features.py",

@@ -64,6 +64,7 @@ class Settings:
     model: str | None = None
     suspect_threshold: float = 0.5
     reject_threshold: float = 0.9
+    corroboration: float = 0.5
     store_timeout: float = 0.1
     redis_url: str | None = None
     data_dir: str = "antibot-data"
@@ -173,6 +174,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "model",
         "suspect_threshold",
         "reject_threshold",
+        "corroboration",
         "store_timeout",
         "premium_prefixes",
         "high_risk_prefixes",
@@ -220,6 +222,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("detect.mode must be 'enforce' or 'monitor'")
     if not 0.0 <= s.suspect_threshold <= s.reject_threshold <= 1.0:
         raise ConfigError("detect: need 0 <= suspect_threshold <= reject_threshold <= 1")
+    if not 0.0 <= s.corroboration <= 1.0:
+        raise ConfigError("detect.corroboration must be between 0 (off) and 1")
     if s.flood_action not in ("503", "drop"):
         raise ConfigError("flood.action must be '503' or 'drop'")
     if s.flood_rate <= 0 or s.flood_burst < 1:

@@ -22,6 +22,7 @@ def seed_doc(s: Settings) -> dict[str, Any]:
         mode=s.mode,
         suspect_threshold=s.suspect_threshold,
         reject_threshold=s.reject_threshold,
+        corroboration=s.corroboration,
         reject_status=int(s.reject_status),
         deny_action=s.reject_action,
     )

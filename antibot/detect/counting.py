@@ -58,11 +58,14 @@ PLANS: Final = (
     Plan(
         "src",
         "source_ip",
-        (("inv", 1), ("inv", 10), ("inv", 60), ("inv", 3600), ("calls", 3600), ("failed", 3600), ("short", 3600)),
+        (
+            *(("inv", 1), ("inv", 10), ("inv", 60), ("inv", 3600)),
+            *(("calls", 3600), ("failed", 3600), ("short", 3600), ("high", 3600)),
+        ),
         (("dto", 60, "to_number"), ("dto", 3600, "to_number")),
         RECENT_TO,
         (
-            *("src_1s", "src_10s", "src_60s", "src_1h", "src_calls_1h", "src_failed_1h", "src_short_1h"),
+            *("src_1s", "src_10s", "src_60s", "src_1h", "src_calls_1h", "src_failed_1h", "src_short_1h", "src_high_1h"),
             *("src_distinct_to_60s", "src_distinct_to_1h"),
         ),
     ),
@@ -79,10 +82,10 @@ PLANS: Final = (
     Plan(
         "ua",
         "ua_fingerprint",
-        (("inv", 60), ("inv", 3600)),
+        (("inv", 60), ("inv", 3600), ("high", 3600)),
         (("dsrc", 3600, "source_ip"),),
         0,
-        ("ua_60s", "ua_1h", "ua_distinct_src_1h"),
+        ("ua_60s", "ua_1h", "ua_high_1h", "ua_distinct_src_1h"),
     ),
 )
 SOURCE_PLAN: Final = PLANS[0]
@@ -93,13 +96,15 @@ _MEMBERS: Final = tuple(tuple(a for _, _, a in p.hlls) for p in PLANS)
 #: plan field's index among them: Counters is built positionally, not from keywords.
 _VALUES: Final = tuple(f.name for f in fields(Counters))[:-1]
 _N_VALUES: Final = len(_VALUES)
-assert fields(Counters)[-1].name == "src_recent_to" and _N_VALUES == 21  # observe() passes them by position
+assert fields(Counters)[-1].name == "src_recent_to" and _N_VALUES == 23  # observe() passes them by position
 _SLOTS: Final = tuple(tuple(_VALUES.index(name) for name in p.fields) for p in PLANS)
 _NO_COUNTS: Final[dict[int, int]] = {}  # shared, never mutated: "nothing in flight"
 _NO_MEMBERS: Final[dict[int, set[str]]] = {}
 _NOT_SEEN: Final[frozenset[str]] = frozenset()
 #: Outcome metrics' counter indexes in the source plan.
-_OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m != "inv"}
+_OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m not in ("inv", "high")}
+#: Per plan: the index of its "high" counter (-1: none).
+_HIGH: Final = tuple(next((i for i, (m, _) in enumerate(p.counters) if m == "high"), -1) for p in PLANS)
 
 
 def outcome_metrics(status: int, duration: float | None, short_call_seconds: float = 6.0) -> list[str]:
@@ -337,6 +342,8 @@ class LocalCounters:
             o[18],
             o[19],
             o[20],
+            o[21],
+            o[22],
             recent,
         )
 
@@ -349,6 +356,20 @@ class LocalCounters:
             c = e.counts[_OUTCOME_INDEX[metric]]
             b = int(now // c.window)
             c.pending[b] = c.pending.get(b, 0) + 1
+
+    def high(self, obs: Observation, now: float) -> None:
+        """Count an INVITE that scored at or above the suspect threshold, for its source and
+        its User-Agent fingerprint (what :mod:`antibot.detect.corroboration` weighs)."""
+        for k in range(len(PLANS)):
+            i = _HIGH[k]
+            if i < 0:
+                continue
+            plan = PLANS[k]
+            value: str = getattr(obs, plan.entity)
+            if value:
+                c = self._entity(plan, value, now).counts[i]
+                b = int(now // c.window)
+                c.pending[b] = c.pending.get(b, 0) + 1
 
     def _entity(self, plan: Plan, value: str, now: float) -> Entity:
         key = (plan.kind, value)

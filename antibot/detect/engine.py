@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..sip.message import Request
+from .corroboration import support
 from .counting import LocalCounters, outcome_metrics
 from .features import FEATURE_NAMES, counter_features, invite_features
 from .lists import NumberLists
@@ -87,15 +88,25 @@ class Detector:
         static, obs, both = invite_features(req, source_ip, self.lists)
         counters = Counters()
         degraded = False
-        if self.counters is not None:
+        counted = False
+        local = self.counters
+        if local is not None:
             try:
-                counters = self.counters.observe(obs, wall)
-                degraded = not self.counters.in_sync
+                counters = local.observe(obs, wall)
+                degraded = not local.in_sync
+                counted = True
             except Exception as exc:  # noqa: BLE001 - a counting bug degrades, never blocks a call
                 degraded = True
                 self.stats.store_errors += 1
                 self._warn("observe", "counters unavailable; deciding without them", exc)
-        return self.verdict(req, source_ip, static, counters, wall, degraded=degraded, both=both)
+        verdict = self.verdict(req, source_ip, static, counters, wall, degraded=degraded, both=both, counted=counted)
+        if counted and local is not None and verdict.score >= self.rules.suspect_threshold:
+            try:
+                local.high(obs, wall)
+            except Exception as exc:  # noqa: BLE001
+                self.stats.store_errors += 1
+                self._warn("high", "could not count a high score", exc)
+        return verdict
 
     def verdict(
         self,
@@ -107,9 +118,11 @@ class Detector:
         *,
         degraded: bool = False,
         both: tuple[Number, Number] | None = None,
+        counted: bool = True,
     ) -> Verdict:
         """Pure part of the decision: model score, explanation, rules, mode, headers, call log
-        (``both``: the caller and callee numbers, when already known)."""
+        (``both``: the caller and callee numbers, when already known; ``counted``: ``counters``
+        hold this INVITE, so they can corroborate its score, see :mod:`.corroboration`)."""
         values = dict(static)
         values.update(counter_features(counters, static))
         try:
@@ -119,7 +132,8 @@ class Detector:
         score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
         caller, callee = both if both is not None else parties(req)
         ua = req.header("user-agent") or ""
-        decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values))
+        backing = support(counters) if counted else 1.0
+        decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing))
         reasons = [name for name, _ in top]
         if decision.rule is not None:
             reasons.insert(0, decision.rule)

@@ -63,6 +63,10 @@ class Counters:
     src_calls_1h: float
     src_failed_1h: float
     src_short_1h: float
+    #: INVITEs that scored at or above the suspect threshold (``LocalCounters.high``), per
+    #: source and per User-Agent fingerprint; like the outcomes, the current INVITE is not in them.
+    src_high_1h: float
+    ua_high_1h: float
     #: The last few To numbers this source dialled before this INVITE, newest first.
     src_recent_to: tuple[str, ...]
 
@@ -89,6 +93,8 @@ class Counters:
         src_calls_1h: float = 0.0,
         src_failed_1h: float = 0.0,
         src_short_1h: float = 0.0,
+        src_high_1h: float = 0.0,
+        ua_high_1h: float = 0.0,
         src_recent_to: tuple[str, ...] = (),
     ) -> None:
         self.src_1s = src_1s
@@ -112,4 +118,6 @@ class Counters:
         self.src_calls_1h = src_calls_1h
         self.src_failed_1h = src_failed_1h
         self.src_short_1h = src_short_1h
+        self.src_high_1h = src_high_1h
+        self.ua_high_1h = ua_high_1h
         self.src_recent_to = src_recent_to

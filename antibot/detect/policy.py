@@ -14,6 +14,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .corroboration import DEFAULT_SHARE
 from .rules import RuleError, RuleSet, RuleSpec
 
 LIST_KINDS = ("cidrs", "numbers", "user_agents")
@@ -22,6 +23,7 @@ DEFAULT_DOC: dict[str, Any] = {
     "mode": "enforce",
     "suspect_threshold": 0.5,
     "reject_threshold": 0.9,
+    "corroboration": DEFAULT_SHARE,
     "reject_status": 603,
     "deny_action": "reject",
     "lists": {
@@ -107,6 +109,7 @@ def ruleset_from_doc(doc: Mapping[str, Any]) -> RuleSet:
             reject_threshold=float(doc.get("reject_threshold", 0.9)),
             reject_status=int(doc.get("reject_status", 603)),
             mode=str(doc.get("mode", "enforce")),
+            corroboration=float(doc.get("corroboration", DEFAULT_SHARE)),
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, RuleError):

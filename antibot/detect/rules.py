@@ -68,6 +68,8 @@ class Facts:
     user_agent: str
     score: float
     features: Mapping[str, float]
+    #: How far the caller's recent calls back a high score (:mod:`.corroboration`); 1.0: fully.
+    support: float
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class Facts:
         user_agent: str,
         score: float,
         features: Mapping[str, float] | None = None,
+        support: float = 1.0,
     ) -> None:
         self.source_ip = source_ip
         self.from_number = from_number
@@ -84,6 +87,7 @@ class Facts:
         self.user_agent = user_agent
         self.score = score
         self.features = {} if features is None else features
+        self.support = support
 
 
 class _Cidrs:
@@ -209,7 +213,11 @@ class Decision:
 
 
 class RuleSet:
-    """Compiled, ordered rules plus the default score thresholds and the global mode."""
+    """Compiled, ordered rules plus the default score thresholds and the global mode.
+
+    ``corroboration``: the support (:mod:`.corroboration`) a call needs before the default
+    thresholds act on its score (0: act on the score alone); operator rules are never held back.
+    """
 
     def __init__(
         self,
@@ -219,9 +227,12 @@ class RuleSet:
         reject_threshold: float = 0.9,
         reject_status: int = 603,
         mode: str = "enforce",
+        corroboration: float = 0.0,
     ) -> None:
         if mode not in ("enforce", "monitor"):
             raise RuleError("mode must be 'enforce' or 'monitor'")
+        if not 0.0 <= corroboration <= 1.0:
+            raise RuleError("need 0 <= corroboration <= 1")
         if not 0.0 <= suspect_threshold <= reject_threshold <= 1.0:
             raise RuleError("need 0 <= suspect_threshold <= reject_threshold <= 1")
         ids = [s.id for s in specs]
@@ -237,6 +248,7 @@ class RuleSet:
         self.reject_threshold = reject_threshold
         self.reject_status = reject_status
         self.mode = mode
+        self.corroboration = corroboration
 
     def decide(self, f: Facts, *, scored: bool = True) -> Decision:
         """The first rule that matches, else the score thresholds. Without a score
@@ -248,6 +260,8 @@ class RuleSet:
                 return Decision(rule.action, s.id, s.status, s.reason or f"rule {s.id}")
         if not scored:
             return Decision(Action.RELAY, None)
+        if f.score >= self.suspect_threshold and f.support < self.corroboration:
+            return Decision(Action.RELAY, "score-isolated")
         if f.score >= self.reject_threshold:
             return Decision(Action.REJECT, "score-reject", self.reject_status, "bot score")
         if f.score >= self.suspect_threshold:

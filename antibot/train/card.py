@@ -152,7 +152,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# {MODEL_NAME} evaluation",
         "",
-        f"Verdict path: model score, thresholds suspect {th['suspect']} / reject {th['reject']}, rules: "
+        f"Verdict path: model score, thresholds suspect {th['suspect']} / reject {th['reject']}, "
+        f"{_corroboration(report.get('corroboration', 0.0))}, rules: "
         f"{report['rules']} (the defaults of `antibot run`). *flagged* = suspect/reject/drop, *blocked* = "
         "reject/drop. Rows a rule decided (not the score) are counted per rule in the JSON report "
         "(`held_out_decided_by_rules`, `overall.decided_by_rules`).",
@@ -315,3 +316,14 @@ def plot_curves(curves: Curves, thresholds: dict[str, float], roc_path: Path, pr
 def _is_people(curve_name: str) -> bool:
     name = curve_name.rsplit(" ", 1)[-1]
     return name in PROFILES and PROFILES[name].label == 0
+
+
+def _corroboration(share: float) -> str:
+    if not share:
+        return "no corroboration (the thresholds act on the score alone)"
+    return (
+        f"corroboration {share:g} (the thresholds act on a score only when the last hour's calls of its "
+        "source, or of its User-Agent fingerprint seen from 5+ addresses, back it: "
+        "`antibot/detect/corroboration.py`; the whole evaluation day is replayed in time order with each "
+        "fold model's scores)"
+    )

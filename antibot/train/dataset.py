@@ -128,6 +128,8 @@ class RowFacts:
     from_number: str
     to_number: str
     user_agent: str
+    #: The User-Agent with the header-order hash (:func:`antibot.detect.fingerprint.ua_fingerprint`).
+    ua_fingerprint: str = ""
 
 
 @dataclass
@@ -243,7 +245,8 @@ async def replay(
                 stats["outcomes"] += 1
             continue
         static = static_features(req, ev.src_ip, lists)
-        counters = await store.observe(observation(req, ev.src_ip), ev.ts)
+        obs = observation(req, ev.src_ip)
+        counters = await store.observe(obs, ev.ts)
         values = dict(static)
         values.update(counter_features(counters, static))
         rows.X.append([values[name] for name in FEATURE_NAMES])
@@ -252,7 +255,9 @@ async def replay(
         rows.profile.append(ev.profile)
         rows.ts.append(ev.ts)
         caller, callee = parties(req)
-        rows.facts.append(RowFacts(ev.src_ip, caller.text, callee.text, req.header("user-agent") or ""))
+        rows.facts.append(
+            RowFacts(ev.src_ip, caller.text, callee.text, req.header("user-agent") or "", obs.ua_fingerprint)
+        )
         if ev.status == 487:
             ringing[ev.src_ip, req.call_id] = ev.ts
         else:

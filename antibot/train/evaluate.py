@@ -9,7 +9,10 @@ For each legitimate profile, a model trained without it gives the false-positive
 SBCs), which carry its message form and counters (see :func:`folds`).
 
 Every test row goes through what the proxy does: the exported JSON model's score, then the
-operator rules with the default thresholds (:class:`RuleSet`, suspect 0.5 / reject 0.9).
+operator rules with the default thresholds (:class:`RuleSet`, suspect 0.5 / reject 0.9) and
+corroboration (:mod:`antibot.detect.corroboration`: the whole evaluation day is replayed in
+time order with the fold model's scores, counted as one proxy node counts them, so a row's
+support comes from the calls before it, whatever their profile).
 "flagged" = suspect, reject or drop; "blocked" = reject or drop.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..detect.corroboration import supports
 from ..detect.features import FEATURE_NAMES
 from ..detect.model import Model
 from ..detect.rules import Decision, Facts, RuleSet
@@ -106,24 +110,44 @@ def default_rules() -> RuleSet:
 
 def decide(model: Model, ds: Dataset, rules: RuleSet | None = None) -> tuple[NDArray[np.float64], list[Action]]:
     """Scores (the JSON model's own) and the rule decision of every row, as ``Detector.verdict`` does."""
-    s = scores(model, ds.X)
-    return s, actions_for(ds, s, rules)
-
-
-def decisions_for(ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None) -> list[Decision]:
-    """The rule decision of every row of ``ds`` given its model score (default: :func:`default_rules`)."""
     rules = rules or default_rules()
+    s = scores(model, ds.X)
+    return s, actions_for(ds, s, rules, support_of(ds, s, rules))
+
+
+def support_of(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> NDArray[np.float64]:
+    """Each row's corroboration support (:func:`antibot.detect.corroboration.supports`) when
+    the rows of ``ds`` (a whole day, any order) are replayed with scores ``s``; all 1.0 when
+    ``rules`` does not corroborate."""
+    if rules.corroboration <= 0.0:
+        return np.ones(len(ds))
+    sources = [f.source_ip for f in ds.facts]
+    fingerprints = [f.ua_fingerprint for f in ds.facts]
+    return np.asarray(
+        supports(ds.ts.tolist(), sources, fingerprints, s.tolist(), rules.suspect_threshold), dtype=np.float64
+    )
+
+
+def decisions_for(
+    ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None, support: NDArray[np.float64] | None = None
+) -> list[Decision]:
+    """The rule decision of every row of ``ds`` given its model score and corroboration
+    support (default: :func:`support_of` over ``ds`` itself; rules: :func:`default_rules`)."""
+    rules = rules or default_rules()
+    if support is None:
+        support = support_of(ds, s, rules)
     out: list[Decision] = []
-    for row, facts, score in zip(ds.X.tolist(), ds.facts, s.tolist(), strict=True):
+    for row, facts, score, backing in zip(ds.X.tolist(), ds.facts, s.tolist(), support.tolist(), strict=True):
         values = dict(zip(FEATURE_NAMES, row, strict=True))
-        out.append(
-            rules.decide(Facts(facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values))
-        )
+        f = Facts(facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values, backing)
+        out.append(rules.decide(f))
     return out
 
 
-def actions_for(ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None) -> list[Action]:
-    return [d.action for d in decisions_for(ds, s, rules)]
+def actions_for(
+    ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None, support: NDArray[np.float64] | None = None
+) -> list[Action]:
+    return [d.action for d in decisions_for(ds, s, rules, support)]
 
 
 def by_rule(decisions: list[Decision], rows: NDArray[np.bool_]) -> dict[str, int]:
@@ -206,6 +230,7 @@ def evaluate(
     started = time.monotonic()
     all_folds = list(folds(train, test))
     pooled = np.full(len(test), np.nan)
+    pooled_support = np.ones(len(test))
     fold_curves: dict[str, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
     results: list[dict[str, Any]] = []
     bar = _bar(len(all_folds) + 1, progress)
@@ -218,13 +243,16 @@ def evaluate(
             continue
         model = export(fit(part, params))
         sub = test.subset(fold.test_mask)
-        s = scores(model, sub.X)
-        verdicts = decisions_for(sub, s, rules)
+        s_day = scores(model, test.X)  # the whole day: every call counts toward corroboration
+        support_day = support_of(test, s_day, rules)
+        s, support = s_day[fold.test_mask], support_day[fold.test_mask]
+        verdicts = decisions_for(sub, s, rules, support)
         actions = [d.action for d in verdicts]
         r = rates(sub.y, actions)
         held = np.isin(sub.profile, fold.held_out)
         if fold.kind != "family":
             pooled[np.flatnonzero(fold.test_mask)[held]] = s[held]
+            pooled_support[np.flatnonzero(fold.test_mask)[held]] = support[held]
             fold_curves[f"held out: {fold.name}"] = (sub.y, s)
         why = errors(model, sub, actions, held, label=PROFILES[fold.held_out[0]].label)
         results.append(
@@ -247,7 +275,7 @@ def evaluate(
             log(_line(results[-1]))
         bar(fold.name)
     s_full = scores(full_model, test.X)
-    verdicts_full = decisions_for(test, s_full, rules)
+    verdicts_full = decisions_for(test, s_full, rules, support_of(test, s_full, rules))
     actions_full = [d.action for d in verdicts_full]
     bar("full model")
     overall = {
@@ -263,6 +291,7 @@ def evaluate(
     curves = {"shipped model (all of the evaluation simulation)": (test.y, s_full), **fold_curves}
     report: dict[str, Any] = {
         "thresholds": {"suspect": rules.suspect_threshold, "reject": rules.reject_threshold},
+        "corroboration": rules.corroboration,
         "rules": [spec.id for spec in rules.specs] or "defaults (no operator rules)",
         "flagged_means": "suspect, reject or drop",
         "blocked_means": "reject or drop",
@@ -277,7 +306,7 @@ def evaluate(
         keep = np.flatnonzero(done)
         held_out = test.subset(done)
         report["overall_held_out"] = {
-            **rates(held_out.y, actions_for(held_out, pooled[keep], rules)),
+            **rates(held_out.y, actions_for(held_out, pooled[keep], rules, pooled_support[keep])),
             "auc": _auc(held_out.y, pooled[keep]),
             "note": "every evaluation row scored by the model that never saw its profile",
         }

@@ -6,17 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from antibot.detect.policy import DEFAULT_DOC
+
 from ..deps import AdminDep, IfMatchDep, StoreDep, ViewerDep
 from ..policy import Edit, change_policy, load_policy, set_etag
 from ..schemas import SettingsPublic, SettingsUpdate
 from ..schemas.common import POLICY_ERRORS
 
 router = APIRouter(prefix="/settings", tags=["settings"], responses=POLICY_ERRORS)
-FIELDS = ("mode", "suspect_threshold", "reject_threshold", "reject_status", "deny_action")
+FIELDS = ("mode", "suspect_threshold", "reject_threshold", "corroboration", "reject_status", "deny_action")
 
 
 def settings_public(doc: dict[str, Any]) -> SettingsPublic:
-    return SettingsPublic(**{k: doc[k] for k in FIELDS}, version=doc["version"])
+    # a document stored before a field existed has its default
+    return SettingsPublic(**{k: doc.get(k, DEFAULT_DOC[k]) for k in FIELDS}, version=doc["version"])
 
 
 @router.get("", response_model=SettingsPublic)
@@ -30,7 +33,7 @@ async def get_settings(store: StoreDep, _: ViewerDep, response: Response) -> Set
 async def update_settings(
     body: SettingsUpdate, store: StoreDep, who: AdminDep, expected: IfMatchDep, response: Response
 ) -> SettingsPublic:
-    """Change the mode or thresholds (422 unless 0 <= suspect <= reject <= 1)."""
+    """Change the mode, thresholds or corroboration share (422 unless 0 <= suspect <= reject <= 1)."""
     changes = body.model_dump(exclude_unset=True)
 
     def mutate(doc: dict[str, Any]) -> Edit | None:

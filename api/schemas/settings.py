@@ -13,6 +13,8 @@ class SettingsPublic(BaseModel):
     mode: str
     suspect_threshold: float
     reject_threshold: float
+    #: Support a high score needs before the thresholds act on it (0: off); see antibot.detect.corroboration.
+    corroboration: float
     reject_status: int
     deny_action: str
     version: int
@@ -24,6 +26,7 @@ class SettingsUpdate(ApiModel):
     mode: Literal["enforce", "monitor"] | None = None
     suspect_threshold: float | None = Field(None, ge=0.0, le=1.0)
     reject_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    corroboration: float | None = Field(None, ge=0.0, le=1.0)
     reject_status: int | None = Field(None, ge=400, le=699)
     deny_action: Literal["suspect", "reject", "drop"] | None = None
 

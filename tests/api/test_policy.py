@@ -69,6 +69,7 @@ async def test_settings(app: FastAPI, url: str) -> None:
             "mode": "enforce",
             "suspect_threshold": 0.5,
             "reject_threshold": 0.9,
+            "corroboration": 0.5,
             "reject_status": 603,
             "deny_action": "reject",
             "version": 0,
@@ -83,14 +84,18 @@ async def test_settings(app: FastAPI, url: str) -> None:
             ({"reject_status": 99}, "reject_status"),
             ({"mode": None}, "cannot be null"),
             ({"reject_threshold": "high"}, "reject_threshold"),
+            ({"corroboration": 1.5}, "corroboration"),
             ({"verbose": True}, "verbose"),
         ]:
             r = await c.patch("/api/v1/settings", json=body)
             assert r.status_code == 422 and words in r.json()["message"], (body, r.text)
         assert (await c.get("/api/v1/settings")).json()["reject_threshold"] == 0.8
+        r = await c.patch("/api/v1/settings", json={"corroboration": 0})
+        assert r.status_code == 200 and r.json()["corroboration"] == 0
     async with store(url) as s:
         doc = await s.get_policy()
     assert doc is not None and ruleset_from_doc(doc).mode == "monitor"
+    assert ruleset_from_doc(doc).corroboration == 0.0
 
 
 async def test_versions_audit_history_and_notifications(app: FastAPI, url: str, rc: Resp) -> None:

@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from antibot.detect.counting import LocalCounters
 from antibot.detect.observation import Counters, Observation
 from antibot.store import StoreError
+from antibot.store.hotpath import CounterSync
 from antibot.store.redis import Store, entity_prefix
 
 from .conftest import until
@@ -28,7 +30,7 @@ RATES = {
     "ua": ("ua_fingerprint", {60: "ua_60s", 3600: "ua_1h"}),
 }
 KEY = re.compile(
-    r"ab:\{(src|from|to|pfx|ua):[^{}]+\}:(?:(inv|dto|dsrc|calls|failed|short):(1s|10s|60s|1h):(\d+)|recent)"
+    r"ab:\{(src|from|to|pfx|ua):[^{}]+\}:(?:(inv|dto|dsrc|calls|failed|short|high):(1s|10s|60s|1h):(\d+)|recent)"
 )
 WINDOW_SECONDS = {"1s": 1, "10s": 10, "60s": 60, "1h": 3600}
 
@@ -227,10 +229,15 @@ async def test_every_counters_field_is_filled(url: str) -> None:
     async with connected(url) as store:
         await store.record_outcome("192.0.2.70", 486, None, T0)
         await store.record_outcome("192.0.2.70", 200, 1.0, T0)
+        # high scores are counted by the proxy's LocalCounters and reach Redis with its sync
+        local = LocalCounters()
+        local.high(obs("192.0.2.70", "u", "+1", "+", "ua"), T0)
+        assert await CounterSync(store.hot, local, clock=lambda: T0).sync() == 2  # the source and the fingerprint
         await store.observe(obs("192.0.2.70", "u", "+1", "+", "ua"), T0)
         c = await store.observe(obs("192.0.2.70", "u", "+1", "+", "ua"), T0)
     zero = [f.name for f in dataclasses.fields(Counters) if not getattr(c, f.name)]
     assert zero == []
+    assert (c.src_high_1h, c.ua_high_1h) == (1.0, 1.0)
 
 
 async def test_key_names_and_tags(url: str, rc: Resp) -> None:

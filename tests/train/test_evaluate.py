@@ -109,9 +109,10 @@ def _constant(score_logit: float) -> Model:
 
 def test_the_verdict_path_applies_thresholds_and_rules(small_eval: Dataset) -> None:
     rows = small_eval.subset(np.arange(len(small_eval)) < 40)
-    _, actions = decide(_constant(4.0), rows)  # score 0.982: reject
+    plain = RuleSet([], corroboration=0.0)  # the score alone
+    _, actions = decide(_constant(4.0), rows, plain)  # score 0.982: reject
     assert set(actions) == {Action.REJECT}
-    _, actions = decide(_constant(0.5), rows)  # score 0.62: suspect
+    _, actions = decide(_constant(0.5), rows, plain)  # score 0.62: suspect
     assert set(actions) == {Action.SUSPECT}
     r = rates(rows.y, actions)
     assert r["flagged"]["tp"] + r["flagged"]["fp"] == 40 and r["blocked"]["tp"] + r["blocked"]["fp"] == 0
@@ -122,9 +123,34 @@ def test_the_verdict_path_applies_thresholds_and_rules(small_eval: Dataset) -> N
     assert relayed == {source}
 
 
+def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> None:
+    """Every call scores 0.982: a source's first call has support 1/3 (relayed, isolated), its
+    second 2/4 (rejected); shuffling the rows changes nothing (replayed by time)."""
+    rows = small_eval.subset(np.arange(len(small_eval)) < 200)
+    order = np.argsort(rows.ts, kind="stable")
+    first: dict[str, int] = {}
+    for i in order:
+        first.setdefault(rows.facts[i].source_ip, int(i))
+    rules = RuleSet([], corroboration=0.5)
+    decisions = decisions_for(rows, np.full(len(rows), 0.982), rules)
+    isolated = {i for i, d in enumerate(decisions) if d.rule == "score-isolated"}
+    assert isolated and isolated <= set(first.values())  # only first calls (a busy fingerprint may back some)
+    assert all(decisions[i].action is Action.REJECT for i in range(len(rows)) if i not in isolated)
+    assert all(decisions[i].action is Action.RELAY for i in isolated)
+    perm = np.random.default_rng(1).permutation(len(rows))
+    shuffled = rows.subset(np.ones(len(rows), dtype=bool))
+    shuffled.X, shuffled.ts = rows.X[perm], rows.ts[perm]
+    shuffled.facts = [rows.facts[i] for i in perm]
+    again = decisions_for(shuffled, np.full(len(rows), 0.982), rules)
+    assert [again[j].rule for j in range(len(rows))] == [decisions[perm[j]].rule for j in range(len(rows))]
+    low = decisions_for(rows, np.full(len(rows), 0.1), rules)
+    assert {d.action for d in low} == {Action.RELAY} and not any(d.rule for d in low)
+
+
 def test_the_default_verdict_path_is_antibot_runs(small_eval: Dataset) -> None:
     rules = default_rules()
     assert (rules.suspect_threshold, rules.reject_threshold, rules.mode) == (0.5, 0.9, "enforce")
+    assert rules.corroboration == 0.5
     rows = small_eval.subset(np.arange(len(small_eval)) < 10)
     rows.facts = [replace(f, user_agent="friendly-scanner") if i % 2 else f for i, f in enumerate(rows.facts)]
     scores = np.zeros(len(rows))  # the model says "person" for all of them
