@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,10 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
 
 
 def _validate(s: Settings) -> None:
+    for f in fields(Settings):
+        value = getattr(s, f.name)
+        if f.type in ("float", "int") and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"{f.name} must be a number, not {value!r}")
     if not 0 < s.t1 <= s.t2:
         raise ConfigError("timers: need 0 < t1 <= t2")
     if s.t4 <= 0:

@@ -25,6 +25,7 @@ def test_example_config_loads() -> None:
         ("10.0.0.6", 5060, "tcp", 2, 1),
     ]
     assert "friendly-scanner" in s.deny_user_agents and s.t1 == 0.5
+    assert (s.mode, s.suspect_threshold, s.reject_threshold, s.corroboration) == ("enforce", 0.5, 0.9, 0.5)
 
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
@@ -64,6 +65,13 @@ def test_missing_upstream_and_bad_timers(tmp_path: Path) -> None:
         load(None, {})
     with pytest.raises(ConfigError, match="t1 <= t2"):
         load(None, {"upstream": ["sip:127.0.0.1:5080"], "t1": 5.0, "t2": 1.0})
+    odd = tmp_path / "odd.toml"
+    odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[detect]\ncorroboration = 2\n')
+    with pytest.raises(ConfigError, match="corroboration"):
+        load(str(odd), {})
+    odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[detect]\nsuspect_threshold = "high"\n')
+    with pytest.raises(ConfigError, match="suspect_threshold must be a number, not 'high'"):
+        load(str(odd), {})
     bad = tmp_path / "bad.toml"
     bad.write_text("[proxy\n")
     with pytest.raises(ConfigError, match="bad.toml"):
