@@ -747,7 +747,7 @@
     const pill = $('#mode-pill');
     pill.textContent = st.mode === 'monitor' ? 'monitor mode' : 'enforcing';
     pill.className = `pill pill-mode mode-${st.mode}`;
-    for (const key of ['mode', 'deny_action', 'suspect_threshold', 'reject_threshold', 'reject_status']) {
+    for (const key of ['mode', 'deny_action', 'suspect_threshold', 'reject_threshold', 'corroboration', 'reject_status']) {
       if (st[key] !== undefined && st[key] !== null) settingsForm.elements[key].value = st[key];
     }
     $('#settings-version').textContent = st.version !== undefined ? `policy version ${st.version}` : '';
@@ -763,6 +763,7 @@
       deny_action: el.deny_action.value,
       suspect_threshold: Number(el.suspect_threshold.value),
       reject_threshold: Number(el.reject_threshold.value),
+      corroboration: Number(el.corroboration.value),
       reject_status: Number(el.reject_status.value),
     };
     try {

@@ -182,8 +182,18 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         expect(viewer.get_by_test_id("login-token")).to_be_visible()
         viewer.close()
 
-        # 5. The screenshot for the docs: the calls view with its chart, after one more refresh.
+        # The admin tunes corroboration in the settings form; the policy document changes with it.
         page.bring_to_front()
+        page.get_by_test_id("tab-policy").click()
+        expect(page.get_by_test_id("settings-corroboration")).to_have_value("0.5")
+        page.get_by_test_id("settings-corroboration").fill("0.3")
+        page.get_by_test_id("settings-save").click()
+        expect(page.get_by_test_id("settings-ok")).to_contain_text("Saved")
+        status, settings = _get(base, "/api/v1/settings", admin_token)
+        assert status == 200 and settings["corroboration"] == 0.3, settings
+        page.get_by_test_id("tab-calls").click()
+
+        # 5. The screenshot for the docs: the calls view with its chart, after one more refresh.
         page.evaluate("window.scrollTo(0, 0)")
         page.mouse.move(0, 0)
         page.wait_for_timeout(2500)
