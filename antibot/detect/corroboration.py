@@ -21,7 +21,11 @@ over the last hour (the sliding-window counters), where ``calls`` counts this IN
   through them; on its own it is only the slice of their calls that share one header layout,
   which is exactly how a model's blind spot looks.
 
-The larger of the two counts. With ``PRIOR`` = 2, the first high-scoring call from a new
+The larger of the two counts. A call that involves a number on the operator's premium,
+high-risk or honeypot lists (:data:`COSTLY`) needs no backing: one toll-fraud call or one
+returned wangiri call is already the loss, and people rarely call those numbers.
+
+With ``PRIOR`` = 2, the first high-scoring call from a new
 address has support 1/3 and is relayed (``X-Antibot-Reasons: score-isolated,...``); a second
 one in a row has 2/4 and is acted on. Operator rules, including those on the score, are
 never held back. Measured on the simulation: ``models/antibot-gbt.eval.md``.
@@ -29,7 +33,7 @@ never held back. Measured on the simulation: ``models/antibot-gbt.eval.md``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from .counting import LocalCounters
@@ -41,6 +45,13 @@ PRIOR: Final = 2.0
 SPREAD: Final = 5.0
 #: The default ``corroboration`` share of the policy.
 DEFAULT_SHARE: Final = 0.5
+#: Features of a call to (or from) a listed costly number: its high score acts at once.
+COSTLY: Final = ("to_premium", "to_high_risk", "to_honeypot", "from_high_risk")
+
+
+def costly(values: Mapping[str, float]) -> bool:
+    """Whether the call's numbers are on the premium, high-risk or honeypot lists."""
+    return any(values.get(name, 0.0) > 0.0 for name in COSTLY)
 
 
 def support(c: Counters) -> float:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..sip.message import Request
-from .corroboration import support
+from .corroboration import costly, support
 from .counting import LocalCounters, outcome_metrics
 from .features import FEATURE_NAMES, counter_features, invite_features
 from .lists import NumberLists
@@ -132,7 +132,7 @@ class Detector:
         score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
         caller, callee = both if both is not None else parties(req)
         ua = req.header("user-agent") or ""
-        backing = support(counters) if counted else 1.0
+        backing = support(counters) if counted and not costly(values) else 1.0
         decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing))
         reasons = [name for name, _ in top]
         if decision.rule is not None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..detect.corroboration import supports
+from ..detect.corroboration import COSTLY, supports
 from ..detect.features import FEATURE_NAMES
 from ..detect.model import Model
 from ..detect.rules import Decision, Facts, RuleSet
@@ -117,15 +117,19 @@ def decide(model: Model, ds: Dataset, rules: RuleSet | None = None) -> tuple[NDA
 
 def support_of(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> NDArray[np.float64]:
     """Each row's corroboration support (:func:`antibot.detect.corroboration.supports`) when
-    the rows of ``ds`` (a whole day, any order) are replayed with scores ``s``; all 1.0 when
+    the rows of ``ds`` (a whole day, any order) are replayed with scores ``s``, 1.0 for calls
+    of listed costly numbers (:data:`~antibot.detect.corroboration.COSTLY`); all 1.0 when
     ``rules`` does not corroborate."""
     if rules.corroboration <= 0.0:
         return np.ones(len(ds))
     sources = [f.source_ip for f in ds.facts]
     fingerprints = [f.ua_fingerprint for f in ds.facts]
-    return np.asarray(
+    out = np.asarray(
         supports(ds.ts.tolist(), sources, fingerprints, s.tolist(), rules.suspect_threshold), dtype=np.float64
     )
+    listed = (ds.X[:, [FEATURE_NAMES.index(name) for name in COSTLY]] > 0.0).any(axis=1)
+    out[listed] = 1.0
+    return out
 
 
 def decisions_for(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from antibot.detect.corroboration import PRIOR, SPREAD, replay_support, support, supports
+from antibot.detect.corroboration import PRIOR, SPREAD, costly, replay_support, support, supports
 from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES
@@ -101,3 +101,16 @@ def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
     assert second.action is Action.REJECT and second.rule == "score-reject"
     without = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=None, clock=lambda: T0)
     assert without.decide(parse(PHONE), PHONE_SRC, 0.0).action is Action.REJECT  # no counters: the score alone
+
+
+def test_a_listed_costly_number_needs_no_backing() -> None:
+    """A high score on a call to a premium number acts on the first call: one such call is the loss."""
+    assert costly({"to_premium": 1.0}) and costly({"from_high_risk": 1.0}) and not costly({"to_len": 11.0})
+    always = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [4.0]}
+    model = Model.from_dict(
+        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [always]}
+    )
+    d = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=LocalCounters(), clock=lambda: T0)
+    premium = PHONE.replace("02079460123", "+19005550123")
+    first = d.decide(parse(premium), PHONE_SRC, 0.0)
+    assert first.action is Action.REJECT and first.rule == "score-reject"
