@@ -132,7 +132,9 @@ class Detector:
         score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
         caller, callee = both if both is not None else parties(req)
         ua = req.header("user-agent") or ""
-        backing = support(counters) if counted and not costly(values) else 1.0
+        # the thresholds weigh support only for a high score
+        high = score >= self.rules.suspect_threshold
+        backing = support(counters) if high and counted and not costly(values) else 1.0
         decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing))
         reasons = [name for name, _ in top]
         if decision.rule is not None:
