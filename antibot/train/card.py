@@ -95,6 +95,7 @@ def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
         "method": "leave-one-profile-out (and leave-one-family-out) on a separate evaluation simulation, "
         "scored through the default verdict path",
         "thresholds": report["thresholds"],
+        "corroboration": report.get("corroboration", 0.0),
         "held_out": {r["held_out"]: pick(r) for r in report["held_out"]},
         "held_out_families": {r["held_out"]: pick(r) for r in report["held_out_families"]},
         "overall": pick(report["overall"]),
