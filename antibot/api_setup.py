@@ -43,7 +43,8 @@ class ProxyStats:
         sip = {k: v for k, v in stats.items() if not k.startswith("verdict_")}
         d = self.detection
         errors = d.detector.stats.store_errors + d.sync.failures + d.calllog.write_errors
-        return MetricsSnapshot(sip, verdicts, self.latency.sample(), errors, d.calllog.dropped)
+        isolated = d.detector.stats.isolated
+        return MetricsSnapshot(sip, verdicts, self.latency.sample(), errors, d.calllog.dropped, isolated)
 
 
 async def follow_policy(detection: Detection) -> None:

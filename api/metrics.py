@@ -39,6 +39,7 @@ class MetricsSnapshot:
     decision_latency: HistogramSample | None = None  # seconds per INVITE decision
     redis_errors: int = 0
     calllog_dropped: int = 0
+    score_isolated: int = 0  # high scores the thresholds did not act on (not corroborated)
 
 
 class LatencyHistogram:
@@ -102,6 +103,11 @@ def _proxy_families(s: MetricsSnapshot) -> Iterator[Metric]:
     yield CounterMetricFamily("antibot_redis_errors", "Redis operations of the proxy that failed", value=s.redis_errors)
     yield CounterMetricFamily(
         "antibot_calllog_dropped", "Call log entries dropped (queue full or Redis down)", value=s.calllog_dropped
+    )
+    yield CounterMetricFamily(
+        "antibot_score_isolated",
+        "INVITEs relayed although they scored above the suspect threshold: their caller's recent calls did not back it",
+        value=s.score_isolated,
     )
 
 

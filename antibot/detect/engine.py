@@ -47,6 +47,8 @@ class CallSink(Protocol):
 class DetectorStats:
     decisions: int = 0
     store_errors: int = 0
+    #: High scores the thresholds did not act on (``score-isolated``, see :mod:`.corroboration`).
+    isolated: int = 0
     by_action: dict[str, int] = field(default_factory=dict)
 
 
@@ -171,6 +173,8 @@ class Detector:
         )
         self.stats.decisions += 1
         self.stats.by_action[action.value] = self.stats.by_action.get(action.value, 0) + 1
+        if decision.rule == "score-isolated":
+            self.stats.isolated += 1
         if self.calllog is not None:
             self.calllog.submit(
                 {

@@ -30,6 +30,7 @@ class FakeProxy:
             decision_latency=HistogramSample([(0.001, 50), (0.005, 110), (0.025, 119)], 120, 0.42),
             redis_errors=3,
             calllog_dropped=1,
+            score_isolated=4,
         )
 
 
@@ -76,6 +77,7 @@ async def test_metrics(url: str, tokens: TokenStore) -> None:
         "antibot_decision_latency_seconds_sum 0.42",
         "antibot_redis_errors_total 3.0",
         "antibot_calllog_dropped_total 1.0",
+        "antibot_score_isolated_total 4.0",
         "antibot_redis_up 1.0",
         'antibot_recent_verdicts{verdict="pass",window="1h"} 4.0',
         'antibot_recent_verdicts{verdict="drop",window="24h"} 2.0',

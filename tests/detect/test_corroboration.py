@@ -99,6 +99,7 @@ def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
     assert dict(first.headers)["X-Antibot-Reasons"].startswith("score-isolated")
     second = d.decide(parse(PHONE), PHONE_SRC, 0.0)
     assert second.action is Action.REJECT and second.rule == "score-reject"
+    assert d.stats.isolated == 1  # exported as antibot_score_isolated_total
     without = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=None, clock=lambda: T0)
     assert without.decide(parse(PHONE), PHONE_SRC, 0.0).action is Action.REJECT  # no counters: the score alone
 
