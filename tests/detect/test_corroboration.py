@@ -18,6 +18,14 @@ from ._sip import PHONE, PHONE_SRC, parse
 T0 = 1_700_000_000.0
 
 
+def _always_high() -> Model:
+    """A model that scores every call 0.982 (one leaf, log-odds +4)."""
+    always = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [4.0]}
+    return Model.from_dict(
+        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [always]}
+    )
+
+
 def test_support_from_the_source() -> None:
     assert support(Counters(src_1h=1.0)) == pytest.approx(1 / (1 + PRIOR))  # a first call: 1/3
     assert support(Counters(src_1h=2.0, src_high_1h=1.0)) == pytest.approx(0.5)  # a second high one
@@ -88,10 +96,7 @@ def test_replay_a_sweep_among_people() -> None:
 def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
     """A model that scores every call 0.98: a new source's first call is relayed as isolated
     (the reason says so), its second is rejected; the first call counted as high."""
-    always = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [4.0]}
-    model = Model.from_dict(
-        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [always]}
-    )
+    model = _always_high()
     local = LocalCounters()
     d = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=local, clock=lambda: T0)
     first = d.decide(parse(PHONE), PHONE_SRC, 0.0)
@@ -107,10 +112,7 @@ def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
 def test_a_listed_costly_number_needs_no_backing() -> None:
     """A high score on a call to a premium number acts on the first call: one such call is the loss."""
     assert costly({"to_premium": 1.0}) and costly({"from_high_risk": 1.0}) and not costly({"to_len": 11.0})
-    always = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [4.0]}
-    model = Model.from_dict(
-        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [always]}
-    )
+    model = _always_high()
     d = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=LocalCounters(), clock=lambda: T0)
     premium = PHONE.replace("02079460123", "+19005550123")
     first = d.decide(parse(premium), PHONE_SRC, 0.0)
