@@ -42,6 +42,7 @@ HOT = [
     "antibot/detect/features.py",
     "antibot/detect/fingerprint.py",
     "antibot/detect/lists.py",
+    "antibot/detect/logform.py",
     "antibot/detect/model.py",
     "antibot/detect/numbers.py",
     "antibot/detect/observation.py",

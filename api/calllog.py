@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from antibot.detect.engine import read_features
+from antibot.detect.logform import read_features
 from antibot.detect.rules import Facts
 from antibot.store.redis import Store
 

@@ -11,15 +11,10 @@ never raises: a call is never lost to a bug. ``bench/scoring.py`` measures each 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import logging
 import math
 import operator
 import secrets
-import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,10 +25,11 @@ from .corroboration import costly, support
 from .counting import LocalCounters, outcome_metrics
 from .features import FEATURE_NAMES, counter_features, invite_features
 from .lists import NumberLists
+from .logform import explanation_json, features_text
 from .model import Model
 from .numbers import Number, parties
 from .observation import Counters
-from .rules import Facts, RuleSet
+from .rules import ISOLATED, Facts, RuleSet
 from .verdict import Action, Verdict, phrase_for
 
 log = logging.getLogger("antibot.detect")
@@ -173,7 +169,7 @@ class Detector:
         )
         self.stats.decisions += 1
         self.stats.by_action[action.value] = self.stats.by_action.get(action.value, 0) + 1
-        if decision.rule == "score-isolated":
+        if decision.rule == ISOLATED:
             self.stats.isolated += 1
         if self.calllog is not None:
             self.calllog.submit(
@@ -230,79 +226,3 @@ class Detector:
 
 
 _VECTOR: Callable[[dict[str, float]], Sequence[float]] = operator.itemgetter(*FEATURE_NAMES)
-#: ``"<name>":`` of each feature, in :data:`FEATURE_NAMES` order.
-_KEYS = tuple(f"{json.dumps(name)}:" for name in FEATURE_NAMES)
-#: JSON text of ``round(value, 4)`` by value: feature values repeat (flags, log counts of small
-#: integers, small ratios), and rounding + repr cost ~1 µs each. Emptied when full.
-_NUMBERS: dict[float, str] = {}
-_NUMBERS_MAX = 50_000
-
-
-def _number(value: float) -> str:
-    text = _NUMBERS.get(value)
-    if text is None:
-        rounded = round(value, 4)
-        text = repr(rounded) if math.isfinite(rounded) else json.dumps(rounded)
-        if len(_NUMBERS) >= _NUMBERS_MAX:
-            _NUMBERS.clear()
-        _NUMBERS[value] = text
-    return text
-
-
-def features_json(vector: Sequence[float]) -> str:
-    """``{name: round(value, 4)}`` over :data:`FEATURE_NAMES` as compact JSON, features that are
-    0 left out (readers take a missing feature as 0, as training does)."""
-    parts = []
-    for i in range(len(vector)):
-        value = vector[i]
-        if value != 0.0:
-            parts.append(_KEYS[i] + _number(value))
-    return "{" + ",".join(parts) + "}"
-
-
-#: The call log's form of a feature vector: ``FEATURES_TAG`` + base64 of the vector as
-#: little-endian float32 in :data:`FEATURE_NAMES` order. The tag names that order, so a build
-#: with other features reads nothing rather than misnamed values. Packing costs ~4 µs per
-#: INVITE against ~37 µs for JSON of the rounded values (and ~420 bytes against ~620).
-FEATURES_TAG = "f32:" + hashlib.sha256("\n".join(FEATURE_NAMES).encode()).hexdigest()[:8] + ":"
-_PACKED = struct.Struct(f"<{len(FEATURE_NAMES)}f")
-
-
-def features_text(vector: Sequence[float]) -> str:
-    """The vector for the call log, packed (see :data:`FEATURES_TAG`); JSON when a value does
-    not fit a float32."""
-    try:
-        return FEATURES_TAG + base64.b64encode(_PACKED.pack(*vector)).decode("ascii")
-    except (OverflowError, struct.error):
-        return features_json(vector)
-
-
-def read_features(text: str) -> dict[str, float] | None:
-    """A call-log entry's features by name, from either form (:func:`features_text`, or the
-    JSON of :func:`features_json`, whose missing features are 0); None when the text is not
-    one of them or was packed by a build with other features. Packed values are float32,
-    shown to 7 significant digits."""
-    if text.startswith("f32:"):
-        if not text.startswith(FEATURES_TAG):
-            return None
-        try:
-            values = _PACKED.unpack(base64.b64decode(text[len(FEATURES_TAG) :], validate=True))
-        except (binascii.Error, struct.error):
-            return None
-        return {name: float(f"{value:.7g}") for name, value in zip(FEATURE_NAMES, values, strict=True)}
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(raw, dict):
-        return None
-    out = dict.fromkeys(FEATURE_NAMES, 0.0)
-    for name, value in raw.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[str(name)] = float(value)
-    return out
-
-
-def explanation_json(top: Sequence[tuple[str, float]]) -> str:
-    """``[[name, round(contribution, 4)], ...]`` as compact JSON (names are plain identifiers)."""
-    return "[" + ",".join(f'["{name}",{_number(c)}]' for name, c in top) + "]"

@@ -18,6 +18,8 @@ import re2
 from .verdict import Action
 
 PHASES = ("allow", "deny", "threshold")
+#: The decision's rule when a high score was not acted on for want of support (:mod:`.corroboration`).
+ISOLATED = "score-isolated"
 ACTIONS = ("relay", "suspect", "reject", "drop")
 
 
@@ -261,7 +263,7 @@ class RuleSet:
         if not scored:
             return Decision(Action.RELAY, None)
         if f.score >= self.suspect_threshold and f.support < self.corroboration:
-            return Decision(Action.RELAY, "score-isolated")
+            return Decision(Action.RELAY, ISOLATED)
         if f.score >= self.reject_threshold:
             return Decision(Action.REJECT, "score-reject", self.reject_status, "bot score")
         if f.score >= self.suspect_threshold:

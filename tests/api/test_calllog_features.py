@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from antibot.detect.engine import features_json, features_text
 from antibot.detect.features import FEATURE_NAMES
+from antibot.detect.logform import features_json, features_text
 from api import calllog
 
 

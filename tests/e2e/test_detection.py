@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from antibot.detect.engine import read_features
 from antibot.detect.features import FEATURE_NAMES
+from antibot.detect.logform import read_features
 from antibot.detect.model import FORMAT
 from antibot.store.embedded import EmbeddedRedis
 
