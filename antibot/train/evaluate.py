@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..detect.corroboration import COSTLY, supports
+from ..detect.corroboration import costly, supports
 from ..detect.features import FEATURE_NAMES
 from ..detect.model import Model
 from ..detect.rules import Decision, Facts, RuleSet
@@ -117,32 +117,30 @@ def decide(model: Model, ds: Dataset, rules: RuleSet | None = None) -> tuple[NDA
 
 def support_of(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> NDArray[np.float64]:
     """Each row's corroboration support (:func:`antibot.detect.corroboration.supports`) when
-    the rows of ``ds`` (a whole day, any order) are replayed with scores ``s``, 1.0 for calls
-    of listed costly numbers (:data:`~antibot.detect.corroboration.COSTLY`); all 1.0 when
+    the rows of ``ds`` (a whole day, any order) are replayed with scores ``s``; all 1.0 when
     ``rules`` does not corroborate."""
     if rules.corroboration <= 0.0:
         return np.ones(len(ds))
     sources = [f.source_ip for f in ds.facts]
     fingerprints = [f.ua_fingerprint for f in ds.facts]
-    out = np.asarray(
+    return np.asarray(
         supports(ds.ts.tolist(), sources, fingerprints, s.tolist(), rules.suspect_threshold), dtype=np.float64
     )
-    listed = (ds.X[:, [FEATURE_NAMES.index(name) for name in COSTLY]] > 0.0).any(axis=1)
-    out[listed] = 1.0
-    return out
 
 
 def decisions_for(
     ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None, support: NDArray[np.float64] | None = None
 ) -> list[Decision]:
     """The rule decision of every row of ``ds`` given its model score and corroboration
-    support (default: :func:`support_of` over ``ds`` itself; rules: :func:`default_rules`)."""
+    support (default: :func:`support_of` over ``ds`` itself; rules: :func:`default_rules`),
+    as ``Detector.verdict`` decides: a call of a listed costly number needs no support."""
     rules = rules or default_rules()
     if support is None:
         support = support_of(ds, s, rules)
     out: list[Decision] = []
     for row, facts, score, backing in zip(ds.X.tolist(), ds.facts, s.tolist(), support.tolist(), strict=True):
         values = dict(zip(FEATURE_NAMES, row, strict=True))
+        backing = 1.0 if costly(values) else backing
         f = Facts(facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values, backing)
         out.append(rules.decide(f))
     return out

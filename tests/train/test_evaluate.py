@@ -147,6 +147,15 @@ def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> Non
     assert {d.action for d in low} == {Action.RELAY} and not any(d.rule for d in low)
 
 
+def test_a_listed_costly_number_needs_no_support_in_evaluation_either(small_eval: Dataset) -> None:
+    rows = small_eval.subset(np.arange(len(small_eval)) < 4)
+    rows.X = rows.X.copy()
+    rows.X[:2, FEATURE_NAMES.index("to_premium")] = 1.0
+    rules = RuleSet([], corroboration=0.5)
+    decisions = decisions_for(rows, np.full(4, 0.982), rules, support=np.zeros(4))
+    assert [d.rule for d in decisions] == ["score-reject", "score-reject", "score-isolated", "score-isolated"]
+
+
 def test_the_default_verdict_path_is_antibot_runs(small_eval: Dataset) -> None:
     rules = default_rules()
     assert (rules.suspect_threshold, rules.reject_threshold, rules.mode) == (0.5, 0.9, "enforce")
