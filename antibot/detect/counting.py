@@ -133,6 +133,11 @@ class Count:
         self.pending: dict[int, int] = {}
         self.flight: dict[int, int] = _NO_COUNTS
 
+    def add(self, now: float) -> None:
+        """Count one event at ``now`` (pending until the next sync)."""
+        b = int(now // self.window)
+        self.pending[b] = self.pending.get(b, 0) + 1
+
     def total(self, bucket: int) -> int:
         """What this node knows was counted in ``bucket``."""
         n = self.pending.get(bucket, 0) + self.flight.get(bucket, 0)
@@ -298,9 +303,7 @@ class LocalCounters:
             e = self._entity(plan, value, now)
             counts, distinct, slots = e.counts, e.distinct, _SLOTS[k]
             for i in _INV[k]:
-                c = counts[i]
-                b = int(now // c.window)
-                c.pending[b] = c.pending.get(b, 0) + 1
+                counts[i].add(now)
             attrs = _MEMBERS[k]
             for j in range(len(attrs)):
                 member: str = getattr(obs, attrs[j])
@@ -353,9 +356,7 @@ class LocalCounters:
             return
         e = self._entity(SOURCE_PLAN, source_ip, now)
         for metric in metrics:
-            c = e.counts[_OUTCOME_INDEX[metric]]
-            b = int(now // c.window)
-            c.pending[b] = c.pending.get(b, 0) + 1
+            e.counts[_OUTCOME_INDEX[metric]].add(now)
 
     def high(self, obs: Observation, now: float) -> None:
         """Count an INVITE that scored at or above the suspect threshold, for its source and
@@ -367,9 +368,7 @@ class LocalCounters:
             plan = PLANS[k]
             value: str = getattr(obs, plan.entity)
             if value:
-                c = self._entity(plan, value, now).counts[i]
-                b = int(now // c.window)
-                c.pending[b] = c.pending.get(b, 0) + 1
+                self._entity(plan, value, now).counts[i].add(now)
 
     def _entity(self, plan: Plan, value: str, now: float) -> Entity:
         key = (plan.kind, value)
