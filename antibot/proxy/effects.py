@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from ..sip.message import Request
 
 
-@dataclass(unsafe_hash=True)
+# Explicit __init__s (init=False): mypyc compiles them; a dataclass's generated one stays interpreted
+# and ran several times per message.
+@dataclass(init=False, unsafe_hash=True)
 class Addr:
     """A transport address: ``transport`` is ``udp`` or ``tcp``; IPv6 hosts are unbracketed."""
 
@@ -15,20 +17,29 @@ class Addr:
     host: str
     port: int
 
+    def __init__(self, transport: str, host: str, port: int) -> None:
+        self.transport = transport
+        self.host = host
+        self.port = port
+
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.transport}:{host}:{self.port}"
 
 
-@dataclass(unsafe_hash=True)
+@dataclass(init=False, unsafe_hash=True)
 class Transmit:
     """Send ``data`` to ``dest`` (for TCP: on the connection to that remote address, opened if needed)."""
 
     data: bytes
     dest: Addr
 
+    def __init__(self, data: bytes, dest: Addr) -> None:
+        self.data = data
+        self.dest = dest
 
-@dataclass(unsafe_hash=True)
+
+@dataclass(init=False, unsafe_hash=True)
 class NeedVerdict:
     """A new INVITE waits for the decision hook; answer with ``ProxyCore.apply_verdict(ticket, ...)``."""
 
@@ -36,8 +47,13 @@ class NeedVerdict:
     request: Request
     source: Addr
 
+    def __init__(self, ticket: int, request: Request, source: Addr) -> None:
+        self.ticket = ticket
+        self.request = request
+        self.source = source
 
-@dataclass(unsafe_hash=True)
+
+@dataclass(init=False, unsafe_hash=True)
 class CallOutcome:
     """How a relayed call ended, for the detector's failure/short-call counters.
 
@@ -49,6 +65,12 @@ class CallOutcome:
     source: Addr
     status: int
     duration: float | None
+
+    def __init__(self, call_ref: str, source: Addr, status: int, duration: float | None) -> None:
+        self.call_ref = call_ref
+        self.source = source
+        self.status = status
+        self.duration = duration
 
 
 ProxyEffect = Transmit | NeedVerdict | CallOutcome

@@ -9,7 +9,9 @@ from .errors import ParseError
 from .headers import is_token, parse_params
 
 
-@dataclass(unsafe_hash=True)
+# Explicit __init__s (init=False): mypyc compiles them; a dataclass's generated one stays interpreted
+# and ran several times per message.
+@dataclass(init=False, unsafe_hash=True)
 class NameAddr:
     """``display <uri>;params``. ``uri`` is kept as text; header params are parsed."""
 
@@ -17,6 +19,14 @@ class NameAddr:
     uri: str
     params: tuple[tuple[str, str | None], ...]
     bracketed: bool
+
+    def __init__(
+        self, display: str | None, uri: str, params: tuple[tuple[str, str | None], ...], bracketed: bool
+    ) -> None:
+        self.display = display
+        self.uri = uri
+        self.params = params
+        self.bracketed = bracketed
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:

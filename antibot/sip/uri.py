@@ -13,12 +13,18 @@ from .headers import parse_params
 ROUTABLE_SCHEMES = frozenset({"sip", "sips", "tel"})
 
 
-@dataclass(unsafe_hash=True)
+# Explicit __init__s (init=False): mypyc compiles them; a dataclass's generated one stays interpreted
+# and ran several times per message.
+@dataclass(init=False, unsafe_hash=True)
 class HostPort:
     """A host (IPv6 without brackets) and an optional port (RFC 3261 §25.1 hostport)."""
 
     host: str
     port: int | None
+
+    def __init__(self, host: str, port: int | None) -> None:
+        self.host = host
+        self.port = port
 
     @property
     def is_ipv6(self) -> bool:
@@ -30,7 +36,7 @@ class HostPort:
         return host if port is None else f"{host}:{port}"
 
 
-@dataclass(unsafe_hash=True)
+@dataclass(init=False, unsafe_hash=True)
 class SipUri:
     """A parsed sip:/sips: URI. ``user`` stays escaped as on the wire (RFC 3261 §19.1.4)."""
 
@@ -39,6 +45,20 @@ class SipUri:
     host: HostPort
     params: tuple[tuple[str, str | None], ...]
     headers: str | None
+
+    def __init__(
+        self,
+        scheme: str,
+        user: str | None,
+        host: HostPort,
+        params: tuple[tuple[str, str | None], ...],
+        headers: str | None,
+    ) -> None:
+        self.scheme = scheme
+        self.user = user
+        self.host = host
+        self.params = params
+        self.headers = headers
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:

@@ -19,28 +19,42 @@ class TimerConfig:
     t4: float = 5.0
 
 
-@dataclass(unsafe_hash=True)
+# Explicit __init__s (init=False): mypyc compiles them; a dataclass's generated one stays interpreted
+# and ran several times per message.
+@dataclass(init=False, unsafe_hash=True)
 class Send:
     """Transmit these bytes on the transaction's flow (the owner knows the destination)."""
 
     data: bytes
 
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
-@dataclass(unsafe_hash=True)
+
+@dataclass(init=False, unsafe_hash=True)
 class PassUp:
     """Hand a message to the transaction user (a response for client txns, a request for server txns)."""
 
     message: Any  # a Request or Response (``object`` trips mypyc's dataclass support)
 
+    def __init__(self, message: Any) -> None:
+        self.message = message
 
-@dataclass(unsafe_hash=True)
+
+@dataclass(init=False, unsafe_hash=True)
 class TimedOut:
     """Timer B or F fired: the client transaction got no final response (RFC 3261 §17.1.1.2, §17.1.2.2)."""
 
+    def __init__(self) -> None:
+        pass
 
-@dataclass(unsafe_hash=True)
+
+@dataclass(init=False, unsafe_hash=True)
 class Terminated:
     """The transaction reached the Terminated state; the owner forgets it."""
+
+    def __init__(self) -> None:
+        pass
 
 
 Effect = Send | PassUp | TimedOut | Terminated
