@@ -11,8 +11,11 @@ instead of a round trip per INVITE.
 What that trades, knowingly:
 
 - The first INVITE of an entity this node has not seen (or forgot: at most ``max_entities``
-  are kept, least recently used first out) is counted with this node's knowledge only;
-  Redis's view arrives with the next sync, some tens of milliseconds later.
+  are kept, least recently used first out) is counted with this node's knowledge only, and
+  its first sync only writes (:attr:`Delta.read` is False): most such entities (a caller ID,
+  a dialled number) are never seen again, and reading Redis's totals back for them cost the
+  proxy and Redis as much again. Redis's view arrives with the sync after the entity's
+  second INVITE on this node, some tens of milliseconds after it.
 - Distinct counts are the HyperLogLog estimate at the last sync plus the members this node
   added since that the sync did not already report (members known to be counted are
   remembered per entity, up to :data:`SEEN_MAX`).
@@ -203,7 +206,10 @@ class Distinct:
 class Entity:
     """One counted entity (a source, caller, callee, prefix or User-Agent) of one :class:`Plan`."""
 
-    __slots__ = ("plan", "value", "counts", "distinct", "recent", "recent_pending", "recent_flight", "used", "dirty")
+    __slots__ = (
+        *("plan", "value", "counts", "distinct", "recent", "recent_pending", "recent_flight"),
+        *("used", "dirty", "repeat"),
+    )
 
     def __init__(self, plan: Plan, value: str) -> None:
         self.plan = plan
@@ -215,6 +221,7 @@ class Entity:
         self.recent_flight: list[str] = []
         self.used = -math.inf
         self.dirty = False
+        self.repeat = False  # touched again after it was created: its syncs read Redis's totals
 
     def recent_to(self, now: float) -> tuple[str, ...]:
         base = self.recent if now - self.used < RECENT_TTL else ()
@@ -232,6 +239,8 @@ class Delta:
 
     ``counts[i]`` = (amount to this bucket, amount to the previous one) of counter ``i``;
     ``members[i]`` likewise for distinct count ``i``; ``pushed``: To numbers, oldest first.
+    ``read``: bring Redis's totals back; when False (an entity seen once) the store only
+    writes, and :func:`own_totals` stands for the reply.
     """
 
     entity: Entity
@@ -239,6 +248,7 @@ class Delta:
     counts: tuple[tuple[int, int], ...]
     members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
     pushed: tuple[str, ...]
+    read: bool
 
     def __init__(
         self,
@@ -247,12 +257,14 @@ class Delta:
         counts: tuple[tuple[int, int], ...],
         members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
         pushed: tuple[str, ...],
+        read: bool = True,
     ) -> None:
         self.entity = entity
         self.now = now
         self.counts = counts
         self.members = members
         self.pushed = pushed
+        self.read = read
 
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
@@ -274,6 +286,13 @@ class Totals:
         self.counts = counts
         self.distinct = distinct
         self.recent = recent
+
+
+def own_totals(delta: Delta) -> Totals:
+    """The totals of a write-only sync: this node's counts alone (all Redis has of an entity
+    no other node counted; on one node, exactly Redis's reply)."""
+    distinct = [(len({*cur, *prev}), len(set(cur))) for cur, prev in delta.members]
+    return Totals(delta.counts, distinct, delta.pushed[::-1])
 
 
 class LocalCounters:
@@ -378,6 +397,8 @@ class LocalCounters:
             e = Entity(plan, value)
             if len(entities) >= self.max_entities:
                 self._evict()
+        else:
+            e.repeat = True
         entities[key] = e  # most recently used last
         if not e.dirty:
             e.dirty = True
@@ -434,7 +455,7 @@ class LocalCounters:
                     cur = tuple(set(cur))
                 members.append((cur, prev))
             e.recent_flight, e.recent_pending = e.recent_pending, []
-            out.append(Delta(e, now, tuple(counts), tuple(members), tuple(e.recent_flight)))
+            out.append(Delta(e, now, tuple(counts), tuple(members), tuple(e.recent_flight), e.repeat))
         return out
 
     def settle(self, batch: Sequence[Delta], totals: Sequence[Totals]) -> None:
@@ -473,6 +494,7 @@ class LocalCounters:
             for d in e.distinct:
                 d.flight = _NO_MEMBERS
             e.recent_flight = []
+            e.repeat = True  # its next sync reads, whatever this one did
             self.unsure += 1
             if not e.dirty and (e.plan.kind, e.value) in self.entities:
                 e.dirty = True  # synced next time, to bring back Redis's totals

@@ -8,7 +8,8 @@
 - :meth:`HotPath.log_calls`: a batch of call-log entries and the admin API's indexes.
 - :class:`CounterSync`: what the node's :class:`~antibot.detect.counting.LocalCounters`
   counted, added to Redis every ``interval`` seconds and the totals brought back
-  (``lua/sync.lua``, one call per active entity, all in one write): the proxy's way.
+  (``lua/sync.lua``, one call per active entity, all in one write): the proxy's way. An
+  entity seen once (``Delta.read`` False) is only written, with plain commands.
 
 Redis failures raise :class:`StoreError`; after NOSCRIPT (a restarted or flushed Redis) the
 scripts are loaded again and only the calls that did not run are retried, once.
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from ..detect.counting import PLANS as COUNTED
-from ..detect.counting import RECENT_TTL, Delta, LocalCounters, Plan, Totals, outcome_metrics
+from ..detect.counting import RECENT_TTL, Delta, LocalCounters, Plan, Totals, outcome_metrics, own_totals
 from ..detect.observation import Counters, Observation
 from . import StoreError
 from .keys import (
@@ -182,10 +183,19 @@ class HotPath:
         if sets:
             _raise_errors(await self.wire.call(sets, timeout))
 
-    async def _run(self, script: Script, calls: list[_Call], timeout: float | None) -> list[Any]:
-        """EVALSHA each call in one write; after NOSCRIPT, load the scripts and retry only the
-        calls that did not run (once), so nothing is counted twice."""
-        replies = await self.wire.send(_evalsha(script, calls), len(calls), timeout)
+    async def _run(
+        self, script: Script, calls: list[_Call], timeout: float | None, also: Sequence[Command] = ()
+    ) -> list[Any]:
+        """EVALSHA each call, then the plain commands ``also``, in one write; the calls' replies.
+        After NOSCRIPT, load the scripts and retry only the calls that did not run (once), so
+        nothing is counted twice."""
+        data = _evalsha(script, calls)
+        if also:
+            data += pack(also)
+        replies = await self.wire.send(data, len(calls) + len(also), timeout)
+        if also:
+            _raise_errors(replies[len(calls) :])
+            del replies[len(calls) :]
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, ReplyError) and _noscript(reply)]
         if missing:
             await self.load_scripts(timeout)
@@ -242,8 +252,10 @@ class CounterSync:
         if not batch:
             return 0
         try:
-            replies = await self.hot._run(SYNC, [_sync_call(delta) for delta in batch], self.timeout)
-            totals = [_totals(reply) for reply in replies]
+            calls = [_sync_call(delta) for delta in batch if delta.read]
+            writes = [command for delta in batch if not delta.read for command in _write_commands(delta)]
+            replies = iter(await self.hot._run(SYNC, calls, self.timeout, writes))
+            totals = [_totals(next(replies)) if delta.read else own_totals(delta) for delta in batch]
         except asyncio.CancelledError:
             self.counters.forget(batch)  # shutting down mid-sync: the next sync may still run
             raise
@@ -288,6 +300,33 @@ def _sync_call(delta: Delta) -> _Call:
         keys.append(f"{tag}recent")
         args += (RECENT_TTL, len(delta.pushed), *delta.pushed)
     return keys, args
+
+
+def _write_commands(delta: Delta) -> list[Command]:
+    """``lua/sync.lua``'s writes without its reads, as plain commands (for an entity seen
+    once: nothing of Redis's is wanted back). Every key is written with its TTL."""
+    e = delta.entity
+    plan = e.plan
+    tag = entity_prefix(plan.kind, e.value)
+    out: list[Command] = []
+    for (metric, w), (add, add_prev) in zip(plan.counters, delta.counts, strict=True):
+        bucket, ttl, _ = window(delta.now, w)
+        name = f"{tag}{metric}:{WINDOWS[w]}:"
+        if add:
+            out += (("INCRBY", f"{name}{bucket}", add), ("EXPIRE", f"{name}{bucket}", ttl))
+        if add_prev:
+            out += (("INCRBY", f"{name}{bucket - 1}", add_prev), ("EXPIRE", f"{name}{bucket - 1}", ttl - w))
+    for (metric, w, _), (added, added_prev) in zip(plan.hlls, delta.members, strict=True):
+        bucket, ttl, _ = window(delta.now, w)
+        name = f"{tag}{metric}:{WINDOWS[w]}:"
+        if added:
+            out += (("PFADD", f"{name}{bucket}", *added), ("EXPIRE", f"{name}{bucket}", ttl))
+        if added_prev:
+            out += (("PFADD", f"{name}{bucket - 1}", *added_prev), ("EXPIRE", f"{name}{bucket - 1}", ttl - w))
+    if plan.keep and delta.pushed:
+        key = f"{tag}recent"
+        out += (("LPUSH", key, *delta.pushed), ("LTRIM", key, 0, plan.keep - 1), ("EXPIRE", key, RECENT_TTL))
+    return out
 
 
 def _totals(reply: Any) -> Totals:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from antibot.detect.counting import PLANS, LocalCounters, Totals, outcome_metrics
+from antibot.detect.counting import PLANS, LocalCounters, Totals, outcome_metrics, own_totals
 from antibot.detect.observation import Observation
 
 T0 = 472_222 * 3600.0  # a multiple of every window
@@ -103,3 +103,29 @@ def test_least_recently_used_entities_are_forgotten_once_synced() -> None:
     c.observe(OBS, T0 + 0.03)  # used again: now the most recent
     c.observe(Observation("192.0.2.8", "", "", "", ""), T0 + 0.04)
     assert len(c.entities) == 6 and ("src", "192.0.2.9") not in c.entities and ("src", "192.0.2.1") in c.entities
+
+
+def test_an_entity_seen_once_is_only_written_until_it_comes_back() -> None:
+    c = LocalCounters()
+    c.observe(OBS, T0)
+    first = c.take(T0 + 0.01)
+    assert [d.read for d in first] == [False] * 5  # nothing of Redis's is wanted for them yet
+    c.settle(first, [own_totals(d) for d in first])  # the store's stand-in for a reply
+    got = c.observe(OBS, T0 + 0.02)  # this node's two calls, the first one settled
+    assert (got.src_60s, got.from_1h, got.src_distinct_to_1h) == (2, 2, 1)
+    assert got.src_recent_to == ("442079460011",)
+    again = c.take(T0 + 0.03)
+    assert [d.read for d in again] == [True] * 5  # seen again: its syncs read Redis's totals
+    c.observe(Observation("192.0.2.7", "", "", "", ""), T0 + 0.04)
+    c.forget(again)  # unsure: read next time, whatever was sent
+    assert sorted(d.read for d in c.take(T0 + 0.05)) == [False, True, True, True, True, True]
+
+
+def test_own_totals_are_what_redis_holds_of_one_node() -> None:
+    c = LocalCounters()
+    c.observe(OBS, T0 + 59.5)
+    c.observe(Observation("192.0.2.2", "alice", "442079460099", "44207", "ua1"), T0 + 59.6)
+    batch = c.take(T0 + 60.2)  # the 60 s window moved on: the calls are the previous bucket's
+    alice = own_totals(next(d for d in batch if d.entity.value == "alice"))
+    assert alice.counts == ((0, 2), (2, 0))  # 60 s: (this bucket, previous); 1 h: this bucket
+    assert alice.distinct == [(2, 0), (2, 2), (2, 2)]  # To numbers 60 s and 1 h, sources 1 h

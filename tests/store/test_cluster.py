@@ -49,10 +49,13 @@ async def test_every_script_call_stays_in_one_slot(cluster: Resp, tmp_path: Path
         c = await store.observe(weird, 1_000_004.0)
         local = LocalCounters()  # the proxy's way: counted locally, synced with one script per entity
         local.observe(weird, 1_000_005.0)
-        assert await CounterSync(store.hot, local, clock=lambda: 1_000_005.0).sync() == 5
+        sync = CounterSync(store.hot, local, clock=lambda: 1_000_005.0)
+        assert await sync.sync() == 5  # entities seen once on this node: plain writes, nothing read
+        assert local.observe(weird, 1_000_005.2).src_60s == 2.0  # so this node knows only its own
+        assert await sync.sync() == 5  # seen again: sync.lua, totals read back
         synced = local.observe(weird, 1_000_005.5)
     assert (c.src_60s, c.from_60s, c.to_60s, c.prefix_60s, c.ua_60s, c.src_failed_1h) == (4.0,) * 5 + (1.0,)
-    assert (synced.src_60s, synced.ua_60s, synced.src_failed_1h) == (6.0, 6.0, 1.0)
+    assert (synced.src_60s, synced.ua_60s, synced.src_failed_1h) == (7.0, 7.0, 1.0)
 
     keys = cluster.scan()
     tags = {key: re.match(r"ab:(\{[^}]*\})", key) for key in keys if key != "ab:calls"}

@@ -72,13 +72,32 @@ async def test_one_node_equals_a_round_trip_per_invite(url: str, rc: Resp) -> No
         await synced_store.close()
 
 
+async def test_an_entity_seen_once_costs_writes_and_no_script(url: str, rc: Resp) -> None:
+    store = await Store.connect(url)
+    try:
+        local = LocalCounters()
+        sync = CounterSync(store.hot, local, clock=lambda: T0 + 0.05)
+        for i in range(20):  # one source and User-Agent, twenty caller IDs (each seen once)
+            local.observe(Observation("192.0.2.1", f"caller{i}", "4420794600", "44207", "ua1"), T0)
+        rc("CONFIG", "RESETSTAT")
+        assert await sync.sync() == 24 and local.in_sync
+        stats = rc("INFO", "commandstats")
+        assert "cmdstat_evalsha:calls=4," in stats  # source, callee, prefix and UA: seen 20 times
+        key = f"ab:{{from:caller7}}:inv:60s:{int(T0 // 60)}"
+        assert rc("GET", key) == "1" and 0 < rc("TTL", key) <= 120
+        assert rc("PFCOUNT", f"ab:{{from:caller7}}:dsrc:1h:{int(T0 // 3600)}") == 1
+        assert local.observe(Observation("", "caller7", "4420794600", "", ""), T0 + 0.1).from_60s == 2
+    finally:
+        await store.close()
+
+
 class _OddRedis:
     """A HotPath stand-in whose replies have the wrong shape, then whose sync raises a bug."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    async def _run(self, script: object, calls: list[object], timeout: object) -> list[object]:
+    async def _run(self, script: object, calls: list[object], timeout: object, also: object = ()) -> list[object]:
         self.calls += 1
         if self.calls == 1:
             return [1] * len(calls)  # not {counts, distinct, recent}
@@ -90,7 +109,8 @@ async def test_an_odd_reply_or_a_bug_never_stops_the_sync_loop() -> None:
 
     local = LocalCounters()
     sync = CounterSync(_OddRedis(), local, interval=0.001, clock=lambda: T0)  # type: ignore[arg-type]
-    local.observe(Observation("192.0.2.1", "alice", "4420", "4420", "ua"), T0)
+    for _ in range(2):  # seen twice: the sync reads totals back (an entity seen once is only written)
+        local.observe(Observation("192.0.2.1", "alice", "4420", "4420", "ua"), T0)
     assert await sync.sync() == 0 and local.unsure == 5 and not local.in_sync  # forgotten, not resent
     task = asyncio.get_running_loop().create_task(sync.run())
     while sync.failures < 3:
@@ -100,7 +120,7 @@ async def test_an_odd_reply_or_a_bug_never_stops_the_sync_loop() -> None:
 
 
 class _SlowRedis:
-    async def _run(self, script: object, calls: list[object], timeout: object) -> list[object]:
+    async def _run(self, script: object, calls: list[object], timeout: object, also: object = ()) -> list[object]:
         import asyncio
 
         await asyncio.sleep(10)
