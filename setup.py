@@ -7,8 +7,11 @@ the same modules run as pure Python: every extension is optional.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import sys
+from pathlib import Path
 
 from setuptools import setup
 
@@ -50,6 +53,26 @@ HOT = [
     "antibot/detect/unscored.py",
     "antibot/detect/verdict.py",
 ]
+#: The shipped model's trees as compiled code (see ``antibot.detect.model.walker_source``).
+MODEL = Path("models/antibot-gbt.json")
+TREES = Path("antibot/detect/_shipped_trees.py")
+
+
+def _shipped_trees() -> list[str]:
+    """Generate :data:`TREES` from :data:`MODEL` (rewritten only when it changes); its path."""
+    spec = importlib.util.spec_from_file_location("_antibot_model_source", "antibot/detect/model.py")
+    if spec is None or spec.loader is None or not MODEL.exists():
+        return []
+    source_module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = source_module  # dataclasses look their module up
+    spec.loader.exec_module(source_module)  # the .py, never a stale compiled one
+    model = source_module.Model.from_dict(json.loads(MODEL.read_text()))
+    source = source_module.walker_source(model.trees)
+    if source is None:
+        return []
+    if not TREES.exists() or TREES.read_text() != source:
+        TREES.write_text(source)
+    return [str(TREES)]
 
 
 def _ext_modules() -> list[object]:
@@ -61,7 +84,7 @@ def _ext_modules() -> list[object]:
         print("antibot: mypyc not available, installing pure Python", file=sys.stderr)
         return []
     # One shared library inside the package (found by editable installs too).
-    exts = mypycify(HOT, opt_level="3", debug_level="0", group_name="antibot._hotpath")
+    exts = mypycify(HOT + _shipped_trees(), opt_level="3", debug_level="0", group_name="antibot._hotpath")
     for ext in exts:
         ext.optional = True  # no C compiler: fall back to the pure-Python modules
     return list(exts)

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import random
+import sys
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from antibot.detect.model import FORMAT, Model, ModelError, _sigmoid, load_model
+from antibot.detect import model as model_module
+from antibot.detect.model import (
+    FORMAT,
+    NATIVE_MODULE,
+    Model,
+    ModelError,
+    _sigmoid,
+    load_model,
+    trees_digest,
+    walker_source,
+)
 
 FEATURES = ["rate", "scanner_ua", "other"]
 
@@ -162,3 +176,65 @@ def test_replacing_the_trees_recompiles_them() -> None:
     m.trees = (type(t)(t.feature, t.threshold, t.left, t.right, (0.0, -1.0, 5.0)), *m.trees[1:])
     assert m.raw(x) == pytest.approx(-2.0 + 0.5 * (5.0 + 4.0))
     assert m.explain(x) != before and m.explain(x) == _walk(m, x)
+
+
+SHIPPED = Path(__file__).parents[2] / "models" / "antibot-gbt.json"
+
+
+def _generated(m: Model) -> Any:
+    source = walker_source(m.trees)
+    assert source is not None and f'DIGEST = "{trees_digest(m.trees)}"' in source
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<generated>", "exec"), namespace)  # the same text setup.py compiles
+    return namespace["leaves"]
+
+
+def test_the_generated_walker_reaches_the_same_leaves() -> None:
+    m = Model.from_dict(json.loads(SHIPPED.read_text()))
+    leaves = _generated(m)
+    rng = random.Random(5)
+    for _ in range(2000):
+        x = [rng.choice([0.0, 0.5, 1.0, 3.0, rng.uniform(-1, 12), math.nan]) for _ in m.features]
+        assert leaves(x) == tuple(m._leaves(x))
+
+
+def test_no_walker_source_for_deep_trees_or_odd_thresholds() -> None:
+    n = 30  # a spine 30 tests deep: node i tests, leaf i + n on the right, node i + 1 on the left
+    spine = {
+        "feature": [0] * n + [-1] * (n + 1),
+        "threshold": [float(n - i) for i in range(n)] + [0.0] * (n + 1),
+        "left": [*range(1, n), 2 * n] + [-1] * (n + 1),
+        "right": [i + n for i in range(n)] + [-1] * (n + 1),
+        "value": [0.0] * (2 * n + 1),
+    }
+    deep = {"format": FORMAT, "features": ["a"], "base": 0.0, "rate": 0.1, "trees": [spine]}
+    assert walker_source(Model.from_dict(deep).trees) is None  # one expression would be too deep
+    odd = tiny()
+    odd["trees"][0]["threshold"][0] = math.inf  # type: ignore[index]
+    assert walker_source(Model.from_dict(odd).trees) is None
+
+
+def test_a_compiled_walker_serves_only_the_trees_it_was_made_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    made_from = Model.from_dict(tiny())
+    real = _generated(made_from)
+    seen: list[object] = []
+    fake = types.ModuleType(NATIVE_MODULE)
+    fake.DIGEST = trees_digest(made_from.trees)  # type: ignore[attr-defined]
+    fake.leaves = lambda x: seen.append(x) or real(x)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, NATIVE_MODULE, fake)
+    x = [10.0, 1.0, 0.0]
+    same = Model.from_dict(tiny())
+    assert same.explain(x) == made_from.explain(x) and same.score(tuple(x)) == made_from.score(x)
+    assert seen == [x, x]  # a tuple comes in as a list: the compiled function takes list[float]
+    other = tiny()
+    other["trees"][0]["threshold"][0] = 4.0  # type: ignore[index]
+    Model.from_dict(other).explain(x)
+    assert len(seen) == 2  # other trees: the generated Python function, not this walker
+
+
+def test_a_compiled_build_walks_the_shipped_model_in_c() -> None:
+    if not str(model_module.__file__).endswith(".so"):
+        pytest.skip("pure-Python build: no compiled walker")
+    native = importlib.import_module(NATIVE_MODULE)  # setup.py made it from models/antibot-gbt.json
+    assert str(native.__file__).endswith(".so")
+    assert trees_digest(Model.from_dict(json.loads(SHIPPED.read_text())).trees) == native.DIGEST  # not stale
