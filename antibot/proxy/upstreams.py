@@ -60,6 +60,9 @@ class UpstreamPool:
 
     def candidates(self, key: str, now: float | None = None) -> list[Upstream]:
         """Usable targets in the order to try them for a call with this Call-ID."""
+        if len(self.targets) == 1:  # the usual single PBX: nothing to order
+            only = self.targets[0]
+            return [only] if self.usable(only, now) else []
         ordered: list[Upstream] = []
         for priority in sorted({t.priority for t in self.targets}):
             group = [t for t in self.targets if t.priority == priority and self.usable(t, now)]

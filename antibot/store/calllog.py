@@ -17,8 +17,6 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-_WAKE: dict[str, str] = {}  # put by stop() to wake an idle writer; never written
-
 
 class CallSink(Protocol):
     """Where batches go (:class:`antibot.store.redis.Store` is one)."""
@@ -49,7 +47,11 @@ class CallLog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sink = sink
-        self._queue: asyncio.Queue[dict[str, str]] = asyncio.Queue(maxsize)
+        # A plain list, not an asyncio.Queue: submitting is an append, taking a slice (per call,
+        # the Queue's bookkeeping cost more than the rest of the writer's Python).
+        self._queue: list[dict[str, str]] = []
+        self._maxsize = maxsize
+        self._wake: asyncio.Future[None] | None = None  # the idle writer waits on it
         self._batch = batch
         self._linger = linger
         self._maxlen = maxlen
@@ -61,7 +63,6 @@ class CallLog:
         self._pending: list[dict[str, str]] = []
         self._stopping = False
         self._running = False
-        self._idle = False
         self._writers: set[asyncio.Task[Any]] = set()
         self.submitted = 0
         self.written = 0
@@ -71,18 +72,17 @@ class CallLog:
     @property
     def queued(self) -> int:
         """Entries waiting to be written (queued or in the batch being written)."""
-        return self._queue.qsize() + len(self._pending)
+        return len(self._queue) + len(self._pending)
 
     def submit(self, entry: dict[str, str]) -> bool:
         """Queue one entry without waiting; False (and counted in ``dropped``) when full or stopped."""
-        if not self._stopping:
-            try:
-                self._queue.put_nowait(entry)
-            except asyncio.QueueFull:
-                pass
-            else:
-                self.submitted += 1
-                return True
+        if not self._stopping and len(self._queue) < self._maxsize:
+            self._queue.append(entry)
+            self.submitted += 1
+            wake = self._wake
+            if wake is not None and not wake.done():
+                wake.set_result(None)
+            return True
         self.dropped += 1
         self._warn(
             "drop", "call log %s: %d entries dropped so far", "stopped" if self._stopping else "full", self.dropped
@@ -108,15 +108,14 @@ class CallLog:
         try:
             while True:
                 if not self._pending:
-                    if self._stopping and self._queue.empty():
+                    if self._stopping and not self._queue:
                         return
-                    self._idle = True
-                    try:
-                        entry = await self._queue.get()
-                    finally:
-                        self._idle = False
-                    if entry is not _WAKE:
-                        self._pending.append(entry)
+                    if not self._queue:
+                        self._wake = asyncio.get_running_loop().create_future()
+                        try:
+                            await self._wake
+                        finally:
+                            self._wake = None
                     self._take()
                     if self._pending and len(self._pending) < self._batch and self._linger > 0 and not self._stopping:
                         await asyncio.sleep(self._linger)
@@ -140,10 +139,10 @@ class CallLog:
 
     def _take(self) -> None:
         """Move queued entries into the batch being built, up to ``batch``."""
-        while len(self._pending) < self._batch and not self._queue.empty():
-            entry = self._queue.get_nowait()
-            if entry is not _WAKE:
-                self._pending.append(entry)
+        room = self._batch - len(self._pending)
+        if room > 0 and self._queue:
+            self._pending += self._queue[:room]
+            del self._queue[:room]
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Refuse new entries and write what is queued, for at most ``timeout`` seconds.
@@ -154,8 +153,8 @@ class CallLog:
         self._stopping = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._idle and self._queue.empty():
-            self._queue.put_nowait(_WAKE)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)  # an idle writer: finish
         tasks = set(self._writers)
         if not self._running:  # no writer yet (or one created but not started): flush from here
             tasks.add(asyncio.ensure_future(self.run()))
@@ -168,10 +167,9 @@ class CallLog:
                 break
             await asyncio.wait(tasks, timeout=remaining)
             tasks = {task for task in tasks | self._writers if not task.done()}
-        lost = len(self._pending)
+        lost = len(self._pending) + len(self._queue)
         self._pending = []
-        while not self._queue.empty():
-            lost += self._queue.get_nowait() is not _WAKE
+        self._queue = []
         if lost:
             self.dropped += lost
             log.warning("call log stopped with %d entries unwritten", lost)
