@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from .errors import ParseError, VersionNotSupported
 from .headers import is_plain_params, is_token, parse_params
 from .uri import HostPort, parse_hostport
@@ -74,28 +72,34 @@ class Via:
         return host, self.sent_by.port or default_port
 
 
-#: The first ``branch`` parameter of a plain parameter list (names are case-insensitive).
-_BRANCH = re.compile(r"(?:^|;)branch(?:=([^;]*))?(?=;|$)", re.IGNORECASE)
-_PLAIN_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([^;\s]+)(?:;(.*))?")
-
-
 def parse_via(value: str) -> Via:
     """Parse one via-parm (values already comma-split)."""
-    plain = _PLAIN_VIA.fullmatch(value)
-    if plain is not None and "[" not in value:
-        params_text = plain.group(3)
-        if params_text is None:
-            return Via(plain.group(1).upper(), parse_hostport(plain.group(2)), (), None)
-        if is_plain_params(params_text):
-            found = _BRANCH.search(params_text)
-            branch = None if found is None else found.group(1) or ""
+    # The common form, ``SIP/2.0/UDP host:port;name=value;flag``, without a regex: one space,
+    # an ASCII transport, a sent-by without white space or brackets; anything else (LWS,
+    # comments, IPv6, odd characters) takes the general path below.
+    sp = value.find(" ", 8)
+    if value.startswith("SIP/2.0/") and sp > 8 and "[" not in value and "\n" not in value:
+        transport = value[8:sp]
+        semi = value.find(";", sp + 1)
+        hostport = value[sp + 1 :] if semi < 0 else value[sp + 1 : semi]
+        if transport.isascii() and transport.isalpha() and hostport and " " not in hostport and hostport.isprintable():
+            if semi < 0:
+                return Via(transport.upper(), parse_hostport(hostport), (), None)
+            params_text = value[semi + 1 :]
             params: Params | None = None
-        else:
-            params = tuple(parse_params(params_text, "Via"))
-            branch = _branch(params)
-        if branch == MAGIC_COOKIE:
-            raise ParseError("Via branch has no transaction identifier")
-        return Via(plain.group(1).upper(), parse_hostport(plain.group(2)), params, branch, params_text)
+            if is_plain_params(params_text):
+                branch = _plain_branch(params_text)
+            else:
+                params = tuple(parse_params(params_text, "Via"))
+                branch = _branch(params)
+            if branch == MAGIC_COOKIE:
+                raise ParseError("Via branch has no transaction identifier")
+            return Via(transport.upper(), parse_hostport(hostport), params, branch, params_text)
+    return _parse_general(value)
+
+
+def _parse_general(value: str) -> Via:
+    """Any via-parm: LWS around the separators, IPv6 references, quoted parameters."""
     proto, _, rest = value.partition("/")
     version, _, rest = rest.partition("/")
     if proto.strip().upper() != "SIP":
@@ -123,6 +127,15 @@ def parse_via(value: str) -> Via:
         # RFC 4475 §3.2.1: the magic cookie alone identifies no transaction.
         raise ParseError("Via branch has no transaction identifier")
     return Via(transport, sent_by, params, branch)
+
+
+def _plain_branch(params_text: str) -> str | None:
+    """The first ``branch`` of a plain parameter list (names are case-insensitive)."""
+    for item in params_text.split(";"):
+        name, _, value = item.partition("=")
+        if len(name) == 6 and name.lower() == "branch":
+            return value
+    return None
 
 
 def _branch(params: Params) -> str | None:

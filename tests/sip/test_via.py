@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from antibot.sip.errors import ParseError
 from antibot.sip.headers import parse_params
-from antibot.sip.via import parse_via
+from antibot.sip.uri import parse_hostport
+from antibot.sip.via import Via, _parse_general, parse_via
 
 
 @pytest.mark.parametrize(
@@ -41,3 +45,71 @@ def test_vias_compare_by_value() -> None:
 def test_bad_via_parameters_are_refused_at_parse_time(value: str) -> None:
     with pytest.raises(ParseError):
         parse_via(value)
+
+
+# The regex fast path parse_via had before (the reference the string-method one must equal).
+_OLD_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([^;\s]+)(?:;(.*))?")
+_OLD_BRANCH = re.compile(r"(?:^|;)branch(?:=([^;]*))?(?=;|$)", re.IGNORECASE)
+_TOKEN = r"A-Za-z0-9\-.!%*_+`'~"
+_OLD_PLAIN = re.compile(f'[{_TOKEN}]+(?:=[^;\\s"]+)?(?:;[{_TOKEN}]+(?:=[^;\\s"]+)?)*')
+
+
+def _old_parse_via(value: str) -> Via:
+    plain = _OLD_VIA.fullmatch(value)
+    if plain is None or "[" in value:
+        return _parse_general(value)
+    if plain.group(3) is None:
+        return Via(plain.group(1).upper(), parse_hostport(plain.group(2)), (), None)
+    text = plain.group(3)
+    if _OLD_PLAIN.fullmatch(text):
+        found = _OLD_BRANCH.search(text)
+        branch = None if found is None else found.group(1) or ""
+    else:
+        branch = next((v or "" for k, v in parse_params(text, "Via") if k == "branch"), None)
+    if branch == "z9hG4bK":
+        raise ParseError("cookie only")
+    return Via(plain.group(1).upper(), parse_hostport(plain.group(2)), None, branch, text)
+
+
+def _outcome(parse: object, value: str) -> object:
+    try:
+        return parse(value)  # type: ignore[operator]
+    except Exception as exc:  # noqa: BLE001 - the error class is what is compared
+        return type(exc)
+
+
+def test_the_fast_path_parses_as_the_regex_one_did() -> None:
+    rng = random.Random(4475)
+    pieces = [
+        "SIP/2.0/",
+        "UDP",
+        "tcp",
+        " ",
+        "  ",
+        "\t",
+        "10.0.0.1",
+        ":5060",
+        "[::1]",
+        "host.example",
+        ";",
+        "branch",
+        "=",
+        "z9hG4bK",
+        "-1",
+        "rport",
+        "received",
+        '"',
+        "é",
+        "\x01",
+        "\x85",
+        ",",
+        "==",
+        ";;",
+        "BRANCH",
+        "\n",
+    ]
+    for _ in range(30_000):
+        value = "SIP/2.0/UDP 10.0.0.1" + "".join(rng.choice(pieces) for _ in range(rng.randrange(8)))
+        if rng.random() < 0.3:
+            value = "".join(rng.choice(pieces) for _ in range(rng.randrange(10)))
+        assert _outcome(parse_via, value) == _outcome(_old_parse_via, value), repr(value)
