@@ -114,9 +114,9 @@ class ProxyCore(TransactionTable):
     def handle_timer(self, now: float) -> list[ProxyEffect]:
         while self._heap and self._heap[0][0] <= now:
             deadline, _, obj = heapq.heappop(self._heap)
-            if getattr(obj, "armed", None) != deadline:
+            if obj.armed != deadline:
                 continue  # stale entry: rescheduled or finished
-            obj.armed = None  # type: ignore[attr-defined]
+            obj.armed = None
             if isinstance(obj, ServerSlot):
                 self._run_server(obj, obj.txn.handle_timer(now), now)
             elif isinstance(obj, ClientSlot):
@@ -129,7 +129,7 @@ class ProxyCore(TransactionTable):
 
     def get_timer(self) -> float | None:
         heap = self._heap
-        while heap and getattr(heap[0][2], "armed", None) != heap[0][0]:
+        while heap and heap[0][2].armed != heap[0][0]:
             heapq.heappop(heap)
         at = heap[0][0] if heap else None
         probe = self.pool.next_probe_time()

@@ -41,7 +41,7 @@ class TransactionTable:
         self.clients: dict[tuple[str, str], ClientSlot] = {}
         self.stats: dict[str, int] = {}
         self._out: list[ProxyEffect] = []
-        self._heap: list[tuple[float, int, object]] = []
+        self._heap: list[tuple[float, int, ServerSlot | ClientSlot | Context]] = []
         self._seq = itertools.count()
 
     # hooks: what the proxy does with a client transaction's outcome
