@@ -21,29 +21,23 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from ..detect.counting import PLANS as COUNTED
-from ..detect.counting import RECENT_TTL, Delta, LocalCounters, Plan, Totals, outcome_metrics, own_totals
+from ..detect.counting import RECENT_TTL, LocalCounters, Plan, outcome_metrics, own_totals
 from ..detect.observation import Counters, Observation
 from . import StoreError
+from .commands import Call, call_index_commands, read_totals, sync_call, write_commands, xadd
 from .keys import (
     BUMP,
     CALL_INDEX,
     CALL_INDEX_TTL,
     CALL_REF_MAX,
-    CALLS_STREAM,
     OBSERVE,
-    OUTCOME_PREFIX,
     SCRIPTS,
-    STATS_PREFIX,
-    STATS_TTL,
     SYNC,
-    TOP_KEEP,
-    TOP_PREFIX,
-    VERDICTS,
     WINDOWS,
     Script,
     entity_prefix,
@@ -53,7 +47,6 @@ from .wire import Command, NotSent, ReplyError, Wire, pack
 
 log = logging.getLogger(__name__)
 
-_Call = tuple[list[str], list[str | int]]
 _Windows = dict[int, tuple[int, int, float]]
 
 
@@ -72,7 +65,7 @@ class _Plan:
     _hll_keys: tuple[tuple[int, str, str], ...] = field(init=False, repr=False, compare=False)
     _read_keys: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
 
-    def call(self, obs: Observation, win: _Windows) -> _Call:
+    def call(self, obs: Observation, win: _Windows) -> Call:
         tag = entity_prefix(self.kind, cast(str, getattr(obs, self.entity)))
         keys: list[str] = []
         args: list[str | int] = [len(self.counters), len(self.hlls), len(self.reads), self.keep]
@@ -171,7 +164,7 @@ class HotPath:
         added = [entry for entry in entries if entry]
         if not added:
             return
-        commands: list[Command] = [_xadd(entry, maxlen) for entry in added]
+        commands: list[Command] = [xadd(entry, maxlen) for entry in added]
         commands += call_index_commands(added)
         replies = await self.wire.call(commands, timeout)
         _raise_errors(replies)
@@ -184,7 +177,7 @@ class HotPath:
             _raise_errors(await self.wire.call(sets, timeout))
 
     async def _run(
-        self, script: Script, calls: list[_Call], timeout: float | None, also: Sequence[Command] = ()
+        self, script: Script, calls: list[Call], timeout: float | None, also: Sequence[Command] = ()
     ) -> list[Any]:
         """EVALSHA each call, then the plain commands ``also``, in one write; the calls' replies.
         After NOSCRIPT, load the scripts and retry only the calls that did not run (once), so
@@ -252,10 +245,10 @@ class CounterSync:
         if not batch:
             return 0
         try:
-            calls = [_sync_call(delta) for delta in batch if delta.read]
-            writes = [command for delta in batch if not delta.read for command in _write_commands(delta)]
+            calls = [sync_call(delta) for delta in batch if delta.read]
+            writes = [command for delta in batch if not delta.read for command in write_commands(delta)]
             replies = iter(await self.hot._run(SYNC, calls, self.timeout, writes))
-            totals = [_totals(next(replies)) if delta.read else own_totals(delta) for delta in batch]
+            totals = [read_totals(next(replies)) if delta.read else own_totals(delta) for delta in batch]
         except asyncio.CancelledError:
             self.counters.forget(batch)  # shutting down mid-sync: the next sync may still run
             raise
@@ -279,65 +272,6 @@ class CounterSync:
             log.warning("counters not synced with redis", extra={"error": str(exc), "failures": self.failures})
 
 
-def _sync_call(delta: Delta) -> _Call:
-    """The ``lua/sync.lua`` keys and arguments of one entity's counts, bucketed at ``delta.now``."""
-    e = delta.entity
-    plan = e.plan
-    tag = entity_prefix(plan.kind, e.value)
-    keys: list[str] = []
-    args: list[str | int] = [len(plan.counters), len(plan.hlls), plan.keep]
-    for (metric, w), (add, add_prev) in zip(plan.counters, delta.counts, strict=True):
-        bucket, ttl, _ = window(delta.now, w)
-        name = f"{tag}{metric}:{WINDOWS[w]}:"
-        keys += (f"{name}{bucket}", f"{name}{bucket - 1}")
-        args += (ttl, ttl - w, add, add_prev)
-    for (metric, w, _), (added, added_prev) in zip(plan.hlls, delta.members, strict=True):
-        bucket, ttl, _ = window(delta.now, w)
-        name = f"{tag}{metric}:{WINDOWS[w]}:"
-        keys += (f"{name}{bucket}", f"{name}{bucket - 1}")
-        args += (ttl, ttl - w, len(added), len(added_prev), *added, *added_prev)
-    if plan.keep:
-        keys.append(f"{tag}recent")
-        args += (RECENT_TTL, len(delta.pushed), *delta.pushed)
-    return keys, args
-
-
-def _write_commands(delta: Delta) -> list[Command]:
-    """``lua/sync.lua``'s writes without its reads, as plain commands (for an entity seen
-    once: nothing of Redis's is wanted back). Every key is written with its TTL."""
-    e = delta.entity
-    plan = e.plan
-    tag = entity_prefix(plan.kind, e.value)
-    out: list[Command] = []
-    for (metric, w), (add, add_prev) in zip(plan.counters, delta.counts, strict=True):
-        bucket, ttl, _ = window(delta.now, w)
-        name = f"{tag}{metric}:{WINDOWS[w]}:"
-        if add:
-            out += (("INCRBY", f"{name}{bucket}", add), ("EXPIRE", f"{name}{bucket}", ttl))
-        if add_prev:
-            out += (("INCRBY", f"{name}{bucket - 1}", add_prev), ("EXPIRE", f"{name}{bucket - 1}", ttl - w))
-    for (metric, w, _), (added, added_prev) in zip(plan.hlls, delta.members, strict=True):
-        bucket, ttl, _ = window(delta.now, w)
-        name = f"{tag}{metric}:{WINDOWS[w]}:"
-        if added:
-            out += (("PFADD", f"{name}{bucket}", *added), ("EXPIRE", f"{name}{bucket}", ttl))
-        if added_prev:
-            out += (("PFADD", f"{name}{bucket - 1}", *added_prev), ("EXPIRE", f"{name}{bucket - 1}", ttl - w))
-    if plan.keep and delta.pushed:
-        key = f"{tag}recent"
-        out += (("LPUSH", key, *delta.pushed), ("LTRIM", key, 0, plan.keep - 1), ("EXPIRE", key, RECENT_TTL))
-    return out
-
-
-def _totals(reply: Any) -> Totals:
-    counts, distinct, recent = reply
-    return Totals(
-        [(int(counts[i]), int(counts[i + 1])) for i in range(0, len(counts), 2)],
-        [(int(distinct[i]), int(distinct[i + 1])) for i in range(0, len(distinct), 2)],
-        [str(x) for x in recent],
-    )
-
-
 def _outcome_keys(
     source_ip: str, status: int, duration: float | None, now: float, short_call_seconds: float
 ) -> tuple[tuple[str, int], int, list[str]] | None:
@@ -352,7 +286,7 @@ def _outcome_keys(
     return (entity_prefix("src", source_ip), bucket), ttl, outcome_metrics(status, duration, short_call_seconds)
 
 
-def _bump(key: tuple[str, int], ttl: int, amounts: dict[str, int]) -> _Call:
+def _bump(key: tuple[str, int], ttl: int, amounts: dict[str, int]) -> Call:
     tag, bucket = key
     keys = [f"{tag}{metric}:1h:{bucket}" for metric in amounts]
     return keys, [*([ttl] * len(keys)), *amounts.values()]
@@ -362,65 +296,11 @@ def _noscript(reply: ReplyError) -> bool:
     return str(reply).startswith("NOSCRIPT")
 
 
-def _evalsha(script: Script, calls: list[_Call]) -> bytes:
+def _evalsha(script: Script, calls: list[Call]) -> bytes:
     return pack([("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls])
-
-
-def _xadd(entry: Mapping[str, str], maxlen: int) -> Command:
-    command: list[str | int] = ["XADD", CALLS_STREAM, "MAXLEN", "~", maxlen, "*"]
-    for name, value in entry.items():
-        command += (name, value)
-    return command
 
 
 def _raise_errors(replies: Sequence[Any]) -> None:
     for reply in replies:
         if isinstance(reply, ReplyError):
             raise StoreError(f"redis: {reply}")
-
-
-def call_index_commands(entries: list[dict[str, str]]) -> list[Command]:
-    """The outcome hashes, verdict counters and hourly top sets for a batch (increments summed
-    per key first, so a batch costs a few commands per distinct key)."""
-    out: list[Command] = []
-    counts: dict[tuple[str, str], int] = {}
-    tops: dict[tuple[str, str], int] = {}
-    for entry in entries:
-        call = entry.get("call", "")
-        if "outcome" in entry and 0 < len(call) <= CALL_REF_MAX:
-            key = OUTCOME_PREFIX + call
-            duration, stamp = entry.get("duration", ""), entry.get("ts", "")
-            out.append(("HSET", key, "status", entry["outcome"], "duration", duration, "ts", stamp))
-            out.append(("EXPIRE", key, CALL_INDEX_TTL))
-        verdict = entry.get("verdict", "")
-        if verdict not in VERDICTS:
-            continue
-        ts = entry_time(entry)
-        minute, hour = int(ts // 60), int(ts // 3600)
-        for key in (f"{STATS_PREFIX}m:{minute}", f"{STATS_PREFIX}h:{hour}"):
-            counts[key, verdict] = counts.get((key, verdict), 0) + 1
-        if verdict != "pass":
-            for kind, name in (("src", "src"), ("ua", "ua"), ("num", "from")):
-                value = entry.get(name, "")
-                if value:
-                    top = (f"{TOP_PREFIX}{kind}:{hour}", value[:256])
-                    tops[top] = tops.get(top, 0) + 1
-    for (key, verdict), n in counts.items():
-        out.append(("HINCRBY", key, verdict, n))
-    for key in {key for key, _ in counts}:
-        out.append(("EXPIRE", key, STATS_TTL[key[len(STATS_PREFIX)]]))
-    for (key, member), n in tops.items():
-        out.append(("ZINCRBY", key, n, member))
-    for key in {key for key, _ in tops}:
-        out.append(("ZREMRANGEBYRANK", key, 0, -(TOP_KEEP + 1)))  # keep the heavy hitters: bounded memory
-        out.append(("EXPIRE", key, STATS_TTL["h"]))
-    return out
-
-
-def entry_time(entry: Mapping[str, str]) -> float:
-    """A call log entry's wall-clock time (its ``ts``), or now when missing or absurd."""
-    try:
-        ts = float(entry.get("ts", ""))
-    except ValueError:
-        ts = math.nan
-    return ts if math.isfinite(ts) and ts > 0 else time.time()

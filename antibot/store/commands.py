@@ -1,0 +1,150 @@
+"""The Redis commands of the SIP path's batches, built without I/O (compiled with the hot path).
+
+- :func:`sync_call`: one entity's ``lua/sync.lua`` keys and arguments; :func:`read_totals` reads
+  its reply back.
+- :func:`write_commands`: the same counts as plain writes, for an entity seen once.
+- :func:`xadd` and :func:`call_index_commands`: a call-log batch and the admin API's indexes.
+
+:mod:`.hotpath` sends them; the keys are those of :mod:`.keys`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..detect.counting import RECENT_TTL, Delta, Totals
+from .keys import (
+    CALL_INDEX_TTL,
+    CALL_REF_MAX,
+    CALLS_STREAM,
+    OUTCOME_PREFIX,
+    STATS_PREFIX,
+    STATS_TTL,
+    TOP_KEEP,
+    TOP_PREFIX,
+    VERDICTS,
+    WINDOWS,
+    entity_prefix,
+    window,
+)
+
+#: One command: its name and arguments (what ``wire.pack`` takes).
+Command = Sequence[str | int]
+#: One script call: its keys and arguments.
+Call = tuple[list[str], list[str | int]]
+
+
+def sync_call(delta: Delta) -> Call:
+    """The ``lua/sync.lua`` keys and arguments of one entity's counts, bucketed at ``delta.now``."""
+    e = delta.entity
+    plan = e.plan
+    tag = entity_prefix(plan.kind, e.value)
+    keys: list[str] = []
+    args: list[str | int] = [len(plan.counters), len(plan.hlls), plan.keep]
+    for (metric, w), (add, add_prev) in zip(plan.counters, delta.counts, strict=True):
+        bucket, ttl, _ = window(delta.now, w)
+        name = f"{tag}{metric}:{WINDOWS[w]}:"
+        keys += (f"{name}{bucket}", f"{name}{bucket - 1}")
+        args += (ttl, ttl - w, add, add_prev)
+    for (metric, w, _), (added, added_prev) in zip(plan.hlls, delta.members, strict=True):
+        bucket, ttl, _ = window(delta.now, w)
+        name = f"{tag}{metric}:{WINDOWS[w]}:"
+        keys += (f"{name}{bucket}", f"{name}{bucket - 1}")
+        args += (ttl, ttl - w, len(added), len(added_prev), *added, *added_prev)
+    if plan.keep:
+        keys.append(f"{tag}recent")
+        args += (RECENT_TTL, len(delta.pushed), *delta.pushed)
+    return keys, args
+
+
+def write_commands(delta: Delta) -> list[Command]:
+    """``lua/sync.lua``'s writes without its reads, as plain commands (for an entity seen
+    once: nothing of Redis's is wanted back). Every key is written with its TTL."""
+    e = delta.entity
+    plan = e.plan
+    tag = entity_prefix(plan.kind, e.value)
+    out: list[Command] = []
+    for (metric, w), (add, add_prev) in zip(plan.counters, delta.counts, strict=True):
+        bucket, ttl, _ = window(delta.now, w)
+        name = f"{tag}{metric}:{WINDOWS[w]}:"
+        if add:
+            out += (("INCRBY", f"{name}{bucket}", add), ("EXPIRE", f"{name}{bucket}", ttl))
+        if add_prev:
+            out += (("INCRBY", f"{name}{bucket - 1}", add_prev), ("EXPIRE", f"{name}{bucket - 1}", ttl - w))
+    for (metric, w, _), (added, added_prev) in zip(plan.hlls, delta.members, strict=True):
+        bucket, ttl, _ = window(delta.now, w)
+        name = f"{tag}{metric}:{WINDOWS[w]}:"
+        if added:
+            out += (("PFADD", f"{name}{bucket}", *added), ("EXPIRE", f"{name}{bucket}", ttl))
+        if added_prev:
+            out += (("PFADD", f"{name}{bucket - 1}", *added_prev), ("EXPIRE", f"{name}{bucket - 1}", ttl - w))
+    if plan.keep and delta.pushed:
+        key = f"{tag}recent"
+        out += (("LPUSH", key, *delta.pushed), ("LTRIM", key, 0, plan.keep - 1), ("EXPIRE", key, RECENT_TTL))
+    return out
+
+
+def read_totals(reply: Any) -> Totals:
+    counts, distinct, recent = reply
+    return Totals(
+        [(int(counts[i]), int(counts[i + 1])) for i in range(0, len(counts), 2)],
+        [(int(distinct[i]), int(distinct[i + 1])) for i in range(0, len(distinct), 2)],
+        [str(x) for x in recent],
+    )
+
+
+def xadd(entry: Mapping[str, str], maxlen: int) -> Command:
+    command: list[str | int] = ["XADD", CALLS_STREAM, "MAXLEN", "~", maxlen, "*"]
+    for name, value in entry.items():
+        command += (name, value)
+    return command
+
+
+def call_index_commands(entries: list[dict[str, str]]) -> list[Command]:
+    """The outcome hashes, verdict counters and hourly top sets for a batch (increments summed
+    per key first, so a batch costs a few commands per distinct key)."""
+    out: list[Command] = []
+    counts: dict[tuple[str, str], int] = {}
+    tops: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        call = entry.get("call", "")
+        if "outcome" in entry and 0 < len(call) <= CALL_REF_MAX:
+            key = OUTCOME_PREFIX + call
+            duration, stamp = entry.get("duration", ""), entry.get("ts", "")
+            out.append(("HSET", key, "status", entry["outcome"], "duration", duration, "ts", stamp))
+            out.append(("EXPIRE", key, CALL_INDEX_TTL))
+        verdict = entry.get("verdict", "")
+        if verdict not in VERDICTS:
+            continue
+        ts = entry_time(entry)
+        minute, hour = int(ts // 60), int(ts // 3600)
+        for key in (f"{STATS_PREFIX}m:{minute}", f"{STATS_PREFIX}h:{hour}"):
+            counts[key, verdict] = counts.get((key, verdict), 0) + 1
+        if verdict != "pass":
+            for kind, name in (("src", "src"), ("ua", "ua"), ("num", "from")):
+                value = entry.get(name, "")
+                if value:
+                    top = (f"{TOP_PREFIX}{kind}:{hour}", value[:256])
+                    tops[top] = tops.get(top, 0) + 1
+    for (key, verdict), n in counts.items():
+        out.append(("HINCRBY", key, verdict, n))
+    for key in {key for key, _ in counts}:
+        out.append(("EXPIRE", key, STATS_TTL[key[len(STATS_PREFIX)]]))
+    for (key, member), n in tops.items():
+        out.append(("ZINCRBY", key, n, member))
+    for key in {key for key, _ in tops}:
+        out.append(("ZREMRANGEBYRANK", key, 0, -(TOP_KEEP + 1)))  # keep the heavy hitters: bounded memory
+        out.append(("EXPIRE", key, STATS_TTL["h"]))
+    return out
+
+
+def entry_time(entry: Mapping[str, str]) -> float:
+    """A call log entry's wall-clock time (its ``ts``), or now when missing or absurd."""
+    try:
+        ts = float(entry.get("ts", ""))
+    except ValueError:
+        ts = math.nan
+    return ts if math.isfinite(ts) and ts > 0 else time.time()
