@@ -160,17 +160,19 @@ class HotPath:
             await self._run(BUMP, [_bump(key, ttl, dict.fromkeys(metrics, 1))], timeout)
 
     async def log_calls(self, entries: list[dict[str, str]], maxlen: int, timeout: float | None = None) -> None:
-        """Append entries to the call log stream with their indexes (two round trips per batch)."""
+        """Append decisions to the call log stream, with the indexes of every entry (outcomes
+        go to their call's outcome hash only: the stream keeps decisions); two round trips."""
         added = [entry for entry in entries if entry]
         if not added:
             return
-        commands: list[Command] = [xadd(entry, maxlen) for entry in added]
+        decisions = [entry for entry in added if "outcome" not in entry]
+        commands: list[Command] = [xadd(entry, maxlen) for entry in decisions]
         commands += call_index_commands(added)
         replies = await self.wire.call(commands, timeout)
         _raise_errors(replies)
         sets: list[Command] = [
             ("SET", CALL_INDEX + entry["call"], entry_id, "EX", CALL_INDEX_TTL)
-            for entry, entry_id in zip(added, replies, strict=False)
+            for entry, entry_id in zip(decisions, replies, strict=False)
             if entry.get("verdict") and 0 < len(entry.get("call", "")) <= CALL_REF_MAX and isinstance(entry_id, str)
         ]
         if sets:

@@ -332,6 +332,16 @@ async def test_call_stream_newest_first_and_trimmed(url: str, rc: Resp) -> None:
         assert [f["n"] for _, f in await store.read_calls(3)] == ["999", "998", "997"]
 
 
+async def test_an_outcome_joins_its_call_and_takes_no_stream_entry(url: str, rc: Resp) -> None:
+    async with connected(url) as store:
+        await store.log_calls([{"call": "c1", "verdict": "pass", "ts": "1795766400.0"}], 100)
+        await store.log_calls([{"call": "c1", "outcome": "486", "duration": "", "ts": "1795766401.0"}], 100)
+        assert rc("XLEN", "ab:calls") == 1  # the stream keeps decisions: its length is calls, not events
+        found = await store.find_call("c1")
+        assert found is not None and found[1]["verdict"] == "pass" and found[2]["status"] == "486"
+        assert 0 < rc("TTL", "ab:outcome:c1") <= 7 * 86400
+
+
 async def test_unreachable_redis_raises_store_error(tmp_path: object) -> None:
     with pytest.raises(StoreError):
         await Store.connect(f"unix://{tmp_path}/nothing.sock", timeout=0.5)
