@@ -105,7 +105,7 @@ def markdown(result: dict[str, Any]) -> str:
                          f"PBX 'received' {_fmt(b['p50'])} / {_fmt(b['p90'])}.")
     ratio = result.get("cpu_per_call_ratio_antibot_over_kamailio")
     if ratio is not None:
-        notes.append(f"CPU per call, antibot / Kamailio: **{ratio:.1f}×**.")
+        notes.append(f"CPU per call, antibot / Kamailio: **{ratio:.2f}×**.")
     meets = result.get("antibot_zero_failures_at_target")
     if meets is not None:
         notes.append(f"antibot zero failed calls at {p['target_rate']} cps: **{'yes' if meets else 'NO'}**.")
