@@ -43,7 +43,7 @@ test: sysdeps $(COMPILED)
 PURE := build/pure
 test-pure: $(BIN)/antibot
 	@rm -rf $(PURE) && mkdir -p $(PURE)/repo
-	@cp -r antibot tests pyproject.toml $(PURE)/repo/ && find $(PURE)/repo -name '*.so' -delete
+	@cp -r antibot tests models pyproject.toml $(PURE)/repo/ && find $(PURE)/repo -name '*.so' -delete
 	@ln -sfn $(abspath ..)/shared $(PURE)/shared
 	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/sip tests/transaction tests/proxy tests/detect
 
