@@ -32,7 +32,8 @@ from .keys import (
 )
 
 #: One command: its name and arguments (what ``wire.pack`` takes).
-Command = Sequence[str | int]
+Arg = str | bytes | int | float
+Command = Sequence[Arg]
 #: One script call: its keys and arguments.
 Call = tuple[list[str], list[str | int]]
 

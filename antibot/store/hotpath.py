@@ -29,7 +29,7 @@ from ..detect.counting import PLANS as COUNTED
 from ..detect.counting import RECENT_TTL, LocalCounters, Plan, outcome_metrics, own_totals
 from ..detect.observation import Counters, Observation
 from . import StoreError
-from .commands import Call, call_index_commands, read_totals, sync_call, write_commands, xadd
+from .commands import Call, Command, call_index_commands, read_totals, sync_call, write_commands, xadd
 from .keys import (
     BUMP,
     CALL_INDEX,
@@ -43,7 +43,7 @@ from .keys import (
     entity_prefix,
     window,
 )
-from .wire import Command, NotSent, ReplyError, Wire, pack
+from .wire import NotSent, ReplyError, Wire, pack
 
 log = logging.getLogger(__name__)
 

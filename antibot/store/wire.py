@@ -31,9 +31,7 @@ from typing import Any, Final, cast
 import hiredis
 
 from . import StoreError
-
-Arg = str | bytes | int | float
-Command = Sequence[Arg]
+from .commands import Arg, Command
 
 
 class NotSent(StoreError):
