@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--t4", type=float)
     run.add_argument("--log-level", dest="log_level")
     run.add_argument("--redis-url", dest="redis_url", help="external Redis (redis://, unix://); default: embedded")
+    run.add_argument(
+        "--sync-interval",
+        type=float,
+        dest="sync_interval",
+        help="seconds between syncs of this node's counters with Redis (default 0.05)",
+    )
     run.add_argument("--data-dir", dest="data_dir", help="where the embedded Redis keeps its data (AOF)")
     run.add_argument("--model", help="model file (JSON) with its .card.json beside it; default: the shipped one")
     run.add_argument("--mode", choices=["enforce", "monitor"], help="monitor relays everything, verdict header only")

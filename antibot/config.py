@@ -66,6 +66,7 @@ class Settings:
     reject_threshold: float = 0.9
     corroboration: float = 0.5
     store_timeout: float = 0.1
+    sync_interval: float = 0.05
     redis_url: str | None = None
     data_dir: str = "antibot-data"
     calllog_maxlen: int = 100_000
@@ -184,7 +185,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
             setattr(s, key, detect[key])
     if "enabled" in detect:
         s.detect = bool(detect["enabled"])
-    for key in ("redis_url", "data_dir", "calllog_maxlen"):
+    for key in ("redis_url", "data_dir", "calllog_maxlen", "sync_interval"):
         if key in store:
             setattr(s, key, store[key])
     for key in ("rate", "burst", "action"):
@@ -194,7 +195,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
     api = dict(data.get("api", {}))
     if "listen" in api:
         s.api_listen = api["listen"] or None
-    for key in ("mode", "model", "redis_url", "data_dir", "api_listen"):
+    for key in ("mode", "model", "redis_url", "data_dir", "api_listen", "sync_interval"):
         if overrides.get(key) is not None:
             setattr(s, key, overrides[key])
     if overrides.get("no_detect"):
@@ -228,6 +229,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("detect: need 0 <= suspect_threshold <= reject_threshold <= 1")
     if not 0.0 <= s.corroboration <= 1.0:
         raise ConfigError("detect.corroboration must be between 0 (off) and 1")
+    if not 0.001 <= s.sync_interval <= 10.0:
+        raise ConfigError("store.sync_interval must be between 0.001 and 10 seconds")
     if s.flood_action not in ("503", "drop"):
         raise ConfigError("flood.action must be '503' or 'drop'")
     if s.flood_rate <= 0 or s.flood_burst < 1:

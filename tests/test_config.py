@@ -26,6 +26,7 @@ def test_example_config_loads() -> None:
     ]
     assert "friendly-scanner" in s.deny_user_agents and s.t1 == 0.5
     assert (s.mode, s.suspect_threshold, s.reject_threshold, s.corroboration) == ("enforce", 0.5, 0.9, 0.5)
+    assert (s.data_dir, s.sync_interval) == ("/var/lib/antibot", 0.05)
 
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
@@ -72,6 +73,10 @@ def test_missing_upstream_and_bad_timers(tmp_path: Path) -> None:
     odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[detect]\nsuspect_threshold = "high"\n')
     with pytest.raises(ConfigError, match="suspect_threshold must be a number, not 'high'"):
         load(str(odd), {})
+    odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[store]\nsync_interval = 0\n')
+    with pytest.raises(ConfigError, match="sync_interval must be between"):
+        load(str(odd), {})
+    assert load(str(odd), {"sync_interval": 0.2}).sync_interval == 0.2  # the flag wins
     bad = tmp_path / "bad.toml"
     bad.write_text("[proxy\n")
     with pytest.raises(ConfigError, match="bad.toml"):
