@@ -41,6 +41,7 @@ HOT = [
     # the scoring path of every new INVITE (features, local counters, verdict)
     "antibot/detect/corroboration.py",
     "antibot/detect/counting.py",
+    "antibot/detect/windowed.py",
     "antibot/detect/engine.py",
     "antibot/detect/features.py",
     "antibot/detect/fingerprint.py",

@@ -18,7 +18,7 @@ What that trades, knowingly:
   second INVITE on this node, some tens of milliseconds after it.
 - Distinct counts are the HyperLogLog estimate at the last sync plus the members this node
   added since that the sync did not already report (members known to be counted are
-  remembered per entity, up to :data:`SEEN_MAX`).
+  remembered per entity, up to :data:`.windowed.SEEN_MAX`).
 
 The windows and buckets are those of :func:`antibot.store.keys.window` (same keys, same
 sliding-window estimate), so on one node the values equal those of one round trip per
@@ -28,34 +28,21 @@ No I/O here: ``now`` is passed in.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Final
 
 from .observation import Counters, Observation
-
-#: Window lengths (s) of the counters.
-WINDOWS: Final = (1, 10, 60, 3600)
-#: To numbers kept per source for the sequential-dialling feature, and how long (s).
-RECENT_TO: Final = 10
-RECENT_TTL: Final = 3600
-#: Members of each distinct count remembered as already counted by Redis.
-SEEN_MAX: Final = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What is counted per entity of one kind, and which :class:`Counters` fields it fills."""
-
-    kind: str  # the key's kind: src | from | to | pfx | ua
-    entity: str  # the Observation attribute naming the entity
-    counters: tuple[tuple[str, int], ...]  # (metric, window); "inv" counts INVITEs, others outcomes
-    hlls: tuple[tuple[str, int, str], ...]  # (metric, window, Observation attribute added)
-    keep: int  # recent To numbers kept (0: none)
-    fields: tuple[str, ...]  # Counters fields: one per counter, then one per HLL
-
+from .windowed import (
+    NO_COUNTS,
+    NO_MEMBERS,
+    RECENT_TO,
+    SEEN_MAX,
+    Delta,
+    Entity,
+    Plan,
+    Totals,
+)
 
 PLANS: Final = (
     Plan(
@@ -101,9 +88,6 @@ _VALUES: Final = tuple(f.name for f in fields(Counters))[:-1]
 _N_VALUES: Final = len(_VALUES)
 assert fields(Counters)[-1].name == "src_recent_to" and _N_VALUES == 23  # observe() passes them by position
 _SLOTS: Final = tuple(tuple(_VALUES.index(name) for name in p.fields) for p in PLANS)
-_NO_COUNTS: Final[dict[int, int]] = {}  # shared, never mutated: "nothing in flight"
-_NO_MEMBERS: Final[dict[int, set[str]]] = {}
-_NOT_SEEN: Final[frozenset[str]] = frozenset()
 #: Outcome metrics' counter indexes in the source plan.
 _OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m not in ("inv", "high")}
 #: Per plan: the index of its "high" counter (-1: none).
@@ -119,180 +103,6 @@ def outcome_metrics(status: int, duration: float | None, short_call_seconds: flo
     if status < 300 and duration is not None and duration < short_call_seconds:
         return ["calls", "short"]
     return ["calls"]
-
-
-class Count:
-    """One windowed counter of one entity: Redis's totals at the last sync for ``bucket`` and
-    ``bucket - 1``, plus what this node counted since (``pending``) or is syncing (``flight``),
-    each by bucket."""
-
-    __slots__ = ("window", "bucket", "cur", "prev", "pending", "flight")
-
-    def __init__(self, window: int) -> None:
-        self.window = window
-        self.bucket = -1
-        self.cur = 0
-        self.prev = 0
-        self.pending: dict[int, int] = {}
-        self.flight: dict[int, int] = _NO_COUNTS
-
-    def add(self, now: float) -> None:
-        """Count one event at ``now`` (pending until the next sync)."""
-        b = int(now // self.window)
-        self.pending[b] = self.pending.get(b, 0) + 1
-
-    def total(self, bucket: int) -> int:
-        """What this node knows was counted in ``bucket``."""
-        n = self.pending.get(bucket, 0) + self.flight.get(bucket, 0)
-        if bucket == self.bucket:
-            n += self.cur
-        elif bucket == self.bucket - 1:
-            n += self.prev
-        return n
-
-    def value(self, now: float) -> float:
-        """The sliding-window estimate: this bucket plus the previous one, weighted by how much
-        of it the window still covers (``antibot.store.keys.window``)."""
-        w = self.window
-        b = int(now // w)
-        return self.total(b) + self.total(b - 1) * (1.0 - (now % w) / w)
-
-
-class Distinct:
-    """One windowed distinct count (HyperLogLog in Redis): the union count of ``bucket`` and
-    ``bucket - 1`` at the last sync, the count of ``bucket`` alone, and the members added
-    since, by bucket."""
-
-    __slots__ = ("window", "bucket", "union", "cur", "pending", "flight", "seen", "seen_bucket")
-
-    def __init__(self, window: int) -> None:
-        self.window = window
-        self.bucket = -1
-        self.union = 0
-        self.cur = 0
-        self.pending: dict[int, set[str]] = {}
-        self.flight: dict[int, set[str]] = _NO_MEMBERS
-        self.seen: AbstractSet[str] = _NOT_SEEN  # members Redis had counted in the window at the last sync
-        self.seen_bucket = -1
-
-    def add(self, member: str, now: float) -> None:
-        b = int(now // self.window)
-        members = self.pending.get(b)
-        if members is None:
-            self.pending[b] = {member}
-        else:
-            members.add(member)
-
-    def value(self, now: float) -> float:
-        b = int(now // self.window)
-        if b == self.bucket:
-            base = self.union
-        elif b == self.bucket + 1:
-            base = self.cur
-        else:
-            base = 0
-        fresh: set[str] = set()
-        for pool in (self.pending, self.flight):
-            if pool:
-                for bucket in (b, b - 1):
-                    members = pool.get(bucket)
-                    if members:
-                        fresh |= members
-        if fresh and self.seen and self.seen_bucket >= b - 1:
-            fresh -= self.seen
-        return float(base + len(fresh))
-
-
-class Entity:
-    """One counted entity (a source, caller, callee, prefix or User-Agent) of one :class:`Plan`."""
-
-    __slots__ = (
-        *("plan", "value", "counts", "distinct", "recent", "recent_pending", "recent_flight"),
-        *("used", "dirty", "repeat"),
-    )
-
-    def __init__(self, plan: Plan, value: str) -> None:
-        self.plan = plan
-        self.value = value
-        self.counts = [Count(w) for _, w in plan.counters]
-        self.distinct = [Distinct(w) for _, w, _ in plan.hlls]
-        self.recent: tuple[str, ...] = ()  # Redis's list at the last sync, newest first
-        self.recent_pending: list[str] = []  # pushed since, oldest first
-        self.recent_flight: list[str] = []
-        self.used = -math.inf
-        self.dirty = False
-        self.repeat = False  # touched again after it was created: its syncs read Redis's totals
-
-    def recent_to(self, now: float) -> tuple[str, ...]:
-        base = self.recent if now - self.used < RECENT_TTL else ()
-        if not self.recent_pending and not self.recent_flight:
-            return base
-        newer = [*self.recent_flight, *self.recent_pending]
-        newer.reverse()
-        return (*newer, *base)[: self.plan.keep]
-
-
-# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
-@dataclass(init=False, unsafe_hash=True, slots=True)
-class Delta:
-    """What one entity adds to Redis in one sync, bucketed at the sync's ``now``.
-
-    ``counts[i]`` = (amount to this bucket, amount to the previous one) of counter ``i``;
-    ``members[i]`` likewise for distinct count ``i``; ``pushed``: To numbers, oldest first.
-    ``read``: bring Redis's totals back; when False (an entity seen once) the store only
-    writes, and :func:`own_totals` stands for the reply.
-    """
-
-    entity: Entity
-    now: float
-    counts: tuple[tuple[int, int], ...]
-    members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
-    pushed: tuple[str, ...]
-    read: bool
-
-    def __init__(
-        self,
-        entity: Entity,
-        now: float,
-        counts: tuple[tuple[int, int], ...],
-        members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
-        pushed: tuple[str, ...],
-        read: bool = True,
-    ) -> None:
-        self.entity = entity
-        self.now = now
-        self.counts = counts
-        self.members = members
-        self.pushed = pushed
-        self.read = read
-
-
-# Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
-@dataclass(init=False, unsafe_hash=True, slots=True)
-class Totals:
-    """Redis's reply for one :class:`Delta`: per counter (this bucket, previous), per distinct
-    count (union of both buckets, this bucket alone), and the recent list, newest first."""
-
-    counts: Sequence[tuple[int, int]]
-    distinct: Sequence[tuple[int, int]]
-    recent: Sequence[str]
-
-    def __init__(
-        self,
-        counts: Sequence[tuple[int, int]],
-        distinct: Sequence[tuple[int, int]],
-        recent: Sequence[str],
-    ) -> None:
-        self.counts = counts
-        self.distinct = distinct
-        self.recent = recent
-
-
-def own_totals(delta: Delta) -> Totals:
-    """The totals of a write-only sync: this node's counts alone (all Redis has of an entity
-    no other node counted; on one node, exactly Redis's reply)."""
-    distinct = [(len({*cur, *prev}), len(set(cur))) for cur, prev in delta.members]
-    return Totals(delta.counts, distinct, delta.pushed[::-1])
 
 
 class LocalCounters:
@@ -466,7 +276,7 @@ class LocalCounters:
             e, now = delta.entity, delta.now
             for c, (cur, prev) in zip(e.counts, t.counts, strict=True):
                 c.bucket, c.cur, c.prev = int(now // c.window), cur, prev
-                c.flight = _NO_COUNTS
+                c.flight = NO_COUNTS
             for d, (union, cur), (added, added_prev) in zip(e.distinct, t.distinct, delta.members, strict=True):
                 b = int(now // d.window)
                 if added or added_prev:
@@ -475,7 +285,7 @@ class LocalCounters:
                     kept.update(added_prev[: SEEN_MAX - len(kept)])
                     d.seen, d.seen_bucket = kept, b
                 d.bucket, d.union, d.cur = b, union, cur
-                d.flight = _NO_MEMBERS
+                d.flight = NO_MEMBERS
             if e.plan.keep:
                 e.recent = tuple(t.recent[: e.plan.keep])
                 e.recent_flight = []
@@ -490,9 +300,9 @@ class LocalCounters:
         for delta in batch:
             e = delta.entity
             for c in e.counts:
-                c.flight = _NO_COUNTS
+                c.flight = NO_COUNTS
             for d in e.distinct:
-                d.flight = _NO_MEMBERS
+                d.flight = NO_MEMBERS
             e.recent_flight = []
             e.repeat = True  # its next sync reads, whatever this one did
             self.unsure += 1
@@ -514,13 +324,13 @@ class LocalCounters:
                         c.pending[b] = c.pending.get(b, 0) + n
                     else:
                         self.lost += n
-                c.flight = _NO_COUNTS
+                c.flight = NO_COUNTS
             for d in e.distinct:
                 oldest = int(now // d.window) - 1
                 for b, members in d.flight.items():
                     if b >= oldest:
                         d.pending.setdefault(b, set()).update(members)
-                d.flight = _NO_MEMBERS
+                d.flight = NO_MEMBERS
             e.recent_pending = [*e.recent_flight, *e.recent_pending][-e.plan.keep :] if e.plan.keep else []
             e.recent_flight = []
             if not e.dirty and (e.plan.kind, e.value) in self.entities:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..detect.counting import RECENT_TTL, Delta, Totals
+from ..detect.windowed import RECENT_TTL, Delta, Totals
 from .keys import (
     CALL_INDEX_TTL,
     CALL_REF_MAX,

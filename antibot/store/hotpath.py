@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from ..detect.counting import PLANS as COUNTED
-from ..detect.counting import RECENT_TTL, LocalCounters, Plan, outcome_metrics, own_totals
+from ..detect.counting import LocalCounters, outcome_metrics
 from ..detect.observation import Counters, Observation
+from ..detect.windowed import RECENT_TTL, Plan, own_totals
 from . import StoreError
 from .commands import Call, Command, call_index_commands, read_totals, sync_call, write_commands, xadd
 from .keys import (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from antibot.detect.counting import PLANS, LocalCounters, Totals, outcome_metrics, own_totals
+from antibot.detect.counting import PLANS, LocalCounters, outcome_metrics
 from antibot.detect.observation import Observation
+from antibot.detect.windowed import Totals, own_totals
 
 T0 = 472_222 * 3600.0  # a multiple of every window
 OBS = Observation("192.0.2.1", "alice", "442079460011", "44207", "ua1")
