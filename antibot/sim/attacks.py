@@ -24,7 +24,7 @@ from .base import (
     sequenced,
     window,
 )
-from .legit import carrier_invite
+from .carriers import carrier_invite
 from .messages import Spec, Style, build
 from .servers import ASTERISK_CHANSIP, FREESWITCH, SIPPY
 from .tools import BOTNET, FRAUD_PHONES, JUNK_SDPS, SCANNERS, SPOOFED_UAS, VOS

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from . import attacks, legit
+from . import attacks, carriers, phones, trunks
 from .base import Ctx, Emit
 
 HUMAN = 0
@@ -36,28 +36,38 @@ class Profile:
 
 _ALL = (
     Profile(
-        "office_pbx", HUMAN, "legitimate", "company desk phones behind office NAT, working hours", legit.office_pbx
-    ),
-    Profile("call_centre", HUMAN, "legitimate", "outbound call centre: one trunk IP, agents pacing", legit.call_centre),
-    Profile(
-        "mobile_softphone", HUMAN, "legitimate", "softphones behind carrier-grade NAT, sporadic", legit.mobile_softphone
+        "office_pbx", HUMAN, "legitimate", "company desk phones behind office NAT, working hours", phones.office_pbx
     ),
     Profile(
-        "chatty_carrier", HUMAN, "legitimate", "interconnect carrier: high inbound volume, 4 SBCs", legit.chatty_carrier
+        "call_centre", HUMAN, "legitimate", "outbound call centre: one trunk IP, agents pacing", trunks.call_centre
     ),
-    Profile("smb_trunks", HUMAN, "legitimate", "30 small businesses' own PBXs trunking calls out", legit.smb_trunks),
     Profile(
-        "regional_carrier", HUMAN, "legitimate", "second interconnect: 5 SBCs, STIR/SHAKEN", legit.regional_carrier
+        "mobile_softphone",
+        HUMAN,
+        "legitimate",
+        "softphones behind carrier-grade NAT, sporadic",
+        phones.mobile_softphone,
+    ),
+    Profile(
+        "chatty_carrier",
+        HUMAN,
+        "legitimate",
+        "interconnect carrier: high inbound volume, 4 SBCs",
+        carriers.chatty_carrier,
+    ),
+    Profile("smb_trunks", HUMAN, "legitimate", "30 small businesses' own PBXs trunking calls out", trunks.smb_trunks),
+    Profile(
+        "regional_carrier", HUMAN, "legitimate", "second interconnect: 5 SBCs, STIR/SHAKEN", carriers.regional_carrier
     ),
     Profile(
         "collections_centre",
         HUMAN,
         "legitimate",
         "progressive-dialler agency via a hosted platform's SBCs",
-        legit.collections_centre,
+        trunks.collections_centre,
     ),
-    Profile("hospital_pbx", HUMAN, "legitimate", "hospital PBX on a SIP trunk, 24/7", legit.hospital_pbx),
-    Profile("remote_workers", HUMAN, "legitimate", "home workers on their own broadband", legit.remote_workers),
+    Profile("hospital_pbx", HUMAN, "legitimate", "hospital PBX on a SIP trunk, 24/7", trunks.hospital_pbx),
+    Profile("remote_workers", HUMAN, "legitimate", "home workers on their own broadband", phones.remote_workers),
     Profile(
         "scanner_sweep", BOT, "scanner", "OPTIONS/REGISTER/INVITE sweeps of extensions 100-999", attacks.scanner_sweep
     ),
