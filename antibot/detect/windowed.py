@@ -16,8 +16,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final
 
-#: Window lengths (s) of the counters.
-WINDOWS: Final = (1, 10, 60, 3600)
 #: To numbers kept per source for the sequential-dialling feature, and how long (s).
 RECENT_TO: Final = 10
 RECENT_TTL: Final = 3600
