@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sync-interval",
         type=float,
         dest="sync_interval",
-        help="seconds between syncs of this node's counters with Redis (default 0.05)",
+        help="seconds between syncs of this node's counters with Redis (default: 0.05 with --redis-url, 0.5 embedded)",
     )
     run.add_argument("--data-dir", dest="data_dir", help="where the embedded Redis keeps its data (AOF)")
     run.add_argument("--model", help="model file (JSON) with its .card.json beside it; default: the shipped one")

@@ -15,6 +15,13 @@ from .detect.lists import SCANNER_UAS
 from .sip.errors import SipError
 from .sip.uri import parse_uri
 
+#: Seconds between counter syncs with a Redis that several nodes share (``redis_url``): another
+#: node's calls reach this node's counters within one interval (its own count at once).
+SYNC_SHARED = 0.05
+#: ... and with the embedded Redis, whose only writer is this node: its own counters are exact
+#: without Redis, so the sync only persists them (AOF already loses up to 1 s on a crash).
+SYNC_EMBEDDED = 0.5
+
 
 class ConfigError(ValueError):
     """Bad configuration: the message says which setting and why."""
@@ -66,7 +73,8 @@ class Settings:
     reject_threshold: float = 0.9
     corroboration: float = 0.5
     store_timeout: float = 0.1
-    sync_interval: float = 0.05
+    #: None: :data:`SYNC_SHARED` with ``redis_url``, :data:`SYNC_EMBEDDED` with the embedded Redis.
+    sync_interval: float | None = None
     redis_url: str | None = None
     data_dir: str = "antibot-data"
     calllog_maxlen: int = 100_000
@@ -78,6 +86,12 @@ class Settings:
     high_risk_prefixes: list[str] | None = None
     honeypot_numbers: list[str] | None = None
     api_listen: str | None = "127.0.0.1:8080"
+
+    def counter_sync_interval(self) -> float:
+        """The configured ``sync_interval``, else :data:`SYNC_SHARED` or :data:`SYNC_EMBEDDED`."""
+        if self.sync_interval is not None:
+            return self.sync_interval
+        return SYNC_SHARED if self.redis_url else SYNC_EMBEDDED
 
 
 def parse_listen(text: str, advertise: str | None = None) -> ListenSpec:
@@ -229,8 +243,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("detect: need 0 <= suspect_threshold <= reject_threshold <= 1")
     if not 0.0 <= s.corroboration <= 1.0:
         raise ConfigError("detect.corroboration must be between 0 (off) and 1")
-    if not 0.001 <= s.sync_interval <= 10.0:
-        raise ConfigError("store.sync_interval must be between 0.001 and 10 seconds")
+    if s.sync_interval is not None:
+        if isinstance(s.sync_interval, bool) or not isinstance(s.sync_interval, int | float):
+            raise ConfigError(f"store.sync_interval must be a number of seconds, not {s.sync_interval!r}")
+        if not 0.001 <= s.sync_interval <= 10.0:
+            raise ConfigError("store.sync_interval must be between 0.001 and 10 seconds")
     if s.flood_action not in ("503", "drop"):
         raise ConfigError("flood.action must be '503' or 'drop'")
     if s.flood_rate <= 0 or s.flood_burst < 1:

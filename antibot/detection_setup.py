@@ -108,5 +108,5 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
         lists=lists,
         reason_prefix=s.reason_prefix,
     )
-    sync = CounterSync(store.hot, counters, interval=s.sync_interval, timeout=s.store_timeout)
+    sync = CounterSync(store.hot, counters, interval=s.counter_sync_interval(), timeout=s.store_timeout)
     return Detection(detector, store, sync, calllog, embedded, url)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from antibot.config import ConfigError, load, parse_listen, parse_upstream
+from antibot.config import SYNC_EMBEDDED, SYNC_SHARED, ConfigError, load, parse_listen, parse_upstream
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,10 @@ def test_example_config_loads() -> None:
     ]
     assert "friendly-scanner" in s.deny_user_agents and s.t1 == 0.5
     assert (s.mode, s.suspect_threshold, s.reject_threshold, s.corroboration) == ("enforce", 0.5, 0.9, 0.5)
-    assert (s.data_dir, s.sync_interval) == ("/var/lib/antibot", 0.05)
+    assert (s.data_dir, s.sync_interval) == ("/var/lib/antibot", None)
+    assert s.counter_sync_interval() == SYNC_EMBEDDED  # no redis_url: this node is Redis's only writer
+    s.redis_url = "redis://10.0.0.7:6379/0"
+    assert s.counter_sync_interval() == SYNC_SHARED
 
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
@@ -76,7 +79,10 @@ def test_missing_upstream_and_bad_timers(tmp_path: Path) -> None:
     odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[store]\nsync_interval = 0\n')
     with pytest.raises(ConfigError, match="sync_interval must be between"):
         load(str(odd), {})
-    assert load(str(odd), {"sync_interval": 0.2}).sync_interval == 0.2  # the flag wins
+    assert load(str(odd), {"sync_interval": 0.2}).counter_sync_interval() == 0.2  # the flag wins
+    odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[store]\nsync_interval = "fast"\n')
+    with pytest.raises(ConfigError, match="sync_interval must be a number of seconds, not 'fast'"):
+        load(str(odd), {})
     bad = tmp_path / "bad.toml"
     bad.write_text("[proxy\n")
     with pytest.raises(ConfigError, match="bad.toml"):

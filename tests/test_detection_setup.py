@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from antibot.config import load
+from antibot.config import SYNC_EMBEDDED, SYNC_SHARED, Settings, load
 from antibot.detection_setup import start_detection
 
 
@@ -19,3 +20,20 @@ def test_sync_interval_setting_reaches_the_counter_sync(url: str) -> None:
             await detection.close()
 
     assert asyncio.run(main()) == 0.2
+
+
+def test_default_sync_interval_depends_on_who_shares_redis(url: str, tmp_path: Path) -> None:
+    """Nodes sharing a Redis sync every 50 ms; the embedded Redis has one writer and syncs every 0.5 s."""
+    shared = load(None, {"upstream": ["sip:127.0.0.1:5080"], "redis_url": url})
+    embedded = load(None, {"upstream": ["sip:127.0.0.1:5080"], "data_dir": str(tmp_path / "data")})
+
+    async def interval(settings: Settings) -> tuple[float, bool]:
+        detection = await start_detection(settings, None)
+        try:
+            return detection.sync.interval, detection.embedded is not None
+        finally:
+            await detection.close()
+
+    assert asyncio.run(interval(shared)) == (SYNC_SHARED, False)
+    assert asyncio.run(interval(embedded)) == (SYNC_EMBEDDED, True)
+    assert SYNC_SHARED < SYNC_EMBEDDED

@@ -12,7 +12,7 @@ import re
 from typing import NamedTuple
 
 from .address import NameAddr, parse_name_addr
-from .headers import NO_SPLIT, split_commas
+from .headers import NO_SPLIT, TOKEN_STR, split_commas
 from .uri import SipUri
 from .via import Via, parse_via
 
@@ -170,7 +170,19 @@ class Response(Message):
 
 
 def tag_of(value: str) -> str | None:
-    """The tag parameter of a From/To value, without a full parse (RFC 3261 §19.3)."""
+    """The tag parameter of a From/To value, without a full parse (RFC 3261 §19.3).
+
+    The usual form, ``...>;tag=token`` as the first and last parameter, is read with string
+    methods; any other form (white space, upper case, more parameters) goes to the regex.
+    """
     gt = value.rfind(">")
-    m = _TAG.search(value, gt + 1 if gt >= 0 else 0)
+    start = gt + 1 if gt >= 0 else 0
+    semi = value.find(";", start)
+    if semi < 0:
+        return None  # every tag parameter starts with ';'
+    if value.startswith(";tag=", semi):
+        tag = value[semi + 5 :]
+        if tag and not tag.strip(TOKEN_STR):
+            return tag
+    m = _TAG.search(value, start)
     return m.group(1) if m else None
