@@ -59,7 +59,8 @@ def features_text(vector: Sequence[float]) -> str:
     """The vector for the call log, packed (see :data:`FEATURES_TAG`); JSON when a value does
     not fit a float32."""
     try:
-        return FEATURES_TAG + base64.b64encode(_PACKED.pack(*vector)).decode("ascii")
+        # binascii directly: base64.b64encode is an interpreted wrapper around the same call
+        return FEATURES_TAG + binascii.b2a_base64(_PACKED.pack(*vector), newline=False).decode("ascii")
     except (OverflowError, struct.error):
         return features_json(vector)
 

@@ -24,6 +24,8 @@ from antibot.sip.via import Via, _parse_general, parse_via
         ("SIP/2.0/UDP 10.0.0.1;rport=5062", None),
         ("SIP/2.0/UDP 10.0.0.1", None),
         ("SIP / 2.0 / UDP 10.0.0.1 ; branch = z9hG4bK-5 ; rport", "z9hG4bK-5"),
+        ('SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-6;x="a b"', "z9hG4bK-6"),  # not a plain list: quoted value
+        ("SIP/2.0/UDP 10.0.0.1;x=a\x7fb;Branch=z9hG4bK-7", "z9hG4bK-7"),  # not plain: a non-printable value
     ],
 )
 def test_branch_and_params_match_a_full_parse(value: str, branch: str | None) -> None:
