@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 from ..sip.message import Request
 from .corroboration import costly, support
@@ -225,4 +225,4 @@ class Detector:
         log.warning(msg, extra={"error": repr(exc), "suppressed": count})
 
 
-_VECTOR: Callable[[dict[str, float]], Sequence[float]] = operator.itemgetter(*FEATURE_NAMES)
+_VECTOR: Final[Callable[[dict[str, float]], Sequence[float]]] = operator.itemgetter(*FEATURE_NAMES)

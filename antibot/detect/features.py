@@ -9,6 +9,7 @@ Values are floats (booleans 0.0/1.0), never NaN; heavy-tailed counts go through 
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from ..sip.message import Request
 from . import fingerprint, numbers
@@ -17,7 +18,7 @@ from .numbers import Number
 from .observation import Counters, Observation
 
 #: (name, why it separates bots from people) - message-only features, then counter features.
-STATIC_FEATURES: tuple[tuple[str, str], ...] = (
+STATIC_FEATURES: Final[tuple[tuple[str, str], ...]] = (
     # numbers (antibot.detect.numbers)
     ("from_numeric", "people call from phone numbers or extensions; tools send names like 'sipvicious'"),
     ("from_len", "real caller IDs have 3-5 (extension) or 9-15 digits; generated ones often do not"),
@@ -72,7 +73,7 @@ STATIC_FEATURES: tuple[tuple[str, str], ...] = (
     ("sdp_conn_null", "c=0.0.0.0 or no c= line means the caller never meant to receive audio"),
 )
 
-COUNTER_FEATURES: tuple[tuple[str, str], ...] = (
+COUNTER_FEATURES: Final[tuple[tuple[str, str], ...]] = (
     ("log_src_1s", "bursts: people do not place several calls per second"),
     ("log_src_10s", "short bursts of calls from one source are dialers"),
     ("log_src_60s", "a source placing many calls per minute is a dialer or a scanner"),
@@ -101,21 +102,21 @@ COUNTER_FEATURES: tuple[tuple[str, str], ...] = (
     ("seq_score", "max(seq_near, seq_run) over the recent numbers considered (at least 4)"),
 )
 
-FEATURES: tuple[tuple[str, str], ...] = STATIC_FEATURES + COUNTER_FEATURES
-FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
-STATIC_NAMES: tuple[str, ...] = tuple(name for name, _ in STATIC_FEATURES)
-COUNTER_NAMES: tuple[str, ...] = tuple(name for name, _ in COUNTER_FEATURES)
+FEATURES: Final[tuple[tuple[str, str], ...]] = STATIC_FEATURES + COUNTER_FEATURES
+FEATURE_NAMES: Final[tuple[str, ...]] = tuple(name for name, _ in FEATURES)
+STATIC_NAMES: Final[tuple[str, ...]] = tuple(name for name, _ in STATIC_FEATURES)
+COUNTER_NAMES: Final[tuple[str, ...]] = tuple(name for name, _ in COUNTER_FEATURES)
 
 #: Not a model feature: the callee number as a float (-1.0 when none), carried in the
 #: ``static_features`` dict so that ``counter_features`` can score sequential dialling.
-AUX_TO_VALUE = "aux_to_value"
+AUX_TO_VALUE: Final = "aux_to_value"
 
 #: Bayesian priors of the outcome ratios: (failed + P*N) / (calls + N), so 0/0 is P, not 1.
-PRIOR_CALLS = 2.0
-PRIOR_FAIL = 0.2
-PRIOR_SHORT = 0.1
+PRIOR_CALLS: Final = 2.0
+PRIOR_FAIL: Final = 0.2
+PRIOR_SHORT: Final = 0.1
 #: Digits of the callee number counted together as a number block.
-PREFIX_DIGITS = 6
+PREFIX_DIGITS: Final = 6
 
 
 def observation(req: Request, source_ip: str) -> Observation:

@@ -12,6 +12,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 from ..sip.message import Header, Request
 from .lists import (
@@ -24,13 +25,13 @@ from .lists import (
 )
 from .numbers import split_uri
 
-MAGIC_COOKIE = "z9hG4bK"
+MAGIC_COOKIE: Final = "z9hG4bK"
 #: Max-Forwards outside [MIN, MAX] is odd: UAs send 70 (RFC 3261 §8.1.1.6), proxies decrement.
-MAX_FORWARDS_MIN = 20
-MAX_FORWARDS_MAX = 70
+MAX_FORWARDS_MIN: Final = 20
+MAX_FORWARDS_MAX: Final = 70
 #: SIPVicious' branch: the cookie, a dash, then str(random.getrandbits(32)).
-_DASH_DIGITS = re.compile(r"z9hG4bK-[0-9]+")
-_IDENTITY_KEYS = ("p-asserted-identity", "p-preferred-identity", "remote-party-id", "identity")
+_DASH_DIGITS: Final = re.compile(r"z9hG4bK-[0-9]+")
+_IDENTITY_KEYS: Final = ("p-asserted-identity", "p-preferred-identity", "remote-party-id", "identity")
 
 
 def _names_in(ua: str | None, names: tuple[str, ...]) -> bool:
@@ -96,8 +97,8 @@ class HeaderShape:
         return hashlib.blake2b("|".join(self.tokens).encode("latin-1"), digest_size=8).hexdigest()
 
 
-_FORMS: dict[str, str] = {}
-_WS = (" ", "\t")
+_FORMS: Final[dict[str, str]] = {}
+_WS: Final = (" ", "\t")
 
 
 def _form(name: str, key: str) -> str:

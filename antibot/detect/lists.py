@@ -8,6 +8,7 @@ Everything here is data, not policy: the defaults are *examples* for the operato
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 #: User-Agent substrings (case-insensitive) of SIP scanning / cracking / war-dialling tools.
 #: A person's phone never sends these. Where each one is commonly listed:
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 #: Deliberately *not* listed: ``Cisco-SIPGateway/IOS-*`` (spoofed by fraud tools, but real
 #: gateways send it too: its header-order fingerprint separates the two better than the
 #: text) and ``Z 3.15`` (Zoiper 3.15, a real softphone).
-SCANNER_UAS: tuple[str, ...] = (
+SCANNER_UAS: Final[tuple[str, ...]] = (
     "friendly-scanner",
     "sipvicious",
     "sipcli",
@@ -49,7 +50,7 @@ SCANNER_UAS: tuple[str, ...] = (
 #: * ``portsip voip sdk`` - the agent string in PortSIP SDK samples; on community suspect-UA
 #:   lists (e.g. Pexip external policy examples) beside sipvicious and friends.
 #: * ``pjsua`` - pjsip's scriptable command-line UA (``PJSUA v2.x <os>``).
-DIALER_UAS: tuple[str, ...] = (
+DIALER_UAS: Final[tuple[str, ...]] = (
     "portsip voip sdk",
     "portsip sdk",
     "pjsua",
@@ -57,18 +58,18 @@ DIALER_UAS: tuple[str, ...] = (
 
 #: SDP ``o=`` usernames / ``s=`` names written by tools: pplsip (SIPPTS) puts its name in
 #: ``s=``; SIPp's stock scenarios use ``o=user1``; sipvicious and sipcli names for symmetry.
-SDP_TOOL_NAMES: frozenset[str] = frozenset({"pplsip", "sipvicious", "sipcli", "sipp", "user1", "portsip"})
+SDP_TOOL_NAMES: Final[frozenset[str]] = frozenset({"pplsip", "sipvicious", "sipcli", "sipp", "user1", "portsip"})
 
 #: SDP session names that carry no product information (RFC 4566 suggests ``s=-`` or
 #: ``s= `` when there is none). Common in both populations, so only a weak feature.
-SDP_GENERIC_SESSION_NAMES: frozenset[str] = frozenset({"", "-", "session", "sip call", "call", "no name"})
+SDP_GENERIC_SESSION_NAMES: Final[frozenset[str]] = frozenset({"", "-", "session", "sip call", "call", "no name"})
 
 #: SDP ``o=`` usernames of scripts run by hand (the system login or a placeholder). Not
 #: ``-``: RFC 4566 §5.2 prescribes it when there is no user id, and most phones send it.
-SDP_ODD_ORIGIN_USERS: frozenset[str] = frozenset({"root", "user", "username", "test", "admin"})
+SDP_ODD_ORIGIN_USERS: Final[frozenset[str]] = frozenset({"root", "user", "username", "test", "admin"})
 
 #: RFC 3261 §20 headers' usual spelling, to tell odd-case names (``Call-Id``, ``CSEQ``) apart.
-CANONICAL_NAMES: dict[str, str] = {
+CANONICAL_NAMES: Final[dict[str, str]] = {
     name.lower(): name
     for name in (
         "Via",
@@ -106,7 +107,7 @@ CANONICAL_NAMES: dict[str, str] = {
 }
 
 #: Display names that mean "caller withheld" (case-insensitive, quotes removed).
-ANONYMOUS_DISPLAY: frozenset[str] = frozenset(
+ANONYMOUS_DISPLAY: Final[frozenset[str]] = frozenset(
     {"anonymous", "restricted", "unknown", "private", "unavailable", "withheld", "anonymous caller"}
 )
 

@@ -14,15 +14,16 @@ import json
 import math
 import struct
 from collections.abc import Sequence
+from typing import Final
 
 from .features import FEATURE_NAMES
 
 #: ``"<name>":`` of each feature, in :data:`FEATURE_NAMES` order.
-_KEYS = tuple(f"{json.dumps(name)}:" for name in FEATURE_NAMES)
+_KEYS: Final = tuple(f"{json.dumps(name)}:" for name in FEATURE_NAMES)
 #: JSON text of ``round(value, 4)`` by value: feature values repeat (flags, log counts of small
 #: integers, small ratios), and rounding + repr cost ~1 µs each. Emptied when full.
-_NUMBERS: dict[float, str] = {}
-_NUMBERS_MAX = 4096  # the explanation's contributions, and the JSON fallback
+_NUMBERS: Final[dict[float, str]] = {}
+_NUMBERS_MAX: Final = 4096  # the explanation's contributions, and the JSON fallback
 
 
 def _number(value: float) -> str:
@@ -51,8 +52,8 @@ def features_json(vector: Sequence[float]) -> str:
 #: little-endian float32 in :data:`FEATURE_NAMES` order. The tag names that order, so a build
 #: with other features reads nothing rather than misnamed values. Packing costs ~4 µs per
 #: INVITE against ~37 µs for JSON of the rounded values (and ~420 bytes against ~620).
-FEATURES_TAG = "f32:" + hashlib.sha256("\n".join(FEATURE_NAMES).encode()).hexdigest()[:8] + ":"
-_PACKED = struct.Struct(f"<{len(FEATURE_NAMES)}f")
+FEATURES_TAG: Final = "f32:" + hashlib.sha256("\n".join(FEATURE_NAMES).encode()).hexdigest()[:8] + ":"
+_PACKED: Final = struct.Struct(f"<{len(FEATURE_NAMES)}f")
 
 
 def features_text(vector: Sequence[float]) -> str:

@@ -32,15 +32,15 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-FORMAT = "antibot-gbt/1"
+FORMAT: Final = "antibot-gbt/1"
 #: Explanations kept by leaf combination (the cache is emptied when full).
-EXPLAIN_CACHE = 4096
+EXPLAIN_CACHE: Final = 4096
 #: Deeper trees are walked instead of compiled (nested expressions have a compiler limit).
-COMPILE_MAX_DEPTH = 24
+COMPILE_MAX_DEPTH: Final = 24
 #: The shipped model's generated, compiled ``leaves`` (absent in a pure-Python install).
-NATIVE_MODULE = "antibot.detect._shipped_trees"
+NATIVE_MODULE: Final = "antibot.detect._shipped_trees"
 
 
 class ModelError(ValueError):

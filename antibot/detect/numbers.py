@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 from urllib.parse import unquote
 
 from ..sip.message import Request
@@ -20,27 +21,27 @@ from .lists import ANONYMOUS_DISPLAY, NumberLists
 
 #: Longest user part kept (a number or a name); longer ones are cut so that a hostile caller
 #: cannot make counter keys arbitrarily long.
-MAX_USER = 64
+MAX_USER: Final = 64
 #: A sweep neighbour: a recent To number within this distance of the current one.
-SWEEP_NEAR = 10
+SWEEP_NEAR: Final = 10
 #: Largest step between consecutive numbers of a monotone dialling run.
-SWEEP_STEP = 100
+SWEEP_STEP: Final = 100
 #: The sweep score divides by at least this many recent numbers (a prior: one close
 #: number out of one recent call is weak evidence).
-SWEEP_PRIOR = 4
+SWEEP_PRIOR: Final = 4
 
 #: The North American international access code (``011 44 20 ...`` = ``+44 20 ...``). Unlike
 #: ``00`` it can begin a national number elsewhere (UK ``0114`` Sheffield, ``0118`` Reading), so
 #: it counts as international only when what follows is a plausible E.164 number.
-NANP_IDD = "011"
+NANP_IDD: Final = "011"
 
-_SEPARATORS = str.maketrans("", "", "-.() ")
-_PRIVACY_HIDDEN = frozenset({"id", "user", "header"})
-_PRIVACY_SPLIT = re.compile(r"[;,\s]+")
+_SEPARATORS: Final = str.maketrans("", "", "-.() ")
+_PRIVACY_HIDDEN: Final = frozenset({"id", "user", "header"})
+_PRIVACY_SPLIT: Final = re.compile(r"[;,\s]+")
 
 # E.164 country codes -> (min, max) total digits including the code. Compact on purpose: the
 # common ones plus the IRSF examples of lists.py; unknown codes score 0.5, not 0.
-_CC_TEXT = """
+_CC_TEXT: Final = """
 1:11 7:11 20:10-12 27:11 30:12 31:11 32:10-11 33:11 34:11 36:10-11 39:8-13 40:11 41:11
 43:8-15 44:11-12 45:10 46:9-12 47:10 48:11 49:8-15 51:10-11 52:12-13 53:8-10 54:12-13
 55:12-13 56:11 57:10-12 58:12 60:10-12 61:11 62:9-14 63:10-12 64:10-12 65:10 66:10-11
@@ -65,7 +66,7 @@ def _cc_table(text: str) -> dict[str, tuple[int, int]]:
     return table
 
 
-COUNTRY_LENGTHS: dict[str, tuple[int, int]] = _cc_table(_CC_TEXT)
+COUNTRY_LENGTHS: Final[dict[str, tuple[int, int]]] = _cc_table(_CC_TEXT)
 
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
@@ -89,7 +90,7 @@ class Number:
         return self.numeric and (self.international or (len(self.text) >= 11 and self.text[0] != "0"))
 
 
-EMPTY = Number("", False, False)
+EMPTY: Final = Number("", False, False)
 
 
 @lru_cache(maxsize=1024)

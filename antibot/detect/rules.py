@@ -11,16 +11,16 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import re2
 
 from .verdict import Action
 
-PHASES = ("allow", "deny", "threshold")
+PHASES: Final = ("allow", "deny", "threshold")
 #: The decision's rule when a high score was not acted on for want of support (:mod:`.corroboration`).
-ISOLATED = "score-isolated"
-ACTIONS = ("relay", "suspect", "reject", "drop")
+ISOLATED: Final = "score-isolated"
+ACTIONS: Final = ("relay", "suspect", "reject", "drop")
 
 
 class RuleError(ValueError):
@@ -123,7 +123,7 @@ def _prefix_match(number: str, prefixes: frozenset[str]) -> bool:
 
 
 #: User-Agent strings whose pattern result a rule remembers (emptied when full).
-UA_MEMO = 4096
+UA_MEMO: Final = 4096
 
 
 def _normalise_prefix(prefix: str) -> str:

@@ -13,6 +13,7 @@ import itertools
 import logging
 import secrets
 from dataclasses import dataclass, field
+from typing import Final
 
 from ..detect.limiter import TokenBuckets
 from ..detect.verdict import Action, Verdict
@@ -35,8 +36,8 @@ from .upstreams import Upstream, UpstreamPool
 
 log = logging.getLogger("antibot.proxy")
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY, PRACK, MESSAGE, SUBSCRIBE"
-_DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+ALLOW: Final = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY, PRACK, MESSAGE, SUBSCRIBE"
+_DIALOG_CREATING: Final = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
 
 
 @dataclass(slots=True)

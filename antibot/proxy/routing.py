@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass
+from typing import Final
 
 from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
@@ -14,7 +15,7 @@ from ..sip.via import MAGIC_COOKIE, Via
 from .effects import Addr
 
 #: Our branches: ``z9hG4bK-ab<loop hash>.<transaction hash>`` (RFC 3261 §16.6 step 8).
-BRANCH_PREFIX = MAGIC_COOKIE + "-ab"
+BRANCH_PREFIX: Final = MAGIC_COOKIE + "-ab"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ class LocalIdentity:
 
 
 #: Next hops by URI text: Route and Request-URIs of a dialog repeat on every request (bounded).
-_TARGETS: dict[str, Addr] = {}
+_TARGETS: Final[dict[str, Addr]] = {}
 
 
 def uri_target(uri_text: str) -> Addr:
@@ -132,7 +133,7 @@ def loop_hash(req: Request) -> str:
     return cached
 
 
-_LOOP_KEYS = frozenset({"from", "to", "proxy-require", "route"})
+_LOOP_KEYS: Final = frozenset({"from", "to", "proxy-require", "route"})
 
 
 def stateful_branch(req: Request, tid: str) -> str:
@@ -227,7 +228,7 @@ def is_broadcast(host: str) -> bool:
 
 
 #: URIs of Route values: the same few Record-Route entries come back on every in-dialog request.
-_ROUTE_URIS: dict[str, str] = {}
+_ROUTE_URIS: Final[dict[str, str]] = {}
 
 
 def parse_name_addr_uri(value: str) -> str:

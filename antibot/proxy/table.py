@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from ..sip import build
 from ..sip.message import Request, Response
@@ -157,7 +158,7 @@ class TransactionTable:
         return out
 
 
-_PHRASES = {
+_PHRASES: Final = {
     100: "Trying",
     200: "OK",
     404: "Not Found",

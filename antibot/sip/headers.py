@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from .errors import ParseError
 
 #: RFC 3261 §7.3.3 compact forms, plus the later ones from the IANA SIP parameters registry.
-COMPACT: dict[str, str] = {
+COMPACT: Final[dict[str, str]] = {
     "a": "accept-contact",
     "b": "referred-by",
     "c": "content-type",
@@ -29,10 +31,10 @@ COMPACT: dict[str, str] = {
 }
 
 #: Headers that RFC 3261 §7.3.1 allows only once (a second value is a 400, RFC 4475 §3.3.8).
-SINGLE = frozenset({"call-id", "cseq", "from", "to", "max-forwards", "content-length", "content-type"})
+SINGLE: Final = frozenset({"call-id", "cseq", "from", "to", "max-forwards", "content-length", "content-type"})
 
 #: Headers whose values may legally hold unquoted commas, so they are never comma-split (§7.3.1).
-NO_SPLIT = frozenset(
+NO_SPLIT: Final = frozenset(
     {
         "www-authenticate",
         "authorization",
@@ -55,9 +57,9 @@ NO_SPLIT = frozenset(
 )
 
 #: RFC 3261 §25.1 token characters, for ``str.strip`` (cheaper than a regex per message).
-TOKEN_STR = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~"
+TOKEN_STR: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~"
 #: Header names seen before, mapped to their canonical key (bounded so junk can't grow it).
-KEYS: dict[str, str] = {}
+KEYS: Final[dict[str, str]] = {}
 
 
 def header_key(name: str) -> str:

@@ -9,14 +9,14 @@ From/To of responses) is parsed on first use, because most messages never need i
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .address import NameAddr, parse_name_addr
 from .headers import NO_SPLIT, TOKEN_STR, split_commas
 from .uri import SipUri
 from .via import Via, parse_via
 
-_TAG = re.compile(r";\s*tag\s*=\s*([^;\s,>]+)", re.IGNORECASE)
+_TAG: Final = re.compile(r";\s*tag\s*=\s*([^;\s,>]+)", re.IGNORECASE)
 
 
 class Header(NamedTuple):

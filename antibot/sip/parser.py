@@ -8,6 +8,8 @@ proxy answers (``None``: drop). Text is decoded as latin-1 so that bytes round-t
 
 from __future__ import annotations
 
+from typing import Final
+
 from .address import NameAddr, parse_name_addr
 from .errors import (
     BadResponse,
@@ -24,7 +26,7 @@ from .uri import SipUri, parse_uri
 from .via import parse_via
 
 #: Methods of RFC 3261 and its extensions; CSeq mismatch on others is a 501 (RFC 4475 §3.1.2.18).
-KNOWN_METHODS = frozenset(
+KNOWN_METHODS: Final = frozenset(
     {
         "INVITE",
         "ACK",
@@ -42,10 +44,10 @@ KNOWN_METHODS = frozenset(
         "UPDATE",
     }
 )
-MAX_MESSAGE = 65535
-_CRLF2 = b"\r\n\r\n"
-_MAX_CSEQ = 2**32 - 1
-_NAMES = {
+MAX_MESSAGE: Final = 65535
+_CRLF2: Final = b"\r\n\r\n"
+_MAX_CSEQ: Final = 2**32 - 1
+_NAMES: Final = {
     "call-id": "Call-ID",
     "cseq": "CSeq",
     "max-forwards": "Max-Forwards",
@@ -95,9 +97,12 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
     first, _, head = text.partition("\r\n")
     is_response = first[:4].upper() == "SIP/"  # SIP-Version is case-insensitive (RFC 3261 §7.1)
     headers: list[Header] = []
+    singles: dict[str, str] = {}
+    via_values: list[str] = []
     try:
-        headers = _split_headers(head)
-        singles, via_values = _classify(headers)
+        repeated = _split_headers(head, headers, singles, via_values)
+        if repeated:
+            raise ParseError(f"more than one {_NAMES[repeated]} header")
         msg = _build(first, headers, singles, via_values, is_response)
         length_text = _content_length(singles)
         if length_text is None:
@@ -125,25 +130,39 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
         raise
 
 
-def _split_headers(head: str) -> list[Header]:
+def _split_headers(head: str, out: list[Header], singles: dict[str, str], via_values: list[str]) -> str:
+    """Split the header section into ``out``, collecting the Via values and the headers RFC 3261
+    §7.3.1 allows once (``singles``) on the way; returns the key of the first such header that
+    came twice (a 400), else "". Every line is split even then: a 400 is built from them."""
     if not head:
-        return []
+        return ""
     if "\r\n " in head or "\r\n\t" in head or head[0] in " \t":
-        return _split_folded(head)
+        out += _split_folded(head)
+        return _classify(out, singles, via_values)
     keys = KEYS
-    out: list[Header] = []
     append = out.append
     new = tuple.__new__
+    repeated = ""
     for line in head.split("\r\n"):
         name, colon, value = line.partition(":")
         key = keys.get(name)
         if key is None:
+            # A line that cannot be split leaves no headers at all (nothing to answer with).
             if not colon or not name:
+                del out[:]
                 raise ParseError("header line without a name")
             name = name.rstrip(" \t")
+            if not is_token(name):
+                del out[:]
+                raise ParseError(f"bad header name {name[:30]!a}")
             key = header_key(name)
-        append(new(Header, (name, key, value.strip(), line + "\r\n")))
-    return out
+        value = value.strip()
+        append(new(Header, (name, key, value, line + "\r\n")))
+        if key == "via":
+            via_values.append(value)
+        elif key in SINGLE and not repeated:
+            repeated = _single(singles, key, value)
+    return repeated
 
 
 def _split_folded(head: str) -> list[Header]:
@@ -173,21 +192,27 @@ def _split_folded(head: str) -> list[Header]:
     return headers
 
 
-def _classify(headers: list[Header]) -> tuple[dict[str, str], list[str]]:
-    """The headers RFC 3261 §7.3.1 allows once (a second one is a 400), and the Via values."""
-    singles: dict[str, str] = {}
-    via_values: list[str] = []
+def _classify(headers: list[Header], singles: dict[str, str], via_values: list[str]) -> str:
+    """The Via values and the single headers of a folded message (see :func:`_split_headers`)."""
+    repeated = ""
     for h in headers:
         key = h.key
         if key == "via":
             via_values.append(h.value)
-        elif key in SINGLE:
-            if key in singles:
-                if key == "content-length" and singles[key] == h.value:
-                    continue
-                raise ParseError(f"more than one {_NAMES[key]} header")
-            singles[key] = h.value
-    return singles, via_values
+        elif key in SINGLE and not repeated:
+            repeated = _single(singles, key, h.value)
+    return repeated
+
+
+def _single(singles: dict[str, str], key: str, value: str) -> str:
+    """Record a header allowed once (RFC 3261 §7.3.1); its key when it came before (a second
+    Content-Length of the same value is tolerated), else ""."""
+    if key in singles:
+        if key == "content-length" and singles[key] == value:
+            return ""
+        return key
+    singles[key] = value
+    return ""
 
 
 def _build(
@@ -278,7 +303,7 @@ def _request_line(first: str) -> tuple[str, str, SipUri | None]:
 
 
 #: Parsed CSeq values ("1 INVITE", "2 BYE" ... repeat endlessly; bounded).
-_CSEQS: dict[str, tuple[int, str]] = {}
+_CSEQS: Final[dict[str, tuple[int, str]]] = {}
 
 
 def _cseq(value: str) -> tuple[int, str]:

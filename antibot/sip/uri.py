@@ -5,12 +5,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from .errors import ParseError, UnsupportedUriScheme
 from .headers import parse_params
 
 #: Schemes a SIP proxy routes; anything else in a Request-URI is a 416 (RFC 3261 §16.3 step 2).
-ROUTABLE_SCHEMES = frozenset({"sip", "sips", "tel"})
+ROUTABLE_SCHEMES: Final = frozenset({"sip", "sips", "tel"})
 
 
 # Explicit __init__s (init=False): mypyc compiles them; a dataclass's generated one stays interpreted
@@ -75,11 +76,11 @@ class SipUri:
         return "tls" if self.scheme == "sips" else "udp"
 
 
-_PLAIN_HOSTPORT = re.compile(r"([A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?")
+_PLAIN_HOSTPORT: Final = re.compile(r"([A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?")
 
 
 #: Parsed host:port texts: a proxy sees the same few peers over and over (bounded).
-_HOSTPORTS: dict[str, HostPort] = {}
+_HOSTPORTS: Final[dict[str, HostPort]] = {}
 
 
 def parse_hostport(text: str) -> HostPort:
@@ -139,7 +140,7 @@ def _port(text: str) -> int:
     return int(text)
 
 
-_HOSTCHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+_HOSTCHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
 
 
 def _is_hostname(host: str) -> bool:

@@ -8,7 +8,7 @@ from .errors import ParseError, VersionNotSupported
 from .headers import TOKEN_STR, is_token, parse_params
 from .uri import HostPort, parse_hostport
 
-MAGIC_COOKIE = "z9hG4bK"
+MAGIC_COOKIE: Final = "z9hG4bK"
 
 
 Params = tuple[tuple[str, str | None], ...]

@@ -14,6 +14,7 @@ import logging
 import math
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from ..detect.verdict import Action, Verdict
 from ..proxy.core import ProxyCore
@@ -27,8 +28,8 @@ log = logging.getLogger("antibot.loop")
 
 #: Timer granularity (s): RFC 3261 timers are hundreds of ms, so 20 ms of slack changes nothing
 #: on the wire and lets one wake-up serve every timer due in the same slot.
-TIMER_SLACK = 0.02
-_RELAY = Verdict(Action.RELAY)
+TIMER_SLACK: Final = 0.02
+_RELAY: Final = Verdict(Action.RELAY)
 
 DecideFn = Callable[[Request, Addr, float], Verdict | Awaitable[Verdict]]
 
@@ -198,7 +199,7 @@ class ProxyRunner:
 
 #: Receive buffer asked for per UDP socket: a burst of INVITEs waits in the kernel instead of
 #: being dropped (the kernel caps it at net.core.rmem_max).
-UDP_RCVBUF = 4 * 1024 * 1024
+UDP_RCVBUF: Final = 4 * 1024 * 1024
 
 
 def udp_socket(host: str, port: int) -> socket.socket:
@@ -215,7 +216,7 @@ def udp_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-_IPS: set[str] = set()
+_IPS: Final[set[str]] = set()
 
 
 def _is_ip(host: str) -> bool:

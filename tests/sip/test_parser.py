@@ -219,6 +219,15 @@ def test_response_status_line_and_errors() -> None:
 def test_a_refused_request_keeps_its_header_lines_for_the_400() -> None:
     err = refused(raw("Max-Forwards: 1"))
     assert [h.key for h in err.headers] == ["via", "from", "to", "call-id", "cseq", "max-forwards", "max-forwards"]
+    # a repeated header before the end: every line after it is still there for the 400
+    err = refused(raw("Call-ID: again@pc", "Subject: later"))
+    assert err.reason == "more than one Call-ID header"
+    assert [h.key for h in err.headers][-3:] == ["max-forwards", "call-id", "subject"]
+
+
+def test_a_header_section_that_cannot_be_split_leaves_nothing_to_answer_with() -> None:
+    for line in ("no colon here", "Bad Name: x"):
+        assert refused(raw(line, "Subject: later")).headers == []
 
 
 def test_via_values() -> None:
