@@ -140,7 +140,6 @@ def _split_headers(head: str, out: list[Header], singles: dict[str, str], via_va
         out += _split_folded(head)
         return _classify(out, singles, via_values)
     keys = KEYS
-    append = out.append
     new = tuple.__new__
     repeated = ""
     for line in head.split("\r\n"):
@@ -157,7 +156,7 @@ def _split_headers(head: str, out: list[Header], singles: dict[str, str], via_va
                 raise ParseError(f"bad header name {name[:30]!a}")
             key = header_key(name)
         value = value.strip()
-        append(new(Header, (name, key, value, line + "\r\n")))
+        out.append(new(Header, (name, key, value, line + "\r\n")))  # mypyc: a list append, not a bound-method call
         if key == "via":
             via_values.append(value)
         elif key in SINGLE and not repeated:
