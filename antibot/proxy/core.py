@@ -21,7 +21,6 @@ from ..sip import build
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
 from ..sip.parser import parse_datagram
-from ..sip.uri import SipUri, parse_uri
 from ..transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
@@ -190,17 +189,17 @@ class ProxyCore(TransactionTable):
         # §16.3 request validation; §16.4 route information pre-processing.
         uri = req.uri
         parsed = req.parsed_uri
-        uri_is_me = self._uri_is_me(uri, parsed) if parsed is not None else False
+        uri_is_me = self.me.uri_is_me(uri, parsed) if parsed is not None else False
         route_values = req.values("route")
         pop = 0
         if uri_is_me and route_values and parsed is not None and parsed.user is None:
             # §16.4: a strict-routing previous hop put our Record-Route URI in the Request-URI.
             uri = routing.parse_name_addr_uri(route_values[-1])
-            uri_is_me = self._uri_is_me(uri)
+            uri_is_me = self.me.uri_is_me(uri)
         while pop < len(route_values) and self.me.route_is_me(route_values[pop]):
             pop += 1
         to_me = pop == len(route_values) and uri_is_me and req.to_tag is None
-        if req.method == "OPTIONS" and to_me and _no_user(uri):
+        if req.method == "OPTIONS" and to_me and routing.no_user(uri):
             self._stateless_reply(
                 req, source, 200, "OK", [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "path")]
             )
@@ -276,7 +275,7 @@ class ProxyCore(TransactionTable):
                 continue
             ctx.attempt += 1
             branch = routing.stateful_branch(req, f"{next(self._tids):x}")
-            data = self._forwarded(ctx, req, dest, branch)
+            data = routing.forwarded(self.me, ctx, req, dest, branch)
             reliable = dest.transport == "tcp"
             txn: ClientInviteTransaction | ClientNonInviteTransaction
             if req.method == "INVITE":
@@ -305,32 +304,6 @@ class ProxyCore(TransactionTable):
         else:
             self._respond(ctx.server, 503, now, req=req, extra=[("Retry-After", str(self.config.retry_after))])
             self._note_outcome(ctx, 503, now)
-
-    def _forwarded(self, ctx: Context, req: Request, dest: Addr, branch: str) -> bytes:
-        top: list[tuple[str, str]] = []
-        inbound = ctx.source.transport
-        if ctx.record_route:
-            # RFC 5658 double Record-Route when the two sides use different transports.
-            top.append(("Record-Route", self.me.record_route(dest.transport, dest.host)))
-            if inbound != dest.transport:
-                top.append(("Record-Route", self.me.record_route(inbound, ctx.source.host)))
-        if ctx.path:
-            top.append(("Path", self.me.record_route(dest.transport, dest.host)))
-        add: list[tuple[str, str]] = []
-        if ctx.verdict is not None:
-            add.extend(ctx.verdict.headers)
-        # The server slot already holds the top Via with received/rport filled in.
-        fixed = ctx.server.top_via if ctx.server is not None else None
-        return build.forward_request(
-            req,
-            via=self.me.via(dest.transport, dest.host, branch),
-            top=top,
-            pop_routes=ctx.pop_routes,
-            add=add,
-            strip_antibot=ctx.strip,
-            uri=ctx.uri,
-            top_via=fixed,
-        )
 
     def _on_cancel(self, req: Request, source: Addr, now: float) -> None:
         """RFC 3261 §16.10: answer the CANCEL with 200 and cancel the pending branches."""
@@ -377,7 +350,7 @@ class ProxyCore(TransactionTable):
             pop += 1
         if pop < len(route_values):
             dest = routing.uri_target(routing.parse_name_addr_uri(route_values[pop]))
-        elif self._uri_is_me(req.uri):
+        elif self.me.uri_is_me(req.uri):
             self._count("ack_dropped")
             return
         else:
@@ -491,17 +464,9 @@ class ProxyCore(TransactionTable):
 
     # ------------------------------------------------------------------ probes (OPTIONS health checks)
     def _probe(self, target: Upstream, now: float) -> None:
-        lst = self.me.listener(target.addr.transport, target.addr.host)
         n = next(self._seq)
         branch = f"{routing.BRANCH_PREFIX}probe.{n}"
-        host = f"[{target.addr.host}]" if ":" in target.addr.host else target.addr.host
-        data = (
-            f"OPTIONS sip:{host}:{target.addr.port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/{lst.transport.upper()} {lst.hostport()};branch={branch};rport\r\n"
-            f"Max-Forwards: 70\r\nFrom: <sip:antibot@{lst.hostport()}>;tag=probe{n}\r\n"
-            f"To: <sip:{host}:{target.addr.port}>\r\nCall-ID: probe-{n}@antibot\r\nCSeq: 1 OPTIONS\r\n"
-            "User-Agent: antibot\r\nContent-Length: 0\r\n\r\n"
-        ).encode()
+        data = self.me.probe_request(target.addr, branch, n)
         ctx = Context(None, target.addr, None, probe=target, deadline=now + self.config.probe_timeout)
         txn = ClientNonInviteTransaction(data, reliable=target.addr.transport == "tcp", config=self.config.timers)
         slot = ClientSlot((branch, "OPTIONS"), txn, target.addr, ctx, data, target)
@@ -547,18 +512,3 @@ class ProxyCore(TransactionTable):
                 ctx.state = "done"
             else:
                 self._target_failed(ctx.client, now, "timeout")
-
-    def _uri_is_me(self, uri: str, parsed: SipUri | None = None) -> bool:
-        if parsed is None:
-            try:
-                parsed = parse_uri(uri)
-            except SipError:
-                return False
-        return self.me.is_me(parsed.host.host, parsed.host.port, parsed.transport)
-
-
-def _no_user(uri: str) -> bool:
-    try:
-        return parse_uri(uri).user is None
-    except SipError:
-        return False

@@ -7,11 +7,13 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
+from ..sip import build
 from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
 from ..sip.message import Request
 from ..sip.uri import SipUri, parse_uri
 from ..sip.via import MAGIC_COOKIE, Via
+from .contexts import Context
 from .effects import Addr
 
 #: Our branches: ``z9hG4bK-ab<loop hash>.<transaction hash>`` (RFC 3261 §16.6 step 8).
@@ -53,6 +55,27 @@ class LocalIdentity:
 
     def is_my_host(self, host: str) -> bool:
         return host.lower() in self._hosts
+
+    def uri_is_me(self, uri: str, parsed: SipUri | None = None) -> bool:
+        """Does this SIP URI (``parsed``, when already parsed) name this proxy? False if unparsable."""
+        if parsed is None:
+            try:
+                parsed = parse_uri(uri)
+            except SipError:
+                return False
+        return self.is_me(parsed.host.host, parsed.host.port, parsed.transport)
+
+    def probe_request(self, target: Addr, branch: str, n: int) -> bytes:
+        """The OPTIONS health check (RFC 3261 §11) of an upstream target, sent from our listener."""
+        lst = self.listener(target.transport, target.host)
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        return (
+            f"OPTIONS sip:{host}:{target.port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/{lst.transport.upper()} {lst.hostport()};branch={branch};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:antibot@{lst.hostport()}>;tag=probe{n}\r\n"
+            f"To: <sip:{host}:{target.port}>\r\nCall-ID: probe-{n}@antibot\r\nCSeq: 1 OPTIONS\r\n"
+            "User-Agent: antibot\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
 
     def listener(self, transport: str, host: str) -> Listener:
         """The listener to send from towards ``host`` over ``transport`` (same family if possible)."""
@@ -239,3 +262,39 @@ def parse_name_addr_uri(value: str) -> str:
             _ROUTE_URIS.clear()
         _ROUTE_URIS[value] = uri
     return uri
+
+
+def forwarded(me: LocalIdentity, ctx: Context, req: Request, dest: Addr, branch: str) -> bytes:
+    """``req`` as forwarded to ``dest`` in ``ctx`` (RFC 3261 §16.6): Record-Route (doubled
+    across transports, RFC 5658) or Path on top, our Via, the verdict's headers."""
+    top: list[tuple[str, str]] = []
+    inbound = ctx.source.transport
+    if ctx.record_route:
+        top.append(("Record-Route", me.record_route(dest.transport, dest.host)))
+        if inbound != dest.transport:
+            top.append(("Record-Route", me.record_route(inbound, ctx.source.host)))
+    if ctx.path:
+        top.append(("Path", me.record_route(dest.transport, dest.host)))
+    add: list[tuple[str, str]] = []
+    if ctx.verdict is not None:
+        add.extend(ctx.verdict.headers)
+    # The server slot already holds the top Via with received/rport filled in.
+    fixed = ctx.server.top_via if ctx.server is not None else None
+    return build.forward_request(
+        req,
+        via=me.via(dest.transport, dest.host, branch),
+        top=top,
+        pop_routes=ctx.pop_routes,
+        add=add,
+        strip_antibot=ctx.strip,
+        uri=ctx.uri,
+        top_via=fixed,
+    )
+
+
+def no_user(uri: str) -> bool:
+    """True for a SIP URI without a user part (a request for the proxy itself); False if unparsable."""
+    try:
+        return parse_uri(uri).user is None
+    except SipError:
+        return False

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from antibot.proxy.effects import Addr
-from antibot.proxy.routing import BRANCH_PREFIX, branch_for, fixed_top_via, loop_hash, stateful_branch
+from antibot.proxy.routing import (
+    BRANCH_PREFIX,
+    Listener,
+    LocalIdentity,
+    branch_for,
+    fixed_top_via,
+    loop_hash,
+    no_user,
+    stateful_branch,
+)
 from antibot.sip.message import Request
 from antibot.sip.parser import parse_datagram
 from antibot.sip.via import parse_via
@@ -50,3 +59,31 @@ def test_branches_carry_the_loop_hash_and_differ_per_transaction() -> None:
     assert a != b and a.startswith(f"{BRANCH_PREFIX}{loop_hash(req)}.")
     assert branch_for(req) == branch_for(_request("c1"))  # stateless ACKs: deterministic
     assert branch_for(req) != branch_for(_request("c2"))
+
+
+def test_the_proxy_recognises_its_own_uris() -> None:
+    me = LocalIdentity(
+        [Listener("udp", "0.0.0.0", 5060, "203.0.113.10"), Listener("tcp", "0.0.0.0", 5070, "pbx.example")]
+    )
+    assert me.uri_is_me("sip:203.0.113.10") and me.uri_is_me("sip:bob@203.0.113.10:5060;transport=udp")
+    assert me.uri_is_me("sip:PBX.example:5070;transport=tcp")
+    assert not me.uri_is_me("sip:203.0.113.10:5080") and not me.uri_is_me("sip:198.51.100.1")
+    assert not me.uri_is_me("sip:[bad")  # unparsable: not us
+    assert no_user("sip:203.0.113.10") and not no_user("sip:bob@203.0.113.10") and not no_user("sip:[bad")
+
+
+def test_the_health_probe_is_a_well_formed_options_from_our_listener() -> None:
+    me = LocalIdentity([Listener("udp", "0.0.0.0", 5060, "203.0.113.10"), Listener("udp", "::", 5060, "2001:db8::1")])
+    for target, via_host in (
+        (Addr("udp", "10.0.0.5", 5080), "203.0.113.10:5060"),
+        (Addr("udp", "2001:db8::5", 5080), "[2001:db8::1]:5060"),
+    ):
+        probe = parse_datagram(me.probe_request(target, f"{BRANCH_PREFIX}probe.7", 7))
+        assert isinstance(probe, Request) and (probe.method, probe.cseq_method, probe.call_id) == (
+            "OPTIONS",
+            "OPTIONS",
+            "probe-7@antibot",
+        )
+        assert probe.parsed_uri is not None and probe.parsed_uri.host.host == target.host.strip("[]")
+        assert probe.top_via.sent_by.render() == via_host and probe.top_via.branch == f"{BRANCH_PREFIX}probe.7"
+        assert probe.from_tag == "probe7" and probe.to_tag is None and probe.max_forwards == 70
