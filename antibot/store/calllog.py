@@ -1,8 +1,8 @@
 """A bounded queue between the SIP path and the call log stream in Redis.
 
 The SIP path calls :meth:`CallLog.submit`, which never waits: when the queue is full the
-entry is dropped and counted. A background :meth:`CallLog.run` writes batches, one round
-trip each, and keeps going through Redis outages (counted, retried with backoff). A batch
+entry is dropped and counted. A background :meth:`CallLog.run` writes batches and keeps
+going through Redis outages (counted, retried with backoff). A batch
 that is not full waits ``linger`` seconds (0.25 by default) for more entries first, so a steady
 call rate costs one write per ``linger`` rather than one per call: each write is two round trips
 and an AOF write in Redis, which cost more than the entries themselves at a few hundred calls/s
