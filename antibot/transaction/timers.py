@@ -66,17 +66,22 @@ class Timers:
 
     def next_deadline(self) -> float | None:
         """The earliest armed deadline, or None if no timer is armed."""
-        return min(self._deadlines.values(), default=None)
+        # A loop, not min(..., default=None): compiled, it runs on every arm of every transaction.
+        earliest: float | None = None
+        for at in self._deadlines.values():
+            if earliest is None or at < earliest:
+                earliest = at
+        return earliest
 
     def pop_expired(self, now: float) -> list[Timer]:
         """Disarm and return every timer with deadline <= ``now``.
 
         Ordered by deadline; ties are broken by timer letter so the order is deterministic.
         """
-        expired = sorted(
-            (timer for timer, at in self._deadlines.items() if at <= now),
-            key=lambda timer: (self._deadlines[timer], str(timer)),
-        )
+        deadlines = self._deadlines
+        expired = [timer for timer, at in deadlines.items() if at <= now]
+        if len(expired) > 1:  # usually one: nothing to sort
+            expired.sort(key=lambda timer: (deadlines[timer], str(timer)))
         for timer in expired:
-            del self._deadlines[timer]
+            del deadlines[timer]
         return expired
