@@ -130,17 +130,32 @@ def split_commas(value: str) -> list[str]:
     return parts
 
 
+#: What :func:`plain_param` returns for a list that is not plain (plain values are printable,
+#: so no parameter value can be it).
+NOT_PLAIN: Final = "\x00"
+
+
+def plain_param(text: str, wanted: str) -> str | None:
+    """The value of the first parameter named ``wanted`` (lower case; "" for a flag) in a plain
+    list (see :func:`is_plain_params`), None when absent, :data:`NOT_PLAIN` when the list is not
+    plain: the check and the lookup in one pass."""
+    found: str | None = None
+    for item in text.split(";"):
+        name, eq, value = item.partition("=")
+        if not name or name.strip(TOKEN_STR):
+            return NOT_PLAIN
+        if eq and (not value or '"' in value or " " in value or not value.isprintable()):
+            return NOT_PLAIN
+        if found is None and len(name) == len(wanted) and name.lower() == wanted:
+            found = value
+    return found
+
+
 def is_plain_params(text: str) -> bool:
     """True for the common ``name[=value]`` list without quotes or LWS (valid for :func:`parse_params`):
     token names, values without ``;``, ``"`` or white space (control characters also send a list
     down the general path)."""
-    for item in text.split(";"):
-        name, eq, value = item.partition("=")
-        if not name or name.strip(TOKEN_STR):
-            return False
-        if eq and (not value or '"' in value or " " in value or not value.isprintable()):
-            return False
-    return True
+    return plain_param(text, "") != NOT_PLAIN
 
 
 def parse_params(text: str, what: str) -> list[tuple[str, str | None]]:

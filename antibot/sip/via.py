@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from .errors import ParseError, VersionNotSupported
-from .headers import TOKEN_STR, is_token, parse_params
+from .headers import NOT_PLAIN, is_token, parse_params, plain_param
 from .uri import HostPort, parse_hostport
 
 MAGIC_COOKIE: Final = "z9hG4bK"
@@ -89,8 +89,8 @@ def parse_via(value: str) -> Via:
                 return Via(transport.upper(), parse_hostport(hostport), (), None)
             params_text = value[semi + 1 :]
             params: Params | None = None
-            branch = _plain_branch(params_text)
-            if branch == _NOT_PLAIN:
+            branch = plain_param(params_text, "branch")
+            if branch == NOT_PLAIN:
                 params = tuple(parse_params(params_text, "Via"))
                 branch = _branch(params)
             if branch == MAGIC_COOKIE:
@@ -128,26 +128,6 @@ def _parse_general(value: str) -> Via:
         # RFC 4475 §3.2.1: the magic cookie alone identifies no transaction.
         raise ParseError("Via branch has no transaction identifier")
     return Via(transport, sent_by, params, branch)
-
-
-#: What :func:`_plain_branch` returns for a list that is not plain (no branch value can be it:
-#: plain values are printable).
-_NOT_PLAIN: Final = "\x00"
-
-
-def _plain_branch(params_text: str) -> str | None:
-    """The first ``branch`` of a parameter list that :func:`is_plain_params` accepts (names are
-    case-insensitive), checked in the same pass; :data:`_NOT_PLAIN` for any other list."""
-    branch: str | None = None
-    for item in params_text.split(";"):
-        name, eq, value = item.partition("=")
-        if not name or name.strip(TOKEN_STR):
-            return _NOT_PLAIN
-        if eq and (not value or '"' in value or " " in value or not value.isprintable()):
-            return _NOT_PLAIN
-        if branch is None and len(name) == 6 and name.lower() == "branch":
-            branch = value
-    return branch
 
 
 def _branch(params: Params) -> str | None:

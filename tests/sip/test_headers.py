@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import re
 
-from antibot.sip.headers import is_plain_params, is_token
+from antibot.sip.headers import NOT_PLAIN, is_plain_params, is_token, plain_param
 
 _TOKEN = r"A-Za-z0-9\-.!%*_+`'~"
 TOKEN_RE = re.compile(f"[{_TOKEN}]+")
@@ -64,3 +64,12 @@ def test_plain_params_never_accepts_what_the_grammar_refuses() -> None:
         assert is_plain_params(text) or not plain or not text.isprintable(), repr(text)
         agree += is_plain_params(text) == plain
     assert agree > 49_000
+
+
+def test_plain_param_finds_a_value_and_checks_the_list_in_one_pass() -> None:
+    assert plain_param("branch=z9hG4bK-1;rport", "branch") == "z9hG4bK-1"
+    assert plain_param("rport;BRANCH=x;branch=y", "branch") == "x"  # first one, names case-insensitive
+    assert plain_param("rport;lr", "lr") == ""  # a flag
+    assert plain_param("rport=5060", "branch") is None
+    assert plain_param('branch=x;q="a b"', "branch") == NOT_PLAIN  # not plain: the general parser decides
+    assert plain_param("branch=x;;rport", "branch") == NOT_PLAIN
