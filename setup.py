@@ -2,7 +2,8 @@
 
 The modules are plain, strictly typed Python; mypyc turns them into C extensions that cut the
 proxy's CPU per call (see bench/README.md). Without a C compiler, or with ``ANTIBOT_PURE=1``,
-the same modules run as pure Python: every extension is optional.
+the same modules run as pure Python: every extension is optional. One small hand-written C
+module, the parser's header-line splitter (``antibot/sip/_lines.c``), is built beside them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 #: Compiled modules: the per-packet path. ``antibot/sip/errors.py`` stays Python (exception
 #: classes with per-class status hints), as does everything that is not on the per-packet path.
@@ -54,6 +55,8 @@ HOT = [
     "antibot/detect/unscored.py",
     "antibot/detect/verdict.py",
 ]
+#: Hand-written C: the parser's header-line splitter (its Python reference: ``parser._split_lines``).
+LINES = "antibot/sip/_lines.c"
 #: The shipped model's trees as compiled code (see ``antibot.detect.model.walker_source``).
 MODEL = Path("models/antibot-gbt.json")
 TREES = Path("antibot/detect/_shipped_trees.py")
@@ -86,6 +89,7 @@ def _ext_modules() -> list[object]:
         return []
     # One shared library inside the package (found by editable installs too).
     exts = mypycify(HOT + _shipped_trees(), opt_level="3", debug_level="0", group_name="antibot._hotpath")
+    exts.append(Extension("antibot.sip._lines", [LINES], extra_compile_args=["-O2"]))
     for ext in exts:
         ext.optional = True  # no C compiler: fall back to the pure-Python modules
     return list(exts)

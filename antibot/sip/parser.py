@@ -8,6 +8,7 @@ proxy answers (``None``: drop). Text is decoded as latin-1 so that bytes round-t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from .address import NameAddr, parse_name_addr
@@ -24,6 +25,22 @@ from .headers import KEYS, SINGLE, header_key, is_token, split_commas
 from .message import Header, Message, Request, Response, tag_of
 from .uri import SipUri, parse_uri
 from .via import parse_via
+
+#: The C build of :func:`_split_lines` (``_lines.c``), or None in a pure-Python install.
+LinesSplitter = Callable[
+    [str, list[Header], dict[str, str], list[str], dict[str, str], frozenset[str], type[Header]], str | None
+]
+
+
+def _c_lines() -> LinesSplitter | None:
+    try:
+        from ._lines import split
+    except ImportError:  # no C compiler at install time, or ANTIBOT_PURE=1
+        return None
+    return split
+
+
+C_LINES: Final = _c_lines()
 
 #: Methods of RFC 3261 and its extensions; CSeq mismatch on others is a 501 (RFC 4475 §3.1.2.18).
 KNOWN_METHODS: Final = frozenset(
@@ -133,9 +150,24 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
 def _split_headers(head: str, out: list[Header], singles: dict[str, str], via_values: list[str]) -> str:
     """Split the header section into ``out``, collecting the Via values and the headers RFC 3261
     §7.3.1 allows once (``singles``) on the way; returns the key of the first such header that
-    came twice (a 400), else "". Every line is split even then: a 400 is built from them."""
+    came twice (a 400), else "". Every line is split even then: a 400 is built from them.
+
+    The C splitter does the usual section (known names, no folding); anything else, or a pure
+    install, takes :func:`_split_lines`, with the same result."""
     if not head:
         return ""
+    if C_LINES is not None:
+        repeated = C_LINES(head, out, singles, via_values, KEYS, SINGLE, Header)
+        if repeated is not None:
+            return repeated
+        del out[:]
+        singles.clear()
+        del via_values[:]
+    return _split_lines(head, out, singles, via_values)
+
+
+def _split_lines(head: str, out: list[Header], singles: dict[str, str], via_values: list[str]) -> str:
+    """:func:`_split_headers` in Python (the reference for ``_lines.c``); ``head`` is not empty."""
     if "\r\n " in head or "\r\n\t" in head or head[0] in " \t":
         out += _split_folded(head)
         return _classify(out, singles, via_values)

@@ -1,0 +1,207 @@
+/* Header-line splitting in C: the fast path of antibot.sip.parser._split_headers.
+ *
+ * split(head, out, singles, via_values, keys, single, header_type) splits a header section
+ * (RFC 3261 section 7.3.1: "name: value" lines joined by CRLF, no folding) exactly as the
+ * pure-Python _split_lines does on the same input: for each line, Header(name, key,
+ * value.strip(), line + CRLF) is appended to `out`, the Via values to `via_values`, and the
+ * first value of each header in `single` to `singles`. It returns the key of the first
+ * header of `single` that came twice ("" when none; a second Content-Length of the same value
+ * is tolerated), or None when the section needs the Python path: a folded line, a line
+ * without a colon, an empty line, or a name not yet in `keys` (the Python path validates
+ * the name and caches it there). After None the lists and dict may hold a partial result:
+ * the caller clears them before running the Python path.
+ *
+ * It saves the per-line tuple of str.partition and the generic calls of the compiled
+ * Python: four objects per line (name, value, line, Header). No state, no I/O.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+static PyObject *crlf; /* "\r\n" */
+
+static int
+ascii_equal(PyObject *s, const char *text, Py_ssize_t len)
+{
+    return PyUnicode_GET_LENGTH(s) == len && PyUnicode_KIND(s) == PyUnicode_1BYTE_KIND &&
+           memcmp(PyUnicode_1BYTE_DATA(s), text, (size_t)len) == 0;
+}
+
+/* Record a header allowed once; 1 when it repeats (the caller's `repeated`), 0, or -1 on error. */
+static int
+single_value(PyObject *singles, PyObject *key, PyObject *value)
+{
+    PyObject *old = PyDict_GetItemWithError(singles, key);
+    if (old == NULL) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        return PyDict_SetItem(singles, key, value) < 0 ? -1 : 0;
+    }
+    if (ascii_equal(key, "content-length", 14)) {
+        int same = PyObject_RichCompareBool(old, value, Py_EQ);
+        if (same != 0) {
+            return same < 0 ? -1 : 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+split(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "split() takes 7 arguments");
+        return NULL;
+    }
+    PyObject *head = args[0], *out = args[1], *singles = args[2], *vias = args[3];
+    PyObject *keys = args[4], *single = args[5], *type_arg = args[6];
+    if (!PyUnicode_Check(head) || !PyList_Check(out) || !PyDict_Check(singles) || !PyList_Check(vias) ||
+        !PyDict_Check(keys) || !PyAnySet_Check(single) || !PyType_Check(type_arg) ||
+        !PyType_IsSubtype((PyTypeObject *)type_arg, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "split(str, list, dict, list, dict, set, tuple subtype)");
+        return NULL;
+    }
+    PyTypeObject *header_type = (PyTypeObject *)type_arg;
+    if (PyUnicode_KIND(head) != PyUnicode_1BYTE_KIND) {
+        Py_RETURN_NONE; /* not latin-1 text: not from the parser */
+    }
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA(head);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(head);
+    PyObject *repeated = NULL;
+    Py_ssize_t start = 0;
+    for (;;) {
+        /* The line is s[start:eol]; `last` when no CRLF follows it (str.split("\r\n")). */
+        Py_ssize_t eol = n;
+        int last = 1;
+        const Py_UCS1 *p = s + start;
+        while ((p = memchr(p, '\r', (size_t)(s + n - p))) != NULL) {
+            if (p + 1 < s + n && p[1] == '\n') {
+                eol = p - s;
+                last = 0;
+                break;
+            }
+            p++;
+        }
+        if (eol == start || s[start] == ' ' || s[start] == '\t') {
+            goto python; /* an empty line, or folding (RFC 3261 section 7.3.1) */
+        }
+        const Py_UCS1 *colon = memchr(s + start, ':', (size_t)(eol - start));
+        if (colon == NULL) {
+            goto python;
+        }
+        Py_ssize_t name_end = colon - s;
+        PyObject *name = PyUnicode_Substring(head, start, name_end);
+        if (name == NULL) {
+            goto error;
+        }
+        PyObject *key = PyDict_GetItemWithError(keys, name); /* borrowed */
+        if (key == NULL) {
+            Py_DECREF(name);
+            if (PyErr_Occurred()) {
+                goto error;
+            }
+            goto python;
+        }
+        if (!PyUnicode_Check(key)) {
+            Py_DECREF(name);
+            goto python;
+        }
+        Py_INCREF(key); /* the dict may change while we allocate */
+        Py_ssize_t vs = name_end + 1, ve = eol;
+        while (vs < ve && Py_UNICODE_ISSPACE(s[vs])) {
+            vs++;
+        }
+        while (ve > vs && Py_UNICODE_ISSPACE(s[ve - 1])) {
+            ve--;
+        }
+        PyObject *value = PyUnicode_Substring(head, vs, ve);
+        PyObject *line = NULL;
+        if (value != NULL) {
+            if (!last) {
+                line = PyUnicode_Substring(head, start, eol + 2);
+            } else {
+                PyObject *bare = PyUnicode_Substring(head, start, eol);
+                if (bare != NULL) {
+                    line = PyUnicode_Concat(bare, crlf);
+                    Py_DECREF(bare);
+                }
+            }
+        }
+        PyObject *header = line != NULL ? header_type->tp_alloc(header_type, 4) : NULL;
+        if (header == NULL) {
+            Py_DECREF(name);
+            Py_DECREF(key);
+            Py_XDECREF(value);
+            Py_XDECREF(line);
+            goto error;
+        }
+        PyTuple_SET_ITEM(header, 0, name);
+        Py_INCREF(key);
+        PyTuple_SET_ITEM(header, 1, key);
+        Py_INCREF(value);
+        PyTuple_SET_ITEM(header, 2, value);
+        PyTuple_SET_ITEM(header, 3, line);
+        int failed = PyList_Append(out, header);
+        Py_DECREF(header);
+        if (!failed) {
+            if (ascii_equal(key, "via", 3)) {
+                failed = PyList_Append(vias, value);
+            } else if (repeated == NULL) {
+                int once = PySet_Contains(single, key);
+                if (once > 0) {
+                    once = single_value(singles, key, value);
+                    if (once > 0) {
+                        repeated = key;
+                        Py_INCREF(repeated);
+                    }
+                }
+                failed = once < 0;
+            }
+        }
+        Py_DECREF(value);
+        Py_DECREF(key);
+        if (failed) {
+            goto error;
+        }
+        if (last) {
+            break;
+        }
+        start = eol + 2;
+    }
+    if (repeated != NULL) {
+        return repeated;
+    }
+    return PyUnicode_New(0, 0);
+python:
+    Py_XDECREF(repeated);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(repeated);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"split", (PyCFunction)(void (*)(void))split, METH_FASTCALL,
+     "split(head, out, singles, via_values, keys, single, header_type) -> str | None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "antibot.sip._lines",
+    .m_doc = "Header-line splitting in C (see antibot.sip.parser).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__lines(void)
+{
+    crlf = PyUnicode_InternFromString("\r\n");
+    if (crlf == NULL) {
+        return NULL;
+    }
+    return PyModule_Create(&module);
+}
