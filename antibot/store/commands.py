@@ -2,7 +2,8 @@
 
 - :func:`sync_call`: one entity's ``lua/sync.lua`` keys and arguments; :func:`read_totals` reads
   its reply back.
-- :func:`write_commands`: the same counts as plain writes, for an entity seen once.
+- :func:`write_commands`: the same counts as plain writes, for an entity seen once;
+  :func:`write_batch` / :func:`write_resp`: the same already in RESP (most of a sync's writes).
 - :func:`xadd` and :func:`call_index_commands`: a call-log batch and the admin API's indexes.
 
 :mod:`.hotpath` sends them; the keys are those of :mod:`.keys`.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from ..detect.windowed import RECENT_TTL, Delta, Totals
 from .keys import (
@@ -86,6 +87,89 @@ def write_commands(delta: Delta) -> list[Command]:
         key = f"{tag}recent"
         out += (("LPUSH", key, *delta.pushed), ("LTRIM", key, 0, plan.keep - 1), ("EXPIRE", key, RECENT_TTL))
     return out
+
+
+_INCRBY: Final = "*3\r\n$6\r\nINCRBY\r\n"
+_EXPIRE: Final = "*3\r\n$6\r\nEXPIRE\r\n"
+_PFADD: Final = "\r\n$5\r\nPFADD\r\n"
+
+
+def write_batch(batch: Sequence[Delta]) -> tuple[str, int, list[Command]]:
+    """The writes of a sync's write-only deltas: RESP text (:func:`write_resp`) and its number
+    of commands, plus the commands of the deltas it leaves to :func:`write_commands`."""
+    text: list[str] = []
+    other: list[Command] = []
+    n = 0
+    for delta in batch:
+        if not delta.read:
+            resp = write_resp(delta)
+            if resp is None:
+                other += write_commands(delta)
+            else:
+                text.append(resp[0])
+                n += resp[1]
+    return "".join(text), n, other
+
+
+def write_resp(delta: Delta) -> tuple[str, int] | None:
+    """:func:`write_commands` already in RESP (``wire.pack`` of them, as text) and how many
+    commands that is, built without the command tuples (an entity seen once is most of a
+    sync's writes). None when a member is not ASCII (RESP counts bytes; keys always are ASCII,
+    see ``keys.entity_prefix``), or for a source's recent list (sources repeat: their syncs read)."""
+    e = delta.entity
+    plan = e.plan
+    tag = entity_prefix(plan.kind, e.value)
+    now = delta.now
+    out: list[str] = []
+    counts = delta.counts
+    for i, (metric, w) in enumerate(plan.counters):
+        add, add_prev = counts[i]
+        if add or add_prev:
+            bucket, ttl, _ = window(now, w)
+            name = f"{tag}{metric}:{WINDOWS[w]}:"
+            if add:
+                out.append(_counter(f"{name}{bucket}", add, ttl))
+            if add_prev:
+                out.append(_counter(f"{name}{bucket - 1}", add_prev, ttl - w))
+    members = delta.members
+    for i, (metric, w, _) in enumerate(plan.hlls):
+        added, added_prev = members[i]
+        if added or added_prev:
+            bucket, ttl, _ = window(now, w)
+            name = f"{tag}{metric}:{WINDOWS[w]}:"
+            if added:
+                hll = _hll(f"{name}{bucket}", added, ttl)
+                if hll is None:
+                    return None
+                out.append(hll)
+            if added_prev:
+                hll = _hll(f"{name}{bucket - 1}", added_prev, ttl - w)
+                if hll is None:
+                    return None
+                out.append(hll)
+    if plan.keep and delta.pushed:
+        return None  # a source's recent list: rare (sources repeat), left to write_commands
+    return "".join(out), 2 * len(out)  # each piece is a write and its EXPIRE
+
+
+def _counter(key: str, add: int, ttl: int) -> str:
+    """``INCRBY key add`` and ``EXPIRE key ttl`` in RESP (``key`` is ASCII)."""
+    n, t = str(add), str(ttl)
+    k = f"${len(key)}\r\n{key}\r\n"
+    return f"{_INCRBY}{k}${len(n)}\r\n{n}\r\n{_EXPIRE}{k}${len(t)}\r\n{t}\r\n"
+
+
+def _hll(key: str, added: tuple[str, ...], ttl: int) -> str | None:
+    """``PFADD key *added`` and ``EXPIRE key ttl`` in RESP; None when a member is not ASCII."""
+    k = f"${len(key)}\r\n{key}\r\n"
+    out = [f"*{2 + len(added)}{_PFADD}{k}"]
+    for m in added:
+        if not m.isascii():
+            return None
+        out.append(f"${len(m)}\r\n{m}\r\n")
+    t = str(ttl)
+    out.append(f"{_EXPIRE}{k}${len(t)}\r\n{t}\r\n")
+    return "".join(out)
 
 
 def read_totals(reply: Any) -> Totals:

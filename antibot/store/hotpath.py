@@ -30,7 +30,7 @@ from ..detect.counting import LocalCounters, outcome_metrics
 from ..detect.observation import Counters, Observation
 from ..detect.windowed import RECENT_TTL, Plan, own_totals
 from . import StoreError
-from .commands import Call, Command, call_index_commands, read_totals, sync_call, write_commands, xadd
+from .commands import Call, Command, call_index_commands, read_totals, sync_call, write_batch, xadd
 from .keys import (
     BUMP,
     CALL_INDEX,
@@ -180,16 +180,17 @@ class HotPath:
             _raise_errors(await self.wire.call(sets, timeout))
 
     async def _run(
-        self, script: Script, calls: list[Call], timeout: float | None, also: Sequence[Command] = ()
+        self, script: Script, calls: list[Call], timeout: float | None, also: tuple[bytes, int] = (b"", 0)
     ) -> list[Any]:
-        """EVALSHA each call, then the plain commands ``also``, in one write; the calls' replies.
-        After NOSCRIPT, load the scripts and retry only the calls that did not run (once), so
-        nothing is counted twice."""
+        """EVALSHA each call, then ``also`` (RESP of that many plain commands), in one write; the
+        calls' replies. After NOSCRIPT, load the scripts and retry only the calls that did not
+        run (once), so nothing is counted twice."""
         data = _evalsha(script, calls)
-        if also:
-            data += pack(also)
-        replies = await self.wire.send(data, len(calls) + len(also), timeout)
-        if also:
+        more, n = also
+        if n:
+            data += more
+        replies = await self.wire.send(data, len(calls) + n, timeout)
+        if n:
             _raise_errors(replies[len(calls) :])
             del replies[len(calls) :]
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, ReplyError) and _noscript(reply)]
@@ -249,7 +250,8 @@ class CounterSync:
             return 0
         try:
             calls = [sync_call(delta) for delta in batch if delta.read]
-            writes = [command for delta in batch if not delta.read for command in write_commands(delta)]
+            text, n, other = write_batch(batch)
+            writes = (text.encode("ascii") + pack(other) if other else text.encode("ascii"), n + len(other))
             replies = iter(await self.hot._run(SYNC, calls, self.timeout, writes))
             totals = [read_totals(next(replies)) if delta.read else own_totals(delta) for delta in batch]
         except asyncio.CancelledError:
