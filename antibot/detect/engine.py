@@ -30,7 +30,7 @@ from .model import Model
 from .numbers import Number, parties
 from .observation import Counters
 from .rules import ISOLATED, Facts, RuleSet
-from .verdict import Action, Verdict, phrase_for
+from .verdict import ACTION_LABELS, ACTION_VALUES, Action, Verdict, phrase_for
 
 log = logging.getLogger("antibot.detect")
 
@@ -143,7 +143,8 @@ class Detector:
         call_ref = f"{self._node}{self._calls:08x}"
         action = decision.action
         enforced = action if self.rules.mode == "enforce" else Action.RELAY
-        label = {Action.RELAY: "pass", Action.SUSPECT: "suspect"}.get(action, action.value)
+        label = ACTION_LABELS[action]
+        value = ACTION_VALUES[action]
         headers: tuple[tuple[str, str], ...]
         if self.rules.mode == "monitor":
             headers = (("X-Antibot-Verdict", label),)
@@ -168,7 +169,7 @@ class Detector:
             explanation=tuple(top),
         )
         self.stats.decisions += 1
-        self.stats.by_action[action.value] = self.stats.by_action.get(action.value, 0) + 1
+        self.stats.by_action[value] = self.stats.by_action.get(value, 0) + 1
         if decision.rule == ISOLATED:
             self.stats.isolated += 1
         if self.calllog is not None:
@@ -177,7 +178,7 @@ class Detector:
                     "call": call_ref,
                     "ts": f"{wall:.3f}",
                     "verdict": label,
-                    "action": enforced.value,
+                    "action": ACTION_VALUES[enforced],
                     "mode": self.rules.mode,
                     "score": f"{score:.4f}",
                     "reasons": ",".join(reasons),

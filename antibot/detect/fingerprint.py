@@ -94,7 +94,24 @@ class HeaderShape:
     @property
     def order_hash(self) -> str:
         """16 hex digits identifying the header order and form (stable across processes)."""
-        return hashlib.blake2b("|".join(self.tokens).encode("latin-1"), digest_size=8).hexdigest()
+        return _hashed("|".join(self.tokens), 8)
+
+
+#: Hashes already computed (a fleet sends the same shapes and User-Agents again and again),
+#: by digest size and text; bounded: cleared when full.
+_HASHES: Final[dict[tuple[int, str], str]] = {}
+
+
+def _hashed(text: str, size: int) -> str:
+    """``blake2b(text, digest_size=size)`` in hex, text encoded as latin-1 (others: ``?``)."""
+    key = (size, text)
+    known = _HASHES.get(key)
+    if known is None:
+        known = hashlib.blake2b(text.encode("latin-1", "replace"), digest_size=size).hexdigest()
+        if len(_HASHES) >= 4096:
+            _HASHES.clear()
+        _HASHES[key] = known
+    return known
 
 
 _FORMS: Final[dict[str, str]] = {}
@@ -206,7 +223,7 @@ def ua_fingerprint(req: Request, order_hash: str | None = None) -> str:
     ua = req.header("user-agent") or ""
     if order_hash is None:
         order_hash = header_order_hash(req)
-    return hashlib.blake2b(f"{ua}\x00{order_hash}".encode("latin-1", "replace"), digest_size=6).hexdigest()
+    return _hashed(f"{ua}\x00{order_hash}", 6)
 
 
 @lru_cache(maxsize=4096)

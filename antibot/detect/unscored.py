@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..sip.message import Request
 from .numbers import parties
 from .rules import Facts, RuleSet
-from .verdict import Action, Verdict, phrase_for
+from .verdict import ACTION_VALUES, Action, Verdict, phrase_for
 
 _RELAY = Verdict(Action.RELAY)
 
@@ -39,7 +39,8 @@ class UnscoredRules:
             return _RELAY
         if d.action is Action.SUSPECT or self.rules.mode == "monitor":  # relayed, the verdict in a header
             action = Action.SUSPECT if d.action is Action.SUSPECT else Action.RELAY
-            return Verdict(action, reasons=(d.rule,), rule=d.rule, headers=(("X-Antibot-Verdict", d.action.value),))
+            label = ACTION_VALUES[d.action]
+            return Verdict(action, reasons=(d.rule,), rule=d.rule, headers=(("X-Antibot-Verdict", label),))
         phrase = phrase_for(d.status)
         if self.reject_phrase and d.status == self.rules.reject_status:
             phrase = self.reject_phrase

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from ..sip.message import Request
 
@@ -26,7 +27,10 @@ def phrase_for(status: int) -> str:
     return PHRASES.get(status, "Decline")
 
 
-class Action(enum.Enum):
+class Action(enum.StrEnum):
+    """What to do with a new INVITE. A ``StrEnum`` so that an Action is hashed by
+    ``str.__hash__`` (a plain ``Enum`` hashes in Python): the hot path keys dicts by it."""
+
     RELAY = "relay"
     SUSPECT = "suspect"
     REJECT = "reject"
@@ -87,6 +91,12 @@ class Verdict:
         """RFC 3326 §2 Reason header value (quotes and backslashes in text escaped)."""
         text = self.reason_text.replace("\\", "\\\\").replace('"', '\\"')
         return f'SIP;cause={self.status};text="{text}"'
+
+
+#: Each action's value (``Action.value`` is a Python-level property; a dict lookup is not).
+ACTION_VALUES: Final[dict[Action, str]] = {a: a.value for a in Action}
+#: The ``X-Antibot-Verdict`` label of each action ("pass" for a plain relay).
+ACTION_LABELS: Final[dict[Action, str]] = {**ACTION_VALUES, Action.RELAY: "pass"}
 
 
 #: The decision hook: ``decide(request, source, now) -> Verdict``.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ..detect.limiter import TokenBuckets
-from ..detect.verdict import Action, Verdict
+from ..detect.verdict import ACTION_VALUES, Action, Verdict
 from ..sip import build
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
@@ -37,6 +37,7 @@ log = logging.getLogger("antibot.proxy")
 
 ALLOW: Final = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, NOTIFY, PRACK, MESSAGE, SUBSCRIBE"
 _DIALOG_CREATING: Final = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+_VERDICT_COUNTERS: Final = {action: f"verdict_{value}" for action, value in ACTION_VALUES.items()}
 
 
 @dataclass(slots=True)
@@ -243,7 +244,7 @@ class ProxyCore(TransactionTable):
         assert ctx.server is not None and ctx.request is not None
         ctx.verdict = verdict
         ctx.decided_at = now
-        self._count(f"verdict_{verdict.action.value}")
+        self._count(_VERDICT_COUNTERS[verdict.action])
         if verdict.action is Action.REJECT:
             ctx.state = "done"
             ctx.deadline = None

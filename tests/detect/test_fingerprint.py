@@ -215,6 +215,19 @@ def test_ua_fingerprint() -> None:
     assert ua_fingerprint(spoof) != fp
 
 
+def test_hashes_are_remembered_within_a_bound() -> None:
+    from antibot.detect import fingerprint
+
+    scanner = parse(SCANNER)
+    first = ua_fingerprint(scanner)
+    for i in range(5000):  # a flood of distinct User-Agents
+        ua = f"bot-{i}"
+        text = f"{ua}\x00{header_order_hash(scanner)}"
+        assert fingerprint._hashed(text, 6) == hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+        assert len(fingerprint._HASHES) <= 4096
+    assert ua_fingerprint(scanner) == first  # the same after the cache was cleared
+
+
 # --- whole-message features -------------------------------------------------------------
 
 
