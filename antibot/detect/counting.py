@@ -272,12 +272,24 @@ class LocalCounters:
         """Redis's totals for a batch :meth:`take` gave out (same order): the new baseline."""
         self._syncing = False
         self.in_sync = True
-        for delta, t in zip(batch, totals, strict=True):
+        if len(totals) != len(batch):
+            raise ValueError("a sync's totals do not match its batch")
+        # Index loops: zip(strict=True) is a generic call under mypyc (and this runs per entity).
+        for k in range(len(batch)):
+            delta, t = batch[k], totals[k]
             e, now = delta.entity, delta.now
-            for c, (cur, prev) in zip(e.counts, t.counts, strict=True):
+            counts, distinct, totals_counts, totals_distinct = e.counts, e.distinct, t.counts, t.distinct
+            if len(totals_counts) != len(counts) or len(totals_distinct) != len(distinct):
+                raise ValueError("a sync's totals do not match its entity")
+            for i in range(len(counts)):
+                c = counts[i]
+                cur, prev = totals_counts[i]
                 c.bucket, c.cur, c.prev = int(now // c.window), cur, prev
                 c.flight = NO_COUNTS
-            for d, (union, cur), (added, added_prev) in zip(e.distinct, t.distinct, delta.members, strict=True):
+            for i in range(len(distinct)):
+                d = distinct[i]
+                union, cur = totals_distinct[i]
+                added, added_prev = delta.members[i]
                 b = int(now // d.window)
                 if added or added_prev:
                     kept = set() if d.seen_bucket < b - 1 or len(d.seen) >= SEEN_MAX else set(d.seen)

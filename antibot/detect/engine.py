@@ -140,7 +140,7 @@ class Detector:
         if degraded:
             reasons.append("store-unavailable")
         self._calls += 1
-        call_ref = f"{self._node}{self._calls:08x}"
+        call_ref = self._node + hex(self._calls)[2:].rjust(8, "0")  # mypyc runs a format spec through str.format
         action = decision.action
         enforced = action if self.rules.mode == "enforce" else Action.RELAY
         label = ACTION_LABELS[action]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Final
 
 from ..sip.message import Header, Request
@@ -226,9 +226,22 @@ def ua_fingerprint(req: Request, order_hash: str | None = None) -> str:
     return _hashed(f"{ua}\x00{order_hash}", 6)
 
 
-@lru_cache(maxsize=4096)
+#: _ip_kind's answers (a dict, not lru_cache: a compiled call, no wrapper); bounded, cleared when full.
+_IP_KINDS: Final[dict[str, str]] = {}
+
+
 def _ip_kind(host: str) -> str:
     """``""`` not an IP literal, ``null`` 0.0.0.0/::, ``global``, or ``local`` (private etc.)."""
+    kind = _IP_KINDS.get(host)
+    if kind is None:
+        kind = _classify_ip(host)
+        if len(_IP_KINDS) >= 4096:
+            _IP_KINDS.clear()
+        _IP_KINDS[host] = kind
+    return kind
+
+
+def _classify_ip(host: str) -> str:
     if not host or not (host[0].isdigit() or ":" in host):
         return ""
     try:
@@ -238,6 +251,12 @@ def _ip_kind(host: str) -> str:
     if ip.is_unspecified:
         return "null"
     return "global" if ip.is_global else "local"
+
+
+def _elsewhere(hosts: Sequence[str], kinds: list[str], kind: str, source_ip: str) -> bool:
+    """Whether a host of this ``kind`` (``kinds[i]`` is ``hosts[i]``'s) is not ``source_ip``
+    (an index loop: ``zip(strict=True)`` is a generic call under mypyc)."""
+    return any(kinds[i] == kind and not same_ip(hosts[i], source_ip) for i in range(len(hosts)))
 
 
 def same_ip(a: str, b: str) -> bool:
@@ -356,13 +375,8 @@ def message_features(req: Request, source_ip: str, shape: HeaderShape | None = N
     # A non-global address (RFC 1918, CGNAT, link-local...) where the sender says it lives
     # (Via sent-by, Contact, SDP c=) that is not where the packet came from: a phone behind
     # NAT. Common for people, rare for scanners on rented servers. (From's host is a domain.)
-    nat = any(
-        kind == "local" and not same_ip(host, source_ip)
-        for host, kind in (
-            (via_host, _ip_kind(via_host)),
-            (contact_host, contact_kind),
-            *zip(sdp.connections, conn_kinds, strict=True),
-        )
+    nat = _elsewhere(
+        [via_host, contact_host, *sdp.connections], [_ip_kind(via_host), contact_kind, *conn_kinds], "local", source_ip
     )
     session = (sdp.session_name or "").lower()
     origin = (sdp.origin_user or "").lower()
@@ -401,8 +415,6 @@ def message_features(req: Request, source_ip: str, shape: HeaderShape | None = N
         "sdp_generic_session": float(sdp.present and session in SDP_GENERIC_SESSION_NAMES),
         "sdp_odd_origin": float(sdp.present and origin in SDP_ODD_ORIGIN_USERS),
         "sdp_tool_name": float(session in SDP_TOOL_NAMES or origin in SDP_TOOL_NAMES),
-        "sdp_conn_mismatch": float(
-            any(k == "global" and not same_ip(c, source_ip) for c, k in zip(sdp.connections, conn_kinds, strict=True))
-        ),
+        "sdp_conn_mismatch": float(_elsewhere(sdp.connections, conn_kinds, "global", source_ip)),
         "sdp_conn_null": float(sdp.present and (not conn_kinds or "null" in conn_kinds)),
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Final
 from urllib.parse import unquote
 
@@ -93,7 +92,10 @@ class Number:
 EMPTY: Final = Number("", False, False)
 
 
-@lru_cache(maxsize=1024)
+#: split_uri's answers (a dict, not lru_cache: a compiled call, no wrapper); bounded, cleared when full.
+_SPLIT_URIS: Final[dict[str, tuple[str, str, bool]]] = {}
+
+
 def split_uri(uri: str) -> tuple[str, str, bool]:
     """``(user, host, has_password)`` of a sip:/sips:/tel: URI; ``("", "", False)`` if unusable.
 
@@ -101,6 +103,16 @@ def split_uri(uri: str) -> tuple[str, str, bool]:
     is lower-case without brackets or port; a tel: URI has no host. Memoised: one INVITE asks
     for the same From/To/Request-URI several times.
     """
+    known = _SPLIT_URIS.get(uri)
+    if known is None:
+        known = _split_uri(uri)
+        if len(_SPLIT_URIS) >= 1024:
+            _SPLIT_URIS.clear()
+        _SPLIT_URIS[uri] = known
+    return known
+
+
+def _split_uri(uri: str) -> tuple[str, str, bool]:
     scheme, colon, rest = uri.strip().partition(":")
     if not colon:
         return "", "", False
@@ -236,11 +248,20 @@ def is_neighbour(caller: Number, callee: Number) -> bool:
     return shared >= max(6, len(a) - 4)
 
 
-@lru_cache(maxsize=64)
+#: _split_prefixes' answers per configured list (a handful); bounded, cleared when full.
+_PREFIXES: Final[dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+
+
 def _split_prefixes(prefixes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    intl = tuple(p[1:] for p in prefixes if p.startswith("+") and len(p) > 1)
-    national = tuple(p for p in prefixes if p and not p.startswith("+"))
-    return intl, national
+    known = _PREFIXES.get(prefixes)
+    if known is None:
+        intl = tuple(p[1:] for p in prefixes if p.startswith("+") and len(p) > 1)
+        national = tuple(p for p in prefixes if p and not p.startswith("+"))
+        known = (intl, national)
+        if len(_PREFIXES) >= 64:
+            _PREFIXES.clear()
+        _PREFIXES[prefixes] = known
+    return known
 
 
 def matches_prefix(n: Number, prefixes: tuple[str, ...]) -> bool:

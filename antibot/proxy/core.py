@@ -275,7 +275,7 @@ class ProxyCore(TransactionTable):
             if upstream is not None and not self.pool.usable(upstream, now):
                 continue
             ctx.attempt += 1
-            branch = routing.stateful_branch(req, f"{next(self._tids):x}")
+            branch = routing.stateful_branch(req, hex(next(self._tids))[2:])
             data = routing.forwarded(self.me, ctx, req, dest, branch)
             reliable = dest.transport == "tcp"
             txn: ClientInviteTransaction | ClientNonInviteTransaction

@@ -121,12 +121,13 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
         if repeated:
             raise ParseError(f"more than one {_NAMES[repeated]} header")
         msg = _build(first, headers, singles, via_values, is_response)
+        common: Message = msg  # mypyc: a native attribute store (on the union it is a generic setattr)
         length_text = _content_length(singles)
         if length_text is None:
             if stream:
                 raise ParseError("missing Content-Length on a stream transport")
             length = len(data) - body_start
-            msg.implicit_length = True
+            common.implicit_length = True
         else:
             length = length_text
             if body_start + length > len(data):
@@ -135,8 +136,8 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
                         raise ParseError("message too large")
                     raise Incomplete("need more bytes")
                 raise ParseError("Content-Length larger than the datagram")
-        msg.body = data[body_start : body_start + length]
-        msg.raw = data[: body_start + length]
+        common.body = data[body_start : body_start + length]
+        common.raw = data[: body_start + length]
         return msg, body_start + length
     except Incomplete:
         raise

@@ -436,3 +436,18 @@ def test_sdp_inside_multipart() -> None:
 def test_no_sdp() -> None:
     assert not sdp_traits(b"", "application/sdp").present
     assert not sdp_traits(b"<xml/>", "application/pidf+xml").present
+
+
+def test_ip_kinds_are_remembered_within_a_bound() -> None:
+    from antibot.detect import fingerprint
+
+    for i in range(5000):
+        assert fingerprint._ip_kind(f"10.{i // 256 % 256}.{i % 256}.1") == "local"
+        assert len(fingerprint._IP_KINDS) <= 4096
+    assert [fingerprint._ip_kind(h) for h in ("8.8.8.8", "0.0.0.0", "::", "example.com", "")] == [
+        "global",
+        "null",
+        "null",
+        "",
+        "",
+    ]

@@ -353,3 +353,12 @@ def test_features_neighbour_and_ruri_mismatch() -> None:
     req = invite("sip:+12025550199@gw.example.net", "sip:+12125550123@pbx.example.com", ruri="sip:5000@pbx.example.com")
     f = number_features(req, LISTS)
     assert (f["from_neighbour"], f["ruri_ne_to"]) == (0.0, 1.0)
+
+
+def test_split_uri_remembers_within_a_bound() -> None:
+    from antibot.detect import numbers
+
+    for i in range(3000):  # a sweep of distinct callees
+        assert split_uri(f"sip:{i}@example.com") == (str(i), "example.com", False)
+        assert len(numbers._SPLIT_URIS) <= 1024
+    assert split_uri("sip:alice:pw@[2001:db8::1]:5060") == ("alice", "2001:db8::1", True)
