@@ -3,7 +3,7 @@
 The modules are plain, strictly typed Python; mypyc turns them into C extensions that cut the
 proxy's CPU per call (see bench/README.md). Without a C compiler, or with ``ANTIBOT_PURE=1``,
 the same modules run as pure Python: every extension is optional. One small hand-written C
-module, the parser's header-line splitter (``antibot/sip/_lines.c``), is built beside them.
+module, the parser's scanners (``antibot/sip/_scan.c``), is built beside them.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ HOT = [
     "antibot/store/commands.py",
     "antibot/store/keys.py",
 ]
-#: Hand-written C: the parser's header-line splitter (its Python reference: ``parser._split_lines``).
-LINES = "antibot/sip/_lines.c"
+#: Hand-written C: the parser's header-line and parameter scanners (their Python references:
+#: ``parser._split_lines`` and ``headers._plain_param``).
+SCAN = "antibot/sip/_scan.c"
 #: The shipped model's trees as compiled code (see ``antibot.detect.model.walker_source``).
 MODEL = Path("models/antibot-gbt.json")
 TREES = Path("antibot/detect/_shipped_trees.py")
@@ -92,7 +93,7 @@ def _ext_modules() -> list[object]:
         return []
     # One shared library inside the package (found by editable installs too).
     exts = mypycify(HOT + _shipped_trees(), opt_level="3", debug_level="0", group_name="antibot._hotpath")
-    exts.append(Extension("antibot.sip._lines", [LINES], extra_compile_args=["-O2"]))
+    exts.append(Extension("antibot.sip._scan", [SCAN], extra_compile_args=["-O2"]))
     for ext in exts:
         ext.optional = True  # no C compiler: fall back to the pure-Python modules
     return list(exts)

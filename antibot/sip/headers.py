@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from .errors import ParseError
@@ -135,10 +136,29 @@ def split_commas(value: str) -> list[str]:
 NOT_PLAIN: Final = "\x00"
 
 
+def _c_plain_param() -> Callable[[str, str, str], str | None] | None:
+    try:  # under another name: mypyc binds a function-level import in the module's globals
+        from ._scan import plain_param as c_plain_param
+    except ImportError:  # no C compiler at install time, or ANTIBOT_PURE=1
+        return None
+    return c_plain_param
+
+
+#: The C build of :func:`_plain_param` (``_scan.c``), or None in a pure-Python install.
+C_PLAIN_PARAM: Final = _c_plain_param()
+
+
 def plain_param(text: str, wanted: str) -> str | None:
     """The value of the first parameter named ``wanted`` (lower case; "" for a flag) in a plain
     list (see :func:`is_plain_params`), None when absent, :data:`NOT_PLAIN` when the list is not
-    plain: the check and the lookup in one pass."""
+    plain: the check and the lookup in one pass (in C when built)."""
+    if C_PLAIN_PARAM is not None:
+        return C_PLAIN_PARAM(text, wanted, NOT_PLAIN)
+    return _plain_param(text, wanted)
+
+
+def _plain_param(text: str, wanted: str) -> str | None:
+    """:func:`plain_param` in Python (the reference for ``_scan.c``)."""
     found: str | None = None
     for item in text.split(";"):
         name, eq, value = item.partition("=")

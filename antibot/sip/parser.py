@@ -26,18 +26,18 @@ from .message import Header, Message, Request, Response, tag_of
 from .uri import SipUri, parse_uri
 from .via import parse_via
 
-#: The C build of :func:`_split_lines` (``_lines.c``), or None in a pure-Python install.
+#: The C build of :func:`_split_lines` (``_scan.c``), or None in a pure-Python install.
 LinesSplitter = Callable[
     [str, list[Header], dict[str, str], list[str], dict[str, str], frozenset[str], type[Header]], str | None
 ]
 
 
 def _c_lines() -> LinesSplitter | None:
-    try:
-        from ._lines import split
+    try:  # under another name: mypyc binds a function-level import in the module's globals
+        from ._scan import split_lines as c_split_lines
     except ImportError:  # no C compiler at install time, or ANTIBOT_PURE=1
         return None
-    return split
+    return c_split_lines
 
 
 C_LINES: Final = _c_lines()
@@ -168,7 +168,7 @@ def _split_headers(head: str, out: list[Header], singles: dict[str, str], via_va
 
 
 def _split_lines(head: str, out: list[Header], singles: dict[str, str], via_values: list[str]) -> str:
-    """:func:`_split_headers` in Python (the reference for ``_lines.c``); ``head`` is not empty."""
+    """:func:`_split_headers` in Python (the reference for ``_scan.c``); ``head`` is not empty."""
     if "\r\n " in head or "\r\n\t" in head or head[0] in " \t":
         out += _split_folded(head)
         return _classify(out, singles, via_values)

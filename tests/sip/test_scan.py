@@ -1,10 +1,11 @@
-"""The C header-line splitter (``antibot/sip/_lines.c``) against its Python reference.
+"""The C scanners (``antibot/sip/_scan.c``) against their Python references.
 
 ``parser._split_headers`` runs the C splitter first when it is built and falls back to
 ``parser._split_lines``; both must leave exactly the same headers, Via values, single
 headers, repeated key or error, on the torture messages and on thousands of mutations of
-them. In a pure-Python install (no C compiler, ``ANTIBOT_PURE=1``) the C module is absent and
-only the fallback is checked.
+them. ``headers.plain_param`` in C must answer exactly as ``headers._plain_param``. In a
+pure-Python install (no C compiler, ``ANTIBOT_PURE=1``) the C module is absent and only the
+Python paths are checked.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from antibot.sip import parser
+from antibot.sip import headers, parser
 from antibot.sip.errors import SipError
-from antibot.sip.headers import KEYS, SINGLE
+from antibot.sip.headers import KEYS, NOT_PLAIN, SINGLE
 from antibot.sip.message import Header
 
 from ._support import CONFORMANCE, MISSING
 
 C_BUILT = parser.C_LINES is not None
-needs_c = pytest.mark.skipif(not C_BUILT, reason="pure-Python install: no C header-line splitter")
+needs_c = pytest.mark.skipif(not C_BUILT, reason="pure-Python install: no C scanners")
 
 INVITE = (
     "Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1234-1-0;rport\r\n"
@@ -172,5 +173,54 @@ def test_wrong_arguments_are_a_type_error_not_a_crash() -> None:
 
 @pytest.mark.skipif(not str(parser.__file__).endswith(".so"), reason="pure-Python build: nothing compiled")
 def test_a_compiled_parser_has_the_c_splitter() -> None:
-    """A build that compiled the parser must have built ``_lines.c`` too (same compiler)."""
-    assert C_BUILT
+    """A build that compiled the parser must have built ``_scan.c`` too (same compiler)."""
+    assert C_BUILT and headers.C_PLAIN_PARAM is not None
+
+
+# --- plain_param ----------------------------------------------------------------------------
+
+_WANTED = ("branch", "", "rport", "received", "tag", "lr", "transport")
+
+
+def _param_lists() -> list[str]:
+    """Every ``;``-parameter tail in the conformance messages and INVITE, plus mutations."""
+    tails = {"branch=z9hG4bK-1;rport", "rport;branch=z9hG4bK1;received=10.0.0.1", "lr", "BRANCH=x;Branch=y"}
+    for head in _heads():
+        for line in head.split("\r\n"):
+            value = line.partition(":")[2]
+            if ";" in value:
+                tails.add(value.partition(";")[2])
+    rng = random.Random(3261)
+    noise = ["", ";", "=", '"', " ", "\t", "\x7f", "\xad", "\xa0", "\u0100", "\U0001f600", "A", "%", "\x00"]
+    out = sorted(tails)
+    for tail in sorted(tails):
+        for _ in range(15):
+            i = rng.randrange(len(tail) + 1)
+            out.append(tail[:i] + rng.choice(noise) + tail[i:])
+    return out
+
+
+def test_plain_param_in_c_answers_as_the_python_reference() -> None:
+    lists = _param_lists()
+    assert len(lists) > 500
+    answers = set()
+    for text in lists:
+        for wanted in _WANTED:
+            want = headers._plain_param(text, wanted)
+            assert headers.plain_param(text, wanted) == want, (text, wanted)
+            answers.add("not plain" if want == NOT_PLAIN else "none" if want is None else "found")
+    assert answers == {"not plain", "none", "found"}
+
+
+@needs_c
+def test_plain_param_in_c() -> None:
+    c = headers.C_PLAIN_PARAM
+    assert c is not None
+    assert c("rport;Branch=z9hG4bK.a=b;lr", "branch", NOT_PLAIN) == "z9hG4bK.a=b"
+    assert c("rport;branch", "branch", NOT_PLAIN) == ""
+    assert c("rport", "branch", NOT_PLAIN) is None
+    for bad in ("", ";rport", "rport;", "branch=", 'a="b"', "a=b c", "a\x7f=b", "a=\x85", "\u0100=1"):
+        assert c(bad, "branch", NOT_PLAIN) == NOT_PLAIN, bad
+    assert c("a=\u0100;branch=\U0001f600", "branch", NOT_PLAIN) == "\U0001f600"  # any str kind
+    with pytest.raises(TypeError):
+        c(b"branch=1", "branch", NOT_PLAIN)  # type: ignore[arg-type]

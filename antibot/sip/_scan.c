@@ -1,18 +1,24 @@
-/* Header-line splitting in C: the fast path of antibot.sip.parser._split_headers.
+/* C scanners for the SIP parser's per-line loops, each exactly its Python reference's result.
  *
- * split(head, out, singles, via_values, keys, single, header_type) splits a header section
- * (RFC 3261 section 7.3.1: "name: value" lines joined by CRLF, no folding) exactly as the
- * pure-Python _split_lines does on the same input: for each line, Header(name, key,
- * value.strip(), line + CRLF) is appended to `out`, the Via values to `via_values`, and the
- * first value of each header in `single` to `singles`. It returns the key of the first
- * header of `single` that came twice ("" when none; a second Content-Length of the same value
- * is tolerated), or None when the section needs the Python path: a folded line, a line
- * without a colon, an empty line, or a name not yet in `keys` (the Python path validates
- * the name and caches it there). After None the lists and dict may hold a partial result:
- * the caller clears them before running the Python path.
+ * split_lines(head, out, singles, via_values, keys, single, header_type): the fast path of
+ * antibot.sip.parser._split_headers (reference: parser._split_lines). It splits a header
+ * section (RFC 3261 section 7.3.1: "name: value" lines joined by CRLF, no folding): for each
+ * line, Header(name, key, value.strip(), line + CRLF) is appended to `out`, the Via values
+ * to `via_values`, and the first value of each header in `single` to `singles`. It returns
+ * the key of the first header of `single` that came twice ("" when none; a second
+ * Content-Length of the same value is tolerated), or None when the section needs the Python
+ * path: a folded line, a line without a colon, an empty line, or a name not yet in `keys`
+ * (the Python path validates the name and caches it there). After None the lists and dict
+ * may hold a partial result: the caller clears them before running the Python path. It
+ * saves the per-line tuple of str.partition and the generic calls of the compiled Python:
+ * four objects per line (name, value, line, Header).
  *
- * It saves the per-line tuple of str.partition and the generic calls of the compiled
- * Python: four objects per line (name, value, line, Header). No state, no I/O.
+ * plain_param(text, wanted, not_plain): antibot.sip.headers.plain_param (reference:
+ * headers._plain_param): the value of the first parameter named `wanted` in a plain
+ * `name[=value];...` list (RFC 3261 section 25.1 generic-param without quotes or LWS),
+ * None when absent, `not_plain` when the list is not plain. One allocation: the value.
+ *
+ * No state, no I/O.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -48,11 +54,11 @@ single_value(PyObject *singles, PyObject *key, PyObject *value)
 }
 
 static PyObject *
-split(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+split_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
     if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "split() takes 7 arguments");
+        PyErr_SetString(PyExc_TypeError, "split_lines() takes 7 arguments");
         return NULL;
     }
     PyObject *head = args[0], *out = args[1], *singles = args[2], *vias = args[3];
@@ -60,7 +66,7 @@ split(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (!PyUnicode_Check(head) || !PyList_Check(out) || !PyDict_Check(singles) || !PyList_Check(vias) ||
         !PyDict_Check(keys) || !PyAnySet_Check(single) || !PyType_Check(type_arg) ||
         !PyType_IsSubtype((PyTypeObject *)type_arg, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "split(str, list, dict, list, dict, set, tuple subtype)");
+        PyErr_SetString(PyExc_TypeError, "split_lines(str, list, dict, list, dict, set, tuple subtype)");
         return NULL;
     }
     PyTypeObject *header_type = (PyTypeObject *)type_arg;
@@ -182,23 +188,113 @@ error:
     return NULL;
 }
 
+/* RFC 3261 section 25.1 token characters (headers.TOKEN_STR). */
+static const char token_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~";
+static unsigned char is_token_char[128];
+
+static PyObject *
+plain_param(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "plain_param(text: str, wanted: str, not_plain)");
+        return NULL;
+    }
+    PyObject *text = args[0], *wanted = args[1], *not_plain = args[2];
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int wkind = PyUnicode_KIND(wanted);
+    const void *wdata = PyUnicode_DATA(wanted);
+    const Py_ssize_t wlen = PyUnicode_GET_LENGTH(wanted);
+    Py_ssize_t found_start = -1, found_end = -1;
+    Py_ssize_t i = 0;
+    for (;;) { /* one item of text.split(";"): [i, j) */
+        Py_ssize_t j = i, eq = -1;
+        while (j < n) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, j);
+            if (ch == ';') {
+                break;
+            }
+            if (ch == '=' && eq < 0) {
+                eq = j;
+            }
+            j++;
+        }
+        const Py_ssize_t name_end = eq < 0 ? j : eq;
+        if (name_end == i) {
+            goto not_plain; /* an empty name */
+        }
+        for (Py_ssize_t k = i; k < name_end; k++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, k);
+            if (ch >= 128 || !is_token_char[ch]) {
+                goto not_plain;
+            }
+        }
+        if (eq >= 0) {
+            if (eq + 1 == j) {
+                goto not_plain; /* "name=" */
+            }
+            for (Py_ssize_t k = eq + 1; k < j; k++) {
+                Py_UCS4 ch = PyUnicode_READ(kind, data, k);
+                if (ch == '"' || ch == ' ' || !Py_UNICODE_ISPRINTABLE(ch)) {
+                    goto not_plain;
+                }
+            }
+        }
+        if (found_start < 0 && name_end - i == wlen) {
+            Py_ssize_t k = 0;
+            while (k < wlen) { /* name is ASCII (token characters): ASCII lower case */
+                Py_UCS4 ch = PyUnicode_READ(kind, data, i + k);
+                if (ch >= 'A' && ch <= 'Z') {
+                    ch += 'a' - 'A';
+                }
+                if (ch != PyUnicode_READ(wkind, wdata, k)) {
+                    break;
+                }
+                k++;
+            }
+            if (k == wlen) {
+                found_start = eq < 0 ? j : eq + 1;
+                found_end = j;
+            }
+        }
+        if (j >= n) {
+            break;
+        }
+        i = j + 1;
+    }
+    if (found_start < 0) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_Substring(text, found_start, found_end);
+not_plain:
+    Py_INCREF(not_plain);
+    return not_plain;
+}
+
 static PyMethodDef methods[] = {
-    {"split", (PyCFunction)(void (*)(void))split, METH_FASTCALL,
-     "split(head, out, singles, via_values, keys, single, header_type) -> str | None"},
+    {"split_lines", (PyCFunction)(void (*)(void))split_lines, METH_FASTCALL,
+     "split_lines(head, out, singles, via_values, keys, single, header_type) -> str | None"},
+    {"plain_param", (PyCFunction)(void (*)(void))plain_param, METH_FASTCALL,
+     "plain_param(text, wanted, not_plain) -> str | None | not_plain"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "antibot.sip._lines",
-    .m_doc = "Header-line splitting in C (see antibot.sip.parser).",
+    .m_name = "antibot.sip._scan",
+    .m_doc = "C scanners for the SIP parser (see antibot.sip.parser and antibot.sip.headers).",
     .m_size = -1,
     .m_methods = methods,
 };
 
 PyMODINIT_FUNC
-PyInit__lines(void)
+PyInit__scan(void)
 {
+    for (const char *c = token_chars; *c; c++) {
+        is_token_char[(unsigned char)*c] = 1;
+    }
     crlf = PyUnicode_InternFromString("\r\n");
     if (crlf == NULL) {
         return NULL;

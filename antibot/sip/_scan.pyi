@@ -1,8 +1,8 @@
-"""Stub of the C header-line splitter (``_lines.c``, built by setup.py)."""
+"""Stub of the C scanners (``_scan.c``, built by setup.py): see its header comment."""
 
 from .message import Header
 
-def split(
+def split_lines(
     head: str,
     out: list[Header],
     singles: dict[str, str],
@@ -12,3 +12,4 @@ def split(
     header_type: type[Header],
     /,
 ) -> str | None: ...
+def plain_param(text: str, wanted: str, not_plain: str, /) -> str | None: ...
