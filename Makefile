@@ -8,7 +8,7 @@ UPSTREAM ?= --upstream sip:127.0.0.1:5080
 .PHONY: run test test-pure deps sysdeps lint bench clean
 
 # Sources setup.py compiles with mypyc (the per-packet path); the stamp rebuilds them when they change.
-HOT_SRC := antibot/memo.py $(wildcard antibot/sip/*.py antibot/sip/*.c antibot/transaction/*.py antibot/proxy/*.py antibot/transport/loop.py antibot/transport/udp.py) \
+HOT_SRC := $(wildcard antibot/sip/*.py antibot/sip/*.c antibot/transaction/*.py antibot/proxy/*.py antibot/transport/loop.py antibot/transport/udp.py) \
   models/antibot-gbt.json $(addprefix antibot/detect/,corroboration.py counting.py engine.py features.py fingerprint.py lists.py logform.py model.py numbers.py observation.py rules.py unscored.py verdict.py windowed.py) antibot/store/commands.py antibot/store/keys.py
 COMPILED := build/.compiled
 
@@ -45,7 +45,7 @@ test-pure: $(BIN)/antibot
 	@rm -rf $(PURE) && mkdir -p $(PURE)/repo
 	@cp -r antibot tests models pyproject.toml $(PURE)/repo/ && find $(PURE)/repo -name '*.so' -delete
 	@ln -sfn $(abspath ..)/shared $(PURE)/shared
-	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/test_memo.py tests/sip tests/transaction tests/proxy tests/detect tests/store/test_commands.py
+	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/sip tests/transaction tests/proxy tests/detect tests/store/test_commands.py
 
 bench: $(COMPILED)
 	$(BIN)/python bench/run.py $(ARGS)

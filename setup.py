@@ -19,7 +19,6 @@ from setuptools import Extension, setup
 #: Compiled modules: the per-packet path. ``antibot/sip/errors.py`` stays Python (exception
 #: classes with per-class status hints), as does everything that is not on the per-packet path.
 HOT = [
-    "antibot/memo.py",
     "antibot/sip/address.py",
     "antibot/sip/build.py",
     "antibot/sip/headers.py",

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..memo import Memo
 from ..sip.message import Header, Request
 from .lists import (
     CANONICAL_NAMES,
@@ -99,8 +98,8 @@ class HeaderShape:
 
 
 #: Hashes already computed (a fleet sends the same shapes and User-Agents again and again),
-#: by digest size and text.
-_HASHES: Final[Memo[tuple[int, str], str]] = Memo(4096)
+#: by digest size and text; bounded: cleared when full.
+_HASHES: Final[dict[tuple[int, str], str]] = {}
 
 
 def _hashed(text: str, size: int) -> str:
@@ -108,7 +107,10 @@ def _hashed(text: str, size: int) -> str:
     key = (size, text)
     known = _HASHES.get(key)
     if known is None:
-        known = _HASHES.put(key, hashlib.blake2b(text.encode("latin-1", "replace"), digest_size=size).hexdigest())
+        known = hashlib.blake2b(text.encode("latin-1", "replace"), digest_size=size).hexdigest()
+        if len(_HASHES) >= 4096:
+            _HASHES.clear()
+        _HASHES[key] = known
     return known
 
 
@@ -224,14 +226,18 @@ def ua_fingerprint(req: Request, order_hash: str | None = None) -> str:
     return _hashed(f"{ua}\x00{order_hash}", 6)
 
 
-_IP_KINDS: Final[Memo[str, str]] = Memo(4096)
+#: _ip_kind's answers (a dict, not lru_cache: a compiled call, no wrapper); bounded, cleared when full.
+_IP_KINDS: Final[dict[str, str]] = {}
 
 
 def _ip_kind(host: str) -> str:
     """``""`` not an IP literal, ``null`` 0.0.0.0/::, ``global``, or ``local`` (private etc.)."""
     kind = _IP_KINDS.get(host)
     if kind is None:
-        kind = _IP_KINDS.put(host, _classify_ip(host))
+        kind = _classify_ip(host)
+        if len(_IP_KINDS) >= 4096:
+            _IP_KINDS.clear()
+        _IP_KINDS[host] = kind
     return kind
 
 

@@ -16,21 +16,24 @@ import struct
 from collections.abc import Sequence
 from typing import Final
 
-from ..memo import Memo
 from .features import FEATURE_NAMES
 
 #: ``"<name>":`` of each feature, in :data:`FEATURE_NAMES` order.
 _KEYS: Final = tuple(f"{json.dumps(name)}:" for name in FEATURE_NAMES)
 #: JSON text of ``round(value, 4)`` by value: feature values repeat (flags, log counts of small
 #: integers, small ratios), and rounding + repr cost ~1 µs each. Emptied when full.
-_NUMBERS: Final[Memo[float, str]] = Memo(4096)  # the explanation's contributions, and the JSON fallback
+_NUMBERS: Final[dict[float, str]] = {}
+_NUMBERS_MAX: Final = 4096  # the explanation's contributions, and the JSON fallback
 
 
 def _number(value: float) -> str:
     text = _NUMBERS.get(value)
     if text is None:
         rounded = round(value, 4)
-        text = _NUMBERS.put(value, repr(rounded) if math.isfinite(rounded) else json.dumps(rounded))
+        text = repr(rounded) if math.isfinite(rounded) else json.dumps(rounded)
+        if len(_NUMBERS) >= _NUMBERS_MAX:
+            _NUMBERS.clear()
+        _NUMBERS[value] = text
     return text
 
 

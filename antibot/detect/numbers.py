@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
-from ..memo import Memo
 from ..sip.message import Request
 from .lists import ANONYMOUS_DISPLAY, NumberLists
 
@@ -93,7 +92,8 @@ class Number:
 EMPTY: Final = Number("", False, False)
 
 
-_SPLIT_URIS: Final[Memo[str, tuple[str, str, bool]]] = Memo(1024)
+#: split_uri's answers (a dict, not lru_cache: a compiled call, no wrapper); bounded, cleared when full.
+_SPLIT_URIS: Final[dict[str, tuple[str, str, bool]]] = {}
 
 
 def split_uri(uri: str) -> tuple[str, str, bool]:
@@ -105,7 +105,10 @@ def split_uri(uri: str) -> tuple[str, str, bool]:
     """
     known = _SPLIT_URIS.get(uri)
     if known is None:
-        known = _SPLIT_URIS.put(uri, _split_uri(uri))
+        known = _split_uri(uri)
+        if len(_SPLIT_URIS) >= 1024:
+            _SPLIT_URIS.clear()
+        _SPLIT_URIS[uri] = known
     return known
 
 
@@ -245,8 +248,8 @@ def is_neighbour(caller: Number, callee: Number) -> bool:
     return shared >= max(6, len(a) - 4)
 
 
-#: _split_prefixes' answers per configured list (a handful).
-_PREFIXES: Final[Memo[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]]] = Memo(64)
+#: _split_prefixes' answers per configured list (a handful); bounded, cleared when full.
+_PREFIXES: Final[dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]]] = {}
 
 
 def _split_prefixes(prefixes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -254,7 +257,10 @@ def _split_prefixes(prefixes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[s
     if known is None:
         intl = tuple(p[1:] for p in prefixes if p.startswith("+") and len(p) > 1)
         national = tuple(p for p in prefixes if p and not p.startswith("+"))
-        known = _PREFIXES.put(prefixes, (intl, national))
+        known = (intl, national)
+        if len(_PREFIXES) >= 64:
+            _PREFIXES.clear()
+        _PREFIXES[prefixes] = known
     return known
 
 

@@ -7,7 +7,6 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from ..memo import Memo
 from ..sip import build
 from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
@@ -119,14 +118,17 @@ class LocalIdentity:
 
 
 #: Next hops by URI text: Route and Request-URIs of a dialog repeat on every request (bounded).
-_TARGETS: Final[Memo[str, Addr]] = Memo(4096)
+_TARGETS: Final[dict[str, Addr]] = {}
 
 
 def uri_target(uri_text: str) -> Addr:
     """Next-hop address for a SIP URI (RFC 3263 without DNS: IP literals or names as given)."""
     known = _TARGETS.get(uri_text)
     if known is None:
-        known = _TARGETS.put(uri_text, _uri_target(uri_text))
+        known = _uri_target(uri_text)
+        if len(_TARGETS) >= 4096:
+            _TARGETS.clear()
+        _TARGETS[uri_text] = known
     return known
 
 
@@ -249,13 +251,16 @@ def is_broadcast(host: str) -> bool:
 
 
 #: URIs of Route values: the same few Record-Route entries come back on every in-dialog request.
-_ROUTE_URIS: Final[Memo[str, str]] = Memo(4096)
+_ROUTE_URIS: Final[dict[str, str]] = {}
 
 
 def parse_name_addr_uri(value: str) -> str:
     uri = _ROUTE_URIS.get(value)
     if uri is None:
-        uri = _ROUTE_URIS.put(value, parse_name_addr(value, "Route").uri)
+        uri = parse_name_addr(value, "Route").uri
+        if len(_ROUTE_URIS) >= 4096:
+            _ROUTE_URIS.clear()
+        _ROUTE_URIS[value] = uri
     return uri
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from ..memo import Memo
 from .address import NameAddr, parse_name_addr
 from .errors import (
     BadResponse,
@@ -336,13 +335,16 @@ def _request_line(first: str) -> tuple[str, str, SipUri | None]:
 
 
 #: Parsed CSeq values ("1 INVITE", "2 BYE" ... repeat endlessly; bounded).
-_CSEQS: Final[Memo[str, tuple[int, str]]] = Memo(4096)
+_CSEQS: Final[dict[str, tuple[int, str]]] = {}
 
 
 def _cseq(value: str) -> tuple[int, str]:
     known = _CSEQS.get(value)
     if known is None:
-        known = _CSEQS.put(value, _parse_cseq(value))
+        known = _parse_cseq(value)
+        if len(_CSEQS) >= 4096:
+            _CSEQS.clear()
+        _CSEQS[value] = known
     return known
 
 

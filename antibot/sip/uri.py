@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from ..memo import Memo
 from .errors import ParseError, UnsupportedUriScheme
 from .headers import parse_params
 
@@ -81,15 +80,19 @@ _PLAIN_HOSTPORT: Final = re.compile(r"([A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?")
 
 
 #: Parsed host:port texts: a proxy sees the same few peers over and over (bounded).
-_HOSTPORTS: Final[Memo[str, HostPort]] = Memo(4096)
+_HOSTPORTS: Final[dict[str, HostPort]] = {}
 
 
 def parse_hostport(text: str) -> HostPort:
     """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3)."""
     known = _HOSTPORTS.get(text)
-    if known is None:
-        known = _HOSTPORTS.put(text, _parse_hostport(text))
-    return known
+    if known is not None:
+        return known
+    parsed = _parse_hostport(text)
+    if len(_HOSTPORTS) >= 4096:
+        _HOSTPORTS.clear()
+    _HOSTPORTS[text] = parsed
+    return parsed
 
 
 def _parse_hostport(text: str) -> HostPort:
