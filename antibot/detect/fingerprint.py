@@ -242,7 +242,7 @@ def _ip_kind(host: str) -> str:
 
 
 def _classify_ip(host: str) -> str:
-    if not host or not (host[0].isdigit() or ":" in host):
+    if not host or not (host[0] in "0123456789" or ":" in host):  # ASCII: str.isdigit() takes "²"
         return ""
     try:
         ip = ipaddress.ip_address(host)
@@ -351,7 +351,8 @@ def message_features(req: Request, source_ip: str, shape: HeaderShape | None = N
         shape = header_shape(req)
     keys = shape.keys
     ua = req.header("user-agent")
-    branch = (req.vias[0].branch or "") if req.vias else ""
+    # The top Via, parsed with the message: the lower ones are parsed on demand and could raise.
+    branch = req.top_via.branch or ""
     suffix = branch[len(MAGIC_COOKIE) :].lstrip("-") if branch.startswith(MAGIC_COOKIE) else ""
     mf = req.max_forwards
     content_type = req.header("content-type")
@@ -366,7 +367,7 @@ def message_features(req: Request, source_ip: str, shape: HeaderShape | None = N
         lt = contact[0].find("<")
         uri = contact[0][lt + 1 : contact[0].find(">", lt)] if lt >= 0 else contact[0].split(";", 1)[0]
         _, contact_host, contact_pw = split_uri(uri)
-    via_host = req.vias[0].sent_by.host if req.vias else ""
+    via_host = req.top_via.sent_by.host
 
     sdp = sdp_traits(req.body, content_type)
     conn_kinds = [_ip_kind(c) for c in sdp.connections]

@@ -81,6 +81,15 @@ def canonical(name: str) -> str:
     return COMPACT.get(low, low) if len(low) == 1 else low
 
 
+def is_ascii_digits(text: str) -> bool:
+    """True when ``text`` is one or more ASCII digits (RFC 3261 §25.1 ``1*DIGIT``).
+
+    ``str.isdigit()`` alone also accepts "¹²³" and other Unicode digits, which ``int()``
+    refuses: every number read from the wire goes through this check instead.
+    """
+    return text.isascii() and text.isdigit()
+
+
 def is_token(text: str) -> bool:
     """True when ``text`` is a non-empty RFC 3261 §25.1 token."""
     return bool(text) and not text.strip(TOKEN_STR)

@@ -21,7 +21,7 @@ from .errors import (
     UnsupportedUriScheme,
     VersionNotSupported,
 )
-from .headers import KEYS, SINGLE, header_key, is_token, split_commas
+from .headers import KEYS, SINGLE, header_key, is_ascii_digits, is_token, split_commas
 from .message import Header, Message, Request, Response, tag_of
 from .uri import SipUri, parse_uri
 from .via import parse_via
@@ -264,7 +264,7 @@ def _build(
     max_forwards = None
     mf = singles.get("max-forwards")
     if mf is not None:
-        if not mf.isdigit() or int(mf) > 255:
+        if not is_ascii_digits(mf) or len(mf) > 10 or int(mf) > 255:  # short: int() refuses 4300+ digits
             raise ParseError("bad Max-Forwards")
         max_forwards = int(mf)
     msg: Request | Response
@@ -273,7 +273,7 @@ def _build(
         if len(parts) < 2 or parts[0].upper() != "SIP/2.0":
             raise BadResponse("bad status line")
         code = parts[1]
-        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+        if len(code) != 3 or not is_ascii_digits(code) or not 100 <= int(code) <= 699:
             raise BadResponse("bad status code")
         msg = Response(
             headers, top_via, via_values, call_id, number, method, singles["from"], singles["to"], max_forwards
@@ -351,7 +351,7 @@ def _cseq(value: str) -> tuple[int, str]:
 def _parse_cseq(value: str) -> tuple[int, str]:
     number, _, method = value.strip().partition(" ")
     method = method.strip()
-    if not number.isdigit() or not is_token(method):
+    if not is_ascii_digits(number) or not is_token(method):
         raise ParseError("malformed CSeq")
     if len(number) > 10 or int(number) > _MAX_CSEQ:
         raise ParseError("CSeq number larger than 2**32-1")
@@ -363,7 +363,9 @@ def _content_length(singles: dict[str, str]) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    if not value.isdigit():
+    # ASCII digits only (str.isdigit() takes "¹²³", int() does not), and few: Python's int()
+    # refuses strings of over 4300 digits, and 10 digits are more than any message holds.
+    if not is_ascii_digits(value) or len(value) > 10:
         raise ParseError("bad Content-Length")
     return int(value)
 

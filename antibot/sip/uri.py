@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .errors import ParseError, UnsupportedUriScheme
-from .headers import parse_params
+from .headers import is_ascii_digits, parse_params
 
 #: Schemes a SIP proxy routes; anything else in a Request-URI is a 416 (RFC 3261 §16.3 step 2).
 ROUTABLE_SCHEMES: Final = frozenset({"sip", "sips", "tel"})
@@ -98,10 +98,13 @@ def parse_hostport(text: str) -> HostPort:
 def _parse_hostport(text: str) -> HostPort:
     plain = _PLAIN_HOSTPORT.fullmatch(text)
     if plain is not None:
+        host = plain.group(1)
+        if not is_host(host):
+            raise ParseError(f"bad host {text[:40]!a}")
         port = plain.group(2)
         if port is not None and int(port) > 65535:
             raise ParseError(f"bad port {port!r}")
-        return HostPort(plain.group(1).lower(), int(port) if port is not None else None)
+        return HostPort(host.lower(), int(port) if port is not None else None)
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
@@ -115,7 +118,7 @@ def _parse_hostport(text: str) -> HostPort:
             raise ParseError("junk after IPv6 reference")
         return HostPort(host.lower(), _port(rest[1:]))
     host, colon, port = text.partition(":")
-    if not host or not _is_hostname(host):
+    if not is_host(host):
         raise ParseError(f"bad host {text[:40]!a}")
     return HostPort(host.lower(), _port(port) if colon else None)
 
@@ -135,16 +138,35 @@ def _check_ipv6(host: str) -> None:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or len(text) > 5 or int(text) > 65535:
+    # ASCII digits only: str.isdigit() also takes "¹²³", which int() refuses.
+    if not is_ascii_digits(text) or len(text) > 5 or int(text) > 65535:
         raise ParseError(f"bad port {text[:10]!a}")
     return int(text)
 
 
-_HOSTCHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+_HOSTCHARS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
 
 
-def _is_hostname(host: str) -> bool:
-    return all(ch in _HOSTCHARS for ch in host)
+def is_host(host: str) -> bool:
+    """An RFC 3261 §25.1 ``hostname`` or ``IPv4address`` (not bracketed IPv6: see
+    :func:`parse_hostport`). Labels are alphanumerics with inner dashes, at most 63 long;
+    a name whose last label starts with a digit must be a dotted quad of octets <= 255,
+    so ``999.1.1.1`` or ``10.0.0`` are refused."""
+    if not host or len(host) > 255 or host.strip(_HOSTCHARS):
+        return False
+    labels = (host[:-1] if host[-1] == "." else host).split(".")
+    if labels[-1][:1].isdigit():  # toplabel = ALPHA ...: so this must be an IPv4address
+        return host[-1] != "." and len(labels) == 4 and all(_octet(label) for label in labels)
+    return all(_label(label) for label in labels)
+
+
+def _label(label: str) -> bool:
+    """domainlabel: alphanumerics, with dashes inside only (RFC 1035 §2.3.4: at most 63)."""
+    return 0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
+
+
+def _octet(label: str) -> bool:
+    return 0 < len(label) <= 3 and label.isdigit() and int(label) <= 255
 
 
 def parse_uri(text: str) -> SipUri:

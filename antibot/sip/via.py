@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from .errors import ParseError, VersionNotSupported
-from .headers import NOT_PLAIN, is_token, parse_params, plain_param
+from .headers import NOT_PLAIN, is_ascii_digits, is_token, parse_params, plain_param
 from .uri import HostPort, parse_hostport
 
 MAGIC_COOKIE: Final = "z9hG4bK"
@@ -68,7 +68,7 @@ class Via:
             host = host[1:-1]
         rport = self.param("rport")
         if rport:
-            if not rport.isdigit():
+            if not is_ascii_digits(rport) or len(rport) > 5 or int(rport) > 65535:
                 raise ParseError("bad rport")
             return host, int(rport)
         return host, self.sent_by.port or default_port

@@ -120,7 +120,7 @@ def _dblreq(msg: Request | Response, data: bytes) -> None:
     register = data[: data.index(b"\r\n\r\n") + 4]
     assert msg.raw == register and len(data) - len(register) == 450
     run = through_proxy(data)  # the trailing INVITE is never forwarded
-    assert not run.needed_verdict
+    assert run.needed_verdict  # out of dialog from outside: decided, like every such request
     (out,) = run.sent
     assert_forwarded(register, out, [f"Path: {OUR_HOP}"])
     assert b"INVITE" not in out.data
@@ -279,13 +279,17 @@ def _forwarded(invite: bool, top: str, line: bytes = b"") -> Callable[[bytes], N
 
     def check(data: bytes) -> None:
         run = through_proxy(data)
-        assert run.needed_verdict is invite
+        assert run.needed_verdict  # out of dialog from outside: every method is decided
         if invite:  # our own 100 Trying to the caller, nothing else back
             (trying,) = run.to(SOURCE)
             assert trying.data.startswith(b"SIP/2.0 100 Trying\r\n")
         (out,) = run.to(UPSTREAM)
         assert len(run.sent) == (2 if invite else 1)
-        assert_forwarded(data, out, [top])
+        first = top
+        if top == _RR:  # our Record-Route carries the dialog's token
+            token = run.core.me.dialog_token(parse_datagram(data).call_id)
+            first = f"Record-Route: <sip:127.0.0.1:5060;lr;abt={token}>"
+        assert_forwarded(data, out, [first])
         assert line in data and line in out.data
 
     return check

@@ -50,7 +50,7 @@ def test_hostport(text: str, host: str, port: int | None) -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("2001:db8::10", "bad port 'db8::10'"),  # RFC 5118 §4.2: IPv6 needs brackets
+        ("2001:db8::10", "bad host '2001:db8::10'"),  # RFC 5118 §4.2: IPv6 needs brackets
         ("[2001:db8::10", "unterminated IPv6 reference"),
         ("[2001:db8::10]5070", "junk after IPv6 reference"),
         ("[2001:db8::zz]", "bad IPv6 reference '2001:db8::zz'"),
