@@ -40,6 +40,9 @@ class MetricsSnapshot:
     redis_errors: int = 0
     calllog_dropped: int = 0
     score_isolated: int = 0  # high scores the thresholds did not act on (not corroborated)
+    internal_errors: int = 0  # decisions that failed inside (lists and rules applied, call marked suspect)
+    counters_evicted_unsynced: int = 0  # counter entities forgotten (table full) before their counts reached Redis
+    redis_restarts: int = 0  # times the embedded Redis was started again after it died
 
 
 class LatencyHistogram:
@@ -105,9 +108,22 @@ def _proxy_families(s: MetricsSnapshot) -> Iterator[Metric]:
         "antibot_calllog_dropped", "Call log entries dropped (queue full or Redis down)", value=s.calllog_dropped
     )
     yield CounterMetricFamily(
+        "antibot_redis_restarts", "Times the embedded Redis was restarted after it died", value=s.redis_restarts
+    )
+    yield CounterMetricFamily(
+        "antibot_internal_errors",
+        "Decisions that failed inside: the lists and rules still applied, the call relayed as suspect (internal-error)",
+        value=s.internal_errors,
+    )
+    yield CounterMetricFamily(
         "antibot_score_isolated",
         "INVITEs relayed although they scored above the suspect threshold: their caller's recent calls did not back it",
         value=s.score_isolated,
+    )
+    yield CounterMetricFamily(
+        "antibot_counters_evicted_unsynced",
+        "Counted entities (sources, callers, callees...) forgotten by a full table before their counts reached Redis",
+        value=s.counters_evicted_unsynced,
     )
 
 

@@ -97,19 +97,39 @@ def list_rules(
     return out
 
 
+def _number(doc: Mapping[str, Any], key: str) -> float:
+    value = doc.get(key, DEFAULT_DOC[key])
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RuleError(f"bad policy document: {key} must be a number, not {value!r}")
+    return float(value)
+
+
+def _integer(doc: Mapping[str, Any], key: str) -> int:
+    value = doc.get(key, DEFAULT_DOC[key])
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RuleError(f"bad policy document: {key} must be an integer, not {value!r}")
+    return value
+
+
 def ruleset_from_doc(doc: Mapping[str, Any]) -> RuleSet:
-    """Compile a policy document; raises :class:`RuleError` with a precise message if it is bad."""
+    """Compile a policy document; raises :class:`RuleError` with a precise message if it is bad.
+
+    Every path into the policy (config file, admin API, a document read back from Redis) comes
+    through here: values must have the right type (no ``"0.5"``, ``true`` or null), and
+    :class:`RuleSet` checks their ranges (:func:`~.rules.check_knobs`)."""
     try:
+        reject_status = _integer(doc, "reject_status")
+        thresholds = {k: _number(doc, k) for k in ("suspect_threshold", "reject_threshold", "corroboration")}
         lists = doc.get("lists", {})
-        specs = list_rules(lists, str(doc.get("deny_action", "reject")), int(doc.get("reject_status", 603)))
+        specs = list_rules(lists, str(doc.get("deny_action", "reject")), reject_status)
         specs.extend(RuleSpec.from_dict(r) for r in doc.get("rules", []))
         return RuleSet(
             specs,
-            suspect_threshold=float(doc.get("suspect_threshold", 0.5)),
-            reject_threshold=float(doc.get("reject_threshold", 0.9)),
-            reject_status=int(doc.get("reject_status", 603)),
+            suspect_threshold=thresholds["suspect_threshold"],
+            reject_threshold=thresholds["reject_threshold"],
+            reject_status=reject_status,
             mode=str(doc.get("mode", "enforce")),
-            corroboration=float(doc.get("corroboration", DEFAULT_SHARE)),
+            corroboration=thresholds["corroboration"],
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, RuleError):

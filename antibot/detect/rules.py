@@ -9,6 +9,7 @@ matches decides; with none, the score thresholds do.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,10 +22,47 @@ PHASES: Final = ("allow", "deny", "threshold")
 #: The decision's rule when a high score was not acted on for want of support (:mod:`.corroboration`).
 ISOLATED: Final = "score-isolated"
 ACTIONS: Final = ("relay", "suspect", "reject", "drop")
+#: Lowest score threshold (default thresholds and a rule's ``min_score``): below it a threshold
+#: acts on essentially every call (``6e-27`` rejected them all), so it is refused.
+MIN_THRESHOLD: Final = 0.05
+#: SIP final error statuses a reject may answer with (RFC 3261 §21.4-21.6).
+MIN_STATUS: Final = 400
+MAX_STATUS: Final = 699
+#: Largest magnitude of a rule's ``feature_min``.
+MAX_FEATURE_MIN: Final = 1e9
 
 
 class RuleError(ValueError):
     """A rule that cannot be compiled; the message names the rule and the field."""
+
+
+def check_range(name: str, value: float, low: float, high: float) -> None:
+    """Raise :class:`RuleError` naming ``name`` unless ``low <= value <= high`` (NaN and ±inf never are)."""
+    if not (math.isfinite(value) and low <= value <= high):
+        raise RuleError(f"{name} must be between {low:g} and {high:g}, not {value!r}")
+
+
+def check_status(name: str, value: int) -> None:
+    if not MIN_STATUS <= value <= MAX_STATUS:
+        raise RuleError(f"{name} must be between {MIN_STATUS} and {MAX_STATUS}, not {value!r}")
+
+
+def check_knobs(suspect_threshold: float, reject_threshold: float, corroboration: float, reject_status: int) -> None:
+    """The bounds of the policy's global knobs, one place for the config file, the admin API
+    and a document read back from Redis: thresholds in [:data:`MIN_THRESHOLD`, 1] with
+    suspect <= reject, corroboration in [0, 1], reject_status 400-699."""
+    check_range("suspect_threshold", suspect_threshold, MIN_THRESHOLD, 1.0)
+    check_range("reject_threshold", reject_threshold, MIN_THRESHOLD, 1.0)
+    if suspect_threshold > reject_threshold:
+        raise RuleError(
+            f"need suspect_threshold <= reject_threshold (not {suspect_threshold!r} > {reject_threshold!r})"
+        )
+    check_range("corroboration", corroboration, 0.0, 1.0)
+    check_status("reject_status", reject_status)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +94,14 @@ class RuleSpec:
         for key in ("cidrs", "from_prefixes", "to_prefixes"):
             if key in values:
                 values[key] = tuple(str(v) for v in values[key])
+        for key in ("min_score", "feature_min"):
+            value = values.get(key)
+            if value is not None:
+                if not _is_number(value):
+                    raise RuleError(f"rule {rid}: {key} must be a number, not {value!r}")
+                values[key] = float(value)
+        if "status" in values and (isinstance(values["status"], bool) or not isinstance(values["status"], int)):
+            raise RuleError(f"rule {rid}: status must be an integer, not {values['status']!r}")
         return cls(**values)
 
 
@@ -138,8 +184,15 @@ class CompiledRule:
             raise RuleError(f"rule {rid}: phase must be one of {', '.join(PHASES)}")
         if spec.action not in ACTIONS:
             raise RuleError(f"rule {rid}: action must be one of {', '.join(ACTIONS)}")
-        if spec.action == "reject" and not 400 <= spec.status <= 699:
-            raise RuleError(f"rule {rid}: status must be 400-699")
+        try:
+            if spec.action == "reject":
+                check_status("status", spec.status)
+            if spec.min_score is not None:
+                check_range("min_score", spec.min_score, MIN_THRESHOLD, 1.0)
+            if spec.feature_min is not None:
+                check_range("feature_min", spec.feature_min, -MAX_FEATURE_MIN, MAX_FEATURE_MIN)
+        except RuleError as exc:
+            raise RuleError(f"rule {rid}: {exc}") from None
         if (spec.feature is None) != (spec.feature_min is None):
             raise RuleError(f"rule {rid}: feature and feature_min go together")
         self.spec = spec
@@ -206,12 +259,17 @@ class Decision:
     rule: str | None
     status: int
     reason: str
+    #: A deny-phase rule (deny lists, scanners) decided: answered statelessly (see Verdict.stateless).
+    stateless: bool
 
-    def __init__(self, action: Action, rule: str | None, status: int = 603, reason: str = "") -> None:
+    def __init__(
+        self, action: Action, rule: str | None, status: int = 603, reason: str = "", stateless: bool = False
+    ) -> None:
         self.action = action
         self.rule = rule
         self.status = status
         self.reason = reason
+        self.stateless = stateless
 
 
 class RuleSet:
@@ -233,10 +291,7 @@ class RuleSet:
     ) -> None:
         if mode not in ("enforce", "monitor"):
             raise RuleError("mode must be 'enforce' or 'monitor'")
-        if not 0.0 <= corroboration <= 1.0:
-            raise RuleError("need 0 <= corroboration <= 1")
-        if not 0.0 <= suspect_threshold <= reject_threshold <= 1.0:
-            raise RuleError("need 0 <= suspect_threshold <= reject_threshold <= 1")
+        check_knobs(suspect_threshold, reject_threshold, corroboration, reject_status)
         ids = [s.id for s in specs]
         if len(set(ids)) != len(ids):
             raise RuleError("rule ids must be unique")
@@ -259,7 +314,7 @@ class RuleSet:
         for rule in self.rules if scored else self.unscored:
             if rule.matches(f):
                 s = rule.spec
-                return Decision(rule.action, s.id, s.status, s.reason or f"rule {s.id}")
+                return Decision(rule.action, s.id, s.status, s.reason or f"rule {s.id}", s.phase == "deny")
         if not scored:
             return Decision(Action.RELAY, None)
         if f.score >= self.suspect_threshold and f.support < self.corroboration:

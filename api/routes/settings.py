@@ -33,7 +33,8 @@ async def get_settings(store: StoreDep, _: ViewerDep, response: Response) -> Set
 async def update_settings(
     body: SettingsUpdate, store: StoreDep, who: AdminDep, expected: IfMatchDep, response: Response
 ) -> SettingsPublic:
-    """Change the mode, thresholds or corroboration share (422 unless 0 <= suspect <= reject <= 1)."""
+    """Change the mode, thresholds or corroboration share (422, naming the field, unless
+    0.05 <= suspect <= reject <= 1, 0 <= corroboration <= 1 and 400 <= reject_status <= 699)."""
     changes = body.model_dump(exclude_unset=True)
 
     def mutate(doc: dict[str, Any]) -> Edit | None:

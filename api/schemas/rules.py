@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from antibot.detect.features import FEATURE_NAMES
+from antibot.detect.rules import MAX_FEATURE_MIN, MAX_STATUS, MIN_STATUS, MIN_THRESHOLD
 
 from .calls import CallSummary
 from .common import ApiModel
@@ -74,10 +75,10 @@ class RuleCreate(_RuleChecks):
     from_prefixes: list[Prefix] = Field(default_factory=list, max_length=MAX_ITEMS)
     to_prefixes: list[Prefix] = Field(default_factory=list, max_length=MAX_ITEMS)
     ua_pattern: str | None = Field(None, min_length=1, max_length=500, description="RE2, case-insensitive")
-    min_score: float | None = Field(None, ge=0.0, le=1.0)
+    min_score: float | None = Field(None, ge=MIN_THRESHOLD, le=1.0, description="matches a score at least this")
     feature: str | None = Field(None, max_length=64)
-    feature_min: float | None = Field(None, ge=-1e9, le=1e9)
-    status: int = Field(603, ge=400, le=699, description="SIP status of a reject")
+    feature_min: float | None = Field(None, ge=-MAX_FEATURE_MIN, le=MAX_FEATURE_MIN)
+    status: int = Field(603, ge=MIN_STATUS, le=MAX_STATUS, description="SIP status of a reject")
     reason: Reason = ""
     enabled: bool = True
 
@@ -95,10 +96,10 @@ class RuleUpdate(_RuleChecks):
     from_prefixes: list[Prefix] | None = Field(None, max_length=MAX_ITEMS)
     to_prefixes: list[Prefix] | None = Field(None, max_length=MAX_ITEMS)
     ua_pattern: str | None = Field(None, min_length=1, max_length=500)
-    min_score: float | None = Field(None, ge=0.0, le=1.0)
+    min_score: float | None = Field(None, ge=MIN_THRESHOLD, le=1.0)
     feature: str | None = Field(None, max_length=64)
-    feature_min: float | None = Field(None, ge=-1e9, le=1e9)
-    status: int | None = Field(None, ge=400, le=699)
+    feature_min: float | None = Field(None, ge=-MAX_FEATURE_MIN, le=MAX_FEATURE_MIN)
+    status: int | None = Field(None, ge=MIN_STATUS, le=MAX_STATUS)
     reason: Reason | None = None
     enabled: bool | None = None
 

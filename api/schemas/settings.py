@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from antibot.detect.rules import MAX_STATUS, MIN_STATUS, MIN_THRESHOLD
+
 from .common import ApiModel
 
 
@@ -21,13 +23,18 @@ class SettingsPublic(BaseModel):
 
 
 class SettingsUpdate(ApiModel):
-    """Fields to change; absent fields keep their value."""
+    """Fields to change; absent fields keep their value. Thresholds are in [0.05, 1] (lower ones
+    would act on nearly every call) with suspect <= reject; the policy compiler checks it all again."""
 
     mode: Literal["enforce", "monitor"] | None = None
-    suspect_threshold: float | None = Field(None, ge=0.0, le=1.0)
-    reject_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    suspect_threshold: float | None = Field(
+        None, ge=MIN_THRESHOLD, le=1.0, description="score from which a call is suspect (<= reject_threshold)"
+    )
+    reject_threshold: float | None = Field(
+        None, ge=MIN_THRESHOLD, le=1.0, description="score from which it is rejected"
+    )
     corroboration: float | None = Field(None, ge=0.0, le=1.0)
-    reject_status: int | None = Field(None, ge=400, le=699)
+    reject_status: int | None = Field(None, ge=MIN_STATUS, le=MAX_STATUS)
     deny_action: Literal["suspect", "reject", "drop"] | None = None
 
     @model_validator(mode="after")

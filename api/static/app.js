@@ -43,7 +43,7 @@
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
-  /** Build an element: h('td', {class: 'x', dataset: {call: id}, onclick: fn}, 'text', child). */
+  /** Build an element: h('td', {class: 'x', dataset: {call: id}, style: {width: '5%'}, onclick: fn}, 'text', child). */
   function h(tag, attrs, ...children) {
     const el = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -53,6 +53,8 @@
       else if (k === 'testid') el.setAttribute('data-testid', v);
       else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
       else if (k === 'text') el.textContent = v;
+      // CSSOM, not a style attribute: the CSP (style-src 'self') forbids inline style attributes.
+      else if (k === 'style') for (const [p, val] of Object.entries(v)) el.style.setProperty(p, String(val));
       else if (v === true) el.setAttribute(k, '');
       else el.setAttribute(k, String(v));
     }
@@ -415,7 +417,7 @@
         h('td', {}, verdictPill(c.verdict)),
         h('td', { class: 'nowrap' },
           h('span', { class: 'scorebar', 'aria-hidden': 'true' },
-            h('span', { class: `scorefill v-${c.verdict}-bg`, style: `width:${(score * 100).toFixed(0)}%` })),
+            h('span', { class: `scorefill v-${c.verdict}-bg`, style: { width: `${(score * 100).toFixed(0)}%` } })),
           h('span', { class: 'mono' }, fmtScore(c.score))),
         h('td', { class: 'mono', testid: 'call-from' }, c.from || '—'),
         h('td', { class: 'mono' }, c.to || '—'),
@@ -589,8 +591,8 @@
       return h('div', { class: 'expl-row', testid: 'explanation-row' },
         h('span', { class: 'expl-name mono', title: e.feature }, e.feature),
         h('span', { class: 'expl-track' },
-          h('span', { class: 'expl-half left' }, c < 0 ? h('span', { class: 'expl-bar neg', style: `width:${w}` }) : null),
-          h('span', { class: 'expl-half right' }, c > 0 ? h('span', { class: 'expl-bar pos', style: `width:${w}` }) : null)),
+          h('span', { class: 'expl-half left' }, c < 0 ? h('span', { class: 'expl-bar neg', style: { width: w } }) : null),
+          h('span', { class: 'expl-half right' }, c > 0 ? h('span', { class: 'expl-bar pos', style: { width: w } }) : null)),
         h('span', { class: `expl-val mono ${c > 0 ? 'pos' : c < 0 ? 'neg' : ''}` }, `${c > 0 ? '+' : ''}${c.toFixed(3)}`));
     }));
   }
@@ -721,7 +723,7 @@
       const max = Math.max(1, ...list.map((e) => Number(e[1]) || 0));
       $(sel).replaceChildren(...(list.length ? list.map(([value, n]) =>
         h('li', { title: `${value}: ${n} (click to filter the table)`, onclick: () => filterBy(field, value) },
-          h('span', { class: 'top-bar', style: `width:${((Number(n) || 0) / max * 100).toFixed(1)}%` }),
+          h('span', { class: 'top-bar', style: { width: `${((Number(n) || 0) / max * 100).toFixed(1)}%` } }),
           h('span', { class: 'top-value mono' }, value || '(none)'),
           h('span', { class: 'top-n' }, String(n)))) : [h('li', { class: 'muted empty-li' }, 'nothing blocked')]));
     };

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,54 @@ async def test_static_dashboard(url: str, tokens: TokenStore, tmp_path: Path) ->
     assert STATIC_DIR.name == "static" and STATIC_DIR.parent.name == "api"
     async with client(create_app(url, tokens=tokens, static_dir=tmp_path / "none"), token=ADMIN) as c:
         assert (await c.get("/")).status_code == 404
+
+
+def _csp(value: str) -> dict[str, list[str]]:
+    directives = [d.split() for d in value.split(";") if d.strip()]
+    return {d[0]: d[1:] for d in directives}
+
+
+async def test_security_headers_on_the_dashboard_and_the_api(url: str, tokens: TokenStore) -> None:
+    """the dashboard is sent with a strict Content-Security-Policy (no inline
+    script or style, no framing) and X-Frame-Options; every other response carries them too."""
+    app = create_app(url, tokens=tokens, static_dir=STATIC_DIR)
+    async with client(app, token=None) as c:
+        responses = [
+            await c.get("/index.html"),
+            await c.get("/app.js"),
+            await c.get("/style.css"),
+            await c.get("/"),
+            await c.get("/no-such-file.js"),
+            await c.get("/api/v1/rules"),  # 401 from the gate
+            await c.get("/healthz"),
+        ]
+        async with client(app) as admin:
+            responses.append(await admin.get("/api/v1/settings"))
+            responses.append(await admin.patch("/api/v1/settings", json={"mode": "off"}))  # 422
+    assert [r.status_code for r in responses] == [200, 200, 200, 307, 404, 401, 200, 200, 422]
+    for r in responses:
+        where = f"{r.request.method} {r.request.url.path}"
+        assert r.headers.get("x-frame-options") == "DENY", where
+        assert r.headers.get("x-content-type-options") == "nosniff", where
+        assert r.headers.get("referrer-policy") == "no-referrer", where
+        csp = _csp(r.headers.get("content-security-policy", ""))
+        assert csp.get("default-src") == ["'self'"], (where, csp)
+        assert csp.get("frame-ancestors") == ["'none'"], (where, csp)
+        assert csp.get("object-src") == ["'none'"] and csp.get("base-uri") == ["'none'"], (where, csp)
+        for directive in ("script-src", "style-src"):
+            assert csp.get(directive) == ["'self'"], (where, csp)  # no 'unsafe-inline', no 'unsafe-eval'
+    assert len(responses[0].headers.get_list("content-security-policy")) == 1
+
+
+def test_the_dashboard_page_has_nothing_inline() -> None:
+    """Under ``script-src 'self'; style-src 'self'`` inline code would be blocked: there is none."""
+    html = (STATIC_DIR / "index.html").read_text()
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S | re.I)
+    assert scripts == [(' src="app.js"', "")]
+    assert not re.search(r"<style\b|\sstyle\s*=|\son[a-z]+\s*=|javascript:", html, re.I)
+    js = (STATIC_DIR / "app.js").read_text()
+    # a style attribute set from a string is inline style too (CSSOM properties are not)
+    assert not re.search(r"\bstyle:\s*[`'\"]|setAttribute\(\s*['\"]style|\beval\(|new Function|\.innerHTML\s*=", js)
 
 
 def test_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -98,6 +98,54 @@ async def test_settings(app: FastAPI, url: str) -> None:
     assert ruleset_from_doc(doc).corroboration == 0.0
 
 
+async def test_knobs_are_bounded_by_name(app: FastAPI, url: str) -> None:
+    """``suspect_threshold: 6e-27`` was stored and then rejected every call.
+    Each knob that reaches the policy is refused out of range with a 422 naming it."""
+    async with client(app) as c:
+        for body, words in [
+            ({"suspect_threshold": 6e-27}, "suspect_threshold"),
+            ({"suspect_threshold": 0.0}, "suspect_threshold"),
+            ({"suspect_threshold": 0.01, "reject_threshold": 0.02}, "suspect_threshold"),
+            ({"reject_threshold": 1.01}, "reject_threshold"),
+            ({"corroboration": -0.5}, "corroboration"),
+            ({"reject_status": 700}, "reject_status"),
+        ]:
+            r = await c.patch("/api/v1/settings", json=body)
+            assert r.status_code == 422 and words in r.json()["message"], (body, r.text)
+        for raw in (b'{"suspect_threshold": NaN}', b'{"reject_threshold": Infinity}', b'{"corroboration": -Infinity}'):
+            r = await c.patch("/api/v1/settings", content=raw, headers={"content-type": "application/json"})
+            assert r.status_code == 422, (raw, r.text)
+        for body in ({"min_score": 6e-27}, {"min_score": 0}, {"feature": "to_len", "feature_min": 1e300}):
+            r = await c.post("/api/v1/rules", json=body)
+            assert r.status_code == 422 and str(next(iter(body))) in r.json()["message"], (body, r.text)
+            r = await c.post("/api/v1/rules/dry-run", json={"rule": body})
+            assert r.status_code == 422, (body, r.text)
+        await c.post("/api/v1/rules", json={"id": "hi", "min_score": 0.95})
+        r = await c.patch("/api/v1/rules/hi", json={"min_score": 1e-9})
+        assert r.status_code == 422 and "min_score" in r.json()["message"], r.text
+        assert (await c.get("/api/v1/rules")).json()["version"] == 1  # nothing bad was stored
+        r = await c.patch("/api/v1/settings", json={"suspect_threshold": 0.05, "reject_threshold": 1.0})
+        assert r.status_code == 200 and r.json()["version"] == 2  # the bounds themselves are allowed
+        schema = (await c.get("/openapi.json")).json()["components"]["schemas"]["SettingsUpdate"]["properties"]
+        assert schema["suspect_threshold"]["anyOf"][0]["minimum"] == 0.05
+
+
+async def test_a_stored_document_out_of_range_is_refused_by_name(app: FastAPI, url: str) -> None:
+    """A document already in Redis (an older release, a hand edit) with a bad threshold is shown
+    as it is, but no change is committed on top of it until the threshold is fixed."""
+    bad = default_doc()
+    bad.update(suspect_threshold=6e-27)
+    async with store(url) as s:
+        assert await s.seed_policy(bad)
+    async with client(app) as c:
+        assert (await c.get("/api/v1/settings")).json()["suspect_threshold"] == 6e-27
+        r = await c.post("/api/v1/lists/deny/numbers", json={"value": "900"})
+        assert r.status_code == 422 and "suspect_threshold must be between 0.05 and 1" in r.json()["message"]
+        r = await c.patch("/api/v1/settings", json={"suspect_threshold": 0.5})
+        assert r.status_code == 200 and r.json()["version"] == 1
+        assert (await c.post("/api/v1/lists/deny/numbers", json={"value": "900"})).status_code == 201
+
+
 async def test_versions_audit_history_and_notifications(app: FastAPI, url: str, rc: Resp) -> None:
     async with store(url) as s:
         received: list[int] = []

@@ -78,13 +78,33 @@ def test_disabled_rules_are_skipped() -> None:
         (dict(id="d", ua_pattern="(unclosed"), "bad ua_pattern"),
         (dict(id="e"), "needs at least one matcher"),
         (dict(id="f", feature="x"), "go together"),
-        (dict(id="g", ua_pattern="x", status=200), "status must be 400-699"),
+        (dict(id="g", ua_pattern="x", status=200), "rule g: status must be between 400 and 699, not 200"),
         (dict(id="h", colour="red"), "unknown field"),
+        (dict(id="i", min_score=6e-27), "rule i: min_score must be between 0.05 and 1, not 6e-27"),
+        (dict(id="j", min_score=float("nan")), "rule j: min_score must be between 0.05 and 1, not nan"),
+        (dict(id="k", feature="to_len", feature_min=float("inf")), "rule k: feature_min must be between"),
     ],
 )
 def test_bad_rules_are_refused_with_a_clear_message(spec: dict[str, object], message: str) -> None:
     with pytest.raises(RuleError, match=message):
         RuleSet([RuleSpec.from_dict(spec)])
+
+
+@pytest.mark.parametrize(
+    ("knobs", "message"),
+    [
+        (dict(suspect_threshold=6e-27, reject_threshold=6e-27), "suspect_threshold must be between 0.05 and 1"),
+        (dict(suspect_threshold=0.0), "suspect_threshold must be between 0.05 and 1, not 0.0"),
+        (dict(reject_threshold=float("nan")), "reject_threshold must be between 0.05 and 1, not nan"),
+        (dict(suspect_threshold=0.95), "need suspect_threshold <= reject_threshold"),
+        (dict(corroboration=float("inf")), "corroboration must be between 0 and 1, not inf"),
+        (dict(reject_status=99), "reject_status must be between 400 and 699, not 99"),
+    ],
+)
+def test_thresholds_out_of_range_are_refused(knobs: dict[str, float], message: str) -> None:
+    """a threshold of 6e-27 acts on every call; NaN on none."""
+    with pytest.raises(RuleError, match=message):
+        RuleSet([], **knobs)  # type: ignore[arg-type]
 
 
 def test_re2_pattern_is_linear_time_on_a_redos_pattern() -> None:

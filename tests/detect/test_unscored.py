@@ -47,10 +47,10 @@ def test_lists_rules_and_actions_without_a_score() -> None:
         lists={"allow": {"numbers": ["14155550123"]}, "deny": {"cidrs": ["203.0.113.0/24"], "numbers": ["+53"]}},
         rules=[
             {"id": "watch", "phase": "threshold", "action": "suspect", "ua_pattern": "^MicroSIP"},
-            {"id": "on-score", "phase": "threshold", "action": "reject", "min_score": 0.0},
+            {"id": "on-score", "phase": "threshold", "action": "reject", "min_score": 0.05},
             {"id": "on-feature", "phase": "threshold", "action": "reject", "feature": "to_len", "feature_min": 0.0},
         ],
-        suspect_threshold=0.0,
+        suspect_threshold=0.05,
     )
     assert rules.rules.reads_numbers
     assert rules.decide(invite(), "203.0.113.9", 0.0).action is Action.RELAY  # allow list first
@@ -58,7 +58,7 @@ def test_lists_rules_and_actions_without_a_score() -> None:
     assert rules.decide(invite(frm="999", to="5351234567"), "198.51.100.7", 0.0).rule == "deny-list:callee"
     suspect = rules.decide(invite(frm="999", ua="MicroSIP/3.21"), "198.51.100.7", 0.0)
     assert suspect.action is Action.SUSPECT and suspect.headers == (("X-Antibot-Verdict", "suspect"),)
-    # no score, no features: rules on them, and the thresholds (even at 0), never apply
+    # no score, no features: rules on them, and the thresholds (even at their lowest), never apply
     assert rules.decide(invite(frm="999"), "198.51.100.7", 0.0).action is Action.RELAY
 
 

@@ -48,6 +48,16 @@ SCREENSHOT = REPO / "docs" / "dashboard.png"
 #: The dashboard's address on the admin API's port.
 DASHBOARD_PATH = "/"
 UI_TIMEOUT_MS = 10_000
+#: Headers the dashboard must be served with; the CSP is checked directive by directive.
+SECURITY_HEADERS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+#: Logs every Content-Security-Policy violation on the console, where _collect_errors sees it
+#: (Chromium logs most itself; this catches them all, with the directive).
+CSP_REPORTER = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${where}`);
+});
+"""
 
 
 def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,11 +106,14 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
     assert hostile.proc.returncode == 0 and hostile.count("603_Recv") == 1, sipp_failure(hostile)
 
     with _chromium(sync_playwright, e2e.tmp / "chromium-profile") as context:
+        context.add_init_script(script=CSP_REPORTER)
         errors: list[str] = []
         page = context.new_page()
         _collect_errors(page, errors)
         page.set_default_timeout(UI_TIMEOUT_MS)
-        page.goto(base + DASHBOARD_PATH)
+        landed = page.goto(base + DASHBOARD_PATH)
+        assert landed is not None and landed.url.endswith("/index.html")
+        _assert_security_headers(landed.all_headers())
 
         # 3. Log in (a wrong token first), find the blocked call, allowlist its caller.
         page.get_by_test_id("login-token").fill("not-the-token-" + "x" * 16)
@@ -200,7 +213,17 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         SCREENSHOT.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         assert page.title() == TITLE  # no injected script ran
-        assert errors == [], errors
+        assert errors == [], errors  # including no CSP violation, on any page, all along
+
+        # The browser enforces the policy: script put inline into the page does not run, and
+        # the violation is reported (so the check above would have seen one).
+        with page.expect_console_message(lambda m: "CSP violation: script-src" in m.text) as violation:
+            page.evaluate(
+                "() => { const s = document.createElement('script');"
+                " s.textContent = 'window.injected = 1'; document.body.append(s); }"
+            )
+        assert "inline" in violation.value.text, violation.value.text
+        assert page.evaluate("() => window.injected") is None
 
     size = SCREENSHOT.stat().st_size
     assert 10_000 < size < 300_000, f"{SCREENSHOT}: {size} bytes"
@@ -238,9 +261,30 @@ def _chromium(sync_playwright: Any, profile: Path) -> Iterator[Any]:
 
 
 def _collect_errors(page: Any, errors: list[str]) -> None:
-    """Append ``page``'s uncaught JavaScript errors (and any dialog it opens) to ``errors`` as they happen."""
+    """Append ``page``'s uncaught JavaScript errors, any dialog it opens and any Content-Security-Policy
+    violation reported on its console to ``errors`` as they happen."""
     page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
     page.on("dialog", lambda dialog: errors.append(f"{page.url}: unexpected dialog: {dialog.message}"))
+    page.on("console", lambda message: _csp_error(page, message.text, errors))
+
+
+def _csp_error(page: Any, text: str, errors: list[str]) -> None:
+    if "Content Security Policy" in text or "CSP violation" in text:
+        errors.append(f"{page.url}: {text}")
+
+
+def _assert_security_headers(headers: dict[str, str]) -> None:
+    """The dashboard's headers: a strict CSP (nothing inline, nothing from elsewhere, no framing) and friends."""
+    assert {k: headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS, headers
+    csp = {d.split()[0]: d.split()[1:] for d in headers.get("content-security-policy", "").split(";") if d.strip()}
+    for directive, sources in {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+    }.items():
+        assert csp.get(directive) == sources, (directive, csp)
 
 
 def _get(base: str, path: str, token: str | None) -> tuple[int, Any]:
