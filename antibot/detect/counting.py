@@ -19,6 +19,12 @@ What that trades, knowingly:
 - Distinct counts are the HyperLogLog estimate at the last sync plus the members this node
   added since that the sync did not already report (members known to be counted are
   remembered per entity, up to :data:`.windowed.SEEN_MAX`).
+- Redis unreachable: the table stays bounded. A full table forgets its least recently used
+  entity even with counts not yet synced (``evicted_unsynced`` counts them: with unique
+  callers flooding in, those are mostly callers never seen again), and a failed sync queues
+  again only the batch it took (:meth:`LocalCounters.take` takes at most ``limit``), so the
+  retry work per sync is bounded too (a flood of unique callers with Redis down
+  grew the table without bound, and every sync rebuilt all of it, blocking the event loop).
 
 The windows and buckets are those of :func:`antibot.store.keys.window` (same keys, same
 sliding-window estimate), so on one node the values equal those of one round trip per
@@ -109,15 +115,21 @@ class LocalCounters:
     """The node's counters (see the module text). Not thread-safe: one event loop owns it."""
 
     def __init__(self, max_entities: int = 20_000) -> None:
+        if max_entities < 1:
+            raise ValueError("max_entities must be at least 1")
         self.max_entities = max_entities
+        #: Least recently used first; never more than ``max_entities``.
         self.entities: dict[tuple[str, str], Entity] = {}
-        self._dirty: list[Entity] = []
+        #: Entities touched since their last sync, oldest first: a subset of ``entities``.
+        self._dirty: dict[tuple[str, str], Entity] = {}
         self._syncing = False
         self.synced = 0  # entities synced
         #: False from a failed sync to the next good one (verdicts say "store-unavailable").
         self.in_sync = True
         self.lost = 0  # counts a failed sync dropped (older than any window still counts)
         self.unsure = 0  # entities of batches Redis may or may not have counted (see forget)
+        #: Entities forgotten (table full, Redis unreachable) with counts never synced.
+        self.evicted_unsynced = 0
 
     def observe(self, obs: Observation, now: float) -> Counters:
         """Count one INVITE under each non-empty entity of ``obs``; its counters, this INVITE
@@ -205,34 +217,63 @@ class LocalCounters:
         e = entities.pop(key, None)
         if e is None:
             e = Entity(plan, value)
-            if len(entities) >= self.max_entities:
+            while len(entities) >= self.max_entities:
                 self._evict()
         else:
             e.repeat = True
         entities[key] = e  # most recently used last
         if not e.dirty:
             e.dirty = True
-            self._dirty.append(e)
+            self._dirty[key] = e
         return e
 
     def _evict(self) -> None:
-        """Forget the least recently used entity unless it still has counts to sync."""
-        for key, old in self.entities.items():
-            if not old.dirty:
-                del self.entities[key]
-            return
+        """Forget the least recently used entity, synced or not: the table is bounded whether
+        Redis answers or not (a flood of unique callers while Redis is down must not grow it).
+        Its unsynced counts are lost (counted in ``evicted_unsynced``); it leaves the dirty
+        list too, so nothing keeps it alive but an in-flight batch (see :meth:`fail`)."""
+        key = next(iter(self.entities))
+        old = self.entities.pop(key)
+        if old.dirty:
+            del self._dirty[key]
+            old.dirty = False
+            if _unsynced(old):
+                self.evicted_unsynced += 1
+
+    def _owns(self, e: Entity) -> bool:
+        """``e`` is still the table's entity for its key (not evicted, not replaced)."""
+        return self.entities.get((e.plan.kind, e.value)) is e
+
+    def _requeue(self, e: Entity) -> None:
+        if not e.dirty:
+            e.dirty = True
+            self._dirty[(e.plan.kind, e.value)] = e
 
     def pending(self) -> int:
         """Entities with counts not yet handed to a sync."""
         return len(self._dirty)
 
-    def take(self, now: float) -> list[Delta]:
-        """What every entity counted since its last sync, bucketed at ``now``, now in flight
-        until :meth:`settle` or :meth:`fail`. Counts older than the previous bucket are dropped:
-        they no longer count in any window. Raises RuntimeError while a batch is in flight."""
+    def take(self, now: float, limit: int = 0) -> list[Delta]:
+        """What the entities counted since their last sync, bucketed at ``now``, now in flight
+        until :meth:`settle` or :meth:`fail`: every entity, or the ``limit`` (> 0) touched
+        longest ago (the others wait for the next sync). Counts older than the previous bucket
+        are dropped: they no longer count in any window. Raises RuntimeError while a batch is
+        in flight."""
         if self._syncing:
             raise RuntimeError("a sync is already in flight")
-        batch, self._dirty = self._dirty, []
+        dirty = self._dirty
+        batch: list[Entity]
+        if limit <= 0 or len(dirty) <= limit:
+            batch = list(dirty.values())
+            self._dirty = {}
+        else:
+            batch = []
+            for e in dirty.values():
+                batch.append(e)
+                if len(batch) >= limit:
+                    break
+            for e in batch:
+                del dirty[(e.plan.kind, e.value)]
         self._syncing = bool(batch)
         out = []
         for e in batch:
@@ -318,17 +359,22 @@ class LocalCounters:
             e.recent_flight = []
             e.repeat = True  # its next sync reads, whatever this one did
             self.unsure += 1
-            if not e.dirty and (e.plan.kind, e.value) in self.entities:
-                e.dirty = True  # synced next time, to bring back Redis's totals
-                self._dirty.append(e)
+            if self._owns(e):
+                self._requeue(e)  # synced next time, to bring back Redis's totals
 
     def fail(self, batch: Sequence[Delta]) -> None:
         """A batch did not reach Redis: its counts go back to pending (tried again next sync),
-        except those older than the previous bucket, which no window counts any more."""
+        except those older than the previous bucket, which no window counts any more, and
+        those of entities evicted meanwhile (counted in ``evicted_unsynced``). Only this batch
+        is queued again: the retry work is bounded by what one :meth:`take` handed out."""
         self._syncing = False
         self.in_sync = False
         for delta in batch:
             e, now = delta.entity, delta.now
+            if not self._owns(e):  # evicted while in flight: its counts go with it
+                if delta.pushed or any(a or b for a, b in delta.counts) or any(m or p for m, p in delta.members):
+                    self.evicted_unsynced += 1
+                continue
             for c in e.counts:
                 oldest = int(now // c.window) - 1
                 for b, n in c.flight.items():
@@ -345,6 +391,9 @@ class LocalCounters:
                 d.flight = NO_MEMBERS
             e.recent_pending = [*e.recent_flight, *e.recent_pending][-e.plan.keep :] if e.plan.keep else []
             e.recent_flight = []
-            if not e.dirty and (e.plan.kind, e.value) in self.entities:
-                e.dirty = True
-                self._dirty.append(e)
+            self._requeue(e)
+
+
+def _unsynced(e: Entity) -> bool:
+    """``e`` has counts no sync has handed to Redis yet."""
+    return bool(e.recent_pending) or any(c.pending for c in e.counts) or any(d.pending for d in e.distinct)

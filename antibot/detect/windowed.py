@@ -21,6 +21,15 @@ RECENT_TO: Final = 10
 RECENT_TTL: Final = 3600
 #: Members of each distinct count remembered as already counted by Redis.
 SEEN_MAX: Final = 64
+#: Members of one bucket of a distinct count kept until a sync takes them. Only reached while
+#: Redis is unreachable (a sync takes them every few tens of ms otherwise): beyond it, a new
+#: member is counted (``Distinct.overflow``) but not remembered, so it never reaches Redis.
+PENDING_MAX: Final = 4096
+#: Up to this many members pending, a distinct count's local part is exact (a set union);
+#: above it, the sum of the sets' sizes (members counted in two buckets count twice), so that
+#: reading it costs O(1), not O(members): a source dialling unique numbers while
+#: Redis was down made every INVITE copy every number it had dialled.
+UNION_MAX: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +91,7 @@ class Distinct:
     ``bucket - 1`` at the last sync, the count of ``bucket`` alone, and the members added
     since, by bucket."""
 
-    __slots__ = ("window", "bucket", "union", "cur", "pending", "flight", "seen", "seen_bucket")
+    __slots__ = ("window", "bucket", "union", "cur", "pending", "flight", "seen", "seen_bucket", "overflow")
 
     def __init__(self, window: int) -> None:
         self.window = window
@@ -93,14 +102,21 @@ class Distinct:
         self.flight: dict[int, set[str]] = NO_MEMBERS
         self.seen: AbstractSet[str] = NOT_SEEN  # members Redis had counted in the window at the last sync
         self.seen_bucket = -1
+        self.overflow: dict[int, int] = {}  # by bucket: members counted beyond PENDING_MAX
 
     def add(self, member: str, now: float) -> None:
         b = int(now // self.window)
         members = self.pending.get(b)
         if members is None:
             self.pending[b] = {member}
-        else:
+        elif len(members) < PENDING_MAX:
             members.add(member)
+        elif member not in members:
+            overflow = self.overflow
+            if b not in overflow:
+                for old in [k for k in overflow if k < b - 1]:
+                    del overflow[old]
+            overflow[b] = overflow.get(b, 0) + 1
 
     def value(self, now: float) -> float:
         b = int(now // self.window)
@@ -110,13 +126,22 @@ class Distinct:
             base = self.cur
         else:
             base = 0
-        fresh: set[str] = set()
+        if self.overflow:
+            base += self.overflow.get(b, 0) + self.overflow.get(b - 1, 0)
+        pools: list[set[str]] = []
+        size = 0
         for pool in (self.pending, self.flight):
             if pool:
                 for bucket in (b, b - 1):
                     members = pool.get(bucket)
                     if members:
-                        fresh |= members
+                        pools.append(members)
+                        size += len(members)
+        if size > UNION_MAX or (len(pools) == 1 and not self.seen):
+            return float(base + size)
+        fresh: set[str] = set()
+        for members in pools:
+            fresh |= members
         if fresh and self.seen and self.seen_bucket >= b - 1:
             fresh -= self.seen
         return float(base + len(fresh))

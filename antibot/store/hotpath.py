@@ -21,7 +21,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -123,6 +123,9 @@ class HotPath:
 
     def __init__(self, wire: Wire) -> None:
         self.wire = wire
+        #: Seconds a call's index (``ab:call:<ref>``) and its outcome hash are kept (``[store]``).
+        self.call_ttl = CALL_INDEX_TTL
+        self.outcome_ttl = CALL_INDEX_TTL
 
     async def load_scripts(self, timeout: float | None = None) -> None:
         replies = await self.wire.call([("SCRIPT", "LOAD", s.text) for s in SCRIPTS], timeout)
@@ -168,11 +171,11 @@ class HotPath:
             return
         decisions = [entry for entry in added if "outcome" not in entry]
         commands: list[Command] = [xadd(entry, maxlen) for entry in decisions]
-        commands += call_index_commands(added)
+        commands += call_index_commands(added, self.outcome_ttl)
         replies = await self.wire.call(commands, timeout)
         _raise_errors(replies)
         sets: list[Command] = [
-            ("SET", CALL_INDEX + entry["call"], entry_id, "EX", CALL_INDEX_TTL)
+            ("SET", CALL_INDEX + entry["call"], entry_id, "EX", self.call_ttl)
             for entry, entry_id in zip(decisions, replies, strict=False)
             if entry.get("verdict") and 0 < len(entry.get("call", "")) <= CALL_REF_MAX and isinstance(entry_id, str)
         ]
@@ -208,10 +211,13 @@ class HotPath:
 class CounterSync:
     """Keeps a node's :class:`LocalCounters` and Redis in step (see :mod:`antibot.detect.counting`).
 
-    :meth:`sync` hands Redis what was counted since the last sync and settles the totals;
-    :meth:`run` does it every ``interval`` seconds. A failed sync puts the counts back to be
-    tried again (``failures`` counts them; a warning at most every ``warn_every`` s): the SIP
-    path goes on with what this node knows.
+    :meth:`sync` hands Redis what was counted since the last sync (at most ``max_batch``
+    entities, those touched longest ago first) and settles the totals; :meth:`run` does it
+    every ``interval`` seconds, at once again while a full batch leaves more pending. A failed
+    sync puts that batch's counts back to be tried again (``failures`` counts them; a warning
+    at most every ``warn_every`` s) and the next one waits twice as long as the last wait, up
+    to ``max_backoff`` seconds: with Redis down the work is bounded and an idle proxy stays
+    idle. The SIP path goes on with what this node knows (verdicts say ``store-unavailable``).
     """
 
     def __init__(
@@ -223,29 +229,46 @@ class CounterSync:
         timeout: float | None = None,
         clock: Callable[[], float] = time.time,
         warn_every: float = 10.0,
+        max_batch: int = 1000,
+        max_backoff: float = 5.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        if max_batch < 1 or interval <= 0 or max_backoff < interval:
+            raise ValueError("CounterSync: need max_batch >= 1 and 0 < interval <= max_backoff")
         self.hot = hot
         self.counters = counters
         self.interval = interval
         self.timeout = timeout
         self.clock = clock
         self.warn_every = warn_every
+        self.max_batch = max_batch
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        #: Seconds until the next sync: ``interval``, 0 with a backlog, longer after failures.
+        self.delay = interval
         self.syncs = 0
         self.failures = 0
         self._warned = -math.inf
 
     async def run(self) -> None:
-        """Sync every ``interval`` seconds until cancelled; a failing sync never ends the loop."""
+        """Sync every ``delay`` seconds until cancelled; a failing sync never ends the loop."""
         while True:
-            await asyncio.sleep(self.interval)
+            await self._sleep(self.delay)
             try:
                 await self.sync()
             except Exception as exc:  # noqa: BLE001 - a bug here must not stop sharing counts
                 self._failed(exc)
 
+    async def flush(self) -> None:
+        """Sync until nothing is pending or a sync fails (at shutdown: the node's last counts)."""
+        rounds = self.counters.max_entities // self.max_batch + 2  # pending never exceeds max_entities
+        for _ in range(rounds):
+            if not self.counters.pending() or not await self.sync():
+                return
+
     async def sync(self) -> int:
         """One sync now; returns the number of entities written (0 when it failed)."""
-        batch = self.counters.take(self.clock())
+        batch = self.counters.take(self.clock(), self.max_batch)
         if not batch:
             return 0
         try:
@@ -267,14 +290,19 @@ class CounterSync:
             return 0
         self.counters.settle(batch, totals)
         self.syncs += 1
+        self.delay = 0.0 if self.counters.pending() >= self.max_batch else self.interval
         return len(batch)
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
+        self.delay = min(self.max_backoff, max(self.interval, self.delay) * 2)
         now = time.monotonic()
         if now - self._warned >= self.warn_every:
             self._warned = now
-            log.warning("counters not synced with redis", extra={"error": str(exc), "failures": self.failures})
+            log.warning(
+                "counters not synced with redis",
+                extra={"error": str(exc), "failures": self.failures, "retry_in": self.delay},
+            )
 
 
 def _outcome_keys(

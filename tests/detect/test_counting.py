@@ -6,7 +6,7 @@ import pytest
 
 from antibot.detect.counting import PLANS, LocalCounters, outcome_metrics
 from antibot.detect.observation import Observation
-from antibot.detect.windowed import Totals, own_totals
+from antibot.detect.windowed import PENDING_MAX, Totals, own_totals
 
 T0 = 472_222 * 3600.0  # a multiple of every window
 OBS = Observation("192.0.2.1", "alice", "442079460011", "44207", "ua1")
@@ -95,15 +95,65 @@ def test_outcomes_count_for_the_source() -> None:
     assert (got.src_calls_1h, got.src_failed_1h, got.src_short_1h) == (3, 1, 1)
 
 
-def test_least_recently_used_entities_are_forgotten_once_synced() -> None:
-    c = LocalCounters(max_entities=5)
+def test_least_recently_used_entities_are_forgotten_first() -> None:
+    c = LocalCounters(max_entities=6)
     c.observe(OBS, T0)
     c.observe(Observation("192.0.2.9", "", "", "", ""), T0 + 0.01)
-    assert len(c.entities) == 6  # the oldest still has counts to sync: kept (the bound is soft)
     settle_all(c, T0 + 0.02)
     c.observe(OBS, T0 + 0.03)  # used again: now the most recent
     c.observe(Observation("192.0.2.8", "", "", "", ""), T0 + 0.04)
     assert len(c.entities) == 6 and ("src", "192.0.2.9") not in c.entities and ("src", "192.0.2.1") in c.entities
+    assert c.evicted_unsynced == 0  # it had been synced: nothing lost
+
+
+def test_a_full_table_forgets_its_oldest_entity_even_with_counts_to_sync() -> None:
+    """the bound held only for synced entities, so with Redis down it did not hold."""
+    c = LocalCounters(max_entities=5)
+    c.observe(OBS, T0)  # five entities, none synced
+    c.observe(Observation("192.0.2.9", "", "", "", ""), T0 + 0.01)
+    assert len(c.entities) == 5 and ("src", "192.0.2.1") not in c.entities
+    assert c.evicted_unsynced == 1 and c.pending() == 5  # counted as lost, and off the dirty list
+    assert ("src", "192.0.2.1") not in {(d.entity.plan.kind, d.entity.value) for d in c.take(T0 + 0.02)}
+
+
+def test_the_table_stays_bounded_while_every_sync_fails() -> None:
+    """Unique callers with Redis down: every sync fails, the table and the dirty list stay
+    bounded, each retry takes at most ``limit`` entities, and what was dropped is counted."""
+    c = LocalCounters(max_entities=100)
+    for i in range(3000):
+        now = T0 + i * 0.001
+        c.observe(Observation("192.0.2.1", f"caller{i}", f"4420794{i:05d}", "44207", "ua1"), now)
+        if i % 10 == 9:
+            batch = c.take(now, limit=20)
+            assert len(batch) <= 20
+            # nothing handed out has been forgotten by the table (no dangling entity is synced)
+            assert all(c.entities.get((d.entity.plan.kind, d.entity.value)) is d.entity for d in batch)
+            c.fail(batch)
+        assert len(c.entities) <= 100 and c.pending() <= 100
+    assert not c.in_sync
+    assert c.evicted_unsynced >= 2 * 3000 - 100  # every caller and callee but the last ones
+    assert ("src", "192.0.2.1") in c.entities and ("ua", "ua1") in c.entities  # in use: kept
+
+
+def test_an_entity_evicted_in_flight_is_dropped_when_its_sync_fails() -> None:
+    c = LocalCounters(max_entities=5)
+    c.observe(OBS, T0)
+    batch = c.take(T0 + 0.01)
+    c.observe(Observation("192.0.2.2", "bob", "15551230000", "1555", "ua2"), T0 + 0.02)  # evicts all five
+    c.fail(batch)
+    assert c.evicted_unsynced == 5 and len(c.entities) == 5
+    again = c.take(T0 + 0.03)
+    assert {d.entity.value for d in again} == {"192.0.2.2", "bob", "15551230000", "1555", "ua2"}
+
+
+def test_take_hands_out_at_most_limit_entities_oldest_first() -> None:
+    c = LocalCounters()
+    c.observe(OBS, T0)
+    c.observe(Observation("192.0.2.2", "", "", "", ""), T0 + 0.01)
+    first = c.take(T0 + 0.02, limit=4)
+    assert [d.entity.plan.kind for d in first] == ["src", "from", "to", "pfx"] and c.pending() == 2
+    c.fail(first)  # back in the queue, behind what waited
+    assert [d.entity.value for d in c.take(T0 + 0.03, limit=2)] == ["ua1", "192.0.2.2"]
 
 
 def test_an_entity_seen_once_is_only_written_until_it_comes_back() -> None:
@@ -130,3 +180,17 @@ def test_own_totals_are_what_redis_holds_of_one_node() -> None:
     alice = own_totals(next(d for d in batch if d.entity.value == "alice"))
     assert alice.counts == ((0, 2), (2, 0))  # 60 s: (this bucket, previous); 1 h: this bucket
     assert alice.distinct == [(2, 0), (2, 2), (2, 2)]  # To numbers 60 s and 1 h, sources 1 h
+
+
+def test_a_distinct_count_keeps_counting_in_bounded_memory_while_syncs_fail() -> None:
+    """a source dialling unique numbers with Redis down kept every number pending, and
+    every INVITE copied them all to read its distinct counts."""
+    c = LocalCounters()
+    n = PENDING_MAX + 1000
+    for i in range(n):
+        got = c.observe(Observation("192.0.2.1", "", f"4420{i:08d}", "", ""), T0 + i * 0.001)
+        if i % 500 == 499:
+            c.fail(c.take(T0 + i * 0.001, limit=100))
+    assert got.src_distinct_to_60s == n and got.src_distinct_to_1h == n  # every number counted
+    src = c.entities[("src", "192.0.2.1")]
+    assert [len(m) for d in src.distinct for m in d.pending.values()] == [PENDING_MAX, PENDING_MAX]

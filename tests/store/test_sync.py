@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
+
 from antibot.detect.counting import LocalCounters, outcome_metrics
 from antibot.detect.observation import Counters, Observation
 from antibot.store.hotpath import CounterSync
 from antibot.store.redis import Store
+from antibot.store.wire import NotSent
 
 from .resp import Resp
 
@@ -138,3 +141,76 @@ async def test_a_sync_cancelled_mid_flight_leaves_the_counters_usable() -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert len(local.take(T0 + 1)) == 5  # not stuck "in flight": the shutdown's last sync can run
+
+
+class _DownRedis:
+    """A HotPath stand-in for a Redis that is down: nothing is ever sent."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []  # script calls (entities read back) per attempt
+
+    async def _run(self, script: object, calls: list[object], timeout: object, also: object = ()) -> list[object]:
+        self.sizes.append(len(calls))
+        raise NotSent("redis: not connected")
+
+
+class _Stop(Exception):
+    pass
+
+
+def _seen_twice(local: LocalCounters, callers: int) -> None:
+    """``callers`` unique callers and callees, each seen twice (their syncs read totals back)."""
+    for i in range(callers):
+        obs = Observation("192.0.2.1", f"caller{i}", f"4420794{i:05d}", "44207", "ua1")
+        local.observe(obs, T0)
+        local.observe(obs, T0)
+
+
+async def test_failed_syncs_back_off_and_each_retries_one_bounded_batch() -> None:
+    """with Redis down every sync retried every entity, every 50 ms."""
+    local = LocalCounters()
+    _seen_twice(local, 1000)  # 2,003 entities pending
+    down = _DownRedis()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 10:
+            raise _Stop
+
+    sync = CounterSync(down, local, interval=0.05, max_batch=300, max_backoff=5.0, sleep=sleep, clock=lambda: T0)  # type: ignore[arg-type]
+    with pytest.raises(_Stop):
+        await sync.run()
+    assert slept == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
+    assert sync.failures == 9 and down.sizes == [300] * 9  # never more than one batch
+    assert local.pending() == 2003 and not local.in_sync  # nothing lost: all queued again
+
+
+async def test_a_good_sync_ends_the_backoff_and_a_backlog_drains_in_batches(url: str) -> None:
+    store = await Store.connect(url)
+    try:
+        local = LocalCounters()
+        _seen_twice(local, 1000)
+        sync = CounterSync(_DownRedis(), local, interval=0.05, max_batch=500, clock=lambda: T0 + 0.05)  # type: ignore[arg-type]
+        for _ in range(3):
+            assert await sync.sync() == 0
+        assert sync.delay == 0.4
+        sync.hot = store.hot  # Redis is back
+        sizes = [await sync.sync() for _ in range(5)]
+        assert sizes == [500, 500, 500, 500, 3] and local.in_sync and local.pending() == 0
+        assert sync.delay == 0.05  # backlog gone: the usual interval (0 while a full batch waited)
+    finally:
+        await store.close()
+
+
+async def test_flush_sends_every_batch_and_stops_at_a_failure(url: str) -> None:
+    store = await Store.connect(url)
+    try:
+        local = LocalCounters()
+        _seen_twice(local, 300)  # 603 entities
+        await CounterSync(_DownRedis(), local, max_batch=100).flush()  # type: ignore[arg-type]
+        assert local.pending() == 603  # one failed attempt, then it gave up
+        await CounterSync(store.hot, local, max_batch=100, clock=lambda: T0 + 0.05).flush()
+        assert local.pending() == 0 and local.in_sync
+    finally:
+        await store.close()
