@@ -44,43 +44,107 @@ class ProxyStats:
         d = self.detection
         errors = d.detector.stats.store_errors + d.sync.failures + d.calllog.write_errors
         isolated = d.detector.stats.isolated
-        return MetricsSnapshot(sip, verdicts, self.latency.sample(), errors, d.calllog.dropped, isolated)
+        internal = d.detector.stats.internal_errors + sip.pop("internal_error", 0)
+        restarts = d.embedded.restarts if d.embedded is not None else 0
+        return MetricsSnapshot(
+            sip,
+            verdicts,
+            self.latency.sample(),
+            errors,
+            d.calllog.dropped,
+            isolated,
+            internal_errors=internal,
+            redis_restarts=restarts,
+            counters_evicted_unsynced=d.sync.counters.evicted_unsynced,
+        )
 
 
-async def follow_policy(detection: Detection) -> None:
-    """Load the stored policy and rebuild the rules on every published change (pub/sub)."""
+#: Seconds between checks that Redis still holds the running policy (a Redis restarted empty or
+#: flushed does not always drop the subscription, so the follower looks for itself).
+POLICY_CHECK_INTERVAL = 2.0
+
+
+def _version(doc: dict[str, Any]) -> int:
+    """A policy document's integer ``version`` (-1 when missing or not an integer)."""
+    version = doc.get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) and version >= 0 else -1
+
+
+async def follow_policy(detection: Detection, check_every: float = POLICY_CHECK_INTERVAL) -> None:
+    """Load the stored policy and rebuild the rules on every published change (pub/sub).
+
+    On each (re)subscription and every ``check_every`` seconds it also checks that Redis still
+    holds the running policy (``detection.policy``): when Redis holds none, or an older version
+    (restarted empty, flushed, or behind after losing its last AOF second), the running
+    document is written back as it is (``Store.commit_policy``: history, audit entry and
+    publication included), so the API shows the policy the proxy enforces, never a v0 default.
+    """
     from .detect.policy import ruleset_from_doc
 
     store = detection.store
     detector = detection.detector
+    lock = asyncio.Lock()
+
+    async def republish(stored: dict[str, Any] | None) -> None:
+        running = detection.policy
+        base = 0 if stored is None else _version(stored)
+        held = "no policy" if stored is None else f"version {base}"
+        detail = f"Redis held {held}; the running version {_version(running)} was written back"
+        audit = {"ts": f"{time.time():.3f}", "who": "antibot", "action": "policy republished", "detail": detail}
+        if await store.commit_policy(running, base, audit):
+            log.warning("policy republished", extra={"version": _version(running), "stored": held})
 
     async def reload() -> None:
-        doc = await store.get_policy()
-        if doc is None:
-            return
-        try:
-            detector.rules = ruleset_from_doc(doc)
+        async with lock:
+            doc = await store.get_policy()
+            if doc is None or 0 <= _version(doc) < _version(detection.policy):
+                await republish(doc)
+                return
+            if doc == detection.policy:
+                return
+            try:
+                detector.rules = ruleset_from_doc(doc)
+            except RuleError as exc:
+                log.error("stored policy refused; keeping the previous rules", extra={"error": str(exc)})
+                return
+            detection.policy = doc
             log.info("policy applied", extra={"version": doc.get("version")})
-        except RuleError as exc:
-            log.error("stored policy refused; keeping the previous rules", extra={"error": str(exc)})
+
+    async def check() -> None:
+        try:
+            await reload()
+        except Exception as exc:  # noqa: BLE001 - Redis down: the next check (or resubscription) retries
+            log.debug("policy check failed", extra={"error": repr(exc)})
 
     pending: set[asyncio.Task[None]] = set()
 
-    def on_subscribed() -> None:
-        # Catch up on changes made while we were not subscribed.
-        task = asyncio.get_running_loop().create_task(reload())
+    def spawn_check() -> None:
+        task = asyncio.get_running_loop().create_task(check())
         pending.add(task)
         task.add_done_callback(pending.discard)
 
-    while True:
-        try:
-            async for _ in store.policy_changes(ready=on_subscribed):
-                await reload()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - resubscribe on any store failure
-            log.warning("policy subscription lost; retrying", extra={"error": repr(exc)})
-            await asyncio.sleep(1.0)
+    async def periodic() -> None:
+        while True:
+            await asyncio.sleep(check_every)
+            await check()
+
+    watcher = asyncio.get_running_loop().create_task(periodic())
+    try:
+        while True:
+            try:
+                # on_subscribed: catch up on changes made while we were not subscribed.
+                async for _ in store.policy_changes(ready=spawn_check):
+                    await reload()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - resubscribe on any store failure
+                log.warning("policy subscription lost; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+    finally:
+        watcher.cancel()
+        for task in (watcher, *pending):
+            task.cancel()
+        await asyncio.gather(watcher, *pending, return_exceptions=True)
 
 
 async def start_api(

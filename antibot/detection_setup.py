@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError, Settings
 from .detect.counting import LocalCounters
@@ -12,6 +13,7 @@ from .detect.engine import Detector
 from .detect.features import FEATURE_NAMES
 from .detect.lists import NumberLists
 from .detect.model import Model, ModelError, load_model
+from .detect.policy import default_doc
 from .policy_setup import build_rules, seed_doc
 from .store import StoreError
 from .store.calllog import CallLog
@@ -33,6 +35,7 @@ class Detection:
         calllog: CallLog,
         embedded: EmbeddedRedis | None,
         url: str,
+        policy: dict[str, Any] | None = None,
     ) -> None:
         self.detector = detector
         self.store = store
@@ -40,14 +43,19 @@ class Detection:
         self.calllog = calllog
         self.embedded = embedded
         self.url = url
+        #: The policy document the rules were built from (republished if Redis loses it).
+        self.policy: dict[str, Any] = policy if policy is not None else default_doc()
         self.task = calllog.start()
-        self.tasks: list[asyncio.Task[None]] = [asyncio.get_running_loop().create_task(sync.run())]
+        loop = asyncio.get_running_loop()
+        self.tasks: list[asyncio.Task[None]] = [loop.create_task(sync.run())]
+        if embedded is not None:  # restarts Redis whenever it dies; the SIP path fails open meanwhile
+            self.tasks.append(loop.create_task(embedded.supervise(), name="antibot-redis-supervisor"))
 
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.sync.sync()  # the last counts of this node
+        await self.sync.flush()  # the last counts of this node
         await self.calllog.stop()
         await self.store.close()
         if self.embedded is not None:
@@ -71,7 +79,12 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
     embedded = None
     url = s.redis_url
     if url is None:
-        embedded = EmbeddedRedis(Path(s.data_dir))
+        embedded = EmbeddedRedis(
+            Path(s.data_dir),
+            load_timeout=s.redis_load_timeout,
+            maxmemory=s.redis_maxmemory,
+            maxmemory_policy=s.redis_maxmemory_policy,
+        )
         try:
             url = await asyncio.to_thread(embedded.start)
         except EmbeddedRedisError as exc:
@@ -83,6 +96,7 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
         if embedded is not None:
             embedded.stop()
         raise ConfigError(f"cannot reach Redis at {url}: {exc}") from None
+    store.hot.call_ttl, store.hot.outcome_ttl = s.call_ttl, s.outcome_ttl
     calllog = CallLog(store, maxlen=s.calllog_maxlen)
     defaults = NumberLists()
     lists = NumberLists(
@@ -97,7 +111,11 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
         await store.seed_policy(doc)  # the config seeds Redis once; afterwards the API owns the policy
         stored = await store.get_policy()
     except StoreError as exc:
-        raise ConfigError(f"cannot read the policy from Redis: {exc}") from None
+        await store.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        hint = " (raise store.redis_maxmemory)" if embedded is not None and "maxmemory" in str(exc) else ""
+        raise ConfigError(f"cannot read the policy from Redis: {exc}{hint}") from None
     rules = build_rules(stored or doc)
     counters = LocalCounters()
     detector = Detector(
@@ -109,4 +127,4 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
         reason_prefix=s.reason_prefix,
     )
     sync = CounterSync(store.hot, counters, interval=s.counter_sync_interval(), timeout=s.store_timeout)
-    return Detection(detector, store, sync, calllog, embedded, url)
+    return Detection(detector, store, sync, calllog, embedded, url, stored or doc)

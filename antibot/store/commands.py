@@ -188,9 +188,9 @@ def xadd(entry: Mapping[str, str], maxlen: int) -> Command:
     return command
 
 
-def call_index_commands(entries: list[dict[str, str]]) -> list[Command]:
-    """The outcome hashes, verdict counters and hourly top sets for a batch (increments summed
-    per key first, so a batch costs a few commands per distinct key)."""
+def call_index_commands(entries: list[dict[str, str]], outcome_ttl: int = CALL_INDEX_TTL) -> list[Command]:
+    """The outcome hashes (kept ``outcome_ttl`` seconds), verdict counters and hourly top sets
+    for a batch (increments summed per key first, so a batch costs a few commands per distinct key)."""
     out: list[Command] = []
     counts: dict[tuple[str, str], int] = {}
     tops: dict[tuple[str, str], int] = {}
@@ -200,7 +200,7 @@ def call_index_commands(entries: list[dict[str, str]]) -> list[Command]:
             key = OUTCOME_PREFIX + call
             duration, stamp = entry.get("duration", ""), entry.get("ts", "")
             out.append(("HSET", key, "status", entry["outcome"], "duration", duration, "ts", stamp))
-            out.append(("EXPIRE", key, CALL_INDEX_TTL))
+            out.append(("EXPIRE", key, outcome_ttl))
         verdict = entry.get("verdict", "")
         if verdict not in VERDICTS:
             continue
