@@ -1,19 +1,94 @@
-"""TCP connections: stream framing by Content-Length, reuse for responses, idle timeout (RFC 3261 §18)."""
+"""TCP connections: stream framing by Content-Length, reuse for responses, and limits (RFC 3261 §18).
+
+The limits (:class:`TcpLimits`) keep a connection flood or a slow sender from taking the
+process's file descriptors and memory:
+
+- accepted connections are capped per source (an IPv6 /64 is one source) and in total; one over
+  a cap is closed in ``connection_made``, before a byte is read, counted and logged (rate-limited).
+  Connections the proxy opens itself (to an upstream, or back to a client) are never refused;
+  :func:`connection_budget` keeps file descriptors in reserve for them, the admin API and Redis;
+- once the first byte of a message has arrived, the whole message must arrive within
+  ``message_timeout`` (slowloris), and a connection is closed after ``idle_timeout`` without
+  traffic; :meth:`ConnectionTable.sweep` enforces both, every :attr:`ConnectionTable.sweep_interval`;
+- a message may not exceed ``max_message_size``: a request whose Content-Length is over it gets
+  413 (RFC 3261 §21.4.11) as soon as its header section is in, a response is discarded
+  (§18.1.2), and the connection is closed either way: on a stream the next message starts only
+  after the body (§18.3), so staying open would mean reading the whole body. A refused stream
+  lingers half-closed for :data:`LINGER` seconds so the peer reads the 400/413 before the reset;
+- a peer that does not read what we write is cut off once the backlog passes ``write_backlog``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import re
+import resource
 from collections.abc import Callable
-from typing import cast
+from dataclasses import dataclass
+from typing import Any, Final, cast
 
 from ..proxy.effects import Addr
-from ..sip.errors import Incomplete, SipError
+from ..sip.errors import Incomplete, ParseError, SipError
 from ..sip.message import Request, Response
-from ..sip.parser import parse_stream
+from ..sip.parser import MAX_MESSAGE, parse_datagram, parse_stream
 
 log = logging.getLogger("antibot.tcp")
-MAX_BUFFER = 256 * 1024
+
+#: At most one "refused" and one "closing stream" log line per this many seconds.
+LOG_INTERVAL: Final = 10.0
+#: Seconds a refused stream lingers half-closed (our response sent, FIN after it, reading paused)
+#: before it is reset, so the peer reads the 400/413 before the RST that unread data causes.
+LINGER: Final = 2.0
+#: File descriptors kept out of the TCP budget: at least this many, or 1/8 of RLIMIT_NOFILE.
+FD_RESERVE_MIN: Final = 128
+_CRLF2: Final = b"\r\n\r\n"
+#: A header line giving the Content-Length (or its compact form ``l``, RFC 3261 §7.3.3).
+_LENGTH: Final = re.compile(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*(?=\r\n)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class TcpLimits:
+    """Settings ``[proxy] tcp_*``; see the module docstring."""
+
+    max_connections: int = 4096
+    max_per_source: int = 64
+    message_timeout: float = 10.0
+    idle_timeout: float = 120.0
+    max_message_size: int = MAX_MESSAGE
+
+    @property
+    def write_backlog(self) -> int:
+        """Bytes queued for a peer (written but not yet taken) beyond which it is cut off."""
+        return max(1 << 20, 16 * self.max_message_size)
+
+
+class LogLimiter:
+    """At most one log line per ``interval`` seconds; the next line says how many were held back."""
+
+    def __init__(self, msg: str, level: int, interval: float = LOG_INTERVAL) -> None:
+        self.msg = msg
+        self.level = level
+        self.interval = interval
+        self.suppressed = 0
+        self.next_at = float("-inf")
+
+    def __call__(self, now: float, **extra: Any) -> None:
+        if now < self.next_at:
+            self.suppressed += 1
+            return
+        log.log(self.level, self.msg, extra={**extra, "suppressed": self.suppressed})
+        self.suppressed = 0
+        self.next_at = now + self.interval
+
+    def flush(self, now: float, *, force: bool = False) -> None:
+        """Report the lines held back once the interval is over (or now, with ``force``), even if
+        no new event comes."""
+        if self.suppressed and (force or now >= self.next_at):
+            log.log(self.level, self.msg + " (held back)", extra={"suppressed": self.suppressed})
+            self.suppressed = 0
+            self.next_at = now + self.interval
 
 
 class TcpConnection(asyncio.Protocol):
@@ -22,66 +97,161 @@ class TcpConnection(asyncio.Protocol):
     def __init__(self, table: ConnectionTable, remote: Addr | None = None) -> None:
         self.table = table
         self.remote = remote
+        #: Accepted by a listener (no remote yet): counted against the caps. Ours are not.
+        self.inbound = remote is None
+        #: The per-source key this connection is counted under, once admitted.
+        self.source: str | None = None
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.pending: list[bytes] = []
+        self.pending_size = 0
         self.last_active = table.clock()
+        #: When the first byte of the message being read arrived (None: between messages).
+        self.started: float | None = None
+        #: When we started closing (None: open).
+        self.closing: float | None = None
+        self._scan = 0  # where the search for the end of the header section resumes
+        self._need = 0  # the bytes the message being read needs in all (0: not known yet)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         peer = self.transport.get_extra_info("peername")
+        if not peer:  # reset before we got to it
+            self.transport.abort()
+            return
         host = str(peer[0])
         if host.startswith("::ffff:") and "." in host:
             host = host[7:]
         self.remote = Addr("tcp", host, int(peer[1]))
+        if self.inbound and not self.table.admit(self):
+            self.closing = self.table.clock()
+            self.transport.abort()  # over a cap: nothing is read
+            return
         self.table.add(self)
         for data in self.pending:
             self.transport.write(data)
         self.pending.clear()
+        self.pending_size = 0
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.table.remove(self)
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = self.table.clock()
+        if self.closing is not None:
+            return
+        now = self.table.clock()
+        self.last_active = now
         self.buffer += data
-        while self.buffer:
-            if self.buffer[:2] == b"\r\n":
+        if self._frame() and self.buffer:
+            if self.started is None:
+                self.started = now
+        else:
+            self.started = None
+
+    def _frame(self) -> bool:
+        """Hand on every complete message in the buffer; False once the connection is closing."""
+        buf = self.buffer
+        limit = self.table.limits.max_message_size
+        while buf:
+            if buf[:2] == b"\r\n":
                 # RFC 5626 §3.5.1 keepalive: answer a double CRLF ping with a single CRLF pong.
-                if self.buffer[:4] == b"\r\n\r\n":
-                    del self.buffer[:4]
+                if buf[:4] == b"\r\n\r\n":
+                    del buf[:4]
                     self.write(b"\r\n")
                 else:
-                    del self.buffer[:2]
+                    del buf[:2]
+                self.started = None
                 continue
+            if len(buf) < self._need:
+                return True
+            if not self._need:
+                # Look for the end of the header section in the new bytes only, then read the
+                # Content-Length off it: the parser runs once per message, not once per segment.
+                end = buf.find(_CRLF2, max(self._scan - 3, 0))
+                if end < 0:
+                    self._scan = len(buf)
+                    if len(buf) > limit:
+                        self.table.count("tcp_too_large")
+                        return self._refuse(ParseError("header section too long"))
+                    return True
+                self._need = end + 4 + _length_hint(buf, end)
+                if self._need > limit:
+                    return self._too_large(end)
+                if len(buf) < self._need:
+                    return True
             try:
-                msg, used = parse_stream(self.buffer)
+                msg, used = parse_stream(buf)
             except Incomplete:
-                if len(self.buffer) > MAX_BUFFER:
-                    self.abort("message too large")
-                return
+                if len(buf) > limit:
+                    self.table.count("tcp_too_large")
+                    return self._refuse(ParseError("message too large"))
+                self._need = len(buf) + 1  # the hint was short: parse again on the next bytes
+                return True
             except SipError as exc:
                 # The framing is lost: answer if we can, then close (RFC 4475 §3.1.2.3, §3.3.9).
-                assert self.remote is not None
-                self.table.on_malformed(exc, self.remote)
-                self.abort(exc.reason)
-                return
-            del self.buffer[:used]
+                return self._refuse(exc)
+            del buf[:used]
+            self._need = self._scan = 0
+            self.started = None
             assert self.remote is not None
             self.table.on_message(msg, self.remote)
+            if self.closing is not None:
+                return False
+        return True
+
+    def _refuse(self, exc: SipError) -> bool:
+        assert self.remote is not None
+        self.table.on_malformed(exc, self.remote)
+        self.abort(exc.reason, linger=True)
+        return False
+
+    def _too_large(self, end: int) -> bool:
+        """A request gets 413, routed by its Via like a 400; a response is dropped (status None)."""
+        self.table.count("tcp_too_large")
+        refusal = SipError("message too large", 413)
+        try:
+            refusal.headers = parse_datagram(bytes(self.buffer[: end + 4])).headers
+        except SipError as exc:  # the usual way out: the body is not there
+            refusal.headers = exc.headers
+            if exc.status is None:
+                refusal.status = None
+        return self._refuse(refusal)
 
     def write(self, data: bytes) -> None:
         self.last_active = self.table.clock()
-        if self.transport is None:
+        transport = self.transport
+        backlog = self.table.limits.write_backlog
+        if transport is None:
+            if self.pending_size + len(data) > backlog:
+                self.table.count("tcp_write_backlog")
+                return  # still connecting and already this far behind: drop (the sender retransmits)
             self.pending.append(data)
-        elif not self.transport.is_closing():
-            self.transport.write(data)
+            self.pending_size += len(data)
+        elif self.closing is None and not transport.is_closing():
+            transport.write(data)
+            if transport.get_write_buffer_size() > backlog:
+                self.table.count("tcp_write_backlog")
+                self.abort("peer not reading", hard=True)
 
-    def abort(self, why: str) -> None:
-        log.info("closing stream", extra={"peer": str(self.remote), "reason": why})
+    def abort(self, why: str, *, hard: bool = False, linger: bool = False) -> None:
+        """Close after what is queued has been written; or at once (``hard``); or (``linger``) send
+        FIN after it and stop reading, and let :meth:`ConnectionTable.sweep` reset the connection
+        :data:`LINGER` seconds later: closing with the peer's unread bytes would send an RST at
+        once, and the peer could lose the response we just wrote."""
+        if self.closing is None:
+            self.closing = self.table.clock()
+            self.table.log_closed(self.closing, peer=str(self.remote), reason=why)
+            self.buffer.clear()  # nothing more is read
+            self._need = self._scan = 0
         if self.transport is not None:
-            self.transport.close()
+            if hard:
+                self.transport.abort()
+            elif linger and self.transport.can_write_eof():
+                self.transport.pause_reading()
+                self.transport.write_eof()
+            else:
+                self.transport.close()
 
 
 class ConnectionTable:
@@ -92,14 +262,52 @@ class ConnectionTable:
         on_message: Callable[[Request | Response, Addr], None],
         on_malformed: Callable[[SipError, Addr], None],
         clock: Callable[[], float],
-        idle_timeout: float = 120.0,
+        limits: TcpLimits | None = None,
+        stats: dict[str, int] | None = None,
     ) -> None:
         self.on_message = on_message
         self.on_malformed = on_malformed
         self.clock = clock
-        self.idle_timeout = idle_timeout
+        self.limits = limits or TcpLimits()
+        #: Counters (the proxy core's, so they reach /metrics and the "stopped" log line).
+        self.stats: dict[str, int] = stats if stats is not None else {}
         self.conns: dict[tuple[str, int], TcpConnection] = {}
         self.connecting: dict[tuple[str, int], TcpConnection] = {}
+        #: Accepted connections open now, in all and by source.
+        self.inbound = 0
+        self.per_source: dict[str, int] = {}
+        self.log_refused = LogLimiter("tcp connection refused", logging.WARNING)
+        self.log_closed = LogLimiter("closing stream", logging.INFO)
+
+    @property
+    def idle_timeout(self) -> float:
+        return self.limits.idle_timeout
+
+    @property
+    def sweep_interval(self) -> float:
+        """How often :meth:`sweep` should run: a quarter of the shorter timeout, 0.05 to 1 s."""
+        return min(max(min(self.limits.message_timeout, self.limits.idle_timeout) / 4, 0.05), 1.0)
+
+    def count(self, name: str) -> None:
+        self.stats[name] = self.stats.get(name, 0) + 1
+
+    def admit(self, conn: TcpConnection) -> bool:
+        """Count an accepted connection in, or say no (counted and logged) when a cap is reached."""
+        assert conn.remote is not None
+        source = source_key(conn.remote.host)
+        held = self.per_source.get(source, 0)
+        if held >= self.limits.max_per_source:
+            reason, cap = "tcp_refused_per_source", self.limits.max_per_source
+        elif self.inbound >= self.limits.max_connections:
+            reason, cap = "tcp_refused_total", self.limits.max_connections
+        else:
+            self.per_source[source] = held + 1
+            self.inbound += 1
+            conn.source = source
+            return True
+        self.count(reason)
+        self.log_refused(self.clock(), reason=reason, src=conn.remote.host, limit=cap, open=self.inbound)
+        return False
 
     def add(self, conn: TcpConnection) -> None:
         assert conn.remote is not None
@@ -108,6 +316,14 @@ class ConnectionTable:
         self.conns[key] = conn
 
     def remove(self, conn: TcpConnection) -> None:
+        if conn.source is not None:
+            held = self.per_source.get(conn.source, 0) - 1
+            if held > 0:
+                self.per_source[conn.source] = held
+            else:
+                self.per_source.pop(conn.source, None)
+            self.inbound -= 1
+            conn.source = None
         if conn.remote is None:
             return
         key = (conn.remote.host, conn.remote.port)
@@ -134,12 +350,76 @@ class ConnectionTable:
             self.remove(conn)
 
     def sweep(self) -> None:
-        """Close connections idle for longer than ``idle_timeout``."""
-        limit = self.clock() - self.idle_timeout
+        """Close what has overstayed: a message not complete ``message_timeout`` after its first
+        byte, a connection idle for ``idle_timeout``, and one still closing :data:`LINGER`
+        seconds after we began (lingering, or its peer does not read the last response)."""
+        now = self.clock()
+        slow = now - self.limits.message_timeout
+        idle = now - self.limits.idle_timeout
         for conn in list(self.conns.values()):
-            if conn.last_active < limit:
+            if conn.closing is not None:
+                if conn.closing < now - LINGER and conn.transport is not None:
+                    conn.transport.abort()
+            elif conn.started is not None and conn.started < slow:
+                self.count("tcp_message_timeout")
+                conn.abort("message timeout", hard=True)
+            elif conn.last_active < idle:
+                self.count("tcp_idle_timeout")
                 conn.abort("idle timeout")
+        self.log_refused.flush(now)
+        self.log_closed.flush(now)
 
     def close_all(self) -> None:
         for conn in list(self.conns.values()):
             conn.abort("shutdown")
+        self.log_refused.flush(self.clock(), force=True)
+        self.log_closed.flush(self.clock(), force=True)
+
+
+def source_key(host: str) -> str:
+    """What the per-source cap counts by: the IPv4 address, or the IPv6 /64 (one subscriber's)."""
+    if ":" not in host:
+        return host
+    try:
+        return str(ipaddress.IPv6Network((host.partition("%")[0], 64), strict=False))
+    except ValueError:
+        return host
+
+
+def _length_hint(buf: bytearray, end: int) -> int:
+    """The body length a header section ending at ``end`` announces; 0 when not plain to see
+    (none, several, folded), and then the parser decides."""
+    found = _LENGTH.findall(buf, 0, end + 2)
+    return int(found[0]) if len(found) == 1 else 0
+
+
+def connection_budget(
+    requested: int,
+    getrlimit: Callable[[int], tuple[int, int]] = resource.getrlimit,
+    setrlimit: Callable[[int, tuple[int, int]], None] = resource.setrlimit,
+) -> int:
+    """How many accepted connections this process can afford, at most ``requested``.
+
+    Raises the soft RLIMIT_NOFILE to the hard limit, then keeps 1/8 of it (at least
+    :data:`FD_RESERVE_MIN`, at most half) for everything else: the admin API, Redis, the
+    connections to upstreams and back to clients, log files. A ``requested`` above the rest is
+    lowered, with a warning."""
+    soft, hard = getrlimit(resource.RLIMIT_NOFILE)
+    infinity = resource.RLIM_INFINITY
+    want = hard if hard != infinity else max(soft, 1 << 16)
+    if soft != infinity and soft < want:
+        try:
+            setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (OSError, ValueError) as exc:
+            log.warning("cannot raise RLIMIT_NOFILE", extra={"soft": soft, "hard": hard, "error": str(exc)})
+    if soft == infinity:
+        return requested
+    budget = soft - min(max(FD_RESERVE_MIN, soft // 8), soft // 2)
+    if requested > budget:
+        log.warning(
+            "tcp_max_connections lowered to fit RLIMIT_NOFILE",
+            extra={"requested": requested, "limit": budget, "nofile": soft},
+        )
+        return budget
+    return requested
