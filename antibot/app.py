@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -20,13 +22,34 @@ from .proxy.routing import Listener, LocalIdentity
 from .proxy.upstreams import Upstream, UpstreamPool
 from .transaction import TimerConfig
 from .transport.loop import DecideFn, ProxyRunner
+from .transport.tcp import TcpLimits, connection_budget
 
 log = logging.getLogger("antibot")
 MODEL_NAME = "antibot-gbt.json"
 
 
+def route_secret(s: Settings) -> bytes:
+    """The dialog-token key: ``route_secret``, else ``<data_dir>/route.key`` (made on first start,
+    so a restart keeps recognising the Record-Routes of calls in progress)."""
+    if s.route_secret:
+        return s.route_secret.encode()
+    path = Path(s.data_dir) / "route.key"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot keep the route key in {path}: {exc.strerror or exc}") from None
+    if len(key) < 16:
+        raise ConfigError(f"{path}: route key too short (delete it to make a new one)")
+    return key.encode()
+
+
 def build_core(s: Settings) -> ProxyCore:
-    me = LocalIdentity([Listener(x.transport, x.host, x.port, x.advertise) for x in s.listen])
+    me = LocalIdentity([Listener(x.transport, x.host, x.port, x.advertise) for x in s.listen], route_secret(s))
     pool = UpstreamPool(
         [Upstream(u.uri, Addr(u.transport, u.host, u.port), u.priority, u.weight) for u in s.upstreams],
         probe_interval=s.probe_interval,
@@ -36,10 +59,22 @@ def build_core(s: Settings) -> ProxyCore:
         failover_timeout=s.failover_timeout,
         probe_timeout=s.probe_timeout,
         retry_after=s.retry_after,
+        max_transactions=s.max_transactions,
         flood=TokenBuckets(s.flood_rate, s.flood_burst) if s.detect else None,
         flood_action=s.flood_action,
     )
     return ProxyCore(me, pool, config)
+
+
+def build_tcp_limits(s: Settings) -> TcpLimits:
+    """The ``[proxy] tcp_*`` settings, the connection cap lowered to fit RLIMIT_NOFILE."""
+    return TcpLimits(
+        max_connections=connection_budget(s.tcp_max_connections),
+        max_per_source=s.tcp_max_per_source,
+        message_timeout=s.tcp_message_timeout,
+        idle_timeout=s.tcp_idle_timeout,
+        max_message_size=s.tcp_max_message_size,
+    )
 
 
 def find_model(explicit: str | None) -> Path | None:
@@ -54,6 +89,7 @@ def find_model(explicit: str | None) -> Path | None:
 
 async def serve(s: Settings) -> None:
     core = build_core(s)
+    tcp_limits = build_tcp_limits(s)  # first: the embedded Redis inherits the raised RLIMIT_NOFILE
     # Without detection the config's policy is the whole policy (no Redis, no admin API).
     unscored = UnscoredRules(build_rules(seed_doc(s)), reason_prefix=s.reason_prefix, reject_phrase=s.reject_phrase)
     decide: DecideFn = unscored.decide
@@ -76,7 +112,7 @@ async def serve(s: Settings) -> None:
             decide, api_server = await start_api(s, core, detection, find_model(s.model))
         else:
             decide = detection.detector.decide
-    runner = ProxyRunner(core, decide, tcp_idle_timeout=s.tcp_idle_timeout, on_outcome=on_outcome)
+    runner = ProxyRunner(core, decide, tcp_limits=tcp_limits, on_outcome=on_outcome)
     for x in s.listen:
         try:
             await runner.listen(x.transport, x.host, x.port)
@@ -111,7 +147,7 @@ async def _close(runner: ProxyRunner, api_server: Any, cleanup: list[object]) ->
 
 async def _sweep(runner: ProxyRunner) -> None:
     while True:
-        await asyncio.sleep(5.0)
+        await asyncio.sleep(runner.tcp.sweep_interval)
         runner.tcp.sweep()
 
 

@@ -6,12 +6,14 @@ Every problem is reported as a :class:`ConfigError` naming the key and what is w
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .detect.lists import SCANNER_UAS
+from .detect.rules import RuleError, check_knobs
 from .sip.errors import SipError
 from .sip.uri import parse_uri
 
@@ -57,6 +59,18 @@ class Settings:
     t2: float = 4.0
     t4: float = 5.0
     tcp_idle_timeout: float = 120.0
+    #: TCP limits (antibot/transport/tcp.py): accepted connections in all (lowered to fit
+    #: RLIMIT_NOFILE) and per source address (IPv6: per /64), the time one message may take to
+    #: arrive from its first byte, and the largest message (a larger request gets 413).
+    tcp_max_connections: int = 4096
+    tcp_max_per_source: int = 64
+    tcp_message_timeout: float = 10.0
+    tcp_max_message_size: int = 65535
+    #: Key of the dialog tokens in our Record-Route; nodes that share dialogs share it. None:
+    #: kept in ``<data_dir>/route.key`` (created on first start).
+    route_secret: str | None = None
+    #: Server transactions kept at most; beyond, new requests get a stateless 503.
+    max_transactions: int = 100_000
     retry_after: int = 30
     shutdown_timeout: float = 32.0
     deny_user_agents: list[str] = field(default_factory=list)
@@ -65,7 +79,7 @@ class Settings:
     reject_action: str = "reject"
     reason_prefix: str = "antibot"
     log_level: str = "info"
-    # detection (issue #3)
+    # detection
     detect: bool = True
     mode: str = "enforce"
     model: str | None = None
@@ -78,6 +92,15 @@ class Settings:
     redis_url: str | None = None
     data_dir: str = "antibot-data"
     calllog_maxlen: int = 100_000
+    #: The embedded Redis (antibot/store/embedded.py): its memory limit in Redis units ("512mb",
+    #: "2gb"; "0": none) and eviction policy (``volatile-*``: only keys with a TTL are evicted,
+    #: never the policy, audit log or feedback), and how long a start waits while it loads its AOF.
+    redis_maxmemory: str = "512mb"
+    redis_maxmemory_policy: str = "volatile-lru"
+    redis_load_timeout: float = 600.0
+    #: Seconds Redis keeps each call's index (call ref -> call log entry) and outcome hash.
+    call_ttl: int = 7 * 86400
+    outcome_ttl: int = 7 * 86400
     rules: list[dict[str, Any]] = field(default_factory=list)
     flood_rate: float = 2.0
     flood_burst: float = 20.0
@@ -108,7 +131,7 @@ def parse_listen(text: str, advertise: str | None = None) -> ListenSpec:
         ipaddress.ip_address(host)
     except ValueError:
         raise ConfigError(f"listen {text!r}: host must be an IP address") from None
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 0 < int(port) < 65536:
         raise ConfigError(f"listen {text!r}: bad port")
     adv = advertise or host
     if ipaddress.ip_address(host).is_unspecified and not advertise:
@@ -152,9 +175,15 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "probe_timeout",
         "failover_timeout",
         "tcp_idle_timeout",
+        "tcp_max_connections",
+        "tcp_max_per_source",
+        "tcp_message_timeout",
+        "tcp_max_message_size",
         "retry_after",
         "shutdown_timeout",
         "log_level",
+        "route_secret",
+        "max_transactions",
     ):
         if key in proxy:
             setattr(s, key, proxy[key])
@@ -199,7 +228,17 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
             setattr(s, key, detect[key])
     if "enabled" in detect:
         s.detect = bool(detect["enabled"])
-    for key in ("redis_url", "data_dir", "calllog_maxlen", "sync_interval"):
+    for key in (
+        "redis_url",
+        "data_dir",
+        "calllog_maxlen",
+        "sync_interval",
+        "redis_maxmemory",
+        "redis_maxmemory_policy",
+        "redis_load_timeout",
+        "call_ttl",
+        "outcome_ttl",
+    ):
         if key in store:
             setattr(s, key, store[key])
     for key in ("rate", "burst", "action"):
@@ -229,6 +268,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("timers: need 0 < t1 <= t2")
     if s.t4 <= 0:
         raise ConfigError("timers: t4 must be > 0")
+    _validate_tcp(s)
+    if s.route_secret is not None and (not isinstance(s.route_secret, str) or len(s.route_secret) < 16):
+        raise ConfigError("proxy.route_secret must be a string of at least 16 characters")
+    if not 100 <= s.max_transactions <= 10_000_000:
+        raise ConfigError("proxy.max_transactions must be between 100 and 10000000")
     if s.failover_timeout <= 0 or s.probe_timeout <= 0:
         raise ConfigError("proxy: failover_timeout and probe_timeout must be > 0")
     if s.reject_action not in ("reject", "drop"):
@@ -239,10 +283,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("log_level must be debug, info, warning or error")
     if s.mode not in ("enforce", "monitor"):
         raise ConfigError("detect.mode must be 'enforce' or 'monitor'")
-    if not 0.0 <= s.suspect_threshold <= s.reject_threshold <= 1.0:
-        raise ConfigError("detect: need 0 <= suspect_threshold <= reject_threshold <= 1")
-    if not 0.0 <= s.corroboration <= 1.0:
-        raise ConfigError("detect.corroboration must be between 0 (off) and 1")
+    try:  # the policy compiler's own bounds (thresholds in [0.05, 1], corroboration in [0, 1])
+        check_knobs(s.suspect_threshold, s.reject_threshold, s.corroboration, int(s.reject_status))
+    except RuleError as exc:
+        raise ConfigError(f"detect: {exc}") from None
     if s.sync_interval is not None:
         if isinstance(s.sync_interval, bool) or not isinstance(s.sync_interval, int | float):
             raise ConfigError(f"store.sync_interval must be a number of seconds, not {s.sync_interval!r}")
@@ -254,3 +298,56 @@ def _validate(s: Settings) -> None:
         raise ConfigError("flood: need rate > 0 and burst >= 1")
     if s.redis_url is not None and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("redis_url must start with redis://, rediss:// or unix://")
+    _validate_store(s)
+
+
+def _validate_tcp(s: Settings) -> None:
+    """The ``[proxy] tcp_*`` limits (numbers already checked by :func:`_validate`)."""
+    for key, low, high in (
+        ("tcp_max_connections", 1, 1_000_000),
+        ("tcp_max_per_source", 1, 1_000_000),
+        ("tcp_max_message_size", 4096, 65535),  # 65535: the parser's own limit (antibot/sip/parser.py)
+    ):
+        value = getattr(s, key)
+        if not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"proxy.{key} must be a whole number between {low} and {high}, not {value!r}")
+    if not 0 < s.tcp_message_timeout <= 300:
+        raise ConfigError(f"proxy.tcp_message_timeout must be > 0 and <= 300 seconds, not {s.tcp_message_timeout!r}")
+    if s.tcp_idle_timeout <= 0:
+        raise ConfigError(f"proxy.tcp_idle_timeout must be > 0 seconds, not {s.tcp_idle_timeout!r}")
+
+
+#: ``store.call_ttl`` / ``store.outcome_ttl`` bounds: an hour to 90 days.
+TTL_RANGE = (3600, 90 * 86400)
+
+
+def _validate_store(s: Settings) -> None:
+    """The ``[store]`` limits of the embedded Redis and the call log TTLs."""
+    from .store.embedded import SAFE_POLICIES
+
+    memory = s.redis_maxmemory
+    if not isinstance(memory, str) or not re.fullmatch(r"(0|[1-9][0-9]{0,15})([kmg]b?|b)?", memory.lower()):
+        raise ConfigError(f'store.redis_maxmemory must be a size such as "512mb", "2gb" or "0" (none), not {memory!r}')
+    if _bytes(memory) != 0 and _bytes(memory) < 32 * 1024 * 1024:
+        raise ConfigError(f"store.redis_maxmemory must be 0 (no limit) or at least 32mb, not {memory!r}")
+    if s.redis_maxmemory_policy not in SAFE_POLICIES:
+        raise ConfigError(
+            f"store.redis_maxmemory_policy must be one of {', '.join(SAFE_POLICIES)}, not {s.redis_maxmemory_policy!r}"
+            " (allkeys-* would evict the policy, the audit log and the feedback)"
+        )
+    if not 1.0 <= s.redis_load_timeout <= 86400.0:
+        raise ConfigError(f"store.redis_load_timeout must be between 1 and 86400 seconds, not {s.redis_load_timeout!r}")
+    low, high = TTL_RANGE
+    for key in ("call_ttl", "outcome_ttl"):
+        value = getattr(s, key)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"store.{key} must be a whole number of seconds between {low} and {high}, not {value!r}")
+
+
+def _bytes(size: str) -> int:
+    """Redis's reading of a size: ``k``/``kb`` are 1000/1024, and so on (``64mb``: 64 MiB)."""
+    text = size.lower()
+    for suffix, factor in (("kb", 1024), ("mb", 1024**2), ("gb", 1024**3), ("k", 1000), ("m", 1000**2), ("g", 1000**3)):
+        if text.endswith(suffix):
+            return int(text[: -len(suffix)]) * factor
+    return int(text.removesuffix("b"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 
@@ -32,3 +33,22 @@ def setup(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+class WarnLimiter:
+    """Log a warning at most once per ``every`` seconds per key, with the count suppressed since:
+    a failure that repeats on every packet cannot flood the log."""
+
+    def __init__(self, logger: str, every: float = 10.0) -> None:
+        self.log = logging.getLogger(logger)
+        self.every = every
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def warn(self, key: str, msg: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        last, count = self._last.get(key, (-math.inf, 0))
+        if now - last < self.every:
+            self._last[key] = (last, count + 1)
+            return
+        self._last[key] = (now, 0)
+        self.log.warning(msg, extra={"error": repr(exc), "suppressed": count}, exc_info=exc)

@@ -48,6 +48,7 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ("sctp:127.0.0.1:5060", "expected udp:HOST:PORT"),
         ("udp:example.com:5060", "host must be an IP address"),
         ("udp:127.0.0.1:99999", "bad port"),
+        ("udp:127.0.0.1:50\u00b2", "bad port"),  # str.isdigit() takes "²", int() does not
         ("udp:0.0.0.0:5060", "needs --advertise"),
     ],
 )
@@ -138,3 +139,32 @@ def test_busy_sip_port_is_a_config_error() -> None:
         )
     assert run.returncode == 2, run.stderr[-2000:]
     assert f"config error: cannot listen on udp:127.0.0.1:{port}" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_store_limits_have_bounded_defaults_and_clear_errors(tmp_path: Path) -> None:
+    """The embedded Redis's memory limit and eviction policy, its load wait, and the call log TTLs."""
+    s = load(str(ROOT / "deploy" / "antibot.example.toml"), {})
+    assert (s.redis_maxmemory, s.redis_maxmemory_policy, s.redis_load_timeout) == ("512mb", "volatile-lru", 600.0)
+    assert (s.call_ttl, s.outcome_ttl) == (7 * 86400, 7 * 86400)
+    cfg = tmp_path / "store.toml"
+    head = '[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[store]\n'
+    cfg.write_text(
+        head + 'redis_maxmemory = "2gb"\nredis_maxmemory_policy = "volatile-ttl"\nredis_load_timeout = 1800\n'
+        "call_ttl = 86400\noutcome_ttl = 3600\n"
+    )
+    s = load(str(cfg), {})
+    assert (s.redis_maxmemory, s.redis_maxmemory_policy, s.redis_load_timeout) == ("2gb", "volatile-ttl", 1800)
+    assert (s.call_ttl, s.outcome_ttl) == (86400, 3600)
+    for line, message in (
+        ('redis_maxmemory = "lots"', 'store.redis_maxmemory must be a size such as "512mb"'),
+        ("redis_maxmemory = 512", "store.redis_maxmemory must be a size"),
+        ('redis_maxmemory = "1mb"', "store.redis_maxmemory must be 0 .no limit. or at least 32mb"),
+        ('redis_maxmemory_policy = "allkeys-lru"', "store.redis_maxmemory_policy must be one of volatile-lru"),
+        ("redis_load_timeout = 0", "store.redis_load_timeout must be between 1 and 86400"),
+        ("call_ttl = 60", "store.call_ttl must be a whole number of seconds between 3600 and 7776000, not 60"),
+        ("outcome_ttl = 1e12", "store.outcome_ttl must be"),
+        ("outcome_ttl = 7200.5", "store.outcome_ttl must be a whole number"),
+    ):
+        cfg.write_text(head + line + "\n")
+        with pytest.raises(ConfigError, match=message):
+            load(str(cfg), {})

@@ -11,8 +11,6 @@ never raises: a call is never lost to a bug. ``bench/scoring.py`` measures each 
 
 from __future__ import annotations
 
-import logging
-import math
 import operator
 import secrets
 import time
@@ -20,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from ..logs import WarnLimiter
 from ..sip.message import Request
 from .corroboration import costly, support
 from .counting import LocalCounters, outcome_metrics
@@ -30,9 +29,8 @@ from .model import Model
 from .numbers import Number, parties
 from .observation import Counters
 from .rules import ISOLATED, Facts, RuleSet
+from .unscored import INTERNAL_ERROR, internal_error, rules_only
 from .verdict import ACTION_LABELS, ACTION_VALUES, Action, Verdict, phrase_for
-
-log = logging.getLogger("antibot.detect")
 
 
 class CallSink(Protocol):
@@ -43,6 +41,8 @@ class CallSink(Protocol):
 class DetectorStats:
     decisions: int = 0
     store_errors: int = 0
+    #: Decisions that failed inside and fell back to the lists and rules (``internal-error``).
+    internal_errors: int = 0
     #: High scores the thresholds did not act on (``score-isolated``, see :mod:`.corroboration`).
     isolated: int = 0
     by_action: dict[str, int] = field(default_factory=dict)
@@ -75,14 +75,55 @@ class Detector:
         #: Call refs: a random prefix per process, then a counter (unique, no syscall per call).
         self._node = secrets.token_hex(4)
         self._calls = 0
-        self.warn_every = 10.0
-        self._warned: dict[str, tuple[float, int]] = {}
+        self._warner = WarnLimiter("antibot.detect")
 
     def decide(self, req: Request, source: object, now: float) -> Verdict:
-        """The decision hook (DESIGN.md contract), synchronous. ``now`` is the proxy's
-        monotonic clock; the counters use wall-clock time so that every node buckets alike."""
-        wall = self.clock()
+        """The decision hook (DESIGN.md contract), synchronous; never raises. ``now`` is the
+        proxy's monotonic clock; the counters use wall-clock time so that every node buckets
+        alike. A request other than INVITE (REGISTER, OPTIONS, MESSAGE...) is screened by the
+        lists and rules only; a failure inside falls back to :func:`.unscored.internal_error`."""
         source_ip = str(getattr(source, "host", source))
+        try:
+            if req.method != "INVITE":
+                return rules_only(self.rules, req, source_ip, reason_prefix=self.reason_prefix)
+            return self._decide(req, source_ip)
+        except Exception as exc:  # noqa: BLE001 - never a free pass, never a lost call
+            return self._failed(req, source_ip, exc)
+
+    def _failed(self, req: Request, source_ip: str, exc: Exception) -> Verdict:
+        """Deciding failed: lists and rules still apply, the call is marked and logged."""
+        self.stats.internal_errors += 1
+        self._warn("decide", "deciding failed; lists and rules applied, call marked suspect", exc)
+        call_ref = self._next_ref() if req.method == "INVITE" else ""
+        verdict = internal_error(self.rules, req, source_ip, reason_prefix=self.reason_prefix, call_ref=call_ref)
+        if self.calllog is not None and call_ref:
+            try:
+                self.calllog.submit(
+                    {
+                        "call": call_ref,
+                        "ts": f"{self.clock():.3f}",
+                        "verdict": ACTION_LABELS[verdict.action],
+                        "action": ACTION_VALUES[verdict.action],
+                        "mode": self.rules.mode,
+                        "score": "0.0000",
+                        "reasons": ",".join(verdict.reasons),
+                        "rule": verdict.rule or INTERNAL_ERROR,
+                        "src": source_ip,
+                        "ua": (req.header("user-agent") or "")[:200],
+                        "call_id": req.call_id[:200],
+                        "error": repr(exc)[:200],
+                    }
+                )
+            except Exception as log_exc:  # noqa: BLE001
+                self._warn("calllog", "could not log a failed decision", log_exc)
+        return verdict
+
+    def _next_ref(self) -> str:
+        self._calls += 1
+        return self._node + hex(self._calls)[2:].rjust(8, "0")  # mypyc runs a format spec through str.format
+
+    def _decide(self, req: Request, source_ip: str) -> Verdict:
+        wall = self.clock()
         static, obs, both = invite_features(req, source_ip, self.lists)
         counters = Counters()
         degraded = False
@@ -139,8 +180,7 @@ class Detector:
             reasons.insert(0, decision.rule)
         if degraded:
             reasons.append("store-unavailable")
-        self._calls += 1
-        call_ref = self._node + hex(self._calls)[2:].rjust(8, "0")  # mypyc runs a format spec through str.format
+        call_ref = self._next_ref()
         action = decision.action
         enforced = action if self.rules.mode == "enforce" else Action.RELAY
         label = ACTION_LABELS[action]
@@ -167,6 +207,7 @@ class Detector:
             headers=headers,
             call_ref=call_ref,
             explanation=tuple(top),
+            stateless=decision.stateless,
         )
         self.stats.decisions += 1
         self.stats.by_action[value] = self.stats.by_action.get(value, 0) + 1
@@ -216,14 +257,8 @@ class Detector:
             )
 
     def _warn(self, key: str, msg: str, exc: Exception) -> None:
-        """Log ``msg`` at most once per ``warn_every`` seconds per ``key``, with the count since."""
-        now = time.monotonic()
-        last, count = self._warned.get(key, (-math.inf, 0))
-        if now - last < self.warn_every:
-            self._warned[key] = (last, count + 1)
-            return
-        self._warned[key] = (now, 0)
-        log.warning(msg, extra={"error": repr(exc), "suppressed": count})
+        """Log ``msg`` at most once per 10 s per ``key``, with the count since."""
+        self._warner.warn(key, msg, exc)
 
 
 _VECTOR: Final[Callable[[dict[str, float]], Sequence[float]]] = operator.itemgetter(*FEATURE_NAMES)

@@ -1,4 +1,5 @@
-"""The operator's policy without scores or counters: the decision hook of ``antibot run --no-detect``.
+"""The operator's policy without scores or counters: the decision hook of ``antibot run --no-detect``,
+the screen of requests other than INVITE, and the fallback when deciding fails.
 
 The same policy document and :class:`~antibot.detect.rules.RuleSet` as with detection (allow
 lists, deny lists such as the built-in scanner User-Agents, CIDR / number / User-Agent rules), so
@@ -9,46 +10,109 @@ are parsed only when a rule reads them.
 
 from __future__ import annotations
 
+from typing import Final
+
+from ..logs import WarnLimiter
 from ..sip.message import Request
 from .numbers import parties
 from .rules import Facts, RuleSet
 from .verdict import ACTION_VALUES, Action, Verdict, phrase_for
 
 _RELAY = Verdict(Action.RELAY)
+#: The reason a verdict carries when deciding failed inside (a bug, or input no stage expected).
+INTERNAL_ERROR: Final = "internal-error"
+
+
+def rules_only(
+    rules: RuleSet,
+    req: Request,
+    source_ip: str,
+    *,
+    reason_prefix: str = "antibot",
+    reject_phrase: str | None = None,
+    numbers: bool = True,
+) -> Verdict:
+    """Reject or drop what a list or rule denies, relay the rest; a ``suspect`` rule, or any
+    rule in monitor mode, relays with ``X-Antibot-Verdict``. ``reject_phrase`` overrides the
+    phrase of the policy's ``reject_status``; ``numbers=False`` leaves the caller and callee
+    numbers unread. May raise on input no stage expected."""
+    caller = callee = ""
+    if numbers and rules.reads_numbers:
+        a, b = parties(req)
+        caller, callee = a.text, b.text
+    ua = req.header("user-agent") or ""
+    d = rules.decide(Facts(source_ip, caller, callee, ua, 0.0, {}), scored=False)
+    if d.rule is None:
+        return _RELAY
+    if d.action is Action.RELAY:  # an allow list or rule
+        return Verdict(Action.RELAY, reasons=(d.rule,), rule=d.rule)
+    if d.action is Action.SUSPECT or rules.mode == "monitor":  # relayed, the verdict in a header
+        action = Action.SUSPECT if d.action is Action.SUSPECT else Action.RELAY
+        label = ACTION_VALUES[d.action]
+        return Verdict(action, reasons=(d.rule,), rule=d.rule, headers=(("X-Antibot-Verdict", label),))
+    phrase = phrase_for(d.status)
+    if reject_phrase and d.status == rules.reject_status:
+        phrase = reject_phrase
+    return Verdict(
+        d.action,
+        reasons=(d.rule,),
+        rule=d.rule,
+        status=d.status,
+        phrase=phrase,
+        reason_text=f"{reason_prefix}: {d.reason}" if d.reason else reason_prefix,
+        stateless=d.stateless,
+    )
+
+
+def internal_error(
+    rules: RuleSet, req: Request, source_ip: str, *, reason_prefix: str = "antibot", call_ref: str = ""
+) -> Verdict:
+    """The verdict when deciding failed inside: the allow and deny lists and the operator's
+    rules still apply (a deny-listed caller is still refused), and whatever they relay goes to
+    the PBX marked ``suspect`` with the reason ``internal-error``: never a free pass, never a
+    lost call."""
+    try:
+        ruled = rules_only(rules, req, source_ip, reason_prefix=reason_prefix)
+    except Exception:  # noqa: BLE001 - the numbers may be what failed: the CIDR and User-Agent rules still apply
+        try:
+            ruled = rules_only(rules, req, source_ip, reason_prefix=reason_prefix, numbers=False)
+        except Exception:  # noqa: BLE001 - nothing could be read: suspect, relayed
+            ruled = _RELAY
+    reasons = (INTERNAL_ERROR, *ruled.reasons)
+    if ruled.action in (Action.REJECT, Action.DROP):
+        return Verdict(
+            ruled.action,
+            reasons=reasons,
+            rule=ruled.rule,
+            status=ruled.status,
+            phrase=ruled.phrase,
+            reason_text=ruled.reason_text,
+            stateless=ruled.stateless,
+            call_ref=call_ref,
+        )
+    headers = [("X-Antibot-Verdict", "suspect"), ("X-Antibot-Reasons", ",".join(reasons[:4]))]
+    if call_ref:
+        headers.append(("X-Antibot-Call", call_ref))
+    return Verdict(Action.SUSPECT, reasons=reasons, rule=ruled.rule, headers=tuple(headers), call_ref=call_ref)
 
 
 class UnscoredRules:
-    """``decide(request, source, now)``: reject or drop what a list or rule denies, relay the rest;
-    a ``suspect`` rule, or any rule in monitor mode, relays with ``X-Antibot-Verdict``.
-    ``reject_phrase`` overrides the phrase of ``reject_status``."""
+    """``decide(request, source, now)`` with :func:`rules_only`; never raises (see :func:`internal_error`)."""
 
     def __init__(self, rules: RuleSet, *, reason_prefix: str = "antibot", reject_phrase: str | None = None) -> None:
         self.rules = rules
         self.reason_prefix = reason_prefix
         self.reject_phrase = reject_phrase
+        self.internal_errors = 0
+        self._warn = WarnLimiter("antibot.detect")
 
     def decide(self, req: Request, source: object, now: float) -> Verdict:
-        caller = callee = ""
-        if self.rules.reads_numbers:
-            a, b = parties(req)
-            caller, callee = a.text, b.text
-        ua = req.header("user-agent") or ""
-        facts = Facts(str(getattr(source, "host", source)), caller, callee, ua, 0.0, {})
-        d = self.rules.decide(facts, scored=False)
-        if d.rule is None or d.action is Action.RELAY:
-            return _RELAY
-        if d.action is Action.SUSPECT or self.rules.mode == "monitor":  # relayed, the verdict in a header
-            action = Action.SUSPECT if d.action is Action.SUSPECT else Action.RELAY
-            label = ACTION_VALUES[d.action]
-            return Verdict(action, reasons=(d.rule,), rule=d.rule, headers=(("X-Antibot-Verdict", label),))
-        phrase = phrase_for(d.status)
-        if self.reject_phrase and d.status == self.rules.reject_status:
-            phrase = self.reject_phrase
-        return Verdict(
-            d.action,
-            reasons=(d.rule,),
-            rule=d.rule,
-            status=d.status,
-            phrase=phrase,
-            reason_text=f"{self.reason_prefix}: {d.reason}" if d.reason else self.reason_prefix,
-        )
+        source_ip = str(getattr(source, "host", source))
+        try:
+            return rules_only(
+                self.rules, req, source_ip, reason_prefix=self.reason_prefix, reject_phrase=self.reject_phrase
+            )
+        except Exception as exc:  # noqa: BLE001 - a failure applies the lists, marks the call, never lets it pass
+            self.internal_errors += 1
+            self._warn.warn("decide", "deciding failed; lists and rules applied, call marked suspect", exc)
+            return internal_error(self.rules, req, source_ip, reason_prefix=self.reason_prefix)

@@ -58,6 +58,10 @@ class Verdict:
     call_ref: str
     #: Features that pushed the score most, with their log-odds contribution.
     explanation: tuple[tuple[str, float], ...]
+    #: Reject or drop without keeping a transaction: the answer goes out once, never
+    #: retransmitted (RFC 3261 §16.7 lets a proxy answer statelessly), so a spoofed source
+    #: gets no amplification and a scanner storm leaves no state. Deny lists and deny rules set it.
+    stateless: bool
 
     def __init__(
         self,
@@ -71,6 +75,7 @@ class Verdict:
         headers: tuple[tuple[str, str], ...] = (),
         call_ref: str = "",
         explanation: tuple[tuple[str, float], ...] = (),
+        stateless: bool = False,
     ) -> None:
         self.action = action
         self.score = score
@@ -82,6 +87,7 @@ class Verdict:
         self.headers = headers
         self.call_ref = call_ref
         self.explanation = explanation
+        self.stateless = stateless
 
     @classmethod
     def relay(cls, *headers: tuple[str, str]) -> Verdict:

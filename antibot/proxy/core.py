@@ -21,6 +21,7 @@ from ..sip import build
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
 from ..sip.parser import parse_datagram
+from ..sip.validate import check_forwardable
 from ..transaction import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
@@ -31,6 +32,7 @@ from . import routing, table
 from .contexts import ClientSlot, Context, ServerSlot
 from .effects import Addr, CallOutcome, NeedVerdict, ProxyEffect
 from .table import TransactionTable
+from .targets import RelayRefused, RouteInfo, ack_target, request_targets
 from .upstreams import Upstream, UpstreamPool
 
 log = logging.getLogger("antibot.proxy")
@@ -49,6 +51,9 @@ class CoreConfig:
     failover_timeout: float = 2.0
     timer_c: float = 181.0
     decide_timeout: float = 0.25
+    #: Server (and client) transactions and answered calls kept at most: beyond, new requests get a
+    #: stateless 503 and the oldest answered call is forgotten (bounded memory).
+    max_transactions: int = 100_000
     probe_timeout: float = 2.0
     retry_after: int = 30
     #: REGISTER/OPTIONS flood limit per source; ``flood_action`` is "503" or "drop".
@@ -80,7 +85,7 @@ class ProxyCore(TransactionTable):
         try:
             msg = parse_datagram(data)
         except SipError as exc:
-            self.reject_malformed(exc, source)
+            self.reject_malformed(exc, source, now)
             return self._flush()
         return self.receive_message(msg, source, now)
 
@@ -91,16 +96,16 @@ class ProxyCore(TransactionTable):
             else:
                 self._on_request(msg, source, now)
         except SipError as exc:
-            self._count("refused")
-            log.info("refused", extra={"reason": exc.reason, "src": str(source)})
+            self._count("relay_refused" if isinstance(exc, RelayRefused) else "refused")
+            self._log_limited("refused", now, reason=exc.reason, src=str(source))
             if isinstance(msg, Request) and exc.status is not None and msg.method != "ACK":
                 self._stateless_reply(msg, source, exc.status, exc.reason)
         return self._flush()
 
-    def reject_malformed(self, exc: SipError, source: Addr) -> None:
+    def reject_malformed(self, exc: SipError, source: Addr, now: float) -> None:
         """A request that failed to parse gets a stateless error if a Via routes it, else nothing."""
         self._count("malformed")
-        log.info("malformed", extra={"reason": exc.reason, "src": str(source), "code": exc.code})
+        self._log_limited("malformed", now, reason=exc.reason, src=str(source), code=exc.code)
         if exc.status is None or not any(h.key == "via" for h in exc.headers):
             return
         self._emit(build.response(exc.headers, exc.status, exc.reason), source)
@@ -159,6 +164,9 @@ class ProxyCore(TransactionTable):
             else:
                 self._run_server(slot, slot.txn.receive_request(req, now), now)
             return
+        if req.method != "ACK":
+            # Every Via, From/To/Contact, routes: what the next hop and the detector read (a 400).
+            check_forwardable(req)
         if req.method == "BYE" and self.answered:
             done = self.answered.pop(req.call_id, None)
             if done is not None:
@@ -188,19 +196,8 @@ class ProxyCore(TransactionTable):
             )
             return
         # §16.3 request validation; §16.4 route information pre-processing.
-        uri = req.uri
-        parsed = req.parsed_uri
-        uri_is_me = self.me.uri_is_me(uri, parsed) if parsed is not None else False
-        route_values = req.values("route")
-        pop = 0
-        if uri_is_me and route_values and parsed is not None and parsed.user is None:
-            # §16.4: a strict-routing previous hop put our Record-Route URI in the Request-URI.
-            uri = routing.parse_name_addr_uri(route_values[-1])
-            uri_is_me = self.me.uri_is_me(uri)
-        while pop < len(route_values) and self.me.route_is_me(route_values[pop]):
-            pop += 1
-        to_me = pop == len(route_values) and uri_is_me and req.to_tag is None
-        if req.method == "OPTIONS" and to_me and routing.no_user(uri):
+        info = RouteInfo(self.me, req)
+        if req.method == "OPTIONS" and info.to_me and req.to_tag is None and routing.no_user(info.uri):
             self._stateless_reply(
                 req, source, 200, "OK", [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "path")]
             )
@@ -213,22 +210,20 @@ class ProxyCore(TransactionTable):
         if proxy_require:
             self._stateless_reply(req, source, 420, "Bad Extension", [("Unsupported", ", ".join(proxy_require))])
             return
+        targets, decide = request_targets(self.me, self.pool, req, info, source, now)
         from_upstream = self.pool.find(source) is not None
-        ctx = Context(req, source, None, pop_routes=pop, strip=not from_upstream, uri=None if uri == req.uri else uri)
-        if pop < len(route_values):
-            ctx.targets = [(routing.uri_target(routing.parse_name_addr_uri(route_values[pop])), None)]
-        elif req.to_tag is not None or from_upstream:
-            if to_me:
-                raise SipError("Not Found", 404)
-            ctx.targets = [(routing.uri_target(uri), None)]
-        else:
-            ctx.targets = [(t.addr, t) for t in self.pool.candidates(req.call_id, now)]
-            ctx.path = req.method == "REGISTER"
+        uri = None if info.uri == req.uri else info.uri
+        ctx = Context(req, source, None, pop_routes=info.pop, strip=not from_upstream, uri=uri)
+        ctx.targets = targets
+        ctx.path = req.method == "REGISTER" and decide and req.to_tag is None
+        if len(self.servers) >= self.config.max_transactions or len(self.clients) >= self.config.max_transactions:
+            self._count("overload")
+            raise SipError("Service Unavailable (overloaded)", 503)
         ctx.record_route = req.method in _DIALOG_CREATING and req.to_tag is None
         slot = self._new_server(key, req, dest, source)
         slot.ctx = ctx
         ctx.server = slot
-        if req.method == "INVITE" and req.to_tag is None and not from_upstream:
+        if decide:
             ctx.state = "deciding"
             ctx.ticket = next(self._tickets)
             self.pending[ctx.ticket] = ctx
@@ -245,7 +240,20 @@ class ProxyCore(TransactionTable):
         ctx.verdict = verdict
         ctx.decided_at = now
         self._count(_VERDICT_COUNTERS[verdict.action])
-        if verdict.action is Action.REJECT:
+        if verdict.stateless and verdict.action in (Action.REJECT, Action.DROP):
+            # A deny list or deny rule: answered once (or not at all) and forgotten, never
+            # retransmitted (§16.7 lets a proxy answer statelessly): no amplification towards
+            # a spoofed source, and no state kept for a scanner storm. A retransmission is
+            # decided again and gets the same single answer.
+            ctx.state = "done"
+            ctx.deadline = None
+            if verdict.action is Action.REJECT:
+                self._count("rejected_stateless")
+                reason = [("Reason", verdict.reason_header())]
+                self._stateless_reply(ctx.request, ctx.source, verdict.status, verdict.phrase, reason)
+            self._forget_server(ctx.server)
+            ctx.request = None
+        elif verdict.action is Action.REJECT:
             ctx.state = "done"
             ctx.deadline = None
             self._respond(
@@ -256,6 +264,7 @@ class ProxyCore(TransactionTable):
                 phrase=verdict.phrase,
                 extra=[("Reason", verdict.reason_header())],
             )
+            ctx.request = None  # the transaction keeps the response to retransmit; the request is done
         elif verdict.action is Action.DROP:
             # Silent: absorb retransmissions for Timer H, answer nothing (scanners learn nothing).
             ctx.state = "dropped"
@@ -263,7 +272,8 @@ class ProxyCore(TransactionTable):
             self._arm(ctx)
         else:
             ctx.state = "proceeding"
-            self._respond(ctx.server, 100, now, req=ctx.request)
+            if ctx.request.method == "INVITE":
+                self._respond(ctx.server, 100, now, req=ctx.request)
             self._next_attempt(ctx, now)
 
     def _next_attempt(self, ctx: Context, now: float) -> None:
@@ -273,7 +283,9 @@ class ProxyCore(TransactionTable):
         while ctx.targets:
             dest, upstream = ctx.targets.pop(0)
             if upstream is not None and not self.pool.usable(upstream, now):
-                continue
+                if not self.pool.worth_trying(upstream, [u for _, u in ctx.targets if u is not None], now):
+                    continue
+                self._count("upstream_panic")  # marked down, but nothing better is left: try it
             ctx.attempt += 1
             branch = routing.stateful_branch(req, hex(next(self._tids))[2:])
             data = routing.forwarded(self.me, ctx, req, dest, branch)
@@ -297,8 +309,6 @@ class ProxyCore(TransactionTable):
         ctx.client = None
         ctx.state = "done"
         ctx.deadline = None
-        if ctx.attempt == 0 and not self.pool.candidates(req.call_id, now) and not ctx.cancelled:
-            self._count("no_upstream")
         if ctx.cancelled:
             self._respond(ctx.server, 487, now, req=req)
             self._note_outcome(ctx, 487, now)
@@ -345,17 +355,11 @@ class ProxyCore(TransactionTable):
 
     def _forward_ack(self, req: Request, source: Addr) -> None:
         """ACK for a 2xx: its own transaction, forwarded statelessly by Route/R-URI (§16.11, §16.12)."""
-        route_values = req.values("route")
-        pop = 0
-        while pop < len(route_values) and self.me.route_is_me(route_values[pop]):
-            pop += 1
-        if pop < len(route_values):
-            dest = routing.uri_target(routing.parse_name_addr_uri(route_values[pop]))
-        elif self.me.uri_is_me(req.uri):
+        hop = ack_target(self.me, self.pool, req, source)
+        if hop is None:
             self._count("ack_dropped")
             return
-        else:
-            dest = routing.uri_target(req.uri)
+        dest, pop = hop
         branch = routing.branch_for(req)
         strip = self.pool.find(source) is None
         fixed = routing.fixed_top_via(req.top_via, req.top_via_text, source)
@@ -435,7 +439,7 @@ class ProxyCore(TransactionTable):
         if verdict is None or not verdict.call_ref or ctx.request is None or ctx.request.method != "INVITE":
             return
         if 200 <= status < 300:
-            if len(self.answered) >= 200_000:
+            if len(self.answered) >= self.config.max_transactions:
                 self.answered.pop(next(iter(self.answered)))  # oldest first: bounded memory
             self.answered[ctx.request.call_id] = (verdict.call_ref, ctx.source, now)
         else:
@@ -444,8 +448,11 @@ class ProxyCore(TransactionTable):
     def _target_failed(self, slot: ClientSlot, now: float, why: str) -> None:
         ctx = slot.ctx
         self._count("failover")
-        if slot.upstream is not None and self.pool.mark(slot.upstream, False, now):
+        change = self.pool.mark_failed(slot.upstream, now, why) if slot.upstream is not None else None
+        if change == "down":
             log.warning("upstream down", extra={"upstream": str(slot.upstream), "why": why})
+        elif change == "kept":
+            self._count("upstream_kept_last")  # a timeout never takes the last usable target down
         if self.clients.get(slot.key) is slot and slot.txn.state != "completed":
             del self.clients[slot.key]
         self._next_attempt(ctx, now)
@@ -499,7 +506,8 @@ class ProxyCore(TransactionTable):
             # Fail open: a slow or broken decision hook never loses a call.
             self.pending.pop(ctx.ticket, None)
             self._count("verdict_timeout")
-            self._decided(ctx, Verdict(Action.RELAY, reasons=("decide-timeout",)), now)
+            headers = (("X-Antibot-Verdict", "suspect"), ("X-Antibot-Reasons", "decide-timeout"))
+            self._decided(ctx, Verdict(Action.SUSPECT, reasons=("decide-timeout",), headers=headers), now)
         elif ctx.state == "dropped":
             if ctx.server is not None:
                 self._forget_server(ctx.server)

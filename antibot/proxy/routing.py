@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import secrets
 from dataclasses import dataclass
 from typing import Final
 
@@ -18,6 +19,8 @@ from .effects import Addr
 
 #: Our branches: ``z9hG4bK-ab<loop hash>.<transaction hash>`` (RFC 3261 §16.6 step 8).
 BRANCH_PREFIX: Final = MAGIC_COOKIE + "-ab"
+#: The URI parameter of our Record-Route that carries the dialog token (see :meth:`LocalIdentity.dialog_token`).
+TOKEN_PARAM: Final = "abt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +44,18 @@ class Listener:
 class LocalIdentity:
     """The addresses this proxy owns, to recognise our Route/Via entries and to build new ones."""
 
-    def __init__(self, listeners: list[Listener]) -> None:
+    def __init__(self, listeners: list[Listener], secret: bytes | None = None) -> None:
         if not listeners:
             raise ValueError("no listen address")
         self.listeners = listeners
         self._mine = {(h.lower(), lst.port) for lst in listeners for h in (lst.host, lst.advertise)}
         self._hosts = {h for h, _ in self._mine}
-        self._route_cache: dict[str, bool] = {}
+        #: Route value -> None (not us), or the dialog token it carries ("" for none).
+        self._route_cache: dict[str, str | None] = {}
+        #: Key of the dialog tokens; nodes that share dialogs share it (``[proxy] route_secret``).
+        self.secret = hashlib.blake2s(secret if secret is not None else secrets.token_bytes(32)).digest()
+        #: Probe Call-IDs start with this, so they never repeat across restarts or nodes.
+        self.instance = secrets.token_hex(6)
 
     def is_me(self, host: str, port: int | None, transport: str = "udp") -> bool:
         default = 5061 if transport == "tls" else 5060
@@ -73,7 +81,7 @@ class LocalIdentity:
             f"OPTIONS sip:{host}:{target.port} SIP/2.0\r\n"
             f"Via: SIP/2.0/{lst.transport.upper()} {lst.hostport()};branch={branch};rport\r\n"
             f"Max-Forwards: 70\r\nFrom: <sip:antibot@{lst.hostport()}>;tag=probe{n}\r\n"
-            f"To: <sip:{host}:{target.port}>\r\nCall-ID: probe-{n}@antibot\r\nCSeq: 1 OPTIONS\r\n"
+            f"To: <sip:{host}:{target.port}>\r\nCall-ID: probe-{self.instance}-{n}@antibot\r\nCSeq: 1 OPTIONS\r\n"
             "User-Agent: antibot\r\nContent-Length: 0\r\n\r\n"
         ).encode()
 
@@ -94,23 +102,43 @@ class LocalIdentity:
         lst = self.listener(transport, host)
         return f"SIP/2.0/{transport.upper()} {lst.hostport()};branch={branch};rport"
 
-    def record_route(self, transport: str, host: str) -> str:
+    def record_route(self, transport: str, host: str, call_id: str | None = None) -> str:
+        """Our Record-Route (RFC 3261 §16.6 step 4), with the dialog token of ``call_id``."""
         lst = self.listener(transport, host)
         suffix = ";transport=tcp" if transport == "tcp" else ""
-        return f"<sip:{lst.hostport()}{suffix};lr>"
+        token = f";{TOKEN_PARAM}={self.dialog_token(call_id)}" if call_id is not None else ""
+        return f"<sip:{lst.hostport()}{suffix};lr{token}>"
+
+    def dialog_token(self, call_id: str) -> str:
+        """A MAC of the Call-ID under our secret: a Route that carries it is one we record-routed
+        for this very dialog, so an in-dialog request cannot be forged by naming us in a Route."""
+        mac = hashlib.blake2s(call_id.encode("utf-8", "surrogateescape"), key=self.secret, digest_size=10)
+        return mac.hexdigest()
 
     def route_is_me(self, value: str) -> bool:
-        """Does this Route value name us? Answers are cached: dialogs repeat the same values."""
-        known = self._route_cache.get(value)
-        if known is None:
-            try:
-                uri = parse_uri(parse_name_addr(value, "Route").uri)
-                known = self.is_me(uri.host.host, uri.host.port, uri.transport)
-            except SipError:
-                known = False
-            if len(self._route_cache) > 10_000:
-                self._route_cache.clear()
-            self._route_cache[value] = known
+        """Does this Route value name us?"""
+        return self._route(value) is not None
+
+    def route_verifies(self, values: list[str], call_id: str) -> bool:
+        """Do our Route entries among ``values`` carry this dialog's token (a Record-Route we placed)?"""
+        expected = self.dialog_token(call_id)
+        return any(self._route(v) == expected for v in values)
+
+    def _route(self, value: str) -> str | None:
+        """None if this Route value does not name us, else its token ("" for none). Cached:
+        a dialog's requests repeat the same values."""
+        if value in self._route_cache:
+            return self._route_cache[value]
+        known: str | None = None
+        try:
+            uri = parse_uri(parse_name_addr(value, "Route").uri)
+            if self.is_me(uri.host.host, uri.host.port, uri.transport):
+                known = uri.param(TOKEN_PARAM) or ""
+        except SipError:
+            known = None
+        if len(self._route_cache) > 10_000:
+            self._route_cache.clear()
+        self._route_cache[value] = known
         return known
 
     def via_is_mine(self, via: Via) -> bool:
@@ -270,9 +298,9 @@ def forwarded(me: LocalIdentity, ctx: Context, req: Request, dest: Addr, branch:
     top: list[tuple[str, str]] = []
     inbound = ctx.source.transport
     if ctx.record_route:
-        top.append(("Record-Route", me.record_route(dest.transport, dest.host)))
+        top.append(("Record-Route", me.record_route(dest.transport, dest.host, req.call_id)))
         if inbound != dest.transport:
-            top.append(("Record-Route", me.record_route(inbound, ctx.source.host)))
+            top.append(("Record-Route", me.record_route(inbound, ctx.source.host, req.call_id)))
     if ctx.path:
         top.append(("Path", me.record_route(dest.transport, dest.host)))
     add: list[tuple[str, str]] = []

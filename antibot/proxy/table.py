@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -32,6 +33,10 @@ from . import routing
 from .contexts import ClientSlot, Context, ServerSlot
 from .effects import Addr, ProxyEffect, Transmit
 
+log = logging.getLogger("antibot.proxy")
+#: Seconds between two log lines about the same kind of bad input.
+LOG_EVERY: Final = 1.0
+
 
 class TransactionTable:
     """Server and client transactions by key, their timers, and the effects to hand out."""
@@ -44,6 +49,7 @@ class TransactionTable:
         self._out: list[ProxyEffect] = []
         self._heap: list[tuple[float, int, ServerSlot | ClientSlot | Context]] = []
         self._seq = itertools.count()
+        self._logged: dict[str, tuple[float, int]] = {}
 
     # hooks: what the proxy does with a client transaction's outcome
     def _on_client_response(self, slot: ClientSlot, resp: Response, now: float) -> None:
@@ -152,6 +158,16 @@ class TransactionTable:
 
     def _count(self, name: str) -> None:
         self.stats[name] = self.stats.get(name, 0) + 1
+
+    def _log_limited(self, msg: str, now: float, **extra: object) -> None:
+        """An INFO line per ``msg`` at most every :data:`LOG_EVERY` seconds, with how many were
+        suppressed since: a flood of bad packets cannot turn into a flood of log lines."""
+        last, suppressed = self._logged.get(msg, (-LOG_EVERY, 0))
+        if now - last < LOG_EVERY:
+            self._logged[msg] = (last, suppressed + 1)
+            return
+        self._logged[msg] = (now, 0)
+        log.info(msg, extra={**extra, "suppressed": suppressed})
 
     def _flush(self) -> list[ProxyEffect]:
         out, self._out = self._out, []

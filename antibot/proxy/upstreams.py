@@ -3,7 +3,12 @@
 Targets are tried in priority order (lower first); within one priority the order is a
 weighted shuffle seeded by the Call-ID, so one call always sees the same order and load
 spreads by weight. A target that times out or answers 503 is marked down until an OPTIONS
-probe sees it answer again.
+probe sees it answer again, or ``down_hold`` has passed.
+
+Health is advice, a call is real. When no target is usable the pool panics, as Envoy does
+below its panic threshold: it offers every target in the same order, so a call is still tried
+(a PBX that ignores OPTIONS, a probe that lost its packets). And a timeout never takes the last
+usable target down: one INVITE the PBX cannot parse must not cost every call after it.
 """
 
 from __future__ import annotations
@@ -58,16 +63,29 @@ class UpstreamPool:
         """Up, or down for longer than ``down_hold`` (worth one more try: a half-open circuit)."""
         return target.up or (now is not None and target.retry_at <= now)
 
+    def panicking(self, now: float | None) -> bool:
+        """No target is usable: calls go to all of them anyway (see :meth:`candidates`)."""
+        return not any(self.usable(t, now) for t in self.targets)
+
     def candidates(self, key: str, now: float | None = None) -> list[Upstream]:
-        """Usable targets in the order to try them for a call with this Call-ID."""
-        if len(self.targets) == 1:  # the usual single PBX: nothing to order
-            only = self.targets[0]
-            return [only] if self.usable(only, now) else []
+        """The targets to try, in order, for a call with this Call-ID: the usable ones, or every
+        target when none is usable (panic), in priority order and weighted order within one."""
+        if len(self.targets) == 1:  # the usual single PBX: tried whatever its health
+            return [self.targets[0]]
+        panic = self.panicking(now)
         ordered: list[Upstream] = []
         for priority in sorted({t.priority for t in self.targets}):
-            group = [t for t in self.targets if t.priority == priority and self.usable(t, now)]
+            group = [t for t in self.targets if t.priority == priority and (panic or self.usable(t, now))]
             ordered.extend(_weighted_order(group, key))
         return ordered
+
+    def worth_trying(self, target: Upstream, rest: list[Upstream], now: float) -> bool:
+        """Try ``target`` now, or skip it for the next of ``rest`` (the call's remaining targets)?
+
+        Skipped only when it is no longer usable and a usable target remains to be tried: a call
+        never ends in 503 without having tried its targets.
+        """
+        return self.usable(target, now) or not any(self.usable(t, now) for t in rest)
 
     def mark(self, target: Upstream, up: bool, now: float = 0.0) -> bool:
         """Set health; returns True when it changed."""
@@ -76,6 +94,21 @@ class UpstreamPool:
         if not up:
             target.retry_at = now + self.down_hold
         return changed
+
+    def mark_failed(self, target: Upstream, now: float, why: str) -> str | None:
+        """A call's attempt on ``target`` failed (``why``: "timeout" or "503").
+
+        Returns "down" when it marked the target down, "kept" when it refused to: a timeout on the
+        last usable target (a silent PBX may just be unable to parse that one request; probes and
+        503s still take it down), and None when nothing changed (it was down already).
+        """
+        if (
+            why == "timeout"
+            and self.usable(target, now)
+            and not any(self.usable(t, now) for t in self.targets if t is not target)
+        ):
+            return "kept"
+        return "down" if self.mark(target, False, now) else None
 
     def due_probes(self, now: float) -> list[Upstream]:
         if self.probe_interval <= 0:

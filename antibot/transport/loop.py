@@ -17,11 +17,12 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from ..detect.verdict import Action, Verdict
+from ..logs import WarnLimiter
 from ..proxy.core import ProxyCore
 from ..proxy.effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
-from .tcp import ConnectionTable
+from .tcp import ConnectionTable, TcpLimits
 from .udp import UdpProtocol
 
 log = logging.getLogger("antibot.loop")
@@ -42,7 +43,7 @@ class ProxyRunner:
         core: ProxyCore,
         decide: DecideFn | None,
         *,
-        tcp_idle_timeout: float = 120.0,
+        tcp_limits: TcpLimits | None = None,
         on_outcome: Callable[[CallOutcome], None] | None = None,
     ) -> None:
         self.core = core
@@ -50,12 +51,15 @@ class ProxyRunner:
         self.on_outcome = on_outcome
         self.loop = asyncio.get_running_loop()
         self.udp: dict[int, UdpProtocol] = {}
-        self.tcp = ConnectionTable(self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_idle_timeout)
+        self.tcp = ConnectionTable(
+            self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_limits, core.stats
+        )
         self.servers: list[asyncio.Server] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._resolved: dict[str, str] = {}
+        self._warner = WarnLimiter("antibot.loop")
 
     async def listen(self, transport: str, host: str, port: int) -> None:
         if transport == "udp":
@@ -72,13 +76,28 @@ class ProxyRunner:
 
     # inputs -------------------------------------------------------------------
     def _on_datagram(self, data: bytes, source: Addr) -> None:
-        self._run(self.core.receive_datagram(data, source, self.loop.time()))
+        try:
+            effects = self.core.receive_datagram(data, source, self.loop.time())
+        except Exception as exc:  # noqa: BLE001 - a bug met by one packet never stops the proxy
+            self._packet_failed(exc, source)
+            return
+        self._run(effects)
 
     def _on_stream_message(self, msg: Request | Response, source: Addr) -> None:
-        self._run(self.core.receive_message(msg, source, self.loop.time()))
+        try:
+            effects = self.core.receive_message(msg, source, self.loop.time())
+        except Exception as exc:  # noqa: BLE001
+            self._packet_failed(exc, source)
+            return
+        self._run(effects)
+
+    def _packet_failed(self, exc: Exception, source: Addr) -> None:
+        stats = self.core.stats
+        stats["packet_errors"] = stats.get("packet_errors", 0) + 1
+        self._warner.warn("packet", f"internal error on a message from {source}; message ignored", exc)
 
     def _on_stream_malformed(self, exc: SipError, source: Addr) -> None:
-        self.core.reject_malformed(exc, source)
+        self.core.reject_malformed(exc, source, self.loop.time())
         self._run(self.core.handle_timer(self.loop.time()))
 
     def _on_timer(self) -> None:
@@ -106,10 +125,9 @@ class ProxyRunner:
         try:
             result = self.decide(need.request, need.source, self.loop.time())
         except Exception:
-            log.exception("decision hook failed; relaying (fail open)")
-            return self.core.apply_verdict(
-                need.ticket, Verdict(Action.RELAY, reasons=("hook-error",)), self.loop.time()
-            )
+            # The hooks catch their own failures (and still apply the lists); this is the last resort.
+            log.exception("decision hook failed; relaying as suspect")
+            return self.core.apply_verdict(need.ticket, _hook_failed(self.core), self.loop.time())
         if isinstance(result, Verdict):
             return self.core.apply_verdict(need.ticket, result, self.loop.time())
         self._spawn(self._await_verdict(need.ticket, result))
@@ -126,8 +144,8 @@ class ProxyRunner:
         try:
             verdict = await pending
         except Exception:
-            log.exception("decision hook failed; relaying (fail open)")
-            verdict = Verdict(Action.RELAY, reasons=("hook-error",))
+            log.exception("decision hook failed; relaying as suspect")
+            verdict = _hook_failed(self.core)
         self._run(self.core.apply_verdict(ticket, verdict, self.loop.time()))
 
     def _send(self, data: bytes, dest: Addr) -> None:
@@ -152,6 +170,8 @@ class ProxyRunner:
         except OSError:
             log.warning("cannot resolve", extra={"host": dest.host})
             return
+        if len(self._resolved) >= 1024:
+            self._resolved.clear()  # bounded: host names come from Route and Request-URIs
         self._resolved[dest.host] = str(infos[0][4][0])
         self._send(data, Addr(dest.transport, str(infos[0][4][0]), dest.port))
 
@@ -195,6 +215,14 @@ class ProxyRunner:
             if proto.transport is not None:
                 proto.transport.close()
         self.tcp.close_all()
+
+
+def _hook_failed(core: ProxyCore) -> Verdict:
+    """A hook that raised: relay, marked ``suspect`` with ``internal-error`` (never a free pass,
+    never a lost call), and counted."""
+    core.stats["internal_error"] = core.stats.get("internal_error", 0) + 1
+    headers = (("X-Antibot-Verdict", "suspect"), ("X-Antibot-Reasons", "internal-error"))
+    return Verdict(Action.SUSPECT, reasons=("internal-error",), headers=headers)
 
 
 #: Receive buffer asked for per UDP socket: a burst of INVITEs waits in the kernel instead of

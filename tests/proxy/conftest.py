@@ -85,6 +85,15 @@ class Harness:
         self.log = [e for e in self.log if e is not need[-1]]
         return self._take(self.core.apply_verdict(need[-1].ticket, verdict or Verdict(Action.RELAY), self.now))
 
+    def decided(self, data: bytes, source: Addr, verdict: Verdict | None = None) -> list[Transmit]:
+        """Feed a request; if it waits for the decision hook, answer with ``verdict`` (relay)."""
+        waiting = sum(isinstance(e, NeedVerdict) for e in self.log)
+        out = self.feed(data, source)
+        if sum(isinstance(e, NeedVerdict) for e in self.log) > waiting:
+            assert out == [], "nothing may be sent before the verdict"
+            return self.verdict(verdict)
+        return out
+
     def call(self, data: bytes, source: Addr = CALLER, verdict: Verdict | None = None) -> list[Transmit]:
         """Feed a new INVITE and answer its decision with ``verdict`` (relay by default)."""
         first = self.feed(data, source)

@@ -23,7 +23,8 @@ def test_invite_is_forwarded_with_only_the_required_changes(h: Harness) -> None:
     msg = parsed_req(fwd)
     lines = fwd.split(b"\r\n")
     assert lines[0] == b"INVITE sip:100@127.0.0.1:5060 SIP/2.0"
-    assert lines[1] == b"Record-Route: <sip:127.0.0.1:5060;lr>"
+    token = h.core.me.dialog_token(msg.call_id)
+    assert lines[1] == f"Record-Route: <sip:127.0.0.1:5060;lr;abt={token}>".encode()
     assert lines[2].startswith(b"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-ab")
     # the caller's Via gets received/rport (RFC 3581), Max-Forwards goes down by one
     assert b"Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-caller-1;rport=5062;received=192.0.2.10" in fwd
@@ -164,7 +165,7 @@ def test_options_to_the_proxy_itself_is_answered(h: Harness) -> None:
 
 
 def test_register_is_relayed_with_path(h: Harness) -> None:
-    out = only(h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060"), CALLER), PBX1)
+    out = only(h.decided(invite(method="REGISTER", uri="sip:127.0.0.1:5060"), CALLER), PBX1)
     assert b"\r\nPath: <sip:127.0.0.1:5060;lr>\r\n" in out.data and b"Record-Route" not in out.data
     assert status_of(only(h.feed(reply(out.data, 200, "OK"), PBX1), CALLER)) == 200
 
@@ -203,18 +204,18 @@ def test_register_flood_is_limited_per_source() -> None:
     h = Harness(core)
     results = []
     for i in range(5):
-        out = h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch=f"z9hG4bK-r{i}"), CALLER)
+        out = h.decided(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch=f"z9hG4bK-r{i}"), CALLER)
         results.append(out[0].dest.port if out else None)
     assert results[:3] == [5080, 5080, 5080]  # relayed to the PBX
     limited = [parsed(e) for e in h.feed(invite(method="OPTIONS", branch="z9hG4bK-o"), CALLER)]
     assert isinstance(limited[0], Response) and limited[0].status == 503
     assert limited[0].header("retry-after") == "1"
     other = Addr("udp", "192.0.2.99", 5060)
-    assert only(h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch="z9hG4bK-x"), other), PBX1)
+    assert only(h.decided(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch="z9hG4bK-x"), other), PBX1)
     core.config.flood_action = "drop"
     assert h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch="z9hG4bK-y"), CALLER) == []
     h.now += 2.0
-    assert only(h.feed(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch="z9hG4bK-z"), CALLER), PBX1)
+    assert only(h.decided(invite(method="REGISTER", uri="sip:127.0.0.1:5060", branch="z9hG4bK-z"), CALLER), PBX1)
 
 
 def test_call_outcomes_are_reported_for_decided_calls(h: Harness) -> None:

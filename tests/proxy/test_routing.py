@@ -82,7 +82,7 @@ def test_the_health_probe_is_a_well_formed_options_from_our_listener() -> None:
         assert isinstance(probe, Request) and (probe.method, probe.cseq_method, probe.call_id) == (
             "OPTIONS",
             "OPTIONS",
-            "probe-7@antibot",
+            f"probe-{me.instance}-7@antibot",
         )
         assert probe.parsed_uri is not None and probe.parsed_uri.host.host == target.host.strip("[]")
         assert probe.top_via.sent_by.render() == via_host and probe.top_via.branch == f"{BRANCH_PREFIX}probe.7"

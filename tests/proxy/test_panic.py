@@ -1,0 +1,101 @@
+"""Health is advice, a call is real: no upstream is lost to one packet or a wrong probe.
+
+A timeout never marks the last usable PBX down, and when every PBX is marked down the calls are
+tried anyway in priority order; 503 comes only after those attempts failed. Both are counted.
+"""
+
+from __future__ import annotations
+
+from antibot.proxy.upstreams import Upstream
+from antibot.sip.message import Response
+
+from .conftest import CALLER, PBX1, PBX2, Harness, invite, make_core, only, parsed, reply, status_of
+
+
+def single(**config: float) -> Harness:
+    return Harness(make_core(Upstream("sip:127.0.0.1:5080", PBX1), **config))
+
+
+def two(**config: float) -> Harness:
+    return Harness(
+        make_core(
+            Upstream("sip:127.0.0.1:5080", PBX1, priority=1),
+            Upstream("sip:127.0.0.1:5090;priority=2", PBX2, priority=2),
+            **config,
+        )
+    )
+
+
+def call_n(n: int) -> bytes:
+    return invite(call_id=f"call-{n}@192.0.2.10", branch=f"z9hG4bK-{n}")
+
+
+def test_one_silent_invite_does_not_take_the_only_pbx_down() -> None:
+    h = single(failover_timeout=1.0)
+    h.call(call_n(1))  # the PBX cannot parse this one and stays silent
+    out = h.tick(1.1)
+    assert [status_of(e) for e in out if e.dest == CALLER] == [503]  # that call was really tried
+    assert h.core.pool.targets[0].up is True
+    assert h.core.stats.get("upstream_kept_last") == 1
+    nxt = h.call(call_n(2))
+    assert [e.dest for e in nxt] == [CALLER, PBX1]  # the next call goes to it
+    assert status_of(only(h.feed(reply(nxt[1].data, 200, "OK"), PBX1), CALLER)) == 200
+
+
+def test_a_flood_of_silent_invites_leaves_the_only_pbx_up() -> None:
+    h = single(failover_timeout=1.0)
+    for n in range(50):
+        h.call(call_n(n))
+    h.tick(1.1)
+    assert h.core.pool.targets[0].up is True and h.core.stats.get("upstream_kept_last") == 50
+    assert "upstream_panic" not in h.core.stats
+    assert [e.dest for e in h.call(call_n(99))] == [CALLER, PBX1]
+
+
+def test_a_pbx_that_ignores_options_still_gets_the_calls() -> None:
+    h = single(probe_interval=5.0, probe_timeout=1.0)
+    assert only(h.tick(0.0), PBX1).data.startswith(b"OPTIONS ")
+    h.tick(1.1)  # unanswered probe
+    assert h.core.pool.targets[0].up is False
+    out = h.call(call_n(1))
+    assert [e.dest for e in out] == [CALLER, PBX1]
+    assert status_of(only(h.feed(reply(out[1].data, 200, "OK"), PBX1), CALLER)) == 200
+    assert h.core.stats.get("upstream_panic") == 1
+
+
+def test_two_pbxs_marked_down_by_probes_are_tried_in_priority_order() -> None:
+    h = two(failover_timeout=1.0)
+    for target in h.core.pool.targets:
+        h.core.pool.probe_done(target, False, h.now)  # both probes failed
+    out = h.call(call_n(1))
+    assert [e.dest for e in out] == [CALLER, PBX1]  # priority 1 first
+    second = only([e for e in h.tick(1.1) if e.dest != PBX1], PBX2)  # PBX1 silent: on to PBX2
+    assert status_of(only(h.feed(reply(second.data, 200, "OK"), PBX2), CALLER)) == 200
+    assert h.core.stats.get("upstream_panic") == 2
+
+
+def test_503_only_after_every_attempt_failed_with_retry_after() -> None:
+    h = two(failover_timeout=1.0)
+    for target in h.core.pool.targets:
+        h.core.pool.mark(target, False, h.now)
+    out = h.call(call_n(1))
+    assert [e.dest for e in out] == [CALLER, PBX1]
+    busy = h.feed(reply(out[1].data, 503, "Service Unavailable"), PBX1)  # PBX1 overloaded
+    assert sorted(e.dest.port for e in busy) == [5080, 5090]  # its ACK, and the INVITE to PBX2
+    assert all(e.dest != CALLER for e in busy)
+    final = [e for e in h.tick(1.1) if e.dest == CALLER]  # PBX2 silent too: now, and only now, 503
+    assert [status_of(e) for e in final] == [503]
+    resp = parsed(final[0])
+    assert isinstance(resp, Response) and resp.header("retry-after") == "30"
+    assert h.core.stats.get("upstream_panic") == 2
+
+
+def test_a_503_from_the_only_pbx_marks_it_down_but_the_next_call_still_tries_it() -> None:
+    h = single(failover_timeout=1.0)
+    out = h.call(call_n(1))
+    answered = h.feed(reply(out[1].data, 503, "Service Unavailable"), PBX1)  # our ACK, and the 503
+    assert [status_of(e) for e in answered if e.dest == CALLER] == [503]
+    assert h.core.pool.targets[0].up is False
+    out = h.call(call_n(2))
+    assert [e.dest for e in out] == [CALLER, PBX1]
+    assert status_of(only(h.feed(reply(out[1].data, 180, "Ringing"), PBX1), CALLER)) == 180
