@@ -191,8 +191,8 @@ class CompiledRule:
                 check_range("min_score", spec.min_score, MIN_THRESHOLD, 1.0)
             if spec.feature_min is not None:
                 check_range("feature_min", spec.feature_min, -MAX_FEATURE_MIN, MAX_FEATURE_MIN)
-        except RuleError as exc:
-            raise RuleError(f"rule {rid}: {exc}") from None
+        except RuleError as bad:  # not "exc": mypyc types a name once per function (re2.error below)
+            raise RuleError(f"rule {rid}: {bad}") from None
         if (spec.feature is None) != (spec.feature_min is None):
             raise RuleError(f"rule {rid}: feature and feature_min go together")
         self.spec = spec

@@ -26,7 +26,8 @@ Targets = list[tuple[Addr, Upstream | None]]
 class RelayRefused(SipError):
     """The request names a next hop that is neither an upstream nor one of our dialogs: 403."""
 
-    status = 403
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, 403)  # not a class attribute: compiled, it would not override
 
 
 class RouteInfo:

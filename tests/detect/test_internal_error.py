@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -46,8 +47,14 @@ def broken(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 SRC = Addr("udp", "198.51.100.7", 5060)
+#: The failures are injected by replacing module functions, which compiled code does not look up:
+#: these tests run on the pure-Python build (``make test-pure``, in CI), the same source.
+pure_only = pytest.mark.skipif(
+    str(engine.__file__).endswith(".so"), reason="compiled build: module functions cannot be replaced"
+)
 
 
+@pure_only
 def test_a_deny_listed_user_agent_is_still_rejected(broken: None) -> None:
     log = Log()
     d = Detector(rules=_rules(), model=None, counters=LocalCounters(), calllog=log)
@@ -57,12 +64,14 @@ def test_a_deny_listed_user_agent_is_still_rejected(broken: None) -> None:
     assert d.stats.internal_errors == 1
 
 
+@pure_only
 def test_a_deny_listed_cidr_is_still_rejected(broken: None) -> None:
     d = Detector(rules=_rules(), model=None, counters=LocalCounters())
     v = d.decide(invite(), Addr("udp", "203.0.113.5", 5060), 0.0)
     assert (v.action, v.rule) == (Action.REJECT, "deny-list:cidr")
 
 
+@pure_only
 def test_anything_else_is_relayed_marked_suspect_and_logged(broken: None) -> None:
     log = Log()
     d = Detector(rules=_rules(), model=None, counters=LocalCounters(), calllog=log)
@@ -76,6 +85,7 @@ def test_anything_else_is_relayed_marked_suspect_and_logged(broken: None) -> Non
     assert "IndexError" in entry["error"] and entry["src"] == "198.51.100.7"
 
 
+@pure_only
 def test_an_allow_list_still_wins_but_the_call_is_marked(broken: None) -> None:
     doc = {"lists": {"allow": {"cidrs": ["198.51.100.0/24"]}, "deny": {"user_agents": ["friendly-scanner"]}}}
     d = Detector(rules=_rules(**doc), model=None, counters=LocalCounters())
@@ -83,6 +93,7 @@ def test_an_allow_list_still_wins_but_the_call_is_marked(broken: None) -> None:
     assert v.action is Action.SUSPECT and "allow-list:cidr" in v.reasons and "internal-error" in v.reasons
 
 
+@pure_only
 def test_numbers_that_cannot_be_read_still_leave_the_user_agent_list(monkeypatch: pytest.MonkeyPatch) -> None:
     """The rules themselves fail on the numbers: the CIDR and User-Agent lists still apply."""
     monkeypatch.setattr(engine, "invite_features", _boom)
@@ -92,6 +103,7 @@ def test_numbers_that_cannot_be_read_still_leave_the_user_agent_list(monkeypatch
     assert (v.action, v.rule) == (Action.REJECT, "deny-list:ua")
 
 
+@pure_only
 def test_unscored_rules_fall_back_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Request] = []
 
@@ -119,3 +131,29 @@ def test_requests_other_than_invite_are_screened_by_the_lists_only() -> None:
     register2.method = "REGISTER"
     assert d.decide(register2, SRC, 0.0).action is Action.RELAY
     assert log.entries == [] and counters.entities == {}  # not counted as calls
+
+
+def test_a_failure_in_a_compiled_build_falls_back_too() -> None:
+    """Injected through the clock (a plain callable the compiled Detector calls): its first reading
+    fails, as any stage of the decision might."""
+
+    def failing_once() -> Callable[[], float]:
+        calls = [0]
+
+        def clock() -> float:
+            calls[0] += 1
+            if calls[0] == 1:
+                raise RuntimeError("clock")
+            return 1_700_000_000.0
+
+        return clock
+
+    log = Log()
+    d = Detector(rules=_rules(), model=None, counters=LocalCounters(), calllog=log, clock=failing_once())
+    v = d.decide(invite(ua="friendly-scanner"), SRC, 0.0)
+    assert (v.action, v.rule) == (Action.REJECT, "deny-list:ua") and "internal-error" in v.reasons
+    d = Detector(rules=_rules(), model=None, counters=None, calllog=log, clock=failing_once())
+    v = d.decide(invite(), SRC, 0.0)
+    assert v.action is Action.SUSPECT and dict(v.headers)["X-Antibot-Verdict"] == "suspect"
+    assert [e["verdict"] for e in log.entries] == ["reject", "suspect"]
+    assert d.stats.internal_errors == 1
