@@ -13,11 +13,13 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from antibot.detect.explain import why
 from antibot.detect.logform import read_features
 from antibot.detect.rules import Facts
 from antibot.store.redis import Store
 
 from .schemas import CallDetail, CallPage, CallQuery, CallSummary, Explanation, Outcome
+from .schemas.calls import Reason
 
 SCAN_BATCH = 500
 SCAN_BUDGET = 5000
@@ -81,12 +83,29 @@ def explanation(f: Mapping[str, str]) -> list[Explanation]:
     return out
 
 
+def reasons_in_words(f: Mapping[str, str], feats: Mapping[str, float], expl: list[Explanation]) -> list[Reason]:
+    """The entry's reasons as an operator reads them, rendered here rather than by the proxy
+    (the entry holds the codes, the explanation and the features they are made from)."""
+    context = {"from": f.get("from", ""), "to": f.get("to", ""), "ua": f.get("ua", "")}
+    found = why(
+        [(e.feature, e.contribution) for e in expl],
+        feats or None,
+        [r for r in f.get("reasons", "").split(",") if r],
+        rule=f.get("rule") or None,
+        rule_text=f.get("rule_text", ""),
+        context=context,
+    )
+    return [Reason.model_validate(r) for r in found]
+
+
 def detail(entry_id: str, f: Mapping[str, str], outcome: Mapping[str, str]) -> CallDetail:
     base = summary(entry_id, f, parse_outcome(outcome))
+    feats, expl = features(f), explanation(f)
     return CallDetail(
         **base.model_dump(by_alias=False),
-        features=features(f),
-        explanation=explanation(f),
+        features=feats,
+        explanation=expl,
+        why=reasons_in_words(f, feats, expl),
         call_id=f.get("call_id", ""),
         mode=f.get("mode", ""),
     )
@@ -125,6 +144,9 @@ def matcher(q: CallQuery) -> Callable[[Mapping[str, str]], bool]:
     if q.rule:
         rule = q.rule
         tests.append(lambda f: f.get("rule") == rule)
+    if q.reason:
+        code = q.reason
+        tests.append(lambda f: code in f.get("reasons", "").split(","))
     if q.min_score is not None:
         low = q.min_score
         tests.append(lambda f: number(f.get("score")) >= low)

@@ -1,43 +1,47 @@
-"""Corroboration: a high score is acted on when the caller's recent calls back it (pure, no I/O).
+"""Corroboration and campaigns: evidence attaches to the flow that produced it (pure, no I/O).
 
-A model that has never seen an installation scores most of its calls low but a few of them
-high: one odd header layout, one burst of failed calls, one carrier call without an identity
-header. Those calls are the false positives, and they are *isolated*: the same address's
-other calls of the last hour score low. A bot's high scores are not: a robodialer's address,
-a scanner's, a botnet's shared dialler all score high call after call. So the default score
-thresholds (suspect, reject) act only on a call whose **support** reaches the policy's
-``corroboration`` share (0.5 by default; 0 turns it off):
+A *flow* is one client stack on one address: the source address plus the User-Agent
+fingerprint, which already includes the header-order hash (``"<ip>|<fp>"``,
+:func:`.observation.flow_of`). Behind a carrier SBC or an office NAT, bots and people share
+one address but not one flow, so the address's ordinary calls say nothing about a new flow.
 
-    support = (high + 1) / (calls + PRIOR)
+**Support.** A model that has never seen an installation scores a few of its calls high:
+those false positives are *isolated*, the rest of their flow scores low. A bot's high scores
+are not. So the default score thresholds act only on a call whose **support** reaches the
+policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is the largest of
 
-over the last hour (the sliding-window counters), where ``calls`` counts this INVITE and
-``high`` the earlier INVITEs that scored at or above the suspect threshold, for
+- the flow's share: ``(high + 1) / (calls + PRIOR)`` over its last hour, where ``calls``
+  counts this INVITE and ``high`` its earlier INVITEs that scored at or above the suspect
+  threshold. Only this flow's own calls count: an address's legitimate history (other
+  flows) never shelters a new flow from it;
+- the source address's share, likewise: it can only add backing (an address whose calls
+  mostly score high, whatever User-Agent each one claims), never take it away;
+- the User-Agent fingerprint's share, when the fingerprint was seen from at least
+  :data:`SPREAD` addresses in the hour (a dialler spread over many addresses);
+- 1.0 when the flow shows a *campaign signal*: callees dialled in sequence (a run of
+  :data:`CAMPAIGN_RUN` steps), :data:`CAMPAIGN_EXTENSIONS` distinct extensions in 60 s, or
+  :data:`CAMPAIGN_NEIGHBOURS` different caller IDs copied from their callees' exchange
+  (neighbour spoofing) making up a third of its calls.
 
-- the source address, always, and
-- the User-Agent fingerprint (User-Agent text + header order), when it was seen from at least
-  :data:`SPREAD` addresses in the hour: a dialler spread over many addresses (low-and-slow
-  bots call each from its own address a few times an hour, too few for the address alone).
-  A fingerprint seen from fewer addresses is those addresses' own traffic, already judged
-  through them; on its own it is only the slice of their calls that share one header layout,
-  which is exactly how a model's blind spot looks.
+A call that involves a number on the premium, high-risk or honeypot lists (:data:`COSTLY`)
+needs no backing: one toll-fraud call is already the loss. With ``PRIOR`` = 2 the first
+high-scoring call of a new flow has support 1/3 (``score-isolated``), a second one 2/4.
 
-The larger of the two counts. A call that involves a number on the operator's premium,
-high-risk or honeypot lists (:data:`COSTLY`) needs no backing: one toll-fraud call or one
-returned wangiri call is already the loss, and people rarely call those numbers.
-
-With ``PRIOR`` = 2, the first high-scoring call from a new
-address has support 1/3 and is relayed (``X-Antibot-Reasons: score-isolated,...``); a second
-one in a row has 2/4 and is acted on. Operator rules, including those on the score, are
-never held back. Measured on the simulation: ``models/antibot-gbt.eval.md``.
+**Sweeps.** Extension enumeration and DID sweeps are recognised from the flow's own
+behaviour, whatever its score and User-Agent (:func:`sweep_reason`, thresholds in the
+policy's ``sweep`` section, :class:`SweepPolicy`): many distinct extensions in 60 s (fewer
+when the PBX's answers to the flow mostly failed), or callees dialled in sequence. People do
+neither: a receptionist calls a few extensions an hour, a call centre dials long, unrelated
+numbers. Measured on the simulation: ``models/antibot-gbt.eval.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 from .counting import LocalCounters
-from .observation import Counters, Observation
+from .observation import EXTENSION_MAX, Counters, Observation, flow_of
 
 #: Pseudo-calls in the denominator: how much history a share needs before it counts.
 PRIOR: Final = 2.0
@@ -47,6 +51,96 @@ SPREAD: Final = 5.0
 DEFAULT_SHARE: Final = 0.5
 #: Features of a call to (or from) a listed costly number: its high score acts at once.
 COSTLY: Final = ("to_premium", "to_high_risk", "to_honeypot", "from_high_risk")
+#: Campaign signals that back a high score (module text).
+CAMPAIGN_RUN: Final = 3
+CAMPAIGN_EXTENSIONS: Final = 10.0
+CAMPAIGN_NEIGHBOURS: Final = 3.0
+#: Actions a sweep may take.
+SWEEP_ACTIONS: Final = ("suspect", "reject", "drop")
+
+
+class SweepPolicy:
+    """The policy's ``sweep`` section (defaults in :data:`DEFAULT_SWEEP`): a flow is sweeping when
+
+    - it dialled ``extensions`` distinct extension-like callees (at most 6 characters) in 60 s, or
+    - ``extensions_failing`` of them while at least ``failures`` of its calls in the hour failed
+      (the PBX's 404/484/403/401, cancelled calls), half of its outcomes or more, or
+    - this callee ends a run of ``sequential`` steps through its recent callees, each step
+      at most ``step`` apart and all in one direction (400, 401, 402...).
+
+    ``action`` (reject, drop or suspect) with ``status`` (0: the policy's reject status).
+    """
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        extensions: int = 10,
+        extensions_failing: int = 5,
+        failures: int = 5,
+        sequential: int = 4,
+        step: int = 10,
+        action: str = "reject",
+        status: int = 0,
+    ) -> None:
+        for name, value, low in (
+            ("extensions", extensions, 2),
+            ("extensions_failing", extensions_failing, 2),
+            ("failures", failures, 1),
+            ("sequential", sequential, 2),
+            ("step", step, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 10_000:
+                raise ValueError(f"sweep.{name} must be an integer from {low} to 10000, not {value!r}")
+        if sequential > 9:
+            raise ValueError(f"sweep.sequential must be at most 9 (the recent callees kept), not {sequential!r}")
+        if not isinstance(enabled, bool):
+            raise ValueError(f"sweep.enabled must be true or false, not {enabled!r}")
+        if action not in SWEEP_ACTIONS:
+            raise ValueError(f"sweep.action must be one of {', '.join(SWEEP_ACTIONS)}, not {action!r}")
+        if isinstance(status, bool) or not isinstance(status, int) or not (status == 0 or 400 <= status <= 699):
+            raise ValueError(f"sweep.status must be 0 (the reject status) or 400-699, not {status!r}")
+        self.enabled = enabled
+        self.extensions = extensions
+        self.extensions_failing = extensions_failing
+        self.failures = failures
+        self.sequential = sequential
+        self.step = step
+        self.action = action
+        self.status = status
+
+    def as_doc(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in DEFAULT_SWEEP}
+
+
+#: The policy document's default ``sweep`` section.
+DEFAULT_SWEEP: Final[dict[str, Any]] = {
+    "enabled": True,
+    "extensions": 10,
+    "extensions_failing": 5,
+    "failures": 5,
+    "sequential": 4,
+    "step": 10,
+    "action": "reject",
+    "status": 0,
+}
+
+
+def sweep_policy(doc: Mapping[str, Any] | None) -> SweepPolicy:
+    """The ``sweep`` section of a policy document (None: the defaults); ValueError naming the
+    field when it is bad."""
+    if doc is None:
+        return SweepPolicy()
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"sweep must be an object, not {doc!r}")
+    unknown = set(doc) - set(DEFAULT_SWEEP)
+    if unknown:
+        raise ValueError(f"sweep: unknown field(s) {', '.join(sorted(unknown))}")
+    merged = {**DEFAULT_SWEEP, **doc}
+    for name, default in DEFAULT_SWEEP.items():
+        # checked here, not only in SweepPolicy: compiled, a wrong type fails at the call as a TypeError
+        if type(merged[name]) is not type(default):
+            raise ValueError(f"sweep.{name} must be of type {type(default).__name__}, not {merged[name]!r}")
+    return SweepPolicy(**merged)
 
 
 def costly(values: Mapping[str, float]) -> bool:
@@ -54,42 +148,152 @@ def costly(values: Mapping[str, float]) -> bool:
     return any(values.get(name, 0.0) > 0.0 for name in COSTLY)
 
 
-def support(c: Counters) -> float:
+def sequential_run(anchor: int, recent: Sequence[str], step: int) -> int:
+    """Steps of the monotone run ending at ``anchor`` (the callee) through ``recent`` (the
+    flow's earlier callees, newest first): each step non-zero, at most ``step``, one direction."""
+    run = 0
+    sign = 0
+    prev = anchor
+    for r in recent:
+        if not r or len(r) > 18 or not r.isdigit() or not r.isascii():
+            break
+        d = prev - int(r)
+        if d == 0 or d > step or d < -step or (sign > 0 and d < 0) or (sign < 0 and d > 0):
+            break
+        sign = 1 if d > 0 else -1
+        run += 1
+        prev = prev - d
+    return run
+
+
+def callee_value(to_number: str) -> int:
+    """The callee as an integer for :func:`sequential_run`; -1 when it is not a number."""
+    if to_number and len(to_number) <= 18 and to_number.isdigit() and to_number.isascii():
+        return int(to_number)
+    return -1
+
+
+def flow_run(c: Counters, anchor: int, step: int) -> int:
+    """:func:`sequential_run` of the callee ``anchor`` (-1: none) through the flow's recent callees."""
+    if anchor < 0 or not c.flow_recent_to:
+        return 0
+    return sequential_run(anchor, c.flow_recent_to, step)
+
+
+def campaign(c: Counters, run: int) -> bool:
+    """Whether the flow shows a campaign signal that backs a high score (module text)."""
+    return (
+        run >= CAMPAIGN_RUN
+        or c.flow_distinct_ext_60s >= CAMPAIGN_EXTENSIONS
+        or (c.flow_distinct_nbr_1h >= CAMPAIGN_NEIGHBOURS and 3.0 * c.flow_distinct_nbr_1h >= c.flow_1h)
+    )
+
+
+def support(c: Counters, signal: bool = False) -> float:
     """The share of the last hour's calls that back this INVITE's high score (module text);
-    1.0 when nothing was counted for its source (no counters: act on the score alone)."""
-    if c.src_1h <= 0.0:
+    1.0 when nothing was counted for it (no counters: act on the score alone) or when the
+    flow shows a campaign ``signal``."""
+    if signal or (c.src_1h <= 0.0 and c.flow_1h <= 0.0):
         return 1.0
-    best = (c.src_high_1h + 1.0) / (c.src_1h + PRIOR)
+    best = (c.src_high_1h + 1.0) / (c.src_1h + PRIOR) if c.src_1h > 0.0 else 0.0
+    if c.flow_1h > 0.0:
+        best = max(best, (c.flow_high_1h + 1.0) / (c.flow_1h + PRIOR))
     if c.ua_distinct_src_1h >= SPREAD and c.ua_1h > 0.0:
         best = max(best, (c.ua_high_1h + 1.0) / (c.ua_1h + PRIOR))
     return best
 
 
+def sweep_reason(c: Counters, run: int, p: SweepPolicy) -> str:
+    """Why the flow is sweeping, readably ("" when it is not; see :class:`SweepPolicy`)."""
+    if not p.enabled or c.flow_1h <= 0.0:
+        return ""
+    ext = c.flow_distinct_ext_60s
+    if ext >= p.extensions:
+        return f"{ext:.0f} distinct extensions in 60 s from this flow"
+    if run >= p.sequential:
+        return f"{run + 1} callees dialled in sequence by this flow"
+    failed = c.flow_failed_1h
+    if ext >= p.extensions_failing and failed >= p.failures and 2.0 * failed >= c.flow_calls_1h:
+        return (
+            f"{ext:.0f} distinct extensions in 60 s from this flow, "
+            f"{failed:.0f} of its {c.flow_calls_1h:.0f} calls failed"
+        )
+    return ""
+
+
+Row = tuple[float, str, str, float, str, str, bool]
+
+
+def replay_campaigns(
+    rows: Iterable[Row], threshold: float, policy: SweepPolicy | None = None, max_entities: int = 10_000_000
+) -> tuple[list[float], list[str]]:
+    """The support and sweep reason ("" for none) of each of ``rows`` = ``(time, source
+    address, fingerprint, score, callee, caller, neighbour-spoofed)`` in time order, counted
+    as one proxy node counts them (:class:`LocalCounters`, without call outcomes): what
+    ``antibot evaluate`` replays with each fold model's scores. A row whose score reaches
+    ``threshold`` counts as high for the rows after it."""
+    p = policy or SweepPolicy()
+    counters = LocalCounters(max_entities)
+    backing: list[float] = []
+    sweeps: list[str] = []
+    for now, source, fingerprint, score, to, caller, neighbour in rows:
+        obs = Observation(
+            source,
+            caller,
+            to,
+            to[:6] if callee_value(to) >= 0 else "",
+            fingerprint,
+            flow_of(source, fingerprint),
+            to if len(to) <= EXTENSION_MAX else "",
+            caller if neighbour else "",
+        )
+        c = counters.observe(obs, now)
+        run = flow_run(c, callee_value(to), p.step)
+        backing.append(support(c, campaign(c, run)))
+        sweeps.append(sweep_reason(c, run, p))
+        if score >= threshold:
+            counters.high(obs, now)
+    return backing, sweeps
+
+
 def replay_support(
     rows: Iterable[tuple[float, str, str, float]], threshold: float, max_entities: int = 10_000_000
 ) -> list[float]:
-    """The support of each of ``rows`` = ``(time, source address, fingerprint, score)`` in time
-    order, counted as one proxy node counts them (:class:`LocalCounters`): what ``antibot
-    evaluate`` replays with each fold model's scores. A row whose score reaches ``threshold``
-    counts as high for the rows after it."""
-    counters = LocalCounters(max_entities)
-    out: list[float] = []
-    for now, source, fingerprint, score in rows:
-        obs = Observation(source, "", "", "", fingerprint)
-        out.append(support(counters.observe(obs, now)))
-        if score >= threshold:
-            counters.high(obs, now)
-    return out
+    """:func:`replay_campaigns`' support of rows ``(time, source, fingerprint, score)``, numbers unknown."""
+    full = ((t, src, fp, score, "", "", False) for t, src, fp, score in rows)
+    return replay_campaigns(full, threshold, None, max_entities)[0]
+
+
+def campaigns(
+    ts: Sequence[float],
+    sources: Sequence[str],
+    fingerprints: Sequence[str],
+    scores: Sequence[float],
+    threshold: float,
+    callees: Sequence[str] | None = None,
+    callers: Sequence[str] | None = None,
+    neighbours: Sequence[bool] | None = None,
+    policy: SweepPolicy | None = None,
+) -> tuple[list[float], list[str]]:
+    """:func:`replay_campaigns` over parallel columns in any order (sorted by time, stable;
+    returned in the given order)."""
+    n = len(ts)
+    to = callees if callees is not None else [""] * n
+    fr = callers if callers is not None else [""] * n
+    nb = neighbours if neighbours is not None else [False] * n
+    order = sorted(range(n), key=ts.__getitem__)
+    rows = ((ts[i], sources[i], fingerprints[i], scores[i], to[i], fr[i], nb[i]) for i in order)
+    backing, swept = replay_campaigns(rows, threshold, policy)
+    out = [1.0] * n
+    reasons = [""] * n
+    for k, i in enumerate(order):
+        out[i] = backing[k]
+        reasons[i] = swept[k]
+    return out, reasons
 
 
 def supports(
     ts: Sequence[float], sources: Sequence[str], fingerprints: Sequence[str], scores: Sequence[float], threshold: float
 ) -> list[float]:
-    """:func:`replay_support` over parallel columns in any order (sorted by time, stable;
-    returned in the given order)."""
-    order = sorted(range(len(ts)), key=ts.__getitem__)
-    replayed = replay_support(((ts[i], sources[i], fingerprints[i], scores[i]) for i in order), threshold)
-    out = [1.0] * len(ts)
-    for i, value in zip(order, replayed, strict=True):
-        out[i] = value
-    return out
+    """:func:`campaigns`' support alone, numbers unknown."""
+    return campaigns(ts, sources, fingerprints, scores, threshold)[0]

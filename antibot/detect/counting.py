@@ -83,19 +83,32 @@ PLANS: Final = (
         0,
         ("ua_60s", "ua_1h", "ua_high_1h", "ua_distinct_src_1h"),
     ),
+    Plan(
+        "flow",
+        "flow",
+        (("inv", 60), ("inv", 3600), ("high", 3600), ("calls", 3600), ("failed", 3600)),
+        (("dext", 60, "ext_to"), ("dnbr", 3600, "neighbour_from")),
+        RECENT_TO,
+        (
+            *("flow_60s", "flow_1h", "flow_high_1h", "flow_calls_1h", "flow_failed_1h"),
+            *("flow_distinct_ext_60s", "flow_distinct_nbr_1h"),
+        ),
+    ),
 )
 SOURCE_PLAN: Final = PLANS[0]
+FLOW_PLAN: Final = PLANS[5]
 #: Per plan: the indexes of its INVITE counters, and the Observation attributes its distinct counts add.
 _INV: Final = tuple(tuple(i for i, (m, _) in enumerate(p.counters) if m == "inv") for p in PLANS)
 _MEMBERS: Final = tuple(tuple(a for _, _, a in p.hlls) for p in PLANS)
-#: Counters' numeric fields, in order (the last field, src_recent_to, follows them), and each
-#: plan field's index among them: Counters is built positionally, not from keywords.
-_VALUES: Final = tuple(f.name for f in fields(Counters))[:-1]
+#: Counters' numeric fields, in order (the recent lists, src_recent_to and flow_recent_to,
+#: follow them), and each plan field's index among them: Counters is built positionally.
+_VALUES: Final = tuple(f.name for f in fields(Counters))[:-2]
 _N_VALUES: Final = len(_VALUES)
-assert fields(Counters)[-1].name == "src_recent_to" and _N_VALUES == 23  # observe() passes them by position
+assert [f.name for f in fields(Counters)][-2:] == ["src_recent_to", "flow_recent_to"] and _N_VALUES == 30
 _SLOTS: Final = tuple(tuple(_VALUES.index(name) for name in p.fields) for p in PLANS)
-#: Outcome metrics' counter indexes in the source plan.
+#: Outcome metrics' counter indexes in the source plan and in the flow plan.
 _OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m not in ("inv", "high")}
+_FLOW_OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(FLOW_PLAN.counters) if m not in ("inv", "high")}
 #: Per plan: the index of its "high" counter (-1: none).
 _HIGH: Final = tuple(next((i for i, (m, _) in enumerate(p.counters) if m == "high"), -1) for p in PLANS)
 
@@ -136,6 +149,7 @@ class LocalCounters:
         included (the recent To numbers and outcome counts exclude it)."""
         out: list[float] = [0.0] * _N_VALUES
         recent: tuple[str, ...] = ()
+        flow_recent: tuple[str, ...] = ()
         for k in range(len(PLANS)):
             plan = PLANS[k]
             value: str = getattr(obs, plan.entity)
@@ -156,7 +170,10 @@ class LocalCounters:
             for j in range(len(distinct)):
                 out[slots[n + j]] = distinct[j].value(now)
             if plan.keep:
-                recent = e.recent_to(now)
+                if k == 0:
+                    recent = e.recent_to(now)
+                else:
+                    flow_recent = e.recent_to(now)
                 if obs.to_number:
                     pushed = e.recent_pending
                     pushed.append(obs.to_number)
@@ -188,20 +205,34 @@ class LocalCounters:
             o[20],
             o[21],
             o[22],
+            o[23],
+            o[24],
+            o[25],
+            o[26],
+            o[27],
+            o[28],
+            o[29],
             recent,
+            flow_recent,
         )
 
-    def outcome(self, source_ip: str, metrics: Sequence[str], now: float) -> None:
-        """Count a call's outcome metrics (``calls``, ``failed``, ``short``) for its source."""
-        if not source_ip:
-            return
-        e = self._entity(SOURCE_PLAN, source_ip, now)
-        for metric in metrics:
-            e.counts[_OUTCOME_INDEX[metric]].add(now)
+    def outcome(self, source_ip: str, metrics: Sequence[str], now: float, flow: str = "") -> None:
+        """Count a call's outcome metrics (``calls``, ``failed``, ``short``) for its source and,
+        when known, its flow (which counts ``calls`` and ``failed``)."""
+        if source_ip:
+            e = self._entity(SOURCE_PLAN, source_ip, now)
+            for metric in metrics:
+                e.counts[_OUTCOME_INDEX[metric]].add(now)
+        if flow:
+            e = self._entity(FLOW_PLAN, flow, now)
+            for metric in metrics:
+                i = _FLOW_OUTCOME_INDEX.get(metric, -1)
+                if i >= 0:
+                    e.counts[i].add(now)
 
     def high(self, obs: Observation, now: float) -> None:
-        """Count an INVITE that scored at or above the suspect threshold, for its source and
-        its User-Agent fingerprint (what :mod:`antibot.detect.corroboration` weighs)."""
+        """Count an INVITE that scored at or above the suspect threshold, for its source, its
+        User-Agent fingerprint and its flow (what :mod:`antibot.detect.corroboration` weighs)."""
         for k in range(len(PLANS)):
             i = _HIGH[k]
             if i < 0:

@@ -20,17 +20,25 @@ from typing import Final, Protocol
 
 from ..logs import WarnLimiter
 from ..sip.message import Request
-from .corroboration import costly, support
+from .corroboration import callee_value, campaign, costly, flow_run, support, sweep_reason
 from .counting import LocalCounters, outcome_metrics
+from .explain import reason_codes
 from .features import FEATURE_NAMES, counter_features, invite_features
 from .lists import NumberLists
 from .logform import explanation_json, features_text
 from .model import Model
 from .numbers import Number, parties
 from .observation import Counters
-from .rules import ISOLATED, Facts, RuleSet
+from .rules import ISOLATED, Decision, Facts, RuleSet, dialled
 from .unscored import INTERNAL_ERROR, internal_error, rules_only
 from .verdict import ACTION_LABELS, ACTION_VALUES, Action, Verdict, phrase_for
+
+#: The decision's rule when a flow is sweeping (:func:`.corroboration.sweep_reason`).
+SWEEP: Final = "sweep"
+#: Decisions of the score thresholds, which a sweep overrides (operator rules are not).
+SCORE_RULES: Final = (ISOLATED, "score-suspect", "score-reject")
+#: Call refs whose flow is remembered until their outcome (outcomes count per flow too).
+FLOW_REFS: Final = 65536
 
 
 class CallSink(Protocol):
@@ -45,6 +53,8 @@ class DetectorStats:
     internal_errors: int = 0
     #: High scores the thresholds did not act on (``score-isolated``, see :mod:`.corroboration`).
     isolated: int = 0
+    #: Calls a sweeping flow placed (rule ``sweep``, see :func:`.corroboration.sweep_reason`).
+    sweeps: int = 0
     by_action: dict[str, int] = field(default_factory=dict)
 
 
@@ -60,6 +70,7 @@ class Detector:
         calllog: CallSink | None = None,
         lists: NumberLists | None = None,
         reason_prefix: str = "antibot",
+        reject_phrase: str | None = None,
         short_call_seconds: float = 6.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -69,6 +80,8 @@ class Detector:
         self.calllog = calllog
         self.lists = lists or NumberLists()
         self.reason_prefix = reason_prefix
+        #: The phrase of the policy's ``reject_status`` (config ``[rules] reject_phrase``).
+        self.reject_phrase = reject_phrase
         self.short_call_seconds = short_call_seconds
         self.clock = clock
         self.stats = DetectorStats()
@@ -76,6 +89,10 @@ class Detector:
         self._node = secrets.token_hex(4)
         self._calls = 0
         self._warner = WarnLimiter("antibot.detect")
+        #: Call ref -> flow of the INVITEs still awaiting their outcome (oldest first, bounded).
+        self._flows: dict[str, str] = {}
+        #: Call refs remembered for their outcome's flow at most (oldest forgotten first).
+        self.flow_refs = FLOW_REFS
 
     def decide(self, req: Request, source: object, now: float) -> Verdict:
         """The decision hook (DESIGN.md contract), synchronous; never raises. ``now`` is the
@@ -85,7 +102,9 @@ class Detector:
         source_ip = str(getattr(source, "host", source))
         try:
             if req.method != "INVITE":
-                return rules_only(self.rules, req, source_ip, reason_prefix=self.reason_prefix)
+                return rules_only(
+                    self.rules, req, source_ip, reason_prefix=self.reason_prefix, reject_phrase=self.reject_phrase
+                )
             return self._decide(req, source_ip)
         except Exception as exc:  # noqa: BLE001 - never a free pass, never a lost call
             return self._failed(req, source_ip, exc)
@@ -139,6 +158,11 @@ class Detector:
                 self.stats.store_errors += 1
                 self._warn("observe", "counters unavailable; deciding without them", exc)
         verdict = self.verdict(req, source_ip, static, counters, wall, degraded=degraded, both=both, counted=counted)
+        if counted and obs.flow:
+            flows = self._flows
+            if len(flows) >= self.flow_refs:
+                del flows[next(iter(flows))]  # the oldest: its outcome never came
+            flows[verdict.call_ref] = obs.flow
         if counted and local is not None and verdict.score >= self.rules.suspect_threshold:
             try:
                 local.high(obs, wall)
@@ -173,9 +197,18 @@ class Detector:
         ua = req.header("user-agent") or ""
         # the thresholds weigh support only for a high score
         high = score >= self.rules.suspect_threshold
-        backing = support(counters) if high and counted and not costly(values) else 1.0
-        decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing))
-        reasons = [name for name, _ in top]
+        # campaigns are judged per flow (source + fingerprint), see .corroboration
+        sweep = self.rules.sweep
+        run = flow_run(counters, callee_value(callee.text), sweep.step) if counted else 0
+        swept = sweep_reason(counters, run, sweep) if counted else ""
+        backing = support(counters, campaign(counters, run)) if high and counted and not costly(values) else 1.0
+        dests = dialled(req, callee) if self.rules.reads_destinations else ()
+        decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing, dests))
+        if swept and (decision.rule is None or decision.rule in SCORE_RULES):  # operator rules come first
+            self.stats.sweeps += 1
+            status = sweep.status or self.rules.reject_status
+            decision = Decision(Action(sweep.action), SWEEP, status, swept)
+        reasons = reason_codes(top, values)  # short codes that agree with the values (.explain)
         if decision.rule is not None:
             reasons.insert(0, decision.rule)
         if degraded:
@@ -202,7 +235,9 @@ class Detector:
             reasons=tuple(reasons),
             rule=decision.rule,
             status=decision.status,
-            phrase=phrase_for(decision.status),
+            phrase=self.reject_phrase
+            if self.reject_phrase and decision.status == self.rules.reject_status
+            else phrase_for(decision.status),
             reason_text=text,
             headers=headers,
             call_ref=call_ref,
@@ -224,6 +259,7 @@ class Detector:
                     "score": f"{score:.4f}",
                     "reasons": ",".join(reasons),
                     "rule": decision.rule or "",
+                    "rule_text": decision.reason,
                     "src": source_ip,
                     "from": caller.text,
                     "to": callee.text,
@@ -236,12 +272,13 @@ class Detector:
         return verdict
 
     def outcome(self, call_ref: str, source_ip: str, status: int, duration: float | None) -> None:
-        """Feed a call's outcome back into the per-source failure and short-call counters
-        (counted locally, synced with the rest) and the call log."""
+        """Feed a call's outcome back into the failure and short-call counters of its source
+        and its flow (counted locally, synced with the rest) and the call log."""
+        flow = self._flows.pop(call_ref, "") if call_ref else ""
         if self.counters is not None:
             try:
                 self.counters.outcome(
-                    source_ip, outcome_metrics(status, duration, self.short_call_seconds), self.clock()
+                    source_ip, outcome_metrics(status, duration, self.short_call_seconds), self.clock(), flow
                 )
             except Exception as exc:  # noqa: BLE001
                 self.stats.store_errors += 1

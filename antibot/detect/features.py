@@ -15,7 +15,7 @@ from ..sip.message import Request
 from . import fingerprint, numbers
 from .lists import NumberLists
 from .numbers import Number
-from .observation import Counters, Observation
+from .observation import EXTENSION_MAX, Counters, Observation, flow_of
 
 #: (name, why it separates bots from people) - message-only features, then counter features.
 STATIC_FEATURES: Final[tuple[tuple[str, str], ...]] = (
@@ -121,17 +121,23 @@ PREFIX_DIGITS: Final = 6
 
 def observation(req: Request, source_ip: str) -> Observation:
     """The entities this INVITE is counted under (empty strings: not applicable)."""
-    return _observation(req, source_ip, numbers.parties(req), fingerprint.ua_fingerprint(req))
+    both = numbers.parties(req)
+    return _observation(req, source_ip, both, fingerprint.ua_fingerprint(req), numbers.is_neighbour(*both))
 
 
-def _observation(req: Request, source_ip: str, both: tuple[Number, Number], ua_fp: str) -> Observation:
+def _observation(req: Request, source_ip: str, both: tuple[Number, Number], ua_fp: str, neighbour: bool) -> Observation:
     caller, callee = both
+    from_user = "" if numbers.is_anonymous(req) else caller.text
+    to = callee.text
     return Observation(
-        source_ip=source_ip,
-        from_user="" if numbers.is_anonymous(req) else caller.text,
-        to_number=callee.text,
-        to_prefix=callee.text[:PREFIX_DIGITS] if callee.numeric else "",
-        ua_fingerprint=ua_fp,
+        source_ip,
+        from_user,
+        to,
+        to[:PREFIX_DIGITS] if callee.numeric else "",
+        ua_fp,
+        flow_of(source_ip, ua_fp),
+        to if len(to) <= EXTENSION_MAX else "",
+        from_user if neighbour else "",
     )
 
 
@@ -150,7 +156,8 @@ def invite_features(
     out = numbers.number_features(req, lists, both)
     out.update(fingerprint.message_features(req, source_ip, shape))
     out[AUX_TO_VALUE] = numbers.to_value(both[1])
-    return out, _observation(req, source_ip, both, fingerprint.ua_fingerprint(req, shape.order_hash)), both
+    ua_fp = fingerprint.ua_fingerprint(req, shape.order_hash)
+    return out, _observation(req, source_ip, both, ua_fp, out["from_neighbour"] > 0.0), both
 
 
 def _count(value: float) -> float:

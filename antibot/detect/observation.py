@@ -7,6 +7,7 @@ These two small records are the contract between the pure feature code
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
@@ -23,13 +24,43 @@ class Observation:
     to_number: str
     to_prefix: str
     ua_fingerprint: str
+    #: The *flow*: ``f"{source_ip}|{ua_fingerprint}"`` (:func:`flow_of`), one client stack on
+    #: one address; campaigns are judged by it, not by the bare address.
+    flow: str
+    #: The callee when it is extension-like (at most :data:`EXTENSION_MAX` characters), else "".
+    ext_to: str
+    #: The caller when its number copies the callee's exchange (neighbour spoofing), else "".
+    neighbour_from: str
 
-    def __init__(self, source_ip: str, from_user: str, to_number: str, to_prefix: str, ua_fingerprint: str) -> None:
+    def __init__(
+        self,
+        source_ip: str,
+        from_user: str,
+        to_number: str,
+        to_prefix: str,
+        ua_fingerprint: str,
+        flow: str = "",
+        ext_to: str = "",
+        neighbour_from: str = "",
+    ) -> None:
         self.source_ip = source_ip
         self.from_user = from_user
         self.to_number = to_number
         self.to_prefix = to_prefix
         self.ua_fingerprint = ua_fingerprint
+        self.flow = flow
+        self.ext_to = ext_to
+        self.neighbour_from = neighbour_from
+
+
+#: Longest callee counted as an extension (extension enumeration dials short numbers or names).
+EXTENSION_MAX: Final = 6
+
+
+def flow_of(source_ip: str, ua_fingerprint: str) -> str:
+    """The flow entity of an INVITE: its source address and User-Agent fingerprint (which
+    includes the header-order hash), ``"<ip>|<12 hex>"``."""
+    return source_ip + "|" + ua_fingerprint if source_ip else ""
 
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
@@ -67,8 +98,19 @@ class Counters:
     #: source and per User-Agent fingerprint; like the outcomes, the current INVITE is not in them.
     src_high_1h: float
     ua_high_1h: float
+    #: Per flow (:attr:`Observation.flow`): INVITEs, high scores (before this one), outcomes
+    #: (calls, failed), distinct extension-like callees and neighbour-spoofed caller IDs.
+    flow_60s: float
+    flow_1h: float
+    flow_high_1h: float
+    flow_calls_1h: float
+    flow_failed_1h: float
+    flow_distinct_ext_60s: float
+    flow_distinct_nbr_1h: float
     #: The last few To numbers this source dialled before this INVITE, newest first.
     src_recent_to: tuple[str, ...]
+    #: The same for this flow.
+    flow_recent_to: tuple[str, ...]
 
     def __init__(
         self,
@@ -95,7 +137,15 @@ class Counters:
         src_short_1h: float = 0.0,
         src_high_1h: float = 0.0,
         ua_high_1h: float = 0.0,
+        flow_60s: float = 0.0,
+        flow_1h: float = 0.0,
+        flow_high_1h: float = 0.0,
+        flow_calls_1h: float = 0.0,
+        flow_failed_1h: float = 0.0,
+        flow_distinct_ext_60s: float = 0.0,
+        flow_distinct_nbr_1h: float = 0.0,
         src_recent_to: tuple[str, ...] = (),
+        flow_recent_to: tuple[str, ...] = (),
     ) -> None:
         self.src_1s = src_1s
         self.src_10s = src_10s
@@ -120,4 +170,12 @@ class Counters:
         self.src_short_1h = src_short_1h
         self.src_high_1h = src_high_1h
         self.ua_high_1h = ua_high_1h
+        self.flow_60s = flow_60s
+        self.flow_1h = flow_1h
+        self.flow_high_1h = flow_high_1h
+        self.flow_calls_1h = flow_calls_1h
+        self.flow_failed_1h = flow_failed_1h
+        self.flow_distinct_ext_60s = flow_distinct_ext_60s
+        self.flow_distinct_nbr_1h = flow_distinct_nbr_1h
         self.src_recent_to = src_recent_to
+        self.flow_recent_to = flow_recent_to

@@ -1,8 +1,9 @@
 """Operator rules: allow lists first, then deny lists, then thresholds (pure, no I/O).
 
-Rules match on the source CIDR, From/To number prefixes, a User-Agent pattern (RE2: linear
-time, so an operator's pattern cannot backtrack catastrophically), the model score and any
-feature/counter value. Every matcher given on a rule must hold (AND). The first rule that
+Rules match on the source CIDR, From/To number prefixes, international destinations (the
+number as dialled, in any international form: see :func:`dialled`), a User-Agent pattern (RE2:
+linear time, so an operator's pattern cannot backtrack catastrophically), the model score and
+any feature/counter value. Every matcher given on a rule must hold (AND). The first rule that
 matches decides; with none, the score thresholds do.
 """
 
@@ -16,11 +17,16 @@ from typing import Any, Final
 
 import re2
 
+from ..sip.message import Request
+from .corroboration import SweepPolicy
+from .numbers import Number, dialout_probe, number_of, parties
 from .verdict import Action
 
 PHASES: Final = ("allow", "deny", "threshold")
 #: The decision's rule when a high score was not acted on for want of support (:mod:`.corroboration`).
 ISOLATED: Final = "score-isolated"
+#: How a high score that is not corroborated is relayed (the policy's ``isolated_verdict``).
+ISOLATED_VERDICTS: Final = ("pass", "suspect")
 ACTIONS: Final = ("relay", "suspect", "reject", "drop")
 #: Lowest score threshold (default thresholds and a rule's ``min_score``): below it a threshold
 #: acts on essentially every call (``6e-27`` rejected them all), so it is refused.
@@ -79,6 +85,10 @@ class RuleSpec:
     min_score: float | None = None
     feature: str | None = None
     feature_min: float | None = None
+    #: International destination prefixes (``+882``): match the number as dialled (:func:`dialled`).
+    dest_prefixes: tuple[str, ...] = ()
+    #: International numbers or prefixes that ``dest_prefixes`` never match (allowed anyway).
+    dest_exceptions: tuple[str, ...] = ()
     status: int = 603
     reason: str = ""
     enabled: bool = True
@@ -91,7 +101,7 @@ class RuleSpec:
         if unknown:
             raise RuleError(f"rule {rid}: unknown field(s) {', '.join(sorted(unknown))}")
         values = dict(data)
-        for key in ("cidrs", "from_prefixes", "to_prefixes"):
+        for key in ("cidrs", "from_prefixes", "to_prefixes", "dest_prefixes", "dest_exceptions"):
             if key in values:
                 values[key] = tuple(str(v) for v in values[key])
         for key in ("min_score", "feature_min"):
@@ -118,6 +128,8 @@ class Facts:
     features: Mapping[str, float]
     #: How far the caller's recent calls back a high score (:mod:`.corroboration`); 1.0: fully.
     support: float
+    #: The international numbers the call is addressed to, as digits (:func:`dialled`).
+    dialled: tuple[str, ...]
 
     def __init__(
         self,
@@ -128,6 +140,7 @@ class Facts:
         score: float,
         features: Mapping[str, float] | None = None,
         support: float = 1.0,
+        dialled: tuple[str, ...] = (),
     ) -> None:
         self.source_ip = source_ip
         self.from_number = from_number
@@ -136,6 +149,24 @@ class Facts:
         self.score = score
         self.features = {} if features is None else features
         self.support = support
+        self.dialled = dialled
+
+
+def dialled(req: Request, callee: Number | None = None) -> tuple[str, ...]:
+    """The international numbers an INVITE is addressed to, as digits without ``+``: the callee
+    (To, or the Request-URI when To has no user) and the Request-URI's user, each when written
+    internationally in any form (``+``, ``00``, ``011``, ``tel:+``, visual separators, E.164
+    digits without ``+``) or behind a dial-out prefix (``9`` + ``00``...). ``callee``: the To
+    number when the caller already has it."""
+    to = parties(req)[1] if callee is None else callee
+    out: list[str] = []
+    for n in (to, number_of(req.uri)):
+        if n.intl_like and n.text not in out:
+            out.append(n.text)
+        probe = dialout_probe(n)
+        if probe is not None and probe.text not in out:
+            out.append(probe.text)
+    return tuple(out)
 
 
 class _Cidrs:
@@ -177,6 +208,32 @@ def _normalise_prefix(prefix: str) -> str:
     return p[2:] if p.startswith("00") else p
 
 
+_VISUAL: Final = str.maketrans("", "", "-.() ")
+
+
+def international_prefix(prefix: str) -> str | None:
+    """The digits of a prefix written internationally (``+882``, ``00 882``, ``+44-9``), else
+    None (a national prefix such as ``09``, or not digits)."""
+    p = prefix.strip().translate(_VISUAL)
+    if p.startswith("+"):
+        p = p[1:]
+    elif p.startswith("00"):
+        p = p[2:]
+    else:
+        return None
+    return p if 0 < len(p) <= 15 and p.isascii() and p.isdigit() else None
+
+
+def _destinations(prefixes: Iterable[str], rid: str, key: str) -> frozenset[str]:
+    out: set[str] = set()
+    for text in prefixes:
+        digits = international_prefix(text)
+        if digits is None:
+            raise RuleError(f"rule {rid}: {key} entries are international (+ and 1-15 digits, e.g. +882), not {text!r}")
+        out.add(digits)
+    return frozenset(out)
+
+
 class CompiledRule:
     def __init__(self, spec: RuleSpec) -> None:
         rid = spec.id
@@ -200,6 +257,8 @@ class CompiledRule:
         self.cidrs = _Cidrs(spec.cidrs, rid) if spec.cidrs else None
         self.from_prefixes = frozenset(_normalise_prefix(p) for p in spec.from_prefixes)
         self.to_prefixes = frozenset(_normalise_prefix(p) for p in spec.to_prefixes)
+        self.dest_prefixes = _destinations(spec.dest_prefixes, rid, "dest_prefixes")
+        self.dest_exceptions = _destinations(spec.dest_exceptions, rid, "dest_exceptions")
         self.ua = None
         self._ua_seen: dict[str, bool] = {}
         if spec.ua_pattern:
@@ -218,6 +277,7 @@ class CompiledRule:
                 self.cidrs,
                 self.from_prefixes,
                 self.to_prefixes,
+                self.dest_prefixes,
                 self.ua,
                 spec.min_score is not None,
                 spec.feature is not None,
@@ -237,6 +297,16 @@ class CompiledRule:
             self._ua_seen[ua] = known
         return known
 
+    def _dest_matches(self, numbers: tuple[str, ...]) -> bool:
+        """Whether one of the dialled international numbers is in ``dest_prefixes`` and not
+        in ``dest_exceptions``."""
+        for n in numbers:
+            if _prefix_match(n, self.dest_prefixes) and not (
+                self.dest_exceptions and _prefix_match(n, self.dest_exceptions)
+            ):
+                return True
+        return False
+
     def matches(self, f: Facts) -> bool:
         s = self.spec
         if self.cidrs is not None and f.source_ip not in self.cidrs:
@@ -244,6 +314,8 @@ class CompiledRule:
         if self.from_prefixes and not _prefix_match(f.from_number, self.from_prefixes):
             return False
         if self.to_prefixes and not _prefix_match(f.to_number, self.to_prefixes):
+            return False
+        if self.dest_prefixes and not self._dest_matches(f.dialled):
             return False
         if self.ua is not None and not self._ua_matches(f.user_agent):
             return False
@@ -277,6 +349,7 @@ class RuleSet:
 
     ``corroboration``: the support (:mod:`.corroboration`) a call needs before the default
     thresholds act on its score (0: act on the score alone); operator rules are never held back.
+    ``sweep``: when a flow counts as sweeping (:class:`~.corroboration.SweepPolicy`, default: on).
     """
 
     def __init__(
@@ -288,9 +361,13 @@ class RuleSet:
         reject_status: int = 603,
         mode: str = "enforce",
         corroboration: float = 0.0,
+        sweep: SweepPolicy | None = None,
+        isolated_verdict: str = "pass",
     ) -> None:
         if mode not in ("enforce", "monitor"):
             raise RuleError("mode must be 'enforce' or 'monitor'")
+        if isolated_verdict not in ISOLATED_VERDICTS:
+            raise RuleError("isolated_verdict must be 'pass' or 'suspect'")
         check_knobs(suspect_threshold, reject_threshold, corroboration, reject_status)
         ids = [s.id for s in specs]
         if len(set(ids)) != len(ids):
@@ -300,12 +377,18 @@ class RuleSet:
         self.unscored = [r for r in self.rules if r.spec.min_score is None and r.spec.feature is None]
         #: Whether any rule reads the caller or callee number (else they need not be parsed).
         self.reads_numbers = any(r.from_prefixes or r.to_prefixes for r in self.rules)
+        #: Whether any rule reads the dialled international numbers (:func:`dialled`).
+        self.reads_destinations = any(r.dest_prefixes for r in self.rules)
         self.specs = tuple(specs)
         self.suspect_threshold = suspect_threshold
         self.reject_threshold = reject_threshold
         self.reject_status = reject_status
         self.mode = mode
         self.corroboration = corroboration
+        self.sweep = sweep if sweep is not None else SweepPolicy()
+        #: How a high score its flow does not back is relayed: ``pass`` or ``suspect``.
+        self.isolated_verdict = isolated_verdict
+        self._isolated = Decision(Action.SUSPECT if isolated_verdict == "suspect" else Action.RELAY, ISOLATED)
 
     def decide(self, f: Facts, *, scored: bool = True) -> Decision:
         """The first rule that matches, else the score thresholds. Without a score
@@ -318,7 +401,9 @@ class RuleSet:
         if not scored:
             return Decision(Action.RELAY, None)
         if f.score >= self.suspect_threshold and f.support < self.corroboration:
-            return Decision(Action.RELAY, ISOLATED)
+            # not corroborated: never rejected on the score alone; relayed with score-isolated
+            # first in the reasons, as pass or suspect (the policy's isolated_verdict)
+            return self._isolated
         if f.score >= self.reject_threshold:
             return Decision(Action.REJECT, "score-reject", self.reject_status, "bot score")
         if f.score >= self.suspect_threshold:

@@ -15,7 +15,7 @@ from typing import Final
 from ..logs import WarnLimiter
 from ..sip.message import Request
 from .numbers import parties
-from .rules import Facts, RuleSet
+from .rules import Facts, RuleSet, dialled
 from .verdict import ACTION_VALUES, Action, Verdict, phrase_for
 
 _RELAY = Verdict(Action.RELAY)
@@ -40,8 +40,10 @@ def rules_only(
     if numbers and rules.reads_numbers:
         a, b = parties(req)
         caller, callee = a.text, b.text
+    # the destination policy is about calls: the number an INVITE dials
+    dests = dialled(req) if numbers and rules.reads_destinations and req.method == "INVITE" else ()
     ua = req.header("user-agent") or ""
-    d = rules.decide(Facts(source_ip, caller, callee, ua, 0.0, {}), scored=False)
+    d = rules.decide(Facts(source_ip, caller, callee, ua, 0.0, {}, 1.0, dests), scored=False)
     if d.rule is None:
         return _RELAY
     if d.action is Action.RELAY:  # an allow list or rule

@@ -101,7 +101,7 @@ class _Plan:
             values.append(read[base + 2 * j] + read[base + 2 * j + 1] * win[w][2])
         out.update(zip(self.fields, values, strict=True))
         if self.keep:
-            out["src_recent_to"] = tuple(recent)
+            out[self.kind + "_recent_to"] = tuple(recent)  # src_recent_to, flow_recent_to
 
 
 def _plan(p: Plan) -> _Plan:

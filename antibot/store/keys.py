@@ -2,15 +2,17 @@
 
 Counters (every key of one script call shares its entity's Redis Cluster hash tag)::
 
-    ab:{<kind>:<value>}:<metric>:<window>:<bucket>    kind: src | from | to | pfx | ua
+    ab:{<kind>:<value>}:<metric>:<window>:<bucket>    kind: src | from | to | pfx | ua | flow
     ab:{src:<ip>}:recent                              the last To numbers this source dialled
+    ab:{flow:<ip>|<fp>}:recent                        ... and this flow (source + UA fingerprint)
     ab:calls                                          the call log stream
 
 ``metric`` is ``inv`` (INVITEs), ``dto`` (HyperLogLog of To numbers), ``dsrc`` (HyperLogLog
-of source IPs) or ``calls``/``failed``/``short`` (outcomes); ``window`` is ``1s``, ``10s``,
-``60s`` or ``1h``; ``bucket`` is ``floor(now / W)`` for the caller's ``now``, never Redis's
-clock. A bucket's keys expire when it stops being the "previous" bucket (at most 2 W after
-it began); ``recent`` expires 1 h after the last push.
+of source IPs), ``dext``/``dnbr`` (a flow's HyperLogLogs of extension-like callees and of
+neighbour-spoofed caller IDs), ``high`` (high scores) or ``calls``/``failed``/``short``
+(outcomes); ``window`` is ``1s``, ``10s``, ``60s`` or ``1h``; ``bucket`` is ``floor(now / W)``
+for the caller's ``now``, never Redis's clock. A bucket's keys expire when it stops being the
+"previous" bucket (at most 2 W after it began); ``recent`` expires 1 h after the last push.
 """
 
 from __future__ import annotations

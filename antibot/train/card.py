@@ -324,7 +324,8 @@ def _corroboration(share: float) -> str:
         return "no corroboration (the thresholds act on the score alone)"
     return (
         f"corroboration {share:g} (the thresholds act on a score only when the last hour's calls of its "
-        "source, or of its User-Agent fingerprint seen from 5+ addresses, back it: "
+        "flow (source + User-Agent fingerprint), of its source, or of its fingerprint seen from 5+ addresses "
+        "back it, or its flow shows a campaign signal; sweeps are refused whatever the score: "
         "`antibot/detect/corroboration.py`; the whole evaluation day is replayed in time order with each "
         "fold model's scores)"
     )

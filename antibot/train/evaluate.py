@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..detect.corroboration import costly, supports
+from ..detect.corroboration import campaigns, costly
+from ..detect.engine import SCORE_RULES, SWEEP
 from ..detect.features import FEATURE_NAMES
 from ..detect.model import Model
 from ..detect.rules import Decision, Facts, RuleSet
@@ -112,7 +113,7 @@ def decide(model: Model, ds: Dataset, rules: RuleSet | None = None) -> tuple[NDA
     """Scores (the JSON model's own) and the rule decision of every row, as ``Detector.verdict`` does."""
     rules = rules or default_rules()
     s = scores(model, ds.X)
-    return s, actions_for(ds, s, rules, support_of(ds, s, rules))
+    return s, actions_for(ds, s, rules)
 
 
 def support_of(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> NDArray[np.float64]:
@@ -121,35 +122,75 @@ def support_of(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> NDArray[n
     ``rules`` does not corroborate."""
     if rules.corroboration <= 0.0:
         return np.ones(len(ds))
-    sources = [f.source_ip for f in ds.facts]
-    fingerprints = [f.ua_fingerprint for f in ds.facts]
-    return np.asarray(
-        supports(ds.ts.tolist(), sources, fingerprints, s.tolist(), rules.suspect_threshold), dtype=np.float64
+    return np.asarray(_replay(ds, s, rules)[0], dtype=np.float64)
+
+
+def sweeps_of(ds: Dataset, rules: RuleSet) -> list[str]:
+    """Each row's sweep reason ("" for none, :func:`antibot.detect.corroboration.sweep_reason`)
+    when the rows of ``ds`` (a whole day) are replayed: per flow, whatever the scores; the
+    simulated calls' outcomes are not replayed, so only the extension-count and sequential
+    rules act here (the proxy also counts failures fed back)."""
+    return _replay(ds, np.zeros(len(ds)), rules)[1]
+
+
+def _replay(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> tuple[list[float], list[str]]:
+    """:func:`antibot.detect.corroboration.campaigns` over ``ds`` with scores ``s``: the flows
+    (source + fingerprint), their callees and neighbour-spoofed callers, as the proxy counts them."""
+    neighbour = ds.X[:, FEATURE_NAMES.index("from_neighbour")] > 0.0 if len(ds) else np.zeros(0, dtype=bool)
+    return campaigns(
+        ds.ts.tolist(),
+        [f.source_ip for f in ds.facts],
+        [f.ua_fingerprint for f in ds.facts],
+        s.tolist(),
+        rules.suspect_threshold,
+        [f.to_number for f in ds.facts],
+        [f.from_number for f in ds.facts],
+        neighbour.tolist(),
+        rules.sweep,
     )
 
 
 def decisions_for(
-    ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None, support: NDArray[np.float64] | None = None
+    ds: Dataset,
+    s: NDArray[np.float64],
+    rules: RuleSet | None = None,
+    support: NDArray[np.float64] | None = None,
+    sweeps: Sequence[str] | None = None,
 ) -> list[Decision]:
-    """The rule decision of every row of ``ds`` given its model score and corroboration
-    support (default: :func:`support_of` over ``ds`` itself; rules: :func:`default_rules`),
-    as ``Detector.verdict`` decides: a call of a listed costly number needs no support."""
+    """The rule decision of every row of ``ds`` given its model score, corroboration support
+    and sweep reason (defaults: :func:`support_of` and :func:`sweeps_of` over ``ds`` itself;
+    rules: :func:`default_rules`), as ``Detector.verdict`` decides: a call of a listed costly
+    number needs no support; a sweeping flow's call is decided by the ``sweep`` rule unless an
+    operator rule decided it."""
     rules = rules or default_rules()
-    if support is None:
-        support = support_of(ds, s, rules)
+    if support is None or sweeps is None:
+        backing_day, swept_day = _replay(ds, s, rules)
+        if support is None:
+            support = np.ones(len(ds)) if rules.corroboration <= 0.0 else np.asarray(backing_day, dtype=np.float64)
+        if sweeps is None:
+            sweeps = swept_day
     out: list[Decision] = []
-    for row, facts, score, backing in zip(ds.X.tolist(), ds.facts, s.tolist(), support.tolist(), strict=True):
+    rows = zip(ds.X.tolist(), ds.facts, s.tolist(), support.tolist(), sweeps, strict=True)
+    for row, facts, score, backing, swept in rows:
         values = dict(zip(FEATURE_NAMES, row, strict=True))
         backing = 1.0 if costly(values) else backing
         f = Facts(facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values, backing)
-        out.append(rules.decide(f))
+        decision = rules.decide(f)
+        if swept and (decision.rule is None or decision.rule in SCORE_RULES):
+            p = rules.sweep
+            decision = Decision(Action(p.action), SWEEP, p.status or rules.reject_status, swept)
+        out.append(decision)
     return out
 
 
 def actions_for(
-    ds: Dataset, s: NDArray[np.float64], rules: RuleSet | None = None, support: NDArray[np.float64] | None = None
+    ds: Dataset,
+    s: NDArray[np.float64],
+    rules: RuleSet | None = None,
+    support: NDArray[np.float64] | None = None,
+    sweeps: Sequence[str] | None = None,
 ) -> list[Action]:
-    return [d.action for d in decisions_for(ds, s, rules, support)]
+    return [d.action for d in decisions_for(ds, s, rules, support, sweeps)]
 
 
 def by_rule(decisions: list[Decision], rows: NDArray[np.bool_]) -> dict[str, int]:
@@ -233,6 +274,7 @@ def evaluate(
     all_folds = list(folds(train, test))
     pooled = np.full(len(test), np.nan)
     pooled_support = np.ones(len(test))
+    sweep_day = sweeps_of(test, rules)  # per flow, whatever the scores: one replay for every fold
     fold_curves: dict[str, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
     results: list[dict[str, Any]] = []
     bar = _bar(len(all_folds) + 1, progress)
@@ -248,7 +290,7 @@ def evaluate(
         s_day = scores(model, test.X)  # the whole day: every call counts toward corroboration
         support_day = support_of(test, s_day, rules)
         s, support = s_day[fold.test_mask], support_day[fold.test_mask]
-        verdicts = decisions_for(sub, s, rules, support)
+        verdicts = decisions_for(sub, s, rules, support, [sweep_day[i] for i in np.flatnonzero(fold.test_mask)])
         actions = [d.action for d in verdicts]
         r = rates(sub.y, actions)
         held = np.isin(sub.profile, fold.held_out)
@@ -277,7 +319,7 @@ def evaluate(
             log(_line(results[-1]))
         bar(fold.name)
     s_full = scores(full_model, test.X)
-    verdicts_full = decisions_for(test, s_full, rules, support_of(test, s_full, rules))
+    verdicts_full = decisions_for(test, s_full, rules, support_of(test, s_full, rules), sweep_day)
     actions_full = [d.action for d in verdicts_full]
     bar("full model")
     overall = {
@@ -308,7 +350,10 @@ def evaluate(
         keep = np.flatnonzero(done)
         held_out = test.subset(done)
         report["overall_held_out"] = {
-            **rates(held_out.y, actions_for(held_out, pooled[keep], rules, pooled_support[keep])),
+            **rates(
+                held_out.y,
+                actions_for(held_out, pooled[keep], rules, pooled_support[keep], [sweep_day[i] for i in keep]),
+            ),
             "auc": _auc(held_out.y, pooled[keep]),
             "note": "every evaluation row scored by the model that never saw its profile",
         }

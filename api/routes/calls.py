@@ -24,7 +24,8 @@ async def list_calls(store: StoreDep, _: ViewerDep, query: Annotated[CallQuery, 
 
 @router.get("/{call}", response_model=CallDetail)
 async def get_call(store: StoreDep, _: ViewerDep, call: Annotated[CallRef, Path(description="call ref")]) -> CallDetail:
-    """One call: verdict, features, explanation and outcome (404 once it left the log)."""
+    """One call: verdict, features, explanation, its reasons in words (``why``) and outcome (404 once
+    it left the log)."""
     found = await store.find_call(call)
     if found is None:
         raise HTTPException(404, f"no call {call!r} in the call log (unknown or expired)")

@@ -14,7 +14,15 @@ from ..schemas import SettingsPublic, SettingsUpdate
 from ..schemas.common import POLICY_ERRORS
 
 router = APIRouter(prefix="/settings", tags=["settings"], responses=POLICY_ERRORS)
-FIELDS = ("mode", "suspect_threshold", "reject_threshold", "corroboration", "reject_status", "deny_action")
+FIELDS = (
+    "mode",
+    "suspect_threshold",
+    "reject_threshold",
+    "corroboration",
+    "isolated_verdict",
+    "reject_status",
+    "deny_action",
+)
 
 
 def settings_public(doc: dict[str, Any]) -> SettingsPublic:

@@ -40,9 +40,18 @@ class Explanation(BaseModel):
     contribution: float
 
 
+class Reason(BaseModel):
+    """One reason in words (:func:`antibot.detect.explain.why`)."""
+
+    code: str = Field(description="short code, as in reasons and X-Antibot-Reasons; filter with ?reason=")
+    text: str = Field(description="what was seen, with its value (e.g. 'no P-Asserted-Identity or Remote-Party-ID')")
+    weight: float | None = Field(description="log-odds contribution towards 'bot'; null for a rule or marker")
+
+
 class CallDetail(CallSummary):
     features: dict[str, float]
     explanation: list[Explanation]
+    why: list[Reason] = Field(description="the deciding rule, then the model's top reasons, then markers, in words")
     call_id: str
     mode: str
 
@@ -69,6 +78,9 @@ class CallQuery(ApiModel):
     to: str | None = Field(None, max_length=64, description="callee number prefix")
     ua: str | None = Field(None, max_length=200, description="User-Agent substring (case-insensitive)")
     rule: str | None = Field(None, max_length=200, description="deciding rule id")
+    reason: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.:+-]{1,64}$", description="a reason code the call has (e.g. no-identity)"
+    )
     min_score: float | None = Field(None, ge=0, le=1)
     max_score: float | None = Field(None, ge=0, le=1)
     cursor: str | None = Field(None, pattern=r"^[0-9]{1,20}-[0-9]{1,20}$", description="next_cursor of the last page")

@@ -19,7 +19,7 @@ RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{
 Network = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Prefix = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{1,16}$")]
 Reason = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-RESERVED_PREFIXES = ("allow-list:", "deny-list:", "score-")
+RESERVED_PREFIXES = ("allow-list:", "deny-list:", "deny-destination:", "score-")
 MAX_ITEMS = 1000
 
 

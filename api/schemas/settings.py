@@ -17,6 +17,8 @@ class SettingsPublic(BaseModel):
     reject_threshold: float
     #: Support a high score needs before the thresholds act on it (0: off); see antibot.detect.corroboration.
     corroboration: float
+    #: How a high score that is not corroborated is relayed (score-isolated first in the reasons).
+    isolated_verdict: str
     reject_status: int
     deny_action: str
     version: int
@@ -34,6 +36,7 @@ class SettingsUpdate(ApiModel):
         None, ge=MIN_THRESHOLD, le=1.0, description="score from which it is rejected"
     )
     corroboration: float | None = Field(None, ge=0.0, le=1.0)
+    isolated_verdict: Literal["pass", "suspect"] | None = None
     reject_status: int | None = Field(None, ge=MIN_STATUS, le=MAX_STATUS)
     deny_action: Literal["suspect", "reject", "drop"] | None = None
 

@@ -290,7 +290,7 @@
     const verdict = f.get('verdict');
     if (verdict === 'blocked') q.verdict = BLOCKED.join(',');
     else if (verdict && verdict !== 'all') q.verdict = verdict;
-    for (const key of ['src', 'from', 'to', 'ua', 'rule', 'min_score', 'max_score']) {
+    for (const key of ['src', 'from', 'to', 'ua', 'rule', 'reason', 'min_score', 'max_score']) {
       const v = String(f.get(key) || '').trim();
       if (v) q[key] = v;
     }
@@ -509,7 +509,7 @@
       kv('Score', h('b', { class: 'mono' }, fmtScore(d.score))),
       kv('Action', `${d.action || '—'}${d.mode ? ` (${d.mode} mode)` : ''}`),
       kv('Rule', d.rule ? h('span', { class: 'tag tag-rule' }, d.rule) : '—'),
-      kv('Reasons', reasons.length ? reasons.map((r) => h('span', { class: 'tag' }, r)) : '—'),
+      kv('Reasons', reasons.length ? reasons.map((r) => reasonTag(r)) : '—'),
       kv('From', d.from, 'mono'),
       kv('To', d.to, 'mono'),
       kv('Source', d.src, 'mono'),
@@ -519,12 +519,12 @@
     );
 
     const fb = feedbackBox(d);
-    const expl = explanationChart(d.explanation || []);
+    const why = whyList(d.why || []);
     const feats = featuresTable(d.features || {}, d.explanation || []);
     $('#detail-body').replaceChildren(
       fb,
+      h('h3', {}, 'Why'), why,
       h('h3', {}, 'Summary'), summary,
-      h('h3', {}, 'Why: top contributions to the score'), expl,
       h('h3', {}, 'Features'), feats,
     );
     applyRole($('#detail'));
@@ -578,22 +578,32 @@
       confirm, error);
   }
 
-  /** Diverging bars: contributions towards "bot" (right, red) and "human" (left, green). */
-  function explanationChart(expl) {
-    const rows = expl
-      .map((e) => (Array.isArray(e) ? { feature: e[0], contribution: e[1] } : e))
-      .filter((e) => e && e.feature !== undefined);
-    if (!rows.length) return h('p', { class: 'muted' }, 'No explanation: this call was decided by a rule, or no model is loaded.');
-    const max = Math.max(...rows.map((e) => Math.abs(Number(e.contribution) || 0)), 1e-9);
-    return h('div', { class: 'expl', testid: 'explanation' }, rows.map((e) => {
-      const c = Number(e.contribution) || 0;
-      const w = `${(Math.abs(c) / max * 100).toFixed(1)}%`;
-      return h('div', { class: 'expl-row', testid: 'explanation-row' },
-        h('span', { class: 'expl-name mono', title: e.feature }, e.feature),
-        h('span', { class: 'expl-track' },
-          h('span', { class: 'expl-half left' }, c < 0 ? h('span', { class: 'expl-bar neg', style: { width: w } }) : null),
-          h('span', { class: 'expl-half right' }, c > 0 ? h('span', { class: 'expl-bar pos', style: { width: w } }) : null)),
-        h('span', { class: `expl-val mono ${c > 0 ? 'pos' : c < 0 ? 'neg' : ''}` }, `${c > 0 ? '+' : ''}${c.toFixed(3)}`));
+  /** A reason code: a button that lists the calls with the same reason. */
+  function reasonTag(code, testid) {
+    return h('button', {
+      type: 'button', class: 'tag tag-link', testid: testid || 'reason-tag', title: `show the calls with reason ${code}`,
+      onclick: () => { closeDetail(); filterBy('reason', code); },
+    }, code);
+  }
+
+  /** The reasons in words (the API renders them from the logged codes and values): the rule,
+   * then what pushed the score towards "bot", with the size of the push as a bar. */
+  function whyList(why) {
+    const rows = why.filter((r) => r && r.text !== undefined);
+    if (!rows.length) return h('p', { class: 'muted', testid: 'why-none' }, 'No reasons: the score was low and no rule matched.');
+    const max = Math.max(...rows.map((r) => Math.abs(Number(r.weight) || 0)), 1e-9);
+    return h('ul', { class: 'why', testid: 'why' }, rows.map((r) => {
+      const weighted = r.weight !== null && r.weight !== undefined;
+      const c = Number(r.weight) || 0;
+      return h('li', { class: 'why-row', testid: 'why-row', dataset: { code: r.code } },
+        h('span', { class: 'why-text', testid: 'why-text' }, r.text),
+        weighted
+          ? h('span', { class: 'why-push', title: `log-odds ${c > 0 ? '+' : ''}${c.toFixed(3)}` },
+            h('span', { class: 'why-track', 'aria-hidden': 'true' },
+              h('span', { class: `why-bar ${c < 0 ? 'neg' : 'pos'}`, style: { width: `${(Math.abs(c) / max * 100).toFixed(1)}%` } })),
+            h('span', { class: `why-val mono ${c < 0 ? 'neg' : 'pos'}` }, c < 0 ? 'towards human' : 'towards bot'))
+          : h('span', { class: 'why-push muted small' }, 'rule'),
+        reasonTag(r.code, 'why-code'));
     }));
   }
 

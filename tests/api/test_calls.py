@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 
 from fastapi import FastAPI
 
 from antibot.detect.features import FEATURE_NAMES
+from antibot.detect.logform import features_text
 
 from ..store.resp import Resp
 from .conftest import VIEWER, call_entry, client, outcome_entry, store
@@ -182,6 +184,45 @@ async def test_call_detail(app: FastAPI, url: str) -> None:
         assert (await c.get(f"/api/v1/calls/{entries[0]['call']}")).json()["outcome"] is None
         assert (await c.get("/api/v1/calls/00000000deadbeef")).status_code == 404
         assert (await c.get("/api/v1/calls/bad%20ref")).status_code == 422
+
+
+async def test_call_detail_reads_reasons_in_words(app: FastAPI, url: str) -> None:
+    """The proxy logs short codes, the explanation and the features; the API renders what was
+    seen ("no P-Asserted-Identity", "87 distinct callees"), never a feature name with a weight
+    that reads as the opposite. The codes filter the listing."""
+    now = time.time()
+    values = dict.fromkeys(FEATURE_NAMES, 0.0) | {"log_src_distinct_to_60s": math.log1p(87), "max_forwards": 70.0}
+    new = call_entry(
+        1,
+        now - 2,
+        verdict="suspect",
+        score=0.7,
+        rule="score-suspect",
+        reasons="score-suspect,no-identity,src-callees-60s",
+        explanation=json.dumps([["has_identity", 1.18], ["log_src_distinct_to_60s", 0.7]]),
+        features=features_text([values[n] for n in FEATURE_NAMES]),
+    )
+    # an entry from an older build: feature names in reasons, features as JSON
+    old = call_entry(2, now - 1, verdict="suspect", rule="vip-hold", rule_text="hold our VIP callers")
+    async with store(url) as s:
+        await s.log_calls([new, old], 100_000)
+    async with client(app, VIEWER) as c:
+        d = (await c.get(f"/api/v1/calls/{new['call']}")).json()
+        assert d["why"] == [
+            {"code": "score-suspect", "text": "score at or above the suspect threshold", "weight": None},
+            {"code": "no-identity", "text": "no P-Asserted-Identity or Remote-Party-ID", "weight": 1.18},
+            {"code": "src-callees-60s", "text": "87 distinct callees in 60 s from this source", "weight": 0.7},
+        ]
+        assert d["reasons"] == ["score-suspect", "no-identity", "src-callees-60s"]
+        d = (await c.get(f"/api/v1/calls/{old['call']}")).json()
+        assert [(r["code"], r["text"]) for r in d["why"]] == [
+            ("vip-hold", "rule vip-hold: hold our VIP callers"),
+            ("src-calls-60s", "6 calls in 60 s from this source"),  # log_src_60s = 2.0 = log1p(6.4)
+            ("caller-e164", f"caller ID is a valid E.164 number ({old['from']})"),
+        ]
+        listed = (await c.get("/api/v1/calls", params={"reason": "no-identity", "verdict": "suspect"})).json()
+        assert [x["call"] for x in listed["items"]] == [new["call"]]
+        assert (await c.get("/api/v1/calls", params={"reason": "no identity"})).status_code == 422
 
 
 async def test_feedback(app: FastAPI, url: str, rc: Resp) -> None:

@@ -7,11 +7,11 @@ import asyncio
 from fastapi import FastAPI
 
 from antibot.detect.policy import default_doc, ruleset_from_doc
-from antibot.detect.rules import Facts
+from antibot.detect.rules import Facts, RuleSet
 from antibot.store.redis import Store
 
 from ..store.resp import Resp
-from .conftest import client, store
+from .conftest import VIEWER, auth, client, store
 
 
 async def test_lists(app: FastAPI, url: str) -> None:
@@ -70,6 +70,7 @@ async def test_settings(app: FastAPI, url: str) -> None:
             "suspect_threshold": 0.5,
             "reject_threshold": 0.9,
             "corroboration": 0.5,
+            "isolated_verdict": "pass",
             "reject_status": 603,
             "deny_action": "reject",
             "version": 0,
@@ -244,3 +245,75 @@ async def test_seed_and_corrupt_policy(app: FastAPI, url: str, rc: Resp) -> None
             assert r.status_code == 503 and "ab:{admin}:policy" in r.json()["message"]
     finally:
         await s.close()
+
+
+async def test_destination_policy(app: FastAPI, url: str) -> None:
+    """The destination policy is on out of the box; an admin turns it off or adds exceptions,
+    and the proxies' compiled rules follow."""
+
+    async def compiled() -> RuleSet:
+        async with store(url) as s:
+            return ruleset_from_doc(await s.get_policy() or {})
+
+    premium = Facts("192.0.2.1", "", "", "Yealink", 0.0, dialled=("882161234567",))
+    irsf = Facts("192.0.2.1", "", "", "Yealink", 0.0, dialled=("53512345678",))
+    async with client(app) as c:
+        r = await c.get("/api/v1/destinations")
+        got = r.json()
+        assert r.status_code == 200 and r.headers["etag"] == '"0"'
+        assert got["enabled"] is True and "+882" in got["premium_prefixes"] and "+53" in got["high_risk_prefixes"]
+        assert got["exceptions"] == [] and got["rules"] == ["deny-destination:premium", "deny-destination:high-risk"]
+
+        r = await c.post("/api/v1/destinations/exceptions", json={"value": "+882 16"})
+        assert r.status_code == 201 and r.json() == {"value": "+88216", "version": 1}
+        assert (await c.post("/api/v1/destinations/exceptions", json={"value": "0088216"})).status_code == 409
+        rules = await compiled()
+        assert rules.decide(premium).rule is None and rules.decide(irsf).rule == "deny-destination:high-risk"
+        assert (await c.delete("/api/v1/destinations/exceptions", params={"value": "+88216"})).status_code == 204
+        assert (await c.delete("/api/v1/destinations/exceptions", params={"value": "+88216"})).status_code == 404
+        assert (await compiled()).decide(premium).rule == "deny-destination:premium"
+
+        r = await c.patch("/api/v1/destinations", json={"enabled": False})
+        assert r.status_code == 200 and r.json()["enabled"] is False and r.json()["rules"] == []
+        rules = await compiled()
+        assert rules.decide(premium).rule is None and rules.decide(irsf).rule is None
+        r = await c.patch("/api/v1/destinations", json={"enabled": True, "high_risk_prefixes": ["00 53", "+252"]})
+        assert r.status_code == 200 and r.json()["high_risk_prefixes"] == ["+53", "+252"]
+        assert (await compiled()).decide(irsf).rule == "deny-destination:high-risk"
+        version = r.json()["version"]
+        for body, words in [
+            ({"premium_prefixes": ["09"]}, "'09' is not an international number or prefix"),
+            ({"exceptions": ["+88a"]}, "not an international number"),
+            ({"enabled": None}, "cannot be null"),
+            ({"enabled": "maybe"}, "enabled"),
+            ({"allowed": ["+1"]}, "allowed"),
+            ({"exceptions": ["+1"] * 1001}, "exceptions"),
+        ]:
+            r = await c.patch("/api/v1/destinations", json=body)
+            assert r.status_code == 422 and words in r.json()["message"], (body, r.text)
+        r = await c.post("/api/v1/destinations/exceptions", json={"value": "09"})
+        assert r.status_code == 422 and "international" in r.json()["message"]
+        # the ids are reserved for the policy
+        r = await c.post("/api/v1/rules", json={"id": "deny-destination:mine", "cidrs": ["192.0.2.0/24"]})
+        assert r.status_code == 422 and "reserved" in r.json()["message"]
+        assert (await c.get("/api/v1/destinations")).json()["version"] == version  # nothing bad was stored
+        audit = [a["action"] for a in (await c.get("/api/v1/audit")).json()["items"]]
+        assert audit == ["destinations.update", "destinations.update", "destinations.unexcept", "destinations.except"]
+        viewer = await c.patch("/api/v1/destinations", json={"enabled": False}, headers=auth(VIEWER))
+        assert viewer.status_code == 403
+
+
+async def test_a_document_stored_before_the_destination_policy_gets_it(app: FastAPI, url: str) -> None:
+    old = default_doc()
+    del old["destinations"]
+    async with store(url) as s:
+        assert await s.seed_policy(old)
+    assert ruleset_from_doc(old).reads_destinations  # the proxies compile the defaults
+    async with client(app) as c:
+        got = (await c.get("/api/v1/destinations")).json()
+        assert got["enabled"] is True and got["premium_prefixes"] == default_doc()["destinations"]["premium_prefixes"]
+        r = await c.post("/api/v1/destinations/exceptions", json={"value": "+88216"})
+        assert r.status_code == 201
+    async with store(url) as s:
+        doc = await s.get_policy() or {}
+    assert doc["destinations"]["exceptions"] == ["+88216"] and doc["destinations"]["enabled"] is True

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from antibot.detect.corroboration import PRIOR, SPREAD, costly, replay_support, support, supports
+from antibot.detect.corroboration import (
+    CAMPAIGN_EXTENSIONS,
+    CAMPAIGN_RUN,
+    PRIOR,
+    SPREAD,
+    SweepPolicy,
+    callee_value,
+    campaign,
+    costly,
+    replay_support,
+    sequential_run,
+    support,
+    supports,
+    sweep_policy,
+    sweep_reason,
+)
 from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.observation import Counters, Observation
+from antibot.detect.policy import default_doc, ruleset_from_doc
 from antibot.detect.rules import Facts, RuleError, RuleSet, RuleSpec
 from antibot.detect.verdict import Action
 
@@ -45,7 +63,10 @@ def test_a_fingerprint_backs_only_when_spread_over_addresses() -> None:
 def test_thresholds_wait_for_support_but_operator_rules_do_not() -> None:
     rules = RuleSet([], corroboration=0.5)
     isolated = rules.decide(Facts("192.0.2.1", "", "", "", 0.97, {}, support=0.3))
-    assert (isolated.action, isolated.rule) == (Action.RELAY, "score-isolated")
+    # not acted on (never rejected for want of support): relayed, score-isolated its rule
+    assert (isolated.action, isolated.rule, isolated.stateless) == (Action.RELAY, "score-isolated", False)
+    marked = RuleSet([], corroboration=0.5, isolated_verdict="suspect")
+    assert marked.decide(Facts("192.0.2.1", "", "", "", 0.97, {}, support=0.3)).action is Action.SUSPECT
     assert rules.decide(Facts("192.0.2.1", "", "", "", 0.97, {}, support=0.5)).action is Action.REJECT
     assert rules.decide(Facts("192.0.2.1", "", "", "", 0.6, {}, support=0.5)).action is Action.SUSPECT
     low = rules.decide(Facts("192.0.2.1", "", "", "", 0.2, {}, support=0.0))
@@ -94,13 +115,16 @@ def test_replay_a_sweep_among_people() -> None:
 
 
 def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
-    """A model that scores every call 0.98: a new source's first call is relayed as isolated
-    (the reason says so), its second is rejected; the first call counted as high."""
+    """A model that scores every call 0.98: a new source's first call is relayed (as suspect
+    with isolated_verdict "suspect"), isolated (the reason says so), its second is rejected; the
+    first call counted as high."""
     model = _always_high()
     local = LocalCounters()
-    d = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=local, clock=lambda: T0)
+    rules = RuleSet([], corroboration=0.5, isolated_verdict="suspect")
+    d = Detector(rules=rules, model=model, counters=local, clock=lambda: T0)
     first = d.decide(parse(PHONE), PHONE_SRC, 0.0)
-    assert first.action is Action.RELAY and first.reasons[0] == "score-isolated"
+    assert first.action is Action.SUSPECT and first.reasons[0] == "score-isolated"
+    assert dict(first.headers)["X-Antibot-Verdict"] == "suspect"  # never "pass"
     assert dict(first.headers)["X-Antibot-Reasons"].startswith("score-isolated")
     second = d.decide(parse(PHONE), PHONE_SRC, 0.0)
     assert second.action is Action.REJECT and second.rule == "score-reject"
@@ -117,3 +141,137 @@ def test_a_listed_costly_number_needs_no_backing() -> None:
     premium = PHONE.replace("02079460123", "+19005550123")
     first = d.decide(parse(premium), PHONE_SRC, 0.0)
     assert first.action is Action.REJECT and first.rule == "score-reject"
+
+
+# --- campaigns: evidence per flow (source + fingerprint), never sheltered by the address ---
+
+SHARED = "192.0.2.10"
+
+
+def _low() -> Model:
+    """A model that scores every call 0.018 (one leaf, log-odds -4): only the flow rules act."""
+    never = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [-4.0]}
+    return Model.from_dict(
+        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [never]}
+    )
+
+
+def _call(to: str, ua: str = "Yealink SIP-T46S 66.86.0.15", frm: str = "1001") -> str:
+    """PHONE dialling ``to`` from ``frm`` with User-Agent ``ua``."""
+    return (
+        PHONE.replace("02079460123", to).replace("Yealink SIP-T46S 66.86.0.15", ua).replace("sip:1001@", f"sip:{frm}@")
+    )
+
+
+def test_an_address_history_does_not_shelter_a_new_flow() -> None:
+    """60 ordinary low-scoring calls from a shared address, then a dialler's flow from it: its
+    second high score is backed by its own flow (2/4), whatever the address did before."""
+    rows = [(T0 + 10 * k, SHARED, "desk-phone", 0.05) for k in range(60)]
+    rows += [(T0 + 700 + k, SHARED, "dialler", 0.8) for k in range(5)]
+    backing = replay_support(rows, 0.5)
+    assert backing[60] == pytest.approx(1 / 3)  # the flow's first call: isolated
+    assert backing[61:] == pytest.approx([2 / 4, 3 / 5, 4 / 6, 5 / 7])
+    # and an ordinary flow's odd high score stays isolated on an address a dialler shares
+    rows = [(T0 + k, SHARED, "desk-phone", 0.05) for k in range(40)] + [(T0 + 50, SHARED, "desk-phone", 0.9)]
+    assert replay_support(rows, 0.5)[-1] == pytest.approx(1 / 43)
+
+
+def test_campaign_signals_back_a_high_score() -> None:
+    busy = Counters(src_1h=200.0, flow_1h=2.0)
+    assert support(busy) == pytest.approx(1 / 4)
+    assert support(busy, signal=True) == 1.0
+    assert campaign(Counters(flow_1h=3.0), CAMPAIGN_RUN)  # callees in sequence
+    assert campaign(Counters(flow_1h=9.0, flow_distinct_ext_60s=CAMPAIGN_EXTENSIONS), 0)  # many extensions
+    assert campaign(Counters(flow_1h=9.0, flow_distinct_nbr_1h=3.0), 0)  # rotating neighbour-spoofed caller IDs
+    assert not campaign(Counters(flow_1h=90.0, flow_distinct_nbr_1h=3.0), 0)  # a trunk's few local callers
+    assert not campaign(Counters(flow_1h=9.0, flow_distinct_ext_60s=2.0), 1)
+
+
+def test_sequential_runs_need_small_steps_in_one_direction() -> None:
+    assert sequential_run(405, ("404", "403", "402", "401", "77"), 10) == 4
+    assert sequential_run(405, ("403", "401", "399"), 10) == 3  # a sparse sweep
+    assert sequential_run(405, ("404", "406"), 10) == 1  # direction changed
+    assert sequential_run(405, ("405", "404"), 10) == 0  # a redial is no step
+    assert sequential_run(405, ("300",), 10) == 0
+    assert sequential_run(405, ("404", "alice", "403"), 10) == 1
+    assert callee_value("0044") == 44 and callee_value("+44") == -1 and callee_value("") == -1
+
+
+def test_sweep_reasons_are_readable_and_follow_the_policy() -> None:
+    p = SweepPolicy()
+    assert sweep_reason(Counters(flow_1h=12.0, flow_distinct_ext_60s=10.0), 0, p) == (
+        "10 distinct extensions in 60 s from this flow"
+    )
+    assert sweep_reason(Counters(flow_1h=5.0), 4, p) == "5 callees dialled in sequence by this flow"
+    failing = Counters(flow_1h=8.0, flow_distinct_ext_60s=5.0, flow_calls_1h=6.0, flow_failed_1h=5.0)
+    assert sweep_reason(failing, 0, p).endswith("5 of its 6 calls failed")
+    answered = Counters(flow_1h=60.0, flow_distinct_ext_60s=5.0, flow_calls_1h=59.0, flow_failed_1h=5.0)
+    assert sweep_reason(answered, 0, p) == ""  # a busy flow whose calls mostly connect
+    assert sweep_reason(Counters(flow_1h=5.0), 3, p) == ""
+    assert sweep_reason(Counters(flow_1h=5.0), 4, SweepPolicy(enabled=False)) == ""
+    assert sweep_policy({"sequential": 6}).sequential == 6
+    for bad in ({"sequential": 1}, {"extensions": "10"}, {"action": "relay"}, {"status": 200}, {"nope": 1}):
+        with pytest.raises(ValueError, match="sweep"):
+            sweep_policy(bad)
+
+
+def _detector(model: Model) -> Detector:
+    return Detector(rules=ruleset_from_doc(default_doc()), model=model, counters=LocalCounters(), clock=lambda: T0)
+
+
+def test_a_sweep_with_a_softphone_user_agent_from_a_busy_address_is_stopped_within_a_handful() -> None:
+    """60 ordinary calls from an address, then extensions 400-419 in order with Zoiper's
+    User-Agent from it: whatever the model says, at most 4 reach the PBX."""
+    d = _detector(_low())
+    ordinary = [d.decide(parse(_call(f"0207946{(k * 7919) % 10000:04d}")), SHARED, 0.0) for k in range(60)]
+    assert all(v.action is Action.RELAY and v.rule is None for v in ordinary)
+    zoiper = "Zoiper rv2.10.20.2"
+    sweep = [d.decide(parse(_call(str(400 + k), zoiper)), SHARED, 0.0) for k in range(20)]
+    passed = [v for v in sweep if v.action is Action.RELAY]
+    assert len(passed) <= 4 and all(v.action is Action.REJECT for v in sweep[4:])
+    assert sweep[4].rule == "sweep" and sweep[4].reason_text.endswith("5 callees dialled in sequence by this flow")
+    assert sweep[-1].reason_text.endswith("20 distinct extensions in 60 s from this flow")
+    assert d.stats.sweeps == 16
+    assert d.decide(parse(_call("02079460001")), SHARED, 0.0).action is Action.RELAY  # the desk phone still passes
+
+
+def test_a_shuffled_extension_sweep_is_stopped_by_its_failures() -> None:
+    """Extensions in random order (no run), each answered 404 by the PBX: the failures fed back
+    per flow stop it after a handful; an address's answered calls do not dilute them."""
+    d = _detector(_low())
+    for k in range(60):
+        v = d.decide(parse(_call(f"0207946{(k * 7919) % 10000:04d}")), SHARED, 0.0)
+        d.outcome(v.call_ref, SHARED, 200, 60.0)
+    verdicts = []
+    for ext in (517, 402, 466, 589, 431, 550, 409, 478, 523, 444, 501, 415):
+        v = d.decide(parse(_call(str(ext), "Zoiper rv2.10.20.2")), SHARED, 0.0)
+        verdicts.append(v)
+        d.outcome(v.call_ref, SHARED, 404, None)
+    assert [v.action for v in verdicts[:5]] == [Action.RELAY] * 5
+    assert all(v.action is Action.REJECT and v.rule == "sweep" for v in verdicts[5:])
+    assert "of its" in verdicts[5].reason_text and len(d._flows) == 60 + 12 - 72  # outcomes consumed the refs
+
+
+def test_ordinary_traffic_is_never_a_sweep() -> None:
+    """A receptionist's softphone calling 20 extensions in an hour (some unanswered), a call
+    centre's trunk dialling 900 unrelated numbers an hour (60 % failing) and a carrier's SBC
+    delivering 2000 calls to a block of 1000 DIDs: no sweep."""
+    d = _detector(_low())
+    rng = random.Random(7)
+    t = [T0]
+    d.clock = lambda: t[0]
+    for k in range(20):
+        t[0] = T0 + 180 * k
+        v = d.decide(parse(_call(str(rng.randrange(200, 260)), "Zoiper rv2.10.20.2")), "198.51.100.20", 0.0)
+        d.outcome(v.call_ref, "198.51.100.20", 480 if k % 3 == 0 else 200, 30.0)
+    for k in range(900):
+        t[0] = T0 + 4 * k
+        v = d.decide(parse(_call(f"1312{rng.randrange(10**7):07d}", "Asterisk PBX 20.5.0")), "198.51.100.30", 0.0)
+        d.outcome(v.call_ref, "198.51.100.30", 486 if rng.random() < 0.6 else 200, 90.0)
+    for k in range(2000):
+        t[0] = T0 + 1.5 * k
+        to = f"44207946{rng.randrange(1000):04d}"
+        v = d.decide(parse(_call(to, "Sonus SBC", frm=f"447{rng.randrange(10**9):09d}")), "198.51.100.40", 0.0)
+        d.outcome(v.call_ref, "198.51.100.40", 486 if rng.random() < 0.3 else 200, 60.0)
+    assert d.stats.sweeps == 0 and d.stats.by_action == {"relay": 2920}
+    assert len(d._flows) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from antibot.detect.counting import PLANS, LocalCounters, outcome_metrics
+from antibot.detect.counting import FLOW_PLAN, PLANS, LocalCounters, outcome_metrics
 from antibot.detect.observation import Observation
 from antibot.detect.windowed import PENDING_MAX, Totals, own_totals
 
@@ -194,3 +194,43 @@ def test_a_distinct_count_keeps_counting_in_bounded_memory_while_syncs_fail() ->
     assert got.src_distinct_to_60s == n and got.src_distinct_to_1h == n  # every number counted
     src = c.entities[("src", "192.0.2.1")]
     assert [len(m) for d in src.distinct for m in d.pending.values()] == [PENDING_MAX, PENDING_MAX]
+
+
+def test_a_flow_is_counted_apart_from_the_other_flows_of_its_address() -> None:
+    """Two flows on one address: each has its own INVITEs, high scores, outcomes, extensions,
+    neighbour-spoofed caller IDs and recent callees; the source counts them all."""
+    c = LocalCounters()
+    phone = Observation("192.0.2.1", "alice", "442079460011", "442079", "fp1", "192.0.2.1|fp1")
+    for k in range(3):
+        c.high(phone, T0 + k)
+        c.observe(phone, T0 + k)
+    sweep = [
+        Observation("192.0.2.1", "4420794600" + str(10 + k), str(400 + k), "", "fp2", "192.0.2.1|fp2", str(400 + k))
+        for k in range(4)
+    ]
+    for k, obs in enumerate(sweep):
+        got = c.observe(obs, T0 + 10 + k)
+    c.outcome("192.0.2.1", outcome_metrics(404, None), T0 + 20, "192.0.2.1|fp2")
+    c.outcome("192.0.2.1", outcome_metrics(200, 1.0), T0 + 20, "192.0.2.1|fp2")  # short: not a flow counter
+    got = c.observe(Observation("192.0.2.1", "x", "404", "", "fp2", "192.0.2.1|fp2", "404", "x"), T0 + 21)
+    assert (got.src_60s, got.flow_60s, got.flow_1h, got.flow_high_1h) == (8, 5, 5, 0)
+    assert (got.flow_calls_1h, got.flow_failed_1h, got.src_calls_1h, got.src_short_1h) == (2, 1, 2, 1)
+    assert (got.flow_distinct_ext_60s, got.flow_distinct_nbr_1h) == (5, 1)
+    assert got.flow_recent_to == ("403", "402", "401", "400")
+    assert got.src_recent_to[:4] == ("403", "402", "401", "400") and got.src_recent_to[4] == "442079460011"
+    back = c.observe(phone, T0 + 22)
+    assert (back.flow_60s, back.flow_high_1h, back.flow_calls_1h, back.flow_recent_to[0]) == (4, 3, 0, "442079460011")
+    assert {kind for kind, _ in c.entities} == {"src", "from", "to", "pfx", "ua", "flow"}
+
+
+def test_a_flow_syncs_like_every_entity() -> None:
+    c = LocalCounters()
+    obs = Observation("192.0.2.1", "", "400", "", "fp", "192.0.2.1|fp", "400")
+    c.observe(obs, T0)
+    c.outcome("", ["calls", "failed"], T0, obs.flow)
+    batch = c.take(T0 + 0.01)
+    flow = next(d for d in batch if d.entity.plan is FLOW_PLAN)
+    assert flow.counts == ((1, 0), (1, 0), (0, 0), (1, 0), (1, 0)) and flow.pushed == ("400",)
+    c.settle(batch, [own_totals(d) for d in batch])
+    got = c.observe(obs, T0 + 0.02)
+    assert (got.flow_60s, got.flow_failed_1h, got.flow_recent_to) == (2, 1, ("400",))

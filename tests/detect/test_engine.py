@@ -81,7 +81,7 @@ def test_counters_reach_the_features_and_the_call_log(server: EmbeddedRedis) -> 
                 verdict = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
                 assert "store-unavailable" not in verdict.reasons
             d.outcome(verdict.call_ref, PHONE_SRC, 486, None)
-            assert await sync.sync() == 5  # source, caller, callee, prefix, User-Agent
+            assert await sync.sync() == 6  # source, caller, callee, prefix, User-Agent, flow
             d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
         return log.entries
 
@@ -131,7 +131,7 @@ def test_a_late_redis_never_delays_a_verdict_and_loses_no_count(server: Embedded
             d = detector(log)
             sync = syncer(d, store)
             d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
-            assert await sync.sync() == 5  # connected, scripts loaded
+            assert await sync.sync() == 6  # connected, scripts loaded
             blocker = threading.Thread(target=lambda: Resp(str(server.socket_path))("EVAL", busy, 0))
             blocker.start()
             await asyncio.sleep(0.2)  # Redis is now stuck in the script for ~1-2 s
@@ -173,9 +173,33 @@ def test_redis_down_then_back(server: EmbeddedRedis) -> None:
             reasons.append(d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0).reasons)
             await asyncio.to_thread(server.start)
             await asyncio.sleep(0.1)
-            assert await sync.sync() == 5
+            assert await sync.sync() == 6
             reasons.append(d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0).reasons)
         return reasons
 
     up, down, back = run(go())
     assert "store-unavailable" not in up and "store-unavailable" in down and "store-unavailable" not in back
+
+
+def test_outcomes_reach_the_flow_of_their_call_and_the_map_stays_bounded() -> None:
+    """An outcome counts for the flow whose INVITE it answers (found by its call ref), not for
+    the address's other flows; call refs whose outcome never comes are forgotten oldest first."""
+    d = detector(Log())
+    d.flow_refs = 4
+    counters = d.counters
+    assert counters is not None
+    phone = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+    other = parse(PHONE.replace("Yealink SIP-T46S 66.86.0.15", "Zoiper rv2.10.20.2"), PHONE_SDP)
+    zoiper = d.decide(other, PHONE_SRC, 0.0)
+    d.outcome(zoiper.call_ref, PHONE_SRC, 404, None)
+    d.outcome("unknown-ref", PHONE_SRC, 404, None)  # the source still counts it
+    flows = {e.value: e for (kind, _), e in counters.entities.items() if kind == "flow"}
+    assert len(flows) == 2
+    failed = {value: e.counts[4].value(T0) for value, e in flows.items()}
+    assert sorted(failed.values()) == [0.0, 1.0]
+    assert phone.call_ref in d._flows and zoiper.call_ref not in d._flows
+    for _ in range(6):
+        d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+    assert len(d._flows) == 4 and phone.call_ref not in d._flows
+    src = counters.entities["src", PHONE_SRC]
+    assert src.counts[5].value(T0) == 2.0  # both outcomes for the source (its "failed" counter)

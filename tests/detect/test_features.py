@@ -76,7 +76,8 @@ def test_static_features_cover_the_table(name: str) -> None:
 def test_observation_scanner() -> None:
     req, src = MESSAGES["scanner"]
     obs = observation(req, src)
-    assert obs == Observation("198.51.100.7", "100", "100", "100", fingerprint.ua_fingerprint(req))
+    fp = fingerprint.ua_fingerprint(req)
+    assert obs == Observation("198.51.100.7", "100", "100", "100", fp, "198.51.100.7|" + fp, "100", "")
     assert len(obs.ua_fingerprint) == 12
 
 

@@ -133,3 +133,45 @@ def test_ua_pattern_results_are_remembered_within_a_bound() -> None:
     for i in range(UA_MEMO + 10):
         rule._ua_matches(f"junk {i}")
     assert len(rule._ua_seen) <= UA_MEMO and rule._ua_matches("Friendly-Scanner 1.0")  # case-insensitive
+
+
+@pytest.mark.parametrize("score", [0.5, 0.6, 0.89, 0.9, 0.97, 1.0])
+@pytest.mark.parametrize("support", [0.0, 0.3, 0.49])
+@pytest.mark.parametrize(("verdict", "action"), [("pass", Action.RELAY), ("suspect", Action.SUSPECT)])
+def test_an_uncorroborated_high_score_is_relayed_as_the_policy_says(
+    score: float, support: float, verdict: str, action: Action
+) -> None:
+    """A score at or above the suspect threshold without enough support is not acted on
+    (never rejected for it) but relayed as ``isolated_verdict`` says, ``score-isolated`` its rule."""
+    d = RuleSet([], corroboration=0.5, isolated_verdict=verdict).decide(facts(score=score, support=support))
+    assert (d.action, d.rule, d.stateless) == (action, "score-isolated", False)
+
+
+def test_isolated_verdict_is_pass_or_suspect() -> None:
+    assert RuleSet([]).isolated_verdict == "pass"
+    with pytest.raises(RuleError, match="isolated_verdict"):
+        RuleSet([], isolated_verdict="reject")
+
+
+def test_destination_matcher_reads_the_dialled_international_numbers() -> None:
+    rule = RuleSpec("dest", phase="deny", dest_prefixes=("+882", "00 53", "+44-9"), dest_exceptions=("+88216", "+5399"))
+    rules = RuleSet([rule])
+    assert rules.reads_destinations and not rules.reads_numbers
+    hit = rules.decide(facts(dialled=("882345678901",)))
+    assert (hit.action, hit.rule, hit.stateless) == (Action.REJECT, "dest", True)
+    assert rules.decide(facts(dialled=("535123456",))).rule == "dest"
+    assert rules.decide(facts(dialled=("449012345678",))).rule == "dest"
+    assert rules.decide(facts(dialled=("442071234567", "882345678901"))).rule == "dest"  # any of them
+    # exceptions (a number or a prefix) are allowed anyway; what is not dialled internationally never matches
+    assert rules.decide(facts(dialled=("882161234567",))).rule is None
+    assert rules.decide(facts(dialled=("5399123456",))).rule is None
+    assert rules.decide(facts(dialled=())).rule is None
+    assert rules.decide(facts(to_number="882345678901")).rule is None  # national digits alone say nothing
+
+
+@pytest.mark.parametrize("bad", ["09", "882", "+", "+88a", "+1234567890123456", ""])
+def test_destination_prefixes_must_be_international(bad: str) -> None:
+    with pytest.raises(RuleError, match=r"rule d: dest_prefixes entries are international"):
+        RuleSet([RuleSpec("d", dest_prefixes=("+53", bad))])
+    with pytest.raises(RuleError, match=r"rule d: dest_exceptions entries are international"):
+        RuleSet([RuleSpec("d", dest_prefixes=("+53",), dest_exceptions=(bad,))])

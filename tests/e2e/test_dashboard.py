@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from antibot.detect.features import FEATURE_NAMES
+
 from .harness import REPO, Harness
 from .peers import Proxy, Sipp, header_values, sipp_failure
 from .procs import HOST, free_port, wait_for
@@ -141,6 +143,7 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         expect(detail.get_by_test_id("detail-summary")).to_contain_text(SCANNER_UA)
         expect(detail.get_by_test_id("detail-summary")).to_contain_text("deny-list:ua")
         expect(detail.get_by_test_id("features-table")).to_contain_text("ua_scanner")
+        _assert_reasons_read_as_seen(detail, expect, base, admin_token, row.get_attribute("data-call") or "")
         detail.get_by_test_id("feedback-allow-caller").click()
         confirm = detail.get_by_test_id("feedback-confirm")
         expect(confirm).to_be_visible()
@@ -172,6 +175,17 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         expect(page.get_by_test_id("call-row")).to_have_count(4 + 3 + 1 + 2 + 1)
         expect(page.get_by_test_id("chart-bar").first).to_be_attached()
         expect(page.get_by_test_id("top-sources")).to_contain_text(HOST)
+
+        # A reason's short code filters the table: the declined call's "scanner-ua" lists the
+        # calls that carried the same reason, and only those.
+        row.last.click()
+        detail.get_by_test_id("why-code").filter(has_text="scanner-ua").click()
+        expect(detail).to_be_hidden()
+        expect(page.get_by_test_id("filter-reason")).to_have_value("scanner-ua")
+        expect(row).to_have_count(2)
+        expect(page.get_by_test_id("call-row")).to_have_count(3 + 2 + 1 + 1)  # scanners, caller, hostile, rescan
+        page.get_by_test_id("filter-reset").click()
+        expect(page.get_by_test_id("filter-reason")).to_have_value("")
 
         # A viewer (its own tab, so its own sessionStorage) sees everything and can edit nothing.
         viewer = context.new_page()
@@ -231,6 +245,23 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
 
 
 # ---------------------------------------------------------------------- helpers
+def _assert_reasons_read_as_seen(detail: Any, expect: Any, base: str, token: str, call: str) -> None:
+    """The drawer's "Why" says what the call carried, in the API's words: the deny-list rule
+    first, then the model's reasons ("User-Agent names a known scanner (friendly-scanner)", "no
+    P-Asserted-Identity..."), never a feature name with a weight."""
+    status, found = _get(base, f"/api/v1/calls/{call}", token)
+    assert status == 200 and found is not None, (status, found)
+    texts = [r["text"] for r in found["why"]]
+    assert texts[0] == "User-Agent on the deny list", texts
+    assert f"User-Agent names a known scanner ({SCANNER_UA})" in texts, texts
+    rows = detail.get_by_test_id("why-row")
+    expect(rows.get_by_test_id("why-text")).to_have_text(texts)
+    expect(rows.get_by_test_id("why-code")).to_have_text([r["code"] for r in found["why"]])
+    shown = detail.get_by_test_id("why").inner_text()
+    named = [name for name in FEATURE_NAMES if name in shown]
+    assert not named, f"feature names in the drawer's reasons: {named}"
+
+
 def _playwright() -> tuple[Any, Any]:
     """Playwright's sync API, or a failure (never a skip): the dashboard test needs it."""
     try:

@@ -230,14 +230,18 @@ async def test_every_counters_field_is_filled(url: str) -> None:
         await store.record_outcome("192.0.2.70", 486, None, T0)
         await store.record_outcome("192.0.2.70", 200, 1.0, T0)
         # high scores are counted by the proxy's LocalCounters and reach Redis with its sync
+        # so are a flow's high scores and outcomes (the proxy knows a call's flow, Store does not)
+        full = Observation("192.0.2.70", "u", "+1", "+", "ua", "192.0.2.70|ua", "+1", "u")
         local = LocalCounters()
-        local.high(obs("192.0.2.70", "u", "+1", "+", "ua"), T0)
-        assert await CounterSync(store.hot, local, clock=lambda: T0).sync() == 2  # the source and the fingerprint
-        await store.observe(obs("192.0.2.70", "u", "+1", "+", "ua"), T0)
-        c = await store.observe(obs("192.0.2.70", "u", "+1", "+", "ua"), T0)
+        local.high(full, T0)
+        local.outcome("", ["calls", "failed"], T0, full.flow)
+        assert await CounterSync(store.hot, local, clock=lambda: T0).sync() == 3  # source, fingerprint, flow
+        await store.observe(full, T0)
+        c = await store.observe(full, T0)
     zero = [f.name for f in dataclasses.fields(Counters) if not getattr(c, f.name)]
     assert zero == []
-    assert (c.src_high_1h, c.ua_high_1h) == (1.0, 1.0)
+    assert (c.src_high_1h, c.ua_high_1h, c.flow_high_1h, c.flow_failed_1h) == (1.0, 1.0, 1.0, 1.0)
+    assert c.flow_recent_to == ("+1",) and c.flow_60s == 2.0
 
 
 async def test_key_names_and_tags(url: str, rc: Resp) -> None:
