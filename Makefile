@@ -14,7 +14,7 @@ COMPILED := build/.compiled
 
 $(BIN)/antibot: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --upgrade pip 'setuptools>=77'
 	ANTIBOT_PURE=1 $(BIN)/pip install -q -e '.[test]'
 	touch $@
 

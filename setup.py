@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
 
 #: Compiled modules: the per-packet path. ``antibot/sip/errors.py`` stays Python (exception
 #: classes with per-class status hints), as does everything that is not on the per-packet path.
@@ -101,4 +102,19 @@ def _ext_modules() -> list[object]:
     return list(exts)
 
 
-setup(ext_modules=_ext_modules())
+class BuildPy(build_py):
+    """Also ship the model: the top-level ``models/antibot-gbt.*`` (model, card, evaluation
+    report and plots) become the package data ``antibot/models/``, which ``antibot.app.find_model``
+    loads through ``importlib.resources``. An editable install reads ``models/`` in place."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        target = Path(self.build_lib) / "antibot" / "models"
+        self.mkpath(str(target))
+        for path in sorted(MODEL.parent.glob("antibot-gbt.*")):
+            self.copy_file(str(path), str(target / path.name))
+
+
+setup(ext_modules=_ext_modules(), cmdclass={"build_py": BuildPy})

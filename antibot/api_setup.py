@@ -176,5 +176,4 @@ async def start_api(
     except (InsecureSettingsError, OSError) as exc:
         raise ConfigError(f"admin API: {exc}") from None
     detection.tasks.append(asyncio.get_running_loop().create_task(follow_policy(detection)))
-    log.info("admin API listening", extra={"listen": s.api_listen})
     return timed, server

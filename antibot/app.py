@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
+import importlib.resources
 import logging
 import os
 import secrets
@@ -20,6 +22,7 @@ from .proxy.core import CoreConfig, ProxyCore
 from .proxy.effects import Addr, CallOutcome
 from .proxy.routing import Listener, LocalIdentity
 from .proxy.upstreams import Upstream, UpstreamPool
+from .startup import Reserved, reserve
 from .transaction import TimerConfig
 from .transport.loop import DecideFn, ProxyRunner
 from .transport.tcp import TcpLimits, connection_budget
@@ -78,9 +81,14 @@ def build_tcp_limits(s: Settings) -> TcpLimits:
 
 
 def find_model(explicit: str | None) -> Path | None:
-    """The model to load: --model, else the shipped one (source tree or installed data files)."""
+    """The model to load: --model, else the shipped one: the package's data (``antibot/models``
+    in an installed wheel, put there by setup.py from the top-level ``models/``), else the
+    source tree's ``models/`` (a checkout or an editable install)."""
     if explicit:
         return Path(explicit)
+    packaged = importlib.resources.files("antibot") / "models" / MODEL_NAME
+    if isinstance(packaged, Path) and packaged.is_file():  # a wheel installed on disk (not zipped)
+        return packaged
     for base in (Path(__file__).resolve().parent.parent / "models", Path(sys.prefix) / "share" / "antibot" / "models"):
         if (base / MODEL_NAME).exists():
             return base / MODEL_NAME
@@ -88,6 +96,16 @@ def find_model(explicit: str | None) -> Path | None:
 
 
 async def serve(s: Settings) -> None:
+    held = reserve(s)  # every listen address first: a busy one is refused before anything starts
+    try:
+        await _serve(s, held)
+    finally:
+        held.close()
+
+
+async def _serve(s: Settings, held: Reserved) -> None:
+    shown = {k: v for k, v in dataclasses.asdict(s).items() if k != "route_secret"}  # the secret stays secret
+    log.debug("settings", extra={"settings": shown})
     core = build_core(s)
     tcp_limits = build_tcp_limits(s)  # first: the embedded Redis inherits the raised RLIMIT_NOFILE
     # Without detection the config's policy is the whole policy (no Redis, no admin API).
@@ -109,10 +127,12 @@ async def serve(s: Settings) -> None:
         if s.api_listen:
             from .api_setup import start_api
 
+            held.release_api()
             decide, api_server = await start_api(s, core, detection, find_model(s.model))
         else:
             decide = detection.detector.decide
     runner = ProxyRunner(core, decide, tcp_limits=tcp_limits, on_outcome=on_outcome)
+    held.release_sip()
     for x in s.listen:
         try:
             await runner.listen(x.transport, x.host, x.port)

@@ -25,11 +25,21 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--probe-interval", type=float, dest="probe_interval", help="seconds between OPTIONS probes (0: off)"
     )
-    run.add_argument("--failover-timeout", type=float, dest="failover_timeout")
-    run.add_argument("--t1", type=float)
-    run.add_argument("--t2", type=float)
-    run.add_argument("--t4", type=float)
-    run.add_argument("--log-level", dest="log_level")
+    run.add_argument(
+        "--failover-timeout",
+        type=float,
+        dest="failover_timeout",
+        help="seconds an upstream may stay silent to an INVITE before the next one is tried (default 2)",
+    )
+    run.add_argument("--t1", type=float, help="SIP timer T1, the round-trip estimate, seconds (default 0.5)")
+    run.add_argument("--t2", type=float, help="SIP timer T2, the longest retransmit interval, seconds (default 4)")
+    run.add_argument("--t4", type=float, help="SIP timer T4, how long a message may live in the network (default 5)")
+    run.add_argument(
+        "--log-level",
+        dest="log_level",
+        choices=["debug", "info", "warning", "error"],
+        help="least severe log lines shown (default info; warning: problems only)",
+    )
     run.add_argument("--redis-url", dest="redis_url", help="external Redis (redis://, unix://); default: embedded")
     run.add_argument(
         "--sync-interval",
@@ -48,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         dest="no_detect",
         help="the config's lists and rules only: no Redis, no scores",
     )
+    config = sub.add_parser("config", help="check a config file without starting anything")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a TOML config file: prints ok, or each error (exit 2)")
+    check.add_argument("file", help="the TOML config file")
     from .sim import cli as sim_cli
 
     sim_cli.add_parser(sub)
@@ -67,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return sim_cli.run(args)
     if args.command in ("train", "evaluate") and train_cli is not None:
         return int(train_cli.run(args))
+    if args.command == "config":
+        return check_config(args.file)
     if args.command == "run":
         from . import app, logs
         from .config import ConfigError, load
@@ -74,15 +90,45 @@ def main(argv: list[str] | None = None) -> int:
         try:
             settings = load(args.config, vars(args))
         except ConfigError as exc:
-            print(f"antibot: config error: {exc}", file=sys.stderr)
-            return 2
+            return _config_error(exc)
         logs.setup(settings.log_level)
         try:
             app.run(settings)
         except ConfigError as exc:  # found at start-up: a refused model, a busy API port, no Redis...
-            print(f"antibot: config error: {exc}", file=sys.stderr)
-            return 2
+            return _config_error(exc)
     return 0
+
+
+def check_config(path: str) -> int:
+    """``antibot config check FILE``: the schema, the values and the policy the file seeds (its
+    rules compiled), as ``antibot run`` would read them; nothing is started or created."""
+    from .config import ConfigError, load
+    from .policy_setup import build_rules, seed_doc
+
+    try:
+        # the file alone: without [[upstream]] it could still run with --upstream flags
+        settings = load(path, {"upstream": ["sip:127.0.0.1"]} if not _has_upstreams(path) else {})
+        build_rules(seed_doc(settings))
+    except ConfigError as exc:
+        return _config_error(exc)
+    print(f"{path}: ok")
+    return 0
+
+
+def _has_upstreams(path: str) -> bool:
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            return bool(tomllib.load(f).get("upstream"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return True  # load() reports it
+
+
+def _config_error(exc: Exception) -> int:
+    for line in str(exc).splitlines():  # the schema reports every problem, one per line
+        print(f"antibot: config error: {line}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

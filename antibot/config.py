@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .config_schema import check as check_schema
 from .detect.lists import SCANNER_UAS
 from .detect.rules import RuleError, check_knobs
 from .sip.errors import SipError
@@ -74,6 +75,10 @@ class Settings:
     retry_after: int = 30
     shutdown_timeout: float = 32.0
     deny_user_agents: list[str] = field(default_factory=list)
+    #: The destination policy (antibot/detect/policy.py): refuse calls to the international
+    #: premium / high-risk prefixes, except these international numbers or prefixes.
+    deny_destinations: bool = True
+    destination_exceptions: list[str] = field(default_factory=list)
     reject_status: int = 603
     reject_phrase: str = "Decline"
     reject_action: str = "reject"
@@ -86,6 +91,8 @@ class Settings:
     suspect_threshold: float = 0.5
     reject_threshold: float = 0.9
     corroboration: float = 0.5
+    #: How a high score its flow does not back is relayed: "pass" or "suspect" (score-isolated first in the reasons).
+    isolated_verdict: str = "pass"
     store_timeout: float = 0.1
     #: None: :data:`SYNC_SHARED` with ``redis_url``, :data:`SYNC_EMBEDDED` with the embedded Redis.
     sync_interval: float | None = None
@@ -165,6 +172,12 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
             raise ConfigError(f"config file {path!r} not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path!r}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        try:  # unknown sections and keys, wrong types: <file>:<section>.<key>: ...
+            check_schema(data, path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     proxy = dict(data.get("proxy", {}))
     rules = dict(data.get("rules", {}))
     timers = dict(data.get("timers", {}))
@@ -207,7 +220,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         raise ConfigError("no upstream: give --upstream sip:HOST:PORT or [[upstream]] in the config")
     # Known scanners are turned away out of the box; an explicit list (even empty) replaces it.
     s.deny_user_agents = list(overrides.get("deny_ua") or rules.get("deny_user_agents", SCANNER_UAS))
-    for key in ("reject_status", "reject_phrase", "reject_action", "reason_prefix"):
+    for key in ("reject_status", "reject_phrase", "reject_action", "reason_prefix", "deny_destinations"):
         if key in rules:
             setattr(s, key, rules[key])
     detect = dict(data.get("detect", {}))
@@ -219,6 +232,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "suspect_threshold",
         "reject_threshold",
         "corroboration",
+        "isolated_verdict",
         "store_timeout",
         "premium_prefixes",
         "high_risk_prefixes",
@@ -245,6 +259,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         if key in flood:
             setattr(s, f"flood_{key}", flood[key])
     s.rules = [dict(r) for r in data.get("rule", [])]
+    s.destination_exceptions = rules.get("destination_exceptions", [])
     api = dict(data.get("api", {}))
     if "listen" in api:
         s.api_listen = api["listen"] or None
@@ -279,10 +294,17 @@ def _validate(s: Settings) -> None:
         raise ConfigError("rules.reject_action must be 'reject' or 'drop'")
     if not 400 <= int(s.reject_status) <= 699:
         raise ConfigError("rules.reject_status must be 400-699")
+    if not isinstance(s.deny_destinations, bool):
+        raise ConfigError(f"rules.deny_destinations must be true or false, not {s.deny_destinations!r}")
+    exceptions = s.destination_exceptions
+    if not isinstance(exceptions, list) or not all(isinstance(e, str) for e in exceptions):
+        raise ConfigError(f"rules.destination_exceptions must be a list of strings, not {exceptions!r}")
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level must be debug, info, warning or error")
     if s.mode not in ("enforce", "monitor"):
         raise ConfigError("detect.mode must be 'enforce' or 'monitor'")
+    if s.isolated_verdict not in ("pass", "suspect"):
+        raise ConfigError("detect.isolated_verdict must be 'pass' or 'suspect'")
     try:  # the policy compiler's own bounds (thresholds in [0.05, 1], corroboration in [0, 1])
         check_knobs(s.suspect_threshold, s.reject_threshold, s.corroboration, int(s.reject_status))
     except RuleError as exc:

@@ -125,6 +125,7 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
         calllog=calllog,
         lists=lists,
         reason_prefix=s.reason_prefix,
+        reject_phrase=s.reject_phrase,
     )
     sync = CounterSync(store.hot, counters, interval=s.counter_sync_interval(), timeout=s.store_timeout)
     return Detection(detector, store, sync, calllog, embedded, url, stored or doc)

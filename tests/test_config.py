@@ -75,14 +75,14 @@ def test_missing_upstream_and_bad_timers(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="corroboration"):
         load(str(odd), {})
     odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[detect]\nsuspect_threshold = "high"\n')
-    with pytest.raises(ConfigError, match="suspect_threshold must be a number, not 'high'"):
+    with pytest.raises(ConfigError, match="odd.toml:detect.suspect_threshold: must be a number, not 'high'"):
         load(str(odd), {})
     odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[store]\nsync_interval = 0\n')
     with pytest.raises(ConfigError, match="sync_interval must be between"):
         load(str(odd), {})
     assert load(str(odd), {"sync_interval": 0.2}).counter_sync_interval() == 0.2  # the flag wins
     odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[store]\nsync_interval = "fast"\n')
-    with pytest.raises(ConfigError, match="sync_interval must be a number of seconds, not 'fast'"):
+    with pytest.raises(ConfigError, match="odd.toml:store.sync_interval: must be a number, not 'fast'"):
         load(str(odd), {})
     bad = tmp_path / "bad.toml"
     bad.write_text("[proxy\n")
@@ -157,14 +157,186 @@ def test_store_limits_have_bounded_defaults_and_clear_errors(tmp_path: Path) -> 
     assert (s.call_ttl, s.outcome_ttl) == (86400, 3600)
     for line, message in (
         ('redis_maxmemory = "lots"', 'store.redis_maxmemory must be a size such as "512mb"'),
-        ("redis_maxmemory = 512", "store.redis_maxmemory must be a size"),
+        ("redis_maxmemory = 512", "store.redis_maxmemory: must be a string"),
         ('redis_maxmemory = "1mb"', "store.redis_maxmemory must be 0 .no limit. or at least 32mb"),
         ('redis_maxmemory_policy = "allkeys-lru"', "store.redis_maxmemory_policy must be one of volatile-lru"),
         ("redis_load_timeout = 0", "store.redis_load_timeout must be between 1 and 86400"),
         ("call_ttl = 60", "store.call_ttl must be a whole number of seconds between 3600 and 7776000, not 60"),
-        ("outcome_ttl = 1e12", "store.outcome_ttl must be"),
-        ("outcome_ttl = 7200.5", "store.outcome_ttl must be a whole number"),
+        ("outcome_ttl = 1e12", "store.outcome_ttl: must be a whole number"),
+        ("outcome_ttl = 1000000000000", "store.outcome_ttl must be"),
+        ("outcome_ttl = 7200.5", "store.outcome_ttl: must be a whole number, not 7200.5"),
     ):
         cfg.write_text(head + line + "\n")
         with pytest.raises(ConfigError, match=message):
             load(str(cfg), {})
+
+
+# ---------------------------------------------------------------- the schema of the file
+UPSTREAM = '[[upstream]]\nuri = "sip:127.0.0.1:5080"\n'
+
+
+def test_a_typo_exits_2_naming_the_file_and_the_key(tmp_path: Path) -> None:
+    """A misspelt setting used to leave the default in force without a word."""
+    cfg = tmp_path / "typo.toml"
+    cfg.write_text(UPSTREAM + "[detect]\nsupect_threshold = 0.2\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "antibot", "run", "--config", str(cfg), "--no-detect", "--listen", "udp:127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert run.stderr.strip() == (
+        f"antibot: config error: {cfg}:detect.supect_threshold: unknown setting (did you mean 'suspect_threshold'?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[detect]\nsuspect_threshold = true\n", "detect.suspect_threshold: must be a number, not True"),
+        ("[proxy]\nmax_transactions = 5000.0\n", "proxy.max_transactions: must be a whole number, not 5000.0"),
+        ("[proxy]\nlisten = 'udp:127.0.0.1:5060'\n", "proxy.listen: must be a list [...], not 'udp:127.0.0.1:5060'"),
+        ("[rules]\nreject_phrase = 486\n", "rules.reject_phrase: must be a string (in quotes), not 486"),
+        ("[rules]\ndeny_user_agents = ['x', 1]\n", "rules.deny_user_agents[2]: must be a string (in quotes), not 1"),
+        ("[detect]\nenabled = 'no'\n", "detect.enabled: must be true or false, not 'no'"),
+        ("[timers]\nt1 = '0.5'\n", "timers.t1: must be a number, not '0.5'"),
+        ("[api]\nlisten = true\n", "api.listen: must be a string (in quotes) or false, not True"),
+        ("[flood]\nrat = 5\n", "flood.rat: unknown setting (did you mean 'rate'?)"),
+        ("[detecc]\nmode = 'monitor'\n", "detecc: unknown section (did you mean 'detect'?)"),
+        ("log_level = 'debug'\n", "log_level: not a section: put it under [proxy]"),
+        (
+            "[[upstream]]\nuri = 'sip:127.0.0.1:5090'\nweigth = 2\n",
+            "upstream[1].weigth: unknown setting (did you mean 'weight'?)",
+        ),
+        ("[[upstream]]\npriority = 2\n", "upstream[1].uri: missing (required)"),
+    ],
+)
+def test_unknown_keys_and_wrong_types_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text + UPSTREAM)
+    with pytest.raises(ConfigError) as err:
+        load(str(cfg), {})
+    assert f"{cfg}:{message}" in str(err.value).splitlines()
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(UPSTREAM + "[detect]\nsupect_threshold = 0.2\nreject_threshold = 'high'\n")
+    with pytest.raises(ConfigError) as err:
+        load(str(cfg), {})
+    assert sorted(line.split(":")[1] for line in str(err.value).splitlines()) == [
+        "detect.reject_threshold",
+        "detect.supect_threshold",
+    ]
+
+
+#: Settings fields whose file key differs from their name: field -> (section, key).
+RENAMED = {
+    "listen": ("proxy", "listen"),
+    "upstreams": ("upstream", "uri"),
+    "detect": ("detect", "enabled"),
+    "flood_rate": ("flood", "rate"),
+    "flood_burst": ("flood", "burst"),
+    "flood_action": ("flood", "action"),
+    "rules": ("rule", ""),
+    "api_listen": ("api", "listen"),
+}
+
+
+def test_every_setting_has_its_place_in_the_schema() -> None:
+    """A setting added to Settings (and read by load) without a schema field would be refused
+    as unknown; this names it at once."""
+    from dataclasses import fields
+
+    from antibot.config import Settings
+    from antibot.config_schema import SECTIONS, ConfigFile
+
+    for f in fields(Settings):
+        if f.name in RENAMED:
+            section, key = RENAMED[f.name]
+            assert section in ConfigFile.model_fields and (not key or key in SECTIONS[section].model_fields), f.name
+            continue
+        homes = [name for name, model in SECTIONS.items() if f.name in model.model_fields]
+        assert len(homes) == 1, f"Settings.{f.name} has no single place in the schema: {homes}"
+
+
+def _example_keys() -> dict[str, dict[str, str]]:
+    """The example file's keys per section, commented-out ones included (key -> its line)."""
+    import re
+
+    out: dict[str, dict[str, str]] = {}
+    section = ""
+    for line in (ROOT / "deploy" / "antibot.example.toml").read_text().splitlines():
+        head = re.fullmatch(r"#?\s*\[\[?([a-z_]+)\]\]?.*", line.strip())
+        if head:
+            section = head.group(1)
+            out.setdefault(section, {})
+            continue
+        item = re.fullmatch(r"#?\s*([a-z_0-9]+)\s*=\s*(.*)", line.strip())
+        if item and section:
+            out[section].setdefault(item.group(1), line.strip())
+    return out
+
+
+def test_the_example_file_passes_the_schema_and_shows_every_setting_with_its_default() -> None:
+    import tomllib
+
+    from antibot.config_schema import SECTIONS, check
+
+    example = ROOT / "deploy" / "antibot.example.toml"
+    check(tomllib.loads(example.read_text()), str(example))  # raises on any unknown key or wrong type
+    shown = _example_keys()
+    missing = [
+        f"{section}.{key}"
+        for section, model in SECTIONS.items()
+        for key in model.model_fields
+        if key not in shown.get(section, {})
+    ]
+    assert missing == [], f"deploy/antibot.example.toml does not show {missing}"
+    assert "rule" in shown  # [[rule]], an example in comments
+    # a commented-out setting shows the default (the value used when the key is absent)
+    for section, keys in shown.items():
+        model = SECTIONS.get(section)
+        for key, line in keys.items():
+            if model is None or not line.startswith("#") or key not in model.model_fields:
+                continue
+            default = model.model_fields[key].get_default(call_default_factory=True)
+            if default is None:
+                continue
+            value = tomllib.loads(line.lstrip("# ").split("  #")[0])[key]
+            assert value == default, f"{section}.{key}: the example shows {value!r}, the default is {default!r}"
+    # an active line gives the default too, except where the example shows a deployment's value
+    deployment = {"proxy.listen", "proxy.advertise", "store.data_dir"}
+    active = tomllib.loads(example.read_text())
+    for section, model in SECTIONS.items():
+        values = active.get(section)
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if f"{section}.{key}" not in deployment:
+                assert value == model.model_fields[key].get_default(call_default_factory=True), f"{section}.{key}"
+
+
+def test_config_check_validates_without_starting_anything(tmp_path: Path) -> None:
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "antibot", "config", "check", str(path)]
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+
+    good = check(ROOT / "deploy" / "antibot.example.toml")
+    assert (good.returncode, good.stdout.strip()) == (0, f"{ROOT / 'deploy' / 'antibot.example.toml'}: ok")
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[rules]\nreject_status = 603\n")  # no [[upstream]]: --upstream may give it at run time
+    assert check(cfg).returncode == 0
+    cfg.write_text("[rules]\nreject_satus = 486\n[detect]\nsuspect_threshold = 2\n")
+    bad = check(cfg)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert (
+        f"antibot: config error: {cfg}:rules.reject_satus: unknown setting (did you mean 'reject_status'?)"
+        in bad.stderr
+    )
+    cfg.write_text("[detect]\nsuspect_threshold = 2\n")  # a value out of range, found by the checks after the schema
+    assert "detect: suspect_threshold must be between" in check(cfg).stderr
+    cfg.write_text("[[rule]]\nid = 'x'\nphase = 'allow'\ncidr = ['10.0.0.0/8']\n")  # the rules are compiled too
+    assert "rule x: unknown field(s) cidr" in check(cfg).stderr
+    assert list(tmp_path.iterdir()) == [cfg]  # nothing created (no data directory, no route key)

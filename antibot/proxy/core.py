@@ -30,9 +30,9 @@ from ..transaction import (
 )
 from . import routing, table
 from .contexts import ClientSlot, Context, ServerSlot
-from .effects import Addr, CallOutcome, NeedVerdict, ProxyEffect
+from .effects import Addr, NeedVerdict, ProxyEffect
 from .table import TransactionTable
-from .targets import RelayRefused, RouteInfo, ack_target, request_targets
+from .targets import KnownDialogs, RelayRefused, RouteInfo, ack_target, request_targets
 from .upstreams import Upstream, UpstreamPool
 
 log = logging.getLogger("antibot.proxy")
@@ -70,9 +70,10 @@ class ProxyCore(TransactionTable):
         self.me = me
         self.pool = pool
         self.pending: dict[int, Context] = {}
-        #: Answered, decided calls by Call-ID: (call ref, caller, answered at), until their BYE.
-        self.answered: dict[str, tuple[str, Addr, float]] = {}
+        #: Calls from outside answered through us, until their BYE (durations, remote targets).
+        self.dialogs = KnownDialogs(self.config.max_transactions)
         self.draining = False
+        self.answered = self.dialogs.calls  # the answered calls, by Call-ID
         #: Client transaction ids for branches (random start: a restart does not repeat them).
         self._tids = itertools.count(secrets.randbits(40))
         self._tickets = itertools.count(1)
@@ -167,10 +168,6 @@ class ProxyCore(TransactionTable):
         if req.method != "ACK":
             # Every Via, From/To/Contact, routes: what the next hop and the detector read (a 400).
             check_forwardable(req)
-        if req.method == "BYE" and self.answered:
-            done = self.answered.pop(req.call_id, None)
-            if done is not None:
-                self._out.append(CallOutcome(done[0], done[1], 200, now - done[2]))
         if req.method == "CANCEL":
             self._on_cancel(req, source, now)
             return
@@ -197,6 +194,7 @@ class ProxyCore(TransactionTable):
             return
         # §16.3 request validation; §16.4 route information pre-processing.
         info = RouteInfo(self.me, req)
+        self.dialogs.retarget(info, req, source)  # a caller's UA that ignored our Record-Route
         if req.method == "OPTIONS" and info.to_me and req.to_tag is None and routing.no_user(info.uri):
             self._stateless_reply(
                 req, source, 200, "OK", [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "path")]
@@ -219,6 +217,8 @@ class ProxyCore(TransactionTable):
         if len(self.servers) >= self.config.max_transactions or len(self.clients) >= self.config.max_transactions:
             self._count("overload")
             raise SipError("Service Unavailable (overloaded)", 503)
+        if req.method == "BYE" and (ended := self.dialogs.ended(req.call_id, now)) is not None:
+            self._out.append(ended)  # only a BYE that is relayed ends an answered call
         ctx.record_route = req.method in _DIALOG_CREATING and req.to_tag is None
         slot = self._new_server(key, req, dest, source)
         slot.ctx = ctx
@@ -355,16 +355,21 @@ class ProxyCore(TransactionTable):
 
     def _forward_ack(self, req: Request, source: Addr) -> None:
         """ACK for a 2xx: its own transaction, forwarded statelessly by Route/R-URI (§16.11, §16.12)."""
-        hop = ack_target(self.me, self.pool, req, source)
+        hop = ack_target(self.me, self.pool, req, source, self.dialogs)
         if hop is None:
             self._count("ack_dropped")
             return
-        dest, pop = hop
+        dest, pop, uri = hop
         branch = routing.branch_for(req)
         strip = self.pool.find(source) is None
         fixed = routing.fixed_top_via(req.top_via, req.top_via_text, source)
         data = build.forward_request(
-            req, via=self.me.via(dest.transport, dest.host, branch), pop_routes=pop, strip_antibot=strip, top_via=fixed
+            req,
+            via=self.me.via(dest.transport, dest.host, branch),
+            pop_routes=pop,
+            strip_antibot=strip,
+            uri=uri,
+            top_via=fixed,
         )
         self._emit(data, dest)
 
@@ -428,22 +433,16 @@ class ProxyCore(TransactionTable):
         if not sent and 200 <= status < 300:
             self._forward_response_stateless(resp, ctx.source)  # late 2xx: always forwarded
         if status >= 200:
-            self._note_outcome(ctx, status, now)
+            self._note_outcome(ctx, status, now, resp)
             # The final answer is out: keep only what absorbing retransmissions needs.
             ctx.request = None
             ctx.client = None
             ctx.targets = []
 
-    def _note_outcome(self, ctx: Context, status: int, now: float) -> None:
-        verdict = ctx.verdict
-        if verdict is None or not verdict.call_ref or ctx.request is None or ctx.request.method != "INVITE":
-            return
-        if 200 <= status < 300:
-            if len(self.answered) >= self.config.max_transactions:
-                self.answered.pop(next(iter(self.answered)))  # oldest first: bounded memory
-            self.answered[ctx.request.call_id] = (verdict.call_ref, ctx.source, now)
-        else:
-            self._out.append(CallOutcome(verdict.call_ref, ctx.source, status, None))
+    def _note_outcome(self, ctx: Context, status: int, now: float, resp: Response | None = None) -> None:
+        outcome = self.dialogs.final(self.me, ctx, status, now, resp)
+        if outcome is not None:
+            self._out.append(outcome)
 
     def _target_failed(self, slot: ClientSlot, now: float, why: str) -> None:
         ctx = slot.ctx
@@ -492,7 +491,8 @@ class ProxyCore(TransactionTable):
         ctx.deadline = None
         ctx.armed = None
         if self.pool.probe_done(target, up, now):
-            log.warning("upstream %s", "up" if up else "down", extra={"upstream": str(target)})
+            level = logging.INFO if up else logging.WARNING  # back up is news, not a problem
+            log.log(level, "upstream %s", "up" if up else "down", extra={"upstream": str(target)})
 
     # ------------------------------------------------------------------ timers
     def _context_timer(self, ctx: Context, now: float) -> None:

@@ -9,14 +9,21 @@ The proxy stands in front of its upstreams (the PBX), so it is never an open rel
   relayed as they are, the others (a forged To-tag) are decided like a new request. With a
   valid token they may also come from an upstream's host towards the caller (the PBX on a
   new TCP connection). Anything else is refused with 403.
+
+An in-dialog request from the caller that names only this proxy (its Request-URI is ours and
+no Route is left: a strict-routing or careless UA that ignored the Record-Route) goes to its
+dialog's remote target while :class:`KnownDialogs` remembers the dialog, and is refused with
+404 otherwise.
 """
 
 from __future__ import annotations
 
+from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
-from ..sip.message import Request
+from ..sip.message import Request, Response
 from . import routing
-from .effects import Addr
+from .contexts import Context
+from .effects import Addr, CallOutcome
 from .routing import LocalIdentity
 from .upstreams import Upstream, UpstreamPool
 
@@ -59,12 +66,18 @@ class RouteInfo:
         """Nothing left to route by: the request is for this proxy itself."""
         return self.pop == len(self.routes) and self.uri_is_me
 
+    def to_dialog(self, remote_target: str) -> None:
+        """Route by the dialog's remote target (the callee's Contact, §12.2.1.1) instead of
+        our own Request-URI: the Request-URI is rewritten to it when forwarded."""
+        self.uri = remote_target
+        self.uri_is_me = False
+
     def next_hop(self) -> Addr:
         """The next Route after ours, else the Request-URI (§16.5); 404 if that is us."""
         if self.pop < len(self.routes):
             return routing.uri_target(routing.parse_name_addr_uri(self.routes[self.pop]))
         if self.uri_is_me:
-            raise SipError("Not Found", 404)
+            raise SipError("Not Found (no Route, and the Request-URI is this proxy)", 404)
         return routing.uri_target(self.uri)
 
     def ours(self, me: LocalIdentity, call_id: str) -> bool:
@@ -79,6 +92,8 @@ def request_targets(
     if pool.find(source) is not None:
         return [(info.next_hop(), None)], False
     if req.to_tag is not None:
+        if info.to_me:
+            raise SipError("Not Found (no dialog of this proxy: send in-dialog requests by the Route set)", 404)
         hop = info.next_hop()
         ours = info.ours(me, req.call_id)
         if pool.is_upstream_host(hop.host) or (ours and pool.is_upstream_host(source.host)):
@@ -89,18 +104,100 @@ def request_targets(
     return [(t.addr, t) for t in pool.candidates(req.call_id, now)], True
 
 
-def ack_target(me: LocalIdentity, pool: UpstreamPool, req: Request, source: Addr) -> tuple[Addr, int] | None:
-    """Next hop of an ACK for a 2xx (§16.12, forwarded statelessly) and how many Route entries
-    to pop; None for an ACK to us. :class:`RelayRefused` (never answered: an ACK) for one from
-    outside to neither an upstream nor one of our dialogs."""
+def ack_target(
+    me: LocalIdentity, pool: UpstreamPool, req: Request, source: Addr, dialogs: KnownDialogs
+) -> tuple[Addr, int, str | None] | None:
+    """Next hop of an ACK for a 2xx (§16.12, forwarded statelessly), how many Route entries to
+    pop and the Request-URI to use (None: as received); None for an ACK to us that belongs to
+    no dialog we know. :class:`RelayRefused` (never answered: an ACK) for one from outside to
+    neither an upstream nor one of our dialogs."""
     info = RouteInfo(me, req)
     if info.pop == len(info.routes) and me.uri_is_me(req.uri):
-        return None
+        remote = dialogs.remote_target(req, source)
+        if remote is None:
+            return None
+        info.to_dialog(remote)
     hop = info.next_hop()
     if (
         pool.find(source) is not None
         or pool.is_upstream_host(hop.host)
         or (pool.is_upstream_host(source.host) and info.ours(me, req.call_id))
     ):
-        return hop, info.pop
+        return hop, info.pop, None if info.uri == req.uri else info.uri
     raise RelayRefused("Forbidden (not a dialog of this proxy)")
+
+
+class KnownDialog:
+    """An answered call from outside: its caller, the callee's Contact, its call ref."""
+
+    __slots__ = ("caller", "from_tag", "remote_target", "call_ref", "answered_at")
+
+    def __init__(self, caller: Addr, from_tag: str, remote_target: str | None, call_ref: str, now: float) -> None:
+        self.caller = caller
+        self.from_tag = from_tag
+        self.remote_target = remote_target
+        self.call_ref = call_ref
+        self.answered_at = now
+
+
+class KnownDialogs:
+    """Calls from outside answered through this proxy, by Call-ID, until their BYE; beyond
+    ``limit`` the oldest is forgotten (bounded memory). They give the duration of a decided
+    call (:class:`CallOutcome`) and the remote target of a caller's request that names only us."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.calls: dict[str, KnownDialog] = {}
+
+    def final(
+        self, me: LocalIdentity, ctx: Context, status: int, now: float, resp: Response | None
+    ) -> CallOutcome | None:
+        """The final ``status`` (``resp`` when received) of ``ctx``'s request: remember an INVITE
+        from outside answered 2xx; the outcome of a decided call that failed."""
+        req = ctx.request
+        if req is None or req.method != "INVITE":
+            return None
+        call_ref = ctx.verdict.call_ref if ctx.verdict is not None else ""
+        if 200 <= status < 300:
+            if resp is not None and ctx.strip:  # strip: the INVITE came from outside
+                if len(self.calls) >= self.limit:
+                    self.calls.pop(next(iter(self.calls)))  # oldest first
+                contact = _contact(me, resp)
+                self.calls[req.call_id] = KnownDialog(ctx.source, req.from_tag or "", contact, call_ref, now)
+            return None
+        return CallOutcome(call_ref, ctx.source, status, None) if call_ref else None
+
+    def retarget(self, info: RouteInfo, req: Request, source: Addr) -> None:
+        """An in-dialog request that names only us: route it by its dialog, if we know it."""
+        if req.to_tag is not None and info.to_me:
+            remote = self.remote_target(req, source)
+            if remote is not None:
+                info.to_dialog(remote)
+
+    def remote_target(self, req: Request, source: Addr) -> str | None:
+        """The callee's Contact for an in-dialog request from this dialog's caller (same host
+        and From tag), else None."""
+        known = self.calls.get(req.call_id)
+        if known is None or known.caller.host != source.host or known.from_tag != (req.from_tag or ""):
+            return None
+        return known.remote_target
+
+    def ended(self, call_id: str, now: float) -> CallOutcome | None:
+        """A BYE of this dialog was relayed: forget it; the outcome of a decided call."""
+        known = self.calls.pop(call_id, None)
+        if known is None or not known.call_ref:
+            return None
+        return CallOutcome(known.call_ref, known.caller, 200, now - known.answered_at)
+
+
+def _contact(me: LocalIdentity, resp: Response) -> str | None:
+    """The URI of a 2xx's first Contact (the callee's remote target), unless unusable or us."""
+    values = resp.values("contact")
+    if not values:
+        return None
+    try:
+        uri = parse_name_addr(values[0], "Contact").uri
+        routing.uri_target(uri)
+    except SipError:
+        return None
+    return None if me.uri_is_me(uri) else uri
