@@ -247,7 +247,7 @@ RENAMED = {
 def test_every_setting_has_its_place_in_the_schema() -> None:
     """A setting added to Settings (and read by load) without a schema field would be refused
     as unknown; this names it at once."""
-    from dataclasses import fields
+    from dataclasses import MISSING, fields
 
     from antibot.config import Settings
     from antibot.config_schema import SECTIONS, ConfigFile
@@ -259,6 +259,10 @@ def test_every_setting_has_its_place_in_the_schema() -> None:
             continue
         homes = [name for name, model in SECTIONS.items() if f.name in model.model_fields]
         assert len(homes) == 1, f"Settings.{f.name} has no single place in the schema: {homes}"
+        # declared twice (the file's schema, the running settings): the defaults must agree
+        if f.default is not MISSING and f.default is not None:
+            schema_default = SECTIONS[homes[0]].model_fields[f.name].default
+            assert schema_default == f.default, f"{f.name}: schema {schema_default!r} != Settings {f.default!r}"
 
 
 def _example_keys() -> dict[str, dict[str, str]]:

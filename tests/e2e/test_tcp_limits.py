@@ -192,12 +192,17 @@ def test_a_huge_content_length_gets_413_and_is_not_buffered(e2e: Harness) -> Non
     assert stats.get("tcp_too_large") == 1, stats
 
 
+_HARD_NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+@pytest.mark.skipif(
+    _HARD_NOFILE == resource.RLIM_INFINITY or _HARD_NOFILE <= 1024,
+    reason="the hard RLIMIT_NOFILE leaves nothing to raise the soft limit to",
+)
 def test_the_open_file_limit_is_raised_and_the_cap_fitted_to_it(e2e: Harness) -> None:
     """Started with a soft RLIMIT_NOFILE of 1024 below its hard limit, the proxy raises it to the
     hard limit, and lowers a tcp_max_connections that would not leave room for the rest."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard <= 1024:
-        pytest.skip(f"hard RLIMIT_NOFILE {hard}: nothing to raise to")
     uas = e2e.uas("uas_answer.xml")
     resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))  # inherited by the proxy
     try:
