@@ -114,7 +114,14 @@ class Detector:
         self.stats.internal_errors += 1
         self._warn("decide", "deciding failed; lists and rules applied, call marked suspect", exc)
         call_ref = self._next_ref() if req.method == "INVITE" else ""
-        verdict = internal_error(self.rules, req, source_ip, reason_prefix=self.reason_prefix, call_ref=call_ref)
+        verdict = internal_error(
+            self.rules,
+            req,
+            source_ip,
+            reason_prefix=self.reason_prefix,
+            reject_phrase=self.reject_phrase,
+            call_ref=call_ref,
+        )
         if self.calllog is not None and call_ref:
             try:
                 self.calllog.submit(

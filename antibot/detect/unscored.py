@@ -67,17 +67,25 @@ def rules_only(
 
 
 def internal_error(
-    rules: RuleSet, req: Request, source_ip: str, *, reason_prefix: str = "antibot", call_ref: str = ""
+    rules: RuleSet,
+    req: Request,
+    source_ip: str,
+    *,
+    reason_prefix: str = "antibot",
+    reject_phrase: str | None = None,
+    call_ref: str = "",
 ) -> Verdict:
     """The verdict when deciding failed inside: the allow and deny lists and the operator's
     rules still apply (a deny-listed caller is still refused), and whatever they relay goes to
     the PBX marked ``suspect`` with the reason ``internal-error``: never a free pass, never a
     lost call."""
     try:
-        ruled = rules_only(rules, req, source_ip, reason_prefix=reason_prefix)
+        ruled = rules_only(rules, req, source_ip, reason_prefix=reason_prefix, reject_phrase=reject_phrase)
     except Exception:  # noqa: BLE001 - the numbers may be what failed: the CIDR and User-Agent rules still apply
         try:
-            ruled = rules_only(rules, req, source_ip, reason_prefix=reason_prefix, numbers=False)
+            ruled = rules_only(
+                rules, req, source_ip, reason_prefix=reason_prefix, reject_phrase=reject_phrase, numbers=False
+            )
         except Exception:  # noqa: BLE001 - nothing could be read: suspect, relayed
             ruled = _RELAY
     reasons = (INTERNAL_ERROR, *ruled.reasons)
@@ -117,4 +125,6 @@ class UnscoredRules:
         except Exception as exc:  # noqa: BLE001 - a failure applies the lists, marks the call, never lets it pass
             self.internal_errors += 1
             self._warn.warn("decide", "deciding failed; lists and rules applied, call marked suspect", exc)
-            return internal_error(self.rules, req, source_ip, reason_prefix=self.reason_prefix)
+            return internal_error(
+                self.rules, req, source_ip, reason_prefix=self.reason_prefix, reject_phrase=self.reject_phrase
+            )

@@ -73,7 +73,6 @@ class ProxyCore(TransactionTable):
         #: Calls from outside answered through us, until their BYE (durations, remote targets).
         self.dialogs = KnownDialogs(self.config.max_transactions)
         self.draining = False
-        self.answered = self.dialogs.calls  # the answered calls, by Call-ID
         #: Client transaction ids for branches (random start: a restart does not repeat them).
         self._tids = itertools.count(secrets.randbits(40))
         self._tickets = itertools.count(1)

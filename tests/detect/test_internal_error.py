@@ -157,3 +157,10 @@ def test_a_failure_in_a_compiled_build_falls_back_too() -> None:
     assert v.action is Action.SUSPECT and dict(v.headers)["X-Antibot-Verdict"] == "suspect"
     assert [e["verdict"] for e in log.entries] == ["reject", "suspect"]
     assert d.stats.internal_errors == 1
+
+
+@pure_only
+def test_the_fallback_answers_with_the_configured_reject_phrase(broken: None) -> None:
+    d = Detector(rules=_rules(), model=None, counters=None, reject_phrase="Go Away")
+    v = d.decide(invite(ua="friendly-scanner"), SRC, 0.0)
+    assert (v.action, v.status, v.phrase) == (Action.REJECT, 603, "Go Away") and "internal-error" in v.reasons

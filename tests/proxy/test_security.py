@@ -207,7 +207,7 @@ def test_per_call_tables_stay_bounded_under_a_storm() -> None:
         h.now += 0.01
     core = h.core
     assert len(core.servers) <= bound and len(core.clients) <= bound and len(core.pending) <= bound
-    assert 0 < len(core.answered) <= bound
+    assert 0 < len(core.dialogs.calls) <= bound
     assert len(counters.entities) <= 500
     assert len(core.me._route_cache) <= 10_001
     for cache, limit in (
