@@ -60,6 +60,7 @@ def summary(entry_id: str, f: Mapping[str, str], outcome: Outcome | None = None)
             "from": f.get("from", ""),
             "to": f.get("to", ""),
             "ua": f.get("ua", ""),
+            "status": status if 400 <= (status := int(number(f.get("status")))) <= 699 else None,
             "outcome": outcome,
         }
     )

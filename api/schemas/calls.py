@@ -32,6 +32,7 @@ class CallSummary(BaseModel):
     from_: str = Field(alias="from")
     to: str
     ua: str
+    status: int | None = Field(None, description="SIP status antibot answered with (a rejected call), when logged")
     outcome: Outcome | None = None
 
 

@@ -389,6 +389,36 @@
     state.items.sort((a, b) => Number(b.ts) - Number(a.ts));
   }
 
+  /** What became of a call: antibot's own answer for a call it refused ("rejected by antibot
+   * (603)", the status from the call log entry; "dropped by antibot"), else the PBX's outcome. */
+  function callOutcome(c) {
+    if (c.action === 'reject') return `rejected by antibot${c.status ? ` (${c.status})` : ''}`;
+    if (c.action === 'drop') return 'dropped by antibot';
+    return outcomeText(c.outcome);
+  }
+
+  /** The suspect threshold in force (the settings), 0.5 until they are loaded. */
+  function suspectAt() {
+    const t = Number(state.settings && state.settings.suspect_threshold);
+    return Number.isFinite(t) && t > 0 ? t : 0.5;
+  }
+
+  /** A score bar's tone: the verdict's colour, except a pass scored at or above the suspect
+   * threshold (relayed by an allow entry, or a high score without corroboration), which gets
+   * the warning tone, never the pass green (docs/dashboard.md, "Score bars"). */
+  function scoreTone(c) {
+    const v = VERDICTS.includes(c.verdict) ? c.verdict : 'unknown';
+    return v === 'pass' && Number(c.score) >= suspectAt() ? 'warn' : v;
+  }
+
+  function scoreBar(c) {
+    const score = Math.max(0, Math.min(1, Number(c.score) || 0));
+    const tone = scoreTone(c);
+    return h('span', { class: 'scorebar', 'aria-hidden': 'true' },
+      h('span', { class: `scorefill tone-${tone}`, testid: 'score-fill', dataset: { tone },
+                  style: { width: `${(score * 100).toFixed(0)}%` } }));
+  }
+
   function outcomeText(o) {
     if (o === null || o === undefined || o === '') return '';
     if (typeof o === 'object') {
@@ -399,11 +429,10 @@
   }
 
   function renderCalls() {
-    const sig = JSON.stringify([state.items, state.cursor, state.detail && state.detail.call]);
+    const sig = JSON.stringify([state.items, state.cursor, state.detail && state.detail.call, suspectAt()]);
     if (sig === state.rendered) return;
     state.rendered = sig;
     const rows = state.items.map((c) => {
-      const score = Math.max(0, Math.min(1, Number(c.score) || 0));
       const reasons = splitList(c.reasons).filter((r) => r !== c.rule);
       return h('tr', {
         class: state.detail && state.detail.call === c.call ? 'selected' : null,
@@ -415,10 +444,7 @@
       },
         h('td', { class: 'mono nowrap', title: fmtTime(c.ts, true) }, fmtTime(c.ts)),
         h('td', {}, verdictPill(c.verdict)),
-        h('td', { class: 'nowrap' },
-          h('span', { class: 'scorebar', 'aria-hidden': 'true' },
-            h('span', { class: `scorefill v-${c.verdict}-bg`, style: { width: `${(score * 100).toFixed(0)}%` } })),
-          h('span', { class: 'mono' }, fmtScore(c.score))),
+        h('td', { class: 'nowrap' }, scoreBar(c), h('span', { class: 'mono' }, fmtScore(c.score))),
         h('td', { class: 'mono', testid: 'call-from' }, c.from || '—'),
         h('td', { class: 'mono' }, c.to || '—'),
         h('td', { class: 'mono' }, c.src || '—'),
@@ -427,7 +453,7 @@
           c.rule ? h('span', { class: 'tag tag-rule' }, c.rule) : null,
           reasons.slice(0, 2).map((r) => h('span', { class: 'tag' }, r)),
           reasons.length > 2 ? h('span', { class: 'muted small', title: reasons.slice(2).join(', ') }, ` +${reasons.length - 2}`) : null),
-        h('td', { class: 'mono nowrap' }, outcomeText(c.outcome) || h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'outcome', testid: 'call-outcome' }, callOutcome(c) || h('span', { class: 'muted' }, '—')),
       );
     });
     $('#calls-body').replaceChildren(...rows);
@@ -506,7 +532,7 @@
     $('#detail-sub').textContent = `${fmtTime(d.ts, true)} · call ${d.call}`;
     const reasons = splitList(d.reasons);
     const summary = h('dl', { class: 'kv', testid: 'detail-summary' },
-      kv('Score', h('b', { class: 'mono' }, fmtScore(d.score))),
+      kv('Score', h('span', { class: 'nowrap' }, scoreBar(d), h('b', { class: 'mono' }, fmtScore(d.score)))),
       kv('Action', `${d.action || '—'}${d.mode ? ` (${d.mode} mode)` : ''}`),
       kv('Rule', d.rule ? h('span', { class: 'tag tag-rule' }, d.rule) : '—'),
       kv('Reasons', reasons.length ? reasons.map((r) => reasonTag(r)) : '—'),
@@ -515,7 +541,7 @@
       kv('Source', d.src, 'mono'),
       kv('User agent', d.ua, 'mono wrap'),
       kv('Call-ID', d.call_id, 'mono wrap'),
-      kv('Outcome', d.outcome ? outcomeText(d.outcome) : 'no outcome (not relayed, or still running)', 'mono'),
+      kv('Outcome', callOutcome(d) || 'no outcome (not relayed, or still running)', 'mono'),
     );
 
     const fb = feedbackBox(d);
@@ -744,6 +770,10 @@
 
   // ------------------------------------------------------------------ settings (also the mode pill)
   const settingsForm = $('#settings-form');
+  // A refresh of the settings never overwrites what the operator is typing: fields edited since
+  // the last save keep their value until the form is saved.
+  let settingsDirty = false;
+  settingsForm.addEventListener('input', () => { settingsDirty = true; });
 
   async function loadSettings() {
     try {
@@ -755,10 +785,12 @@
     }
   }
 
-  function renderSettings(st) {
+  function renderSettings(st, saved = false) {
     const pill = $('#mode-pill');
     pill.textContent = st.mode === 'monitor' ? 'monitor mode' : 'enforcing';
     pill.className = `pill pill-mode mode-${st.mode}`;
+    if (saved) settingsDirty = false;
+    if (settingsDirty) return;
     for (const key of ['mode', 'deny_action', 'suspect_threshold', 'reject_threshold', 'corroboration', 'reject_status']) {
       if (st[key] !== undefined && st[key] !== null) settingsForm.elements[key].value = st[key];
     }
@@ -782,8 +814,9 @@
       const st = await api('PATCH', '/settings', body);
       if (st && st.mode) {
         state.settings = st;
-        renderSettings(st);
+        renderSettings(st, true);
       } else {
+        settingsDirty = false;
         await loadSettings();
       }
       show($('#settings-ok'), `✓ Saved${state.settings && state.settings.version !== undefined ? ` (policy version ${state.settings.version})` : ''}.`);
@@ -990,36 +1023,190 @@
   });
 
   // ------------------------------------------------------------------ model card
+  /** How many features the bar chart shows (the model uses more; the card lists them all). */
+  const TOP_FEATURES = 15;
+  const isNum = (x) => x !== null && x !== undefined && x !== '' && Number.isFinite(Number(x));
+  const pct = (x, digits = 2) => (isNum(x) ? `${(Number(x) * 100).toFixed(digits)}%` : 'n/a');
+  const fixed = (x, digits) => (isNum(x) ? Number(x).toFixed(digits) : 'n/a');
+  const count = (x) => (isNum(x) ? Number(x).toLocaleString('en') : '—');
+  const hours = (s) => (isNum(s) ? `${fmtNum(Number(s) / 3600)} h` : '—');
+  const utc = (t) => (isNum(t) ? `${new Date(Number(t) * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—');
+
+  /** A table of figures: ``head`` is [[label, numeric?], ...], ``rows`` lists of cells (text or nodes). */
+  function figures(testid, head, rows) {
+    return h('div', { class: 'table-wrap' }, h('table', { class: 'report', testid },
+      h('thead', {}, h('tr', {}, head.map(([label, num]) => h('th', { class: num ? 'num' : null }, label)))),
+      h('tbody', {}, rows.map((cells) => h('tr', {},
+        cells.map((c, i) => h('td', { class: head[i][1] ? 'num mono' : null }, c)))))));
+  }
+
+  function targetCell(tg) {
+    if (!tg) return h('span', { class: 'muted' }, 'report only');
+    const cmp = String(tg.metric || '').startsWith('FPR') ? '≤' : '≥';
+    return h('span', { class: tg.met ? 'tgt tgt-met' : 'tgt tgt-missed' }, `${cmp} ${pct(tg.goal, 1)}: ${tg.met ? 'met' : 'missed'}`);
+  }
+
+  /** The held-out groups: from the evaluation report, else from the card's metrics. */
+  function heldOut(card, report) {
+    if (report && Array.isArray(report.held_out)) {
+      return report.held_out.concat((report.held_out_families || []).map((x) => ({ ...x, kind: 'family' })));
+    }
+    const m = card.metrics || {};
+    const rows = (card.evaluation_data || {}).by_profile || {};
+    const fams = (card.evaluation_data || {}).by_family || {};
+    const kind = (x) => (x.target && String(x.target.metric).startsWith('FPR') ? 'legitimate' : 'attack');
+    return Object.entries(m.held_out || {}).map(([name, x]) => ({ ...x, held_out: name, kind: kind(x), held_out_rows: rows[name] }))
+      .concat(Object.entries(m.held_out_families || {}).map(([name, x]) => ({ ...x, held_out: name, kind: 'family', held_out_rows: fams[name] })));
+  }
+
+  function modelHead(card, report) {
+    const m = card.model || {};
+    const met = report && report.targets_met !== undefined ? report.targets_met : (card.metrics || {}).targets_met;
+    return h('div', { class: 'card', testid: 'model-head' },
+      h('div', { class: 'card-head' },
+        h('div', {}, h('h2', {}, card.name || 'Model'), h('span', { class: 'muted small mono' }, card.version || '')),
+        met === undefined ? null
+          : h('span', { class: `pill ${met ? 'v-pass' : 'v-suspect'}`, testid: 'targets-met' }, met ? 'all targets met' : 'some targets missed')),
+      card.description ? h('p', { class: 'lead' }, card.description) : null,
+      h('dl', { class: 'kv kv-cols', testid: 'model-facts' },
+        kv('Created', card.created), kv('Evaluated', card.evaluated),
+        kv('Model', m.trees !== undefined ? `${m.trees} trees, depth ${m.max_depth}, ${count(m.nodes)} nodes, rate ${m.rate}` : ''),
+        kv('Features', Array.isArray(card.features) ? `${card.features.length}` : ''),
+        kv('Trained with', card.command, 'mono wrap'),
+        kv('Libraries', card.libraries ? Object.entries(card.libraries).map(([k, v]) => `${k} ${v}`).join(', ') : ''),
+        kv('Format', card.format), kv('SHA-256', card.sha256 ? `${String(card.sha256).slice(0, 16)}…` : '', 'mono')),
+      card.limitations ? h('p', { class: 'note' }, h('b', {}, 'Limitations. '), card.limitations) : null);
+  }
+
+  function trainingData(card) {
+    const tr = card.training_data || {};
+    const ev = card.evaluation_data || {};
+    const fit = tr.fit_rows || {};
+    const sim = (d) => d.simulation || {};
+    const bots = (d) => (d.by_label || {})['1'];
+    const families = [...new Set([...Object.keys(tr.by_family || {}), ...Object.keys(ev.by_family || {})])];
+    return h('div', { class: 'card', testid: 'model-training' },
+      h('div', { class: 'card-head' }, h('h2', {}, 'Training data'),
+        h('span', { class: 'muted small' }, 'simulated traffic replayed through the real feature pipeline')),
+      figures('training-table', [[''], ['training', 1], ['evaluation', 1]], [
+        ['simulation seed', String(sim(tr).seed ?? '—'), String(sim(ev).seed ?? '—')],
+        ['simulated time', hours(sim(tr).duration), hours(sim(ev).duration)],
+        ['scale', String(sim(tr).scale ?? '—'), String(sim(ev).scale ?? '—')],
+        ['starts at', utc(sim(tr).start), utc(sim(ev).start)],
+        ['profiles', String(sim(tr).profiles ?? '—'), String(sim(ev).profiles ?? '—')],
+        ['calls (INVITEs)', count(tr.rows), count(ev.rows)],
+        ['of them bots', count(bots(tr)), count(bots(ev))],
+        [`fitted on${fit.note ? ` (${fit.note})` : ''}`, count(fit.rows), '—'],
+      ]),
+      families.length ? [h('h3', {}, 'Calls per family'), figures('family-table',
+        [['family'], ['training', 1], ['fitted', 1], ['evaluation', 1]],
+        families.map((f) => [f, count((tr.by_family || {})[f]), count((fit.by_family || {})[f]), count((ev.by_family || {})[f])]))] : null);
+  }
+
+  function topFeatures(imp) {
+    const list = ((imp && imp.features) || []).slice(0, TOP_FEATURES);
+    const head = h('div', { class: 'card-head' }, h('h2', {}, 'Top features'),
+      h('span', { class: 'muted small' }, imp ? `splits on each feature in the ${imp.trees} trees` : ''));
+    if (!list.length) return h('div', { class: 'card' }, head, h('p', { class: 'muted' }, 'The model file could not be read.'));
+    const max = Math.max(...list.map((f) => Number(f.splits) || 0), 1);
+    return h('div', { class: 'card', testid: 'model-features' }, head,
+      h('ol', { class: 'fbars', testid: 'feature-bars' }, list.map((f) => h('li', { class: 'fbar-row', testid: 'feature-bar', dataset: { feature: f.name } },
+        h('span', { class: 'fbar-name mono', title: f.name }, f.name),
+        h('span', { class: 'fbar-track', 'aria-hidden': 'true' },
+          h('span', { class: 'fbar', style: { width: `${((Number(f.splits) || 0) / max * 100).toFixed(1)}%` } })),
+        h('span', { class: 'fbar-val mono' }, `${f.splits} · ${pct(f.share, 1)}`)))),
+      h('p', { class: 'muted small' }, 'How often the trees split on a feature: a feature used often shapes many scores. ',
+        'The reasons in a call\'s detail say which features pushed that call\'s score.'));
+  }
+
+  function evaluation(card, report) {
+    const m = card.metrics || {};
+    const held = heldOut(card, report);
+    const th = (report && report.thresholds) || m.thresholds || {};
+    const corr = report ? report.corroboration : m.corroboration;
+    const name = (x) => (x.kind === 'family' ? `family ${x.held_out}${x.profiles ? ` (${x.profiles.join(', ')})` : ''}` : x.held_out);
+    const g = (x, k) => x[k] || {};
+    const overall = (report && report.overall) || m.overall;
+    const never = (report && report.overall_held_out) || m.overall_held_out;
+    const tr = card.training_data || {};
+    const ev = card.evaluation_data || {};
+    const byProfile = (overall && overall.by_profile) || {};
+    const profiles = Object.keys(ev.by_profile || byProfile);
+    return h('div', { class: 'card', testid: 'model-evaluation' },
+      h('div', { class: 'card-head' }, h('h2', {}, 'Evaluation'),
+        h('span', { class: 'muted small' }, `thresholds suspect ${th.suspect ?? '?'} / reject ${th.reject ?? '?'}, corroboration ${corr ?? '?'}`)),
+      h('p', { class: 'muted small' }, 'Each held-out row is scored by a model trained without its profile (or family), on a separate ',
+        'evaluation simulation, through the verdict path. Flagged: suspect, reject or drop; blocked: reject or drop.'),
+      h('h3', {}, 'Held-out attack profiles and families'),
+      figures('heldout-attacks',
+        [['held out'], ['calls', 1], ['recall flagged', 1], ['recall blocked', 1], ['precision flagged', 1], ['FPR flagged (people)', 1], ['AUC', 1], ['target']],
+        held.filter((x) => x.kind !== 'legitimate').map((x) => [name(x), count(x.held_out_rows), pct(g(x, 'flagged').recall),
+          pct(g(x, 'blocked').recall), pct(g(x, 'flagged').precision), pct(g(x, 'flagged').fpr), fixed(x.auc, 5), targetCell(x.target)])),
+      h('h3', {}, 'Held-out legitimate profiles'),
+      figures('heldout-people',
+        [['held out'], ['calls', 1], ['FPR flagged', 1], ['FPR blocked', 1], ['precision flagged', 1], ['recall flagged (all attacks)', 1], ['AUC', 1], ['target']],
+        held.filter((x) => x.kind === 'legitimate').map((x) => [name(x), count(x.held_out_rows), pct(g(x, 'flagged').fpr),
+          pct(g(x, 'blocked').fpr), pct(g(x, 'flagged').precision), pct(g(x, 'flagged').recall), fixed(x.auc, 5), targetCell(x.target)])),
+      h('h3', {}, 'Overall'),
+      figures('overall-table',
+        [['scored by'], ['precision flagged', 1], ['recall flagged', 1], ['FPR flagged', 1], ['precision blocked', 1], ['recall blocked', 1], ['FPR blocked', 1], ['AUC', 1]],
+        [['shipped model', overall], ['model that never saw the profile', never]].filter(([, o]) => o).map(([label, o]) => [label,
+          pct(g(o, 'flagged').precision), pct(g(o, 'flagged').recall), pct(g(o, 'flagged').fpr),
+          pct(g(o, 'blocked').precision), pct(g(o, 'blocked').recall), pct(g(o, 'blocked').fpr), fixed(o.auc, 5)])),
+      profiles.length ? [h('h3', {}, 'Per profile: calls, and the shipped model on the evaluation simulation'), figures('profile-table',
+        [['profile'], ['kind'], ['training calls', 1], ['fitted', 1], ['evaluation calls', 1], ['flagged', 1], ['blocked', 1], ['mean score', 1]],
+        profiles.map((p) => {
+          const s = byProfile[p] || {};
+          const kind = s.label === undefined ? '' : h('span', { class: `tag ${s.label ? 'phase-deny' : 'phase-allow'}` }, s.label ? 'bots' : 'people');
+          return [h('span', { class: 'mono' }, p), kind, count((tr.by_profile || {})[p]), count(((tr.fit_rows || {}).by_profile || {})[p]),
+            count((ev.by_profile || {})[p]), pct(s.flagged), pct(s.blocked), fixed(s.mean_score, 3)];
+        }))] : null);
+  }
+
+  /** A shipped plot, fetched with the token (an <img src> could not send it) and shown as a data: URL. */
+  async function plot(name, title) {
+    try {
+      const res = await fetch(`${API}/model/plots/${name}`, { headers: { Authorization: `Bearer ${state.token}` }, cache: 'no-store' });
+      const blob = res.ok ? await res.blob() : null;
+      if (!blob || blob.type !== 'image/png') return h('p', { class: 'muted', testid: `plot-${name}-missing` }, `No ${title} plot shipped with this model.`);
+      const url = await new Promise((resolve, reject) => {
+        const r = new FileReader();
+        r.onload = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+        r.readAsDataURL(blob);
+      });
+      return h('figure', { class: 'plot' }, h('img', { src: url, alt: `${title} curves of the model`, testid: `plot-${name}` }),
+        h('figcaption', { class: 'muted small' }, title));
+    } catch (err) {
+      return h('p', { class: 'error' }, `${title} plot: ${err.message}`);
+    }
+  }
+
   async function loadModel() {
     const box = $('#model');
+    const optional = (path) => api('GET', path).catch((err) => { if (err.status === 401) throw err; return null; });
     try {
-      const card = await api('GET', '/model');
-      box.replaceChildren(renderValue(card, 0));
+      const [card, report, imp, roc, pr] = await Promise.all([
+        api('GET', '/model'), optional('/model/report'), optional('/model/importance'),
+        plot('roc', 'ROC (recall against false-positive rate)'), plot('pr', 'Precision and recall'),
+      ]);
+      box.replaceChildren(
+        modelHead(card, report),
+        h('div', { class: 'grid-2 grid-model' }, trainingData(card), topFeatures(imp)),
+        evaluation(card, report),
+        h('div', { class: 'card', testid: 'model-plots' }, h('div', { class: 'card-head' }, h('h2', {}, 'ROC and PR curves'),
+          h('span', { class: 'muted small' }, 'one curve per held-out profile; written by antibot train')),
+        h('div', { class: 'plots' }, roc, pr)),
+        h('details', { class: 'card raw', testid: 'model-raw' }, h('summary', {}, 'Raw card (JSON)'),
+          h('pre', { class: 'json' }, JSON.stringify(card, null, 2))));
       const feats = card && (card.features || card.feature_names);
       if (Array.isArray(feats)) {
         $('#feature-names').replaceChildren(...feats.map((f) => h('option', { value: typeof f === 'string' ? f : f.name })));
       }
     } catch (err) {
-      if (err.status === 404) box.replaceChildren(h('p', { class: 'muted' }, `No model card (${err.message.replace(/^Not found: /, '')}).`));
+      if (err.status === 404) box.replaceChildren(h('p', { class: 'card muted' }, `No model card (${err.message.replace(/^Not found: /, '')}).`));
       else if (err.status !== 401) box.replaceChildren(h('p', { class: 'error' }, err.message));
     }
-  }
-
-  function renderValue(v, depth) {
-    if (v === null || v === undefined) return h('span', { class: 'muted' }, '—');
-    if (Array.isArray(v)) {
-      if (v.every((x) => x === null || typeof x !== 'object')) {
-        return h('span', { class: 'mono wrap' }, v.map((x) => (typeof x === 'number' ? fmtNum(x) : String(x))).join(', '));
-      }
-      return h('pre', { class: 'json' }, JSON.stringify(v, null, 2));
-    }
-    if (typeof v === 'object') {
-      if (depth >= 2) return h('pre', { class: 'json' }, JSON.stringify(v, null, 2));
-      return h('dl', { class: depth ? 'kv kv-nested' : 'kv' },
-        Object.entries(v).map(([k, x]) => [h('dt', {}, k.replace(/_/g, ' ')), h('dd', {}, renderValue(x, depth + 1))]));
-    }
-    if (typeof v === 'number') return h('span', { class: 'mono' }, fmtNum(v));
-    return h('span', { class: 'wrap' }, String(v));
   }
 
   // ------------------------------------------------------------------ start

@@ -5,8 +5,11 @@ Chromium (Debian's /usr/bin/chromium driven by Playwright).
 The story an operator lives: a caller whose User-Agent is deny-listed ("friendly-scanner") is
 declined with 603; in the dashboard the operator finds the blocked call, opens it and clicks
 "Not a bot: allowlist caller"; the same caller then reaches the PBX and is answered. A viewer sees
-the same dashboard with every editing control disabled. The test leaves a screenshot of the
-dashboard in docs/dashboard.png.
+the same dashboard with every editing control disabled. Along the way: a refused call reads
+"rejected by antibot (603)", a score bar's colour follows the verdict and the score, every control
+fits its text at 1280 px, and the model tab is a page of tables, bars and plots rather than JSON.
+The test leaves screenshots in docs/: dashboard.png (calls), dashboard-call.png (a call's detail)
+and dashboard-model.png (the model tab).
 """
 
 from __future__ import annotations
@@ -47,6 +50,34 @@ SCANNER_UA = "friendly-scanner"
 HOSTILE_UA = "friendly-scanner<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
 TITLE = "antibot · dashboard"
 SCREENSHOT = REPO / "docs" / "dashboard.png"
+CALL_SCREENSHOT = REPO / "docs" / "dashboard-call.png"
+MODEL_SCREENSHOT = REPO / "docs" / "dashboard-model.png"
+#: The model tab's height at 1280 px; the card as raw JSON was about 4,400 px.
+MODEL_PAGE_MAX_PX = 3600
+#: The --pass colour of style.css, which a pass scored at or above the suspect threshold must not get.
+PASS_RGB = "rgb(63, 174, 106)"
+#: The visible controls under ``root`` whose text does not fit: a select's longest option, an
+#: input's value or placeholder (measured in the control's own font against its content box; the
+#: selects draw their arrow in padding-right), or anything whose scrollWidth exceeds its
+#: clientWidth (a button). A select's scrollWidth alone never shows a clipped option in Chromium.
+UNFIT_CONTROLS = """(root) => {
+  const ctx = document.createElement('canvas').getContext('2d');
+  const out = [];
+  for (const el of document.querySelector(root).querySelectorAll('select, input, button')) {
+    if (!el.getClientRects().length || ['checkbox', 'radio', 'hidden'].includes(el.type)) continue;
+    const cs = getComputedStyle(el);
+    ctx.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    const texts = el.tagName === 'SELECT' ? Array.from(el.options, (o) => o.text)
+      : el.tagName === 'INPUT' ? [el.value, el.placeholder] : [];
+    const need = Math.max(0, ...texts.map((t) => ctx.measureText(t).width));
+    if (need > room + 0.5 || el.scrollWidth > el.clientWidth) {
+      out.push(`${el.dataset.testid || el.name || el.tagName}: text ${need.toFixed(0)} px in ${room.toFixed(0)} px`
+        + ` (scroll ${el.scrollWidth}/${el.clientWidth})`);
+    }
+  }
+  return out;
+}"""
 #: The dashboard's address on the admin API's port.
 DASHBOARD_PATH = "/"
 UI_TIMEOUT_MS = 10_000
@@ -118,6 +149,7 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         _assert_security_headers(landed.all_headers())
 
         # 3. Log in (a wrong token first), find the blocked call, allowlist its caller.
+        _assert_controls_fit(page, "#login")
         page.get_by_test_id("login-token").fill("not-the-token-" + "x" * 16)
         page.get_by_test_id("login-submit").click()
         expect(page.get_by_test_id("login-error")).to_contain_text("refused")
@@ -125,6 +157,7 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         page.get_by_test_id("login-submit").click()
         expect(page.get_by_test_id("role-badge")).to_have_text("admin")
         expect(page.get_by_test_id("filter-verdict")).to_have_value("blocked")
+        _assert_controls_fit(page, "#app")
 
         # What callers send is shown as text, never run: the User-Agent here is markup.
         expect(page.locator('[data-testid=call-row][data-from="4420"]').get_by_test_id("call-ua")).to_have_text(
@@ -137,6 +170,8 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         expect(row).to_have_count(1)  # the call log is written in the background: the table polls
         expect(row.get_by_test_id("verdict")).to_have_text("reject")
         expect(row.get_by_test_id("call-ua")).to_have_text(SCANNER_UA)
+        # A refused call's outcome is antibot's answer, with the status it sent (603), not "–".
+        expect(row.get_by_test_id("call-outcome")).to_have_text("rejected by antibot (603)")
         row.click()
         detail = page.get_by_test_id("call-detail")
         expect(detail).to_be_visible()
@@ -144,6 +179,11 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         expect(detail.get_by_test_id("detail-summary")).to_contain_text("deny-list:ua")
         expect(detail.get_by_test_id("features-table")).to_contain_text("ua_scanner")
         _assert_reasons_read_as_seen(detail, expect, base, admin_token, row.get_attribute("data-call") or "")
+        expect(detail.get_by_test_id("detail-summary")).to_contain_text("rejected by antibot (603)")
+        expect(detail.get_by_test_id("score-fill")).to_have_attribute("data-tone", "reject")
+        _assert_controls_fit(page, "#detail")
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(CALL_SCREENSHOT))
         detail.get_by_test_id("feedback-allow-caller").click()
         confirm = detail.get_by_test_id("feedback-confirm")
         expect(confirm).to_be_visible()
@@ -172,6 +212,14 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         page.get_by_test_id("filter-verdict").select_option("all")
         expect(row).to_have_count(2)
         expect(row.first.get_by_test_id("verdict")).to_have_text("pass")
+        # The allowlisted caller still looks like a scanner: a pass with a high score, whose bar
+        # must not be the pass green (tables and drawer); every other bar follows its verdict.
+        _assert_score_tones(page, expect, base, admin_token)
+        table = page.get_by_test_id("calls-table")  # every column fits at 1280 px: no sideways scrolling
+        assert table.evaluate("t => t.parentElement.scrollWidth <= t.parentElement.clientWidth")
+        row.first.click()
+        expect(detail.get_by_test_id("score-fill")).to_have_attribute("data-tone", "warn")
+        detail.get_by_test_id("detail-close").click()
         expect(page.get_by_test_id("call-row")).to_have_count(4 + 3 + 1 + 2 + 1)
         expect(page.get_by_test_id("chart-bar").first).to_be_attached()
         expect(page.get_by_test_id("top-sources")).to_contain_text(HOST)
@@ -218,6 +266,12 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         expect(page.get_by_test_id("settings-ok")).to_contain_text("Saved")
         status, settings = _get(base, "/api/v1/settings", admin_token)
         assert status == 200 and settings["corroboration"] == 0.3, settings
+        page.get_by_test_id("rule-editor").locator("summary").click()
+        _assert_controls_fit(page, "#view-policy")
+
+        # The model tab: the card as a page (tables, bars, plots), the raw JSON only on request.
+        page.get_by_test_id("tab-model").click()
+        _assert_model_page(page, expect, base, admin_token)
         page.get_by_test_id("tab-calls").click()
 
         # 5. The screenshot for the docs: the calls view with its chart, after one more refresh.
@@ -239,8 +293,9 @@ def test_dashboard_allowlists_a_blocked_caller(e2e: Harness, monkeypatch: pytest
         assert "inline" in violation.value.text, violation.value.text
         assert page.evaluate("() => window.injected") is None
 
-    size = SCREENSHOT.stat().st_size
-    assert 10_000 < size < 300_000, f"{SCREENSHOT}: {size} bytes"
+    for shot, most in ((SCREENSHOT, 300_000), (CALL_SCREENSHOT, 300_000), (MODEL_SCREENSHOT, 900_000)):
+        size = shot.stat().st_size
+        assert 10_000 < size < most, f"{shot}: {size} bytes"
     proxy.stop()
 
 
@@ -260,6 +315,83 @@ def _assert_reasons_read_as_seen(detail: Any, expect: Any, base: str, token: str
     shown = detail.get_by_test_id("why").inner_text()
     named = [name for name in FEATURE_NAMES if name in shown]
     assert not named, f"feature names in the drawer's reasons: {named}"
+
+
+def _assert_controls_fit(page: Any, root: str) -> None:
+    """Every visible control under ``root`` shows its whole text at 1280 px; the verdict filter's
+    own scrollWidth check is there too, as the simplest statement of it."""
+    assert page.viewport_size["width"] == 1280
+    unfit = page.evaluate(UNFIT_CONTROLS, root)
+    assert unfit == [], f"controls that cut their text off under {root}: {unfit}"
+    verdict = page.get_by_test_id("filter-verdict")
+    assert verdict.evaluate("e => e.scrollWidth <= e.clientWidth")
+
+
+def _assert_score_tones(page: Any, expect: Any, base: str, token: str) -> None:
+    """Each row's score bar has the tone docs/dashboard.md gives: its verdict's colour, except a
+    pass scored at or above the suspect threshold, which is "warn" (and not the pass green)."""
+    status, settings = _get(base, "/api/v1/settings", token)
+    assert status == 200, settings
+    status, page_ = _get(base, "/api/v1/calls?limit=200", token)
+    assert status == 200, page_
+    expected = {
+        c["call"]: "warn" if c["verdict"] == "pass" and c["score"] >= settings["suspect_threshold"] else c["verdict"]
+        for c in page_["items"]
+    }
+    assert "warn" in expected.values(), page_["items"]  # the allowlisted scanner-like caller
+    for call, tone in expected.items():
+        fill = page.locator(f'[data-testid=call-row][data-call="{call}"]').get_by_test_id("score-fill")
+        expect(fill).to_have_attribute("data-tone", tone)
+    warn = page.locator("[data-testid=call-row] [data-testid=score-fill][data-tone=warn]").first
+    look = warn.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).backgroundImage]")
+    assert look[0] != PASS_RGB and "gradient" in look[1], look
+
+
+def _assert_model_page(page: Any, expect: Any, base: str, token: str) -> None:
+    """The model tab reads as a page: training data, held-out figures and features in tables and
+    bars, both plots, no JSON on show (it is behind "Raw card"), and not 4,400 px tall."""
+    card, report, importance = (_get(base, f"/api/v1/model{p}", token)[1] for p in ("", "/report", "/importance"))
+    assert card and report and importance, (card, report, importance)
+    model = page.get_by_test_id("model-card")
+    training = model.get_by_test_id("training-table")
+    expect(training).to_contain_text("24 h")  # the simulated day
+    expect(training).to_contain_text(f"{card['training_data']['rows']:,}")
+    expect(model.get_by_test_id("family-table").locator("tbody tr")).to_have_count(
+        len(card["training_data"]["by_family"])
+    )
+    attacks = [x for x in report["held_out"] if x["kind"] != "legitimate"] + report["held_out_families"]
+    expect(model.get_by_test_id("heldout-attacks").locator("tbody tr")).to_have_count(len(attacks))
+    people = [x for x in report["held_out"] if x["kind"] == "legitimate"]
+    expect(model.get_by_test_id("heldout-people").locator("tbody tr")).to_have_count(len(people))
+    expect(model.get_by_test_id("overall-table").locator("tbody tr")).to_have_count(2)
+    expect(model.get_by_test_id("profile-table").locator("tbody tr")).to_have_count(
+        len(card["evaluation_data"]["by_profile"])
+    )
+    expect(model.get_by_test_id("heldout-attacks")).to_contain_text("scanner_sweep")
+    bars = model.get_by_test_id("feature-bar")
+    top = [f["name"] for f in importance["features"][:15]]
+    expect(bars).to_have_count(len(top))
+    assert [b.get_attribute("data-feature") for b in bars.all()] == top
+    widths = [b.locator(".fbar").evaluate("e => e.getBoundingClientRect().width") for b in bars.all()]
+    assert widths == sorted(widths, reverse=True) and widths[-1] > 0, widths
+    for name in ("roc", "pr"):
+        plot = model.get_by_test_id(f"plot-{name}")
+        expect(plot).to_be_visible()
+        assert plot.evaluate("e => e.complete && e.naturalWidth") == 880
+    # No JSON on show: the raw card is there, closed.
+    raw = model.get_by_test_id("model-raw")
+    expect(raw.locator("pre")).to_be_hidden()
+    assert model.locator("pre:visible").count() == 0
+    shown = model.inner_text()
+    assert '"training_data"' not in shown and card["sha256"] not in shown, shown[:400]
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= MODEL_PAGE_MAX_PX, f"the model tab is {height} px tall"
+    page.evaluate("window.scrollTo(0, 0)")
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(MODEL_SCREENSHOT), full_page=True)
+    raw.locator("summary").click()
+    expect(raw.locator("pre")).to_contain_text('"training_data"')
+    raw.locator("summary").click()
 
 
 def _playwright() -> tuple[Any, Any]:
