@@ -173,11 +173,12 @@ class ProxyCore(TransactionTable):
         if req.method == "ACK":
             self._forward_ack(req, source)
             return
+        from_upstream = self.pool.find(source) is not None
         flood = self.config.flood
         if (
             flood is not None
             and req.method in ("REGISTER", "OPTIONS")
-            and self.pool.find(source) is None
+            and not from_upstream
             and not flood.allow(source.host, now)
         ):
             self._count("flood_limited")
@@ -207,8 +208,7 @@ class ProxyCore(TransactionTable):
         if proxy_require:
             self._stateless_reply(req, source, 420, "Bad Extension", [("Unsupported", ", ".join(proxy_require))])
             return
-        targets, decide = request_targets(self.me, self.pool, req, info, source, now)
-        from_upstream = self.pool.find(source) is not None
+        targets, decide = request_targets(self.me, self.pool, req, info, source, now, from_upstream)
         uri = None if info.uri == req.uri else info.uri
         ctx = Context(req, source, None, pop_routes=info.pop, strip=not from_upstream, uri=uri)
         ctx.targets = targets

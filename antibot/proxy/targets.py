@@ -86,10 +86,11 @@ class RouteInfo:
 
 
 def request_targets(
-    me: LocalIdentity, pool: UpstreamPool, req: Request, info: RouteInfo, source: Addr, now: float
+    me: LocalIdentity, pool: UpstreamPool, req: Request, info: RouteInfo, source: Addr, now: float, from_upstream: bool
 ) -> tuple[Targets, bool]:
-    """The targets to try in order, and whether the decision hook must see the request first."""
-    if pool.find(source) is not None:
+    """The targets to try in order, and whether the decision hook must see the request first
+    (``from_upstream``: ``source`` is one of the pool's targets)."""
+    if from_upstream:
         return [(info.next_hop(), None)], False
     if req.to_tag is not None:
         if info.to_me:

@@ -169,8 +169,25 @@ def _octet(label: str) -> bool:
     return 0 < len(label) <= 3 and label.isdigit() and int(label) <= 255
 
 
+#: Parsed URIs by text (bounded: cleared when full): a call's URIs are read by the
+#: validation, the routing and the detector, on each of its requests. Errors are not kept.
+_URIS: Final[dict[str, SipUri]] = {}
+
+
 def parse_uri(text: str) -> SipUri:
-    """Parse a SIP/SIPS URI (RFC 3261 §19.1.1). Other schemes raise :class:`UnsupportedUriScheme`."""
+    """Parse a SIP/SIPS URI (RFC 3261 §19.1.1). Other schemes raise :class:`UnsupportedUriScheme`.
+    The result is shared between callers: never modify it."""
+    known = _URIS.get(text)
+    if known is not None:
+        return known
+    parsed = _parse_uri(text)
+    if len(_URIS) >= 4096:
+        _URIS.clear()
+    _URIS[text] = parsed
+    return parsed
+
+
+def _parse_uri(text: str) -> SipUri:
     scheme, colon, rest = text.partition(":")
     low = scheme.lower()
     if not colon or low not in ("sip", "sips"):

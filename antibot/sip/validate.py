@@ -53,7 +53,8 @@ _ROUTE_KEYS: Final = {"route": "Route", "record-route": "Record-Route", "path": 
 
 #: Answers of :func:`_is_ip` (a proxy sees the same few received= addresses; bounded).
 _IPS: Final[dict[str, bool]] = {}
-#: URI texts already found valid (bounded: cleared when full), by "strict" flag + text.
+#: SIP, SIPS and tel URI texts already found valid (bounded: cleared when full); their checks
+#: do not depend on ``strict``.
 _GOOD_URIS: Final[set[str]] = set()
 
 
@@ -119,15 +120,20 @@ def _check_via(via: Via) -> None:
             if name in ("branch", "received", "ttl", "maddr"):
                 raise SipError(f"Via {name} without a value", 400)
             continue
-        _check_gen_value(value, "Via")
+        # A token (or digits) is a valid gen-value: the common branch and rport need one scan.
         if name == "branch":
             if not is_token(value):
+                _check_gen_value(value, "Via")
                 raise SipError("bad Via branch", 400)
-        elif name == "received":
-            _check_ip(value)
-        elif name == "rport":
+            continue
+        if name == "rport":
             if not is_ascii_digits(value) or len(value) > 5 or int(value) > 65535:
+                _check_gen_value(value, "Via")
                 raise SipError("bad Via rport", 400)
+            continue
+        _check_gen_value(value, "Via")
+        if name == "received":
+            _check_ip(value)
         elif name == "ttl":
             if not is_ascii_digits(value) or len(value) > 3 or int(value) > 255:
                 raise SipError("bad Via ttl", 400)
@@ -179,8 +185,7 @@ def _check_address(na: NameAddr, what: str, strict: bool) -> None:
 def _check_uri(text: str, what: str, strict: bool) -> None:
     """A SIP/SIPS URI parsed and checked in full, a tel: URI, or (unless ``strict``) another
     absoluteURI (RFC 4475 §3.3.4: a proxy forwards an isbn: To; the registrar refuses it)."""
-    key = ("s" if strict else "l") + text
-    if key in _GOOD_URIS:
+    if text in _GOOD_URIS:
         return
     scheme, colon, rest = text.partition(":")
     low = scheme.lower()
@@ -200,9 +205,11 @@ def _check_uri(text: str, what: str, strict: bool) -> None:
         or not _NOT_URIC.isdisjoint(rest)
     ):
         raise SipError(f"bad URI in {what}", 400)
+    else:
+        return  # another scheme: valid where not ``strict`` only, so not remembered
     if len(_GOOD_URIS) >= 4096:
         _GOOD_URIS.clear()
-    _GOOD_URIS.add(key)
+    _GOOD_URIS.add(text)
 
 
 def _check_sip_uri(text: str, what: str) -> None:
