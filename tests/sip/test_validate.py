@@ -266,3 +266,35 @@ def test_a_response_with_a_non_ascii_status_code_is_dropped() -> None:
     with pytest.raises(SipError) as info:
         parse_datagram(data)
     assert info.value.status is None
+
+
+def test_a_uri_accepted_outside_invite_is_still_refused_in_an_invite() -> None:
+    """Valid URIs are remembered: an isbn: To that a REGISTER may carry must not make it
+    acceptable in an INVITE afterwards (only SIP, SIPS and tel URIs are remembered)."""
+    check_forwardable(request(invite(method="REGISTER", to="<isbn:2983792873>", contact="*")))
+    assert "must be SIP, SIPS or tel" in refused(invite(to="<isbn:2983792873>")).reason
+    check_forwardable(request(invite(method="REGISTER", to="<isbn:2983792873>", contact="*")))
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ("branch=z9hG4bK-a;rport=5062", ""),
+        ("branch=z9hG4bK-a;rport", ""),
+        ("branch=z9hG4bK-a;rport=70000", "bad Via rport"),
+        ("branch=z9hG4bK-a;rport=5a", "bad Via rport"),
+        ('branch=z9hG4bK-a;rport="5"', "bad Via rport"),
+        ("branch=z9hG4bK-a;rport=5{", "bad parameter value in Via"),
+        ('branch="z9hG4bK-a"', "bad Via branch"),
+        ("branch=z9hG4bK{a", "bad parameter value in Via"),
+        ("branch=z9hG4bK[a]", "bad Via branch"),
+    ],
+)
+def test_lower_via_branch_and_rport(params: str, reason: str) -> None:
+    """Each refusal keeps its reason: a bad character names the parameter value, a valid
+    parameter value that is no token (branch) or no port (rport) names the parameter."""
+    data = invite(via=f"Via: SIP/2.0/UDP 192.0.2.99:5060;{params}\r\n")
+    if not reason:
+        check_forwardable(request(data))
+    else:
+        assert refused(data).reason == reason
