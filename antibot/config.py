@@ -14,7 +14,7 @@ from typing import Any
 
 from .config_schema import check as check_schema
 from .detect.lists import SCANNER_UAS
-from .detect.rules import RuleError, check_knobs
+from .detect.rules import ISOLATED_VERDICTS, RuleError, check_knobs
 from .sip.errors import SipError
 from .sip.uri import parse_uri
 
@@ -92,7 +92,7 @@ class Settings:
     reject_threshold: float = 0.9
     corroboration: float = 0.5
     #: How a high score its flow does not back is relayed: "pass" or "suspect" (score-isolated first in the reasons).
-    isolated_verdict: str = "pass"
+    isolated_verdict: str = "suspect-above-reject"
     store_timeout: float = 0.1
     #: None: :data:`SYNC_SHARED` with ``redis_url``, :data:`SYNC_EMBEDDED` with the embedded Redis.
     sync_interval: float | None = None
@@ -303,8 +303,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("log_level must be debug, info, warning or error")
     if s.mode not in ("enforce", "monitor"):
         raise ConfigError("detect.mode must be 'enforce' or 'monitor'")
-    if s.isolated_verdict not in ("pass", "suspect"):
-        raise ConfigError("detect.isolated_verdict must be 'pass' or 'suspect'")
+    if s.isolated_verdict not in ISOLATED_VERDICTS:
+        raise ConfigError("detect.isolated_verdict must be 'pass', 'suspect' or 'suspect-above-reject'")
     try:  # the policy compiler's own bounds (thresholds in [0.05, 1], corroboration in [0, 1])
         check_knobs(s.suspect_threshold, s.reject_threshold, s.corroboration, int(s.reject_status))
     except RuleError as exc:

@@ -72,7 +72,7 @@ class DetectSection(_Section):
     suspect_threshold: float = 0.5
     reject_threshold: float = 0.9
     corroboration: float = 0.5
-    isolated_verdict: str = "pass"
+    isolated_verdict: str = "suspect-above-reject"
     store_timeout: float = 0.1
     #: None: the built-in lists (antibot/detect/lists.py NumberLists).
     premium_prefixes: list[str] | None = None

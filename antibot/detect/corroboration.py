@@ -12,25 +12,28 @@ policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is th
 
 - the flow's share: ``(high + 1) / (calls + PRIOR)`` over its last hour, where ``calls``
   counts this INVITE and ``high`` its earlier INVITEs that scored at or above the suspect
-  threshold. Only this flow's own calls count: an address's legitimate history (other
-  flows) never shelters a new flow from it;
-- the source address's share, likewise: it can only add backing (an address whose calls
-  mostly score high, whatever User-Agent each one claims), never take it away;
+  threshold. Only this flow's own calls count, both ways: an address's legitimate history
+  (other flows) never shelters a new flow from it, and a bot on the address (a scanner on a
+  PC behind an office NAT) never backs the people's calls. The bare address has no share;
 - the User-Agent fingerprint's share, when the fingerprint was seen from at least
   :data:`SPREAD` addresses in the hour (a dialler spread over many addresses);
 - 1.0 when the flow shows a *campaign signal*: callees dialled in sequence (a run of
-  :data:`CAMPAIGN_RUN` steps), :data:`CAMPAIGN_EXTENSIONS` distinct extensions in 60 s, or
-  :data:`CAMPAIGN_NEIGHBOURS` different caller IDs copied from their callees' exchange
-  (neighbour spoofing) making up a third of its calls.
+  :data:`CAMPAIGN_RUN` steps, by the flow or by its fingerprint across addresses),
+  :data:`CAMPAIGN_EXTENSIONS` distinct extensions in 60 s, or :data:`CAMPAIGN_NEIGHBOURS`
+  different caller IDs copied from their callees' exchange (neighbour spoofing) making up a
+  third of its calls.
 
 A call that involves a number on the premium, high-risk or honeypot lists (:data:`COSTLY`)
 needs no backing: one toll-fraud call is already the loss. With ``PRIOR`` = 2 the first
-high-scoring call of a new flow has support 1/3 (``score-isolated``), a second one 2/4.
+high-scoring call of a new flow has support 1/3 (``score-isolated``), a second one 2/4. A
+high score without support is relayed as the policy's ``isolated_verdict`` says: by default
+``suspect`` from the reject threshold up, ``pass`` below it (:class:`.rules.RuleSet`).
 
 **Sweeps.** Extension enumeration and DID sweeps are recognised from the flow's own
 behaviour, whatever its score and User-Agent (:func:`sweep_reason`, thresholds in the
 policy's ``sweep`` section, :class:`SweepPolicy`): many distinct extensions in 60 s (fewer
-when the PBX's answers to the flow mostly failed), or callees dialled in sequence. People do
+when the PBX's answers to the flow mostly failed), or callees dialled in sequence (by the flow,
+or by its User-Agent fingerprint across addresses: a botnet dealt the numbers in order). People do
 neither: a receptionist calls a few extensions an hour, a call centre dials long, unrelated
 numbers. Measured on the simulation: ``models/antibot-gbt.eval.md``.
 """
@@ -174,10 +177,15 @@ def callee_value(to_number: str) -> int:
 
 
 def flow_run(c: Counters, anchor: int, step: int) -> int:
-    """:func:`sequential_run` of the callee ``anchor`` (-1: none) through the flow's recent callees."""
-    if anchor < 0 or not c.flow_recent_to:
+    """:func:`sequential_run` of the callee ``anchor`` (-1: none) through the recent callees of
+    the flow, or of its User-Agent fingerprint on every address (a botnet handed the numbers in
+    order, one call per bot), whichever is longer."""
+    if anchor < 0:
         return 0
-    return sequential_run(anchor, c.flow_recent_to, step)
+    run = sequential_run(anchor, c.flow_recent_to, step) if c.flow_recent_to else 0
+    if c.ua_recent_to and c.ua_distinct_src_1h >= 2.0:
+        run = max(run, sequential_run(anchor, c.ua_recent_to, step))
+    return run
 
 
 def campaign(c: Counters, run: int) -> bool:
@@ -195,9 +203,10 @@ def support(c: Counters, signal: bool = False) -> float:
     flow shows a campaign ``signal``."""
     if signal or (c.src_1h <= 0.0 and c.flow_1h <= 0.0):
         return 1.0
-    best = (c.src_high_1h + 1.0) / (c.src_1h + PRIOR) if c.src_1h > 0.0 else 0.0
     if c.flow_1h > 0.0:
-        best = max(best, (c.flow_high_1h + 1.0) / (c.flow_1h + PRIOR))
+        best = (c.flow_high_1h + 1.0) / (c.flow_1h + PRIOR)
+    else:  # no flow counted (counters from before flows were kept): the address stands in
+        best = (c.src_high_1h + 1.0) / (c.src_1h + PRIOR)
     if c.ua_distinct_src_1h >= SPREAD and c.ua_1h > 0.0:
         best = max(best, (c.ua_high_1h + 1.0) / (c.ua_1h + PRIOR))
     return best
@@ -211,7 +220,7 @@ def sweep_reason(c: Counters, run: int, p: SweepPolicy) -> str:
     if ext >= p.extensions:
         return f"{ext:.0f} distinct extensions in 60 s from this flow"
     if run >= p.sequential:
-        return f"{run + 1} callees dialled in sequence by this flow"
+        return f"{run + 1} callees dialled in sequence by this flow or its User-Agent"
     failed = c.flow_failed_1h
     if ext >= p.extensions_failing and failed >= p.failures and 2.0 * failed >= c.flow_calls_1h:
         return (

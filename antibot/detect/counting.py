@@ -80,7 +80,7 @@ PLANS: Final = (
         "ua_fingerprint",
         (("inv", 60), ("inv", 3600), ("high", 3600)),
         (("dsrc", 3600, "source_ip"),),
-        0,
+        RECENT_TO,
         ("ua_60s", "ua_1h", "ua_high_1h", "ua_distinct_src_1h"),
     ),
     Plan(
@@ -96,15 +96,17 @@ PLANS: Final = (
     ),
 )
 SOURCE_PLAN: Final = PLANS[0]
+UA_PLAN: Final = PLANS[4]
 FLOW_PLAN: Final = PLANS[5]
 #: Per plan: the indexes of its INVITE counters, and the Observation attributes its distinct counts add.
 _INV: Final = tuple(tuple(i for i, (m, _) in enumerate(p.counters) if m == "inv") for p in PLANS)
 _MEMBERS: Final = tuple(tuple(a for _, _, a in p.hlls) for p in PLANS)
-#: Counters' numeric fields, in order (the recent lists, src_recent_to and flow_recent_to,
-#: follow them), and each plan field's index among them: Counters is built positionally.
-_VALUES: Final = tuple(f.name for f in fields(Counters))[:-2]
+#: Counters' numeric fields, in order (the recent lists, src_recent_to, flow_recent_to and
+#: ua_recent_to, follow them), and each plan field's index among them: Counters is built positionally.
+_VALUES: Final = tuple(f.name for f in fields(Counters))[:-3]
 _N_VALUES: Final = len(_VALUES)
-assert [f.name for f in fields(Counters)][-2:] == ["src_recent_to", "flow_recent_to"] and _N_VALUES == 30
+assert [f.name for f in fields(Counters)][-3:] == ["src_recent_to", "flow_recent_to", "ua_recent_to"]
+assert _N_VALUES == 30
 _SLOTS: Final = tuple(tuple(_VALUES.index(name) for name in p.fields) for p in PLANS)
 #: Outcome metrics' counter indexes in the source plan and in the flow plan.
 _OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m not in ("inv", "high")}
@@ -150,6 +152,7 @@ class LocalCounters:
         out: list[float] = [0.0] * _N_VALUES
         recent: tuple[str, ...] = ()
         flow_recent: tuple[str, ...] = ()
+        ua_recent: tuple[str, ...] = ()
         for k in range(len(PLANS)):
             plan = PLANS[k]
             value: str = getattr(obs, plan.entity)
@@ -172,6 +175,8 @@ class LocalCounters:
             if plan.keep:
                 if k == 0:
                     recent = e.recent_to(now)
+                elif k == 4:
+                    ua_recent = e.recent_to(now)
                 else:
                     flow_recent = e.recent_to(now)
                 if obs.to_number:
@@ -214,6 +219,7 @@ class LocalCounters:
             o[29],
             recent,
             flow_recent,
+            ua_recent,
         )
 
     def outcome(self, source_ip: str, metrics: Sequence[str], now: float, flow: str = "") -> None:

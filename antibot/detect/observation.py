@@ -111,6 +111,8 @@ class Counters:
     src_recent_to: tuple[str, ...]
     #: The same for this flow.
     flow_recent_to: tuple[str, ...]
+    #: The same for this User-Agent fingerprint, whatever the address (a dialler on a botnet).
+    ua_recent_to: tuple[str, ...]
 
     def __init__(
         self,
@@ -146,6 +148,7 @@ class Counters:
         flow_distinct_nbr_1h: float = 0.0,
         src_recent_to: tuple[str, ...] = (),
         flow_recent_to: tuple[str, ...] = (),
+        ua_recent_to: tuple[str, ...] = (),
     ) -> None:
         self.src_1s = src_1s
         self.src_10s = src_10s
@@ -179,3 +182,4 @@ class Counters:
         self.flow_distinct_nbr_1h = flow_distinct_nbr_1h
         self.src_recent_to = src_recent_to
         self.flow_recent_to = flow_recent_to
+        self.ua_recent_to = ua_recent_to

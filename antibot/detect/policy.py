@@ -24,7 +24,7 @@ from typing import Any
 
 from .corroboration import DEFAULT_SHARE, DEFAULT_SWEEP, sweep_policy
 from .lists import NumberLists
-from .rules import RuleError, RuleSet, RuleSpec, international_prefix
+from .rules import DEFAULT_ISOLATED, RuleError, RuleSet, RuleSpec, international_prefix
 
 LIST_KINDS = ("cidrs", "numbers", "user_agents")
 #: The destination policy's lists and their rules' ids and reason texts.
@@ -54,7 +54,7 @@ DEFAULT_DOC: dict[str, Any] = {
     "suspect_threshold": 0.5,
     "reject_threshold": 0.9,
     "corroboration": DEFAULT_SHARE,
-    "isolated_verdict": "pass",
+    "isolated_verdict": DEFAULT_ISOLATED,
     "reject_status": 603,
     "deny_action": "reject",
     "lists": {
@@ -219,7 +219,7 @@ def ruleset_from_doc(doc: Mapping[str, Any]) -> RuleSet:
             mode=str(doc.get("mode", "enforce")),
             corroboration=thresholds["corroboration"],
             sweep=sweep_policy(doc.get("sweep")),
-            isolated_verdict=str(doc.get("isolated_verdict", "pass")),
+            isolated_verdict=str(doc.get("isolated_verdict", DEFAULT_ISOLATED)),
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, RuleError):

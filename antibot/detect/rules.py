@@ -25,8 +25,10 @@ from .verdict import Action
 PHASES: Final = ("allow", "deny", "threshold")
 #: The decision's rule when a high score was not acted on for want of support (:mod:`.corroboration`).
 ISOLATED: Final = "score-isolated"
-#: How a high score that is not corroborated is relayed (the policy's ``isolated_verdict``).
-ISOLATED_VERDICTS: Final = ("pass", "suspect")
+#: How a high score that is not corroborated is relayed (the policy's ``isolated_verdict``):
+#: always ``pass``, always ``suspect``, or ``suspect`` from the reject threshold up and ``pass`` below.
+ISOLATED_VERDICTS: Final = ("pass", "suspect", "suspect-above-reject")
+DEFAULT_ISOLATED: Final = "suspect-above-reject"
 ACTIONS: Final = ("relay", "suspect", "reject", "drop")
 #: Lowest score threshold (default thresholds and a rule's ``min_score``): below it a threshold
 #: acts on essentially every call (``6e-27`` rejected them all), so it is refused.
@@ -362,12 +364,12 @@ class RuleSet:
         mode: str = "enforce",
         corroboration: float = 0.0,
         sweep: SweepPolicy | None = None,
-        isolated_verdict: str = "pass",
+        isolated_verdict: str = DEFAULT_ISOLATED,
     ) -> None:
         if mode not in ("enforce", "monitor"):
             raise RuleError("mode must be 'enforce' or 'monitor'")
         if isolated_verdict not in ISOLATED_VERDICTS:
-            raise RuleError("isolated_verdict must be 'pass' or 'suspect'")
+            raise RuleError("isolated_verdict must be 'pass', 'suspect' or 'suspect-above-reject'")
         check_knobs(suspect_threshold, reject_threshold, corroboration, reject_status)
         ids = [s.id for s in specs]
         if len(set(ids)) != len(ids):
@@ -389,6 +391,8 @@ class RuleSet:
         #: How a high score its flow does not back is relayed: ``pass`` or ``suspect``.
         self.isolated_verdict = isolated_verdict
         self._isolated = Decision(Action.SUSPECT if isolated_verdict == "suspect" else Action.RELAY, ISOLATED)
+        #: An isolated score at or above the reject threshold.
+        self._isolated_top = Decision(Action.RELAY if isolated_verdict == "pass" else Action.SUSPECT, ISOLATED)
 
     def decide(self, f: Facts, *, scored: bool = True) -> Decision:
         """The first rule that matches, else the score thresholds. Without a score
@@ -403,7 +407,7 @@ class RuleSet:
         if f.score >= self.suspect_threshold and f.support < self.corroboration:
             # not corroborated: never rejected on the score alone; relayed with score-isolated
             # first in the reasons, as pass or suspect (the policy's isolated_verdict)
-            return self._isolated
+            return self._isolated_top if f.score >= self.reject_threshold else self._isolated
         if f.score >= self.reject_threshold:
             return Decision(Action.REJECT, "score-reject", self.reject_status, "bot score")
         if f.score >= self.suspect_threshold:

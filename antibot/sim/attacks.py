@@ -28,6 +28,7 @@ from .carriers import carrier_invite
 from .messages import Spec, Style, build
 from .servers import ASTERISK_CHANSIP, FREESWITCH, SIPPY
 from .tools import BOTNET, FRAUD_PHONES, JUNK_SDPS, SCANNERS, SPOOFED_UAS, VOS
+from .uas import DESK_PHONES, SOFTPHONES
 from .variety import installation
 
 #: Robocallers keep to the hours people pick up (roughly the legal 08-21 window).
@@ -42,6 +43,16 @@ ROBO = CallModel(0.15, (9.0, 0.5, 2.0, 45.0), ((487, 0.55), (480, 0.25), (486, 0
 BOT = CallModel(0.1, (6.0, 0.6, 1.0, 30.0), ((487, 0.5), (480, 0.3), (486, 0.2)), ring=(10.0, 25.0))
 IRSF = CallModel(0.7, (1500.0, 0.6, 120.0, 10800.0), ((403, 0.35), (503, 0.35), (404, 0.15), (488, 0.15)))
 IRSF_PROBE = CallModel(0.4, (30.0, 0.8, 3.0, 300.0), ((403, 0.5), (404, 0.25), (503, 0.25)))
+
+#: Share of scanner sessions run from the office NAT (:data:`.plans.SHARED_OFFICE`), and of the
+#: others that copy a phone's exact header layout and User-Agent.
+SHARED_SCANS = 0.15
+COPIED_SCANS = 0.05
+#: Where robodialler campaigns come from: their own hosting, through the interconnect carrier
+#: (its SBCs, in its exact format), or from behind a small business's NAT (:data:`.plans.SHARED_SMB`).
+ROBO_ROUTES = (("own", 0.6), ("carrier", 0.2), ("smb", 0.2))
+#: Popular phones whose header layout scanners and diallers copy.
+COPIED_PHONES = (DESK_PHONES["yealink"], DESK_PHONES["polycom"], DESK_PHONES["grandstream"], SOFTPHONES["zoiper"])
 
 #: What the PBX answers a scanner: OPTIONS 200, REGISTER/INVITE 401 (alwaysauthreject).
 SCAN_STATUS = {"OPTIONS": 200, "REGISTER": 401, "INVITE": 401}
@@ -73,6 +84,12 @@ def scanner_sweep(ctx: Ctx) -> Iterator[Emit]:
     the tool's header order, ``From == To`` extension, Via showing a private or the public
     address, INVITEs with no SDP or a junk one. The PBX answers OPTIONS 200 and REGISTER or
     INVITE 401; nothing is ever answered as a call.
+
+    Shared addresses: 15 % of sessions run on a compromised PC behind the head office's NAT
+    (:data:`.plans.SHARED_OFFICE`, which carries the office's desk phones), enumerate with
+    INVITE (70 %) or REGISTER, and copy a popular phone's exact header layout and User-Agent
+    (Yealink, Polycom, Grandstream, Zoiper); 5 % of the other sessions copy a phone the same way
+    from their own address.
     """
     rng = ctx.rng
     starts = list(arrivals(rng, ctx.start - 900.0, ctx.end, 3.0 * ctx.scale))
@@ -94,6 +111,13 @@ def _scan(rng: random.Random, t: float) -> Iterator[Emit]:
         first = rng.randint(100, 1000 - count)
     sdp = rng.choice(JUNK_SDPS) if rng.random() < 0.5 else None
     interval = 1.0 / rng.uniform(8.0, 60.0)
+    shared = rng.random() < SHARED_SCANS
+    if shared or rng.random() < COPIED_SCANS:
+        st, models = rng.choice(COPIED_PHONES)
+        ua = rng.choice(models)
+    if shared:  # svwar on a PC behind the office NAT: enumerating, not probing
+        ip, port, local_ip = plans.SHARED_OFFICE, nat_port(rng), f"192.168.10.{rng.randrange(2, 255)}"
+        mode = "INVITE" if rng.random() < 0.7 else "REGISTER"
     fuser = "sipsak" if tool == "sipsak" else None
     probe_name = "sipvicious" if tool == "sipvicious" else "100"
     for _ in range(rng.randint(1, 2)):
@@ -134,7 +158,11 @@ def robodialer(ctx: Ctx) -> Iterator[Emit]:
     either sequential (every DID from a random point on) or a sorted lead list (ascending with
     gaps), and the campaign stops early when the list runs out. Calls are dealt round-robin over
     the addresses at a fixed rate of 0.05-0.25 calls/s each with only ±3 % jitter, so each
-    address dials ascending numbers at a near-constant interval. Every call gets a new caller
+    address dials ascending numbers at a near-constant interval. Shared addresses: 20 % of
+    campaigns transit the interconnect carrier (its SBCs, in its exact format: only the numbers
+    and the pace differ from its customers' calls) and 20 % run from behind a small business's
+    NAT (:data:`.plans.SHARED_SMB`, which carries that company's PBX) with a popular phone's
+    exact header layout and User-Agent. Every call gets a new caller
     ID, 60 % neighbour-spoofed (same NPA-NXX as the callee). Outcome: unassigned numbers 404, 15
     % answered for a few seconds (a recording, a hang-up), the rest cancelled after 6-18 s of
     ringing, unavailable or busy.
@@ -154,6 +182,14 @@ def _campaign(rng: random.Random, t: float) -> Iterator[Emit]:
     interval = 1.0 / (rng.uniform(0.05, 0.25) * len(ips))
     numbers = _dids_from(rng, wrap=False)
     sparse = rng.random() < 0.5
+    route = pick(rng, ROBO_ROUTES)
+    port = 5060
+    lan = ""
+    if route == "smb":
+        st, models = rng.choice(COPIED_PHONES)
+        ua, plus, port = rng.choice(models), "", nat_port(rng)
+        ips, lan = [plans.SHARED_SMB], f"192.168.1.{rng.randrange(2, 255)}"
+        interval = 1.0 / rng.uniform(0.05, 0.25)
 
     def calls() -> Iterator[list[Emit]]:
         now, k = t, 0
@@ -166,8 +202,14 @@ def _campaign(rng: random.Random, t: float) -> Iterator[Emit]:
             caller = plans.neighbour(rng, callee) if rng.random() < 0.6 else plans.nanp(rng)
             ip = ips[k % len(ips)]
             display = caller if rng.random() < 0.5 else None
-            spec = Spec("INVITE", plus + callee, plans.SITE_HOST, plus + caller, ip, ip, 5060, now, display, ua=ua)
-            yield call(now, ip, 5060, build(st, spec, rng), _site_outcome(rng, callee, ROBO))
+            if route == "carrier":
+                ip, invite = carrier_invite(rng, now, caller, callee, display=display)
+            else:
+                spec = Spec(
+                    "INVITE", plus + callee, plans.SITE_HOST, plus + caller, ip, lan or ip, port, now, display, ua=ua
+                )
+                invite = build(st, spec, rng)
+            yield call(now, ip, port, invite, _site_outcome(rng, callee, ROBO))
             now += interval * rng.uniform(0.97, 1.03)
             k += 1
 

@@ -51,11 +51,12 @@ def _dial_nanp(number: str, outside: str, rng: random.Random) -> str:
 def office_pbx(ctx: Ctx) -> Iterator[Emit]:
     """Desk phones of a 150-person company registered to the hosted PBX through the proxy.
 
-    Two offices, each behind one public address (NAT): the HQ on two desk-phone brands (Yealink
-    and Polycom, or Snom, Cisco or Fanvil: picked per run) dialling 10/11 digits, a branch on
-    one brand (Grandstream, Yealink or Fanvil) dialling ``9`` for an outside line. Each phone
-    model at each site is its own installation (codec list and optional headers as the site's
-    admin provisioned them, see :mod:`.variety`).
+    Two offices, each behind one public address (NAT; the HQ's is :data:`.plans.SHARED_OFFICE`,
+    which a scanner on a compromised PC also uses, see :func:`.attacks.scanner_sweep`): the HQ
+    on two desk-phone brands (Yealink and Polycom, or Snom, Cisco or Fanvil: picked per run)
+    dialling 10/11 digits, a branch on one brand (Grandstream, Yealink or Fanvil) dialling ``9``
+    for an outside line. Each phone model at each site is its own installation (codec list and
+    optional headers as the site's admin provisioned them, see :mod:`.variety`).
     Every phone keeps a stable NAT mapping (random public port, LAN address in Via/Contact).
     Calls follow working hours (peak 9-17 local with a lunch dip, 8 % at weekends), about 1.6
     calls per user per peak hour, from users of very unequal activity (log-normal weights).
@@ -67,8 +68,9 @@ def office_pbx(ctx: Ctx) -> Iterator[Emit]:
     rng = ctx.rng
     hq = rng.choice((("yealink", "polycom"), ("yealink", "polycom"), ("snom", "cisco"), ("polycom", "fanvil")))
     branch = rng.choice(("grandstream", "grandstream", "yealink", "fanvil"))
+    host_in(rng, plans.POOLS["office"][0])  # drawn, then replaced: the HQ NAT is the shared one
     sites = (
-        (host_in(rng, plans.POOLS["office"][0]), "192.168.10", 0.8, ((hq[0], 0.75), (hq[1], 0.25)), ""),
+        (plans.SHARED_OFFICE, "192.168.10", 0.8, ((hq[0], 0.75), (hq[1], 0.25)), ""),
         (host_in(rng, plans.POOLS["office"][0]), "10.20.1", 0.2, ((branch, 1.0),), "9"),
     )
     provisioned: dict[tuple[str, str], Style] = {}

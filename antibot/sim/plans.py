@@ -88,6 +88,13 @@ CARRIER_SBCS = ("208.93.64.21", "208.93.64.22", "208.93.66.21", "208.93.66.22")
 #: The second interconnect carrier's SBCs (fixed, like :data:`CARRIER_SBCS`).
 REGIONAL_SBCS = ("199.255.120.10", "199.255.120.11", "199.255.121.10", "199.255.121.11", "216.115.69.140")
 
+#: Addresses that carry people and bots at once: the head office's NAT (:func:`.phones.office_pbx`:
+#: a compromised PC behind it runs a scanner) and one small business's PBX address
+#: (:func:`.trunks.smb_trunks`: a dialler behind the same NAT). Fixed, so attack profiles can
+#: reach them; the carriers' SBCs (:data:`CARRIER_SBCS`) are shared the same way.
+SHARED_OFFICE = "64.124.18.40"
+SHARED_SMB = "50.201.7.23"
+
 POOLS: dict[str, tuple[str, ...]] = {
     "office": ("64.124.0.0/16",),
     "smb": ("50.200.0.0/14", "96.64.0.0/11", "66.75.0.0/16"),

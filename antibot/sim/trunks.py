@@ -161,7 +161,8 @@ def smb_trunks(ctx: Ctx) -> Iterator[Emit]:
     """Small businesses' own PBXs using the platform as their SIP trunk: one address each.
 
     30 companies, each with one PBX on its own business-broadband address (port 5060 or a
-    NAT port), send their users' outside calls through the proxy. Every PBX is its own
+    NAT port; the first company's is :data:`.plans.SHARED_SMB`, which a robodialer also uses),
+    send their users' outside calls through the proxy. Every PBX is its own
     installation (:mod:`.variety`): Asterisk/FreePBX/Yeastar (PJSIP), an older chan_sip
     Asterisk or Issabel, FreeSWITCH/FusionPBX, 3CX or a Cisco CUBE, with its own release,
     codec list and optional headers, 0-2 proxies on the way (Max-Forwards 68-70, sometimes a
@@ -175,7 +176,7 @@ def smb_trunks(ctx: Ctx) -> Iterator[Emit]:
     """
     rng = ctx.rng
     companies = []
-    for _ in range(ctx.count(30)):
+    for n in range(ctx.count(30)):
         st, releases, _ = rng.choices(_SMB_PBXS, [w for _, _, w in _SMB_PBXS])[0]
         inst = installation(
             st,
@@ -186,6 +187,8 @@ def smb_trunks(ctx: Ctx) -> Iterator[Emit]:
             trim=0.3,
         )
         ip = host_in(rng, rng.choice(plans.POOLS["smb"]))
+        if n == 0:
+            ip = plans.SHARED_SMB  # a dialler behind this company's NAT too: attacks.robodialer
         port = 5060 if rng.random() < 0.7 else nat_port(rng)
         users = max(4, min(80, round(rng.lognormvariate(2.6, 0.8))))
         main = plans.nanp(rng, rng.choice(plans.AREA_CODES + plans.LOCAL_AREAS))

@@ -22,6 +22,10 @@ from numpy.typing import NDArray
 from .. import __version__
 from ..detect.model import FORMAT, Model
 from ..sim.profiles import PROFILES
+from .shared import shared_markdown
+
+#: The shared-address table's scorers: report key -> column title.
+SHARED_SCORERS = {"shipped": "shipped model", "held_out": "model that never saw the profile"}
 
 MODEL_NAME = "antibot-gbt"
 
@@ -219,7 +223,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {name} | {p['label']} | {p['rows']} | {_pct(p['flagged'])} | {_pct(p['blocked'])} "
             f"| {p['mean_score']:.3f} |"
         )
-    lines += ["", f"All targets met: **{'yes' if report['targets_met'] else 'no'}**.", ""]
+    lines += ["", *shared_markdown(report.get("shared_addresses") or [], SHARED_SCORERS)]
+    lines += [f"All targets met: **{'yes' if report['targets_met'] else 'no'}**.", ""]
     if report.get("skipped"):
         lines += [f"Not evaluated (nothing of the other label left to train on): {', '.join(report['skipped'])}.", ""]
     lines += _errors(report)
@@ -324,8 +329,9 @@ def _corroboration(share: float) -> str:
         return "no corroboration (the thresholds act on the score alone)"
     return (
         f"corroboration {share:g} (the thresholds act on a score only when the last hour's calls of its "
-        "flow (source + User-Agent fingerprint), of its source, or of its fingerprint seen from 5+ addresses "
-        "back it, or its flow shows a campaign signal; sweeps are refused whatever the score: "
+        "flow (source + User-Agent fingerprint) or of its fingerprint seen from 5+ addresses back it, or its "
+        "flow shows a campaign signal; an isolated score is relayed as suspect from the reject threshold up; "
+        "sweeps are refused whatever the score: "
         "`antibot/detect/corroboration.py`; the whole evaluation day is replayed in time order with each "
         "fold model's scores)"
     )

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from ..detect.features import FEATURE_NAMES, counter_features, observation, static_features
 from ..detect.lists import NumberLists
 from ..detect.numbers import parties
+from ..detect.rules import dialled
 from ..sim.generator import SimEvent, generate
 from ..sip.errors import SipError
 from ..sip.message import Request
@@ -130,6 +131,8 @@ class RowFacts:
     user_agent: str
     #: The User-Agent with the header-order hash (:func:`antibot.detect.fingerprint.ua_fingerprint`).
     ua_fingerprint: str = ""
+    #: The international numbers dialled (:func:`antibot.detect.rules.dialled`): destination rules.
+    dialled: tuple[str, ...] = ()
 
 
 @dataclass
@@ -256,7 +259,14 @@ async def replay(
         rows.ts.append(ev.ts)
         caller, callee = parties(req)
         rows.facts.append(
-            RowFacts(ev.src_ip, caller.text, callee.text, req.header("user-agent") or "", obs.ua_fingerprint)
+            RowFacts(
+                ev.src_ip,
+                caller.text,
+                callee.text,
+                req.header("user-agent") or "",
+                obs.ua_fingerprint,
+                dialled(req, callee),
+            )
         )
         if ev.status == 487:
             ringing[ev.src_ip, req.call_id] = ev.ts

@@ -35,6 +35,7 @@ from ..detect.rules import Decision, Facts, RuleSet
 from ..detect.verdict import Action
 from ..sim.profiles import PROFILES
 from .dataset import Dataset
+from .shared import shared_table
 from .train import TrainParams, export, fit, scores
 
 #: Recall targets (flagged) for held-out attack profiles; the FPR target for held-out people.
@@ -174,7 +175,9 @@ def decisions_for(
     for row, facts, score, backing, swept in rows:
         values = dict(zip(FEATURE_NAMES, row, strict=True))
         backing = 1.0 if costly(values) else backing
-        f = Facts(facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values, backing)
+        f = Facts(
+            facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values, backing, facts.dialled
+        )
         decision = rules.decide(f)
         if swept and (decision.rule is None or decision.rule in SCORE_RULES):
             p = rules.sweep
@@ -346,17 +349,19 @@ def evaluate(
         "skipped": skipped,
     }
     done = ~np.isnan(pooled)
+    pooled_actions: list[Action | None] = [None] * len(test)
     if done.any():
         keep = np.flatnonzero(done)
         held_out = test.subset(done)
+        acts = actions_for(held_out, pooled[keep], rules, pooled_support[keep], [sweep_day[i] for i in keep])
+        for i, a in zip(keep.tolist(), acts, strict=True):
+            pooled_actions[i] = a
         report["overall_held_out"] = {
-            **rates(
-                held_out.y,
-                actions_for(held_out, pooled[keep], rules, pooled_support[keep], [sweep_day[i] for i in keep]),
-            ),
+            **rates(held_out.y, acts),
             "auc": _auc(held_out.y, pooled[keep]),
             "note": "every evaluation row scored by the model that never saw its profile",
         }
+    report["shared_addresses"] = shared_table(test, {"shipped": actions_full, "held_out": pooled_actions})
     report["targets_met"] = all(r["target"]["met"] for r in results if r["target"] is not None)
     report["seconds"] = round(time.monotonic() - started, 1)
     return report, curves

@@ -36,7 +36,7 @@ class SettingsUpdate(ApiModel):
         None, ge=MIN_THRESHOLD, le=1.0, description="score from which it is rejected"
     )
     corroboration: float | None = Field(None, ge=0.0, le=1.0)
-    isolated_verdict: Literal["pass", "suspect"] | None = None
+    isolated_verdict: Literal["pass", "suspect", "suspect-above-reject"] | None = None
     reject_status: int | None = Field(None, ge=MIN_STATUS, le=MAX_STATUS)
     deny_action: Literal["suspect", "reject", "drop"] | None = None
 

@@ -70,7 +70,7 @@ async def test_settings(app: FastAPI, url: str) -> None:
             "suspect_threshold": 0.5,
             "reject_threshold": 0.9,
             "corroboration": 0.5,
-            "isolated_verdict": "pass",
+            "isolated_verdict": "suspect-above-reject",
             "reject_status": 603,
             "deny_action": "reject",
             "version": 0,

@@ -44,29 +44,48 @@ def _always_high() -> Model:
     )
 
 
-def test_support_from_the_source() -> None:
-    assert support(Counters(src_1h=1.0)) == pytest.approx(1 / (1 + PRIOR))  # a first call: 1/3
-    assert support(Counters(src_1h=2.0, src_high_1h=1.0)) == pytest.approx(0.5)  # a second high one
-    assert support(Counters(src_1h=50.0, src_high_1h=2.0)) == pytest.approx(3 / 52)  # an isolated one
+def test_support_from_the_flow() -> None:
+    assert support(Counters(src_1h=1.0, flow_1h=1.0)) == pytest.approx(1 / (1 + PRIOR))  # a first call: 1/3
+    assert support(Counters(src_1h=2.0, flow_1h=2.0, flow_high_1h=1.0)) == pytest.approx(0.5)  # a second high one
+    assert support(Counters(src_1h=50.0, flow_1h=50.0, flow_high_1h=2.0)) == pytest.approx(3 / 52)  # isolated
     assert support(Counters()) == 1.0  # nothing counted (no counters): the score alone
+    assert support(Counters(src_1h=2.0, src_high_1h=1.0)) == pytest.approx(0.5)  # no flow counted: the address
+
+
+def test_the_address_neither_shelters_nor_backs_a_flow() -> None:
+    """Bots and people behind one NAT: the scanner's high scores on the address do not back a
+    phone's call (its own flow scores low), and the phones' history does not shelter the bot."""
+    phone_behind_scanning_nat = Counters(src_1h=200.0, src_high_1h=190.0, flow_1h=20.0, flow_high_1h=0.0)
+    assert support(phone_behind_scanning_nat) == pytest.approx(1 / 22)
+    bot_behind_busy_nat = Counters(src_1h=200.0, src_high_1h=5.0, flow_1h=5.0, flow_high_1h=4.0)
+    assert support(bot_behind_busy_nat) == pytest.approx(5 / 7)
 
 
 def test_a_fingerprint_backs_only_when_spread_over_addresses() -> None:
-    swarm = Counters(src_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD)
+    swarm = Counters(src_1h=1.0, flow_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD)
     assert support(swarm) == pytest.approx(40 / 42)
-    narrow = Counters(src_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD - 1)
-    assert support(narrow) == pytest.approx(1 / 3)  # its own addresses judge it
-    busy_source = Counters(src_1h=10.0, src_high_1h=9.0, ua_1h=100.0, ua_high_1h=1.0, ua_distinct_src_1h=30.0)
-    assert support(busy_source) == pytest.approx(10 / 12)  # the larger share
+    narrow = Counters(src_1h=1.0, flow_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD - 1)
+    assert support(narrow) == pytest.approx(1 / 3)  # its own flow judges it
+    busy_flow = Counters(
+        src_1h=10.0, flow_1h=10.0, flow_high_1h=9.0, ua_1h=100.0, ua_high_1h=1.0, ua_distinct_src_1h=30.0
+    )
+    assert support(busy_flow) == pytest.approx(10 / 12)  # the larger share
 
 
 def test_thresholds_wait_for_support_but_operator_rules_do_not() -> None:
-    rules = RuleSet([], corroboration=0.5)
+    rules = RuleSet([], corroboration=0.5, isolated_verdict="pass")
     isolated = rules.decide(Facts("192.0.2.1", "", "", "", 0.97, {}, support=0.3))
     # not acted on (never rejected for want of support): relayed, score-isolated its rule
     assert (isolated.action, isolated.rule, isolated.stateless) == (Action.RELAY, "score-isolated", False)
     marked = RuleSet([], corroboration=0.5, isolated_verdict="suspect")
     assert marked.decide(Facts("192.0.2.1", "", "", "", 0.97, {}, support=0.3)).action is Action.SUSPECT
+    assert marked.decide(Facts("192.0.2.1", "", "", "", 0.6, {}, support=0.3)).action is Action.SUSPECT
+    # the default: an isolated score that would have been rejected is never passed silently
+    default = RuleSet([], corroboration=0.5)
+    top = default.decide(Facts("192.0.2.1", "", "", "", 0.97, {}, support=0.3))
+    assert (top.action, top.rule) == (Action.SUSPECT, "score-isolated")
+    mid = default.decide(Facts("192.0.2.1", "", "", "", 0.6, {}, support=0.3))
+    assert (mid.action, mid.rule) == (Action.RELAY, "score-isolated")
     assert rules.decide(Facts("192.0.2.1", "", "", "", 0.97, {}, support=0.5)).action is Action.REJECT
     assert rules.decide(Facts("192.0.2.1", "", "", "", 0.6, {}, support=0.5)).action is Action.SUSPECT
     low = rules.decide(Facts("192.0.2.1", "", "", "", 0.2, {}, support=0.0))
@@ -202,7 +221,7 @@ def test_sweep_reasons_are_readable_and_follow_the_policy() -> None:
     assert sweep_reason(Counters(flow_1h=12.0, flow_distinct_ext_60s=10.0), 0, p) == (
         "10 distinct extensions in 60 s from this flow"
     )
-    assert sweep_reason(Counters(flow_1h=5.0), 4, p) == "5 callees dialled in sequence by this flow"
+    assert sweep_reason(Counters(flow_1h=5.0), 4, p) == "5 callees dialled in sequence by this flow or its User-Agent"
     failing = Counters(flow_1h=8.0, flow_distinct_ext_60s=5.0, flow_calls_1h=6.0, flow_failed_1h=5.0)
     assert sweep_reason(failing, 0, p).endswith("5 of its 6 calls failed")
     answered = Counters(flow_1h=60.0, flow_distinct_ext_60s=5.0, flow_calls_1h=59.0, flow_failed_1h=5.0)
@@ -229,7 +248,9 @@ def test_a_sweep_with_a_softphone_user_agent_from_a_busy_address_is_stopped_with
     sweep = [d.decide(parse(_call(str(400 + k), zoiper)), SHARED, 0.0) for k in range(20)]
     passed = [v for v in sweep if v.action is Action.RELAY]
     assert len(passed) <= 4 and all(v.action is Action.REJECT for v in sweep[4:])
-    assert sweep[4].rule == "sweep" and sweep[4].reason_text.endswith("5 callees dialled in sequence by this flow")
+    assert sweep[4].rule == "sweep" and sweep[4].reason_text.endswith(
+        "5 callees dialled in sequence by this flow or its User-Agent"
+    )
     assert sweep[-1].reason_text.endswith("20 distinct extensions in 60 s from this flow")
     assert d.stats.sweeps == 16
     assert d.decide(parse(_call("02079460001")), SHARED, 0.0).action is Action.RELAY  # the desk phone still passes

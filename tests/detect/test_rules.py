@@ -147,8 +147,8 @@ def test_an_uncorroborated_high_score_is_relayed_as_the_policy_says(
     assert (d.action, d.rule, d.stateless) == (action, "score-isolated", False)
 
 
-def test_isolated_verdict_is_pass_or_suspect() -> None:
-    assert RuleSet([]).isolated_verdict == "pass"
+def test_isolated_verdict_is_pass_suspect_or_suspect_above_reject() -> None:
+    assert RuleSet([]).isolated_verdict == "suspect-above-reject"
     with pytest.raises(RuleError, match="isolated_verdict"):
         RuleSet([], isolated_verdict="reject")
 

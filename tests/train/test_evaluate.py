@@ -15,7 +15,7 @@ from antibot.detect.rules import RuleSet, RuleSpec
 from antibot.detect.verdict import Action
 from antibot.sim.profiles import PROFILES
 from antibot.train.card import markdown, plot_curves
-from antibot.train.dataset import Dataset, RowFacts
+from antibot.train.dataset import EVAL_START, Dataset, RowFacts, SimConfig, build_dataset
 from antibot.train.evaluate import by_rule, decide, decisions_for, default_rules, evaluate, folds, rates
 from antibot.train.train import TrainParams, export, fit
 
@@ -124,14 +124,15 @@ def test_the_verdict_path_applies_thresholds_and_rules(small_eval: Dataset) -> N
 
 
 def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> None:
-    """Every call scores 0.982: a source's first call has support 1/3 (relayed, isolated), its
-    second 2/4 (rejected); shuffling the rows changes nothing (replayed by time)."""
+    """Every call scores 0.982: a flow's first call has support 1/3 (isolated: relayed as
+    suspect by default, as pass here), its second 2/4 (rejected); shuffling the rows changes
+    nothing (replayed by time)."""
     rows = small_eval.subset(np.arange(len(small_eval)) < 200)
     order = np.argsort(rows.ts, kind="stable")
-    first: dict[str, int] = {}
+    first: dict[tuple[str, str], int] = {}
     for i in order:
-        first.setdefault(rows.facts[i].source_ip, int(i))
-    rules = RuleSet([], corroboration=0.5)
+        first.setdefault((rows.facts[i].source_ip, rows.facts[i].ua_fingerprint), int(i))
+    rules = RuleSet([], corroboration=0.5, isolated_verdict="pass")
     decisions = decisions_for(rows, np.full(len(rows), 0.982), rules)
     isolated = {i for i, d in enumerate(decisions) if d.rule == "score-isolated"}
     assert isolated and isolated <= set(first.values())  # only first calls (a busy fingerprint may back some)
@@ -144,7 +145,9 @@ def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> Non
     again = decisions_for(shuffled, np.full(len(rows), 0.982), rules)
     assert [again[j].rule for j in range(len(rows))] == [decisions[perm[j]].rule for j in range(len(rows))]
     low = decisions_for(rows, np.full(len(rows), 0.1), rules)
-    assert {d.action for d in low} == {Action.RELAY} and not any(d.rule for d in low)
+    swept = [i for i, d in enumerate(low) if d.rule == "sweep"]  # whatever the score: bots only
+    assert all(rows.y[i] == 1 for i in swept)
+    assert all(d.action is Action.RELAY and not d.rule for i, d in enumerate(low) if i not in swept)
 
 
 def test_a_listed_costly_number_needs_no_support_in_evaluation_either(small_eval: Dataset) -> None:
@@ -154,6 +157,22 @@ def test_a_listed_costly_number_needs_no_support_in_evaluation_either(small_eval
     rules = RuleSet([], corroboration=0.5)
     decisions = decisions_for(rows, np.full(4, 0.982), rules, support=np.zeros(4))
     assert [d.rule for d in decisions] == ["score-reject", "score-reject", "score-isolated", "score-isolated"]
+
+
+def test_the_destination_rule_acts_in_evaluation_as_in_the_proxy(small_eval: Dataset) -> None:
+    """The replay keeps each call's dialled international numbers, so the default destination
+    rule rejects a toll-fraud call whatever its score, as ``antibot run`` does."""
+    rows = small_eval.subset(np.arange(len(small_eval)) < 3)
+    assert all(isinstance(f.dialled, tuple) for f in rows.facts)
+    rows.facts = [replace(rows.facts[0], dialled=("88213456789",)), *rows.facts[1:]]
+    decisions = decisions_for(rows, np.zeros(3))
+    assert decisions[0].action == Action.REJECT and decisions[0].rule == "deny-destination:premium"
+    assert [d.action for d in decisions[1:]] == [Action.RELAY, Action.RELAY]
+
+
+def test_a_toll_fraud_row_is_replayed_with_what_it_dialled(url: str) -> None:
+    ds = build_dataset(SimConfig(seed=5, duration=1800.0, start=EVAL_START, profiles=("toll_fraud",)), url)
+    assert len(ds) > 0 and all(f.dialled for f in ds.facts)
 
 
 def test_the_default_verdict_path_is_antibot_runs(small_eval: Dataset) -> None:
