@@ -115,7 +115,7 @@ def _stump_model(tmp: Path, feature: str, threshold: float) -> Path:
 
 def test_an_isolated_high_score_is_relayed_a_repeated_one_is_not(e2e: Harness) -> None:
     """Corroboration with real peers. A model that scores long caller IDs 0.98: one such call
-    among a source's ordinary calls is relayed, marked score-isolated; a run of them from the
+    among a source's ordinary calls is relayed as suspect, marked score-isolated; a run of them from the
     same source is rejected once its history backs the score (the 10th of the run, see
     antibot/detect/corroboration.py: support (10 + 1) / (9 + 10 + 2) >= 0.5)."""
     model = _stump_model(e2e.tmp, "from_len", 8.5)
@@ -147,11 +147,13 @@ def test_an_isolated_high_score_is_relayed_a_repeated_one_is_not(e2e: Harness) -
     assert len(invites) == 22 - rejected, invites
     isolated = [inv for inv in invites if "14155550100" in inv]
     assert len(isolated) == 1, invites
-    assert re.search(r"^X-Antibot-Verdict: pass\s*$", isolated[0], re.M), isolated[0]  # isolated_verdict
+    # the default isolated_verdict: a score that would have rejected the call is never passed silently
+    assert re.search(r"^X-Antibot-Verdict: suspect\s*$", isolated[0], re.M), isolated[0]
     assert re.search(r"^X-Antibot-Score: 0\.982\s*$", isolated[0], re.M), isolated[0]
     assert re.search(r"^X-Antibot-Reasons: score-isolated,caller-length", isolated[0], re.M), isolated[0]
     held = [inv for inv in invites if "14155550199" in inv]
     assert len(held) == 12 - rejected and all("X-Antibot-Reasons: score-isolated" in inv for inv in held), held
+    assert all("X-Antibot-Verdict: suspect" in inv for inv in held), held
     ordinary_invites = [inv for inv in invites if "sip:2001@" in inv]
     assert all(re.search(r"^X-Antibot-Score: 0\.018\s*$", inv, re.M) for inv in ordinary_invites)
 
