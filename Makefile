@@ -45,7 +45,7 @@ test-pure: $(BIN)/antibot
 	@rm -rf $(PURE) && mkdir -p $(PURE)/repo
 	@cp -r antibot tests models pyproject.toml $(PURE)/repo/ && find $(PURE)/repo -name '*.so' -delete
 	@ln -sfn $(abspath ..)/shared $(PURE)/shared
-	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/sip tests/transaction tests/proxy tests/detect tests/store/test_commands.py
+	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/sip tests/transaction tests/proxy tests/transport tests/detect tests/store/test_commands.py
 
 bench: $(COMPILED)
 	$(BIN)/python bench/run.py $(ARGS)
