@@ -58,6 +58,8 @@ COSTLY: Final = ("to_premium", "to_high_risk", "to_honeypot", "from_high_risk")
 CAMPAIGN_RUN: Final = 3
 CAMPAIGN_EXTENSIONS: Final = 10.0
 CAMPAIGN_NEIGHBOURS: Final = 3.0
+#: Steps of a rising run looked for between other calls (:func:`rising_run`).
+RISING_MAX: Final = 8
 #: Actions a sweep may take.
 SWEEP_ACTIONS: Final = ("suspect", "reject", "drop")
 
@@ -72,6 +74,10 @@ class SweepPolicy:
       at most ``step`` apart and all in one direction (400, 401, 402...).
 
     ``action`` (reject, drop or suspect) with ``status`` (0: the policy's reject status).
+    ``rising_action`` is taken instead when the run was found only between other calls of a
+    User-Agent fingerprint seen on several addresses (:func:`rising_run`: a dialler behind a
+    carrier's SBCs). ``suspect`` by default: a customer's call can land in the dialler's
+    sequence by chance, and it must still ring.
     """
 
     def __init__(
@@ -84,6 +90,7 @@ class SweepPolicy:
         step: int = 10,
         action: str = "reject",
         status: int = 0,
+        rising_action: str = "suspect",
     ) -> None:
         for name, value, low in (
             ("extensions", extensions, 2),
@@ -98,8 +105,9 @@ class SweepPolicy:
             raise ValueError(f"sweep.sequential must be at most 9 (the recent callees kept), not {sequential!r}")
         if not isinstance(enabled, bool):
             raise ValueError(f"sweep.enabled must be true or false, not {enabled!r}")
-        if action not in SWEEP_ACTIONS:
-            raise ValueError(f"sweep.action must be one of {', '.join(SWEEP_ACTIONS)}, not {action!r}")
+        for label, choice in (("action", action), ("rising_action", rising_action)):
+            if choice not in SWEEP_ACTIONS:
+                raise ValueError(f"sweep.{label} must be one of {', '.join(SWEEP_ACTIONS)}, not {choice!r}")
         if isinstance(status, bool) or not isinstance(status, int) or not (status == 0 or 400 <= status <= 699):
             raise ValueError(f"sweep.status must be 0 (the reject status) or 400-699, not {status!r}")
         self.enabled = enabled
@@ -110,6 +118,7 @@ class SweepPolicy:
         self.step = step
         self.action = action
         self.status = status
+        self.rising_action = rising_action
 
     def as_doc(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in DEFAULT_SWEEP}
@@ -125,6 +134,7 @@ DEFAULT_SWEEP: Final[dict[str, Any]] = {
     "step": 10,
     "action": "reject",
     "status": 0,
+    "rising_action": "suspect",
 }
 
 
@@ -169,6 +179,31 @@ def sequential_run(anchor: int, recent: Sequence[str], step: int) -> int:
     return run
 
 
+def rising_run(callee: str, recent: Sequence[str], step: int) -> int:
+    """Steps of the rising chain ending at ``callee`` through ``recent`` (newest first),
+    skipping the calls in between: each number taken is below the one after it by at most
+    ``step``. A dialler working up a number list behind a carrier's SBCs is interleaved with the
+    carrier's other calls, which break :func:`sequential_run`; its own callees still rise.
+    Only numbers of the callee's length count (as digit strings of one length, their text
+    order is their numeric order, so most are passed over without being converted). At most
+    :data:`RISING_MAX` steps are looked for: the sweep rule needs far fewer."""
+    anchor = callee_value(callee)
+    if anchor < 0 or not recent:
+        return 0
+    width = len(callee)
+    low = str(max(0, anchor - step * RISING_MAX)).zfill(width)
+    run = 0
+    prev = anchor
+    for r in recent:
+        if len(r) != width or r >= callee or r < low or not r.isdigit() or not r.isascii():
+            continue
+        v = int(r)
+        if prev - step <= v < prev:
+            run += 1
+            prev = v
+    return run
+
+
 def callee_value(to_number: str) -> int:
     """The callee as an integer for :func:`sequential_run`; -1 when it is not a number."""
     if to_number and len(to_number) <= 18 and to_number.isdigit() and to_number.isascii():
@@ -176,16 +211,37 @@ def callee_value(to_number: str) -> int:
     return -1
 
 
-def flow_run(c: Counters, anchor: int, step: int) -> int:
-    """:func:`sequential_run` of the callee ``anchor`` (-1: none) through the recent callees of
+def flow_run(c: Counters, callee: str, step: int) -> int:
+    """:func:`sequential_run` of the ``callee`` through the recent callees of
     the flow, or of its User-Agent fingerprint on every address (a botnet handed the numbers in
     order, one call per bot), whichever is longer."""
+    anchor = callee_value(callee)
     if anchor < 0:
         return 0
     run = sequential_run(anchor, c.flow_recent_to, step) if c.flow_recent_to else 0
     if c.ua_recent_to and c.ua_distinct_src_1h >= 2.0:
         run = max(run, sequential_run(anchor, c.ua_recent_to, step))
     return run
+
+
+def judge_flow(c: Counters, callee: str, p: SweepPolicy) -> tuple[int, str, str]:
+    """The flow's campaign run and its sweep: ``(run, reason, action)``, reason and action ""
+    when it is not sweeping. The run is :func:`flow_run`'s, or, when that is no sweep,
+    :func:`rising_run` through the callees of the flow's fingerprint on two or more addresses
+    (then the reason says so and the action is ``rising_action``). One function for the proxy
+    and for the evaluation's replay."""
+    run = flow_run(c, callee, p.step)
+    reason = sweep_reason(c, run, p)
+    if reason or run >= p.sequential or c.ua_distinct_src_1h < 2.0 or not c.ua_recent_to:
+        return run, reason, p.action if reason else ""
+    rising = rising_run(callee, c.ua_recent_to, p.step)
+    if rising >= p.sequential and p.enabled and c.flow_1h > 0.0:
+        return (
+            rising,
+            f"{rising + 1} callees in rising order from this User-Agent's addresses, between their other calls",
+            p.rising_action,
+        )
+    return max(run, rising), "", ""
 
 
 def campaign(c: Counters, run: int) -> bool:
@@ -235,16 +291,17 @@ Row = tuple[float, str, str, float, str, str, bool]
 
 def replay_campaigns(
     rows: Iterable[Row], threshold: float, policy: SweepPolicy | None = None, max_entities: int = 10_000_000
-) -> tuple[list[float], list[str]]:
-    """The support and sweep reason ("" for none) of each of ``rows`` = ``(time, source
-    address, fingerprint, score, callee, caller, neighbour-spoofed)`` in time order, counted
+) -> tuple[list[float], list[tuple[str, str]]]:
+    """The support and sweep ``(reason, action)`` (both "" for none, :func:`judge_flow`) of each
+    of ``rows`` = ``(time, source address, fingerprint, score, callee, caller, neighbour-spoofed)``
+    in time order, counted
     as one proxy node counts them (:class:`LocalCounters`, without call outcomes): what
     ``antibot evaluate`` replays with each fold model's scores. A row whose score reaches
     ``threshold`` counts as high for the rows after it."""
     p = policy or SweepPolicy()
     counters = LocalCounters(max_entities)
     backing: list[float] = []
-    sweeps: list[str] = []
+    sweeps: list[tuple[str, str]] = []
     for now, source, fingerprint, score, to, caller, neighbour in rows:
         obs = Observation(
             source,
@@ -257,9 +314,9 @@ def replay_campaigns(
             caller if neighbour else "",
         )
         c = counters.observe(obs, now)
-        run = flow_run(c, callee_value(to), p.step)
+        run, reason, action = judge_flow(c, to, p)
         backing.append(support(c, campaign(c, run)))
-        sweeps.append(sweep_reason(c, run, p))
+        sweeps.append((reason, action))
         if score >= threshold:
             counters.high(obs, now)
     return backing, sweeps
@@ -283,7 +340,7 @@ def campaigns(
     callers: Sequence[str] | None = None,
     neighbours: Sequence[bool] | None = None,
     policy: SweepPolicy | None = None,
-) -> tuple[list[float], list[str]]:
+) -> tuple[list[float], list[tuple[str, str]]]:
     """:func:`replay_campaigns` over parallel columns in any order (sorted by time, stable;
     returned in the given order)."""
     n = len(ts)
@@ -294,7 +351,7 @@ def campaigns(
     rows = ((ts[i], sources[i], fingerprints[i], scores[i], to[i], fr[i], nb[i]) for i in order)
     backing, swept = replay_campaigns(rows, threshold, policy)
     out = [1.0] * n
-    reasons = [""] * n
+    reasons = [("", "")] * n
     for k, i in enumerate(order):
         out[i] = backing[k]
         reasons[i] = swept[k]

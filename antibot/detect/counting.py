@@ -44,6 +44,7 @@ from .windowed import (
     NO_MEMBERS,
     RECENT_TO,
     SEEN_MAX,
+    UA_RECENT,
     Delta,
     Entity,
     Plan,
@@ -80,7 +81,7 @@ PLANS: Final = (
         "ua_fingerprint",
         (("inv", 60), ("inv", 3600), ("high", 3600)),
         (("dsrc", 3600, "source_ip"),),
-        RECENT_TO,
+        UA_RECENT,
         ("ua_60s", "ua_1h", "ua_high_1h", "ua_distinct_src_1h"),
     ),
     Plan(

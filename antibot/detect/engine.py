@@ -20,7 +20,7 @@ from typing import Final, Protocol
 
 from ..logs import WarnLimiter
 from ..sip.message import Request
-from .corroboration import callee_value, campaign, costly, flow_run, support, sweep_reason
+from .corroboration import campaign, costly, judge_flow, support
 from .counting import LocalCounters, outcome_metrics
 from .explain import reason_codes
 from .features import FEATURE_NAMES, counter_features, invite_features
@@ -207,15 +207,14 @@ class Detector:
         high = score >= self.rules.suspect_threshold
         # campaigns are judged per flow (source + fingerprint), see .corroboration
         sweep = self.rules.sweep
-        run = flow_run(counters, callee_value(callee.text), sweep.step) if counted else 0
-        swept = sweep_reason(counters, run, sweep) if counted else ""
+        run, swept, swept_action = judge_flow(counters, callee.text, sweep) if counted else (0, "", "")
         backing = support(counters, campaign(counters, run)) if high and counted and not costly(values) else 1.0
         dests = dialled(req, callee) if self.rules.reads_destinations else ()
         decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing, dests))
         if swept and (decision.rule is None or decision.rule in SCORE_RULES):  # operator rules come first
             self.stats.sweeps += 1
             status = sweep.status or self.rules.reject_status
-            decision = Decision(Action(sweep.action), SWEEP, status, swept)
+            decision = Decision(Action(swept_action), SWEEP, status, swept)
         reasons = reason_codes(top, values)  # short codes that agree with the values (.explain)
         if decision.rule is not None:
             reasons.insert(0, decision.rule)

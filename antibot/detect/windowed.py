@@ -19,6 +19,9 @@ from typing import Final
 #: To numbers kept per source for the sequential-dialling feature, and how long (s).
 RECENT_TO: Final = 10
 RECENT_TTL: Final = 3600
+#: To numbers kept per User-Agent fingerprint across its addresses: enough to find one
+#: dialler's rising callees between the other calls a carrier's SBCs carry (a few minutes of them).
+UA_RECENT: Final = 64
 #: Members of each distinct count remembered as already counted by Redis.
 SEEN_MAX: Final = 64
 #: Members of one bucket of a distinct count kept until a sync takes them. Only reached while

@@ -126,15 +126,15 @@ def support_of(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> NDArray[n
     return np.asarray(_replay(ds, s, rules)[0], dtype=np.float64)
 
 
-def sweeps_of(ds: Dataset, rules: RuleSet) -> list[str]:
-    """Each row's sweep reason ("" for none, :func:`antibot.detect.corroboration.sweep_reason`)
+def sweeps_of(ds: Dataset, rules: RuleSet) -> list[tuple[str, str]]:
+    """Each row's sweep ``(reason, action)`` ("" for none, :func:`antibot.detect.corroboration.judge_flow`)
     when the rows of ``ds`` (a whole day) are replayed: per flow, whatever the scores; the
     simulated calls' outcomes are not replayed, so only the extension-count and sequential
     rules act here (the proxy also counts failures fed back)."""
     return _replay(ds, np.zeros(len(ds)), rules)[1]
 
 
-def _replay(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> tuple[list[float], list[str]]:
+def _replay(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> tuple[list[float], list[tuple[str, str]]]:
     """:func:`antibot.detect.corroboration.campaigns` over ``ds`` with scores ``s``: the flows
     (source + fingerprint), their callees and neighbour-spoofed callers, as the proxy counts them."""
     neighbour = ds.X[:, FEATURE_NAMES.index("from_neighbour")] > 0.0 if len(ds) else np.zeros(0, dtype=bool)
@@ -156,7 +156,7 @@ def decisions_for(
     s: NDArray[np.float64],
     rules: RuleSet | None = None,
     support: NDArray[np.float64] | None = None,
-    sweeps: Sequence[str] | None = None,
+    sweeps: Sequence[tuple[str, str]] | None = None,
 ) -> list[Decision]:
     """The rule decision of every row of ``ds`` given its model score, corroboration support
     and sweep reason (defaults: :func:`support_of` and :func:`sweeps_of` over ``ds`` itself;
@@ -179,9 +179,9 @@ def decisions_for(
             facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values, backing, facts.dialled
         )
         decision = rules.decide(f)
-        if swept and (decision.rule is None or decision.rule in SCORE_RULES):
-            p = rules.sweep
-            decision = Decision(Action(p.action), SWEEP, p.status or rules.reject_status, swept)
+        if swept[0] and (decision.rule is None or decision.rule in SCORE_RULES):
+            reason, action = swept
+            decision = Decision(Action(action), SWEEP, rules.sweep.status or rules.reject_status, reason)
         out.append(decision)
     return out
 
@@ -191,7 +191,7 @@ def actions_for(
     s: NDArray[np.float64],
     rules: RuleSet | None = None,
     support: NDArray[np.float64] | None = None,
-    sweeps: Sequence[str] | None = None,
+    sweeps: Sequence[tuple[str, str]] | None = None,
 ) -> list[Action]:
     return [d.action for d in decisions_for(ds, s, rules, support, sweeps)]
 

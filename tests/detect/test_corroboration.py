@@ -10,12 +10,14 @@ from antibot.detect.corroboration import (
     CAMPAIGN_EXTENSIONS,
     CAMPAIGN_RUN,
     PRIOR,
+    RISING_MAX,
     SPREAD,
     SweepPolicy,
     callee_value,
     campaign,
     costly,
     replay_support,
+    rising_run,
     sequential_run,
     support,
     supports,
@@ -29,7 +31,7 @@ from antibot.detect.model import FORMAT, Model
 from antibot.detect.observation import Counters, Observation
 from antibot.detect.policy import default_doc, ruleset_from_doc
 from antibot.detect.rules import Facts, RuleError, RuleSet, RuleSpec
-from antibot.detect.verdict import Action
+from antibot.detect.verdict import Action, Verdict
 
 from ._sip import PHONE, PHONE_SRC, parse
 
@@ -216,6 +218,72 @@ def test_sequential_runs_need_small_steps_in_one_direction() -> None:
     assert callee_value("0044") == 44 and callee_value("+44") == -1 and callee_value("") == -1
 
 
+def test_rising_runs_skip_the_calls_in_between() -> None:
+    # newest first: the dialler's 2008, 2005, 2003 between a carrier's other calls
+    recent = ("14159990000", "14158012008", "alice", "14158012009", "14158012005", "1415801", "14158012003")
+    assert rising_run("14158012010", recent, 10) == 3
+    assert sequential_run(14158012010, recent, 10) == 0  # the carrier's call breaks the plain run
+    assert rising_run("14158012010", recent, 2) == 1  # steps above ``step`` end it
+    assert rising_run("14158012002", recent, 10) == 0  # only lower numbers lead up to the callee
+    assert rising_run("0405", ("0403", "0990", "0401", "399"), 10) == 2  # same width, leading zeros kept
+    assert rising_run("bob", recent, 10) == 0 and rising_run("405", (), 10) == 0
+    many = tuple(str(2000 - k) for k in range(1, 40))
+    assert rising_run("2000", many, 1) == RISING_MAX  # looked for up to RISING_MAX steps
+
+
+def test_a_dialler_behind_a_carriers_sbcs_is_a_sweep_between_the_carriers_calls() -> None:
+    """A carrier's two SBCs (one fingerprint) deliver calls to random DIDs of a block; a
+    robodialer's calls to the block's DIDs in rising order are mixed in, three carrier calls
+    between two of its own, dealt over both SBCs. Its callees never follow each other on one
+    address, yet it is flagged within a handful (``suspect`` by default, ``rising_action``),
+    and none of the carrier's calls is touched."""
+    for rising_action, flagged in (("suspect", Action.SUSPECT), ("reject", Action.REJECT)):
+        robo, people = _carrier_with_a_dialler(rising_action)
+        assert all(v.action is Action.RELAY and v.rule is None for v in people)
+        assert [v.action for v in robo[:4]] == [Action.RELAY] * 4
+        assert all(v.action is flagged and v.rule == "sweep" for v in robo[4:])
+        assert robo[4].reason_text.endswith(
+            "5 callees in rising order from this User-Agent's addresses, between their other calls"
+        )
+
+
+def _carrier_with_a_dialler(rising_action: str) -> tuple[list[Verdict], list[Verdict]]:
+    doc = default_doc()
+    doc["sweep"] = {"rising_action": rising_action}
+    rules = ruleset_from_doc(doc)
+    d = Detector(rules=rules, model=_low(), counters=LocalCounters(), clock=lambda: T0)
+    rng = random.Random(3)
+    t = [T0]
+    d.clock = lambda: t[0]
+    sbcs = ("198.51.100.40", "198.51.100.41")
+    robo: list[Verdict] = []
+    people: list[Verdict] = []
+    for k in range(40):
+        for j in range(3):
+            t[0] += 2.0
+            to = f"44207946{rng.randrange(1000):04d}"
+            frm = f"447{rng.randrange(10**9):09d}"
+            people.append(d.decide(parse(_call(to, "Sonus SBC", frm=frm)), sbcs[(k + j) % 2], 0.0))
+        t[0] += 2.0
+        to = f"44207946{100 + 2 * k:04d}"
+        robo.append(
+            d.decide(parse(_call(to, "Sonus SBC", frm=f"44207946{rng.randrange(10**4):04d}")), sbcs[k % 2], 0.0)
+        )
+    return robo, people
+
+
+def test_rising_callees_between_other_calls_on_one_address_are_not_a_sweep() -> None:
+    """An office's phones (one address, one model) calling extensions: some happen to rise
+    between the others. Only a fingerprint spread over several addresses is searched that way."""
+    d = _detector(_low())
+    t = [T0]
+    d.clock = lambda: t[0]
+    for k in range(40):
+        t[0] += 30.0
+        to = str(200 + 2 * k) if k % 2 else str(300 + (k * 37) % 60)
+        assert d.decide(parse(_call(to)), SHARED, 0.0).rule is None
+
+
 def test_sweep_reasons_are_readable_and_follow_the_policy() -> None:
     p = SweepPolicy()
     assert sweep_reason(Counters(flow_1h=12.0, flow_distinct_ext_60s=10.0), 0, p) == (
@@ -229,7 +297,8 @@ def test_sweep_reasons_are_readable_and_follow_the_policy() -> None:
     assert sweep_reason(Counters(flow_1h=5.0), 3, p) == ""
     assert sweep_reason(Counters(flow_1h=5.0), 4, SweepPolicy(enabled=False)) == ""
     assert sweep_policy({"sequential": 6}).sequential == 6
-    for bad in ({"sequential": 1}, {"extensions": "10"}, {"action": "relay"}, {"status": 200}, {"nope": 1}):
+    bad_docs = ({"sequential": 1}, {"extensions": "10"}, {"action": "relay"}, {"rising_action": "pass"})
+    for bad in (*bad_docs, {"status": 200}, {"nope": 1}):
         with pytest.raises(ValueError, match="sweep"):
             sweep_policy(bad)
 
