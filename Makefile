@@ -5,11 +5,20 @@ BIN := $(VENV)/bin
 LISTEN ?= --listen udp:127.0.0.1:5060 --listen tcp:127.0.0.1:5060
 UPSTREAM ?= --upstream sip:127.0.0.1:5080
 
-.PHONY: run test test-pure deps sysdeps lint bench clean
+.PHONY: run test test-pure print-compiled deps sysdeps lint bench clean
 
-# Sources setup.py compiles with mypyc (the per-packet path); the stamp rebuilds them when they change.
-HOT_SRC := $(wildcard antibot/sip/*.py antibot/sip/*.c antibot/transaction/*.py antibot/proxy/*.py antibot/transport/loop.py antibot/transport/udp.py) \
-  models/antibot-gbt.json $(addprefix antibot/detect/,corroboration.py counting.py engine.py features.py fingerprint.py lists.py logform.py model.py numbers.py observation.py rules.py unscored.py verdict.py windowed.py) antibot/store/commands.py antibot/store/keys.py
+# The compiled set, declared once in pyproject.toml ([tool.antibot]; read with tomllib, so
+# $(PY) >= 3.11): the modules setup.py compiles with mypyc (the per-packet path) and its C
+# extensions. The stamp rebuilds them when one changes.
+toml_list = $(shell $(PY) -c 'import sys, tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["antibot"][sys.argv[1]])' $(1))
+HOT_MODULES := $(call toml_list,compiled)
+HOT_C := $(call toml_list,c-extensions)
+ifeq ($(strip $(HOT_MODULES)),)
+$(error no [tool.antibot] compiled list read from pyproject.toml (needs $(PY) >= 3.11))
+endif
+HOT_SRC := $(HOT_MODULES) $(HOT_C) $(HOT_C:.c=.pyi) models/antibot-gbt.json pyproject.toml
+# The tests of every package holding a compiled module (tests mirror the package layout).
+PURE_TESTS := $(sort $(foreach m,$(HOT_MODULES),tests/$(word 2,$(subst /, ,$(m)))))
 COMPILED := build/.compiled
 
 $(BIN)/antibot: pyproject.toml setup.py
@@ -38,14 +47,19 @@ test: sysdeps $(COMPILED)
 	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pure
 
-# The same compiled modules as pure Python (the fallback without a C compiler): their unit
-# tests run on a copy of the package without the compiled extensions.
+# The same compiled modules as pure Python (the fallback without a C compiler): the tests of
+# their packages run on a copy of the package without the compiled extensions.
 PURE := build/pure
 test-pure: $(BIN)/antibot
 	@rm -rf $(PURE) && mkdir -p $(PURE)/repo
 	@cp -r antibot tests models pyproject.toml $(PURE)/repo/ && find $(PURE)/repo -name '*.so' -delete
 	@ln -sfn $(abspath ..)/shared $(PURE)/shared
-	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider tests/sip tests/transaction tests/proxy tests/transport tests/detect tests/store/test_commands.py
+	cd $(PURE)/repo && $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider $(PURE_TESTS)
+
+# What the rules above derive from pyproject.toml (tests/test_build.py checks it).
+print-compiled:
+	@echo "hot-src $(HOT_SRC)"
+	@echo "pure-tests $(PURE_TESTS)"
 
 bench: $(COMPILED)
 	$(BIN)/python bench/run.py $(ARGS)

@@ -3,7 +3,8 @@
 The modules are plain, strictly typed Python; mypyc turns them into C extensions that cut the
 proxy's CPU per call (see bench/README.md). Without a C compiler, or with ``ANTIBOT_PURE=1``,
 the same modules run as pure Python: every extension is optional. One small hand-written C
-module, the parser's scanners (``antibot/sip/_scan.c``), is built beside them.
+module, the parser's scanners (``antibot/sip/_scan.c``), is built beside them. Both lists live
+in pyproject.toml (``[tool.antibot]``), which the Makefile and its ``test-pure`` read too.
 """
 
 from __future__ import annotations
@@ -12,58 +13,17 @@ import importlib.util
 import json
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
-#: Compiled modules: the per-packet path. ``antibot/sip/errors.py`` stays Python (exception
-#: classes with per-class status hints), as does everything that is not on the per-packet path.
-HOT = [
-    "antibot/sip/address.py",
-    "antibot/sip/build.py",
-    "antibot/sip/headers.py",
-    "antibot/sip/message.py",
-    "antibot/sip/parser.py",
-    "antibot/sip/uri.py",
-    "antibot/sip/validate.py",
-    "antibot/sip/via.py",
-    "antibot/transaction/_base.py",
-    "antibot/transaction/client.py",
-    "antibot/transaction/effects.py",
-    "antibot/transaction/server.py",
-    "antibot/transaction/timers.py",
-    "antibot/proxy/contexts.py",
-    "antibot/proxy/core.py",
-    "antibot/proxy/effects.py",
-    "antibot/proxy/routing.py",
-    "antibot/proxy/table.py",
-    "antibot/proxy/targets.py",
-    "antibot/proxy/upstreams.py",
-    "antibot/transport/loop.py",
-    "antibot/transport/udp.py",
-    # the scoring path of every new INVITE (features, local counters, verdict)
-    "antibot/detect/corroboration.py",
-    "antibot/detect/counting.py",
-    "antibot/detect/windowed.py",
-    "antibot/detect/engine.py",
-    "antibot/detect/features.py",
-    "antibot/detect/fingerprint.py",
-    "antibot/detect/lists.py",
-    "antibot/detect/logform.py",
-    "antibot/detect/model.py",
-    "antibot/detect/numbers.py",
-    "antibot/detect/observation.py",
-    "antibot/detect/rules.py",
-    "antibot/detect/unscored.py",
-    "antibot/detect/verdict.py",
-    # the RESP of the counter syncs' writes (an entity seen once: most of a sync)
-    "antibot/store/commands.py",
-    "antibot/store/keys.py",
-]
-#: Hand-written C: the parser's header-line and parameter scanners (their Python references:
-#: ``parser._split_lines`` and ``headers._plain_param``).
-SCAN = "antibot/sip/_scan.c"
+#: The compiled set, declared once in pyproject.toml (``[tool.antibot]``): the modules mypyc
+#: compiles (the per-packet path) and the hand-written C extensions built beside them.
+COMPILED_SET = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text())["tool"]["antibot"]
+HOT: list[str] = COMPILED_SET["compiled"]
+C_EXTENSIONS: list[str] = COMPILED_SET["c-extensions"]
 #: The shipped model's trees as compiled code (see ``antibot.detect.model.walker_source``).
 MODEL = Path("models/antibot-gbt.json")
 TREES = Path("antibot/detect/_shipped_trees.py")
@@ -96,7 +56,9 @@ def _ext_modules() -> list[object]:
         return []
     # One shared library inside the package (found by editable installs too).
     exts = mypycify(HOT + _shipped_trees(), opt_level="3", debug_level="0", group_name="antibot._hotpath")
-    exts.append(Extension("antibot.sip._scan", [SCAN], extra_compile_args=["-O2"]))
+    for source in C_EXTENSIONS:  # antibot/sip/_scan.c: the extension antibot.sip._scan
+        name = source.removesuffix(".c").replace("/", ".")
+        exts.append(Extension(name, [source], extra_compile_args=["-O2"]))
     for ext in exts:
         ext.optional = True  # no C compiler: fall back to the pure-Python modules
     return list(exts)
@@ -117,4 +79,5 @@ class BuildPy(build_py):
             self.copy_file(str(path), str(target / path.name))
 
 
-setup(ext_modules=_ext_modules(), cmdclass={"build_py": BuildPy})
+if __name__ == "__main__":  # `python setup.py ...` and setuptools' build backend (tests read HOT)
+    setup(ext_modules=_ext_modules(), cmdclass={"build_py": BuildPy})

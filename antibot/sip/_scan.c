@@ -1,17 +1,16 @@
 /* C scanners for the SIP parser's per-line loops, each exactly its Python reference's result.
  *
- * split_lines(head, out, singles, via_values, keys, single, header_type): the fast path of
- * antibot.sip.parser._split_headers (reference: parser._split_lines). It splits a header
- * section (RFC 3261 section 7.3.1: "name: value" lines joined by CRLF, no folding): for each
- * line, Header(name, key, value.strip(), line + CRLF) is appended to `out`, the Via values
- * to `via_values`, and the first value of each header in `single` to `singles`. It returns
- * the key of the first header of `single` that came twice ("" when none; a second
- * Content-Length of the same value is tolerated), or None when the section needs the Python
- * path: a folded line, a line without a colon, an empty line, or a name not yet in `keys`
- * (the Python path validates the name and caches it there). After None the lists and dict
- * may hold a partial result: the caller clears them before running the Python path. It
- * saves the per-line tuple of str.partition and the generic calls of the compiled Python:
- * four objects per line (name, value, line, Header).
+ * split_lines(head, keys, single, header_type): the fast path of antibot.sip.parser._split_headers
+ * (reference: parser._split_lines, which returns the same). It splits a header section
+ * (RFC 3261 section 7.3.1: "name: value" lines joined by CRLF, no folding) and returns the
+ * tuple (headers, singles, via_values, repeated): for each line Header(name, key, value.strip(),
+ * line + CRLF) in `headers`, the first value of each header in `single` by key in `singles`,
+ * the Via values in `via_values`, and in `repeated` the key of the first header of `single`
+ * that came twice ("" when none; a second Content-Length of the same value is tolerated).
+ * It returns None when the section needs the Python path: a folded line, a line without a
+ * colon, an empty line, or a name not yet in `keys` (the Python path validates the name and
+ * caches it there). It saves the per-line tuple of str.partition and the generic calls of the
+ * compiled Python: four objects per line (name, value, line, Header).
  *
  * plain_param(text, wanted, not_plain): antibot.sip.headers.plain_param (reference:
  * headers._plain_param): the value of the first parameter named `wanted` in a plain
@@ -57,16 +56,14 @@ static PyObject *
 split_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "split_lines() takes 7 arguments");
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "split_lines() takes 4 arguments");
         return NULL;
     }
-    PyObject *head = args[0], *out = args[1], *singles = args[2], *vias = args[3];
-    PyObject *keys = args[4], *single = args[5], *type_arg = args[6];
-    if (!PyUnicode_Check(head) || !PyList_Check(out) || !PyDict_Check(singles) || !PyList_Check(vias) ||
-        !PyDict_Check(keys) || !PyAnySet_Check(single) || !PyType_Check(type_arg) ||
+    PyObject *head = args[0], *keys = args[1], *single = args[2], *type_arg = args[3];
+    if (!PyUnicode_Check(head) || !PyDict_Check(keys) || !PyAnySet_Check(single) || !PyType_Check(type_arg) ||
         !PyType_IsSubtype((PyTypeObject *)type_arg, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "split_lines(str, list, dict, list, dict, set, tuple subtype)");
+        PyErr_SetString(PyExc_TypeError, "split_lines(str, dict, set, tuple subtype)");
         return NULL;
     }
     PyTypeObject *header_type = (PyTypeObject *)type_arg;
@@ -75,7 +72,11 @@ split_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     const Py_UCS1 *s = PyUnicode_1BYTE_DATA(head);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(head);
+    PyObject *out = PyList_New(0), *singles = PyDict_New(), *vias = PyList_New(0);
     PyObject *repeated = NULL;
+    if (out == NULL || singles == NULL || vias == NULL) {
+        goto error;
+    }
     Py_ssize_t start = 0;
     for (;;) {
         /* The line is s[start:eol]; `last` when no CRLF follows it (str.split("\r\n")). */
@@ -176,14 +177,28 @@ split_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         start = eol + 2;
     }
-    if (repeated != NULL) {
-        return repeated;
+    if (repeated == NULL && (repeated = PyUnicode_New(0, 0)) == NULL) {
+        goto error;
     }
-    return PyUnicode_New(0, 0);
+    PyObject *result = PyTuple_New(4);
+    if (result == NULL) {
+        goto error;
+    }
+    PyTuple_SET_ITEM(result, 0, out); /* the tuple takes the four references */
+    PyTuple_SET_ITEM(result, 1, singles);
+    PyTuple_SET_ITEM(result, 2, vias);
+    PyTuple_SET_ITEM(result, 3, repeated);
+    return result;
 python:
+    Py_DECREF(out);
+    Py_DECREF(singles);
+    Py_DECREF(vias);
     Py_XDECREF(repeated);
     Py_RETURN_NONE;
 error:
+    Py_XDECREF(out);
+    Py_XDECREF(singles);
+    Py_XDECREF(vias);
     Py_XDECREF(repeated);
     return NULL;
 }
@@ -275,7 +290,7 @@ not_plain:
 
 static PyMethodDef methods[] = {
     {"split_lines", (PyCFunction)(void (*)(void))split_lines, METH_FASTCALL,
-     "split_lines(head, out, singles, via_values, keys, single, header_type) -> str | None"},
+     "split_lines(head, keys, single, header_type) -> (headers, singles, via_values, repeated) | None"},
     {"plain_param", (PyCFunction)(void (*)(void))plain_param, METH_FASTCALL,
      "plain_param(text, wanted, not_plain) -> str | None | not_plain"},
     {NULL, NULL, 0, NULL},

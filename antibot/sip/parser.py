@@ -26,10 +26,14 @@ from .message import Header, Message, Request, Response, tag_of
 from .uri import SipUri, parse_uri
 from .via import parse_via
 
-#: The C build of :func:`_split_lines` (``_scan.c``), or None in a pure-Python install.
-LinesSplitter = Callable[
-    [str, list[Header], dict[str, str], list[str], dict[str, str], frozenset[str], type[Header]], str | None
-]
+#: A split header section (RFC 3261 §7.3.1): its headers, the headers allowed once by key
+#: (``SINGLE``: their first values), the Via values, and the key of the first single header that
+#: came twice ("" when none).
+Split = tuple[list[Header], dict[str, str], list[str], str]
+#: The C build of :func:`_split_lines` (``_scan.c``), or None in a pure-Python install: it takes
+#: the name cache, the single headers and the header type too, and answers None for what only
+#: the Python path handles.
+LinesSplitter = Callable[[str, dict[str, str], frozenset[str], type[Header]], Split | None]
 
 
 def _c_lines() -> LinesSplitter | None:
@@ -114,10 +118,8 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
     first, _, head = text.partition("\r\n")
     is_response = first[:4].upper() == "SIP/"  # SIP-Version is case-insensitive (RFC 3261 §7.1)
     headers: list[Header] = []
-    singles: dict[str, str] = {}
-    via_values: list[str] = []
     try:
-        repeated = _split_headers(head, headers, singles, via_values)
+        headers, singles, via_values, repeated = _split_headers(head)
         if repeated:
             raise ParseError(f"more than one {_NAMES[repeated]} header")
         msg = _build(first, headers, singles, via_values, is_response)
@@ -148,30 +150,30 @@ def _parse(data: bytes, end: int, body_start: int, *, stream: bool) -> tuple[Req
         raise
 
 
-def _split_headers(head: str, out: list[Header], singles: dict[str, str], via_values: list[str]) -> str:
-    """Split the header section into ``out``, collecting the Via values and the headers RFC 3261
-    §7.3.1 allows once (``singles``) on the way; returns the key of the first such header that
-    came twice (a 400), else "". Every line is split even then: a 400 is built from them.
+def _split_headers(head: str) -> Split:
+    """Split the header section, collecting the Via values and the headers RFC 3261 §7.3.1
+    allows once on the way (see :data:`Split`); every line is split even when a single header
+    came twice: a 400 is built from them.
 
     The C splitter does the usual section (known names, no folding); anything else, or a pure
     install, takes :func:`_split_lines`, with the same result."""
-    if not head:
-        return ""
     if C_LINES is not None:
-        repeated = C_LINES(head, out, singles, via_values, KEYS, SINGLE, Header)
-        if repeated is not None:
-            return repeated
-        del out[:]
-        singles.clear()
-        del via_values[:]
-    return _split_lines(head, out, singles, via_values)
+        split = C_LINES(head, KEYS, SINGLE, Header)
+        if split is not None:
+            return split
+    return _split_lines(head)
 
 
-def _split_lines(head: str, out: list[Header], singles: dict[str, str], via_values: list[str]) -> str:
-    """:func:`_split_headers` in Python (the reference for ``_scan.c``); ``head`` is not empty."""
+def _split_lines(head: str) -> Split:
+    """:func:`_split_headers` in Python (the reference for ``_scan.c``)."""
+    out: list[Header] = []
+    singles: dict[str, str] = {}
+    via_values: list[str] = []
+    if not head:
+        return out, singles, via_values, ""
     if "\r\n " in head or "\r\n\t" in head or head[0] in " \t":
-        out += _split_folded(head)
-        return _classify(out, singles, via_values)
+        out = _split_folded(head)
+        return out, singles, via_values, _classify(out, singles, via_values)
     keys = KEYS
     new = tuple.__new__
     repeated = ""
@@ -181,11 +183,9 @@ def _split_lines(head: str, out: list[Header], singles: dict[str, str], via_valu
         if key is None:
             # A line that cannot be split leaves no headers at all (nothing to answer with).
             if not colon or not name:
-                del out[:]
                 raise ParseError("header line without a name")
             name = name.rstrip(" \t")
             if not is_token(name):
-                del out[:]
                 raise ParseError(f"bad header name {name[:30]!a}")
             key = header_key(name)
         value = value.strip()
@@ -194,7 +194,7 @@ def _split_lines(head: str, out: list[Header], singles: dict[str, str], via_valu
             via_values.append(value)
         elif key in SINGLE and not repeated:
             repeated = _single(singles, key, value)
-    return repeated
+    return out, singles, via_values, repeated
 
 
 def _split_folded(head: str) -> list[Header]:

@@ -1,0 +1,104 @@
+"""The compiled set is declared once, in pyproject.toml (``[tool.antibot]``), and its three
+readers agree: setup.py compiles exactly it, the Makefile rebuilds when one of its files
+changes, and ``make test-pure`` runs tests that name every compiled module."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DECLARED: dict[str, list[str]] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["antibot"]
+COMPILED = DECLARED["compiled"]
+
+
+def _dotted(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def test_the_declared_set_names_existing_modules_once() -> None:
+    assert len(COMPILED) == len(set(COMPILED)) > 30
+    for path in [*COMPILED, *DECLARED["c-extensions"]]:
+        assert (ROOT / path).is_file(), path
+        assert path.startswith("antibot/") and path.count("/") == 2, path  # antibot/<package>/<module>
+    assert "antibot/sip/parser.py" in COMPILED and "antibot/sip/errors.py" not in COMPILED
+
+
+def test_setup_py_compiles_the_declared_set() -> None:
+    setup = runpy.run_path(str(ROOT / "setup.py"), run_name="setup_py")  # not __main__: no build
+    assert setup["HOT"] == COMPILED
+    assert setup["C_EXTENSIONS"] == DECLARED["c-extensions"] == ["antibot/sip/_scan.c"]
+
+
+@pytest.fixture(scope="module")
+def make_vars() -> dict[str, list[str]]:
+    """The lists the Makefile derives (``make print-compiled``), read with this interpreter."""
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    out = subprocess.run(
+        ["make", "-s", "--no-print-directory", "print-compiled", f"PY={sys.executable}"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MAKE")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return {name: values.split() for name, _, values in (line.partition(" ") for line in out.splitlines())}
+
+
+def test_the_makefile_rebuilds_when_a_declared_file_changes(make_vars: dict[str, list[str]]) -> None:
+    hot_src = make_vars["hot-src"]
+    assert hot_src[: len(COMPILED)] == COMPILED
+    assert {*DECLARED["c-extensions"], "antibot/sip/_scan.pyi", "pyproject.toml"} <= set(hot_src)
+
+
+def test_test_pure_runs_the_tests_of_every_compiled_package(make_vars: dict[str, list[str]]) -> None:
+    packages = sorted({path.split("/")[1] for path in COMPILED})
+    assert make_vars["pure-tests"] == [f"tests/{package}" for package in packages]
+    assert {"sip", "transaction", "proxy", "transport", "detect", "store"} <= set(packages)
+
+
+def _named_modules(test_file: Path) -> set[str]:
+    """The antibot modules whose names a test file imports: ``from antibot.a.b import X`` names
+    the module that defines X (``antibot.a`` re-exporting it from ``antibot.a.b`` counts too)."""
+    out: set[str] = set()
+    tree = ast.parse(test_file.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names if alias.name.startswith("antibot."))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("antibot"):
+            module = importlib.import_module(str(node.module))
+            out.add(module.__name__)
+            for alias in node.names:
+                value: Any = getattr(module, alias.name, None)
+                if value is None:  # a submodule not yet imported
+                    value = importlib.import_module(f"{module.__name__}.{alias.name}")
+                if isinstance(value, ModuleType):
+                    out.add(value.__name__)
+                else:  # a class or function: where it is defined; a constant: the module it came from
+                    out.add(getattr(value, "__module__", None) or module.__name__)
+    return out
+
+
+def test_every_compiled_module_is_named_by_a_test_that_test_pure_runs() -> None:
+    """A compiled module must have pure-Python tests: some test of its package imports it or a
+    class or function defined in it."""
+    missing = []
+    for path in COMPILED:
+        package = path.split("/")[1]
+        named = set().union(*(_named_modules(f) for f in sorted((ROOT / "tests" / package).rglob("*.py"))))
+        if _dotted(path) not in named:
+            missing.append(path)
+    assert not missing
