@@ -23,8 +23,8 @@ from .config import ConfigError, Settings
 from .detect.rules import RuleError
 from .detection_setup import Detection
 from .proxy.core import ProxyCore
+from .proxy.decision import Decide
 from .sip.message import Request
-from .transport.loop import DecideFn
 
 log = logging.getLogger("antibot")
 
@@ -149,7 +149,7 @@ async def follow_policy(detection: Detection, check_every: float = POLICY_CHECK_
 
 async def start_api(
     s: Settings, core: ProxyCore, detection: Detection, model: Path | None
-) -> tuple[DecideFn, ApiServer]:
+) -> tuple[Decide, ApiServer]:
     assert s.api_listen is not None
     latency = LatencyHistogram()
     detector = detection.detector

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, Settings
-from .detect.limiter import TokenBuckets
 from .detect.unscored import UnscoredRules
 from .policy_setup import build_rules, seed_doc
 from .proxy.core import CoreConfig, ProxyCore
-from .proxy.effects import Addr, CallOutcome
+from .proxy.decision import Decide
+from .proxy.effects import Addr
+from .proxy.limiter import TokenBuckets
 from .proxy.routing import Listener, LocalIdentity
 from .proxy.upstreams import Upstream, UpstreamPool
 from .startup import Reserved, reserve
 from .transaction import TimerConfig
-from .transport.loop import DecideFn, ProxyRunner
+from .transport.loop import ProxyRunner
 from .transport.tcp import TcpLimits, connection_budget
 
 log = logging.getLogger("antibot")
@@ -110,20 +111,18 @@ async def _serve(s: Settings, held: Reserved) -> None:
     tcp_limits = build_tcp_limits(s)  # first: the embedded Redis inherits the raised RLIMIT_NOFILE
     # Without detection the config's policy is the whole policy (no Redis, no admin API).
     unscored = UnscoredRules(build_rules(seed_doc(s)), reason_prefix=s.reason_prefix, reject_phrase=s.reject_phrase)
-    decide: DecideFn = unscored.decide
+    decide: Decide = unscored.decide
     on_outcome = None
     cleanup: list[object] = []
     api_server = None
     if s.detect:
+        from .detect.outcomes import OutcomeFeed
         from .detection_setup import start_detection
 
         detection = await start_detection(s, find_model(s.model))
         cleanup.append(detection)
 
-        def on_outcome_cb(o: CallOutcome) -> None:
-            detection.detector.outcome(o.call_ref, o.source.host, o.status, o.duration)
-
-        on_outcome = on_outcome_cb
+        on_outcome = OutcomeFeed(detection.detector, s.max_transactions)
         if s.api_listen:
             from .api_setup import start_api
 

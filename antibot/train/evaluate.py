@@ -32,7 +32,7 @@ from ..detect.engine import SCORE_RULES, SWEEP
 from ..detect.features import FEATURE_NAMES
 from ..detect.model import Model
 from ..detect.rules import Decision, Facts, RuleSet
-from ..detect.verdict import Action
+from ..proxy.decision import Action
 from ..sim.profiles import PROFILES
 from .dataset import Dataset
 from .shared import shared_table

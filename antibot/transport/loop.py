@@ -2,8 +2,8 @@
 
 Like aioquic's protocol layer: every input (datagram, stream message, timer, verdict) goes
 into the core with ``now = loop.time()``, and whatever effects come out are executed at
-once. The decision hook may be a plain function or a coroutine function; a coroutine runs
-in a task so no protocol callback ever awaits.
+once. The decision hook (:data:`antibot.proxy.decision.Decide`) is synchronous, so no
+protocol callback ever awaits and a verdict is applied in the same callback as its request.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from ..detect.verdict import Action, Verdict
 from ..logs import WarnLimiter
 from ..proxy.core import ProxyCore
+from ..proxy.decision import Action, Decide, Verdict
 from ..proxy.effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
@@ -32,8 +32,6 @@ log = logging.getLogger("antibot.loop")
 TIMER_SLACK: Final = 0.02
 _RELAY: Final = Verdict(Action.RELAY)
 
-DecideFn = Callable[[Request, Addr, float], Verdict | Awaitable[Verdict]]
-
 
 class ProxyRunner:
     """Owns the core, the sockets and the single timer."""
@@ -41,7 +39,7 @@ class ProxyRunner:
     def __init__(
         self,
         core: ProxyCore,
-        decide: DecideFn | None,
+        decide: Decide | None,
         *,
         tcp_limits: TcpLimits | None = None,
         on_outcome: Callable[[CallOutcome], None] | None = None,
@@ -128,10 +126,7 @@ class ProxyRunner:
             # The hooks catch their own failures (and still apply the lists); this is the last resort.
             log.exception("decision hook failed; relaying as suspect")
             return self.core.apply_verdict(need.ticket, _hook_failed(self.core), self.loop.time())
-        if isinstance(result, Verdict):
-            return self.core.apply_verdict(need.ticket, result, self.loop.time())
-        self._spawn(self._await_verdict(need.ticket, result))
-        return []
+        return self.core.apply_verdict(need.ticket, result, self.loop.time())
 
     def _outcome(self, outcome: CallOutcome) -> None:
         assert self.on_outcome is not None
@@ -139,14 +134,6 @@ class ProxyRunner:
             self.on_outcome(outcome)
         except Exception:
             log.exception("outcome hook failed")
-
-    async def _await_verdict(self, ticket: int, pending: Awaitable[Verdict]) -> None:
-        try:
-            verdict = await pending
-        except Exception:
-            log.exception("decision hook failed; relaying as suspect")
-            verdict = _hook_failed(self.core)
-        self._run(self.core.apply_verdict(ticket, verdict, self.loop.time()))
 
     def _send(self, data: bytes, dest: Addr) -> None:
         if not _is_ip(dest.host):
