@@ -8,7 +8,7 @@ UPSTREAM ?= --upstream sip:127.0.0.1:5080
 .PHONY: run test test-pure deps sysdeps lint bench clean
 
 # Sources setup.py compiles with mypyc (the per-packet path); the stamp rebuilds them when they change.
-HOT_SRC := $(wildcard antibot/sip/*.py antibot/sip/*.c antibot/transaction/*.py antibot/proxy/*.py antibot/transport/loop.py antibot/transport/udp.py) \
+HOT_SRC := $(wildcard antibot/sip/*.py antibot/sip/*.c antibot/transaction/*.py antibot/proxy/*.py antibot/transport/latency.py antibot/transport/loop.py antibot/transport/udp.py) \
   models/antibot-gbt.json $(addprefix antibot/detect/,corroboration.py counting.py engine.py features.py fingerprint.py lists.py logform.py model.py numbers.py observation.py outcomes.py rules.py unscored.py windowed.py) antibot/store/commands.py antibot/store/keys.py
 COMPILED := build/.compiled
 

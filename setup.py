@@ -42,6 +42,7 @@ HOT = [
     "antibot/proxy/table.py",
     "antibot/proxy/targets.py",
     "antibot/proxy/upstreams.py",
+    "antibot/transport/latency.py",
     "antibot/transport/loop.py",
     "antibot/transport/udp.py",
     # the scoring path of every new INVITE (features, local counters, verdict)
@@ -106,7 +107,7 @@ def _ext_modules() -> list[object]:
 
 class BuildPy(build_py):
     """Also ship the model: the top-level ``models/antibot-gbt.*`` (model, card, evaluation
-    report and plots) become the package data ``antibot/models/``, which ``antibot.app.find_model``
+    report and plots) become the package data ``antibot/models/``, which ``antibot.detect.shipped.find_model``
     loads through ``importlib.resources``. An editable install reads ``models/`` in place."""
 
     def run(self) -> None:

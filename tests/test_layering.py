@@ -9,6 +9,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The packages ``antibot run`` is built from (antibot/run wires them; they never import it).
+_BELOW_RUN = (
+    "antibot.sip",
+    "antibot.transaction",
+    "antibot.proxy",
+    "antibot.transport",
+    "antibot.detect",
+    "antibot.store",
+    "antibot.sim",
+)
 
 
 def imports(path: Path) -> Iterator[tuple[int, str]]:
@@ -53,6 +63,10 @@ def test_imports_are_resolved_as_python_does() -> None:
         ("antibot.sip", ("asyncio", "socket", "redis", "antibot.store", "antibot.transport")),
         ("antibot.transaction", ("asyncio", "socket", "redis", "antibot.store", "antibot.transport")),
         ("antibot.proxy", ("asyncio", "socket", "redis", "antibot.store", "antibot.transport")),
+        # Start-up is wired in one place, antibot/run, and nothing below it reaches back up.
+        *((package, ("antibot.run", "api")) for package in _BELOW_RUN),
+        # The admin API is started by antibot/run: it never imports it back (find_model lives in detect).
+        ("api", ("antibot.run",)),
     ],
 )
 def test_a_layer_does_not_import_what_it_must_not(package: str, forbidden: tuple[str, ...]) -> None:
@@ -62,3 +76,10 @@ def test_a_layer_does_not_import_what_it_must_not(package: str, forbidden: tuple
 def test_an_offending_import_is_reported() -> None:
     """So the checks above can fail."""
     assert offences("antibot.detect", ("antibot.proxy.decision",)) != []
+    assert offences("antibot.run", ("api",)) != []  # the lazy import inside a function counts too
+
+
+def test_the_wiring_lives_in_one_package() -> None:
+    """No start-up module is left beside it at the top of the package."""
+    top = {p.stem for p in (ROOT / "antibot").glob("*.py")}
+    assert top.isdisjoint({"app", "api_setup", "detection_setup", "policy_setup", "startup"}), top

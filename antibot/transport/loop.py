@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import math
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -22,6 +23,7 @@ from ..proxy.decision import Action, Decide, Verdict
 from ..proxy.effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
+from .latency import LatencyHistogram
 from .tcp import ConnectionTable, TcpLimits
 from .udp import UdpProtocol
 
@@ -34,7 +36,7 @@ _RELAY: Final = Verdict(Action.RELAY)
 
 
 class ProxyRunner:
-    """Owns the core, the sockets and the single timer."""
+    """Owns the core, the sockets and the single timer; times every decision (``latency``)."""
 
     def __init__(
         self,
@@ -47,6 +49,8 @@ class ProxyRunner:
         self.core = core
         self.decide = decide
         self.on_outcome = on_outcome
+        #: How long each call of the decision hook took (whichever hook, API or not).
+        self.latency = LatencyHistogram()
         self.loop = asyncio.get_running_loop()
         self.udp: dict[int, UdpProtocol] = {}
         self.tcp = ConnectionTable(
@@ -120,12 +124,15 @@ class ProxyRunner:
     def _decide(self, need: NeedVerdict) -> list[ProxyEffect]:
         if self.decide is None:
             return self.core.apply_verdict(need.ticket, _RELAY, self.loop.time())
+        started = time.perf_counter()
         try:
             result = self.decide(need.request, need.source, self.loop.time())
         except Exception:
             # The hooks catch their own failures (and still apply the lists); this is the last resort.
+            self.latency.observe(time.perf_counter() - started)
             log.exception("decision hook failed; relaying as suspect")
             return self.core.apply_verdict(need.ticket, _hook_failed(self.core), self.loop.time())
+        self.latency.observe(time.perf_counter() - started)
         return self.core.apply_verdict(need.ticket, result, self.loop.time())
 
     def _outcome(self, outcome: CallOutcome) -> None:

@@ -12,8 +12,8 @@ from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector
 from antibot.detect.policy import default_doc, ruleset_from_doc
 from antibot.detect.rules import RuleError, dialled
-from antibot.policy_setup import build_rules, seed_doc
 from antibot.proxy.decision import Action
+from antibot.run.policy import build_rules, seed_doc
 from antibot.sip.message import Request
 
 from ._sip import addr, parse

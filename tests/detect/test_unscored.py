@@ -8,8 +8,8 @@ from typing import Any
 from antibot.config import load
 from antibot.detect.policy import default_doc, ruleset_from_doc
 from antibot.detect.unscored import UnscoredRules
-from antibot.policy_setup import build_rules, seed_doc
 from antibot.proxy.decision import Action
+from antibot.run.policy import build_rules, seed_doc
 from antibot.sip.message import Request
 from antibot.sip.parser import parse_datagram
 
