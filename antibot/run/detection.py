@@ -14,7 +14,7 @@ from ..detect.features import FEATURE_NAMES
 from ..detect.lists import NumberLists
 from ..detect.model import Model, ModelError, load_model
 from ..detect.outcomes import CALLS_TIMED, OutcomeFeed
-from ..detect.policy import default_doc
+from ..detect.policy_doc import default_doc
 from ..store import StoreError
 from ..store.calllog import CallLog
 from ..store.embedded import EmbeddedRedis, EmbeddedRedisError

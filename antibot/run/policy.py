@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError, Settings
 from ..detect.lists import NumberLists
-from ..detect.policy import default_doc, international_only, ruleset_from_doc
+from ..detect.policy_doc import default_doc, international_only, ruleset_from_doc
 from ..detect.rules import RuleError, RuleSet
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.observation import Counters, Observation
-from antibot.detect.policy import default_doc, ruleset_from_doc
+from antibot.detect.policy_doc import default_doc, ruleset_from_doc
 from antibot.detect.rules import Facts, RuleError, RuleSet, RuleSpec
 from antibot.proxy.decision import Action
 

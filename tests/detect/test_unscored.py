@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from antibot.config import load
-from antibot.detect.policy import default_doc, ruleset_from_doc
+from antibot.detect.policy_doc import default_doc, ruleset_from_doc
 from antibot.detect.unscored import UnscoredRules
 from antibot.proxy.decision import Action
 from antibot.run.policy import build_rules, seed_doc

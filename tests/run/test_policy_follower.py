@@ -15,7 +15,7 @@ from antibot.run.detection import start_detection
 from antibot.run.policy import follow_policy
 from antibot.store.embedded import EmbeddedRedis
 from antibot.store.redis import Store
-from api.policy import load_policy
+from api.policy_edit import load_policy
 
 from ..store.resp import Resp
 

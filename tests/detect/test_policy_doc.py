@@ -10,7 +10,7 @@ import pytest
 from antibot.config import ConfigError, Settings, load
 from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector
-from antibot.detect.policy import default_doc, ruleset_from_doc
+from antibot.detect.policy_doc import default_doc, ruleset_from_doc
 from antibot.detect.rules import RuleError, dialled
 from antibot.proxy.decision import Action
 from antibot.run.policy import build_rules, seed_doc
