@@ -84,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         return check_config(args.file)
     if args.command == "run":
-        from . import app, logs
+        from . import logs
         from .config import ConfigError, load
+        from .run import run as run_proxy
 
         try:
             settings = load(args.config, vars(args))
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             return _config_error(exc)
         logs.setup(settings.log_level)
         try:
-            app.run(settings)
+            run_proxy(settings)
         except ConfigError as exc:  # found at start-up: a refused model, a busy API port, no Redis...
             return _config_error(exc)
     return 0
@@ -103,7 +104,7 @@ def check_config(path: str) -> int:
     """``antibot config check FILE``: the schema, the values and the policy the file seeds (its
     rules compiled), as ``antibot run`` would read them; nothing is started or created."""
     from .config import ConfigError, load
-    from .policy_setup import build_rules, seed_doc
+    from .run.policy import build_rules, seed_doc
 
     try:
         # the file alone: without [[upstream]] it could still run with --upstream flags

@@ -75,7 +75,7 @@ class Settings:
     retry_after: int = 30
     shutdown_timeout: float = 32.0
     deny_user_agents: list[str] = field(default_factory=list)
-    #: The destination policy (antibot/detect/policy.py): refuse calls to the international
+    #: The destination policy (antibot/detect/policy_doc.py): refuse calls to the international
     #: premium / high-risk prefixes, except these international numbers or prefixes.
     deny_destinations: bool = True
     destination_exceptions: list[str] = field(default_factory=list)

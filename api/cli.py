@@ -50,7 +50,7 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None 
 
 
 def _shipped_model() -> Path | None:
-    from antibot.app import find_model
+    from antibot.detect.shipped import find_model
 
     return find_model(None)
 

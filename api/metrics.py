@@ -7,8 +7,6 @@ running alone has no provider and exports only the Redis-derived and API metrics
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,26 +41,6 @@ class MetricsSnapshot:
     internal_errors: int = 0  # decisions that failed inside (lists and rules applied, call marked suspect)
     counters_evicted_unsynced: int = 0  # counter entities forgotten (table full) before their counts reached Redis
     redis_restarts: int = 0  # times the embedded Redis was started again after it died
-
-
-class LatencyHistogram:
-    """A cheap in-process histogram for the proxy's decision latency (``observe`` costs one
-    bisect); ``sample()`` gives what :class:`MetricsSnapshot` wants."""
-
-    BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-
-    def __init__(self, bounds: Sequence[float] = BOUNDS) -> None:
-        self.bounds = tuple(sorted(bounds))
-        self.counts = [0] * (len(self.bounds) + 1)
-        self.total = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
-        self.total += seconds
-
-    def sample(self) -> HistogramSample:
-        cumulative = list(itertools.accumulate(self.counts))
-        return HistogramSample(tuple(zip(self.bounds, cumulative, strict=False)), cumulative[-1], self.total)
 
 
 class ProxyMetrics(Protocol):

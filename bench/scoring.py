@@ -54,7 +54,6 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
-from antibot.app import find_model  # noqa: E402
 from antibot.config import load  # noqa: E402
 from antibot.detect.counting import LocalCounters  # noqa: E402
 from antibot.detect.engine import Detector  # noqa: E402
@@ -63,8 +62,10 @@ from antibot.detect.lists import NumberLists  # noqa: E402
 from antibot.detect.numbers import parties  # noqa: E402
 from antibot.detect.observation import Counters  # noqa: E402
 from antibot.detect.rules import Facts  # noqa: E402
-from antibot.detection_setup import load_shipped_model  # noqa: E402
-from antibot.policy_setup import build_rules, seed_doc  # noqa: E402
+from antibot.detect.shipped import find_model  # noqa: E402
+from antibot.proxy.effects import Addr  # noqa: E402
+from antibot.run.detection import load_shipped_model  # noqa: E402
+from antibot.run.policy import build_rules, seed_doc  # noqa: E402
 from antibot.sim.generator import generate  # noqa: E402
 from antibot.sip.message import Request  # noqa: E402
 from antibot.sip.parser import parse_datagram  # noqa: E402
@@ -234,7 +235,7 @@ async def run_once(items: list[Invite], seed_dir: Path) -> dict[str, Sample]:
             with meter.measure(out, "decide (whole path)"):
                 for n, (r, i) in enumerate(zip(reqs, items, strict=True), 1):
                     clock.now = i.ts
-                    verdict = detector.decide(r, _Source(i.src), 0.0)
+                    verdict = detector.decide(r, Addr("udp", i.src, 5060), 0.0)
                     clock.now = i.ts + 5
                     detector.outcome(verdict.call_ref, i.src, i.status, i.duration)
                     if n % SYNC_EVERY == 0:
@@ -250,11 +251,6 @@ def _forget(model: Any) -> None:
     cache = getattr(model, "_explained", None)
     if cache is not None:
         cache.clear()
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    host: str
 
 
 class _Clock:

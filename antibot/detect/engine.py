@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from ..logs import WarnLimiter
+from ..proxy.decision import ACTION_LABELS, ACTION_VALUES, Action, Verdict, phrase_for
+from ..proxy.effects import Addr
 from ..sip.message import Request
 from .corroboration import campaign, costly, judge_flow, support
 from .counting import LocalCounters, outcome_metrics
@@ -31,7 +33,6 @@ from .numbers import Number, parties
 from .observation import Counters
 from .rules import ISOLATED, Decision, Facts, RuleSet, dialled
 from .unscored import INTERNAL_ERROR, internal_error, rules_only
-from .verdict import ACTION_LABELS, ACTION_VALUES, Action, Verdict, phrase_for
 
 #: The decision's rule when a flow is sweeping (:func:`.corroboration.sweep_reason`).
 SWEEP: Final = "sweep"
@@ -94,12 +95,12 @@ class Detector:
         #: Call refs remembered for their outcome's flow at most (oldest forgotten first).
         self.flow_refs = FLOW_REFS
 
-    def decide(self, req: Request, source: object, now: float) -> Verdict:
+    def decide(self, req: Request, source: Addr, now: float) -> Verdict:
         """The decision hook (DESIGN.md contract), synchronous; never raises. ``now`` is the
         proxy's monotonic clock; the counters use wall-clock time so that every node buckets
         alike. A request other than INVITE (REGISTER, OPTIONS, MESSAGE...) is screened by the
         lists and rules only; a failure inside falls back to :func:`.unscored.internal_error`."""
-        source_ip = str(getattr(source, "host", source))
+        source_ip = source.host
         try:
             if req.method != "INVITE":
                 return rules_only(

@@ -360,7 +360,6 @@ MARKERS: Final[dict[str, str]] = {
     "score-reject": "score at or above the reject threshold",
     "store-unavailable": "shared counters unreachable: counted on this node only",
     "internal-error": "deciding failed inside: only the lists and rules were applied",
-    "decide-timeout": "deciding took too long: relayed and marked",
     "allow-list:cidr": "source address on the allow list",
     "allow-list:number": "caller or callee number on the allow list",
     "allow-list:ua": "User-Agent on the allow list",

@@ -17,10 +17,10 @@ from typing import Any, Final
 
 import re2
 
+from ..proxy.decision import Action
 from ..sip.message import Request
 from .corroboration import SweepPolicy
 from .numbers import Number, dialout_probe, number_of, parties
-from .verdict import Action
 
 PHASES: Final = ("allow", "deny", "threshold")
 #: The decision's rule when a high score was not acted on for want of support (:mod:`.corroboration`).

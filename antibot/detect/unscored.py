@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Final
 
 from ..logs import WarnLimiter
+from ..proxy.decision import ACTION_VALUES, Action, Verdict, phrase_for
+from ..proxy.effects import Addr
 from ..sip.message import Request
 from .numbers import parties
 from .rules import Facts, RuleSet, dialled
-from .verdict import ACTION_VALUES, Action, Verdict, phrase_for
 
 _RELAY = Verdict(Action.RELAY)
 #: The reason a verdict carries when deciding failed inside (a bug, or input no stage expected).
@@ -116,8 +117,8 @@ class UnscoredRules:
         self.internal_errors = 0
         self._warn = WarnLimiter("antibot.detect")
 
-    def decide(self, req: Request, source: object, now: float) -> Verdict:
-        source_ip = str(getattr(source, "host", source))
+    def decide(self, req: Request, source: Addr, now: float) -> Verdict:
+        source_ip = source.host
         try:
             return rules_only(
                 self.rules, req, source_ip, reason_prefix=self.reason_prefix, reject_phrase=self.reject_phrase

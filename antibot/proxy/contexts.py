@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..detect.verdict import Verdict
 from ..sip.message import Request
 from ..transaction import (
     ClientInviteTransaction,
@@ -10,6 +9,7 @@ from ..transaction import (
     ServerInviteTransaction,
     ServerNonInviteTransaction,
 )
+from .decision import Verdict
 from .effects import Addr
 from .upstreams import Upstream
 
@@ -60,9 +60,9 @@ class Context:
     """The response context of one proxied request (§16.7), or of one health probe.
 
     ``state``: ``deciding`` (waiting for the verdict), ``proceeding``, ``done``.
-    ``deadline`` is the context's own timer: the verdict timeout, the failover timeout of
-    the current attempt, Timer C (§16.6 step 11) once a provisional arrived, or the probe
-    timeout. Plain classes with ``__slots__``: one of each per call, so cheap to create.
+    ``deadline`` is the context's own timer: the failover timeout of the current attempt,
+    Timer C (§16.6 step 11) once a provisional arrived, or the probe timeout. Plain classes
+    with ``__slots__``: one of each per call, so cheap to create.
     """
 
     __slots__ = (

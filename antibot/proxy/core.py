@@ -15,8 +15,6 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..detect.limiter import TokenBuckets
-from ..detect.verdict import ACTION_VALUES, Action, Verdict
 from ..sip import build
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
@@ -30,7 +28,9 @@ from ..transaction import (
 )
 from . import routing, table
 from .contexts import ClientSlot, Context, ServerSlot
+from .decision import ACTION_VALUES, Action, Verdict
 from .effects import Addr, NeedVerdict, ProxyEffect
+from .limiter import TokenBuckets
 from .table import TransactionTable
 from .targets import KnownDialogs, RelayRefused, RouteInfo, ack_target, request_targets
 from .upstreams import Upstream, UpstreamPool
@@ -50,7 +50,6 @@ class CoreConfig:
     timers: TimerConfig = field(default_factory=TimerConfig)
     failover_timeout: float = 2.0
     timer_c: float = 181.0
-    decide_timeout: float = 0.25
     #: Server (and client) transactions and answered calls kept at most: beyond, new requests get a
     #: stateless 503 and the oldest answered call is forgotten (bounded memory).
     max_transactions: int = 100_000
@@ -226,8 +225,6 @@ class ProxyCore(TransactionTable):
             ctx.state = "deciding"
             ctx.ticket = next(self._tickets)
             self.pending[ctx.ticket] = ctx
-            ctx.deadline = now + self.config.decide_timeout
-            self._arm(ctx)
             self._out.append(NeedVerdict(ctx.ticket, req, source))
             return
         if req.method == "INVITE":
@@ -501,12 +498,6 @@ class ProxyCore(TransactionTable):
         ctx.deadline = None
         if ctx.probe is not None:
             self._probe_result(ctx, False, now)
-        elif ctx.state == "deciding":
-            # Fail open: a slow or broken decision hook never loses a call.
-            self.pending.pop(ctx.ticket, None)
-            self._count("verdict_timeout")
-            headers = (("X-Antibot-Verdict", "suspect"), ("X-Antibot-Reasons", "decide-timeout"))
-            self._decided(ctx, Verdict(Action.SUSPECT, reasons=("decide-timeout",), headers=headers), now)
         elif ctx.state == "dropped":
             if ctx.server is not None:
                 self._forget_server(ctx.server)

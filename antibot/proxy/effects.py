@@ -41,7 +41,8 @@ class Transmit:
 
 @dataclass(init=False, unsafe_hash=True)
 class NeedVerdict:
-    """A new INVITE waits for the decision hook; answer with ``ProxyCore.apply_verdict(ticket, ...)``."""
+    """A request waits for the decision hook; answer with ``ProxyCore.apply_verdict(ticket, ...)``
+    (the transport does so at once: the hook is synchronous, so the request has no timer meanwhile)."""
 
     ticket: int
     request: Request
@@ -55,22 +56,26 @@ class NeedVerdict:
 
 @dataclass(init=False, unsafe_hash=True)
 class CallOutcome:
-    """How a relayed call ended, for the detector's failure/short-call counters.
+    """How a decided call from outside went, for detection's failure and short-call counters.
 
-    ``status`` is the final response to the INVITE (0: no answer at all); ``duration`` is
-    the time from the 2xx to the BYE, for answered calls.
+    ``status`` is the final response to the INVITE (0: no answer at all) and ``at`` the core's
+    ``now`` when it happened. A failed call is reported once (``ended``). An answered call (2xx)
+    is reported twice: when answered (``ended`` False), and when a BYE relayed through us ends
+    it (``ended``, status 200); the consumer times the call from the two ``at``.
     """
 
     call_ref: str
     source: Addr
     status: int
-    duration: float | None
+    at: float
+    ended: bool
 
-    def __init__(self, call_ref: str, source: Addr, status: int, duration: float | None) -> None:
+    def __init__(self, call_ref: str, source: Addr, status: int, at: float, ended: bool = True) -> None:
         self.call_ref = call_ref
         self.source = source
         self.status = status
-        self.duration = duration
+        self.at = at
+        self.ended = ended
 
 
 ProxyEffect = Transmit | NeedVerdict | CallOutcome

@@ -131,20 +131,20 @@ def ack_target(
 class KnownDialog:
     """An answered call from outside: its caller, the callee's Contact, its call ref."""
 
-    __slots__ = ("caller", "from_tag", "remote_target", "call_ref", "answered_at")
+    __slots__ = ("caller", "from_tag", "remote_target", "call_ref")
 
-    def __init__(self, caller: Addr, from_tag: str, remote_target: str | None, call_ref: str, now: float) -> None:
+    def __init__(self, caller: Addr, from_tag: str, remote_target: str | None, call_ref: str) -> None:
         self.caller = caller
         self.from_tag = from_tag
         self.remote_target = remote_target
         self.call_ref = call_ref
-        self.answered_at = now
 
 
 class KnownDialogs:
     """Calls from outside answered through this proxy, by Call-ID, until their BYE; beyond
-    ``limit`` the oldest is forgotten (bounded memory). They give the duration of a decided
-    call (:class:`CallOutcome`) and the remote target of a caller's request that names only us."""
+    ``limit`` the oldest is forgotten (bounded memory). They give the remote target of a
+    caller's request that names only us, and the call ref of a decided call ended by a BYE
+    (:class:`CallOutcome`; the consumer of the outcomes times the call, not the core)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -154,7 +154,7 @@ class KnownDialogs:
         self, me: LocalIdentity, ctx: Context, status: int, now: float, resp: Response | None
     ) -> CallOutcome | None:
         """The final ``status`` (``resp`` when received) of ``ctx``'s request: remember an INVITE
-        from outside answered 2xx; the outcome of a decided call that failed."""
+        from outside answered 2xx; the outcome of a decided call that was answered or failed."""
         req = ctx.request
         if req is None or req.method != "INVITE":
             return None
@@ -164,9 +164,11 @@ class KnownDialogs:
                 if len(self.calls) >= self.limit:
                     self.calls.pop(next(iter(self.calls)))  # oldest first
                 contact = _contact(me, resp)
-                self.calls[req.call_id] = KnownDialog(ctx.source, req.from_tag or "", contact, call_ref, now)
+                self.calls[req.call_id] = KnownDialog(ctx.source, req.from_tag or "", contact, call_ref)
+                if call_ref:
+                    return CallOutcome(call_ref, ctx.source, status, now, ended=False)
             return None
-        return CallOutcome(call_ref, ctx.source, status, None) if call_ref else None
+        return CallOutcome(call_ref, ctx.source, status, now) if call_ref else None
 
     def retarget(self, info: RouteInfo, req: Request, source: Addr) -> None:
         """An in-dialog request that names only us: route it by its dialog, if we know it."""
@@ -188,7 +190,7 @@ class KnownDialogs:
         known = self.calls.pop(call_id, None)
         if known is None or not known.call_ref:
             return None
-        return CallOutcome(known.call_ref, known.caller, 200, now - known.answered_at)
+        return CallOutcome(known.call_ref, known.caller, 200, now)
 
 
 def _contact(me: LocalIdentity, resp: Response) -> str | None:

@@ -32,7 +32,7 @@ from ..detect.engine import SCORE_RULES, SWEEP
 from ..detect.features import FEATURE_NAMES
 from ..detect.model import Model
 from ..detect.rules import Decision, Facts, RuleSet
-from ..detect.verdict import Action
+from ..proxy.decision import Action
 from ..sim.profiles import PROFILES
 from .dataset import Dataset
 from .shared import shared_table
@@ -105,7 +105,7 @@ def default_rules() -> RuleSet:
     """The rules ``antibot run`` starts with when nothing is configured: its seed policy
     document (thresholds 0.5 / 0.9, the known scanner User-Agents on the deny list)."""
     from ..config import load
-    from ..policy_setup import build_rules, seed_doc
+    from ..run.policy import build_rules, seed_doc
 
     return build_rules(seed_doc(load(None, {"upstream": ["sip:192.0.2.1:5060"]})))
 

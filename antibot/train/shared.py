@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..detect.verdict import Action
+from ..proxy.decision import Action
 from ..sim import plans
 from .dataset import Dataset
 

@@ -2,8 +2,8 @@
 
 Like aioquic's protocol layer: every input (datagram, stream message, timer, verdict) goes
 into the core with ``now = loop.time()``, and whatever effects come out are executed at
-once. The decision hook may be a plain function or a coroutine function; a coroutine runs
-in a task so no protocol callback ever awaits.
+once. The decision hook (:data:`antibot.proxy.decision.Decide`) is synchronous, so no
+protocol callback ever awaits and a verdict is applied in the same callback as its request.
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ import ipaddress
 import logging
 import math
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from ..detect.verdict import Action, Verdict
 from ..logs import WarnLimiter
 from ..proxy.core import ProxyCore
+from ..proxy.decision import Action, Decide, Verdict
 from ..proxy.effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
+from .latency import LatencyHistogram
 from .tcp import ConnectionTable, TcpLimits
 from .udp import UdpProtocol
 
@@ -32,16 +34,14 @@ log = logging.getLogger("antibot.loop")
 TIMER_SLACK: Final = 0.02
 _RELAY: Final = Verdict(Action.RELAY)
 
-DecideFn = Callable[[Request, Addr, float], Verdict | Awaitable[Verdict]]
-
 
 class ProxyRunner:
-    """Owns the core, the sockets and the single timer."""
+    """Owns the core, the sockets and the single timer; times every decision (``latency``)."""
 
     def __init__(
         self,
         core: ProxyCore,
-        decide: DecideFn | None,
+        decide: Decide | None,
         *,
         tcp_limits: TcpLimits | None = None,
         on_outcome: Callable[[CallOutcome], None] | None = None,
@@ -49,6 +49,8 @@ class ProxyRunner:
         self.core = core
         self.decide = decide
         self.on_outcome = on_outcome
+        #: How long each call of the decision hook took (whichever hook, API or not).
+        self.latency = LatencyHistogram()
         self.loop = asyncio.get_running_loop()
         self.udp: dict[int, UdpProtocol] = {}
         self.tcp = ConnectionTable(
@@ -122,16 +124,16 @@ class ProxyRunner:
     def _decide(self, need: NeedVerdict) -> list[ProxyEffect]:
         if self.decide is None:
             return self.core.apply_verdict(need.ticket, _RELAY, self.loop.time())
+        started = time.perf_counter()
         try:
             result = self.decide(need.request, need.source, self.loop.time())
         except Exception:
             # The hooks catch their own failures (and still apply the lists); this is the last resort.
+            self.latency.observe(time.perf_counter() - started)
             log.exception("decision hook failed; relaying as suspect")
             return self.core.apply_verdict(need.ticket, _hook_failed(self.core), self.loop.time())
-        if isinstance(result, Verdict):
-            return self.core.apply_verdict(need.ticket, result, self.loop.time())
-        self._spawn(self._await_verdict(need.ticket, result))
-        return []
+        self.latency.observe(time.perf_counter() - started)
+        return self.core.apply_verdict(need.ticket, result, self.loop.time())
 
     def _outcome(self, outcome: CallOutcome) -> None:
         assert self.on_outcome is not None
@@ -139,14 +141,6 @@ class ProxyRunner:
             self.on_outcome(outcome)
         except Exception:
             log.exception("outcome hook failed")
-
-    async def _await_verdict(self, ticket: int, pending: Awaitable[Verdict]) -> None:
-        try:
-            verdict = await pending
-        except Exception:
-            log.exception("decision hook failed; relaying as suspect")
-            verdict = _hook_failed(self.core)
-        self._run(self.core.apply_verdict(ticket, verdict, self.loop.time()))
 
     def _send(self, data: bytes, dest: Addr) -> None:
         if not _is_ip(dest.host):

@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from antibot.detect.policy import DEFAULT_DOC, DESTINATION_LISTS
+from antibot.detect.policy_doc import DEFAULT_DOC, DESTINATION_LISTS
 
 from ..deps import AdminDep, IfMatchDep, StoreDep, ViewerDep
-from ..policy import Edit, change_policy, load_policy, set_etag
+from ..policy_edit import Edit, change_policy, load_policy, set_etag
 from ..schemas.common import POLICY_ERRORS
 from ..schemas.destinations import (
     DestinationEntryPublic,

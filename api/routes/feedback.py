@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Path
 
 from .. import calllog
 from ..deps import AdminDep, StoreDep
-from ..policy import Edit, change_policy, load_policy
+from ..policy_edit import Edit, change_policy, load_policy
 from ..schemas import AllowlistedEntry, FeedbackCreate, FeedbackResult
 from ..schemas.calls import CallRef
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from ..deps import AdminDep, IfMatchDep, StoreDep, ViewerDep
-from ..policy import Edit, change_policy, load_policy, set_etag
+from ..policy_edit import Edit, change_policy, load_policy, set_etag
 from ..schemas import ListEntries, ListEntryPublic, ListsPublic, ListValue
 from ..schemas.common import POLICY_ERRORS
 from ..schemas.lists import ListKind, ListType

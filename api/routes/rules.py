@@ -12,7 +12,7 @@ from antibot.detect.rules import RuleError, RuleSet, RuleSpec
 
 from .. import calllog
 from ..deps import AdminDep, IfMatchDep, StoreDep, ViewerDep
-from ..policy import Edit, change_policy, load_policy, set_etag
+from ..policy_edit import Edit, change_policy, load_policy, set_etag
 from ..schemas import DryRunRequest, DryRunResult, RuleCreate, RuleList, RuleOrder, RulePublic, RuleUpdate
 from ..schemas.common import POLICY_ERRORS
 

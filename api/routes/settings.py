@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from antibot.detect.policy import DEFAULT_DOC
+from antibot.detect.policy_doc import DEFAULT_DOC
 
 from ..deps import AdminDep, IfMatchDep, StoreDep, ViewerDep
-from ..policy import Edit, change_policy, load_policy, set_etag
+from ..policy_edit import Edit, change_policy, load_policy, set_etag
 from ..schemas import SettingsPublic, SettingsUpdate
 from ..schemas.common import POLICY_ERRORS
 

@@ -1,10 +1,10 @@
-"""The destination policy of the policy document (see :mod:`antibot.detect.policy`)."""
+"""The destination policy of the policy document (see :mod:`antibot.detect.policy_doc`)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from antibot.detect.policy import MAX_DESTINATIONS
+from antibot.detect.policy_doc import MAX_DESTINATIONS
 from antibot.detect.rules import international_prefix
 
 from .common import ApiModel

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from api import cli
 from api.auth import TokenStore
 from api.main import create_app
-from api.metrics import HistogramSample, LatencyHistogram, MetricsSnapshot
+from api.metrics import HistogramSample, MetricsSnapshot
 from api.settings import STATIC_DIR
 
 from .conftest import ADMIN, VIEWER, call_entry, client, store
@@ -199,12 +199,3 @@ def test_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert cli.run(wide) == 2
     bad = parser.parse_args(["api", "--redis-url", "redis://127.0.0.1:1", "--listen", "nowhere"])
     assert cli.run(bad) == 2
-
-
-def test_latency_histogram() -> None:
-    h = LatencyHistogram((0.001, 0.01))
-    for seconds in (0.0005, 0.001, 0.002, 0.5):
-        h.observe(seconds)
-    sample = h.sample()
-    assert sample.buckets == ((0.001, 2), (0.01, 3)) and sample.count == 4  # le: upper bounds inclusive
-    assert abs(sample.sum - 0.5035) < 1e-9

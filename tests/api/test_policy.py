@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import FastAPI
 
-from antibot.detect.policy import default_doc, ruleset_from_doc
+from antibot.detect.policy_doc import default_doc, ruleset_from_doc
 from antibot.detect.rules import Facts, RuleSet
 from antibot.store.redis import Store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from antibot.detect.policy import ruleset_from_doc
+from antibot.detect.policy_doc import ruleset_from_doc
 from antibot.detect.rules import Facts
 
 from .conftest import T0, call_entry, client, outcome_entry, store

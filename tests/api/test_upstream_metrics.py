@@ -13,7 +13,7 @@ def test_upstream_panic_and_kept_last_are_exported() -> None:
     h.tick(1.1)  # silent PBX: kept up (the last usable one)
     h.core.pool.mark(h.core.pool.targets[0], False, h.now)  # as a failed probe would
     h.call(invite(call_id="c2", branch="z9hG4bK-c2"))  # tried anyway: panic
-    # What antibot.api_setup.ProxyStats exports: every core counter but the verdicts, as sip kinds.
+    # What antibot.run.api.ProxyStats exports: every core counter but the verdicts, as sip kinds.
     sip = {k: v for k, v in h.core.stats.items() if not k.startswith("verdict_")}
     text = render(ApiMetrics(), MetricsSnapshot(sip_messages=sip), None).decode()
     assert 'antibot_sip_messages_total{kind="upstream_kept_last"} 1.0' in text

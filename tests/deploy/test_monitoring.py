@@ -26,7 +26,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML, as schemathesis brings it
 
 from antibot.config import load
-from antibot.detect.verdict import ACTION_LABELS, Action
+from antibot.proxy.decision import ACTION_LABELS, Action
 from tests.e2e.harness import Harness
 from tests.e2e.procs import HOST, Processes, free_port, wait_for
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from antibot.proxy.effects import Addr
 from antibot.sip.message import Request
 from antibot.sip.parser import parse_datagram
+
+
+def addr(ip: str) -> Addr:
+    """The address a request came from, as the proxy hands it to the decision hook."""
+    return Addr("udp", ip, 5060)
 
 
 def parse(text: str, body: str = "") -> Request:

@@ -29,11 +29,11 @@ from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.observation import Counters, Observation
-from antibot.detect.policy import default_doc, ruleset_from_doc
+from antibot.detect.policy_doc import default_doc, ruleset_from_doc
 from antibot.detect.rules import Facts, RuleError, RuleSet, RuleSpec
-from antibot.detect.verdict import Action, Verdict
+from antibot.proxy.decision import Action, Verdict
 
-from ._sip import PHONE, PHONE_SRC, parse
+from ._sip import PHONE, PHONE_SRC, addr, parse
 
 T0 = 1_700_000_000.0
 
@@ -143,15 +143,15 @@ def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
     local = LocalCounters()
     rules = RuleSet([], corroboration=0.5, isolated_verdict="suspect")
     d = Detector(rules=rules, model=model, counters=local, clock=lambda: T0)
-    first = d.decide(parse(PHONE), PHONE_SRC, 0.0)
+    first = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
     assert first.action is Action.SUSPECT and first.reasons[0] == "score-isolated"
     assert dict(first.headers)["X-Antibot-Verdict"] == "suspect"  # never "pass"
     assert dict(first.headers)["X-Antibot-Reasons"].startswith("score-isolated")
-    second = d.decide(parse(PHONE), PHONE_SRC, 0.0)
+    second = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
     assert second.action is Action.REJECT and second.rule == "score-reject"
     assert d.stats.isolated == 1  # exported as antibot_score_isolated_total
     without = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=None, clock=lambda: T0)
-    assert without.decide(parse(PHONE), PHONE_SRC, 0.0).action is Action.REJECT  # no counters: the score alone
+    assert without.decide(parse(PHONE), addr(PHONE_SRC), 0.0).action is Action.REJECT  # no counters: the score alone
 
 
 def test_a_listed_costly_number_needs_no_backing() -> None:
@@ -160,7 +160,7 @@ def test_a_listed_costly_number_needs_no_backing() -> None:
     model = _always_high()
     d = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=LocalCounters(), clock=lambda: T0)
     premium = PHONE.replace("02079460123", "+19005550123")
-    first = d.decide(parse(premium), PHONE_SRC, 0.0)
+    first = d.decide(parse(premium), addr(PHONE_SRC), 0.0)
     assert first.action is Action.REJECT and first.rule == "score-reject"
 
 
@@ -263,11 +263,11 @@ def _carrier_with_a_dialler(rising_action: str) -> tuple[list[Verdict], list[Ver
             t[0] += 2.0
             to = f"44207946{rng.randrange(1000):04d}"
             frm = f"447{rng.randrange(10**9):09d}"
-            people.append(d.decide(parse(_call(to, "Sonus SBC", frm=frm)), sbcs[(k + j) % 2], 0.0))
+            people.append(d.decide(parse(_call(to, "Sonus SBC", frm=frm)), addr(sbcs[(k + j) % 2]), 0.0))
         t[0] += 2.0
         to = f"44207946{100 + 2 * k:04d}"
         robo.append(
-            d.decide(parse(_call(to, "Sonus SBC", frm=f"44207946{rng.randrange(10**4):04d}")), sbcs[k % 2], 0.0)
+            d.decide(parse(_call(to, "Sonus SBC", frm=f"44207946{rng.randrange(10**4):04d}")), addr(sbcs[k % 2]), 0.0)
         )
     return robo, people
 
@@ -281,7 +281,7 @@ def test_rising_callees_between_other_calls_on_one_address_are_not_a_sweep() -> 
     for k in range(40):
         t[0] += 30.0
         to = str(200 + 2 * k) if k % 2 else str(300 + (k * 37) % 60)
-        assert d.decide(parse(_call(to)), SHARED, 0.0).rule is None
+        assert d.decide(parse(_call(to)), addr(SHARED), 0.0).rule is None
 
 
 def test_sweep_reasons_are_readable_and_follow_the_policy() -> None:
@@ -311,10 +311,10 @@ def test_a_sweep_with_a_softphone_user_agent_from_a_busy_address_is_stopped_with
     """60 ordinary calls from an address, then extensions 400-419 in order with Zoiper's
     User-Agent from it: whatever the model says, at most 4 reach the PBX."""
     d = _detector(_low())
-    ordinary = [d.decide(parse(_call(f"0207946{(k * 7919) % 10000:04d}")), SHARED, 0.0) for k in range(60)]
+    ordinary = [d.decide(parse(_call(f"0207946{(k * 7919) % 10000:04d}")), addr(SHARED), 0.0) for k in range(60)]
     assert all(v.action is Action.RELAY and v.rule is None for v in ordinary)
     zoiper = "Zoiper rv2.10.20.2"
-    sweep = [d.decide(parse(_call(str(400 + k), zoiper)), SHARED, 0.0) for k in range(20)]
+    sweep = [d.decide(parse(_call(str(400 + k), zoiper)), addr(SHARED), 0.0) for k in range(20)]
     passed = [v for v in sweep if v.action is Action.RELAY]
     assert len(passed) <= 4 and all(v.action is Action.REJECT for v in sweep[4:])
     assert sweep[4].rule == "sweep" and sweep[4].reason_text.endswith(
@@ -322,7 +322,7 @@ def test_a_sweep_with_a_softphone_user_agent_from_a_busy_address_is_stopped_with
     )
     assert sweep[-1].reason_text.endswith("20 distinct extensions in 60 s from this flow")
     assert d.stats.sweeps == 16
-    assert d.decide(parse(_call("02079460001")), SHARED, 0.0).action is Action.RELAY  # the desk phone still passes
+    assert d.decide(parse(_call("02079460001")), addr(SHARED), 0.0).action is Action.RELAY  # the desk phone passes
 
 
 def test_a_shuffled_extension_sweep_is_stopped_by_its_failures() -> None:
@@ -330,11 +330,11 @@ def test_a_shuffled_extension_sweep_is_stopped_by_its_failures() -> None:
     per flow stop it after a handful; an address's answered calls do not dilute them."""
     d = _detector(_low())
     for k in range(60):
-        v = d.decide(parse(_call(f"0207946{(k * 7919) % 10000:04d}")), SHARED, 0.0)
+        v = d.decide(parse(_call(f"0207946{(k * 7919) % 10000:04d}")), addr(SHARED), 0.0)
         d.outcome(v.call_ref, SHARED, 200, 60.0)
     verdicts = []
     for ext in (517, 402, 466, 589, 431, 550, 409, 478, 523, 444, 501, 415):
-        v = d.decide(parse(_call(str(ext), "Zoiper rv2.10.20.2")), SHARED, 0.0)
+        v = d.decide(parse(_call(str(ext), "Zoiper rv2.10.20.2")), addr(SHARED), 0.0)
         verdicts.append(v)
         d.outcome(v.call_ref, SHARED, 404, None)
     assert [v.action for v in verdicts[:5]] == [Action.RELAY] * 5
@@ -352,16 +352,16 @@ def test_ordinary_traffic_is_never_a_sweep() -> None:
     d.clock = lambda: t[0]
     for k in range(20):
         t[0] = T0 + 180 * k
-        v = d.decide(parse(_call(str(rng.randrange(200, 260)), "Zoiper rv2.10.20.2")), "198.51.100.20", 0.0)
+        v = d.decide(parse(_call(str(rng.randrange(200, 260)), "Zoiper rv2.10.20.2")), addr("198.51.100.20"), 0.0)
         d.outcome(v.call_ref, "198.51.100.20", 480 if k % 3 == 0 else 200, 30.0)
     for k in range(900):
         t[0] = T0 + 4 * k
-        v = d.decide(parse(_call(f"1312{rng.randrange(10**7):07d}", "Asterisk PBX 20.5.0")), "198.51.100.30", 0.0)
+        v = d.decide(parse(_call(f"1312{rng.randrange(10**7):07d}", "Asterisk PBX 20.5.0")), addr("198.51.100.30"), 0.0)
         d.outcome(v.call_ref, "198.51.100.30", 486 if rng.random() < 0.6 else 200, 90.0)
     for k in range(2000):
         t[0] = T0 + 1.5 * k
         to = f"44207946{rng.randrange(1000):04d}"
-        v = d.decide(parse(_call(to, "Sonus SBC", frm=f"447{rng.randrange(10**9):09d}")), "198.51.100.40", 0.0)
+        v = d.decide(parse(_call(to, "Sonus SBC", frm=f"447{rng.randrange(10**9):09d}")), addr("198.51.100.40"), 0.0)
         d.outcome(v.call_ref, "198.51.100.40", 486 if rng.random() < 0.3 else 200, 60.0)
     assert d.stats.sweeps == 0 and d.stats.by_action == {"relay": 2920}
     assert len(d._flows) == 0

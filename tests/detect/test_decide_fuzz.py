@@ -22,7 +22,7 @@ from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES, invite_features
 from antibot.detect.model import load_model
 from antibot.detect.rules import RuleSet
-from antibot.detect.verdict import Verdict
+from antibot.proxy.decision import Verdict
 from antibot.sip import build
 from antibot.sip.errors import SipError
 from antibot.sip.message import Request
@@ -34,7 +34,7 @@ from ..sip._fuzz import LINES, mutate, torture_requests
 from . import _sip
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "antibot-gbt.json"
-SOURCE = "198.51.100.7"
+SOURCE = _sip.addr("198.51.100.7")
 T0 = 1_700_000_000.0
 #: Mutated datagrams per run: about 3 s in pure Python.
 ROUNDS = 12_000
@@ -89,7 +89,7 @@ def outcomes(detector: Detector, data: bytes) -> Iterator[str]:
             yield "refused"
             continue
         if msg.method == "INVITE":
-            invite_features(msg, SOURCE, detector.lists)  # raises what decide() would fall back on
+            invite_features(msg, SOURCE.host, detector.lists)  # raises what decide() would fall back on
         errors = detector.stats.internal_errors
         verdict = detector.decide(msg, SOURCE, 0.0)
         assert isinstance(verdict, Verdict) and detector.stats.internal_errors == errors

@@ -18,13 +18,13 @@ from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.logform import read_features
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.rules import RuleSet
-from antibot.detect.verdict import Action
+from antibot.proxy.decision import Action
 from antibot.store.embedded import EmbeddedRedis
 from antibot.store.hotpath import CounterSync
 from antibot.store.redis import Store
 
 from ..store.resp import Resp
-from ._sip import PHONE, PHONE_SDP, PHONE_SRC, parse
+from ._sip import PHONE, PHONE_SDP, PHONE_SRC, addr, parse
 
 T = TypeVar("T")
 T0 = 1_700_000_000.0
@@ -78,11 +78,11 @@ def test_counters_reach_the_features_and_the_call_log(server: EmbeddedRedis) -> 
             d = detector(log)
             sync = syncer(d, store)
             for _ in range(3):
-                verdict = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+                verdict = d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
                 assert "store-unavailable" not in verdict.reasons
             d.outcome(verdict.call_ref, PHONE_SRC, 486, None)
             assert await sync.sync() == 6  # source, caller, callee, prefix, User-Agent, flow
-            d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
         return log.entries
 
     entries = run(go())
@@ -101,16 +101,16 @@ def test_two_nodes_see_each_others_calls_after_a_sync(server: EmbeddedRedis) -> 
             a, b = detector(Log()), detector(Log())
             sa, sb = syncer(a, store), syncer(b, store)
             for _ in range(3):
-                a.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+                a.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
             await sa.sync()
-            b.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)  # b has not synced yet: its own call only
+            b.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)  # b has not synced yet: its own call only
             await sb.sync()  # entities b saw once: written, not read back
-            b.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)  # so b still knows its own calls only
+            b.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)  # so b still knows its own calls only
             await sb.sync()  # seen again: Redis's totals come back
-            seen = b.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            seen = b.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
             await sb.sync()
             await sa.sync()
-            again = a.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            again = a.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
             logged = [read_features(e["features"]) or {} for e in b.calllog.entries]  # type: ignore[union-attr]
             return [seen.score, again.score, *(f["log_src_60s"] for f in logged)]
 
@@ -130,21 +130,21 @@ def test_a_late_redis_never_delays_a_verdict_and_loses_no_count(server: Embedded
         async with await Store.connect(server.url) as store:
             d = detector(log)
             sync = syncer(d, store)
-            d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
             assert await sync.sync() == 6  # connected, scripts loaded
             blocker = threading.Thread(target=lambda: Resp(str(server.socket_path))("EVAL", busy, 0))
             blocker.start()
             await asyncio.sleep(0.2)  # Redis is now stuck in the script for ~1-2 s
-            d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
             assert await sync.sync() == 0  # late: failed, the counts are kept
             loop = asyncio.get_running_loop()
             started = loop.time()
-            late = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            late = d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
             waited = loop.time() - started
             await asyncio.to_thread(blocker.join)
             while not await sync.sync():  # the late replies are drained, then the sync succeeds
                 await asyncio.sleep(0.05)
-            after = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+            after = d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
             await sync.sync()
             key = f"ab:{{src:{PHONE_SRC}}}:inv:1h:{int(T0 // 3600)}"
             stored = await asyncio.to_thread(Resp(str(server.socket_path)), "GET", key)
@@ -165,16 +165,16 @@ def test_redis_down_then_back(server: EmbeddedRedis) -> None:
             store.wire.retry_after = 0.05
             d = detector(log)
             sync = syncer(d, store, timeout=0.5)
-            reasons.append(d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0).reasons)
+            reasons.append(d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0).reasons)
             await sync.sync()
             await asyncio.to_thread(server.stop)
             d.outcome("x", PHONE_SRC, 200, 3.0)  # does not raise either
             assert await sync.sync() == 0
-            reasons.append(d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0).reasons)
+            reasons.append(d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0).reasons)
             await asyncio.to_thread(server.start)
             await asyncio.sleep(0.1)
             assert await sync.sync() == 6
-            reasons.append(d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0).reasons)
+            reasons.append(d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0).reasons)
         return reasons
 
     up, down, back = run(go())
@@ -188,9 +188,9 @@ def test_outcomes_reach_the_flow_of_their_call_and_the_map_stays_bounded() -> No
     d.flow_refs = 4
     counters = d.counters
     assert counters is not None
-    phone = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+    phone = d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
     other = parse(PHONE.replace("Yealink SIP-T46S 66.86.0.15", "Zoiper rv2.10.20.2"), PHONE_SDP)
-    zoiper = d.decide(other, PHONE_SRC, 0.0)
+    zoiper = d.decide(other, addr(PHONE_SRC), 0.0)
     d.outcome(zoiper.call_ref, PHONE_SRC, 404, None)
     d.outcome("unknown-ref", PHONE_SRC, 404, None)  # the source still counts it
     flows = {e.value: e for (kind, _), e in counters.entities.items() if kind == "flow"}
@@ -199,7 +199,7 @@ def test_outcomes_reach_the_flow_of_their_call_and_the_map_stays_bounded() -> No
     assert sorted(failed.values()) == [0.0, 1.0]
     assert phone.call_ref in d._flows and zoiper.call_ref not in d._flows
     for _ in range(6):
-        d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+        d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
     assert len(d._flows) == 4 and phone.call_ref not in d._flows
     src = counters.entities["src", PHONE_SRC]
     assert src.counts[5].value(T0) == 2.0  # both outcomes for the source (its "failed" counter)

@@ -14,9 +14,9 @@ from antibot.detect.explain import COUNTS, FLAGS, MARKERS, NUMBERS, reason_code,
 from antibot.detect.features import COUNTER_NAMES, FEATURE_NAMES
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.rules import RuleSet
-from antibot.detect.verdict import Action
+from antibot.proxy.decision import Action
 
-from ._sip import ANON_SRC, ANONYMOUS, CARRIER_SDP, PHONE, PHONE_SDP, PHONE_SRC, SCANNER, SCANNER_SRC, parse
+from ._sip import ANON_SRC, ANONYMOUS, CARRIER_SDP, PHONE, PHONE_SDP, PHONE_SRC, SCANNER, SCANNER_SRC, addr, parse
 
 #: RFC 3261 §25.1 token characters, less the ones that would read badly in a list ("," is not one).
 CODE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -122,17 +122,17 @@ def test_the_proxy_writes_codes_that_agree_with_the_call() -> None:
     log = Log()
     model = _model_on("has_identity", 1.0, -1.0)  # the explanation lists what pushed towards "bot"
     d = Detector(rules=RuleSet(), model=model, counters=None, calllog=log, clock=lambda: 1e9)
-    phone = d.decide(parse(PHONE, PHONE_SDP), PHONE_SRC, 0.0)
+    phone = d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0)
     assert phone.action is Action.SUSPECT and phone.reasons == ("score-suspect", "no-identity")
     assert dict(phone.headers)["X-Antibot-Reasons"] == "score-suspect,no-identity"
     entry = log.entries[0]
     assert entry["reasons"] == "score-suspect,no-identity"
     assert json.loads(entry["explanation"])[0][0] == "has_identity"  # the feature itself, for the API
     d.model = _model_on("has_identity", -1.0, 1.0)
-    carrier = d.decide(parse(ANONYMOUS, CARRIER_SDP), ANON_SRC, 0.0)
+    carrier = d.decide(parse(ANONYMOUS, CARRIER_SDP), addr(ANON_SRC), 0.0)
     assert carrier.action is Action.SUSPECT and carrier.reasons == ("score-suspect", "identity")
 
     d.model = _model_on("ua_scanner", -3.0, 3.0)
-    scanner = d.decide(parse(SCANNER), SCANNER_SRC, 0.0)
+    scanner = d.decide(parse(SCANNER), addr(SCANNER_SRC), 0.0)
     header = dict(scanner.headers)["X-Antibot-Reasons"]
     assert header == "score-reject,scanner-ua" and all(CODE.match(c) for c in header.split(",")[1:])

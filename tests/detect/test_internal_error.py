@@ -10,9 +10,9 @@ import pytest
 from antibot.detect import engine, unscored
 from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector
-from antibot.detect.policy import default_doc, ruleset_from_doc
+from antibot.detect.policy_doc import default_doc, ruleset_from_doc
 from antibot.detect.unscored import UnscoredRules
-from antibot.detect.verdict import Action
+from antibot.proxy.decision import Action
 from antibot.proxy.effects import Addr
 from antibot.sip.message import Request
 

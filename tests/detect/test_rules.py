@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from antibot.detect.limiter import TokenBuckets
 from antibot.detect.rules import UA_MEMO, CompiledRule, Facts, RuleError, RuleSet, RuleSpec
-from antibot.detect.verdict import Action
+from antibot.proxy.decision import Action
 
 
 def facts(**kw: object) -> Facts:
@@ -112,18 +111,6 @@ def test_re2_pattern_is_linear_time_on_a_redos_pattern() -> None:
     rules = RuleSet([RuleSpec("redos", ua_pattern="(a+)+$")])
     assert rules.decide(facts(user_agent="a" * 5000 + "!")).action is Action.RELAY
     assert rules.decide(facts(user_agent="aaaa")).action is Action.REJECT
-
-
-def test_token_buckets() -> None:
-    tb = TokenBuckets(rate=2.0, burst=2, max_sources=2)
-    assert [tb.allow("a", 0.0) for _ in range(3)] == [True, True, False]
-    assert tb.allow("a", 0.5) is True and tb.allow("a", 0.5) is False
-    tb.allow("b", 1.0)
-    tb.allow("c", 1.0)
-    assert len(tb) == 2  # "a" was evicted (least recently used)
-    assert tb.retry_after() == 1
-    with pytest.raises(ValueError):
-        TokenBuckets(rate=0, burst=1)
 
 
 def test_ua_pattern_results_are_remembered_within_a_bound() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from antibot.detect.verdict import Action, Verdict
+from antibot.proxy.decision import Action, Verdict
 from antibot.proxy.effects import Addr
 from antibot.sip.message import Request, Response
 
@@ -135,10 +135,13 @@ def test_drop_verdict_answers_nothing_even_to_retransmissions(h: Harness) -> Non
     assert h.tick(40.0) == []
 
 
-def test_decision_timeout_fails_open(h: Harness) -> None:
+def test_a_request_waits_for_its_verdict_without_a_timer(h: Harness) -> None:
+    """The decision hook is synchronous (the transport applies its verdict at once), so the
+    core arms no timer of its own while deciding: nothing is sent until the verdict comes."""
     assert h.feed(invite(), CALLER) == []
-    out = h.tick(0.3)
-    assert [e.dest for e in out] == [CALLER, PBX1]
+    assert h.tick(5.0) == []
+    assert h.core.stats.get("verdict_timeout") is None
+    assert [e.dest for e in h.verdict()] == [CALLER, PBX1]
 
 
 def test_relay_verdict_headers_are_added_and_spoofed_ones_stripped(h: Harness) -> None:
@@ -195,7 +198,7 @@ def test_draining_refuses_new_calls_with_retry_after(h: Harness) -> None:
 
 
 def test_register_flood_is_limited_per_source() -> None:
-    from antibot.detect.limiter import TokenBuckets
+    from antibot.proxy.limiter import TokenBuckets
 
     from .conftest import make_core
 
@@ -226,7 +229,7 @@ def test_call_outcomes_are_reported_for_decided_calls(h: Harness) -> None:
 
     out = h.call(invite(), verdict=Verdict(Action.RELAY, call_ref="ref-1"))
     h.feed(reply(out[1].data, 200, "OK"), PBX1)
-    assert seen() == []
+    assert seen() == [CallOutcome("ref-1", CALLER, 200, 1000.0, ended=False)]  # answered, not over
     h.now += 42.0
     bye = invite(
         method="BYE",
@@ -237,14 +240,14 @@ def test_call_outcomes_are_reported_for_decided_calls(h: Harness) -> None:
         extra="Route: <sip:127.0.0.1:5060;lr>\r\n",
     )
     h.feed(bye, CALLER)
-    assert seen() == [CallOutcome("ref-1", CALLER, 200, 42.0)]
+    assert seen()[-1] == CallOutcome("ref-1", CALLER, 200, 1042.0)  # ended: the consumer times it
     out2 = h.call(invite(call_id="c2", branch="z9hG4bK-c2"), verdict=Verdict(Action.RELAY, call_ref="ref-2"))
     h.feed(reply(out2[1].data, 486, "Busy Here"), PBX1)
-    assert seen()[-1] == CallOutcome("ref-2", CALLER, 486, None)
+    assert seen()[-1] == CallOutcome("ref-2", CALLER, 486, 1042.0)
     # calls relayed without a call ref (no detector) report nothing
     out3 = h.call(invite(call_id="c3", branch="z9hG4bK-c3"))
     h.feed(reply(out3[1].data, 486, "Busy Here"), PBX1)
-    assert len(seen()) == 2
+    assert len(seen()) == 3
 
 
 def test_own_responses_carry_received_and_rport(h: Harness) -> None:

@@ -9,7 +9,7 @@ is never logged as the end of an answered call.
 
 from __future__ import annotations
 
-from antibot.detect.verdict import Action, Verdict
+from antibot.proxy.decision import Action, Verdict
 from antibot.proxy.effects import Addr, CallOutcome
 from antibot.sip.message import Request, Response
 
@@ -28,6 +28,7 @@ def answered_call(h: Harness, call_ref: str = "ref-1", call_id: str = "call-1@19
     assert len(forwarded) == 1
     ok = only(h.feed(reply(forwarded[0].data, 200, "OK"), PBX1), CALLER)
     assert status_of(ok) == 200
+    assert h.log[-1] == CallOutcome(call_ref, CALLER, 200, h.now, ended=False)  # answered, not over
 
 
 def to_proxy(method: str, *, branch: str, cseq: int, call_id: str = "call-1@192.0.2.10") -> bytes:
@@ -36,7 +37,8 @@ def to_proxy(method: str, *, branch: str, cseq: int, call_id: str = "call-1@192.
 
 
 def outcomes(h: Harness) -> list[CallOutcome]:
-    return [e for e in h.log if isinstance(e, CallOutcome)]
+    """The calls reported over (the answer itself is reported too, with ``ended`` False)."""
+    return [e for e in h.log if isinstance(e, CallOutcome) and e.ended]
 
 
 def test_ack_and_bye_to_the_proxy_follow_the_known_dialog(h: Harness) -> None:
@@ -47,7 +49,7 @@ def test_ack_and_bye_to_the_proxy_follow_the_known_dialog(h: Harness) -> None:
     h.now += 30.0
     bye = parsed(only(h.decided(to_proxy("BYE", branch="z9hG4bK-bye", cseq=2), CALLER), PBX1))
     assert isinstance(bye, Request) and bye.method == "BYE" and bye.uri == PBX_CONTACT
-    assert outcomes(h) == [CallOutcome("ref-1", CALLER, 200, 30.0)]
+    assert outcomes(h) == [CallOutcome("ref-1", CALLER, 200, h.now)]
 
 
 def test_the_pbx_answer_to_such_a_bye_reaches_the_caller(h: Harness) -> None:
@@ -85,7 +87,7 @@ def test_a_failed_bye_does_not_end_the_answered_call(h: Harness) -> None:
     assert outcomes(h) == []
     h.now += 55.0
     only(h.decided(to_proxy("BYE", branch="z9hG4bK-bye", cseq=3), CALLER), PBX1)
-    assert outcomes(h) == [CallOutcome("ref-1", CALLER, 200, 60.0)]
+    assert outcomes(h) == [CallOutcome("ref-1", CALLER, 200, h.now)]  # 60 s after the answer
 
 
 def test_a_bye_refused_as_a_relay_does_not_end_the_answered_call(h: Harness) -> None:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from antibot.detect.verdict import Action, Verdict
+from antibot.proxy.decision import Action, Verdict
 from antibot.proxy.effects import Addr, NeedVerdict
 from antibot.proxy.routing import Listener, LocalIdentity
 from antibot.sip.message import Request
@@ -177,7 +177,7 @@ def test_per_call_tables_stay_bounded_under_a_storm() -> None:
     from antibot.detect import fingerprint, numbers
     from antibot.detect.counting import LocalCounters
     from antibot.detect.engine import Detector
-    from antibot.detect.policy import default_doc, ruleset_from_doc
+    from antibot.detect.policy_doc import default_doc, ruleset_from_doc
     from antibot.proxy import routing
     from antibot.sip import uri
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from antibot.detect.verdict import Verdict
 from antibot.proxy.core import CoreConfig, ProxyCore
+from antibot.proxy.decision import Verdict
 from antibot.proxy.effects import Addr, NeedVerdict, Transmit
 from antibot.proxy.routing import Listener, LocalIdentity
 from antibot.proxy.upstreams import Upstream, UpstreamPool

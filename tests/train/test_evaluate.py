@@ -12,7 +12,7 @@ import pytest
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import Model, _Tree
 from antibot.detect.rules import RuleSet, RuleSpec
-from antibot.detect.verdict import Action
+from antibot.proxy.decision import Action
 from antibot.sim.profiles import PROFILES
 from antibot.train.card import markdown, plot_curves
 from antibot.train.dataset import EVAL_START, Dataset, RowFacts, SimConfig, build_dataset

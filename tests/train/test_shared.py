@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from antibot.detect.features import FEATURE_NAMES
-from antibot.detect.verdict import Action
+from antibot.proxy.decision import Action
 from antibot.sim.plans import SHARED_OFFICE
 from antibot.train.dataset import Dataset, RowFacts
 from antibot.train.shared import WARMUP, shared_markdown, shared_sources, shared_table

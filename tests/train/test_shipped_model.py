@@ -11,7 +11,8 @@ from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import load_model
 from antibot.detect.rules import RuleSet
-from antibot.detect.verdict import Action, Verdict
+from antibot.proxy.decision import Action, Verdict
+from antibot.proxy.effects import Addr
 from antibot.sip.message import Request
 from antibot.sip.parser import parse_datagram
 from antibot.store.hotpath import CounterSync
@@ -57,10 +58,10 @@ def test_the_shipped_model_flags_a_sweep_and_passes_a_desk_phone(url: str) -> No
             sweep = []
             for i in range(30):  # svwar at 20 INVITEs/s over extensions 100-129, synced as the proxy does
                 now[0] = T0 + i * 0.05
-                sweep.append(detector.decide(_request(svwar_invite(100 + i, i)), SCANNER_IP, 0.0))
+                sweep.append(detector.decide(_request(svwar_invite(100 + i, i)), Addr("udp", SCANNER_IP, 5060), 0.0))
                 await sync.sync()
             now[0] = T0 + 120.0
-            phone = detector.decide(_request(desk_phone_invite()), PHONE_IP, 0.0)
+            phone = detector.decide(_request(desk_phone_invite()), Addr("udp", PHONE_IP, 5060), 0.0)
             return sweep, phone
 
     sweep, phone = asyncio.run(run())

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from antibot import app
-from antibot.app import build_tcp_limits
 from antibot.config import ConfigError, load
+from antibot.run import proxy as wiring
+from antibot.run.proxy import build_tcp_limits
 from antibot.transport.tcp import TcpLimits, connection_budget
 
 UPSTREAM = '[[upstream]]\nuri = "sip:127.0.0.1:5080"\n'
@@ -30,7 +30,7 @@ def test_the_settings_reach_the_limits(tmp_path: Path, monkeypatch: pytest.Monke
         fitted.append(requested)
         return requested
 
-    monkeypatch.setattr(app, "connection_budget", budget)
+    monkeypatch.setattr(wiring, "connection_budget", budget)
     s = load(
         config(
             tmp_path,

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from antibot.api_setup import follow_policy
 from antibot.config import load
-from antibot.detection_setup import start_detection
+from antibot.run.detection import start_detection
+from antibot.run.policy import follow_policy
 from antibot.store.embedded import EmbeddedRedis
 from antibot.store.redis import Store
-from api.policy import load_policy
+from api.policy_edit import load_policy
 
-from .store.resp import Resp
+from ..store.resp import Resp
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from .config import ConfigError, Settings
+from ..config import ConfigError, Settings
 
 
 class Reserved:

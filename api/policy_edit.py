@@ -1,6 +1,6 @@
 """Read-modify-validate-commit of the policy document, safe against concurrent admins.
 
-Every change is compiled with :func:`antibot.detect.policy.ruleset_from_doc` (a bad one is a
+Every change is compiled with :func:`antibot.detect.policy_doc.ruleset_from_doc` (a bad one is a
 422 carrying the :class:`RuleError` message) and committed by ``Store.commit_policy``, which
 in one MULTI/EXEC bumps the version, appends the history and audit entries and publishes the
 version, only if nobody changed the policy since it was read. A request with ``If-Match``
@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import HTTPException, Response
 
-from antibot.detect.policy import LIST_KINDS, default_doc, ruleset_from_doc
+from antibot.detect.policy_doc import LIST_KINDS, default_doc, ruleset_from_doc
 from antibot.detect.rules import RuleError
 from antibot.store.redis import Store
 

@@ -10,13 +10,13 @@ import pytest
 from antibot.config import ConfigError, Settings, load
 from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector
-from antibot.detect.policy import default_doc, ruleset_from_doc
+from antibot.detect.policy_doc import default_doc, ruleset_from_doc
 from antibot.detect.rules import RuleError, dialled
-from antibot.detect.verdict import Action
-from antibot.policy_setup import build_rules, seed_doc
+from antibot.proxy.decision import Action
+from antibot.run.policy import build_rules, seed_doc
 from antibot.sip.message import Request
 
-from ._sip import parse
+from ._sip import addr, parse
 from .test_rules import facts
 
 
@@ -274,8 +274,8 @@ def test_the_detector_rejects_a_listed_destination_statelessly() -> None:
     reason, a reject sent once (stateless)."""
     d = Detector(rules=ruleset_from_doc(default_doc()), model=None, counters=LocalCounters(), clock=lambda: 0.0)
     for to in ("00882161234567", "+882161234567", "011882161234567"):
-        v = d.decide(invite(to), "198.51.100.7", 0.0)
+        v = d.decide(invite(to), addr("198.51.100.7"), 0.0)
         assert (v.action, v.rule, v.status, v.stateless) == (Action.REJECT, "deny-destination:premium", 603, True)
         assert v.reasons[0] == "deny-destination:premium"
         assert v.reason_header() == 'SIP;cause=603;text="antibot: premium-rate destination"'
-    assert d.decide(invite("02079460123"), "198.51.100.7", 0.0).action is Action.RELAY
+    assert d.decide(invite("02079460123"), addr("198.51.100.7"), 0.0).action is Action.RELAY

@@ -1,62 +1,64 @@
-"""``antibot run`` serves the admin API in the same process, and follows policy changes.
+"""The policy of ``antibot run``: the one the config file describes, and the one it follows.
 
-The API and every proxy share one Redis: a policy change is published on a channel and this
-process rebuilds its rules from the stored document (well within a second), with no restart.
+The config's document (:func:`seed_doc`, compiled by :func:`build_rules`) seeds Redis the first
+time with detection (the admin API owns it afterwards); with ``--no-detect`` it is the whole
+policy, applied by :class:`antibot.detect.unscored.UnscoredRules`. With the admin API, the API and
+every proxy share one Redis: a policy change is published on a channel and :func:`follow_policy`
+rebuilds this process's rules from the stored document (well within a second), with no restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from api.auth import TokenError, TokenStore
-from api.main import ApiServer, create_app
-from api.main import serve as serve_api
-from api.metrics import LatencyHistogram, MetricsSnapshot
-from api.settings import InsecureSettingsError, is_loopback, parse_listen
+from ..config import ConfigError, Settings
+from ..detect.lists import NumberLists
+from ..detect.policy_doc import default_doc, international_only, ruleset_from_doc
+from ..detect.rules import RuleError, RuleSet
 
-from .config import ConfigError, Settings
-from .detect.rules import RuleError
-from .detection_setup import Detection
-from .proxy.core import ProxyCore
-from .sip.message import Request
-from .transport.loop import DecideFn
+if TYPE_CHECKING:
+    from .detection import Detection
+
+__all__ = ["build_rules", "follow_policy", "seed_doc"]
 
 log = logging.getLogger("antibot")
 
 
-class ProxyStats:
-    """The running proxy's counters, exported by the API at /metrics."""
+def seed_doc(s: Settings) -> dict[str, Any]:
+    """The policy document the config file describes (used when Redis holds none yet)."""
+    doc = default_doc()
+    doc.update(
+        mode=s.mode,
+        suspect_threshold=s.suspect_threshold,
+        reject_threshold=s.reject_threshold,
+        corroboration=s.corroboration,
+        isolated_verdict=s.isolated_verdict,
+        reject_status=int(s.reject_status),
+        deny_action=s.reject_action,
+    )
+    doc["lists"]["deny"]["user_agents"] = list(s.deny_user_agents)
+    # the destination policy: the international entries of [detect] premium/high_risk_prefixes
+    defaults = NumberLists()
+    premium = defaults.premium_prefixes if s.premium_prefixes is None else s.premium_prefixes
+    high_risk = defaults.high_risk_prefixes if s.high_risk_prefixes is None else s.high_risk_prefixes
+    doc["destinations"] = {
+        "enabled": s.deny_destinations,
+        "premium_prefixes": international_only(premium),
+        "high_risk_prefixes": international_only(high_risk),
+        "exceptions": list(s.destination_exceptions),
+    }
+    doc["rules"] = list(s.rules)
+    return doc
 
-    def __init__(self, core: ProxyCore, detection: Detection, latency: LatencyHistogram) -> None:
-        self.core = core
-        self.detection = detection
-        self.latency = latency
 
-    def metrics_snapshot(self) -> MetricsSnapshot:
-        stats = dict(self.core.stats)
-        verdicts = {k[8:]: v for k, v in stats.items() if k.startswith("verdict_") and k != "verdict_timeout"}
-        sip = {k: v for k, v in stats.items() if not k.startswith("verdict_")}
-        d = self.detection
-        errors = d.detector.stats.store_errors + d.sync.failures + d.calllog.write_errors
-        isolated = d.detector.stats.isolated
-        internal = d.detector.stats.internal_errors + sip.pop("internal_error", 0)
-        restarts = d.embedded.restarts if d.embedded is not None else 0
-        return MetricsSnapshot(
-            sip,
-            verdicts,
-            self.latency.sample(),
-            errors,
-            d.calllog.dropped,
-            isolated,
-            internal_errors=internal,
-            redis_restarts=restarts,
-            counters_evicted_unsynced=d.sync.counters.evicted_unsynced,
-        )
+def build_rules(doc: dict[str, Any]) -> RuleSet:
+    try:
+        return ruleset_from_doc(doc)
+    except RuleError as exc:
+        raise ConfigError(f"rules: {exc}") from None
 
 
 #: Seconds between checks that Redis still holds the running policy (a Redis restarted empty or
@@ -79,8 +81,6 @@ async def follow_policy(detection: Detection, check_every: float = POLICY_CHECK_
     document is written back as it is (``Store.commit_policy``: history, audit entry and
     publication included), so the API shows the policy the proxy enforces, never a v0 default.
     """
-    from .detect.policy import ruleset_from_doc
-
     store = detection.store
     detector = detection.detector
     lock = asyncio.Lock()
@@ -145,35 +145,3 @@ async def follow_policy(detection: Detection, check_every: float = POLICY_CHECK_
         for task in (watcher, *pending):
             task.cancel()
         await asyncio.gather(watcher, *pending, return_exceptions=True)
-
-
-async def start_api(
-    s: Settings, core: ProxyCore, detection: Detection, model: Path | None
-) -> tuple[DecideFn, ApiServer]:
-    assert s.api_listen is not None
-    latency = LatencyHistogram()
-    detector = detection.detector
-
-    def timed(req: Request, source: Any, now: float) -> Any:
-        started = time.perf_counter()
-        try:
-            return detector.decide(req, source, now)
-        finally:
-            latency.observe(time.perf_counter() - started)
-
-    try:
-        host, port = parse_listen(s.api_listen)
-        tokens = TokenStore.from_env()
-    except (TokenError, ValueError) as exc:
-        raise ConfigError(f"admin API: {exc}") from None
-    if not tokens.configured and is_loopback(host):
-        tokens, token = TokenStore.with_ephemeral_admin()
-        print(f"antibot: admin API token for this run: {token}", file=sys.stderr)
-    url = detection.url
-    app = create_app(url, tokens=tokens, model_card=model, metrics=ProxyStats(core, detection, latency))
-    try:
-        server = await serve_api(app, host, port)
-    except (InsecureSettingsError, OSError) as exc:
-        raise ConfigError(f"admin API: {exc}") from None
-    detection.tasks.append(asyncio.get_running_loop().create_task(follow_policy(detection)))
-    return timed, server

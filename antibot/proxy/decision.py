@@ -1,4 +1,7 @@
-"""The decision hook's answer for one new INVITE (the contract in DESIGN.md)."""
+"""The proxy's decision contract: the hook it calls for every request from outside that
+must be decided (:data:`Decide`), and the :class:`Verdict` it acts on (RFC 3261 §16.7: relay,
+or answer with a final response, or stay silent). The proxy owns this contract; detection
+(:mod:`antibot.detect`) implements it."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..sip.message import Request
+from .effects import Addr
 
 #: Reason phrases of the statuses a rule may reject with (RFC 3261 §21, RFC 8197 for 607).
 PHRASES = {
@@ -105,5 +109,8 @@ ACTION_VALUES: Final[dict[Action, str]] = {a: a.value for a in Action}
 ACTION_LABELS: Final[dict[Action, str]] = {**ACTION_VALUES, Action.RELAY: "pass"}
 
 
-#: The decision hook: ``decide(request, source, now) -> Verdict``.
-Decide = Callable[[Request, object, float], Verdict]
+#: The decision hook: ``decide(request, source, now) -> Verdict``, synchronous (it never waits:
+#: a hook that needs I/O keeps its own state up to date in the background). ``now`` is the
+#: proxy's monotonic clock. A hook should never raise; the transport relays a call as
+#: ``suspect`` when one does.
+Decide = Callable[[Request, Addr, float], Verdict]

@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 from antibot.config import SYNC_EMBEDDED, SYNC_SHARED, Settings, load
-from antibot.detection_setup import start_detection
+from antibot.run.detection import start_detection
 
-from .store.resp import Resp
+from ..store.resp import Resp
 
 
 def test_sync_interval_setting_reaches_the_counter_sync(url: str) -> None:

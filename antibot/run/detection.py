@@ -1,4 +1,4 @@
-"""Start-up of the detection pipeline for ``antibot run``: store, model, rules, call log."""
+"""Start-up of the detection pipeline for ``antibot run``: store, model, rules, call log, outcomes."""
 
 from __future__ import annotations
 
@@ -7,19 +7,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, Settings
-from .detect.counting import LocalCounters
-from .detect.engine import Detector
-from .detect.features import FEATURE_NAMES
-from .detect.lists import NumberLists
-from .detect.model import Model, ModelError, load_model
-from .detect.policy import default_doc
-from .policy_setup import build_rules, seed_doc
-from .store import StoreError
-from .store.calllog import CallLog
-from .store.embedded import EmbeddedRedis, EmbeddedRedisError
-from .store.hotpath import CounterSync
-from .store.redis import Store
+from ..config import ConfigError, Settings
+from ..detect.counting import LocalCounters
+from ..detect.engine import Detector
+from ..detect.features import FEATURE_NAMES
+from ..detect.lists import NumberLists
+from ..detect.model import Model, ModelError, load_model
+from ..detect.outcomes import CALLS_TIMED, OutcomeFeed
+from ..detect.policy_doc import default_doc
+from ..store import StoreError
+from ..store.calllog import CallLog
+from ..store.embedded import EmbeddedRedis, EmbeddedRedisError
+from ..store.hotpath import CounterSync
+from ..store.redis import Store
+from .policy import build_rules, seed_doc
 
 log = logging.getLogger("antibot")
 
@@ -36,6 +37,7 @@ class Detection:
         embedded: EmbeddedRedis | None,
         url: str,
         policy: dict[str, Any] | None = None,
+        max_calls: int = CALLS_TIMED,
     ) -> None:
         self.detector = detector
         self.store = store
@@ -45,6 +47,8 @@ class Detection:
         self.url = url
         #: The policy document the rules were built from (republished if Redis loses it).
         self.policy: dict[str, Any] = policy if policy is not None else default_doc()
+        #: The runner's ``on_outcome`` hook: calls' outcomes (answered calls timed) to the detector.
+        self.outcomes = OutcomeFeed(detector, limit=max_calls)
         self.task = calllog.start()
         loop = asyncio.get_running_loop()
         self.tasks: list[asyncio.Task[None]] = [loop.create_task(sync.run())]
@@ -128,4 +132,4 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
         reject_phrase=s.reject_phrase,
     )
     sync = CounterSync(store.hot, counters, interval=s.counter_sync_interval(), timeout=s.store_timeout)
-    return Detection(detector, store, sync, calllog, embedded, url, stored or doc)
+    return Detection(detector, store, sync, calllog, embedded, url, stored or doc, s.max_transactions)

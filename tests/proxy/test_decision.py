@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from antibot.detect.verdict import ACTION_LABELS, ACTION_VALUES, Action, Verdict, phrase_for
+from antibot.proxy.decision import ACTION_LABELS, ACTION_VALUES, Action, Verdict, phrase_for
 
 
 def test_every_action_has_its_value_and_label() -> None:

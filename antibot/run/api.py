@@ -1,0 +1,74 @@
+"""``antibot run`` serves the admin API in the same process (with detection), exporting the
+running proxy's counters at /metrics, and follows policy changes (:func:`.policy.follow_policy`)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from api.auth import TokenError, TokenStore
+from api.main import ApiServer, create_app
+from api.main import serve as serve_api
+from api.metrics import HistogramSample, MetricsSnapshot
+from api.settings import InsecureSettingsError, is_loopback, parse_listen
+
+from ..config import ConfigError, Settings
+from ..proxy.core import ProxyCore
+from ..transport.latency import LatencyHistogram
+from .detection import Detection
+from .policy import follow_policy
+
+
+class ProxyStats:
+    """The running proxy's counters, exported by the API at /metrics."""
+
+    def __init__(self, core: ProxyCore, detection: Detection, latency: LatencyHistogram) -> None:
+        self.core = core
+        self.detection = detection
+        self.latency = latency
+
+    def metrics_snapshot(self) -> MetricsSnapshot:
+        stats = dict(self.core.stats)
+        verdicts = {k[8:]: v for k, v in stats.items() if k.startswith("verdict_")}
+        sip = {k: v for k, v in stats.items() if not k.startswith("verdict_")}
+        d = self.detection
+        errors = d.detector.stats.store_errors + d.sync.failures + d.calllog.write_errors
+        isolated = d.detector.stats.isolated
+        internal = d.detector.stats.internal_errors + sip.pop("internal_error", 0)
+        restarts = d.embedded.restarts if d.embedded is not None else 0
+        return MetricsSnapshot(
+            sip,
+            verdicts,
+            HistogramSample(*self.latency.sample()),
+            errors,
+            d.calllog.dropped,
+            isolated,
+            internal_errors=internal,
+            redis_restarts=restarts,
+            counters_evicted_unsynced=d.sync.counters.evicted_unsynced,
+        )
+
+
+async def start_api(
+    s: Settings, core: ProxyCore, detection: Detection, latency: LatencyHistogram, model: Path | None
+) -> ApiServer:
+    """Serve the admin API on ``api_listen`` and follow the stored policy; ``latency`` is the
+    runner's decision latency, exported at /metrics."""
+    assert s.api_listen is not None
+    try:
+        host, port = parse_listen(s.api_listen)
+        tokens = TokenStore.from_env()
+    except (TokenError, ValueError) as exc:
+        raise ConfigError(f"admin API: {exc}") from None
+    if not tokens.configured and is_loopback(host):
+        tokens, token = TokenStore.with_ephemeral_admin()
+        print(f"antibot: admin API token for this run: {token}", file=sys.stderr)
+    url = detection.url
+    app = create_app(url, tokens=tokens, model_card=model, metrics=ProxyStats(core, detection, latency))
+    try:
+        server = await serve_api(app, host, port)
+    except (InsecureSettingsError, OSError) as exc:
+        raise ConfigError(f"admin API: {exc}") from None
+    detection.tasks.append(asyncio.get_running_loop().create_task(follow_policy(detection)))
+    return server

@@ -1,0 +1,65 @@
+"""The proxy core and the TCP limits, built from the settings."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from ..config import ConfigError, Settings
+from ..proxy.core import CoreConfig, ProxyCore
+from ..proxy.effects import Addr
+from ..proxy.limiter import TokenBuckets
+from ..proxy.routing import Listener, LocalIdentity
+from ..proxy.upstreams import Upstream, UpstreamPool
+from ..transaction import TimerConfig
+from ..transport.tcp import TcpLimits, connection_budget
+
+
+def route_secret(s: Settings) -> bytes:
+    """The dialog-token key: ``route_secret``, else ``<data_dir>/route.key`` (made on first start,
+    so a restart keeps recognising the Record-Routes of calls in progress)."""
+    if s.route_secret:
+        return s.route_secret.encode()
+    path = Path(s.data_dir) / "route.key"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot keep the route key in {path}: {exc.strerror or exc}") from None
+    if len(key) < 16:
+        raise ConfigError(f"{path}: route key too short (delete it to make a new one)")
+    return key.encode()
+
+
+def build_core(s: Settings) -> ProxyCore:
+    me = LocalIdentity([Listener(x.transport, x.host, x.port, x.advertise) for x in s.listen], route_secret(s))
+    pool = UpstreamPool(
+        [Upstream(u.uri, Addr(u.transport, u.host, u.port), u.priority, u.weight) for u in s.upstreams],
+        probe_interval=s.probe_interval,
+    )
+    config = CoreConfig(
+        timers=TimerConfig(s.t1, s.t2, s.t4),
+        failover_timeout=s.failover_timeout,
+        probe_timeout=s.probe_timeout,
+        retry_after=s.retry_after,
+        max_transactions=s.max_transactions,
+        flood=TokenBuckets(s.flood_rate, s.flood_burst) if s.detect else None,
+        flood_action=s.flood_action,
+    )
+    return ProxyCore(me, pool, config)
+
+
+def build_tcp_limits(s: Settings) -> TcpLimits:
+    """The ``[proxy] tcp_*`` settings, the connection cap lowered to fit RLIMIT_NOFILE."""
+    return TcpLimits(
+        max_connections=connection_budget(s.tcp_max_connections),
+        max_per_source=s.tcp_max_per_source,
+        message_timeout=s.tcp_message_timeout,
+        idle_timeout=s.tcp_idle_timeout,
+        max_message_size=s.tcp_max_message_size,
+    )
