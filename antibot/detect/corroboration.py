@@ -228,8 +228,9 @@ def judge_flow(c: Counters, callee: str, p: SweepPolicy) -> tuple[int, str, str]
     """The flow's campaign run and its sweep: ``(run, reason, action)``, reason and action ""
     when it is not sweeping. The run is :func:`flow_run`'s, or, when that is no sweep,
     :func:`rising_run` through the callees of the flow's fingerprint on two or more addresses
-    (then the reason says so and the action is ``rising_action``). One function for the proxy
-    and for the evaluation's replay."""
+    if that one is (then the reason says so and the action is ``rising_action``; a rising run
+    short of a sweep backs no score: phones of one model on several addresses rise by chance).
+    One function for the proxy and for the evaluation's replay."""
     run = flow_run(c, callee, p.step)
     reason = sweep_reason(c, run, p)
     if reason or run >= p.sequential or c.ua_distinct_src_1h < 2.0 or not c.ua_recent_to:
@@ -241,7 +242,7 @@ def judge_flow(c: Counters, callee: str, p: SweepPolicy) -> tuple[int, str, str]
             f"{rising + 1} callees in rising order from this User-Agent's addresses, between their other calls",
             p.rising_action,
         )
-    return max(run, rising), "", ""
+    return run, "", ""
 
 
 def campaign(c: Counters, run: int) -> bool:

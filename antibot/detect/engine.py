@@ -38,8 +38,23 @@ from .unscored import INTERNAL_ERROR, internal_error, rules_only
 SWEEP: Final = "sweep"
 #: Decisions of the score thresholds, which a sweep overrides (operator rules are not).
 SCORE_RULES: Final = (ISOLATED, "score-suspect", "score-reject")
+#: How far each action goes: a sweep never softens the thresholds' decision.
+SEVERITY: Final = {Action.RELAY: 0, Action.SUSPECT: 1, Action.REJECT: 2, Action.DROP: 2}
 #: Call refs whose flow is remembered until their outcome (outcomes count per flow too).
 FLOW_REFS: Final = 65536
+
+
+def with_sweep(decision: Decision, reason: str, action: str, status: int) -> Decision:
+    """``decision`` once the flow's sweep (:func:`.corroboration.judge_flow`; ``reason`` ""
+    for none) is weighed: it overrides the score thresholds, never an operator rule (they come
+    first), and never softens the thresholds' decision (a high score rejected stays rejected
+    when the sweep would only mark it suspect)."""
+    if not reason or not (decision.rule is None or decision.rule in SCORE_RULES):
+        return decision
+    swept = Action(action)
+    if SEVERITY[decision.action] > SEVERITY[swept]:
+        return decision
+    return Decision(swept, SWEEP, status, reason)
 
 
 class CallSink(Protocol):
@@ -212,10 +227,11 @@ class Detector:
         backing = support(counters, campaign(counters, run)) if high and counted and not costly(values) else 1.0
         dests = dialled(req, callee) if self.rules.reads_destinations else ()
         decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing, dests))
-        if swept and (decision.rule is None or decision.rule in SCORE_RULES):  # operator rules come first
-            self.stats.sweeps += 1
-            status = sweep.status or self.rules.reject_status
-            decision = Decision(Action(swept_action), SWEEP, status, swept)
+        if swept:
+            weighed = with_sweep(decision, swept, swept_action, sweep.status or self.rules.reject_status)
+            if weighed is not decision:
+                self.stats.sweeps += 1
+                decision = weighed
         reasons = reason_codes(top, values)  # short codes that agree with the values (.explain)
         if decision.rule is not None:
             reasons.insert(0, decision.rule)

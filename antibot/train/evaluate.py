@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..detect.corroboration import campaigns, costly
-from ..detect.engine import SCORE_RULES, SWEEP
+from ..detect.engine import with_sweep
 from ..detect.features import FEATURE_NAMES
 from ..detect.model import Model
 from ..detect.rules import Decision, Facts, RuleSet
@@ -179,9 +179,7 @@ def decisions_for(
             facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values, backing, facts.dialled
         )
         decision = rules.decide(f)
-        if swept[0] and (decision.rule is None or decision.rule in SCORE_RULES):
-            reason, action = swept
-            decision = Decision(Action(action), SWEEP, rules.sweep.status or rules.reject_status, reason)
+        decision = with_sweep(decision, swept[0], swept[1], rules.sweep.status or rules.reject_status)
         out.append(decision)
     return out
 

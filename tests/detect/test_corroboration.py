@@ -25,12 +25,12 @@ from antibot.detect.corroboration import (
     sweep_reason,
 )
 from antibot.detect.counting import LocalCounters
-from antibot.detect.engine import Detector
+from antibot.detect.engine import Detector, with_sweep
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import FORMAT, Model
 from antibot.detect.observation import Counters, Observation
 from antibot.detect.policy_doc import default_doc, ruleset_from_doc
-from antibot.detect.rules import Facts, RuleError, RuleSet, RuleSpec
+from antibot.detect.rules import Decision, Facts, RuleError, RuleSet, RuleSpec
 from antibot.proxy.decision import Action, Verdict
 
 from ._sip import PHONE, PHONE_SRC, addr, parse
@@ -270,6 +270,18 @@ def _carrier_with_a_dialler(rising_action: str) -> tuple[list[Verdict], list[Ver
             d.decide(parse(_call(to, "Sonus SBC", frm=f"44207946{rng.randrange(10**4):04d}")), addr(sbcs[k % 2]), 0.0)
         )
     return robo, people
+
+
+def test_a_sweep_overrides_the_thresholds_but_never_softens_them_or_an_operator_rule() -> None:
+    rejected = Decision(Action.REJECT, "score-reject", 603, "score 0.97")
+    assert with_sweep(rejected, "5 callees in rising order", "suspect", 603) is rejected
+    swept = with_sweep(Decision(Action.RELAY, None), "5 callees in rising order", "suspect", 603)
+    assert (swept.action, swept.rule, swept.reason) == (Action.SUSPECT, "sweep", "5 callees in rising order")
+    isolated = with_sweep(Decision(Action.SUSPECT, "score-isolated"), "12 distinct extensions", "reject", 403)
+    assert (isolated.action, isolated.status) == (Action.REJECT, 403)
+    allowed = Decision(Action.RELAY, "allow-cidr")
+    assert with_sweep(allowed, "12 distinct extensions", "reject", 603) is allowed
+    assert with_sweep(rejected, "", "reject", 603) is rejected
 
 
 def test_rising_callees_between_other_calls_on_one_address_are_not_a_sweep() -> None:
