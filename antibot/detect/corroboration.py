@@ -228,12 +228,19 @@ def judge_flow(c: Counters, callee: str, p: SweepPolicy) -> tuple[int, str, str]
     """The flow's campaign run and its sweep: ``(run, reason, action)``, reason and action ""
     when it is not sweeping. The run is :func:`flow_run`'s, or, when that is no sweep,
     :func:`rising_run` through the callees of the flow's fingerprint on two or more addresses
-    if that one is (then the reason says so and the action is ``rising_action``; a rising run
-    short of a sweep backs no score: phones of one model on several addresses rise by chance).
+    if that one is (then the reason says so and the action is ``rising_action``). Extensions
+    are not searched that way, and a rising run short of a sweep backs no score: phones of one
+    model on several addresses calling a few hundred extensions rise by chance.
     One function for the proxy and for the evaluation's replay."""
     run = flow_run(c, callee, p.step)
     reason = sweep_reason(c, run, p)
-    if reason or run >= p.sequential or c.ua_distinct_src_1h < 2.0 or not c.ua_recent_to:
+    if (
+        reason
+        or run >= p.sequential
+        or c.ua_distinct_src_1h < 2.0
+        or not c.ua_recent_to
+        or len(callee) <= EXTENSION_MAX
+    ):
         return run, reason, p.action if reason else ""
     rising = rising_run(callee, c.ua_recent_to, p.step)
     if rising >= p.sequential and p.enabled and c.flow_1h > 0.0:

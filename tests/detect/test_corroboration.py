@@ -284,16 +284,22 @@ def test_a_sweep_overrides_the_thresholds_but_never_softens_them_or_an_operator_
     assert with_sweep(rejected, "", "reject", 603) is rejected
 
 
-def test_rising_callees_between_other_calls_on_one_address_are_not_a_sweep() -> None:
-    """An office's phones (one address, one model) calling extensions: some happen to rise
-    between the others. Only a fingerprint spread over several addresses is searched that way."""
+def test_rising_callees_of_phones_are_not_a_sweep() -> None:
+    """Only long numbers of a fingerprint spread over several addresses are searched for a
+    rising run between other calls: an office's desk phones and a home worker's (one model, two
+    addresses) calling extensions, and one address's phones calling numbers, rise by chance."""
     d = _detector(_low())
     t = [T0]
     d.clock = lambda: t[0]
+    home = "203.0.113.80"
     for k in range(40):
         t[0] += 30.0
         to = str(200 + 2 * k) if k % 2 else str(300 + (k * 37) % 60)
-        assert d.decide(parse(_call(to)), addr(SHARED), 0.0).rule is None
+        assert d.decide(parse(_call(to)), addr(SHARED if k % 4 else home), 0.0).rule is None
+    for k in range(40):
+        t[0] += 30.0
+        to = f"02079460{200 + 2 * k:03d}" if k % 2 else f"0207946{(k * 7919) % 10000:04d}"
+        assert d.decide(parse(_call(to, "Fanvil X4U 2.12.1")), addr(SHARED), 0.0).rule is None
 
 
 def test_sweep_reasons_are_readable_and_follow_the_policy() -> None:
