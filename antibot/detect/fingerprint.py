@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..sip.message import Header, Request
+from ..sip.header import Header
+from ..sip.message import Request
 from .lists import (
     CANONICAL_NAMES,
     DIALER_UAS,

@@ -9,27 +9,15 @@ From/To of responses) is parsed on first use, because most messages never need i
 from __future__ import annotations
 
 import re
-from typing import Final, NamedTuple
+from typing import Final
 
 from .address import NameAddr, parse_name_addr
+from .header import Header
 from .headers import NO_SPLIT, TOKEN_STR, split_commas
 from .uri import SipUri
 from .via import Via, parse_via
 
 _TAG: Final = re.compile(r";\s*tag\s*=\s*([^;\s,>]+)", re.IGNORECASE)
-
-
-class Header(NamedTuple):
-    """One header line: original ``name`` spelling, canonical ``key``, unfolded ``value``.
-
-    ``line`` is the exact wire text (latin-1, folding kept) including the final CRLF. A tuple
-    of strings, so the garbage collector stops tracking it: a busy proxy holds many.
-    """
-
-    name: str
-    key: str
-    value: str
-    line: str
 
 
 class Message:

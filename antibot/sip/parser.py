@@ -21,8 +21,9 @@ from .errors import (
     UnsupportedUriScheme,
     VersionNotSupported,
 )
+from .header import Header
 from .headers import KEYS, SINGLE, header_key, is_ascii_digits, is_token, split_commas
-from .message import Header, Message, Request, Response, tag_of
+from .message import Message, Request, Response, tag_of
 from .uri import SipUri, parse_uri
 from .via import parse_via
 
