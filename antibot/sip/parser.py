@@ -291,6 +291,8 @@ def _build(
     msg.method = req_method
     msg.uri = uri
     msg.parsed_uri = parsed_uri
+    msg._routes = None
+    msg._parties = None
     if tag_of(singles["to"]) is not None:
         # In-dialog: RFC 3261 §16.3 step 1 - what forwarding does not use (From/To/Contact
         # syntax, Date) is left as it is; From/To are parsed on first use.
