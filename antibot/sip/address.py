@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
 
 from .errors import ParseError
 from .headers import is_token, parse_params
@@ -44,31 +43,14 @@ class NameAddr:
 _PLAIN = re.compile(r'(?:("[^"\\]*")\s*)?<([^<>\s]+)>\s*(?:;(.*))?', re.DOTALL)
 
 
-#: Parsed values by text (bounded: cleared when full). A call's From, Contact and Route values
-#: come back on each of its requests and are read by the parser, the validation and the
-#: routing; only a value that parsed is kept (an error names the header it came from).
-_PARSED: Final[dict[str, NameAddr]] = {}
-
-
 def parse_name_addr(value: str, what: str) -> NameAddr:
     """Parse one From/To/Contact/Route value.
 
     Refuses an unterminated quote (RFC 4475 §3.1.2.6), spaces inside ``<>`` (§3.1.2.14),
     an unquoted display name with non-token characters (§3.1.2.15) and a bare URI with
-    ``?`` headers, which must be bracketed (RFC 3261 §20, RFC 4475 §3.1.2.13). The result
-    is shared between callers: never modify it.
+    ``?`` headers, which must be bracketed (RFC 3261 §20, RFC 4475 §3.1.2.13). A message
+    keeps what it parsed (its From and To, its Route set).
     """
-    known = _PARSED.get(value)
-    if known is not None:
-        return known
-    parsed = _parse_name_addr(value, what)
-    if len(_PARSED) >= 4096:
-        _PARSED.clear()
-    _PARSED[value] = parsed
-    return parsed
-
-
-def _parse_name_addr(value: str, what: str) -> NameAddr:
     text = value.strip()
     plain = _PLAIN.fullmatch(text)
     if plain is not None and ":" in plain.group(2):

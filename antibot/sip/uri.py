@@ -79,23 +79,8 @@ class SipUri:
 _PLAIN_HOSTPORT: Final = re.compile(r"([A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?")
 
 
-#: Parsed host:port texts: a proxy sees the same few peers over and over (bounded).
-_HOSTPORTS: Final[dict[str, HostPort]] = {}
-
-
 def parse_hostport(text: str) -> HostPort:
     """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3)."""
-    known = _HOSTPORTS.get(text)
-    if known is not None:
-        return known
-    parsed = _parse_hostport(text)
-    if len(_HOSTPORTS) >= 4096:
-        _HOSTPORTS.clear()
-    _HOSTPORTS[text] = parsed
-    return parsed
-
-
-def _parse_hostport(text: str) -> HostPort:
     plain = _PLAIN_HOSTPORT.fullmatch(text)
     if plain is not None:
         host = plain.group(1)
@@ -169,25 +154,9 @@ def _octet(label: str) -> bool:
     return 0 < len(label) <= 3 and label.isdigit() and int(label) <= 255
 
 
-#: Parsed URIs by text (bounded: cleared when full): a call's URIs are read by the
-#: validation, the routing and the detector, on each of its requests. Errors are not kept.
-_URIS: Final[dict[str, SipUri]] = {}
-
-
 def parse_uri(text: str) -> SipUri:
     """Parse a SIP/SIPS URI (RFC 3261 §19.1.1). Other schemes raise :class:`UnsupportedUriScheme`.
-    The result is shared between callers: never modify it."""
-    known = _URIS.get(text)
-    if known is not None:
-        return known
-    parsed = _parse_uri(text)
-    if len(_URIS) >= 4096:
-        _URIS.clear()
-    _URIS[text] = parsed
-    return parsed
-
-
-def _parse_uri(text: str) -> SipUri:
+    A message parses each of its URIs once and keeps the result (:class:`.message.Request`)."""
     scheme, colon, rest = text.partition(":")
     low = scheme.lower()
     if not colon or low not in ("sip", "sips"):
