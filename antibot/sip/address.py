@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from .errors import ParseError
 from .headers import is_token, parse_params
+from .memo import Memo
 
 
 # Explicit __init__s (init=False): mypyc compiles them; a dataclass's generated one stays interpreted
@@ -43,14 +45,24 @@ class NameAddr:
 _PLAIN = re.compile(r'(?:("[^"\\]*")\s*)?<([^<>\s]+)>\s*(?:;(.*))?', re.DOTALL)
 
 
+#: Parsed values by text; only a value that parsed is kept (an error names its header).
+_PARSED: Final[Memo[str, NameAddr]] = Memo()
+
+
 def parse_name_addr(value: str, what: str) -> NameAddr:
     """Parse one From/To/Contact/Route value.
 
     Refuses an unterminated quote (RFC 4475 §3.1.2.6), spaces inside ``<>`` (§3.1.2.14),
     an unquoted display name with non-token characters (§3.1.2.15) and a bare URI with
     ``?`` headers, which must be bracketed (RFC 3261 §20, RFC 4475 §3.1.2.13). A message
-    keeps what it parsed (its From and To, its Route set).
+    keeps what it parsed (its From and To, its Route set); across messages, a call's values
+    repeat. The result is shared between callers: never modify it.
     """
+    known = _PARSED.get(value)
+    return known if known is not None else _PARSED.put(value, _parse_name_addr(value, what))
+
+
+def _parse_name_addr(value: str, what: str) -> NameAddr:
     text = value.strip()
     plain = _PLAIN.fullmatch(text)
     if plain is not None and ":" in plain.group(2):

@@ -9,6 +9,7 @@ from typing import Final
 
 from .errors import ParseError, UnsupportedUriScheme
 from .headers import is_ascii_digits, parse_params
+from .memo import Memo
 
 #: Schemes a SIP proxy routes; anything else in a Request-URI is a 416 (RFC 3261 §16.3 step 2).
 ROUTABLE_SCHEMES: Final = frozenset({"sip", "sips", "tel"})
@@ -79,8 +80,18 @@ class SipUri:
 _PLAIN_HOSTPORT: Final = re.compile(r"([A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?")
 
 
+#: Parsed host:port texts: a proxy sees the same few peers (Via sent-by) over and over.
+_HOSTPORTS: Final[Memo[str, HostPort]] = Memo()
+
+
 def parse_hostport(text: str) -> HostPort:
-    """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3)."""
+    """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3).
+    The result is shared between callers: never modify it."""
+    known = _HOSTPORTS.get(text)
+    return known if known is not None else _HOSTPORTS.put(text, _parse_hostport(text))
+
+
+def _parse_hostport(text: str) -> HostPort:
     plain = _PLAIN_HOSTPORT.fullmatch(text)
     if plain is not None:
         host = plain.group(1)
@@ -154,9 +165,20 @@ def _octet(label: str) -> bool:
     return 0 < len(label) <= 3 and label.isdigit() and int(label) <= 255
 
 
+#: Parsed URIs by text: a message parses each of its URIs once and keeps the result
+#: (:class:`.message.Request`); across messages, a peer's Contact and our Record-Route repeat.
+#: Errors are not kept.
+_URIS: Final[Memo[str, SipUri]] = Memo()
+
+
 def parse_uri(text: str) -> SipUri:
     """Parse a SIP/SIPS URI (RFC 3261 §19.1.1). Other schemes raise :class:`UnsupportedUriScheme`.
-    A message parses each of its URIs once and keeps the result (:class:`.message.Request`)."""
+    The result is shared between callers: never modify it."""
+    known = _URIS.get(text)
+    return known if known is not None else _URIS.put(text, _parse_uri(text))
+
+
+def _parse_uri(text: str) -> SipUri:
     scheme, colon, rest = text.partition(":")
     low = scheme.lower()
     if not colon or low not in ("sip", "sips"):

@@ -178,6 +178,7 @@ def test_per_call_tables_stay_bounded_under_a_storm() -> None:
     from antibot.detect.counting import LocalCounters
     from antibot.detect.engine import Detector
     from antibot.detect.policy import default_doc, ruleset_from_doc
+    from antibot.sip import address, uri
 
     bound = 300
     h = Harness(make_core(max_transactions=bound))
@@ -210,5 +211,8 @@ def test_per_call_tables_stay_bounded_under_a_storm() -> None:
     for cache, limit in (
         (fingerprint._FORMS, 4096),
         (fingerprint._IP_KINDS, 4096),
+        (uri._HOSTPORTS, 4096),
+        (uri._URIS, 4096),
+        (address._PARSED, 4096),
     ):
         assert len(cache) <= limit

@@ -158,6 +158,9 @@ def test_header_names() -> None:
 
 
 def test_a_bad_uri_or_name_addr_fails_each_time_with_its_header_name() -> None:
+    """Parsed URIs and name-addr values are shared by text (a bounded memo); errors are not kept."""
+    assert parse_uri("sip:7495@192.0.2.1:5062;transport=tcp") is parse_uri("sip:7495@192.0.2.1:5062;transport=tcp")
+    assert parse_name_addr("<sip:a@192.0.2.1>;tag=1", "From") is parse_name_addr("<sip:a@192.0.2.1>;tag=1", "To")
     for _ in range(2):
         with pytest.raises(ParseError):
             parse_uri("sip:7495@999.1.1.1")
