@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..sip.message import Header, Request
+from ..sip.header import Header
+from ..sip.memo import Memo
+from ..sip.message import Request
 from .lists import (
     CANONICAL_NAMES,
     DIALER_UAS,
@@ -23,7 +25,7 @@ from .lists import (
     SDP_ODD_ORIGIN_USERS,
     SDP_TOOL_NAMES,
 )
-from .numbers import split_uri
+from .numbers import split_uri, uri_parts
 
 MAGIC_COOKIE: Final = "z9hG4bK"
 #: Max-Forwards outside [MIN, MAX] is odd: UAs send 70 (RFC 3261 §8.1.1.6), proxies decrement.
@@ -97,21 +99,9 @@ class HeaderShape:
         return _hashed("|".join(self.tokens), 8)
 
 
-#: Hashes already computed (a fleet sends the same shapes and User-Agents again and again),
-#: by digest size and text; bounded: cleared when full.
-_HASHES: Final[dict[tuple[int, str], str]] = {}
-
-
 def _hashed(text: str, size: int) -> str:
     """``blake2b(text, digest_size=size)`` in hex, text encoded as latin-1 (others: ``?``)."""
-    key = (size, text)
-    known = _HASHES.get(key)
-    if known is None:
-        known = hashlib.blake2b(text.encode("latin-1", "replace"), digest_size=size).hexdigest()
-        if len(_HASHES) >= 4096:
-            _HASHES.clear()
-        _HASHES[key] = known
-    return known
+    return hashlib.blake2b(text.encode("latin-1", "replace"), digest_size=size).hexdigest()
 
 
 _FORMS: Final[dict[str, str]] = {}
@@ -226,19 +216,14 @@ def ua_fingerprint(req: Request, order_hash: str | None = None) -> str:
     return _hashed(f"{ua}\x00{order_hash}", 6)
 
 
-#: _ip_kind's answers (a dict, not lru_cache: a compiled call, no wrapper); bounded, cleared when full.
-_IP_KINDS: Final[dict[str, str]] = {}
+#: _ip_kind's answers: the same few peers, and ``ipaddress`` is slow.
+_IP_KINDS: Final[Memo[str, str]] = Memo()
 
 
 def _ip_kind(host: str) -> str:
     """``""`` not an IP literal, ``null`` 0.0.0.0/::, ``global``, or ``local`` (private etc.)."""
     kind = _IP_KINDS.get(host)
-    if kind is None:
-        kind = _classify_ip(host)
-        if len(_IP_KINDS) >= 4096:
-            _IP_KINDS.clear()
-        _IP_KINDS[host] = kind
-    return kind
+    return kind if kind is not None else _IP_KINDS.put(host, _classify_ip(host))
 
 
 def _classify_ip(host: str) -> str:
@@ -357,9 +342,9 @@ def message_features(req: Request, source_ip: str, shape: HeaderShape | None = N
     mf = req.max_forwards
     content_type = req.header("content-type")
 
-    _, from_host, from_pw = split_uri(req.from_.uri)
-    _, to_host, _ = split_uri(req.to.uri)
-    _, ruri_host, ruri_pw = split_uri(req.uri)
+    _, from_host, from_pw = uri_parts(req.from_.uri, req.from_uri)
+    _, to_host, _ = uri_parts(req.to.uri, req.to_uri)
+    _, ruri_host, ruri_pw = uri_parts(req.uri, req.parsed_uri)
     contact = req.values("contact")
     contact_host = ""
     contact_pw = False

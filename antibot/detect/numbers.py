@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
-from ..sip.message import Request
+from ..sip.message import Request, sip_uri_or_none, uri_user
+from ..sip.uri import SipUri
 from .lists import ANONYMOUS_DISPLAY, NumberLists
 
 #: Longest user part kept (a number or a name); longer ones are cut so that a hostile caller
@@ -92,51 +93,24 @@ class Number:
 EMPTY: Final = Number("", False, False)
 
 
-#: split_uri's answers (a dict, not lru_cache: a compiled call, no wrapper); bounded, cleared when full.
-_SPLIT_URIS: Final[dict[str, tuple[str, str, bool]]] = {}
-
-
 def split_uri(uri: str) -> tuple[str, str, bool]:
     """``(user, host, has_password)`` of a sip:/sips:/tel: URI; ``("", "", False)`` if unusable.
 
-    Tolerant on purpose (features must never raise): no validation beyond splitting. ``host``
-    is lower-case without brackets or port; a tel: URI has no host. Memoised: one INVITE asks
-    for the same From/To/Request-URI several times.
+    Tolerant on purpose (features must never raise): a SIP URI that does not parse
+    (:func:`antibot.sip.uri.parse_uri`) has neither user nor host. ``host`` is lower-case
+    without brackets or port; a tel: URI has no host.
     """
-    known = _SPLIT_URIS.get(uri)
-    if known is None:
-        known = _split_uri(uri)
-        if len(_SPLIT_URIS) >= 1024:
-            _SPLIT_URIS.clear()
-        _SPLIT_URIS[uri] = known
-    return known
+    text = uri.strip()
+    return uri_parts(text, sip_uri_or_none(text))
 
 
-def _split_uri(uri: str) -> tuple[str, str, bool]:
-    scheme, colon, rest = uri.strip().partition(":")
-    if not colon:
-        return "", "", False
-    low = scheme.lower()
-    if low == "tel":
-        return rest.split(";", 1)[0], "", False
-    if low not in ("sip", "sips"):
-        return "", "", False
-    at = rest.find("@")
-    user = ""
-    password = False
-    if at >= 0:
-        user, colon, _ = rest[:at].partition(":")
-        password = bool(colon)
-        rest = rest[at + 1 :]
-    if rest.startswith("["):
-        end = rest.find("]")
-        return user, (rest[1:end] if end > 0 else "").lower(), password
-    end = len(rest)
-    for stop in (";", "?", ":", ">"):
-        i = rest.find(stop)
-        if 0 <= i < end:
-            end = i
-    return user, rest[:end].lower(), password
+def uri_parts(uri: str, parsed: SipUri | None) -> tuple[str, str, bool]:
+    """:func:`split_uri` of ``uri`` already parsed (``parsed``: None when not a SIP URI), as a
+    message keeps its Request-URI, From and To."""
+    if parsed is None:
+        return uri_user(uri, None), "", False
+    user = parsed.user
+    return uri_user(uri, parsed), parsed.host.host, user is not None and ":" in user
 
 
 def normalise(user: str) -> Number:
@@ -170,12 +144,15 @@ def number_of(uri: str) -> Number:
 
 
 def parties(req: Request) -> tuple[Number, Number]:
-    """The caller (From) and callee (To, or the Request-URI when To has no user) numbers."""
-    caller = number_of(req.from_.uri)
-    callee = number_of(req.to.uri)
-    if not callee.text:
-        callee = number_of(req.uri)
-    return caller, callee
+    """The caller (From) and callee (To, or the Request-URI when To has no user) numbers, from
+    the user parts the request parsed once (:attr:`Request.parties`)."""
+    caller, callee = req.parties
+    return normalise(caller), normalise(callee)
+
+
+def ruri_number(req: Request) -> Number:
+    """The normalised user part of the Request-URI (parsed with the request line)."""
+    return normalise(uri_user(req.uri, req.parsed_uri))
 
 
 def country_code(digits: str) -> str:
@@ -215,7 +192,7 @@ def national_part(n: Number) -> str:
 def is_anonymous(req: Request) -> bool:
     """Caller withheld: anonymous@anonymous.invalid (RFC 3323), ``Privacy: id``/``user``/``header``,
     an "Anonymous"/"Restricted"/"Unknown" display name, or no user part at all."""
-    user, host, _ = split_uri(req.from_.uri)
+    user, host, _ = uri_parts(req.from_.uri, req.from_uri)
     if not user or user.lower() == "anonymous" or host == "anonymous.invalid":
         return True
     display = req.from_.display
@@ -338,7 +315,7 @@ def number_features(req: Request, lists: NumberLists, both: tuple[Number, Number
     """
     caller, callee = parties(req) if both is None else both
     probe = dialout_probe(callee)
-    ruri = number_of(req.uri)
+    ruri = ruri_number(req)
     anonymous = is_anonymous(req)
     return {
         "from_numeric": float(caller.numeric),

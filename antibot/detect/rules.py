@@ -20,7 +20,7 @@ import re2
 from ..proxy.decision import Action
 from ..sip.message import Request
 from .corroboration import SweepPolicy
-from .numbers import Number, dialout_probe, number_of, parties
+from .numbers import Number, dialout_probe, parties, ruri_number
 
 PHASES: Final = ("allow", "deny", "threshold")
 #: The decision's rule when a high score was not acted on for want of support (:mod:`.corroboration`).
@@ -162,7 +162,7 @@ def dialled(req: Request, callee: Number | None = None) -> tuple[str, ...]:
     number when the caller already has it."""
     to = parties(req)[1] if callee is None else callee
     out: list[str] = []
-    for n in (to, number_of(req.uri)):
+    for n in (to, ruri_number(req)):
         if n.intl_like and n.text not in out:
             out.append(n.text)
         probe = dialout_probe(n)

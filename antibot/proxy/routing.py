@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..sip import build
-from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
-from ..sip.message import Request
+from ..sip.message import Request, Route
 from ..sip.uri import SipUri, parse_uri
 from ..sip.via import MAGIC_COOKIE, Via
 from .contexts import Context
@@ -50,8 +49,6 @@ class LocalIdentity:
         self.listeners = listeners
         self._mine = {(h.lower(), lst.port) for lst in listeners for h in (lst.host, lst.advertise)}
         self._hosts = {h for h, _ in self._mine}
-        #: Route value -> None (not us), or the dialog token it carries ("" for none).
-        self._route_cache: dict[str, str | None] = {}
         #: Key of the dialog tokens; nodes that share dialogs share it (``[proxy] route_secret``).
         self.secret = hashlib.blake2s(secret if secret is not None else secrets.token_bytes(32)).digest()
         #: Probe Call-IDs start with this, so they never repeat across restarts or nodes.
@@ -115,53 +112,30 @@ class LocalIdentity:
         mac = hashlib.blake2s(call_id.encode("utf-8", "surrogateescape"), key=self.secret, digest_size=10)
         return mac.hexdigest()
 
-    def route_is_me(self, value: str) -> bool:
-        """Does this Route value name us?"""
-        return self._route(value) is not None
+    def route_is_me(self, route: Route) -> bool:
+        """Does this Route entry name us? False if it does not parse."""
+        return self._route(route) is not None
 
-    def route_verifies(self, values: list[str], call_id: str) -> bool:
-        """Do our Route entries among ``values`` carry this dialog's token (a Record-Route we placed)?"""
+    def route_verifies(self, routes: list[Route], call_id: str) -> bool:
+        """Do our entries among ``routes`` carry this dialog's token (a Record-Route we placed)?"""
         expected = self.dialog_token(call_id)
-        return any(self._route(v) == expected for v in values)
+        return any(self._route(r) == expected for r in routes)
 
-    def _route(self, value: str) -> str | None:
-        """None if this Route value does not name us, else its token ("" for none). Cached:
-        a dialog's requests repeat the same values."""
-        if value in self._route_cache:
-            return self._route_cache[value]
-        known: str | None = None
-        try:
-            uri = parse_uri(parse_name_addr(value, "Route").uri)
-            if self.is_me(uri.host.host, uri.host.port, uri.transport):
-                known = uri.param(TOKEN_PARAM) or ""
-        except SipError:
-            known = None
-        if len(self._route_cache) > 10_000:
-            self._route_cache.clear()
-        self._route_cache[value] = known
-        return known
+    def _route(self, route: Route) -> str | None:
+        """None if this Route entry does not name us, else its token ("" for none)."""
+        uri = route.sip_uri
+        if uri is None or not self.is_me(uri.host.host, uri.host.port, uri.transport):
+            return None
+        return uri.param(TOKEN_PARAM) or ""
 
     def via_is_mine(self, via: Via) -> bool:
         return self.is_me(via.sent_by.host, via.sent_by.port, via.transport.lower())
 
 
-#: Next hops by URI text: Route and Request-URIs of a dialog repeat on every request (bounded).
-_TARGETS: Final[dict[str, Addr]] = {}
-
-
-def uri_target(uri_text: str) -> Addr:
-    """Next-hop address for a SIP URI (RFC 3263 without DNS: IP literals or names as given)."""
-    known = _TARGETS.get(uri_text)
-    if known is None:
-        known = _uri_target(uri_text)
-        if len(_TARGETS) >= 4096:
-            _TARGETS.clear()
-        _TARGETS[uri_text] = known
-    return known
-
-
-def _uri_target(uri_text: str) -> Addr:
-    uri: SipUri = parse_uri(uri_text)
+def uri_target(uri_text: str, parsed: SipUri | None = None) -> Addr:
+    """Next-hop address for a SIP URI (RFC 3263 without DNS: IP literals or names as given);
+    ``parsed``: ``uri_text`` already parsed."""
+    uri = parsed if parsed is not None else parse_uri(uri_text)
     host = uri.param("maddr") or uri.host.host
     transport = uri.transport
     if transport not in ("udp", "tcp"):
@@ -276,20 +250,6 @@ def is_broadcast(host: str) -> bool:
     except ValueError:
         return False
     return ip.is_multicast or (ip.version == 4 and str(ip) == "255.255.255.255") or ip.is_unspecified
-
-
-#: URIs of Route values: the same few Record-Route entries come back on every in-dialog request.
-_ROUTE_URIS: Final[dict[str, str]] = {}
-
-
-def parse_name_addr_uri(value: str) -> str:
-    uri = _ROUTE_URIS.get(value)
-    if uri is None:
-        uri = parse_name_addr(value, "Route").uri
-        if len(_ROUTE_URIS) >= 4096:
-            _ROUTE_URIS.clear()
-        _ROUTE_URIS[value] = uri
-    return uri
 
 
 def forwarded(me: LocalIdentity, ctx: Context, req: Request, dest: Addr, branch: str) -> bytes:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from ..sip.address import parse_name_addr
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
+from ..sip.uri import parse_uri
 from . import routing
 from .contexts import Context
 from .effects import Addr, CallOutcome
@@ -39,24 +40,28 @@ class RelayRefused(SipError):
 
 class RouteInfo:
     """A request's route information after §16.4 pre-processing: the Request-URI to use
-    (``uri``: restored from the last Route for a strict-routing previous hop), whether it names
-    us, and ``pop``: how many Route entries at the top are ours."""
+    (``uri``: restored from the last Route for a strict-routing previous hop; ``parsed``: it
+    parsed, when known), whether it names us, and ``pop``: how many Route entries at the top
+    are ours. The Route entries are the request's own (:attr:`Request.routes`), parsed once."""
 
-    __slots__ = ("uri", "uri_is_me", "routes", "pop")
+    __slots__ = ("uri", "parsed", "uri_is_me", "routes", "pop")
 
     def __init__(self, me: LocalIdentity, req: Request) -> None:
         uri = req.uri
         parsed = req.parsed_uri
         uri_is_me = me.uri_is_me(uri, parsed) if parsed is not None else False
-        routes = req.values("route")
+        routes = req.routes
         if uri_is_me and routes and parsed is not None and parsed.user is None:
             # §16.4: a strict-routing previous hop put our Record-Route URI in the Request-URI.
-            uri = routing.parse_name_addr_uri(routes[-1])
-            uri_is_me = me.uri_is_me(uri)
+            last = routes[-1]
+            uri = last.uri
+            parsed = last.sip_uri
+            uri_is_me = me.uri_is_me(uri, parsed) if parsed is not None else False
         pop = 0
         while pop < len(routes) and me.route_is_me(routes[pop]):
             pop += 1
         self.uri = uri
+        self.parsed = parsed
         self.uri_is_me = uri_is_me
         self.routes = routes
         self.pop = pop
@@ -70,15 +75,17 @@ class RouteInfo:
         """Route by the dialog's remote target (the callee's Contact, §12.2.1.1) instead of
         our own Request-URI: the Request-URI is rewritten to it when forwarded."""
         self.uri = remote_target
+        self.parsed = None
         self.uri_is_me = False
 
     def next_hop(self) -> Addr:
         """The next Route after ours, else the Request-URI (§16.5); 404 if that is us."""
         if self.pop < len(self.routes):
-            return routing.uri_target(routing.parse_name_addr_uri(self.routes[self.pop]))
+            route = self.routes[self.pop]
+            return routing.uri_target(route.uri, route.parsed())
         if self.uri_is_me:
             raise SipError("Not Found (no Route, and the Request-URI is this proxy)", 404)
-        return routing.uri_target(self.uri)
+        return routing.uri_target(self.uri, self.parsed)
 
     def ours(self, me: LocalIdentity, call_id: str) -> bool:
         """Our Route entries carry this dialog's token: a dialog we record-routed."""
@@ -113,7 +120,8 @@ def ack_target(
     no dialog we know. :class:`RelayRefused` (never answered: an ACK) for one from outside to
     neither an upstream nor one of our dialogs."""
     info = RouteInfo(me, req)
-    if info.pop == len(info.routes) and me.uri_is_me(req.uri):
+    parsed = req.parsed_uri
+    if info.pop == len(info.routes) and parsed is not None and me.uri_is_me(req.uri, parsed):
         remote = dialogs.remote_target(req, source)
         if remote is None:
             return None
@@ -200,7 +208,8 @@ def _contact(me: LocalIdentity, resp: Response) -> str | None:
         return None
     try:
         uri = parse_name_addr(values[0], "Contact").uri
-        routing.uri_target(uri)
+        parsed = parse_uri(uri)
+        routing.uri_target(uri, parsed)
     except SipError:
         return None
-    return None if me.uri_is_me(uri) else uri
+    return None if me.uri_is_me(uri, parsed) else uri

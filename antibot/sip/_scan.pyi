@@ -1,6 +1,6 @@
 """Stub of the C scanners (``_scan.c``, built by setup.py): see its header comment."""
 
-from .message import Header
+from .header import Header
 
 def split_lines(
     head: str,

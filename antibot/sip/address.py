@@ -8,6 +8,7 @@ from typing import Final
 
 from .errors import ParseError
 from .headers import is_token, parse_params
+from .memo import Memo
 
 
 # Explicit __init__s (init=False): mypyc compiles them; a dataclass's generated one stays interpreted
@@ -44,10 +45,8 @@ class NameAddr:
 _PLAIN = re.compile(r'(?:("[^"\\]*")\s*)?<([^<>\s]+)>\s*(?:;(.*))?', re.DOTALL)
 
 
-#: Parsed values by text (bounded: cleared when full). A call's From, Contact and Route values
-#: come back on each of its requests and are read by the parser, the validation and the
-#: routing; only a value that parsed is kept (an error names the header it came from).
-_PARSED: Final[dict[str, NameAddr]] = {}
+#: Parsed values by text; only a value that parsed is kept (an error names its header).
+_PARSED: Final[Memo[str, NameAddr]] = Memo()
 
 
 def parse_name_addr(value: str, what: str) -> NameAddr:
@@ -55,17 +54,12 @@ def parse_name_addr(value: str, what: str) -> NameAddr:
 
     Refuses an unterminated quote (RFC 4475 §3.1.2.6), spaces inside ``<>`` (§3.1.2.14),
     an unquoted display name with non-token characters (§3.1.2.15) and a bare URI with
-    ``?`` headers, which must be bracketed (RFC 3261 §20, RFC 4475 §3.1.2.13). The result
-    is shared between callers: never modify it.
+    ``?`` headers, which must be bracketed (RFC 3261 §20, RFC 4475 §3.1.2.13). A message
+    keeps what it parsed (its From and To, its Route set); across messages, a call's values
+    repeat. The result is shared between callers: never modify it.
     """
     known = _PARSED.get(value)
-    if known is not None:
-        return known
-    parsed = _parse_name_addr(value, what)
-    if len(_PARSED) >= 4096:
-        _PARSED.clear()
-    _PARSED[value] = parsed
-    return parsed
+    return known if known is not None else _PARSED.put(value, _parse_name_addr(value, what))
 
 
 def _parse_name_addr(value: str, what: str) -> NameAddr:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 
+from .header import Header
 from .headers import split_commas
-from .message import Header, Request, Response
+from .message import Request, Response
 
 ANTIBOT_PREFIX = "x-antibot-"
 _COPIED = ("via", "from", "to", "call-id", "cseq")

@@ -7,10 +7,7 @@ message whose Via cannot be read). The reason phrase is meant for the wire.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .message import Header
+from .header import Header
 
 
 class SipError(Exception):

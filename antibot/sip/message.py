@@ -9,27 +9,16 @@ From/To of responses) is parsed on first use, because most messages never need i
 from __future__ import annotations
 
 import re
-from typing import Final, NamedTuple
+from typing import Final
 
 from .address import NameAddr, parse_name_addr
+from .errors import SipError
+from .header import Header
 from .headers import NO_SPLIT, TOKEN_STR, split_commas
-from .uri import SipUri
+from .uri import SipUri, parse_uri
 from .via import Via, parse_via
 
 _TAG: Final = re.compile(r";\s*tag\s*=\s*([^;\s,>]+)", re.IGNORECASE)
-
-
-class Header(NamedTuple):
-    """One header line: original ``name`` spelling, canonical ``key``, unfolded ``value``.
-
-    ``line`` is the exact wire text (latin-1, folding kept) including the final CRLF. A tuple
-    of strings, so the garbage collector stops tracking it: a busy proxy holds many.
-    """
-
-    name: str
-    key: str
-    value: str
-    line: str
 
 
 class Message:
@@ -52,6 +41,8 @@ class Message:
         "_to_value",
         "_from",
         "_to",
+        "_from_uri",
+        "_to_uri",
         "_cache",
     )
 
@@ -85,6 +76,8 @@ class Message:
         self._to_value = to_value
         self._from: NameAddr | None = None
         self._to: NameAddr | None = None
+        self._from_uri: SipUri | None | bool = False  # False: not parsed yet
+        self._to_uri: SipUri | None | bool = False
         self._cache: dict[str, list[str]] = {}
 
     @property
@@ -112,6 +105,22 @@ class Message:
         if self._to is None:
             self._to = parse_name_addr(self._to_value, "To")
         return self._to
+
+    @property
+    def from_uri(self) -> SipUri | None:
+        """From's URI when it is a SIP/SIPS URI that parses, else None (parsed on first use)."""
+        known = self._from_uri
+        if known is False:
+            known = self._from_uri = sip_uri_or_none(self.from_.uri)
+        return known if isinstance(known, SipUri) else None
+
+    @property
+    def to_uri(self) -> SipUri | None:
+        """To's URI when it is a SIP/SIPS URI that parses, else None (parsed on first use)."""
+        known = self._to_uri
+        if known is False:
+            known = self._to_uri = sip_uri_or_none(self.to.uri)
+        return known if isinstance(known, SipUri) else None
 
     @property
     def from_tag(self) -> str | None:
@@ -150,14 +159,69 @@ class Message:
         return any(h.key == key for h in self.headers)
 
 
+class Route:
+    """One Route value (RFC 3261 §20.34), parsed once: its name-addr, and its URI when that is a
+    SIP/SIPS URI. A value that does not parse keeps the error, for whoever needs it to parse."""
+
+    __slots__ = ("value", "addr", "sip_uri", "error")
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        self.addr: NameAddr | None = None
+        self.sip_uri: SipUri | None = None
+        self.error: SipError | None = None
+        try:
+            self.addr = parse_name_addr(value, "Route")
+            self.sip_uri = parse_uri(self.addr.uri)
+        except SipError as exc:
+            self.error = exc
+
+    @property
+    def uri(self) -> str:
+        """The URI text; raises the parse error of a value that is no name-addr."""
+        if self.addr is None:
+            assert self.error is not None
+            raise self.error
+        return self.addr.uri
+
+    def parsed(self) -> SipUri:
+        """The SIP/SIPS URI; raises the parse error when there is none."""
+        if self.sip_uri is None:
+            assert self.error is not None
+            raise self.error
+        return self.sip_uri
+
+
 class Request(Message):
     """A request: ``METHOD uri SIP/2.0``. ``parsed_uri`` is set for sip:/sips: URIs."""
 
-    __slots__ = ("method", "uri", "parsed_uri")
+    __slots__ = ("method", "uri", "parsed_uri", "_routes", "_parties")
 
     method: str
     uri: str
     parsed_uri: SipUri | None
+    _routes: list[Route] | None
+    _parties: tuple[str, str] | None
+
+    @property
+    def routes(self) -> list[Route]:
+        """Every Route value, top first, each parsed once (on first use)."""
+        known = self._routes
+        if known is None:
+            known = self._routes = [Route(v) for v in self.values("route")]
+        return known
+
+    @property
+    def parties(self) -> tuple[str, str]:
+        """The user parts of the caller (From) and the callee (To, or the Request-URI when To
+        has none), as received (escaped; ``""``: none); a tel: URI's user part is its number."""
+        known = self._parties
+        if known is None:
+            callee = uri_user(self.to.uri, self.to_uri)
+            if not callee:
+                callee = uri_user(self.uri, self.parsed_uri)
+            known = self._parties = (uri_user(self.from_.uri, self.from_uri), callee)
+        return known
 
 
 class Response(Message):
@@ -167,6 +231,30 @@ class Response(Message):
 
     status: int
     reason: str
+
+
+def sip_uri_or_none(text: str) -> SipUri | None:
+    """``text`` parsed when it is a SIP/SIPS URI, else None (another scheme, or a syntax error)."""
+    try:
+        return parse_uri(text)
+    except SipError:
+        return None
+
+
+def uri_user(text: str, parsed: SipUri | None) -> str:
+    """The user part (without password) of a SIP/SIPS URI (``parsed``: ``text`` parsed, None when
+    it is not one) or the number of a tel: URI (RFC 3966 §3); ``""`` for anything else."""
+    if parsed is not None:
+        user = parsed.user
+        if user is None:
+            return ""
+        end = user.find(":")
+        return user if end < 0 else user[:end]
+    scheme, colon, rest = text.strip().partition(":")
+    if colon and scheme.lower() == "tel":
+        semi = rest.find(";")
+        return rest if semi < 0 else rest[:semi]
+    return ""
 
 
 def tag_of(value: str) -> str | None:

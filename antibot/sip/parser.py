@@ -21,8 +21,9 @@ from .errors import (
     UnsupportedUriScheme,
     VersionNotSupported,
 )
+from .header import Header
 from .headers import KEYS, SINGLE, header_key, is_ascii_digits, is_token, split_commas
-from .message import Header, Message, Request, Response, tag_of
+from .message import Message, Request, Response, tag_of
 from .uri import SipUri, parse_uri
 from .via import parse_via
 
@@ -290,6 +291,8 @@ def _build(
     msg.method = req_method
     msg.uri = uri
     msg.parsed_uri = parsed_uri
+    msg._routes = None
+    msg._parties = None
     if tag_of(singles["to"]) is not None:
         # In-dialog: RFC 3261 §16.3 step 1 - what forwarding does not use (From/To/Contact
         # syntax, Date) is left as it is; From/To are parsed on first use.

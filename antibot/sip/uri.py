@@ -9,6 +9,7 @@ from typing import Final
 
 from .errors import ParseError, UnsupportedUriScheme
 from .headers import is_ascii_digits, parse_params
+from .memo import Memo
 
 #: Schemes a SIP proxy routes; anything else in a Request-URI is a 416 (RFC 3261 §16.3 step 2).
 ROUTABLE_SCHEMES: Final = frozenset({"sip", "sips", "tel"})
@@ -79,20 +80,15 @@ class SipUri:
 _PLAIN_HOSTPORT: Final = re.compile(r"([A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?")
 
 
-#: Parsed host:port texts: a proxy sees the same few peers over and over (bounded).
-_HOSTPORTS: Final[dict[str, HostPort]] = {}
+#: Parsed host:port texts: a proxy sees the same few peers (Via sent-by) over and over.
+_HOSTPORTS: Final[Memo[str, HostPort]] = Memo()
 
 
 def parse_hostport(text: str) -> HostPort:
-    """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3)."""
+    """Parse ``host[:port]`` where an IPv6 host must be bracketed (RFC 5118 §4.2, §4.3).
+    The result is shared between callers: never modify it."""
     known = _HOSTPORTS.get(text)
-    if known is not None:
-        return known
-    parsed = _parse_hostport(text)
-    if len(_HOSTPORTS) >= 4096:
-        _HOSTPORTS.clear()
-    _HOSTPORTS[text] = parsed
-    return parsed
+    return known if known is not None else _HOSTPORTS.put(text, _parse_hostport(text))
 
 
 def _parse_hostport(text: str) -> HostPort:
@@ -169,22 +165,17 @@ def _octet(label: str) -> bool:
     return 0 < len(label) <= 3 and label.isdigit() and int(label) <= 255
 
 
-#: Parsed URIs by text (bounded: cleared when full): a call's URIs are read by the
-#: validation, the routing and the detector, on each of its requests. Errors are not kept.
-_URIS: Final[dict[str, SipUri]] = {}
+#: Parsed URIs by text: a message parses each of its URIs once and keeps the result
+#: (:class:`.message.Request`); across messages, a peer's Contact and our Record-Route repeat.
+#: Errors are not kept.
+_URIS: Final[Memo[str, SipUri]] = Memo()
 
 
 def parse_uri(text: str) -> SipUri:
     """Parse a SIP/SIPS URI (RFC 3261 §19.1.1). Other schemes raise :class:`UnsupportedUriScheme`.
     The result is shared between callers: never modify it."""
     known = _URIS.get(text)
-    if known is not None:
-        return known
-    parsed = _parse_uri(text)
-    if len(_URIS) >= 4096:
-        _URIS.clear()
-    _URIS[text] = parsed
-    return parsed
+    return known if known is not None else _URIS.put(text, _parse_uri(text))
 
 
 def _parse_uri(text: str) -> SipUri:

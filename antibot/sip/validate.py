@@ -27,7 +27,7 @@ from .address import NameAddr, parse_name_addr
 from .errors import SipError
 from .headers import TOKEN_STR, is_ascii_digits, is_token, split_commas
 from .message import Request
-from .uri import is_host, parse_uri
+from .uri import SipUri, is_host, parse_uri
 from .via import Via
 
 _ALNUM: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -77,9 +77,10 @@ def _check(req: Request) -> None:
     for via in req.vias:  # parses every Via value; a bad one raises ParseError (a SipError)
         _check_via(via)
     strict = req.method == "INVITE"  # what the detector scores and a PBX builds a dialog from
-    _check_uri(req.uri, "Request-URI", False)
-    _check_address(req.from_, "From", strict)
-    _check_address(req.to, "To", strict)
+    _check_uri(req.uri, "Request-URI", False, req.parsed_uri)
+    _check_address(req.from_, "From", strict, req.from_uri)
+    _check_address(req.to, "To", strict, req.to_uri)
+    routes = 0  # Route values checked so far: the request parses each once (Request.routes)
     for h in req.headers:  # one pass: most requests have one Contact and no routes
         key = h.key
         if key == "contact":
@@ -89,17 +90,26 @@ def _check(req: Request) -> None:
                         raise SipError("Contact '*' outside REGISTER", 400)
                     continue
                 _check_address(parse_name_addr(value, "Contact"), "Contact", strict)
+        elif key == "route":
+            count = len(split_commas(h.value))
+            for route in req.routes[routes : routes + count]:
+                _check_route(route.addr, route.error, route.sip_uri, "Route")
+            routes += count
         elif key in _ROUTE_KEYS:
-            _check_routes(split_commas(h.value), _ROUTE_KEYS[key])
+            for value in split_commas(h.value):
+                what = _ROUTE_KEYS[key]
+                _check_route(parse_name_addr(value, what), None, None, what)
 
 
-def _check_routes(values: list[str], what: str) -> None:
-    """Route, Record-Route and Path values: name-addr with a SIP/SIPS URI (§20.30, §20.34)."""
-    for value in values:
-        na = parse_name_addr(value, what)
-        if na.uri.partition(":")[0].lower() not in ("sip", "sips"):
-            raise SipError(f"{what} URI must be a SIP or SIPS URI", 400)
-        _check_address(na, what, True)
+def _check_route(na: NameAddr | None, error: SipError | None, uri: SipUri | None, what: str) -> None:
+    """A Route, Record-Route or Path value: name-addr with a SIP/SIPS URI (§20.30, §20.34).
+    ``na`` None: the value is no name-addr (``error``); ``uri``: its URI parsed, when known."""
+    if na is None:
+        assert error is not None
+        raise error
+    if na.uri.partition(":")[0].lower() not in ("sip", "sips"):
+        raise SipError(f"{what} URI must be a SIP or SIPS URI", 400)
+    _check_address(na, what, True, uri)
 
 
 def _check_line_ends(req: Request) -> None:
@@ -175,22 +185,23 @@ def _check_gen_value(value: str, what: str) -> None:
         raise SipError(f"bad parameter value in {what}", 400)
 
 
-def _check_address(na: NameAddr, what: str, strict: bool) -> None:
+def _check_address(na: NameAddr, what: str, strict: bool, parsed: SipUri | None = None) -> None:
     for _, value in na.params:
         if value is not None:
             _check_gen_value(value, what)
-    _check_uri(na.uri, what, strict)
+    _check_uri(na.uri, what, strict, parsed)
 
 
-def _check_uri(text: str, what: str, strict: bool) -> None:
+def _check_uri(text: str, what: str, strict: bool, parsed: SipUri | None = None) -> None:
     """A SIP/SIPS URI parsed and checked in full, a tel: URI, or (unless ``strict``) another
-    absoluteURI (RFC 4475 §3.3.4: a proxy forwards an isbn: To; the registrar refuses it)."""
+    absoluteURI (RFC 4475 §3.3.4: a proxy forwards an isbn: To; the registrar refuses it).
+    ``parsed``: ``text`` already parsed (a SIP/SIPS URI), when known."""
     if text in _GOOD_URIS:
         return
     scheme, colon, rest = text.partition(":")
     low = scheme.lower()
     if low in ("sip", "sips"):
-        _check_sip_uri(text, what)
+        _check_sip_uri(text, what, parsed)
     elif low == "tel":
         if not rest or rest.strip(_TEL_CHARS):
             raise SipError(f"bad tel URI in {what}", 400)
@@ -212,8 +223,10 @@ def _check_uri(text: str, what: str, strict: bool) -> None:
     _GOOD_URIS.add(text)
 
 
-def _check_sip_uri(text: str, what: str) -> None:
-    uri = parse_uri(text)  # host checked by parse_hostport; raises ParseError (400)
+def _check_sip_uri(text: str, what: str, uri: SipUri | None = None) -> None:
+    """``uri``: ``text`` already parsed."""
+    if uri is None:
+        uri = parse_uri(text)  # host checked by parse_hostport; raises ParseError (400)
     if uri.user is not None and (not uri.user or uri.user.strip(_USER_CHARS)):
         raise SipError(f"bad user part in {what} URI", 400)
     for name, value in uri.params:

@@ -174,12 +174,11 @@ def test_malformed_packets_are_logged_at_a_bounded_rate(h: Harness, caplog: pyte
 def test_per_call_tables_stay_bounded_under_a_storm() -> None:
     """Unique INVITEs (callers, callees, Call-IDs, source ports, User-Agents), decided by the
     detector and answered by the PBX with no BYE ever: every per-call table keeps to its bound."""
-    from antibot.detect import fingerprint, numbers
+    from antibot.detect import fingerprint
     from antibot.detect.counting import LocalCounters
     from antibot.detect.engine import Detector
     from antibot.detect.policy_doc import default_doc, ruleset_from_doc
-    from antibot.proxy import routing
-    from antibot.sip import uri
+    from antibot.sip import address, uri
 
     bound = 300
     h = Harness(make_core(max_transactions=bound))
@@ -209,14 +208,11 @@ def test_per_call_tables_stay_bounded_under_a_storm() -> None:
     assert len(core.servers) <= bound and len(core.clients) <= bound and len(core.pending) <= bound
     assert 0 < len(core.dialogs.calls) <= bound
     assert len(counters.entities) <= 500
-    assert len(core.me._route_cache) <= 10_001
     for cache, limit in (
-        (routing._TARGETS, 4096),
-        (routing._ROUTE_URIS, 4096),
-        (fingerprint._HASHES, 4096),
         (fingerprint._FORMS, 4096),
         (fingerprint._IP_KINDS, 4096),
-        (numbers._SPLIT_URIS, 1024),
         (uri._HOSTPORTS, 4096),
+        (uri._URIS, 4096),
+        (address._PARSED, 4096),
     ):
         assert len(cache) <= limit

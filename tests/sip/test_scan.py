@@ -20,8 +20,8 @@ import pytest
 
 from antibot.sip import headers, parser
 from antibot.sip.errors import ParseError, SipError
+from antibot.sip.header import Header
 from antibot.sip.headers import KEYS, NOT_PLAIN, SINGLE, header_key
-from antibot.sip.message import Header
 from antibot.sip.parser import Split
 
 from ._support import CONFORMANCE, MISSING
