@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..detect.features import FEATURE_NAMES, counter_features, observation, static_features
+from ..detect.features import FEATURE_NAMES, feature_vector, observation, static_features
 from ..detect.lists import NumberLists
 from ..detect.numbers import parties
 from ..detect.rules import dialled
@@ -250,9 +250,7 @@ async def replay(
         static = static_features(req, ev.src_ip, lists)
         obs = observation(req, ev.src_ip)
         counters = await store.observe(obs, ev.ts)
-        values = dict(static)
-        values.update(counter_features(counters, static))
-        rows.X.append([values[name] for name in FEATURE_NAMES])
+        rows.X.append(list(feature_vector(static, counters)[1]))
         rows.y.append(ev.label)
         rows.family.append(ev.family)
         rows.profile.append(ev.profile)
