@@ -248,6 +248,8 @@ class CounterSync:
         self.delay = interval
         self.syncs = 0
         self.failures = 0
+        #: What the last failed sync raised ("" before any failure).
+        self.last_error = ""
         self._warned = -math.inf
 
     async def run(self) -> None:
@@ -295,6 +297,7 @@ class CounterSync:
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
+        self.last_error = str(exc) or type(exc).__name__
         self.delay = min(self.max_backoff, max(self.interval, self.delay) * 2)
         now = time.monotonic()
         if now - self._warned >= self.warn_every:
@@ -303,6 +306,56 @@ class CounterSync:
                 "counters not synced with redis",
                 extra={"error": str(exc), "failures": self.failures, "retry_in": self.delay},
             )
+
+
+class ReplaySync:
+    """The proxy's counting path on a replayed clock, for training and evaluation.
+
+    A :class:`LocalCounters` counts (the caller calls its ``observe``, ``outcome`` and ``high``)
+    and a :class:`CounterSync` hands Redis what was counted, at every tick of ``interval`` s of
+    replayed time that finds counts pending, as the proxy's sync task does on its timer (and at
+    once again while a full batch leaves more). Call :meth:`advance` with an event's time
+    before counting it, times never going back: the ticks up to it run first. A failed sync
+    raises :class:`StoreError` (a replay does not go on with a partial view, as the proxy does).
+    """
+
+    def __init__(self, hot: HotPath, counters: LocalCounters, interval: float = 0.05, max_batch: int = 1000) -> None:
+        self.counters = counters
+        self.interval = interval
+        backoff = max(interval, 5.0)  # unused: a failed sync raises
+        self.sync = CounterSync(
+            hot, counters, interval=interval, clock=self._clock, max_batch=max_batch, max_backoff=backoff
+        )
+        self._now = -math.inf  # the replayed clock: the tick being synced, or the last event
+        self._last = -math.inf  # the time of the last advance
+
+    def _clock(self) -> float:
+        return self._now
+
+    async def advance(self, now: float) -> None:
+        """Run the syncs of the ticks in (last :meth:`advance`, ``now``]: what was counted since."""
+        if now < self._last:
+            raise ValueError("ReplaySync: time went back")
+        if self.counters.pending() and self._last > -math.inf:  # counted at _last: synced at the next tick
+            tick = (math.floor(self._last / self.interval) + 1) * self.interval
+            while tick <= now and self.counters.pending():
+                await self._sync_at(tick)
+                tick += self.interval
+        self._last = self._now = now
+
+    async def flush(self) -> None:
+        """Sync what is still pending, at the next tick (the end of a replay)."""
+        await self.advance((math.floor(self._last / self.interval) + 1) * self.interval)
+
+    async def _sync_at(self, tick: float) -> None:
+        self._now = tick
+        while True:
+            failures = self.sync.failures
+            await self.sync.sync()
+            if self.sync.failures != failures:
+                raise StoreError(f"redis: a replayed counter sync failed: {self.sync.last_error}")
+            if self.sync.delay > 0.0 or not self.counters.pending():
+                return
 
 
 def _outcome_keys(
