@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO))
 from antibot.config import load  # noqa: E402
 from antibot.detect.counting import LocalCounters  # noqa: E402
 from antibot.detect.engine import Detector  # noqa: E402
-from antibot.detect.features import FEATURE_NAMES, counter_features, observation, static_features  # noqa: E402
+from antibot.detect.features import feature_vector, observation, static_features  # noqa: E402
 from antibot.detect.lists import NumberLists  # noqa: E402
 from antibot.detect.numbers import parties  # noqa: E402
 from antibot.detect.observation import Counters  # noqa: E402
@@ -188,9 +188,7 @@ async def run_once(items: list[Invite], seed_dir: Path) -> dict[str, Sample]:
             with meter.measure(out, "features (counters)"):
                 vectors = []
                 for c, st in zip(counters, statics, strict=True):
-                    values = dict(st)
-                    values.update(counter_features(c, st))
-                    vectors.append((values, [values.get(name, 0.0) for name in FEATURE_NAMES]))
+                    vectors.append(feature_vector(st, c))
             with meter.measure(out, "model"):
                 scores = [model.explain(vec)[0] for _, vec in vectors]
             hits, misses = getattr(model, "cache_hits", 0), getattr(model, "cache_misses", 0)

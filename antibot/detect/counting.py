@@ -27,8 +27,8 @@ What that trades, knowingly:
   grew the table without bound, and every sync rebuilt all of it, blocking the event loop).
 
 The windows and buckets are those of :func:`antibot.store.keys.window` (same keys, same
-sliding-window estimate), so on one node the values equal those of one round trip per
-INVITE (:meth:`antibot.store.redis.Store.observe`); ``tests/store/test_sync.py`` checks it.
+sliding-window estimate). This is the one counting path: the proxy counts here, and so does
+training's replay (:class:`antibot.store.hotpath.ReplaySync` syncs it on the replayed clock).
 No I/O here: ``now`` is passed in.
 """
 

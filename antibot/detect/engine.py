@@ -11,10 +11,9 @@ never raises: a call is never lost to a bug. ``bench/scoring.py`` measures each 
 
 from __future__ import annotations
 
-import operator
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -25,7 +24,7 @@ from ..sip.message import Request
 from .corroboration import campaign, costly, judge_flow, support
 from .counting import LocalCounters, outcome_metrics
 from .explain import reason_codes
-from .features import FEATURE_NAMES, counter_features, invite_features
+from .features import feature_vector, invite_features
 from .lists import NumberLists
 from .logform import explanation_json, features_text
 from .model import Model
@@ -210,12 +209,7 @@ class Detector:
         """Pure part of the decision: model score, explanation, rules, mode, headers, call log
         (``both``: the caller and callee numbers, when already known; ``counted``: ``counters``
         hold this INVITE, so they can corroborate its score, see :mod:`.corroboration`)."""
-        values = dict(static)
-        values.update(counter_features(counters, static))
-        try:
-            vector: Sequence[float] = _VECTOR(values)
-        except KeyError:  # a feature the feature code did not produce: 0.0, as the model was trained
-            vector = [values.get(name, 0.0) for name in FEATURE_NAMES]
+        values, vector = feature_vector(static, counters)
         score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
         caller, callee = both if both is not None else parties(req)
         ua = req.header("user-agent") or ""
@@ -321,6 +315,3 @@ class Detector:
     def _warn(self, key: str, msg: str, exc: Exception) -> None:
         """Log ``msg`` at most once per 10 s per ``key``, with the count since."""
         self._warner.warn(key, msg, exc)
-
-
-_VECTOR: Final[Callable[[dict[str, float]], Sequence[float]]] = operator.itemgetter(*FEATURE_NAMES)

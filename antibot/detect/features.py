@@ -9,6 +9,8 @@ Values are floats (booleans 0.0/1.0), never NaN; heavy-tailed counts go through 
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from ..sip.message import Request
@@ -217,8 +219,18 @@ def counter_features(counters: Counters, static: dict[str, float] | None = None)
     }
 
 
-def feature_vector(req: Request, source_ip: str, counters: Counters, lists: NumberLists) -> list[float]:
-    """All features in :data:`FEATURE_NAMES` order."""
-    values = static_features(req, source_ip, lists)
-    values.update(counter_features(counters, values))
-    return [values[name] for name in FEATURE_NAMES]
+def feature_vector(static: dict[str, float], counters: Counters) -> tuple[dict[str, float], Sequence[float]]:
+    """Every feature of one INVITE from its :func:`static_features` (or :func:`invite_features`)
+    and its ``counters``: the values by name (what the rules and the explanations read) and the
+    vector in :data:`FEATURE_NAMES` order (what the model reads). The one way a feature vector
+    is built, for the proxy's verdicts, training and evaluation alike."""
+    values = dict(static)
+    values.update(counter_features(counters, static))
+    try:
+        vector: Sequence[float] = _VECTOR(values)
+    except KeyError:  # a feature the feature code did not produce: 0.0, as the model was trained
+        vector = [values.get(name, 0.0) for name in FEATURE_NAMES]
+    return values, vector
+
+
+_VECTOR: Final[Callable[[dict[str, float]], Sequence[float]]] = operator.itemgetter(*FEATURE_NAMES)

@@ -66,11 +66,12 @@ def flow_of(source_ip: str, ua_fingerprint: str) -> str:
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Counters:
-    """Windowed counts read back in the same round trip as the update (this INVITE included).
+    """Windowed counts of one INVITE's entities, this INVITE included (``LocalCounters.observe``).
 
     Rates are sliding-window approximations over bucketed keys; ``distinct_*`` are
-    HyperLogLog estimates. Outcome counts (``src_*_1h``) are fed back from the proxy's own
-    call outcomes via ``Store.record_outcome`` and do not include the current INVITE.
+    HyperLogLog estimates at the last sync plus the members counted since. Outcome counts
+    (``src_*_1h``) are fed back from the proxy's own call outcomes (``LocalCounters.outcome``)
+    and do not include the current INVITE.
     """
 
     src_1s: float

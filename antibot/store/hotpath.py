@@ -1,15 +1,12 @@
 """What the SIP path asks of Redis, over the :class:`~.wire.Wire`: counters and call-log batches.
 
-- :meth:`HotPath.observe`: one INVITE counted under each of its entities and every counter
-  read back, in one round trip (one EVALSHA of ``lua/observe.lua`` per entity, pipelined; each
-  script touches only its entity's hash tag, so Redis Cluster can run it).
-- :meth:`HotPath.record_outcome`: a call's outcome for its source (``lua/bump.lua``; training's
-  way, the proxy counts outcomes in its :class:`~antibot.detect.counting.LocalCounters`).
 - :meth:`HotPath.log_calls`: a batch of call-log entries and the admin API's indexes.
 - :class:`CounterSync`: what the node's :class:`~antibot.detect.counting.LocalCounters`
   counted, added to Redis every ``interval`` seconds and the totals brought back
-  (``lua/sync.lua``, one call per active entity, all in one write): the proxy's way. An
-  entity seen once (``Delta.read`` False) is only written, with plain commands.
+  (``lua/sync.lua``, one call per active entity, all in one write; each call touches only its
+  entity's hash tag, so Redis Cluster can run it). An entity seen once (``Delta.read`` False)
+  is only written, with plain commands. The one way counts reach Redis.
+- :class:`ReplaySync`: the same on a replayed clock, for training and evaluation.
 
 Redis failures raise :class:`StoreError`; after NOSCRIPT (a restarted or flushed Redis) the
 scripts are loaded again and only the calls that did not run are retried, once.
@@ -22,100 +19,23 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any
 
-from ..detect.counting import PLANS as COUNTED
-from ..detect.counting import LocalCounters, outcome_metrics
-from ..detect.observation import Counters, Observation
-from ..detect.windowed import RECENT_TTL, Plan, own_totals
+from ..detect.counting import LocalCounters
+from ..detect.windowed import own_totals
 from . import StoreError
 from .commands import Call, Command, call_index_commands, read_totals, sync_call, write_batch, xadd
 from .keys import (
-    BUMP,
     CALL_INDEX,
     CALL_INDEX_TTL,
     CALL_REF_MAX,
-    OBSERVE,
     SCRIPTS,
     SYNC,
-    WINDOWS,
     Script,
-    entity_prefix,
-    window,
 )
 from .wire import NotSent, ReplyError, Wire, pack
 
 log = logging.getLogger(__name__)
-
-_Windows = dict[int, tuple[int, int, float]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What one script call counts for one entity, and which ``Counters`` fields it fills."""
-
-    kind: str
-    entity: str  # the Observation attribute naming the entity
-    counters: tuple[int, ...]  # INVITE count windows
-    hlls: tuple[tuple[str, int, str], ...]  # (metric, window, Observation attribute added)
-    reads: tuple[tuple[str, int], ...]  # read-only (metric, window)
-    keep: int  # recent To numbers kept (0: none)
-    fields: tuple[str, ...]  # Counters fields, in result order
-    _counter_keys: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
-    _hll_keys: tuple[tuple[int, str, str], ...] = field(init=False, repr=False, compare=False)
-    _read_keys: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
-
-    def call(self, obs: Observation, win: _Windows) -> Call:
-        tag = entity_prefix(self.kind, cast(str, getattr(obs, self.entity)))
-        keys: list[str] = []
-        args: list[str | int] = [len(self.counters), len(self.hlls), len(self.reads), self.keep]
-        for w, metric in self._counter_keys:
-            bucket, ttl, _ = win[w]
-            keys += (f"{tag}{metric}{bucket}", f"{tag}{metric}{bucket - 1}")
-            args.append(ttl)
-        for w, metric, attr in self._hll_keys:
-            bucket, ttl, _ = win[w]
-            keys += (f"{tag}{metric}{bucket}", f"{tag}{metric}{bucket - 1}")
-            args += (ttl, cast(str, getattr(obs, attr)))
-        for w, metric in self._read_keys:
-            bucket = win[w][0]
-            keys += (f"{tag}{metric}{bucket}", f"{tag}{metric}{bucket - 1}")
-        if self.keep:
-            keys.append(f"{tag}recent")
-            args += (obs.to_number, RECENT_TTL)
-        return keys, args
-
-    def __post_init__(self) -> None:
-        # "<metric>:<window>:" of each key, ready to be put between the tag and the bucket
-        object.__setattr__(self, "_counter_keys", tuple((w, f"inv:{WINDOWS[w]}:") for w in self.counters))
-        object.__setattr__(self, "_hll_keys", tuple((w, f"{m}:{WINDOWS[w]}:", a) for m, w, a in self.hlls))
-        object.__setattr__(self, "_read_keys", tuple((w, f"{m}:{WINDOWS[w]}:") for m, w in self.reads))
-
-    def parse(self, reply: Any, win: _Windows, out: dict[str, Any]) -> None:
-        cur, distinct, read, recent = reply
-        values: list[float] = [cur[i] + read[i] * win[w][2] for i, w in enumerate(self.counters)]
-        values += map(float, distinct)
-        base = len(self.counters)
-        for j, (_, w) in enumerate(self.reads):
-            values.append(read[base + 2 * j] + read[base + 2 * j + 1] * win[w][2])
-        out.update(zip(self.fields, values, strict=True))
-        if self.keep:
-            out[self.kind + "_recent_to"] = tuple(recent)  # src_recent_to, flow_recent_to
-
-
-def _plan(p: Plan) -> _Plan:
-    """The ``lua/observe.lua`` form of one of :data:`antibot.detect.counting.PLANS` (the one
-    definition of what is counted): INVITE counters, distinct counts, then the outcome counters
-    it only reads."""
-    inv = [(w, name) for (m, w), name in zip(p.counters, p.fields, strict=False) if m == "inv"]
-    reads = [((m, w), name) for (m, w), name in zip(p.counters, p.fields, strict=False) if m != "inv"]
-    hll_fields = p.fields[len(p.counters) :]
-    fields = (*(name for _, name in inv), *hll_fields, *(name for _, name in reads))
-    return _Plan(p.kind, p.entity, tuple(w for w, _ in inv), p.hlls, tuple(r for r, _ in reads), p.keep, fields)
-
-
-PLANS: Final = tuple(_plan(p) for p in COUNTED)
 
 
 class HotPath:
@@ -132,36 +52,6 @@ class HotPath:
         for script, sha in zip(SCRIPTS, replies, strict=True):
             if isinstance(sha, ReplyError) or sha != script.sha:
                 raise StoreError(f"redis returned {sha!r} for {script.name}, expected sha {script.sha}")
-
-    async def observe(self, obs: Observation, now: float, timeout: float | None = None) -> Counters:
-        """Count one INVITE under each non-empty entity of ``obs`` and read every counter back."""
-        plans = [p for p in PLANS if getattr(obs, p.entity)]
-        if not plans:
-            return Counters()
-        win = {w: window(now, w) for w in WINDOWS}
-        replies = await self._run(OBSERVE, [p.call(obs, win) for p in plans], timeout)
-        fields: dict[str, Any] = {}
-        for plan, reply in zip(plans, replies, strict=True):
-            try:
-                plan.parse(reply, win, fields)
-            except (TypeError, ValueError, IndexError) as exc:
-                raise StoreError(f"redis: unexpected {OBSERVE.name} reply: {exc}") from None
-        return Counters(**fields)
-
-    async def record_outcome(
-        self,
-        source_ip: str,
-        status: int,
-        duration: float | None,
-        now: float,
-        short_call_seconds: float = 6.0,
-        timeout: float | None = None,
-    ) -> None:
-        """Count one call's outcome for its source now (see :meth:`antibot.store.redis.Store.record_outcome`)."""
-        counted = _outcome_keys(source_ip, status, duration, now, short_call_seconds)
-        if counted is not None:
-            key, ttl, metrics = counted
-            await self._run(BUMP, [_bump(key, ttl, dict.fromkeys(metrics, 1))], timeout)
 
     async def log_calls(self, entries: list[dict[str, str]], maxlen: int, timeout: float | None = None) -> None:
         """Append decisions to the call log stream, with the indexes of every entry (outcomes
@@ -248,6 +138,8 @@ class CounterSync:
         self.delay = interval
         self.syncs = 0
         self.failures = 0
+        #: What the last failed sync raised ("" before any failure).
+        self.last_error = ""
         self._warned = -math.inf
 
     async def run(self) -> None:
@@ -295,6 +187,7 @@ class CounterSync:
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
+        self.last_error = str(exc) or type(exc).__name__
         self.delay = min(self.max_backoff, max(self.interval, self.delay) * 2)
         now = time.monotonic()
         if now - self._warned >= self.warn_every:
@@ -305,24 +198,54 @@ class CounterSync:
             )
 
 
-def _outcome_keys(
-    source_ip: str, status: int, duration: float | None, now: float, short_call_seconds: float
-) -> tuple[tuple[str, int], int, list[str]] | None:
-    """``((source tag, 1 h bucket), ttl, metrics counted)`` of one outcome; None without a source.
+class ReplaySync:
+    """The proxy's counting path on a replayed clock, for training and evaluation.
 
-    Failed: a final status >= 400, or none at all (< 200). Short: answered (2xx) with a known
-    ``duration`` under ``short_call_seconds``. Every outcome counts a call.
+    A :class:`LocalCounters` counts (the caller calls its ``observe``, ``outcome`` and ``high``)
+    and a :class:`CounterSync` hands Redis what was counted, at every tick of ``interval`` s of
+    replayed time that finds counts pending, as the proxy's sync task does on its timer (and at
+    once again while a full batch leaves more). Call :meth:`advance` with an event's time
+    before counting it, times never going back: the ticks up to it run first. A failed sync
+    raises :class:`StoreError` (a replay does not go on with a partial view, as the proxy does).
     """
-    if not source_ip:
-        return None
-    bucket, ttl, _ = window(now, 3600)
-    return (entity_prefix("src", source_ip), bucket), ttl, outcome_metrics(status, duration, short_call_seconds)
 
+    def __init__(self, hot: HotPath, counters: LocalCounters, interval: float = 0.05, max_batch: int = 1000) -> None:
+        self.counters = counters
+        self.interval = interval
+        backoff = max(interval, 5.0)  # unused: a failed sync raises
+        self.sync = CounterSync(
+            hot, counters, interval=interval, clock=self._clock, max_batch=max_batch, max_backoff=backoff
+        )
+        self._now = -math.inf  # the replayed clock: the tick being synced, or the last event
+        self._last = -math.inf  # the time of the last advance
 
-def _bump(key: tuple[str, int], ttl: int, amounts: dict[str, int]) -> Call:
-    tag, bucket = key
-    keys = [f"{tag}{metric}:1h:{bucket}" for metric in amounts]
-    return keys, [*([ttl] * len(keys)), *amounts.values()]
+    def _clock(self) -> float:
+        return self._now
+
+    async def advance(self, now: float) -> None:
+        """Run the syncs of the ticks in (last :meth:`advance`, ``now``]: what was counted since."""
+        if now < self._last:
+            raise ValueError("ReplaySync: time went back")
+        if self.counters.pending() and self._last > -math.inf:  # counted at _last: synced at the next tick
+            tick = (math.floor(self._last / self.interval) + 1) * self.interval
+            while tick <= now and self.counters.pending():
+                await self._sync_at(tick)
+                tick += self.interval
+        self._last = self._now = now
+
+    async def flush(self) -> None:
+        """Sync what is still pending, at the next tick (the end of a replay)."""
+        await self.advance((math.floor(self._last / self.interval) + 1) * self.interval)
+
+    async def _sync_at(self, tick: float) -> None:
+        self._now = tick
+        while True:
+            failures = self.sync.failures
+            await self.sync.sync()
+            if self.sync.failures != failures:
+                raise StoreError(f"redis: a replayed counter sync failed: {self.sync.last_error}")
+            if self.sync.delay > 0.0 or not self.counters.pending():
+                return
 
 
 def _noscript(reply: ReplyError) -> bool:

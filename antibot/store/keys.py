@@ -65,10 +65,8 @@ def _script(name: str) -> Script:
     return Script(name, text, hashlib.sha1(text.encode()).hexdigest())
 
 
-OBSERVE: Final = _script("observe.lua")
-BUMP: Final = _script("bump.lua")
 SYNC: Final = _script("sync.lua")
-SCRIPTS: Final = (OBSERVE, BUMP, SYNC)
+SCRIPTS: Final = (SYNC,)
 
 
 def entity_prefix(kind: str, value: str) -> str:

@@ -26,7 +26,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
 
-from ..detect.observation import Counters, Observation
 from . import StoreError
 from .hotpath import HotPath
 from .keys import (
@@ -72,7 +71,7 @@ def wire_target(url: str) -> Target:
 
 class _HiredisPacking:
     """Packs commands with hiredis, as redis-py's sync client does; its asyncio connection packs
-    in pure Python, ~10x slower (~190 µs of CPU for one 5-entity observe pipeline)."""
+    in pure Python, ~10x slower."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str) and " " in args[0]:  # "SCRIPT LOAD" is two arguments
@@ -96,7 +95,7 @@ class Store:
     """Async Redis store. Each public method is one network round trip (plus one retry
     round trip when Redis lost its scripts). Redis failures raise :class:`StoreError`.
 
-    The SIP path's methods (:meth:`observe`, :meth:`record_outcome`, :meth:`log_calls`) use one
+    The SIP path's methods (:attr:`hot`: the counter syncs, :meth:`log_calls`) use one
     lean persistent connection (:class:`~.wire.Wire`) with per-call deadlines; everything else
     (the admin API, training) uses redis-py's asyncio client with hiredis.
     """
@@ -158,29 +157,6 @@ class Store:
         """Close the SIP path's connection and the connection pool."""
         await self._hot.wire.close()
         await self._client.aclose()
-
-    async def observe(self, obs: Observation, now: float, *, timeout: float | None = None) -> Counters:
-        """Count one INVITE under each non-empty entity of ``obs`` and read every counter back,
-        in one pipelined round trip of one EVALSHA per entity, within ``timeout`` seconds
-        (None: the ``connect`` timeout)."""
-        return await self._hot.observe(obs, now, timeout)
-
-    async def record_outcome(
-        self,
-        source_ip: str,
-        status: int,
-        duration: float | None,
-        now: float,
-        short_call_seconds: float = 6.0,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        """Feed back one call's outcome for its source (1 h windows).
-
-        Failed: a final status >= 400, or none at all (``status`` < 200, e.g. 0). Short: answered
-        (2xx) with a known ``duration`` under ``short_call_seconds``. Every outcome counts a call.
-        """
-        await self._hot.record_outcome(source_ip, status, duration, now, short_call_seconds, timeout)
 
     @property
     def hot(self) -> HotPath:

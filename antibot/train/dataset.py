@@ -2,10 +2,13 @@
 
 Events are replayed in timestamp order exactly as the proxy sees them live: every new INVITE is
 parsed (:func:`antibot.sip.parser.parse_datagram`), gets its message-only features
-(:func:`static_features`), is counted in Redis and reads its counters back in one round trip
-(:meth:`Store.observe` at the event's simulated time), and becomes one row of
-:data:`FEATURE_NAMES`. Each call's outcome is fed back with :meth:`Store.record_outcome` when
-the proxy would learn it (see :func:`outcome_delay`), before any later INVITE is observed.
+(:func:`invite_features`), is counted in the proxy's node-local counters and reads them back
+(:class:`~antibot.detect.counting.LocalCounters` at the event's simulated time), and becomes
+one row of :data:`FEATURE_NAMES` (:func:`feature_vector`). Each call's outcome is counted when
+the proxy would learn it (see :func:`outcome_delay`), before any later INVITE is observed. The
+counters are synced with Redis as the proxy's sync task does, every ``sync_interval`` s of
+simulated time (:class:`~antibot.store.hotpath.ReplaySync`), so distinct counts carry Redis's
+HyperLogLog estimates as they do live.
 OPTIONS and REGISTER only pass by (the proxy's token bucket handles those floods, not the model).
 
 Nothing is cached on disk: the database is flushed before each replay, and the embedded Redis
@@ -27,15 +30,17 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..detect.features import FEATURE_NAMES, counter_features, observation, static_features
+from ..config import SYNC_SHARED
+from ..detect.counting import LocalCounters, outcome_metrics
+from ..detect.features import FEATURE_NAMES, feature_vector, invite_features
 from ..detect.lists import NumberLists
-from ..detect.numbers import parties
 from ..detect.rules import dialled
 from ..sim.generator import SimEvent, generate
 from ..sip.errors import SipError
 from ..sip.message import Request
 from ..sip.parser import parse_datagram
 from ..store.embedded import EmbeddedRedis
+from ..store.hotpath import ReplaySync
 from ..store.redis import Store
 
 #: Default simulated start of the training traffic: Tue 2023-11-14 14:13 site time.
@@ -215,19 +220,28 @@ class _Rows:
 
 
 async def replay(
-    events: Iterable[SimEvent], store: Store, lists: NumberLists | None = None, progress: Progress | None = None
+    events: Iterable[SimEvent],
+    store: Store,
+    lists: NumberLists | None = None,
+    progress: Progress | None = None,
+    sync_interval: float = SYNC_SHARED,
 ) -> _Rows:
-    """Replay ``events`` (time-ordered) through the feature pipeline and ``store``; see the module doc."""
+    """Replay ``events`` (time-ordered) through the feature pipeline and the proxy's counters,
+    synced with ``store`` every ``sync_interval`` s of replayed time; see the module doc."""
     lists = lists or NumberLists()
     rows = _Rows()
     stats = rows.stats
-    pending: list[tuple[float, int, str, int, float | None]] = []  # (due, seq, source, status, duration)
-    ringing: dict[tuple[str, str], float] = {}  # (source, Call-ID) of cancelled calls -> INVITE time
+    counters = LocalCounters()
+    counting = ReplaySync(store.hot, counters, sync_interval)
+    # (due, seq, source, flow, status, duration)
+    pending: list[tuple[float, int, str, str, int, float | None]] = []
+    ringing: dict[tuple[str, str], str] = {}  # (source, Call-ID) of cancelled calls -> their flow
     seq = 0
     for ev in events:
         while pending and pending[0][0] <= ev.ts:
-            due, _, source, status, duration = heapq.heappop(pending)
-            await store.record_outcome(source, status, duration, due)
+            due, _, source, flow, status, duration = heapq.heappop(pending)
+            await counting.advance(due)
+            counters.outcome(source, outcome_metrics(status, duration), due, flow)
             stats["outcomes"] += 1
         if progress is not None:
             progress(ev.ts)
@@ -242,22 +256,19 @@ async def replay(
         if not isinstance(req, Request):
             stats["parse_errors"] += 1
             continue
+        await counting.advance(ev.ts)
         if ev.method == "CANCEL":
-            if ringing.pop((ev.src_ip, req.call_id), None) is not None:
-                await store.record_outcome(ev.src_ip, 487, None, ev.ts)
+            key = (ev.src_ip, req.call_id)
+            if key in ringing:
+                counters.outcome(ev.src_ip, outcome_metrics(487, None), ev.ts, ringing.pop(key))
                 stats["outcomes"] += 1
             continue
-        static = static_features(req, ev.src_ip, lists)
-        obs = observation(req, ev.src_ip)
-        counters = await store.observe(obs, ev.ts)
-        values = dict(static)
-        values.update(counter_features(counters, static))
-        rows.X.append([values[name] for name in FEATURE_NAMES])
+        static, obs, (caller, callee) = invite_features(req, ev.src_ip, lists)
+        rows.X.append(list(feature_vector(static, counters.observe(obs, ev.ts))[1]))
         rows.y.append(ev.label)
         rows.family.append(ev.family)
         rows.profile.append(ev.profile)
         rows.ts.append(ev.ts)
-        caller, callee = parties(req)
         rows.facts.append(
             RowFacts(
                 ev.src_ip,
@@ -269,12 +280,12 @@ async def replay(
             )
         )
         if ev.status == 487:
-            ringing[ev.src_ip, req.call_id] = ev.ts
+            ringing[ev.src_ip, req.call_id] = obs.flow
         else:
             seq += 1
-            heapq.heappush(
-                pending, (ev.ts + outcome_delay(ev.status, ev.duration), seq, ev.src_ip, ev.status, ev.duration)
-            )
+            due = ev.ts + outcome_delay(ev.status, ev.duration)
+            heapq.heappush(pending, (due, seq, ev.src_ip, obs.flow, ev.status, ev.duration))
+    await counting.flush()
     stats["outcomes_pending_at_end"] = len(pending) + len(ringing)
     return rows
 

@@ -184,20 +184,33 @@ def test_named_callee_is_never_a_sweep() -> None:
 def test_feature_vector_order() -> None:
     req, src = MESSAGES["scanner"]
     counters = Counters(src_1s=3.0, src_recent_to=("99", "98"))
-    vector = feature_vector(req, src, counters, LISTS)
+    values, vector = feature_vector(static_features(req, src, LISTS), counters)
     assert len(vector) == len(FEATURE_NAMES)
     merged = static_features(req, src, LISTS)
     merged.update(counter_features(counters, merged))
-    assert vector == [merged[n] for n in FEATURE_NAMES]
+    assert values == merged
+    assert list(vector) == [merged[n] for n in FEATURE_NAMES]
     named = dict(zip(FEATURE_NAMES, vector, strict=True))
     assert (named["ua_scanner"], named["from_eq_to"], named["via_branch_dash_digits"]) == (1.0, 1.0, 1.0)
     assert named["log_src_1s"] == pytest.approx(math.log(4.0))
     assert (named["seq_near"], named["seq_run"]) == (2.0, 2.0)  # 100 after 99, 98
 
 
+def test_a_feature_the_code_did_not_produce_reads_zero() -> None:
+    static = static_features(*MESSAGES["phone"], LISTS)
+    del static["ua_scanner"]
+    values, vector = feature_vector(static, Counters())
+    assert "ua_scanner" not in values
+    assert vector[FEATURE_NAMES.index("ua_scanner")] == 0.0 and len(vector) == len(FEATURE_NAMES)
+
+
 def test_vectors_separate_scanner_from_phone() -> None:
-    scanner = dict(zip(FEATURE_NAMES, feature_vector(*MESSAGES["scanner"], Counters(), LISTS), strict=True))
-    phone = dict(zip(FEATURE_NAMES, feature_vector(*MESSAGES["phone"], Counters(), LISTS), strict=True))
+    scanner = dict(
+        zip(FEATURE_NAMES, feature_vector(static_features(*MESSAGES["scanner"], LISTS), Counters())[1], strict=True)
+    )
+    phone = dict(
+        zip(FEATURE_NAMES, feature_vector(static_features(*MESSAGES["phone"], LISTS), Counters())[1], strict=True)
+    )
     differing = {n for n in FEATURE_NAMES if scanner[n] != phone[n]}
     assert {"ua_scanner", "hdr_to_before_from", "via_branch_dash_digits", "from_eq_to", "sdp_present"} <= differing
     assert {"nat_private_addr", "from_host_ip_mismatch", "contact_ip_mismatch", "no_allow"} <= differing

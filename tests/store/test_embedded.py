@@ -18,7 +18,7 @@ from antibot.store import embedded
 from antibot.store.embedded import EmbeddedRedis, EmbeddedRedisError, find_redis_server, ping
 from antibot.store.redis import Store
 
-from .conftest import until
+from .conftest import Node, until
 from .resp import Resp
 
 OBS = Observation("192.0.2.1", "alice", "+3312", "+33", "ua")
@@ -37,7 +37,9 @@ async def test_aof_persists_across_restart(tmp_path: Path) -> None:
     first_pid = server.pid
     try:
         async with await Store.connect(url) as store:
-            await store.observe(OBS, 1000.0)
+            node = Node(store)
+            await node.observe(OBS, 1000.0)
+            await node.sync.flush()
             await store.log_calls([{"call": "kept"}], 100)
         server.stop()
         assert server.pid is None and not server.socket_path.exists()
@@ -50,8 +52,11 @@ async def test_aof_persists_across_restart(tmp_path: Path) -> None:
         assert server.start() == url
         assert server.pid != first_pid
         async with await Store.connect(url) as store:
-            c = await store.observe(OBS, 1001.0)
-            assert (c.src_60s, c.from_60s, c.src_recent_to) == (2.0, 2.0, ("+3312",))
+            node = Node(store)  # a restarted node: it learns the counts from Redis
+            await node.observe(OBS, 1001.0)  # first seen on this node: its own counts only
+            await node.observe(OBS, 1001.1)  # seen again: the next sync reads the totals
+            c = await node.observe(OBS, 1001.2)
+            assert (c.src_60s, c.from_60s, c.src_recent_to[-1]) == (4.0, 4.0, "+3312")
             assert [f for _, f in await store.read_calls(5)] == [{"call": "kept"}]
     finally:
         server.stop()

@@ -1,16 +1,14 @@
-"""LocalCounters + CounterSync against a real Redis: on one node they say what one round trip
-per INVITE (Store.observe) says; their keys are Store.observe's keys."""
+"""CounterSync (the proxy's sync task) and ReplaySync (the same on a replayed clock), with a real
+Redis and with stand-ins that fail."""
 
 from __future__ import annotations
 
-import dataclasses
-import random
-
 import pytest
 
-from antibot.detect.counting import LocalCounters, outcome_metrics
-from antibot.detect.observation import Counters, Observation
-from antibot.store.hotpath import CounterSync
+from antibot.detect.counting import LocalCounters
+from antibot.detect.observation import Observation
+from antibot.store import StoreError
+from antibot.store.hotpath import CounterSync, ReplaySync
 from antibot.store.redis import Store
 from antibot.store.wire import NotSent
 
@@ -19,60 +17,47 @@ from .resp import Resp
 T0 = 472_222 * 3600.0 + 1234.5
 
 
-def traffic(seed: int, n: int) -> list[tuple[float, Observation, int]]:
-    """A few callers and a sweeping source over ~2 h, in bursts; each with a call outcome."""
-    rng = random.Random(seed)
-    out, now = [], T0
-    for i in range(n):
-        now += rng.choice((0.01, 0.2, 0.7, 3.0, 45.0, 400.0)) * rng.random()
-        src = rng.choice(("192.0.2.1", "192.0.2.2", "198.51.100.7"))
-        to = f"4420794600{i:02d}"[-12:] if src == "198.51.100.7" else rng.choice(("442079460011", "15551230000"))
-        obs = Observation(src, rng.choice(("alice", "bob", "")), to, to[:5], rng.choice(("ua1", "ua2")))
-        out.append((now, obs, rng.choice((200, 486, 0))))
-    return out
+class _Recording:
+    """A HotPath stand-in: fails when told to."""
+
+    def __init__(self) -> None:
+        self.fail = False
+
+    async def _run(self, script: object, calls: list[object], timeout: object, also: object = ()) -> list[object]:
+        if self.fail:
+            raise NotSent("redis: not connected")
+        assert not calls  # entities seen once: written, nothing read back
+        return []
 
 
-async def test_one_node_equals_a_round_trip_per_invite(url: str, rc: Resp) -> None:
-    exact_store = await Store.connect(url)
-    rc("SELECT", 1)
-    synced_store = await Store.connect(url + "?db=1")
-    clock = [T0]
+async def test_a_replay_syncs_at_each_tick_that_finds_counts_pending() -> None:
     local = LocalCounters()
-    sync = CounterSync(synced_store.hot, local, clock=lambda: clock[0])
-    next_sync = T0
-    try:
-        for now, obs, status in traffic(7, 400):
-            while next_sync + 0.05 <= now:  # the node's sync task, every 50 ms of the replayed time
-                next_sync += 0.05
-                clock[0] = next_sync
-                if local.pending():
-                    await sync.sync()
-            got = local.observe(obs, now)
-            want = await exact_store.observe(obs, now)
-            for field in dataclasses.fields(Counters):
-                a, b = getattr(got, field.name), getattr(want, field.name)
-                if field.name.startswith(("src_distinct", "from_distinct", "ua_distinct")):
-                    assert abs(a - b) <= max(1.0, 0.05 * b), (field.name, now, a, b)
-                elif isinstance(b, float):
-                    assert abs(a - b) < 1e-6, (field.name, now, a, b)
-                else:
-                    assert a == b, (field.name, now)
-            local.outcome(obs.source_ip, outcome_metrics(status, 3.0), now)
-            await exact_store.record_outcome(obs.source_ip, status, 3.0, now)
-        clock[0] = next_sync + 0.05
-        await sync.sync()
-        assert sync.failures == 0 and local.in_sync
-        db0 = {k: rc("TYPE", k) for k in (rc("SELECT", 0), rc.scan())[1]}
-        rc("SELECT", 1)
-        db1 = {k: rc("TYPE", k) for k in rc.scan()}
-        assert db0 == db1  # the same keys: the admin API and a mixed fleet read one scheme
-        for key, kind in db1.items():
-            read = ("LRANGE", key, 0, -1) if kind == "list" else ("PFCOUNT", key) if ":d" in key else ("GET", key)
-            assert rc(*read) == (rc("SELECT", 0), rc(*read))[1], key
-            rc("SELECT", 1)
-    finally:
-        await exact_store.close()
-        await synced_store.close()
+    hot = _Recording()
+    replay = ReplaySync(hot, local, interval=0.05)  # type: ignore[arg-type]
+    synced: list[float] = []
+    real = replay.sync.sync
+
+    async def sync() -> int:
+        synced.append(round(replay.sync.clock() - T0, 6))
+        return await real()
+
+    replay.sync.sync = sync  # type: ignore[method-assign]
+    await replay.advance(T0)
+    local.observe(Observation("192.0.2.1", "", "", "", ""), T0)
+    await replay.advance(T0 + 0.01)  # before the next tick: nothing synced yet
+    assert synced == [] and local.pending() == 1
+    await replay.advance(T0 + 3.0)  # one tick synced it; the idle ticks after it cost nothing
+    assert synced == [0.05] and local.pending() == 0
+    local.outcome("192.0.2.2", ["calls"], T0 + 3.0)
+    await replay.advance(T0 + 3.0)  # the same instant: its tick is still to come
+    await replay.flush()
+    assert synced == [0.05, 3.05]
+    with pytest.raises(ValueError, match="went back"):
+        await replay.advance(T0)
+    local.observe(Observation("192.0.2.3", "", "", "", ""), T0 + 4.0)
+    hot.fail = True
+    with pytest.raises(StoreError, match="not connected"):
+        await replay.advance(T0 + 5.0)  # a replay stops at a failed sync
 
 
 async def test_an_entity_seen_once_costs_writes_and_no_script(url: str, rc: Resp) -> None:

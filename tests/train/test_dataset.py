@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 from collections import Counter
+from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
+from antibot.detect.counting import LocalCounters
+from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES, PRIOR_FAIL
+from antibot.detect.model import Model
+from antibot.detect.rules import RuleSet
+from antibot.proxy.effects import Addr
 from antibot.sim.generator import SimEvent
+from antibot.sip.message import Request
+from antibot.sip.parser import parse_datagram
+from antibot.store.hotpath import ReplaySync
 from antibot.store.redis import Store
 from antibot.train.dataset import (
     REJECT_DELAY,
@@ -124,6 +135,69 @@ def test_a_cancelled_call_counts_when_its_cancel_arrives(url: str) -> None:
     calls = ds.X[:, COL["log_src_outcomes_1h"]].tolist()
     assert calls == [0.0, 0.0, math.log1p(1.0)]
     assert ds.X[2, COL["src_fail_ratio"]] > ds.X[1, COL["src_fail_ratio"]]
+
+
+class _Recorder:
+    """A model stand-in that keeps every vector the Detector scores (and scores it 0)."""
+
+    def __init__(self) -> None:
+        self.vectors: list[list[float]] = []
+
+    def explain(self, x: Sequence[float], top: int = 3) -> tuple[float, list[tuple[str, float]]]:
+        self.vectors.append(list(x))
+        return 0.0, []
+
+
+async def _through_the_detector(events: list[SimEvent], url: str) -> list[list[float]]:
+    """The proxy's way: each INVITE decided by a Detector on synced LocalCounters, each outcome
+    fed back with ``Detector.outcome`` when the proxy learns it (as the training replay times it)."""
+    recorder = _Recorder()
+    async with await Store.connect(url) as store:
+        await store.flush_db()
+        local = LocalCounters()
+        counting = ReplaySync(store.hot, local)
+        clock = [0.0]
+        detector = Detector(rules=RuleSet(), model=cast(Model, recorder), counters=local, clock=lambda: clock[0])
+        pending: list[tuple[float, int, str, str, int, float | None]] = []
+        ringing: dict[tuple[str, str], str] = {}
+        for n, ev in enumerate(events):
+            while pending and pending[0][0] <= ev.ts:
+                due, _, ref, source, status, duration = heapq.heappop(pending)
+                await counting.advance(due)
+                clock[0] = due
+                detector.outcome(ref, source, status, duration)
+            if ev.method not in ("INVITE", "CANCEL"):
+                continue
+            req = parse_datagram(ev.data)
+            assert isinstance(req, Request)
+            await counting.advance(ev.ts)
+            clock[0] = ev.ts
+            if ev.method == "CANCEL":
+                if (ev.src_ip, req.call_id) in ringing:
+                    detector.outcome(ringing.pop((ev.src_ip, req.call_id)), ev.src_ip, 487, None)
+                continue
+            verdict = detector.decide(req, Addr("udp", ev.src_ip, ev.src_port), ev.ts)
+            if ev.status == 487:
+                ringing[ev.src_ip, req.call_id] = verdict.call_ref
+            else:
+                due = ev.ts + outcome_delay(ev.status, ev.duration)
+                heapq.heappush(pending, (due, n, verdict.call_ref, ev.src_ip, ev.status, ev.duration))
+    assert detector.stats.internal_errors == 0
+    return recorder.vectors
+
+
+def test_training_rows_are_the_proxys_feature_vectors(url: str) -> None:
+    """Training counts, syncs and builds vectors as the proxy's Detector does: a simulated
+    stream (sweeps, floods, cancelled and failed calls) gives the same vectors both ways."""
+    events = list(SimConfig(seed=5, duration=300.0).events())
+    rows = dataset_from_events(events, url)
+    assert rows.info["replay"].get("parse_errors", 0) == 0 and len(rows) > 300
+    assert rows.info["replay"]["events_CANCEL"] > 10 and rows.info["replay"]["outcomes"] > 200
+    vectors = asyncio.run(_through_the_detector(events, url))
+    assert len(vectors) == len(rows)
+    assert np.array_equal(np.asarray(vectors), rows.X)
+    assert (rows.X[:, COL["log_src_distinct_to_1h"]] > math.log1p(5.0)).any()  # counters at work
+    assert len(set(rows.X[:, COL["src_fail_ratio"]].tolist())) > 5  # outcomes at work
 
 
 def test_outcome_delays() -> None:
