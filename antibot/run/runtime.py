@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import os
 import logging
 import signal
 from collections.abc import Coroutine
@@ -120,7 +121,12 @@ class Runtime:
                 raise ConfigError(f"cannot listen on {x.transport}:{x.host}:{x.port}: {exc.strerror or exc}") from None
         log.info(
             "antibot proxy started",
-            extra={"upstreams": ",".join(u.uri for u in s.upstreams), "detect": s.detect, "mode": s.mode},
+            extra={
+                "upstreams": ",".join(u.uri for u in s.upstreams),
+                "detect": s.detect,
+                "mode": s.mode,
+                **({"pid": os.getpid(), "own_port": self.worker.port} if self.worker is not None else {}),
+            },
         )
         self._sweeper = asyncio.get_running_loop().create_task(_sweep(runner))
         if worker is not None:
