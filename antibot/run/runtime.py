@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
-import os
 import logging
+import os
 import signal
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar

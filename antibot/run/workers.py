@@ -170,8 +170,8 @@ class Supervisor:
                 raise ConfigError(str(exc)) from None
             log.info("embedded redis started", extra={"url": url, "data_dir": s.data_dir})
             self._redis_task = asyncio.get_running_loop().create_task(self.embedded.supervise())
-            interval = s.counter_sync_interval()  # the embedded Redis's interval, now with several writers
-            shared = dataclasses.replace(shared, redis_url=url, sync_interval=interval)
+            # Several writers now: the workers sync at the shared-Redis interval unless one is set.
+            shared = dataclasses.replace(shared, redis_url=url)
         return shared
 
     def _spawn(self, s: Settings, spec: WorkerSpec) -> None:

@@ -126,7 +126,8 @@ def test_cancel_landing_on_the_other_worker_is_relayed_to_the_one_holding_the_in
         ok = _recv(sock, b"SIP/2.0 200 ", deadline)
         assert b"CSeq: 1 CANCEL" in ok, ok
         final = _recv(sock, b"SIP/2.0 487 ", deadline)
-        ack = f"ACK sip:100@{proxy.addr} SIP/2.0\r\n{common}{header_line(final, 'To')}CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+        to_tagged = header_line(final, "To")
+        ack = f"ACK sip:100@{proxy.addr} SIP/2.0\r\n{common}{to_tagged}CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
         sock.sendto(ack.encode(), (HOST, ports[0]))
     pbx.settle(1)
     assert pbx.count("CANCEL_Recv") == 1, sipp_failure(pbx)
