@@ -31,6 +31,7 @@ from .contexts import ClientSlot, Context, ServerSlot
 from .decision import ACTION_VALUES, Action, Verdict
 from .effects import Addr, NeedVerdict, ProxyEffect
 from .limiter import TokenBuckets
+from .siblings import unwrap, wrap
 from .table import TransactionTable
 from .targets import KnownDialogs, RelayRefused, RouteInfo, ack_target, request_targets
 from .upstreams import Upstream, UpstreamPool
@@ -58,6 +59,9 @@ class CoreConfig:
     #: REGISTER/OPTIONS flood limit per source; ``flood_action`` is "503" or "drop".
     flood: TokenBuckets | None = None
     flood_action: str = "503"
+    #: The own UDP addresses of this node's other workers: a CANCEL for an INVITE this worker
+    #: does not hold is relayed to them (:mod:`.siblings`) instead of answered 481.
+    siblings: tuple[Addr, ...] = ()
 
 
 class ProxyCore(TransactionTable):
@@ -81,6 +85,8 @@ class ProxyCore(TransactionTable):
         """Parse one datagram (RFC 3261 §18.3) and handle it; malformed input never raises."""
         if not data.strip(b"\r\n"):
             return []  # RFC 5626 §3.5.1 keepalive
+        if self.config.siblings and source in self.config.siblings:
+            return self._relayed(data, now)
         try:
             msg = parse_datagram(data)
         except SipError as exc:
@@ -100,6 +106,21 @@ class ProxyCore(TransactionTable):
             if isinstance(msg, Request) and exc.status is not None and msg.method != "ACK":
                 self._stateless_reply(msg, source, exc.status, exc.reason)
         return self._flush()
+
+    def _relayed(self, frame: bytes, now: float) -> list[ProxyEffect]:
+        """A CANCEL another worker of this node relayed: handled if we hold its INVITE, else ignored."""
+        inner = unwrap(frame)
+        if inner is None:
+            return []
+        data, source = inner
+        try:
+            msg = parse_datagram(data)
+        except SipError:
+            return []
+        if isinstance(msg, Request) and msg.method == "CANCEL" and self._server_key(msg, "INVITE") in self.servers:
+            self._count("cancels_from_siblings")
+            return self.receive_message(msg, source, now)
+        return []
 
     def reject_malformed(self, exc: SipError, source: Addr, now: float) -> None:
         """A request that failed to parse gets a stateless error if a Via routes it, else nothing."""
@@ -316,6 +337,12 @@ class ProxyCore(TransactionTable):
         """RFC 3261 §16.10: answer the CANCEL with 200 and cancel the pending branches."""
         invite = self.servers.get(self._server_key(req, "INVITE"))
         if invite is None or invite.ctx is None:
+            if self.config.siblings and source.transport == "udp":
+                # Another worker may hold the INVITE: it answers (§16.10); none answers 481.
+                self._count("cancels_to_siblings")
+                for sibling in self.config.siblings:
+                    self._emit(wrap(req.raw, source), sibling)
+                return
             self._stateless_reply(req, source, 481, "Call/Transaction Does Not Exist")
             return
         ctx = invite.ctx

@@ -30,6 +30,9 @@ class Listener:
     host: str
     port: int
     advertise: str
+    #: A worker's own port (one of several processes sharing ``port``): the sent-by of the Vias it
+    #: adds, so that responses come back to the process holding the transaction. 0: ``port``.
+    via_port: int = 0
 
     @property
     def family(self) -> int:
@@ -39,15 +42,26 @@ class Listener:
         host = f"[{self.advertise}]" if ":" in self.advertise else self.advertise
         return f"{host}:{self.port}"
 
+    def via_hostport(self) -> str:
+        """The sent-by of our Vias (RFC 3261 §18.2.1): the worker's own port when it has one."""
+        host = f"[{self.advertise}]" if ":" in self.advertise else self.advertise
+        return f"{host}:{self.via_port or self.port}"
+
 
 class LocalIdentity:
     """The addresses this proxy owns, to recognise our Route/Via entries and to build new ones."""
 
-    def __init__(self, listeners: list[Listener], secret: bytes | None = None) -> None:
+    def __init__(
+        self, listeners: list[Listener], secret: bytes | None = None, sibling_ports: tuple[int, ...] = ()
+    ) -> None:
+        """``sibling_ports``: the own ports of every worker of this node (their Vias are ours too)."""
         if not listeners:
             raise ValueError("no listen address")
         self.listeners = listeners
-        self._mine = {(h.lower(), lst.port) for lst in listeners for h in (lst.host, lst.advertise)}
+        ports = {
+            (lst.host, lst.advertise, p) for lst in listeners for p in (lst.port, lst.via_port, *sibling_ports) if p
+        }
+        self._mine = {(h.lower(), p) for host, adv, p in ports for h in (host, adv)}
         self._hosts = {h for h, _ in self._mine}
         #: Key of the dialog tokens; nodes that share dialogs share it (``[proxy] route_secret``).
         self.secret = hashlib.blake2s(secret if secret is not None else secrets.token_bytes(32)).digest()
@@ -76,7 +90,7 @@ class LocalIdentity:
         host = f"[{target.host}]" if ":" in target.host else target.host
         return (
             f"OPTIONS sip:{host}:{target.port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/{lst.transport.upper()} {lst.hostport()};branch={branch};rport\r\n"
+            f"Via: SIP/2.0/{lst.transport.upper()} {lst.via_hostport()};branch={branch};rport\r\n"
             f"Max-Forwards: 70\r\nFrom: <sip:antibot@{lst.hostport()}>;tag=probe{n}\r\n"
             f"To: <sip:{host}:{target.port}>\r\nCall-ID: probe-{self.instance}-{n}@antibot\r\nCSeq: 1 OPTIONS\r\n"
             "User-Agent: antibot\r\nContent-Length: 0\r\n\r\n"
@@ -97,7 +111,7 @@ class LocalIdentity:
 
     def via(self, transport: str, host: str, branch: str) -> str:
         lst = self.listener(transport, host)
-        return f"SIP/2.0/{transport.upper()} {lst.hostport()};branch={branch};rport"
+        return f"SIP/2.0/{transport.upper()} {lst.via_hostport()};branch={branch};rport"
 
     def record_route(self, transport: str, host: str, call_id: str | None = None) -> str:
         """Our Record-Route (RFC 3261 §16.6 step 4), with the dialog token of ``call_id``."""

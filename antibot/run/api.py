@@ -1,10 +1,10 @@
 """``antibot run`` serves the admin API in the same process (with detection), exporting the
-running proxy's counters at /metrics, and follows policy changes (:func:`.policy.follow_policy`)."""
+running proxy's counters at /metrics (and, on a node with workers, their state at /healthz)."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from api.auth import TokenError, TokenStore
@@ -17,16 +17,23 @@ from ..config import ConfigError, Settings
 from ..proxy.core import ProxyCore
 from ..transport.latency import LatencyHistogram
 from .detection import Detection
-from .policy import follow_policy
 
 
 class ProxyStats:
     """The running proxy's counters, exported by the API at /metrics."""
 
-    def __init__(self, core: ProxyCore, detection: Detection, latency: LatencyHistogram) -> None:
+    def __init__(
+        self,
+        core: ProxyCore,
+        detection: Detection,
+        latency: LatencyHistogram,
+        workers: Callable[[], list[dict[str, int | bool]]] | None = None,
+    ) -> None:
         self.core = core
         self.detection = detection
         self.latency = latency
+        #: With ``--workers``: every worker's pid, restarts and state, for ``/healthz``.
+        self.workers = workers
 
     def metrics_snapshot(self) -> MetricsSnapshot:
         stats = dict(self.core.stats)
@@ -51,10 +58,15 @@ class ProxyStats:
 
 
 async def start_api(
-    s: Settings, core: ProxyCore, detection: Detection, latency: LatencyHistogram, model: Path | None
+    s: Settings,
+    core: ProxyCore,
+    detection: Detection,
+    latency: LatencyHistogram,
+    model: Path | None,
+    workers: Callable[[], list[dict[str, int | bool]]] | None = None,
 ) -> ApiServer:
-    """Serve the admin API on ``api_listen`` and follow the stored policy; ``latency`` is the
-    runner's decision latency, exported at /metrics."""
+    """Serve the admin API on ``api_listen``; ``latency`` is the runner's decision latency,
+    exported at /metrics; ``workers`` reports a node's workers at /healthz."""
     assert s.api_listen is not None
     try:
         host, port = parse_listen(s.api_listen)
@@ -65,10 +77,9 @@ async def start_api(
         tokens, token = TokenStore.with_ephemeral_admin()
         print(f"antibot: admin API token for this run: {token}", file=sys.stderr)
     url = detection.url
-    app = create_app(url, tokens=tokens, model_card=model, metrics=ProxyStats(core, detection, latency))
+    app = create_app(url, tokens=tokens, model_card=model, metrics=ProxyStats(core, detection, latency, workers))
     try:
         server = await serve_api(app, host, port)
     except (InsecureSettingsError, OSError) as exc:
         raise ConfigError(f"admin API: {exc}") from None
-    detection.tasks.append(asyncio.get_running_loop().create_task(follow_policy(detection)))
     return server

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import ConfigError, Settings
 from ..proxy.core import CoreConfig, ProxyCore
@@ -14,6 +15,9 @@ from ..proxy.routing import Listener, LocalIdentity
 from ..proxy.upstreams import Upstream, UpstreamPool
 from ..transaction import TimerConfig
 from ..transport.tcp import TcpLimits, connection_budget
+
+if TYPE_CHECKING:
+    from .workers import WorkerSpec
 
 
 def route_secret(s: Settings) -> bytes:
@@ -36,8 +40,18 @@ def route_secret(s: Settings) -> bytes:
     return key.encode()
 
 
-def build_core(s: Settings) -> ProxyCore:
-    me = LocalIdentity([Listener(x.transport, x.host, x.port, x.advertise) for x in s.listen], route_secret(s))
+def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
+    """The core of the node, or of one of its workers (its own UDP port in its Vias, its siblings'
+    ports recognised as ours, unmatched CANCELs relayed to them)."""
+    own = worker.port if worker is not None else 0
+    listeners = [
+        Listener(x.transport, x.host, x.port, x.advertise, own if x.transport == "udp" else 0) for x in s.listen
+    ]
+    siblings: tuple[Addr, ...] = ()
+    if worker is not None:
+        hosts = sorted({_local(x.host) for x in s.listen if x.transport == "udp"})
+        siblings = tuple(Addr("udp", h, p) for h in hosts for p in worker.ports if p != own)
+    me = LocalIdentity(listeners, route_secret(s), worker.ports if worker is not None else ())
     pool = UpstreamPool(
         [Upstream(u.uri, Addr(u.transport, u.host, u.port), u.priority, u.weight) for u in s.upstreams],
         probe_interval=s.probe_interval,
@@ -50,8 +64,14 @@ def build_core(s: Settings) -> ProxyCore:
         max_transactions=s.max_transactions,
         flood=TokenBuckets(s.flood_rate, s.flood_burst) if s.detect else None,
         flood_action=s.flood_action,
+        siblings=siblings,
     )
     return ProxyCore(me, pool, config)
+
+
+def _local(host: str) -> str:
+    """Where a worker reaches a sibling bound to ``host`` (loopback for a wildcard)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
 def build_tcp_limits(s: Settings) -> TcpLimits:

@@ -13,8 +13,10 @@ import asyncio
 import dataclasses
 import gc
 import logging
+import os
 import signal
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import ConfigError, Settings
 from ..detect.shipped import find_model
@@ -33,15 +35,19 @@ if TYPE_CHECKING:
     from api.main import ApiServer
 
     from .detection import Detection
+    from .workers import WorkerSpec
 
 log = logging.getLogger("antibot")
+T = TypeVar("T")
 
 
 class Runtime:
     """The proxy runner, detection and the admin API of one ``antibot run``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, worker: WorkerSpec | None = None) -> None:
         self.settings = settings
+        #: One of a node's workers (``--workers``): the SIP port shared, a UDP port of its own.
+        self.worker = worker
         self.core: ProxyCore | None = None
         self.runner: ProxyRunner | None = None
         #: With ``detect``: the Detector, its store, counter sync, call log and embedded Redis.
@@ -52,7 +58,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Start everything; :class:`ConfigError` (what failed, named) after undoing what started."""
-        held = reserve(self.settings)
+        held = reserve(self.settings) if self.worker is None else Reserved()  # a node's parent checked
         try:
             await self._start(held)
         except BaseException:
@@ -84,7 +90,7 @@ class Runtime:
         s = self.settings
         shown = {k: v for k, v in dataclasses.asdict(s).items() if k != "route_secret"}  # the secret stays secret
         log.debug("settings", extra={"settings": shown})
-        core = self.core = build_core(s)
+        core = self.core = build_core(s, self.worker)
         tcp_limits = build_tcp_limits(s)  # first: the embedded Redis inherits the raised RLIMIT_NOFILE
         # Without detection the config's policy is the whole policy (no Redis, no admin API).
         unscored = UnscoredRules(build_rules(seed_doc(s)), reason_prefix=s.reason_prefix, reject_phrase=s.reject_phrase)
@@ -92,27 +98,39 @@ class Runtime:
         on_outcome: Callable[[CallOutcome], None] | None = None
         if s.detect:
             from .detection import start_detection
+            from .policy import follow_policy
 
             self.detection = await start_detection(s, find_model(s.model))
             decide = self.detection.detector.decide
             on_outcome = self.detection.outcomes
+            self.detection.tasks.append(asyncio.get_running_loop().create_task(follow_policy(self.detection)))
         runner = self.runner = ProxyRunner(core, decide, tcp_limits=tcp_limits, on_outcome=on_outcome)
-        if self.detection is not None and s.api_listen:
+        if self.detection is not None and s.api_listen and (self.worker is None or self.worker.index == 0):
             from .api import start_api
 
             held.release_api()
-            self.api = await start_api(s, core, self.detection, runner.latency, find_model(s.model))
+            workers = self.worker.report if self.worker is not None else None
+            self.api = await start_api(s, core, self.detection, runner.latency, find_model(s.model), workers)
         held.release_sip()
+        worker = self.worker
         for x in s.listen:
+            own = worker.port if worker is not None and x.transport == "udp" else 0
             try:
-                await runner.listen(x.transport, x.host, x.port)
+                await runner.listen(x.transport, x.host, x.port, reuse_port=worker is not None, own_port=own)
             except OSError as exc:
                 raise ConfigError(f"cannot listen on {x.transport}:{x.host}:{x.port}: {exc.strerror or exc}") from None
         log.info(
             "antibot proxy started",
-            extra={"upstreams": ",".join(u.uri for u in s.upstreams), "detect": s.detect, "mode": s.mode},
+            extra={
+                "upstreams": ",".join(u.uri for u in s.upstreams),
+                "detect": s.detect,
+                "mode": s.mode,
+                **({"pid": os.getpid(), "own_port": self.worker.port} if self.worker is not None else {}),
+            },
         )
         self._sweeper = asyncio.get_running_loop().create_task(_sweep(runner))
+        if worker is not None:
+            worker.mark_ready()
 
     async def _close(self) -> None:
         """Close the sockets, then the admin API, then detection (and its embedded Redis)."""
@@ -135,16 +153,30 @@ async def _sweep(runner: ProxyRunner) -> None:
         runner.tcp.sweep()
 
 
-def run(s: Settings) -> None:
-    """``antibot run``: serve until a signal, on uvloop when installed."""
+def run(s: Settings) -> int:
+    """``antibot run``: serve until a signal, on uvloop when installed; with several workers,
+    supervise them (:mod:`.workers`). Returns the exit status."""
+    from .workers import Supervisor, worker_count
+
+    if worker_count(s) > 1:
+        return _run_loop(Supervisor(s).serve())
+    serve(s, None)
+    return 0
+
+
+def serve(s: Settings, worker: WorkerSpec | None) -> None:
+    """One proxy process (the whole node, or one of its workers) until a signal."""
     # A proxy holds many small long-lived objects (transactions live 32 s): collect less often,
     # and never rescan what exists at start-up.
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    _run_loop(Runtime(s, worker).serve())
+
+
+def _run_loop(main: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(Runtime(s).serve())
-        return
-    uvloop.run(Runtime(s).serve())
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -53,6 +53,9 @@ class ProxyRunner:
         self.latency = LatencyHistogram()
         self.loop = asyncio.get_running_loop()
         self.udp: dict[int, UdpProtocol] = {}
+        #: A worker's own UDP sockets (by family): the requests it sends go out of them, so the
+        #: responses come back to this process and not to any worker sharing the public port.
+        self.own: dict[int, UdpProtocol] = {}
         self.tcp = ConnectionTable(
             self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_limits, core.stats
         )
@@ -63,17 +66,26 @@ class ProxyRunner:
         self._resolved: dict[str, str] = {}
         self._warner = WarnLimiter("antibot.loop")
 
-    async def listen(self, transport: str, host: str, port: int) -> None:
+    async def listen(
+        self, transport: str, host: str, port: int, *, reuse_port: bool = False, own_port: int = 0
+    ) -> None:
+        """Serve ``transport:host:port``. ``reuse_port``: shared with this node's other workers
+        (SO_REUSEPORT); ``own_port``: this worker's own UDP port beside it (requests go out of it)."""
+        family = 6 if ":" in host else 4
         if transport == "udp":
-            sock = udp_socket(host, port)
+            sock = udp_socket(host, port, reuse_port=reuse_port)
             _, proto = await self.loop.create_datagram_endpoint(lambda: UdpProtocol(self._on_datagram), sock=sock)
-            self.udp[6 if ":" in host else 4] = proto
+            self.udp[family] = proto
+            if own_port:
+                sock = udp_socket(host, own_port)
+                _, own = await self.loop.create_datagram_endpoint(lambda: UdpProtocol(self._on_datagram), sock=sock)
+                self.own[family] = own
         else:
             from .tcp import TcpConnection
 
-            server = await self.loop.create_server(lambda: TcpConnection(self.tcp), host, port)
+            server = await self.loop.create_server(lambda: TcpConnection(self.tcp), host, port, reuse_port=reuse_port)
             self.servers.append(server)
-        log.info("listening", extra={"transport": transport, "host": host, "port": port})
+        log.info("listening", extra={"transport": transport, "host": host, "port": port, "own_port": own_port})
         self._rearm()
 
     # inputs -------------------------------------------------------------------
@@ -152,7 +164,11 @@ class ProxyRunner:
         if dest.transport == "tcp":
             self.tcp.send(data, dest)
             return
-        proto = self.udp.get(6 if ":" in dest.host else 4) or next(iter(self.udp.values()), None)
+        family = 6 if ":" in dest.host else 4
+        proto = None
+        if self.own and not data.startswith(b"SIP/2.0 "):
+            proto = self.own.get(family)  # a request: its responses must come back to this worker
+        proto = proto or self.udp.get(family) or next(iter(self.udp.values()), None)
         if proto is None:
             log.warning("no UDP socket to send from", extra={"dest": str(dest)})
             return
@@ -205,7 +221,7 @@ class ProxyRunner:
             self._timer.cancel()
         for server in self.servers:
             server.close()
-        for proto in self.udp.values():
+        for proto in (*self.udp.values(), *self.own.values()):
             if proto.transport is not None:
                 proto.transport.close()
         self.tcp.close_all()
@@ -224,12 +240,15 @@ def _hook_failed(core: ProxyCore) -> Verdict:
 UDP_RCVBUF: Final = 4 * 1024 * 1024
 
 
-def udp_socket(host: str, port: int) -> socket.socket:
-    """A bound, non-blocking UDP socket with a large receive buffer."""
+def udp_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A bound, non-blocking UDP socket with a large receive buffer (``reuse_port``: SO_REUSEPORT,
+    the port shared by this node's workers, the kernel spreading datagrams by address 4-tuple)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.setblocking(False)
         sock.bind((host, port))
     except OSError:

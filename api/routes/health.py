@@ -7,16 +7,19 @@ from fastapi.responses import JSONResponse
 
 from ..deps import ContextDep, ViewerDep
 from ..schemas import Health, Me, Ready
-from ..schemas.common import ERRORS
+from ..schemas.common import ERRORS, WorkerHealth
 
 root = APIRouter(tags=["health"])
 router = APIRouter(tags=["health"])
 
 
-@root.get("/healthz", response_model=Health)
-async def healthz() -> Health:
-    """Liveness: the process answers (no token needed)."""
-    return Health()
+@root.get("/healthz", response_model=Health, response_model_exclude_none=True)
+async def healthz(ctx: ContextDep) -> Health:
+    """Liveness: the process answers (no token needed); with ``--workers``, each worker's state."""
+    report = getattr(ctx.proxy_metrics, "workers", None)
+    if report is None:
+        return Health()
+    return Health(workers=[WorkerHealth.model_validate(w) for w in report()])
 
 
 @root.get("/readyz", response_model=Ready, responses={401: ERRORS[401], 503: {"model": Ready}})

@@ -34,8 +34,19 @@ POLICY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class WorkerHealth(BaseModel):
+    """One proxy process of a node run with ``--workers``."""
+
+    index: int
+    pid: int
+    restarts: int
+    serving: bool
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+    #: With ``--workers``: every worker of this node (restarts counted since the node started).
+    workers: list[WorkerHealth] | None = None
 
 
 class Ready(BaseModel):

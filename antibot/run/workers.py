@@ -1,0 +1,262 @@
+"""``antibot run --workers N``: N proxy processes on one node, supervised by the parent.
+
+The workers share the public SIP port (``SO_REUSEPORT``, UDP and TCP: the kernel spreads
+datagrams and connections by address 4-tuple). Each also binds a UDP port of its own, given by
+the parent and kept across restarts: its Vias carry it as sent-by and its requests leave from it,
+so responses and retransmissions come back to the worker holding the transaction (RFC 3261
+§18.2.1, RFC 3581). A CANCEL that lands on another worker is relayed to its siblings
+(:mod:`antibot.proxy.siblings`). Record-Routes name the public port and carry a token keyed by
+the node's route secret, which every worker shares, so in-dialog requests go to any worker.
+
+The parent binds nothing itself: it checks the listen addresses, makes the route key, starts the
+embedded Redis (shared by the workers, as by nodes), then starts the workers and restarts any
+that dies. Worker 0 serves the admin API; its ``/healthz`` reports every worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import dataclasses
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, Settings
+from .reserve import reserve
+
+log = logging.getLogger("antibot")
+
+#: Per worker in the shared status array: pid, restarts, ready (1 once listening).
+FIELDS = 3
+#: Seconds a worker must live for its next death to be restarted at once (else: back off).
+STABLE = 5.0
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What one worker needs to know about the others."""
+
+    index: int
+    #: The own UDP port of every worker, by index.
+    ports: tuple[int, ...]
+    #: The status array the parent shares (``FIELDS`` ints per worker); None outside a node.
+    status: Any = None
+
+    @property
+    def port(self) -> int:
+        return self.ports[self.index]
+
+    def report(self) -> list[dict[str, int | bool]]:
+        """Every worker's pid, restarts and whether it is serving (``/healthz``)."""
+        out: list[dict[str, int | bool]] = []
+        for i in range(len(self.ports)):
+            pid, restarts, ready = (self.status[i * FIELDS + k] for k in range(FIELDS)) if self.status else (0, 0, 0)
+            out.append({"index": i, "pid": pid, "restarts": restarts, "serving": bool(ready)})
+        return out
+
+    def mark_ready(self) -> None:
+        if self.status is not None:
+            self.status[self.index * FIELDS + 2] = 1
+
+
+def worker_count(s: Settings) -> int:
+    """``workers``, 0 meaning one per core."""
+    if s.workers:
+        return s.workers
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def own_ports(s: Settings, n: int) -> tuple[int, ...]:
+    """N free UDP ports, each free on every UDP listen host (the workers' own ports)."""
+    hosts = sorted({x.host for x in s.listen if x.transport == "udp"}) or ["127.0.0.1"]
+    ports: list[int] = []
+    for _ in range(100 * n):
+        if len(ports) == n:
+            break
+        held: list[socket.socket] = []
+        try:
+            first = _udp_bound(hosts[0], 0)
+            held.append(first)
+            port = int(first.getsockname()[1])
+            held.extend(_udp_bound(h, port) for h in hosts[1:])
+            if port not in ports:
+                ports.append(port)
+        except OSError:
+            pass
+        finally:
+            for sock in held:
+                sock.close()
+    if len(ports) < n:
+        raise ConfigError("cannot find a free UDP port for every worker")
+    return tuple(ports)
+
+
+def _udp_bound(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Supervisor:
+    """The parent of a node's workers: starts them, restarts those that die, stops them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.n = worker_count(settings)
+        self.ctx = multiprocessing.get_context("spawn")
+        self.status: Any = self.ctx.Array("q", self.n * FIELDS, lock=False)
+        self.procs: list[Any] = [None] * self.n
+        self.started_at = [0.0] * self.n
+        self.stopping = False
+        self.embedded: Any = None
+
+    async def serve(self) -> int:
+        """Run until SIGTERM or SIGINT; the exit status (2: a worker could not start)."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        shared = await self._prepare()
+        ports = own_ports(shared, self.n)
+        specs = [WorkerSpec(i, ports) for i in range(self.n)]
+        try:
+            for spec in specs:
+                self._spawn(shared, spec)
+            if not await self._wait_ready(stop):
+                return 2
+            log.info("antibot workers started", extra={"workers": self.n, "ports": ",".join(map(str, ports))})
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+                for spec in specs:
+                    proc = self.procs[spec.index]
+                    if proc.exitcode is not None and not stop.is_set():
+                        await self._restart(shared, spec, proc.exitcode)
+            return 0
+        finally:
+            await self._stop_all()
+
+    async def _prepare(self) -> Settings:
+        """Check every listen address, make the route key, start the embedded Redis: what the
+        workers share. Returns their settings."""
+        s = self.settings
+        reserve(s).close()  # a busy address is reported here, once
+        from .proxy import route_secret
+
+        shared = dataclasses.replace(s, route_secret=route_secret(s).decode())
+        if s.detect and s.redis_url is None:
+            from ..store.embedded import EmbeddedRedis, EmbeddedRedisError
+
+            self.embedded = EmbeddedRedis(
+                Path(s.data_dir),
+                load_timeout=s.redis_load_timeout,
+                maxmemory=s.redis_maxmemory,
+                maxmemory_policy=s.redis_maxmemory_policy,
+            )
+            try:
+                url = await asyncio.to_thread(self.embedded.start)
+            except EmbeddedRedisError as exc:
+                raise ConfigError(str(exc)) from None
+            log.info("embedded redis started", extra={"url": url, "data_dir": s.data_dir})
+            self._redis_task = asyncio.get_running_loop().create_task(self.embedded.supervise())
+            # Several writers now: the workers sync at the shared-Redis interval unless one is set.
+            shared = dataclasses.replace(shared, redis_url=url)
+        return shared
+
+    def _spawn(self, s: Settings, spec: WorkerSpec) -> None:
+        i = spec.index
+        self.status[i * FIELDS + 2] = 0
+        proc = self.ctx.Process(
+            target=worker_main, args=(s, WorkerSpec(i, spec.ports, self.status)), name=f"antibot-worker-{i}"
+        )
+        proc.start()
+        self.procs[i] = proc
+        self.status[i * FIELDS] = proc.pid or 0
+        self.started_at[i] = time.monotonic()
+
+    async def _wait_ready(self, stop: asyncio.Event) -> bool:
+        while not stop.is_set():
+            if all(self.status[i * FIELDS + 2] for i in range(self.n)):
+                return True
+            for i, proc in enumerate(self.procs):
+                if proc.exitcode is not None:
+                    log.error("worker failed to start", extra={"worker": i, "exitcode": proc.exitcode})
+                    return False
+            await asyncio.sleep(0.05)
+        return True
+
+    async def _restart(self, s: Settings, spec: WorkerSpec, code: int) -> None:
+        i = spec.index
+        lived = time.monotonic() - self.started_at[i]
+        self.status[i * FIELDS + 1] += 1
+        log.warning("worker died; restarting", extra={"worker": i, "exitcode": code, "lived": round(lived, 1)})
+        if lived < STABLE:
+            await asyncio.sleep(min(STABLE, 0.5 * self.status[i * FIELDS + 1]))  # crashing at start: back off
+        if not self.stopping:
+            self._spawn(s, spec)
+
+    async def _stop_all(self) -> None:
+        self.stopping = True
+        for proc in self.procs:
+            if proc is not None and proc.exitcode is None and proc.pid:
+                os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.shutdown_timeout + 5.0
+        for proc in self.procs:
+            if proc is None:
+                continue
+            while proc.exitcode is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if proc.exitcode is None:
+                proc.kill()
+                await asyncio.to_thread(proc.join, 5.0)
+        if self.embedded is not None:
+            self._redis_task.cancel()
+            await asyncio.gather(self._redis_task, return_exceptions=True)
+            await asyncio.to_thread(self.embedded.stop)
+        log.info("stopped", extra={"workers": self.n})
+
+
+class _WorkerTag(logging.Filter):
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.index
+        return True
+
+
+def worker_main(s: Settings, spec: WorkerSpec) -> None:
+    """One worker process: the :class:`~antibot.run.runtime.Runtime` with its own port."""
+    from .. import logs
+    from .runtime import serve
+
+    _die_with_parent()
+    logs.setup(s.log_level)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_WorkerTag(spec.index))
+    try:
+        serve(s, spec)
+    except ConfigError as exc:
+        print(f"antibot: worker {spec.index}: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: a worker whose parent was killed gets SIGTERM (Linux; else nothing)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,176 @@
+"""A node with two workers (``--workers 2``) between sipp callers and a sipp PBX: calls spread over
+both, responses reach the worker holding the transaction, a CANCEL that lands on the other worker
+still cancels, and a worker killed with SIGKILL is restarted while calls go on."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import secrets
+import signal
+import socket
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from .harness import Harness
+from .peers import Proxy, Sipp, header_values, sipp_failure
+from .procs import HOST, free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+
+#: sipp over UDP with one socket (one source port) per call: the kernel spreads them over the workers.
+PER_CALL_SOCKET = ["-t", "un", "-max_socket", "1000"]
+
+
+def workers(proxy: Proxy) -> dict[int, dict[str, Any]]:
+    """The last "antibot proxy started" record of each worker (pid, own port)."""
+    out: dict[int, dict[str, Any]] = {}
+    for rec in proxy.records():
+        if rec.get("msg") == "antibot proxy started" and "worker" in rec:
+            out[int(rec["worker"])] = rec
+    return out
+
+
+def worker_stats(proxy: Proxy) -> dict[int, dict[str, int]]:
+    """Stop the node; each worker's counters as it logged them at its last stop."""
+    proxy.stop(timeout=20.0)
+    out: dict[int, dict[str, int]] = {}
+    for rec in proxy.records():
+        if rec.get("msg") == "stopped" and "worker" in rec:
+            out[int(rec["worker"])] = ast.literal_eval(str(rec.get("stats", "{}")))
+    return out
+
+
+def two_workers(e2e: Harness, pbx: Sipp, extra: list[str] | None = None) -> Proxy:
+    proxy = e2e.proxy([f"sip:{pbx.addr}"], extra=["--workers", "2", *(extra or [])])
+    wait_for(lambda: len(workers(proxy)) == 2, 10.0, "both workers to start")
+    return proxy
+
+
+def test_calls_spread_over_two_workers_and_responses_come_back_to_each(e2e: Harness) -> None:
+    """40 calls from 40 source ports: both workers relay calls, each INVITE reaches the PBX once
+    (a response lost to the wrong worker would have the INVITE retransmitted), the Via sent-by
+    is the worker's own port, and the Record-Route the public one."""
+    calls = 40
+    pbx = e2e.uas("uas_answer.xml")
+    proxy = two_workers(e2e, pbx)
+    own = {rec["own_port"] for rec in workers(proxy).values()}
+    assert len(own) == 2 and proxy.port not in own
+    uac = e2e.uac("uac_call.xml", proxy, calls=calls, rate=40, extra=PER_CALL_SOCKET)
+    why = sipp_failure(uac, pbx)
+    assert uac.proc.returncode == 0 and uac.stat("SuccessfulCall(C)") == calls, why
+    pbx.settle(calls)
+    invites = pbx.received("INVITE ")
+    assert len(invites) == calls, why  # no INVITE retransmitted: every 200 reached its worker
+    sent_by = {header_values(m, "Via")[0].split()[1].split(";")[0] for m in invites}
+    assert sent_by == {f"{HOST}:{p}" for p in own}, sent_by
+    assert all(f"<sip:{proxy.addr};lr;abt=" in header_values(m, "Record-Route")[0] for m in invites)
+    stats = worker_stats(proxy)
+    assert set(stats) == {0, 1}
+    assert all(s.get("requests", 0) > 0 for s in stats.values()), stats  # both did work
+
+
+def test_cancel_through_two_workers(e2e: Harness) -> None:
+    """sipp's CANCEL scenario, one source port per call: 200 for every CANCEL, 487 for every INVITE."""
+    calls = 20
+    pbx = e2e.uas("uas_cancel.xml")
+    proxy = two_workers(e2e, pbx)
+    uac = e2e.uac("uac_cancel.xml", proxy, calls=calls, rate=20, extra=PER_CALL_SOCKET)
+    why = sipp_failure(uac, pbx)
+    assert uac.proc.returncode == 0 and uac.stat("SuccessfulCall(C)") == calls, why
+    assert uac.count("487_Recv") == calls, why
+    pbx.settle(calls)
+    assert pbx.count("CANCEL_Recv") == calls, why
+
+
+def _recv(sock: socket.socket, start: bytes, deadline: float) -> bytes:
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65535)
+        except TimeoutError:
+            break
+        if data.startswith(start):
+            return data
+    raise AssertionError(f"no {start!r} before the deadline")
+
+
+def test_cancel_landing_on_the_other_worker_is_relayed_to_the_one_holding_the_invite(e2e: Harness) -> None:
+    """The INVITE sent to worker 0's own port, its CANCEL to worker 1's: worker 1 holds no INVITE,
+    relays the CANCEL, and worker 0 answers it (200) and ends the INVITE with 487."""
+    pbx = e2e.uas("uas_cancel.xml")
+    proxy = two_workers(e2e, pbx)
+    ports = {i: int(rec["own_port"]) for i, rec in workers(proxy).items()}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        me = f"{HOST}:{sock.getsockname()[1]}"
+        branch = f"z9hG4bK-{secrets.token_hex(6)}"
+        common = (
+            f"Via: SIP/2.0/UDP {me};branch={branch};rport\r\nMax-Forwards: 70\r\n"
+            f"From: <sip:caller@{me}>;tag=t1\r\nCall-ID: xw-{branch}\r\n"
+        )
+        to = f"To: <sip:100@{pbx.addr}>\r\n"
+        invite = (
+            f"INVITE sip:100@{proxy.addr} SIP/2.0\r\n{common}{to}CSeq: 1 INVITE\r\nContact: <sip:caller@{me}>\r\n"
+            "User-Agent: desk-phone\r\nContent-Length: 0\r\n\r\n"
+        )
+        deadline = time.monotonic() + 10.0
+        sock.sendto(invite.encode(), (HOST, ports[0]))
+        _recv(sock, b"SIP/2.0 180 ", deadline)
+        cancel = f"CANCEL sip:100@{proxy.addr} SIP/2.0\r\n{common}{to}CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+        sock.sendto(cancel.encode(), (HOST, ports[1]))
+        ok = _recv(sock, b"SIP/2.0 200 ", deadline)
+        assert b"CSeq: 1 CANCEL" in ok, ok
+        final = _recv(sock, b"SIP/2.0 487 ", deadline)
+        to_tagged = header_line(final, "To")
+        ack = f"ACK sip:100@{proxy.addr} SIP/2.0\r\n{common}{to_tagged}CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+        sock.sendto(ack.encode(), (HOST, ports[0]))
+    pbx.settle(1)
+    assert pbx.count("CANCEL_Recv") == 1, sipp_failure(pbx)
+    stats = worker_stats(proxy)
+    assert stats[1].get("cancels_to_siblings") == 1, stats
+    assert stats[0].get("cancels_from_siblings") == 1, stats
+
+
+def header_line(message: bytes, name: str) -> str:
+    for line in message.decode("latin-1").split("\r\n"):
+        if line.lower().startswith(name.lower() + ":"):
+            return line + "\r\n"
+    raise AssertionError(f"no {name} in {message!r}")
+
+
+def _healthz(base: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{base}/healthz", timeout=2) as resp:  # noqa: S310 - loopback
+        body: dict[str, Any] = json.load(resp)
+    return body
+
+
+def test_a_killed_worker_is_restarted_and_calls_go_on(e2e: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With detection and the admin API: SIGKILL worker 1 while 250 calls run at 50 calls/s from one
+    source port per call. The parent restarts it (``/healthz``: 1 restart, both serving) and the
+    calls that were not in flight on the killed worker complete."""
+    monkeypatch.setenv("ANTIBOT_API_TOKEN", secrets.token_urlsafe(24))
+    calls, rate = 250, 50
+    pbx = e2e.uas("uas_answer.xml")
+    api = f"{HOST}:{free_port()}"
+    proxy = two_workers(e2e, pbx, ["--mode", "monitor", "--api-listen", api])
+    base = f"http://{api}"
+    wait_for(lambda: len(_healthz(base).get("workers", [])) == 2, 15.0, "/healthz to list both workers")
+    killed = int(workers(proxy)[1]["pid"])
+    uac = e2e.sipp("uac", "uac_call.xml", remote=proxy.addr, calls=calls, rate=rate, extra=PER_CALL_SOCKET)
+    time.sleep(1.5)  # calls are flowing through both workers
+    os.kill(killed, signal.SIGKILL)
+    uac.wait()
+    health = _healthz(base)
+    assert [w["restarts"] for w in health["workers"]] == [0, 1], health
+    wait_for(lambda: all(w["serving"] for w in _healthz(base)["workers"]), 15.0, "the restarted worker to serve")
+    assert int(workers(proxy)[1]["pid"]) != killed
+    failed = uac.stat("FailedCall(C)")
+    print(f"calls through a worker kill at {rate}/s: {uac.stat('SuccessfulCall(C)')} ok, {failed} failed")
+    assert uac.stat("SuccessfulCall(C)") + failed == calls, sipp_failure(uac, pbx)
+    # Only calls in flight on the killed worker may fail: a few at 50 calls/s.
+    assert failed <= 5, sipp_failure(uac, pbx)
