@@ -6,15 +6,14 @@ import asyncio
 import heapq
 import math
 from collections import Counter
-from collections.abc import Sequence
-from typing import cast
 
 import numpy as np
 
 from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES, PRIOR_FAIL
-from antibot.detect.model import Model
+from antibot.detect.logform import read_features
+from antibot.detect.model import FORMAT, Model
 from antibot.detect.rules import RuleSet
 from antibot.proxy.effects import Addr
 from antibot.sim.generator import SimEvent
@@ -137,27 +136,35 @@ def test_a_cancelled_call_counts_when_its_cancel_arrives(url: str) -> None:
     assert ds.X[2, COL["src_fail_ratio"]] > ds.X[1, COL["src_fail_ratio"]]
 
 
-class _Recorder:
-    """A model stand-in that keeps every vector the Detector scores (and scores it 0)."""
+class _Sink:
+    """The Detector's call log: every entry it writes (each carries the scored vector)."""
 
     def __init__(self) -> None:
-        self.vectors: list[list[float]] = []
+        self.entries: list[dict[str, str]] = []
 
-    def explain(self, x: Sequence[float], top: int = 3) -> tuple[float, list[tuple[str, float]]]:
-        self.vectors.append(list(x))
-        return 0.0, []
+    def submit(self, entry: dict[str, str]) -> bool:
+        self.entries.append(entry)
+        return True
+
+
+def _zero_model() -> Model:
+    """A real model (so that a compiled Detector takes it) scoring every call 0.5."""
+    leaf = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [0.0]}
+    return Model.from_dict(
+        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [leaf]}
+    )
 
 
 async def _through_the_detector(events: list[SimEvent], url: str) -> list[list[float]]:
     """The proxy's way: each INVITE decided by a Detector on synced LocalCounters, each outcome
     fed back with ``Detector.outcome`` when the proxy learns it (as the training replay times it)."""
-    recorder = _Recorder()
+    sink = _Sink()
     async with await Store.connect(url) as store:
         await store.flush_db()
         local = LocalCounters()
         counting = ReplaySync(store.hot, local)
         clock = [0.0]
-        detector = Detector(rules=RuleSet(), model=cast(Model, recorder), counters=local, clock=lambda: clock[0])
+        detector = Detector(rules=RuleSet(), model=_zero_model(), counters=local, calllog=sink, clock=lambda: clock[0])
         pending: list[tuple[float, int, str, str, int, float | None]] = []
         ringing: dict[tuple[str, str], str] = {}
         for n, ev in enumerate(events):
@@ -183,19 +190,28 @@ async def _through_the_detector(events: list[SimEvent], url: str) -> list[list[f
                 due = ev.ts + outcome_delay(ev.status, ev.duration)
                 heapq.heappush(pending, (due, n, verdict.call_ref, ev.src_ip, ev.status, ev.duration))
     assert detector.stats.internal_errors == 0
-    return recorder.vectors
+    vectors = []
+    for entry in sink.entries:
+        if "features" not in entry:  # an outcome's entry
+            continue
+        values = read_features(entry["features"])
+        assert values is not None
+        vectors.append([values[name] for name in FEATURE_NAMES])
+    return vectors
 
 
 def test_training_rows_are_the_proxys_feature_vectors(url: str) -> None:
     """Training counts, syncs and builds vectors as the proxy's Detector does: a simulated
-    stream (sweeps, floods, cancelled and failed calls) gives the same vectors both ways."""
+    stream (sweeps, floods, cancelled and failed calls) gives the same vectors both ways (read
+    back from the Detector's call log, which packs them as float32)."""
     events = list(SimConfig(seed=5, duration=300.0).events())
     rows = dataset_from_events(events, url)
     assert rows.info["replay"].get("parse_errors", 0) == 0 and len(rows) > 300
     assert rows.info["replay"]["events_CANCEL"] > 10 and rows.info["replay"]["outcomes"] > 200
     vectors = asyncio.run(_through_the_detector(events, url))
     assert len(vectors) == len(rows)
-    assert np.array_equal(np.asarray(vectors), rows.X)
+    # as the call log keeps them: float32, read back to 7 significant digits
+    assert np.allclose(np.asarray(vectors), rows.X, rtol=1e-6, atol=1e-9)
     assert (rows.X[:, COL["log_src_distinct_to_1h"]] > math.log1p(5.0)).any()  # counters at work
     assert len(set(rows.X[:, COL["src_fail_ratio"]].tolist())) > 5  # outcomes at work
 
