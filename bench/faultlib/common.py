@@ -53,6 +53,7 @@ def with_calls(
     *,
     pbx_scenarios: tuple[str, ...] = ("uas_answer.xml",),
     pbx_trace: bool = False,
+    pbx_auto_answer: bool = True,
     proxy: dict[str, Any] | None = None,
     fault_seconds: float | None = None,
     calls_target: bool = True,
@@ -63,7 +64,11 @@ def with_calls(
     result = Result(name, title)
     rig = Rig(work / name)
     try:
-        pbxs = [rig.pbx(s, label=f"pbx{i + 1}", trace_msg=pbx_trace) for i, s in enumerate(pbx_scenarios)]
+        pbxs = [
+            rig.pbx(s, label=f"pbx{i + 1}", trace_msg=pbx_trace) if pbx_auto_answer
+            else pbx_plain(rig, s, f"pbx{i + 1}", pbx_trace)
+            for i, s in enumerate(pbx_scenarios)
+        ]
         upstreams = [f"sip:{p.addr}" + (f";priority={i + 1}" if i else "") for i, p in enumerate(pbxs)]
         rig.start_proxy(upstreams, **(proxy or {}))
         rig.start_sampling()
