@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 HOST = "127.0.0.1"
 FLOOD_KINDS = ("random", "garbled", "big", "invite", "register", "options")
@@ -76,7 +77,7 @@ class Attacker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> Attacker:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -234,7 +235,8 @@ class TcpSlowloris(Attacker):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind((self.addr, 0))
             sock.connect((HOST, self.port))
-            sock.sendall(f"INVITE sip:{i}@{HOST} SIP/2.0\r\nVia: SIP/2.0/TCP {self.addr};branch=z9hG4bK-s{i}\r\n".encode())
+            via = f"Via: SIP/2.0/TCP {self.addr};branch=z9hG4bK-s{i}"
+            sock.sendall(f"INVITE sip:{i}@{HOST} SIP/2.0\r\n{via}\r\n".encode())
             sock.setblocking(False)
             socks[sock] = time.monotonic()
             self.counts.sent += 1

@@ -130,7 +130,7 @@ def _pid(addr: str) -> int | None:
 
 
 # ---------------------------------------------------------------- PBX faults
-def raw_invite(port: int, n: int) -> str:
+def raw_invite(port: int, n: int, timeout: float = 8.0) -> str:
     """One INVITE from 127.0.0.9 (a softphone's User-Agent): its final status line and Retry-After."""
     src = ("127.0.0.9", 0)
     import socket
@@ -139,7 +139,7 @@ def raw_invite(port: int, n: int) -> str:
         probe.bind(src)
         local = probe.getsockname()
     msg = sip_request("INVITE", port, local, n, ua="Zoiper rv2.10.19.6")
-    reply = udp_request(port, msg, src=local, timeout=8.0)
+    reply = udp_request(port, msg, src=local, timeout=timeout)
     if reply is None:
         return "no answer"
     head = reply.split(b"\r\n\r\n", 1)[0].decode(errors="replace").split("\r\n")

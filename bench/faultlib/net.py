@@ -81,8 +81,10 @@ def tcp_abuse(work: Path, d: Durations, only: str = "") -> list[Result]:
             counts = attacker.join()
             result.figures.update(connections=counts.sent, answered=counts.replies, **counts.notes)
             if attacker.closed_after:
-                result.figures["closed after s (min/max)"] = f"{min(attacker.closed_after)}/{max(attacker.closed_after)}"
-            result.check("every slowloris connection closed by the proxy", counts.notes.get("still open at the end") == 0)
+                closed = attacker.closed_after
+                result.figures["closed after s (min/max)"] = f"{min(closed)}/{max(closed)}"
+            result.check("every slowloris connection closed by the proxy",
+                         counts.notes.get("still open at the end") == 0)
 
         out.append(with_calls(work, "tcp-slowloris", "a header that never ends (50 connections)", d, slow, proxy=proxy))
     if want("tcp-huge-body"):

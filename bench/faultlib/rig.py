@@ -8,6 +8,7 @@ stopped (TERM, then KILL, by pid) whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -184,10 +185,8 @@ class Rig:
         total = 0.0
         for line in self.get("/metrics")[1].splitlines():
             if line.startswith(name) and not line.startswith("#"):
-                try:
+                with contextlib.suppress(ValueError):
                     total += float(line.rsplit(" ", 1)[1])
-                except ValueError:
-                    pass
         return total
 
     def log(self, msg: str) -> list[dict[str, Any]]:
