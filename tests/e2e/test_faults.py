@@ -7,7 +7,10 @@ completed, 503 with Retry-After, recovery of /readyz and the counters, the exit 
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,16 @@ from faultlib.rig import Result  # noqa: E402
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def work() -> Iterator[Path]:
+    """A short directory: the embedded Redis's unix socket path must fit in 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="faults-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _assert_met(results: list[Result], names: set[str]) -> None:
     assert {r.name for r in results} == names
     for r in results:
@@ -29,26 +42,26 @@ def _assert_met(results: list[Result], names: set[str]) -> None:
         assert r.checks and not missed, f"{r.name}: missed {missed}; {r.placed}/{r.completed}/{r.failed}, {r.figures}"
 
 
-def test_garbled_sip_flood_from_other_addresses_leaves_legit_calls_alone(tmp_path: Path) -> None:
-    _assert_met(net.udp_floods(tmp_path, SHORT, "udp-garbled"), {"udp-garbled"})
+def test_garbled_sip_flood_from_other_addresses_leaves_legit_calls_alone(work: Path) -> None:
+    _assert_met(net.udp_floods(work, SHORT, "udp-garbled"), {"udp-garbled"})
 
 
-def test_slowloris_connections_are_closed_and_calls_go_on(tmp_path: Path) -> None:
-    _assert_met(net.tcp_abuse(tmp_path, SHORT, "tcp-slowloris"), {"tcp-slowloris"})
+def test_slowloris_connections_are_closed_and_calls_go_on(work: Path) -> None:
+    _assert_met(net.tcp_abuse(work, SHORT, "tcp-slowloris"), {"tcp-slowloris"})
 
 
-def test_external_redis_stopped_loses_no_call_and_recovers(tmp_path: Path) -> None:
-    results = faults.redis_faults(tmp_path, SHORT, "redis-stop")
+def test_external_redis_stopped_loses_no_call_and_recovers(work: Path) -> None:
+    results = faults.redis_faults(work, SHORT, "redis-stop")
     _assert_met(results, {"redis-stop"})
     assert results[0].figures["INVITEs marked store-unavailable"] > 0
 
 
-def test_both_pbxs_down_callers_get_503_with_retry_after(tmp_path: Path) -> None:
-    _assert_met(faults.pbx_faults(tmp_path, SHORT, "pbx-both-down"), {"pbx-both-down"})
+def test_both_pbxs_down_callers_get_503_with_retry_after(work: Path) -> None:
+    _assert_met(faults.pbx_faults(work, SHORT, "pbx-both-down"), {"pbx-both-down"})
 
 
-def test_sigterm_exits_0_and_refuses_new_calls(tmp_path: Path) -> None:
-    results = memory.shutdown(tmp_path, SHORT, "shutdown-drain")
+def test_sigterm_exits_0_and_refuses_new_calls(work: Path) -> None:
+    results = memory.shutdown(work, SHORT, "shutdown-drain")
     r = results[0]
     assert r.figures.get("exit code") == 0, r.figures
     assert ("exit code 0", True) in r.checks and (
