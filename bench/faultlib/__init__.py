@@ -1,0 +1,1 @@
+"""The fault and flood bench (``bench/faults.py``): the rig, the attackers and the scenarios."""
