@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--redis-url",
         dest="redis_url",
-        help="external Redis (redis://, unix://; a Cluster: redis+cluster://host:port[,host:port...]); default: embedded",
+        help="external Redis (redis://, unix://; Cluster: redis+cluster://host:port[,...]); default: embedded",
     )
     run.add_argument(
         "--sync-interval",

@@ -62,7 +62,10 @@ class HotPath:
     async def load_scripts(self, timeout: float | None = None) -> None:
         load: list[Command] = [("SCRIPT", "LOAD", s.text) for s in SCRIPTS]
         wire = self.wire
-        every = await wire.broadcast(load, timeout) if isinstance(wire, ClusterWire) else [await wire.call(load, timeout)]
+        if isinstance(wire, ClusterWire):
+            every = await wire.broadcast(load, timeout)  # every master runs the scripts
+        else:
+            every = [await wire.call(load, timeout)]
         for replies in every:
             for script, sha in zip(SCRIPTS, replies, strict=True):
                 if isinstance(sha, ReplyError) or sha != script.sha:

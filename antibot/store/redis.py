@@ -285,7 +285,8 @@ class Store:
         """Replace the policy with ``doc`` (whose ``version`` is the new one) if the stored one is
         still at ``base_version`` (0: none stored) and, in the same MULTI/EXEC, append ``doc`` to
         the history stream and ``audit`` to the audit stream and PUBLISH the new version (on a
-        Redis Cluster, which refuses PUBLISH in a transaction, right after EXEC). False when another writer changed the policy first (WATCH): nothing was written."""
+        Redis Cluster, which refuses PUBLISH in a transaction, right after EXEC). False when
+        another writer changed the policy first (WATCH): nothing was written."""
         version = str(doc["version"])
         text = json.dumps(doc, separators=(",", ":"))
         ts = str(audit.get("ts", ""))
