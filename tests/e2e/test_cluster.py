@@ -3,8 +3,9 @@
 The cluster: three ``redis-server --cluster-enabled yes`` on loopback joined by ``redis-cli
 --cluster create`` (tests/store/redis_cluster.py). Real sipp callers and a sipp PBX. Proven:
 a softphone sweep split across both nodes is let through no more than the same sweep on one
-node plus the INVITEs of one sync interval; a policy change made through node A's admin API
-applies on node B within 1 s; the counters are spread over every master.
+node plus the INVITEs sent before each node reads the other's counts (two sync intervals and
+one INVITE gap, see the assertion); a policy change made through node A's admin API applies on
+node B within 1 s; the counters are spread over every master.
 """
 
 from __future__ import annotations
@@ -142,7 +143,11 @@ def test_two_nodes_on_a_redis_cluster_act_as_one(
     single = _reached(pbx_one)
     assert single + _rejected(alone) == len(SWEEP), sipp_failure(alone, pbx_one)
 
-    in_one_sync = math.ceil(RATE * SYNC_SHARED)
-    print(f"sweep reached the PBX: split over 2 nodes {split}, one node {single}; one sync interval = {in_one_sync}")
+    # A node reads Redis's totals of an entity from the sync after that entity's second INVITE
+    # on the node (antibot/detect/counting.py: a first sync only writes). Split over two nodes
+    # at RATE / 2 each, the sweep's entities are read back at most one INVITE gap on a node plus
+    # two sync intervals after the first INVITE: what is sent in that time may pass unseen.
+    lag = 2 * SYNC_SHARED + 2 / RATE
+    print(f"sweep reached the PBX: split over 2 nodes {split}, one node {single}; sent in the lag {RATE * lag:g}")
     print(f"policy applied on node B {applied - before:.3f} s after the API call on node A")
-    assert split <= single + in_one_sync, (split, single, why)
+    assert split <= single + math.ceil(RATE * lag), (split, single, why)
