@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=["debug", "info", "warning", "error"],
         help="least severe log lines shown (default info; warning: problems only)",
     )
-    run.add_argument("--redis-url", dest="redis_url", help="external Redis (redis://, unix://); default: embedded")
+    run.add_argument(
+        "--redis-url",
+        dest="redis_url",
+        help="external Redis (redis://, unix://; Cluster: redis+cluster://host:port[,...]); default: embedded",
+    )
     run.add_argument(
         "--sync-interval",
         type=float,

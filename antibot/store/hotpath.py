@@ -9,7 +9,9 @@
 - :class:`ReplaySync`: the same on a replayed clock, for training and evaluation.
 
 Redis failures raise :class:`StoreError`; after NOSCRIPT (a restarted or flushed Redis) the
-scripts are loaded again and only the calls that did not run are retried, once.
+scripts are loaded again and only the calls that did not run are retried, once. On a Redis
+Cluster the wire is a :class:`~.cluster.ClusterWire`: the same commands, each routed to the
+master of its hash slot (the scripts are loaded on every master).
 """
 
 from __future__ import annotations
@@ -22,9 +24,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..detect.counting import LocalCounters
-from ..detect.windowed import own_totals
+from ..detect.windowed import Delta, own_totals
 from . import StoreError
-from .commands import Call, Command, call_index_commands, read_totals, sync_call, write_batch, xadd
+from .cluster import ClusterWire
+from .commands import (
+    Call,
+    Command,
+    call_index_commands,
+    read_totals,
+    sync_call,
+    write_batch,
+    write_commands,
+    xadd,
+)
 from .keys import (
     CALL_INDEX,
     CALL_INDEX_TTL,
@@ -41,17 +53,23 @@ log = logging.getLogger(__name__)
 class HotPath:
     """The SIP path's Redis operations; ``timeout`` None means the wire's default."""
 
-    def __init__(self, wire: Wire) -> None:
+    def __init__(self, wire: Wire | ClusterWire) -> None:
         self.wire = wire
         #: Seconds a call's index (``ab:call:<ref>``) and its outcome hash are kept (``[store]``).
         self.call_ttl = CALL_INDEX_TTL
         self.outcome_ttl = CALL_INDEX_TTL
 
     async def load_scripts(self, timeout: float | None = None) -> None:
-        replies = await self.wire.call([("SCRIPT", "LOAD", s.text) for s in SCRIPTS], timeout)
-        for script, sha in zip(SCRIPTS, replies, strict=True):
-            if isinstance(sha, ReplyError) or sha != script.sha:
-                raise StoreError(f"redis returned {sha!r} for {script.name}, expected sha {script.sha}")
+        load: list[Command] = [("SCRIPT", "LOAD", s.text) for s in SCRIPTS]
+        wire = self.wire
+        if isinstance(wire, ClusterWire):
+            every = await wire.broadcast(load, timeout)  # every master runs the scripts
+        else:
+            every = [await wire.call(load, timeout)]
+        for replies in every:
+            for script, sha in zip(SCRIPTS, replies, strict=True):
+                if isinstance(sha, ReplyError) or sha != script.sha:
+                    raise StoreError(f"redis returned {sha!r} for {script.name}, expected sha {script.sha}")
 
     async def log_calls(self, entries: list[dict[str, str]], maxlen: int, timeout: float | None = None) -> None:
         """Append decisions to the call log stream, with the indexes of every entry (outcomes
@@ -72,24 +90,50 @@ class HotPath:
         if sets:
             _raise_errors(await self.wire.call(sets, timeout))
 
+    async def sync_counts(self, calls: list[Call], batch: Sequence[Delta], timeout: float | None) -> list[Any]:
+        """``lua/sync.lua`` for each of ``calls`` and the plain writes of ``batch``'s write-only
+        deltas (``Delta.read`` False), in one write per master; the calls' replies."""
+        wire = self.wire
+        if isinstance(wire, ClusterWire):
+            writes = [command for delta in batch if not delta.read for command in write_commands(delta)]
+            return await self._run_routed(wire, SYNC, calls, timeout, writes)
+        text, n, other = write_batch(batch)
+        data = text.encode("ascii") + pack(other) if other else text.encode("ascii")
+        return await self._run(SYNC, calls, timeout, (data, n + len(other)))
+
+    async def _run_routed(
+        self, wire: ClusterWire, script: Script, calls: list[Call], timeout: float | None, writes: list[Command]
+    ) -> list[Any]:
+        """:meth:`_run` on a Redis Cluster: the same commands, each sent to its slot's master."""
+        replies = await wire.call([*_evalsha_commands(script, calls), *writes], timeout)
+        _raise_errors(replies[len(calls) :])
+        del replies[len(calls) :]
+        return await self._checked(script, calls, replies, timeout)
+
     async def _run(
         self, script: Script, calls: list[Call], timeout: float | None, also: tuple[bytes, int] = (b"", 0)
     ) -> list[Any]:
         """EVALSHA each call, then ``also`` (RESP of that many plain commands), in one write; the
         calls' replies. After NOSCRIPT, load the scripts and retry only the calls that did not
         run (once), so nothing is counted twice."""
+        wire = self.wire
+        if isinstance(wire, ClusterWire):
+            raise StoreError("redis cluster: packed requests cannot be routed")
         data = _evalsha(script, calls)
         more, n = also
         if n:
             data += more
-        replies = await self.wire.send(data, len(calls) + n, timeout)
+        replies = await wire.send(data, len(calls) + n, timeout)
         if n:
             _raise_errors(replies[len(calls) :])
             del replies[len(calls) :]
+        return await self._checked(script, calls, replies, timeout)
+
+    async def _checked(self, script: Script, calls: list[Call], replies: list[Any], timeout: float | None) -> list[Any]:
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, ReplyError) and _noscript(reply)]
         if missing:
             await self.load_scripts(timeout)
-            retried = await self.wire.send(_evalsha(script, [calls[i] for i in missing]), len(missing), timeout)
+            retried = await self.wire.call(_evalsha_commands(script, [calls[i] for i in missing]), timeout)
             for i, reply in zip(missing, retried, strict=True):
                 replies[i] = reply
         for reply in replies:
@@ -165,9 +209,7 @@ class CounterSync:
             return 0
         try:
             calls = [sync_call(delta) for delta in batch if delta.read]
-            text, n, other = write_batch(batch)
-            writes = (text.encode("ascii") + pack(other) if other else text.encode("ascii"), n + len(other))
-            replies = iter(await self.hot._run(SYNC, calls, self.timeout, writes))
+            replies = iter(await self.hot.sync_counts(calls, batch, self.timeout))
             totals = [read_totals(next(replies)) if delta.read else own_totals(delta) for delta in batch]
         except asyncio.CancelledError:
             self.counters.forget(batch)  # shutting down mid-sync: the next sync may still run
@@ -252,8 +294,12 @@ def _noscript(reply: ReplyError) -> bool:
     return str(reply).startswith("NOSCRIPT")
 
 
+def _evalsha_commands(script: Script, calls: list[Call]) -> list[Command]:
+    return [("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls]
+
+
 def _evalsha(script: Script, calls: list[Call]) -> bytes:
-    return pack([("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls])
+    return pack(_evalsha_commands(script, calls))
 
 
 def _raise_errors(replies: Sequence[Any]) -> None:

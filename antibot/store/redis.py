@@ -14,6 +14,7 @@ from typing import Any, Final, cast
 
 import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import (
     AbstractConnection,
     Connection,
@@ -27,6 +28,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
 
 from . import StoreError
+from .cluster import ClusterWire, cluster_seeds, is_cluster_url
 from .hotpath import HotPath
 from .keys import (
     AUDIT_MAXLEN,
@@ -100,23 +102,26 @@ class Store:
     (the admin API, training) uses redis-py's asyncio client with hiredis.
     """
 
-    def __init__(self, client: Redis, wire: Wire) -> None:
+    def __init__(self, client: Redis | RedisCluster, wire: Wire | ClusterWire) -> None:
         self._client = client
         self._hot = HotPath(wire)
 
     @property
-    def wire(self) -> Wire:
+    def wire(self) -> Wire | ClusterWire:
         """The SIP path's connection (its ``connects`` and ``timeouts`` counters)."""
         return self._hot.wire
 
     @classmethod
     async def connect(cls, url: str, *, timeout: float = 1.0) -> Store:
-        """Connect to ``redis://``, ``rediss://`` or ``unix://`` URL and load the Lua scripts.
+        """Connect to ``redis://``, ``rediss://`` or ``unix://`` URL and load the Lua scripts;
+        ``redis+cluster://host:port[,host:port...]`` (``rediss+cluster://``) is a Redis Cluster.
 
         Failures are fast: ``timeout`` seconds per socket operation (and the SIP path's default
         deadline), one immediate retry on a dropped connection, no backoff (the SIP path fails
         open instead of waiting).
         """
+        if is_cluster_url(url):
+            return await cls._connect_cluster(url, timeout)
         options: dict[str, Any] = dict(parse_url(url))
         options["connection_class"] = _FAST_CONNECTIONS[options.get("connection_class", Connection)]
         pool = ConnectionPool(
@@ -133,6 +138,34 @@ class Store:
         try:
             await wire.connect()
             await store._hot.load_scripts()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    @classmethod
+    async def _connect_cluster(cls, url: str, timeout: float) -> Store:
+        seeds = cluster_seeds(url)
+        first = seeds[0]
+        client = RedisCluster(
+            startup_nodes=[ClusterNode(s.host, s.port) for s in seeds],
+            username=first.username,
+            password=first.password,
+            ssl=first.tls is not None,
+            decode_responses=True,
+            encoding_errors="surrogatepass",
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        wire = ClusterWire(seeds, timeout=timeout, connect_timeout=timeout)
+        store = cls(client, wire)
+        try:
+            await client.initialize()
+            await wire.connect()
+            await store._hot.load_scripts()
+        except RedisError as exc:
+            await store.close()
+            raise StoreError(f"redis cluster: {exc}") from exc
         except BaseException:
             await store.close()
             raise
@@ -251,11 +284,13 @@ class Store:
     async def commit_policy(self, doc: Mapping[str, Any], base_version: int, audit: Mapping[str, str]) -> bool:
         """Replace the policy with ``doc`` (whose ``version`` is the new one) if the stored one is
         still at ``base_version`` (0: none stored) and, in the same MULTI/EXEC, append ``doc`` to
-        the history stream and ``audit`` to the audit stream and PUBLISH the new version.
-        False when another writer changed the policy first (WATCH): nothing was written."""
+        the history stream and ``audit`` to the audit stream and PUBLISH the new version (on a
+        Redis Cluster, which refuses PUBLISH in a transaction, right after EXEC). False when
+        another writer changed the policy first (WATCH): nothing was written."""
         version = str(doc["version"])
         text = json.dumps(doc, separators=(",", ":"))
         ts = str(audit.get("ts", ""))
+        cluster = isinstance(self._client, RedisCluster)
         try:
             async with self._client.pipeline(transaction=True) as watched:
                 pipe = cast(Any, watched)  # redis-py leaves watch/multi/unwatch untyped
@@ -268,8 +303,12 @@ class Store:
                 history = {"version": version, "ts": ts, "who": str(audit.get("who", "")), "doc": text}
                 pipe.xadd(POLICY_HISTORY, cast(Any, history), maxlen=HISTORY_MAXLEN, approximate=True)
                 pipe.xadd(AUDIT_STREAM, cast(Any, {**audit, "version": version}), maxlen=AUDIT_MAXLEN, approximate=True)
-                pipe.publish(POLICY_CHANNEL, version)
+                if not cluster:
+                    pipe.publish(POLICY_CHANNEL, version)
                 await pipe.execute()
+            if cluster:  # no PUBLISH in a Redis Cluster transaction: right after it (nodes also poll)
+                with contextlib.suppress(RedisError):
+                    await self._client.publish(POLICY_CHANNEL, version)
         except WatchError:
             return False
         except RedisError as exc:

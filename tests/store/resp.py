@@ -11,10 +11,12 @@ class RespError(Exception):
 
 
 class Resp:
-    """``Resp(path)("SET", "k", 1)``: one command, one reply (strings decoded, errors raised)."""
+    """``Resp(path)("SET", "k", 1)``: one command, one reply (strings decoded, errors raised);
+    ``path`` is a unix socket, or ``(host, port)`` for TCP."""
 
-    def __init__(self, path: str, timeout: float = 5.0) -> None:
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, path: str | tuple[str, int], timeout: float = 5.0) -> None:
+        family = socket.AF_UNIX if isinstance(path, str) else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
         self._sock.connect(path)
         self._file = self._sock.makefile("rb")

@@ -23,7 +23,7 @@ class _Recording:
     def __init__(self) -> None:
         self.fail = False
 
-    async def _run(self, script: object, calls: list[object], timeout: object, also: object = ()) -> list[object]:
+    async def sync_counts(self, calls: list[object], batch: object, timeout: object) -> list[object]:
         if self.fail:
             raise NotSent("redis: not connected")
         assert not calls  # entities seen once: written, nothing read back
@@ -85,7 +85,7 @@ class _OddRedis:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def _run(self, script: object, calls: list[object], timeout: object, also: object = ()) -> list[object]:
+    async def sync_counts(self, calls: list[object], batch: object, timeout: object) -> list[object]:
         self.calls += 1
         if self.calls == 1:
             return [1] * len(calls)  # not {counts, distinct, recent}
@@ -108,7 +108,7 @@ async def test_an_odd_reply_or_a_bug_never_stops_the_sync_loop() -> None:
 
 
 class _SlowRedis:
-    async def _run(self, script: object, calls: list[object], timeout: object, also: object = ()) -> list[object]:
+    async def sync_counts(self, calls: list[object], batch: object, timeout: object) -> list[object]:
         import asyncio
 
         await asyncio.sleep(10)
@@ -134,7 +134,7 @@ class _DownRedis:
     def __init__(self) -> None:
         self.sizes: list[int] = []  # script calls (entities read back) per attempt
 
-    async def _run(self, script: object, calls: list[object], timeout: object, also: object = ()) -> list[object]:
+    async def sync_counts(self, calls: list[object], batch: object, timeout: object) -> list[object]:
         self.sizes.append(len(calls))
         raise NotSent("redis: not connected")
 
