@@ -122,9 +122,9 @@ class RawCaller:
                 data = self.sock.recv(65535)
             except TimeoutError:
                 return None
-            if data.startswith(b"SIP/2.0 ") and not data.startswith(b"SIP/2.0 1"):
-                if call_id.encode() in b"".join(_header(data, b"call-id")):
-                    return data
+            final = data.startswith(b"SIP/2.0 ") and not data.startswith(b"SIP/2.0 1")
+            if final and call_id.encode() in b"".join(_header(data, b"call-id")):
+                return data
         return None
 
 
