@@ -368,6 +368,8 @@ class ProxyCore(TransactionTable):
         if client is None or ctx.cancel_sent:
             return
         ctx.cancel_sent = True
+        ctx.deadline = now + 64 * self.config.timers.t1  # then the INVITE is given up (§9.1)
+        self._arm(ctx)
         data = build.cancel_for(parse_datagram(client.request))  # type: ignore[arg-type]
         branch = client.key[0]
         cctx = Context(None, client.dest, None)
@@ -436,7 +438,7 @@ class ProxyCore(TransactionTable):
             return  # finished context, or a response to our CANCEL
         if status < 200:
             ctx.provisional = True
-            if ctx.request.method == "INVITE":
+            if ctx.request.method == "INVITE" and not ctx.cancel_sent:
                 ctx.deadline = now + self.config.timer_c
                 self._arm(ctx)
             if ctx.cancelled:
@@ -529,7 +531,14 @@ class ProxyCore(TransactionTable):
             if ctx.server is not None:
                 self._forget_server(ctx.server)
         elif ctx.client is not None and ctx.state == "proceeding":
-            if ctx.provisional:
+            if ctx.cancel_sent:
+                # §9.1: no final response 64*T1 after our CANCEL: the INVITE is given up.
+                status = 487 if ctx.cancelled else 408
+                self.clients.pop(ctx.client.key, None)
+                self._respond(ctx.server, status, now, req=ctx.request)  # type: ignore[arg-type]
+                self._note_outcome(ctx, status, now)
+                ctx.state = "done"
+            elif ctx.provisional:
                 self._send_cancel(ctx, now)  # Timer C: §16.8
             elif ctx.cancelled:
                 self._respond(ctx.server, 487, now, req=ctx.request)  # type: ignore[arg-type]

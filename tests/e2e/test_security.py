@@ -16,6 +16,7 @@ import pytest
 from .harness import Harness
 from .peers import Proxy
 from .procs import HOST, wait_for
+from .rawsip import RawCaller, RawPbx, header, status_of
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +121,60 @@ def test_a_scanner_reject_is_sent_once(e2e: Harness) -> None:
     got = attacker.replies(2.5)  # Timer G would have retransmitted at 0.5 s and 1.5 s
     assert [status(r) for r in got] == [603], got
     assert uas.requests("INVITE") == []
+
+
+#: Verdict headers a caller forges, in the spellings a careless filter would miss.
+SPOOFED = (
+    "X-Antibot-Verdict: SPOOFED-pass\r\n"
+    "x-antibot-score: SPOOFED-0.000\r\n"
+    "X-ANTIBOT-REASONS: SPOOFED\r\n"
+    "X-Antibot-Call: SPOOFED0123456789\r\n"
+    "X-Antibot-Verdict\t : SPOOFED-spaced\r\n"
+    "X-Antibot-Anything-Else: SPOOFED\r\n"
+)
+
+
+@pytest.fixture
+def raw_pbx() -> Iterator[RawPbx]:
+    pbx = RawPbx()
+    yield pbx
+    pbx.close()
+
+
+def test_spoofed_verdict_headers_never_reach_the_pbx(e2e: Harness, raw_pbx: RawPbx) -> None:
+    """A caller's own ``X-Antibot-*`` lines are dropped from everything it sends through: the new
+    INVITE, the ACK and BYE of its dialog, and an out-of-dialog OPTIONS. Asserted on the bytes the
+    PBX received; the INVITE carries the proxy's verdict headers, once each."""
+    proxy = e2e.proxy([f"sip:{raw_pbx.addr}"], extra=["--detect", "--data-dir", str(e2e.tmp / "data")])
+    caller = RawCaller(proxy.port)
+    try:
+        call_id = f"spoof-{time.monotonic_ns()}@{HOST}"
+        parties = {"from_": f"<sip:3312345678@{HOST}>", "to": f"<sip:200@{proxy.addr}>"}
+        caller.request("INVITE", f"sip:200@{proxy.addr}", call_id=call_id, extra=SPOOFED, **parties)
+        ok = caller.final(call_id)
+        assert ok is not None and status_of(ok) == 200, ok
+        routes = b", ".join(header(ok, "Record-Route")).decode()
+        (contact,) = header(ok, "Contact")
+        target = contact.decode().strip("<>")
+        to = parties["to"] + ";tag=" + re.search(r"tag=([^;>\s]+)", header(ok, "To")[0].decode()).group(1)  # type: ignore[union-attr]
+        dialog = {"from_": parties["from_"], "to": to, "call_id": call_id}
+        caller.request("ACK", target, extra=f"Route: {routes}\r\n" + SPOOFED, **dialog)
+        caller.request("BYE", target, cseq=2, extra=f"Route: {routes}\r\n" + SPOOFED, **dialog)
+        bye = caller.final(call_id)
+        assert bye is not None and status_of(bye) == 200, bye
+        options_id = f"spoof-options-{time.monotonic_ns()}@{HOST}"
+        caller.request("OPTIONS", f"sip:200@{proxy.addr}", call_id=options_id, extra=SPOOFED, **parties)
+        assert (reply := caller.final(options_id)) is not None and status_of(reply) == 200, reply
+    finally:
+        caller.close()
+
+    mine = [d for d in raw_pbx.datagrams if call_id.encode() in d or options_id.encode() in d]
+    assert sorted(d.split(b" ", 1)[0] for d in mine) == [b"ACK", b"BYE", b"INVITE", b"OPTIONS"], mine
+    leaked = [d for d in raw_pbx.datagrams if b"SPOOFED" in d]
+    assert leaked == [], leaked[0].decode(errors="replace") if leaked else ""
+    (invite,) = raw_pbx.requests("INVITE")
+    assert [v.lower() for v in re.findall(rb"^(x-antibot-[a-z-]+)\s*:", invite, re.I | re.M)].count(
+        b"x-antibot-verdict"
+    ) == 1, invite
+    assert re.search(rb"^X-Antibot-Verdict: (pass|suspect)\r$", invite, re.M), invite
+    assert re.search(rb"^X-Antibot-Call: [0-9a-f]{16}\r$", invite, re.M), invite
