@@ -103,6 +103,8 @@ def redis_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
                 counted = int(_try(lambda: _src_invites(addr), 0) or 0)  # type: ignore[call-overload]
                 result.figures["/readyz during the outage"] = sorted(seen)
                 result.check("/readyz reports the outage", any(s != 200 for s in seen))
+                result.check("/readyz answers within 2 s (503 while stopped)",
+                             0 not in seen and result.figures.get("/readyz slowest answer s", 0) <= 2)
                 _recovery(rig, addr, result, back, counted)
                 result.figures["call log dropped"] = rig.metric("antibot_calllog_dropped")
                 time.sleep(2.0)
