@@ -56,6 +56,8 @@ class Settings:
     probe_interval: float = 5.0
     probe_timeout: float = 2.0
     failover_timeout: float = 2.0
+    #: Every upstream down by its probe and by a failed call: 503 at once (antibot/proxy/upstreams.py).
+    upstream_fail_fast: bool = True
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
@@ -189,6 +191,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "probe_interval",
         "probe_timeout",
         "failover_timeout",
+        "upstream_fail_fast",
         "tcp_idle_timeout",
         "tcp_max_connections",
         "tcp_max_per_source",

@@ -31,6 +31,7 @@ class ProxySection(_Section):
     probe_interval: float = 5.0
     probe_timeout: float = 2.0
     failover_timeout: float = 2.0
+    upstream_fail_fast: bool = True
     tcp_idle_timeout: float = 120.0
     tcp_max_connections: int = 4096
     tcp_max_per_source: int = 64

@@ -297,6 +297,9 @@ class ProxyCore(TransactionTable):
         """Forward to the next target (serial failover inside one response context, §16.6-16.7)."""
         req = ctx.request
         assert req is not None and ctx.server is not None
+        if ctx.attempt == 0 and ctx.targets and ctx.targets[0][1] is not None and self.pool.all_dead(now):
+            self._count("upstream_fail_fast")  # every target down by probe and by calls: 503 now
+            ctx.targets = []
         while ctx.targets:
             dest, upstream = ctx.targets.pop(0)
             if upstream is not None and not self.pool.usable(upstream, now):
@@ -430,6 +433,8 @@ class ProxyCore(TransactionTable):
             self._probe_result(ctx, resp.status != 503, now)
             return
         status = resp.status
+        if slot.upstream is not None and status != 503:
+            self.pool.heard(slot.upstream)  # alive, whatever its probes say
         if ctx.server is None or ctx.request is None:
             if ctx.server is not None and 200 <= status < 300:
                 self._forward_response_stateless(resp, ctx.source)  # late 2xx: always forwarded

@@ -55,6 +55,7 @@ def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
     pool = UpstreamPool(
         [Upstream(u.uri, Addr(u.transport, u.host, u.port), u.priority, u.weight) for u in s.upstreams],
         probe_interval=s.probe_interval,
+        fail_fast=s.upstream_fail_fast,
     )
     config = CoreConfig(
         timers=TimerConfig(s.t1, s.t2, s.t4),
