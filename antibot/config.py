@@ -78,6 +78,8 @@ class Settings:
     workers: int = 1
     retry_after: int = 30
     shutdown_timeout: float = 32.0
+    #: SIGTERM: how long answered calls still in progress keep being served (their BYE), at most.
+    shutdown_call_grace: float = 10.0
     deny_user_agents: list[str] = field(default_factory=list)
     #: The destination policy (antibot/detect/policy_doc.py): refuse calls to the international
     #: premium / high-risk prefixes, except these international numbers or prefixes.
@@ -199,6 +201,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "tcp_max_message_size",
         "retry_after",
         "shutdown_timeout",
+        "shutdown_call_grace",
         "log_level",
         "route_secret",
         "max_transactions",
@@ -298,6 +301,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("proxy.workers must be between 0 (one per core) and 256")
     if s.failover_timeout <= 0 or s.probe_timeout <= 0:
         raise ConfigError("proxy: failover_timeout and probe_timeout must be > 0")
+    if s.shutdown_call_grace < 0:
+        raise ConfigError("proxy.shutdown_call_grace must be >= 0")
+    if not isinstance(s.upstream_fail_fast, bool):
+        raise ConfigError(f"proxy.upstream_fail_fast must be true or false, not {s.upstream_fail_fast!r}")
     if s.reject_action not in ("reject", "drop"):
         raise ConfigError("rules.reject_action must be 'reject' or 'drop'")
     if not 400 <= int(s.reject_status) <= 699:
