@@ -74,6 +74,9 @@ class Settings:
     route_secret: str | None = None
     #: Server transactions kept at most; beyond, new requests get a stateless 503.
     max_transactions: int = 100_000
+    #: Answered calls remembered until their BYE (for their duration and remote target); beyond,
+    #: the oldest is forgotten (its BYE is still relayed by its Route set).
+    max_calls: int = 30_000
     #: Proxy processes sharing the SIP port (``antibot/run/workers.py``); 0: one per core.
     workers: int = 1
     retry_after: int = 30
@@ -205,6 +208,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "log_level",
         "route_secret",
         "max_transactions",
+        "max_calls",
         "workers",
     ):
         if key in proxy:
@@ -297,6 +301,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("proxy.route_secret must be a string of at least 16 characters")
     if not 100 <= s.max_transactions <= 10_000_000:
         raise ConfigError("proxy.max_transactions must be between 100 and 10000000")
+    if not 100 <= s.max_calls <= 10_000_000:
+        raise ConfigError("proxy.max_calls must be between 100 and 10000000")
     if not 0 <= s.workers <= 256:
         raise ConfigError("proxy.workers must be between 0 (one per core) and 256")
     if s.failover_timeout <= 0 or s.probe_timeout <= 0:

@@ -40,6 +40,7 @@ class ProxySection(_Section):
     retry_after: int = 30
     route_secret: str | None = None
     max_transactions: int = 100_000
+    max_calls: int = 30_000
     workers: int = 1
     shutdown_timeout: float = 32.0
     shutdown_call_grace: float = 10.0

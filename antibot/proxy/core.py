@@ -54,6 +54,8 @@ class CoreConfig:
     #: Server (and client) transactions and answered calls kept at most: beyond, new requests get a
     #: stateless 503 and the oldest answered call is forgotten (bounded memory).
     max_transactions: int = 100_000
+    #: Answered calls remembered until their BYE; beyond, the oldest is forgotten (bounded memory).
+    max_calls: int = 30_000
     probe_timeout: float = 2.0
     retry_after: int = 30
     #: REGISTER/OPTIONS flood limit per source; ``flood_action`` is "503" or "drop".
@@ -74,7 +76,7 @@ class ProxyCore(TransactionTable):
         self.pool = pool
         self.pending: dict[int, Context] = {}
         #: Calls from outside answered through us, until their BYE (durations, remote targets).
-        self.dialogs = KnownDialogs(self.config.max_transactions)
+        self.dialogs = KnownDialogs(self.config.max_calls)
         self.draining = False
         #: Client transaction ids for branches (random start: a restart does not repeat them).
         self._tids = itertools.count(secrets.randbits(40))

@@ -63,6 +63,7 @@ def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
         probe_timeout=s.probe_timeout,
         retry_after=s.retry_after,
         max_transactions=s.max_transactions,
+        max_calls=s.max_calls,
         flood=TokenBuckets(s.flood_rate, s.flood_burst) if s.detect else None,
         flood_action=s.flood_action,
         siblings=siblings,
