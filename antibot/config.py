@@ -56,6 +56,8 @@ class Settings:
     probe_interval: float = 5.0
     probe_timeout: float = 2.0
     failover_timeout: float = 2.0
+    #: Every upstream down by its probe and by a failed call: 503 at once (antibot/proxy/upstreams.py).
+    upstream_fail_fast: bool = True
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
@@ -72,10 +74,15 @@ class Settings:
     route_secret: str | None = None
     #: Server transactions kept at most; beyond, new requests get a stateless 503.
     max_transactions: int = 100_000
+    #: Answered calls remembered until their BYE (for their duration and remote target); beyond,
+    #: the oldest is forgotten (its BYE is still relayed by its Route set).
+    max_calls: int = 30_000
     #: Proxy processes sharing the SIP port (``antibot/run/workers.py``); 0: one per core.
     workers: int = 1
     retry_after: int = 30
     shutdown_timeout: float = 32.0
+    #: SIGTERM: how long answered calls still in progress keep being served (their BYE), at most.
+    shutdown_call_grace: float = 10.0
     deny_user_agents: list[str] = field(default_factory=list)
     #: The destination policy (antibot/detect/policy_doc.py): refuse calls to the international
     #: premium / high-risk prefixes, except these international numbers or prefixes.
@@ -189,6 +196,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "probe_interval",
         "probe_timeout",
         "failover_timeout",
+        "upstream_fail_fast",
         "tcp_idle_timeout",
         "tcp_max_connections",
         "tcp_max_per_source",
@@ -196,9 +204,11 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "tcp_max_message_size",
         "retry_after",
         "shutdown_timeout",
+        "shutdown_call_grace",
         "log_level",
         "route_secret",
         "max_transactions",
+        "max_calls",
         "workers",
     ):
         if key in proxy:
@@ -291,10 +301,16 @@ def _validate(s: Settings) -> None:
         raise ConfigError("proxy.route_secret must be a string of at least 16 characters")
     if not 100 <= s.max_transactions <= 10_000_000:
         raise ConfigError("proxy.max_transactions must be between 100 and 10000000")
+    if not 100 <= s.max_calls <= 10_000_000:
+        raise ConfigError("proxy.max_calls must be between 100 and 10000000")
     if not 0 <= s.workers <= 256:
         raise ConfigError("proxy.workers must be between 0 (one per core) and 256")
     if s.failover_timeout <= 0 or s.probe_timeout <= 0:
         raise ConfigError("proxy: failover_timeout and probe_timeout must be > 0")
+    if s.shutdown_call_grace < 0:
+        raise ConfigError("proxy.shutdown_call_grace must be >= 0")
+    if not isinstance(s.upstream_fail_fast, bool):
+        raise ConfigError(f"proxy.upstream_fail_fast must be true or false, not {s.upstream_fail_fast!r}")
     if s.reject_action not in ("reject", "drop"):
         raise ConfigError("rules.reject_action must be 'reject' or 'drop'")
     if not 400 <= int(s.reject_status) <= 699:

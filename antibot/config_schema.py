@@ -31,6 +31,7 @@ class ProxySection(_Section):
     probe_interval: float = 5.0
     probe_timeout: float = 2.0
     failover_timeout: float = 2.0
+    upstream_fail_fast: bool = True
     tcp_idle_timeout: float = 120.0
     tcp_max_connections: int = 4096
     tcp_max_per_source: int = 64
@@ -39,8 +40,10 @@ class ProxySection(_Section):
     retry_after: int = 30
     route_secret: str | None = None
     max_transactions: int = 100_000
+    max_calls: int = 30_000
     workers: int = 1
     shutdown_timeout: float = 32.0
+    shutdown_call_grace: float = 10.0
     log_level: str = "info"
 
 

@@ -54,6 +54,8 @@ class CoreConfig:
     #: Server (and client) transactions and answered calls kept at most: beyond, new requests get a
     #: stateless 503 and the oldest answered call is forgotten (bounded memory).
     max_transactions: int = 100_000
+    #: Answered calls remembered until their BYE; beyond, the oldest is forgotten (bounded memory).
+    max_calls: int = 30_000
     probe_timeout: float = 2.0
     retry_after: int = 30
     #: REGISTER/OPTIONS flood limit per source; ``flood_action`` is "503" or "drop".
@@ -74,7 +76,7 @@ class ProxyCore(TransactionTable):
         self.pool = pool
         self.pending: dict[int, Context] = {}
         #: Calls from outside answered through us, until their BYE (durations, remote targets).
-        self.dialogs = KnownDialogs(self.config.max_transactions)
+        self.dialogs = KnownDialogs(self.config.max_calls)
         self.draining = False
         #: Client transaction ids for branches (random start: a restart does not repeat them).
         self._tids = itertools.count(secrets.randbits(40))
@@ -297,6 +299,9 @@ class ProxyCore(TransactionTable):
         """Forward to the next target (serial failover inside one response context, §16.6-16.7)."""
         req = ctx.request
         assert req is not None and ctx.server is not None
+        if ctx.attempt == 0 and ctx.targets and ctx.targets[0][1] is not None and self.pool.all_dead(now):
+            self._count("upstream_fail_fast")  # every target down by probe and by calls: 503 now
+            ctx.targets = []
         while ctx.targets:
             dest, upstream = ctx.targets.pop(0)
             if upstream is not None and not self.pool.usable(upstream, now):
@@ -432,6 +437,8 @@ class ProxyCore(TransactionTable):
             self._probe_result(ctx, resp.status != 503, now)
             return
         status = resp.status
+        if slot.upstream is not None and status != 503:
+            self.pool.heard(slot.upstream)  # alive, whatever its probes say
         if ctx.server is None or ctx.request is None:
             if ctx.server is not None and 200 <= status < 300:
                 self._forward_response_stateless(resp, ctx.source)  # late 2xx: always forwarded

@@ -9,6 +9,13 @@ Health is advice, a call is real. When no target is usable the pool panics, as E
 below its panic threshold: it offers every target in the same order, so a call is still tried
 (a PBX that ignores OPTIONS, a probe that lost its packets). And a timeout never takes the last
 usable target down: one INVITE the PBX cannot parse must not cost every call after it.
+
+Panic has a limit (``fail_fast``): when every target is down by its last OPTIONS probe *and*
+by :data:`FAIL_FAST_STREAK` calls in a row that failed on it (timeout or 503, none answered in
+between), the last within ``down_hold``, two independent signals agree that nothing answers, and
+new requests get 503 + Retry-After at once instead of waiting ``failover_timeout`` per target.
+One lost probe, or one INVITE a PBX that ignores OPTIONS cannot parse, never meets both; and
+``down_hold`` after the last failed call one more call tries again (half-open).
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ import zlib
 from dataclasses import dataclass
 
 from .effects import Addr
+
+#: Calls failed in a row on a target (no response in between) that, with a failed probe, make it dead.
+FAIL_FAST_STREAK = 3
 
 
 @dataclass(slots=True)
@@ -33,6 +43,11 @@ class Upstream:
     probing: bool = False
     #: A target marked down is tried again (half-open) from this time on, even without probes.
     retry_at: float = 0.0
+    #: Its last OPTIONS probe failed (unanswered or 503).
+    probe_failed: bool = False
+    #: Calls' attempts failed on it in a row (timeout or 503; reset by any response), the last when.
+    call_failures: int = 0
+    call_failed_at: float = 0.0
 
     def __str__(self) -> str:
         return self.uri
@@ -41,13 +56,17 @@ class Upstream:
 class UpstreamPool:
     """Health state and ordering for the targets; pure (time passed in)."""
 
-    def __init__(self, targets: list[Upstream], probe_interval: float = 5.0, down_hold: float = 10.0) -> None:
+    def __init__(
+        self, targets: list[Upstream], probe_interval: float = 5.0, down_hold: float = 10.0, fail_fast: bool = True
+    ) -> None:
         if not targets:
             raise ValueError("at least one upstream is required")
         self.targets = targets
         self.probe_interval = probe_interval
         #: How long a failed target is skipped before calls try it again (probes may bring it back sooner).
         self.down_hold = down_hold
+        #: Answer 503 at once while every target is known dead (see :meth:`all_dead`).
+        self.fail_fast = fail_fast
 
     def find(self, addr: Addr) -> Upstream | None:
         """The target at this address (any transport), or None."""
@@ -66,6 +85,24 @@ class UpstreamPool:
     def panicking(self, now: float | None) -> bool:
         """No target is usable: calls go to all of them anyway (see :meth:`candidates`)."""
         return not any(self.usable(t, now) for t in self.targets)
+
+    def all_dead(self, now: float) -> bool:
+        """Every target is down by its last probe and by calls failed on it in a row, the last
+        within ``down_hold`` (none due a half-open retry): a new request gets 503 untried."""
+        if not self.fail_fast or self.probe_interval <= 0:
+            return False
+        return all(
+            not self.usable(t, now)
+            and t.probe_failed
+            and t.call_failures >= FAIL_FAST_STREAK
+            and now - t.call_failed_at < self.down_hold
+            for t in self.targets
+        )
+
+    @staticmethod
+    def heard(target: Upstream) -> None:
+        """A call's request got a response from ``target`` (provisional or final): it is alive."""
+        target.call_failures = 0
 
     def candidates(self, key: str, now: float | None = None) -> list[Upstream]:
         """The targets to try, in order, for a call with this Call-ID: the usable ones, or every
@@ -102,6 +139,8 @@ class UpstreamPool:
         last usable target (a silent PBX may just be unable to parse that one request; probes and
         503s still take it down), and None when nothing changed (it was down already).
         """
+        target.call_failures += 1
+        target.call_failed_at = now
         if (
             why == "timeout"
             and self.usable(target, now)
@@ -120,6 +159,7 @@ class UpstreamPool:
 
     def probe_done(self, target: Upstream, up: bool, now: float) -> bool:
         target.probing = False
+        target.probe_failed = not up
         target.next_probe = now + self.probe_interval
         return self.mark(target, up, now)
 

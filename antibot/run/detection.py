@@ -132,4 +132,4 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
         reject_phrase=s.reject_phrase,
     )
     sync = CounterSync(store.hot, counters, interval=s.counter_sync_interval(), timeout=s.store_timeout)
-    return Detection(detector, store, sync, calllog, embedded, url, stored or doc, s.max_transactions)
+    return Detection(detector, store, sync, calllog, embedded, url, stored or doc, s.max_calls)

@@ -55,6 +55,7 @@ def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
     pool = UpstreamPool(
         [Upstream(u.uri, Addr(u.transport, u.host, u.port), u.priority, u.weight) for u in s.upstreams],
         probe_interval=s.probe_interval,
+        fail_fast=s.upstream_fail_fast,
     )
     config = CoreConfig(
         timers=TimerConfig(s.t1, s.t2, s.t4),
@@ -62,6 +63,7 @@ def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
         probe_timeout=s.probe_timeout,
         retry_after=s.retry_after,
         max_transactions=s.max_transactions,
+        max_calls=s.max_calls,
         flood=TokenBuckets(s.flood_rate, s.flood_burst) if s.detect else None,
         flood_action=s.flood_action,
         siblings=siblings,

@@ -68,12 +68,31 @@ class Runtime:
             held.close()
 
     async def stop(self) -> None:
-        """Graceful shutdown: finish in-flight transactions (up to ``shutdown_timeout``), then close."""
+        """Graceful shutdown: drain (:meth:`drain`), then close."""
         log.info("shutting down: finishing in-flight transactions")
-        if self.runner is not None:
-            await self.runner.drain(self.settings.shutdown_timeout)
+        await self.drain()
         await self._close()
         log.info("stopped", extra={"stats": self.core.stats if self.core is not None else {}})
+
+    async def drain(self) -> None:
+        """Refuse new calls (503 + Retry-After) and keep serving the rest: until no transaction
+        is in flight and no answered call is in progress (their BYE, ACK and re-INVITE still
+        relayed), answered calls waited for at most ``shutdown_call_grace`` and everything at
+        most ``shutdown_timeout`` after the signal."""
+        core = self.core
+        if core is None or self.runner is None:
+            return
+        core.draining = True
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        calls_until = start + min(self.settings.shutdown_call_grace, self.settings.shutdown_timeout)
+        until = start + self.settings.shutdown_timeout
+        while (now := loop.time()) < until:
+            if core.idle and (not core.dialogs.calls or now >= calls_until):
+                break
+            await asyncio.sleep(0.05)
+        if core.dialogs.calls:
+            log.info("drained", extra={"calls_in_progress": len(core.dialogs.calls)})
 
     async def serve(self) -> None:
         """Start, run until SIGTERM or SIGINT, stop. The signals are caught before anything

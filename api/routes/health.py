@@ -24,7 +24,7 @@ async def healthz(ctx: ContextDep) -> Health:
 
 @root.get("/readyz", response_model=Ready, responses={401: ERRORS[401], 503: {"model": Ready}})
 async def readyz(ctx: ContextDep, _: ViewerDep) -> JSONResponse:
-    """Readiness: Redis answers PING (503 otherwise)."""
+    """Readiness: Redis answers PING within a second (503 otherwise, also while Redis hangs)."""
     ok = await ctx.stores.ready()
     body = Ready(status="ready" if ok else "not ready", redis=ok)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

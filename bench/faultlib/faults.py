@@ -103,6 +103,8 @@ def redis_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
                 counted = int(_try(lambda: _src_invites(addr), 0) or 0)  # type: ignore[call-overload]
                 result.figures["/readyz during the outage"] = sorted(seen)
                 result.check("/readyz reports the outage", any(s != 200 for s in seen))
+                result.check("/readyz answers within 2 s (503 while stopped)",
+                             0 not in seen and result.figures.get("/readyz slowest answer s", 0) <= 2)
                 _recovery(rig, addr, result, back, counted)
                 result.figures["call log dropped"] = rig.metric("antibot_calllog_dropped")
                 time.sleep(2.0)
@@ -184,13 +186,17 @@ def pbx_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
             for pbx in pbxs:
                 pbx.proc.kill()
             time.sleep(settings["failover_timeout"] * 2 + 1)
-            answers = []
+            answers, waits = [], []
             for n in range(3):
                 t = time.monotonic()
-                answers.append(f"{raw_invite(rig.proxy.port, n)} in {time.monotonic() - t:.2f} s")
+                answer = raw_invite(rig.proxy.port, n)
+                waits.append(time.monotonic() - t)
+                answers.append(f"{answer} in {waits[-1]:.2f} s")
             result.figures["raw INVITEs answered"] = answers
             result.check("callers get 503 with Retry-After",
                          all(a.startswith("SIP/2.0 503") and "no Retry-After" not in a for a in answers))
+            result.check("503 at once, not after failover_timeout per PBX (upstream_fail_fast)",
+                         max(waits) < settings["failover_timeout"])
             time.sleep(max(0.0, d.fault - settings["failover_timeout"] * 2 - 1))
 
         r = with_calls(work, "pbx-both-down", "both PBXs SIGKILLed", d, both,

@@ -99,3 +99,67 @@ def test_a_503_from_the_only_pbx_marks_it_down_but_the_next_call_still_tries_it(
     out = h.call(call_n(2))
     assert [e.dest for e in out] == [CALLER, PBX1]
     assert status_of(only(h.feed(reply(out[1].data, 180, "Ringing"), PBX1), CALLER)) == 180
+
+
+def _both_dead(h: Harness, calls: int = 3) -> None:
+    """Both probes failed, and ``calls`` calls timed out on both PBXs (tried in panic)."""
+    for target in h.core.pool.targets:
+        h.core.pool.probe_done(target, False, h.now)
+    for n in range(calls):
+        h.call(call_n(100 + n))
+    h.tick(1.1)  # PBX1 silent: each call moves on to PBX2
+    final = [e for e in h.tick(1.1) if e.dest == CALLER]  # PBX2 silent too: 503 after both waits
+    assert [status_of(e) for e in final] == [503] * calls
+
+
+def test_every_pbx_dead_by_probe_and_by_calls_gets_503_at_once() -> None:
+    h = two(failover_timeout=1.0, probe_interval=5.0)
+    _both_dead(h)
+    out = h.call(call_n(1))
+    assert [e.dest for e in out] == [CALLER, CALLER]  # nothing sent to a PBX: 100, then 503 at once
+    resp = parsed(out[1])
+    assert isinstance(resp, Response) and resp.status == 503 and resp.header("retry-after") == "30"
+    assert h.core.stats.get("upstream_fail_fast") == 1
+
+
+def test_dead_pbxs_are_tried_again_after_down_hold() -> None:
+    h = two(failover_timeout=1.0, probe_interval=5.0)
+    _both_dead(h)
+    h.now += h.core.pool.down_hold  # no call has failed for down_hold: one more try (half-open)
+    for target in h.core.pool.targets:
+        h.core.pool.probe_done(target, False, h.now)  # the probes still fail
+    out = h.call(call_n(1))
+    assert [e.dest for e in out] == [CALLER, PBX1]
+    assert "upstream_fail_fast" not in h.core.stats
+
+
+def test_failed_probes_alone_never_fail_fast() -> None:
+    h = two(failover_timeout=1.0, probe_interval=5.0)
+    _both_dead(h, calls=2)  # two failed calls in a row are not yet a streak
+    out = h.call(call_n(1))
+    assert [e.dest for e in out] == [CALLER, PBX1]
+    assert "upstream_fail_fast" not in h.core.stats
+
+
+def test_a_pbx_that_ignores_options_and_drops_two_invites_still_gets_the_next_call() -> None:
+    h = single(probe_interval=5.0, probe_timeout=1.0, failover_timeout=1.0)
+    h.tick(0.0)
+    h.tick(1.1)  # unanswered probe: marked down
+    h.call(call_n(1))
+    h.call(call_n(2))
+    h.tick(2.2)  # two INVITEs it could not parse: silent
+    out = h.call(call_n(3))
+    assert [e.dest for e in out] == [CALLER, PBX1]
+    assert status_of(only(h.feed(reply(out[1].data, 180, "Ringing"), PBX1), CALLER)) == 180
+    h.call(call_n(4))
+    h.call(call_n(5))
+    h.tick(3.3)  # two more silent ones: the 180 broke the streak
+    assert [e.dest for e in h.call(call_n(6))] == [CALLER, PBX1]
+    assert "upstream_fail_fast" not in h.core.stats
+
+
+def test_fail_fast_off_keeps_trying_dead_pbxs() -> None:
+    h = two(failover_timeout=1.0, probe_interval=5.0)
+    h.core.pool.fail_fast = False
+    _both_dead(h)
+    assert [e.dest for e in h.call(call_n(1))] == [CALLER, PBX1]

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from antibot.proxy.core import CoreConfig
 from antibot.proxy.decision import Action, Verdict
 from antibot.proxy.effects import Addr, NeedVerdict
 from antibot.proxy.routing import Listener, LocalIdentity
@@ -181,7 +182,7 @@ def test_per_call_tables_stay_bounded_under_a_storm() -> None:
     from antibot.sip import address, uri
 
     bound = 300
-    h = Harness(make_core(max_transactions=bound))
+    h = Harness(make_core(max_transactions=bound, max_calls=bound))
     counters = LocalCounters(max_entities=500)
     detector = Detector(rules=ruleset_from_doc(default_doc()), model=None, counters=counters)
     for i in range(3000):
@@ -216,3 +217,16 @@ def test_per_call_tables_stay_bounded_under_a_storm() -> None:
         (address._PARSED, 4096),
     ):
         assert len(cache) <= limit
+
+
+def test_answered_calls_are_remembered_up_to_max_calls_not_max_transactions() -> None:
+    """Answered calls that never send BYE (a storm of unique callers) are bounded by their own,
+    smaller cap: each costs memory until its BYE, and a transaction cap of 100,000 let them grow
+    by about 1 KB per call to 100,000."""
+    assert CoreConfig().max_calls < CoreConfig().max_transactions
+    h = Harness(make_core(max_calls=100))  # max_transactions: the default 100,000
+    for i in range(250):
+        out = h.call(invite(branch=f"z9hG4bK-a{i}", call_id=f"answered-{i}@x"))
+        h.feed(reply(out[-1].data, 200, "OK", to_tag=f"p{i}"), PBX1)
+    assert len(h.core.dialogs.calls) == 100
+    assert "answered-0@x" not in h.core.dialogs.calls and "answered-249@x" in h.core.dialogs.calls
