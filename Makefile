@@ -36,10 +36,12 @@ $(COMPILED): $(BIN)/antibot $(HOT_SRC) setup.py
 run: $(COMPILED)
 	$(BIN)/antibot run $(LISTEN) $(UPSTREAM) $(ARGS)
 
-# System packages the tests drive for real: sipp (Debian's sip-tester), redis-server, Chromium.
+# System packages the tests drive for real: sipp (Debian's sip-tester), redis-server, Chromium,
+# socat and openssl (the TLS tests: socat carries sipp's TCP over TLS).
 sysdeps:
-	@if ! command -v sipp >/dev/null || ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester redis-server chromium; fi
+	@if ! command -v sipp >/dev/null || ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null \
+	  || ! command -v socat >/dev/null || ! command -v openssl >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester redis-server chromium socat openssl; fi
 
 test: sysdeps $(COMPILED)
 	$(BIN)/ruff check antibot api tests bench

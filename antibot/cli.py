@@ -16,9 +16,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the proxy")
     run.add_argument("--config", help="TOML config file; flags override it")
-    run.add_argument("--listen", action="append", help="udp:HOST:PORT or tcp:HOST:PORT (repeatable)")
+    run.add_argument("--listen", action="append", help="udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT (repeatable)")
     run.add_argument(
-        "--upstream", action="append", help="PBX target sip:HOST:PORT[;transport=tcp][;priority=N][;weight=N]"
+        "--upstream", action="append", help="PBX target sip:HOST:PORT[;transport=tcp|tls][;priority=N][;weight=N]"
+    )
+    run.add_argument("--tls-cert", dest="tls_cert", help="our TLS certificate chain (PEM); [tls] cert")
+    run.add_argument("--tls-key", dest="tls_key", help="its private key (PEM); [tls] key")
+    run.add_argument("--tls-ca", dest="tls_ca", help="CA that TLS clients' certificates must chain to; [tls] ca")
+    run.add_argument("--tls-upstream-ca", dest="tls_upstream_ca", help="CA of the TLS upstreams' certificates")
+    run.add_argument(
+        "--tls-handshake-timeout", type=float, dest="tls_handshake_timeout", help="seconds a TLS handshake may take"
     )
     run.add_argument("--advertise", help="address to put in Via/Record-Route when listening on a wildcard")
     run.add_argument("--deny-ua", action="append", dest="deny_ua", help="reject INVITEs whose User-Agent contains this")

@@ -10,13 +10,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config_schema import check as check_schema
 from .detect.lists import SCANNER_UAS
 from .detect.rules import ISOLATED_VERDICTS, RuleError, check_knobs
 from .sip.errors import SipError
 from .sip.uri import parse_uri
+
+if TYPE_CHECKING:
+    from .transport.tls import TlsFiles
 
 #: Seconds between counter syncs with a Redis that several nodes share (``redis_url``): another
 #: node's calls reach this node's counters within one interval (its own count at once).
@@ -28,6 +31,10 @@ SYNC_EMBEDDED = 0.5
 
 class ConfigError(ValueError):
     """Bad configuration: the message says which setting and why."""
+
+
+#: The transports of ``--listen`` and of upstream URIs.
+TRANSPORTS = ("udp", "tcp", "tls")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,16 @@ class Settings:
     tcp_max_per_source: int = 64
     tcp_message_timeout: float = 10.0
     tcp_max_message_size: int = 65535
+    #: ``[tls]`` (antibot/transport/tls.py): our certificate chain and key (PEM), the CA client
+    #: certificates must chain to (None: none asked for) and whether one is required, the lowest
+    #: TLS version, the handshake time limit, and the CA of upstream certificates (None: system's).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    tls_require_client_cert: bool = True
+    tls_min_version: str = "1.2"
+    tls_handshake_timeout: float = 10.0
+    tls_upstream_ca: str | None = None
     #: Key of the dialog tokens in our Record-Route; nodes that share dialogs share it. None:
     #: kept in ``<data_dir>/route.key`` (created on first start).
     route_secret: str | None = None
@@ -134,11 +151,11 @@ class Settings:
 
 
 def parse_listen(text: str, advertise: str | None = None) -> ListenSpec:
-    """``udp:127.0.0.1:5060``, ``tcp:[::1]:5060``."""
+    """``udp:127.0.0.1:5060``, ``tcp:[::1]:5060``, ``tls:127.0.0.1:5061``."""
     transport, sep, rest = text.partition(":")
     transport = transport.lower()
-    if not sep or transport not in ("udp", "tcp"):
-        raise ConfigError(f"listen {text!r}: expected udp:HOST:PORT or tcp:HOST:PORT")
+    if not sep or transport not in TRANSPORTS:
+        raise ConfigError(f"listen {text!r}: expected udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT")
     if rest.startswith("["):
         host, _, port = rest[1:].partition("]:")
     else:
@@ -166,9 +183,10 @@ def parse_upstream(text: str, priority: int | None = None, weight: int | None = 
     if wt < 0 or prio < 0:
         raise ConfigError(f"upstream {text!r}: priority and weight must be >= 0")
     transport = uri.transport
-    if transport not in ("udp", "tcp"):
-        raise ConfigError(f"upstream {text!r}: transport must be udp or tcp")
-    return UpstreamSpec(text, transport, uri.host.host, uri.host.port or 5060, prio, wt)
+    if transport not in TRANSPORTS:
+        raise ConfigError(f"upstream {text!r}: transport must be udp, tcp or tls")
+    default_port = 5061 if transport == "tls" else 5060
+    return UpstreamSpec(text, transport, uri.host.host, uri.host.port or default_port, prio, wt)
 
 
 def load(path: str | None, overrides: dict[str, Any]) -> Settings:
@@ -271,6 +289,12 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
     for key in ("rate", "burst", "action"):
         if key in flood:
             setattr(s, f"flood_{key}", flood[key])
+    tls = dict(data.get("tls", {}))
+    for key in ("cert", "key", "ca", "require_client_cert", "min_version", "handshake_timeout", "upstream_ca"):
+        if key in tls:
+            setattr(s, f"tls_{key}", tls[key])
+        if overrides.get(f"tls_{key}") is not None:
+            setattr(s, f"tls_{key}", overrides[f"tls_{key}"])
     s.rules = [dict(r) for r in data.get("rule", [])]
     s.destination_exceptions = rules.get("destination_exceptions", [])
     api = dict(data.get("api", {}))
@@ -297,6 +321,7 @@ def _validate(s: Settings) -> None:
     if s.t4 <= 0:
         raise ConfigError("timers: t4 must be > 0")
     _validate_tcp(s)
+    _validate_tls(s)
     if s.route_secret is not None and (not isinstance(s.route_secret, str) or len(s.route_secret) < 16):
         raise ConfigError("proxy.route_secret must be a string of at least 16 characters")
     if not 100 <= s.max_transactions <= 10_000_000:
@@ -359,6 +384,43 @@ def _validate_tcp(s: Settings) -> None:
         raise ConfigError(f"proxy.tcp_message_timeout must be > 0 and <= 300 seconds, not {s.tcp_message_timeout!r}")
     if s.tcp_idle_timeout <= 0:
         raise ConfigError(f"proxy.tcp_idle_timeout must be > 0 seconds, not {s.tcp_idle_timeout!r}")
+
+
+def tls_files(s: Settings) -> TlsFiles:
+    """The ``[tls]`` settings as :class:`~antibot.transport.tls.TlsFiles`."""
+    from .transport.tls import TlsFiles
+
+    return TlsFiles(
+        s.tls_cert,
+        s.tls_key,
+        s.tls_ca,
+        s.tls_require_client_cert,
+        s.tls_min_version,
+        s.tls_handshake_timeout,
+        s.tls_upstream_ca,
+    )
+
+
+def _validate_tls(s: Settings) -> None:
+    """``[tls]``: with a tls listener, a certificate and key that load; with a tls upstream, a
+    tls listener (our Via and Record-Route name it) and an upstream CA that loads."""
+    from .transport.tls import VERSIONS, TlsError, client_context, server_context
+
+    if s.tls_min_version not in VERSIONS:
+        raise ConfigError(f'tls.min_version must be "1.2" or "1.3", not {s.tls_min_version!r}')
+    if not 0 < s.tls_handshake_timeout <= 120:
+        raise ConfigError(f"tls.handshake_timeout must be > 0 and <= 120 seconds, not {s.tls_handshake_timeout!r}")
+    listens = any(x.transport == "tls" for x in s.listen)
+    upstream = next((u.uri for u in s.upstreams if u.transport == "tls"), None)
+    if upstream is not None and not listens:
+        raise ConfigError(f"upstream {upstream!r}: a tls upstream needs a tls listener (--listen tls:HOST:PORT)")
+    try:
+        if listens:
+            server_context(tls_files(s))
+        if upstream is not None:
+            client_context(tls_files(s))
+    except TlsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 #: ``store.call_ttl`` / ``store.outcome_ttl`` bounds: an hour to 90 days.

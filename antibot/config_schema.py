@@ -47,6 +47,16 @@ class ProxySection(_Section):
     log_level: str = "info"
 
 
+class TlsSection(_Section):
+    cert: str | None = None
+    key: str | None = None
+    ca: str | None = None
+    require_client_cert: bool = True
+    min_version: str = "1.2"
+    handshake_timeout: float = 10.0
+    upstream_ca: str | None = None
+
+
 class TimersSection(_Section):
     t1: float = 0.5
     t2: float = 4.0
@@ -110,6 +120,7 @@ class ApiSection(_Section):
 
 class ConfigFile(_Section):
     proxy: ProxySection = Field(default_factory=ProxySection)
+    tls: TlsSection = Field(default_factory=TlsSection)
     timers: TimersSection = Field(default_factory=TimersSection)
     upstream: list[UpstreamEntry] = []
     rules: RulesSection = Field(default_factory=RulesSection)
@@ -124,6 +135,7 @@ class ConfigFile(_Section):
 #: Section name -> its model (the arrays of tables ``upstream`` and ``rule`` included).
 SECTIONS: dict[str, type[BaseModel]] = {
     "proxy": ProxySection,
+    "tls": TlsSection,
     "timers": TimersSection,
     "upstream": UpstreamEntry,
     "rules": RulesSection,

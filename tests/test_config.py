@@ -59,7 +59,7 @@ def test_bad_listen(text: str, message: str) -> None:
 
 def test_ipv6_listen_and_bad_upstream() -> None:
     assert parse_listen("tcp:[::1]:5062").host == "::1"
-    with pytest.raises(ConfigError, match="transport must be udp or tcp"):
+    with pytest.raises(ConfigError, match="transport must be udp, tcp or tls"):
         parse_upstream("sip:127.0.0.1:5080;transport=sctp")
     with pytest.raises(ConfigError, match="unsupported URI scheme"):
         parse_upstream("http://pbx")
@@ -241,6 +241,10 @@ RENAMED = {
     "flood_action": ("flood", "action"),
     "rules": ("rule", ""),
     "api_listen": ("api", "listen"),
+    **{
+        f"tls_{key}": ("tls", key)
+        for key in ("cert", "key", "ca", "require_client_cert", "min_version", "handshake_timeout", "upstream_ca")
+    },
 }
 
 

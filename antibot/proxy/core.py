@@ -311,7 +311,7 @@ class ProxyCore(TransactionTable):
             ctx.attempt += 1
             branch = routing.stateful_branch(req, hex(next(self._tids))[2:])
             data = routing.forwarded(self.me, ctx, req, dest, branch)
-            reliable = dest.transport == "tcp"
+            reliable = dest.transport != "udp"
             txn: ClientInviteTransaction | ClientNonInviteTransaction
             if req.method == "INVITE":
                 txn = ClientInviteTransaction(
@@ -378,7 +378,7 @@ class ProxyCore(TransactionTable):
         data = build.cancel_for(parse_datagram(client.request))  # type: ignore[arg-type]
         branch = client.key[0]
         cctx = Context(None, client.dest, None)
-        txn = ClientNonInviteTransaction(data, reliable=client.dest.transport == "tcp", config=self.config.timers)
+        txn = ClientNonInviteTransaction(data, reliable=client.dest.transport != "udp", config=self.config.timers)
         slot = ClientSlot((branch, "CANCEL"), txn, client.dest, cctx, data)
         self.clients[slot.key] = slot
         self._run_client(slot, txn.start(now), now)
@@ -427,7 +427,7 @@ class ProxyCore(TransactionTable):
             self._count("broadcast_dropped")
             return
         transport = nxt.transport.lower()
-        if transport not in ("udp", "tcp"):
+        if transport not in ("udp", "tcp", "tls"):
             return
         self._emit(build.forward_response(resp), Addr(transport, host, port))
 
@@ -507,7 +507,7 @@ class ProxyCore(TransactionTable):
         branch = f"{routing.BRANCH_PREFIX}probe.{n}"
         data = self.me.probe_request(target.addr, branch, n)
         ctx = Context(None, target.addr, None, probe=target, deadline=now + self.config.probe_timeout)
-        txn = ClientNonInviteTransaction(data, reliable=target.addr.transport == "tcp", config=self.config.timers)
+        txn = ClientNonInviteTransaction(data, reliable=target.addr.transport != "udp", config=self.config.timers)
         slot = ClientSlot((branch, "OPTIONS"), txn, target.addr, ctx, data, target)
         ctx.client = slot
         self.clients[slot.key] = slot

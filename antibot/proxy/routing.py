@@ -113,12 +113,19 @@ class LocalIdentity:
         lst = self.listener(transport, host)
         return f"SIP/2.0/{transport.upper()} {lst.via_hostport()};branch={branch};rport"
 
-    def record_route(self, transport: str, host: str, call_id: str | None = None) -> str:
-        """Our Record-Route (RFC 3261 §16.6 step 4), with the dialog token of ``call_id``."""
-        lst = self.listener(transport, host)
-        suffix = ";transport=tcp" if transport == "tcp" else ""
+    def record_route(self, transport: str, host: str, call_id: str | None = None, *, sips: bool = False) -> str:
+        """Our Record-Route (RFC 3261 §16.6 step 4), with the dialog token of ``call_id``.
+
+        ``sips``: the request is for a SIPS URI, so ours is one too (§16.6 step 4), on our TLS
+        listener; otherwise a ``sip:`` URI naming the transport unless UDP (RFC 5658 §4)."""
+        if sips:
+            lst = self.listener("tls", host)
+            scheme, suffix = "sips", ""
+        else:
+            lst = self.listener(transport, host)
+            scheme, suffix = "sip", ("" if transport == "udp" else f";transport={transport}")
         token = f";{TOKEN_PARAM}={self.dialog_token(call_id)}" if call_id is not None else ""
-        return f"<sip:{lst.hostport()}{suffix};lr{token}>"
+        return f"<{scheme}:{lst.hostport()}{suffix};lr{token}>"
 
     def dialog_token(self, call_id: str) -> str:
         """A MAC of the Call-ID under our secret: a Route that carries it is one we record-routed
@@ -148,13 +155,19 @@ class LocalIdentity:
 
 def uri_target(uri_text: str, parsed: SipUri | None = None) -> Addr:
     """Next-hop address for a SIP URI (RFC 3263 without DNS: IP literals or names as given);
-    ``parsed``: ``uri_text`` already parsed."""
+    ``parsed``: ``uri_text`` already parsed. A ``sips:`` URI is reached over TLS whatever its
+    ``transport`` parameter says (RFC 5630: ``transport=tcp`` there means TLS over TCP)."""
     uri = parsed if parsed is not None else parse_uri(uri_text)
     host = uri.param("maddr") or uri.host.host
-    transport = uri.transport
-    if transport not in ("udp", "tcp"):
+    transport = "tls" if uri.scheme == "sips" else uri.transport
+    if transport not in ("udp", "tcp", "tls"):
         raise SipError(f"unsupported transport {transport!r}", 503)
-    return Addr(transport, host.strip("[]"), uri.host.port or 5060)
+    return Addr(transport, host.strip("[]"), uri.host.port or (5061 if transport == "tls" else 5060))
+
+
+def is_sips(uri: str) -> bool:
+    """Does this URI have the ``sips`` scheme (RFC 3261 §19.1; every hop over TLS, RFC 5630)?"""
+    return uri[:5].lower() == "sips:"
 
 
 def loop_hash(req: Request) -> str:
@@ -212,7 +225,7 @@ def response_dest(via: Via, source: Addr) -> Addr:
     Stream: back on the connection it came from. Datagram: the source IP (``received``),
     and the source port when ``rport`` was asked for, else the sent-by port.
     """
-    if source.transport == "tcp" or via.param("rport") is not None:
+    if source.transport != "udp" or via.param("rport") is not None:
         return source
     return Addr(source.transport, source.host, via.sent_by.port or 5060)
 
@@ -271,12 +284,14 @@ def forwarded(me: LocalIdentity, ctx: Context, req: Request, dest: Addr, branch:
     across transports, RFC 5658) or Path on top, our Via, the verdict's headers."""
     top: list[tuple[str, str]] = []
     inbound = ctx.source.transport
+    # A SIPS Request-URI: one sips: Record-Route (every hop is TLS, RFC 5630).
+    sips = is_sips(ctx.uri or req.uri)
     if ctx.record_route:
-        top.append(("Record-Route", me.record_route(dest.transport, dest.host, req.call_id)))
-        if inbound != dest.transport:
+        top.append(("Record-Route", me.record_route(dest.transport, dest.host, req.call_id, sips=sips)))
+        if inbound != dest.transport and not sips:
             top.append(("Record-Route", me.record_route(inbound, ctx.source.host, req.call_id)))
     if ctx.path:
-        top.append(("Path", me.record_route(dest.transport, dest.host)))
+        top.append(("Path", me.record_route(dest.transport, dest.host, sips=sips)))
     add: list[tuple[str, str]] = []
     if ctx.verdict is not None:
         add.extend(ctx.verdict.headers)

@@ -65,7 +65,7 @@ class TransactionTable:
             heapq.heappush(self._heap, (deadline, next(self._seq), obj))
 
     def _new_server(self, key: tuple[str, ...], req: Request, dest: Addr, source: Addr) -> ServerSlot:
-        reliable = dest.transport == "tcp"
+        reliable = dest.transport != "udp"
         txn: ServerInviteTransaction | ServerNonInviteTransaction
         if req.method == "INVITE":
             txn = ServerInviteTransaction(reliable=reliable, config=self.timers)

@@ -109,7 +109,15 @@ def request_targets(
         raise RelayRefused("Forbidden (not a dialog of this proxy)")
     if info.pop < len(info.routes):
         raise RelayRefused("Forbidden (Route beyond this proxy)")
-    return [(t.addr, t) for t in pool.candidates(req.call_id, now)], True
+    targets: Targets = [(t.addr, t) for t in pool.candidates(req.call_id, now)]
+    if routing.is_sips(info.uri):
+        # RFC 5630: a SIPS request travels over TLS on every hop, never silently downgraded.
+        targets = [(addr, t) for addr, t in targets if addr.transport == "tls"]
+        if not targets:  # the TLS upstreams are marked down: tried all the same
+            targets = [(t.addr, t) for t in pool.targets if t.addr.transport == "tls"]
+        if not targets:
+            raise SipError("Unsupported URI Scheme (sips: needs a TLS upstream)", 416)
+    return targets, True
 
 
 def ack_target(

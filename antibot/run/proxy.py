@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import ConfigError, Settings
+from ..config import ConfigError, Settings, tls_files
 from ..proxy.core import CoreConfig, ProxyCore
 from ..proxy.effects import Addr
 from ..proxy.limiter import TokenBuckets
@@ -15,6 +15,7 @@ from ..proxy.routing import Listener, LocalIdentity
 from ..proxy.upstreams import Upstream, UpstreamPool
 from ..transaction import TimerConfig
 from ..transport.tcp import TcpLimits, connection_budget
+from ..transport.tls import TlsContexts, TlsError
 
 if TYPE_CHECKING:
     from .workers import WorkerSpec
@@ -85,3 +86,15 @@ def build_tcp_limits(s: Settings) -> TcpLimits:
         idle_timeout=s.tcp_idle_timeout,
         max_message_size=s.tcp_max_message_size,
     )
+
+
+def build_tls(s: Settings) -> TlsContexts | None:
+    """The TLS contexts when a listener or an upstream uses TLS (None otherwise)."""
+    server = any(x.transport == "tls" for x in s.listen)
+    client = any(u.transport == "tls" for u in s.upstreams)
+    if not server and not client:
+        return None
+    try:
+        return TlsContexts(tls_files(s), server=server, client=client)
+    except TlsError as exc:
+        raise ConfigError(str(exc)) from None

@@ -26,7 +26,7 @@ from ..proxy.decision import Decide
 from ..proxy.effects import CallOutcome
 from ..transport.loop import ProxyRunner
 from .policy import build_rules, seed_doc
-from .proxy import build_core, build_tcp_limits
+from .proxy import build_core, build_tcp_limits, build_tls
 from .reserve import Reserved, reserve
 
 if TYPE_CHECKING:
@@ -101,9 +101,15 @@ class Runtime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         await self.start()
         await stop.wait()
         await self.stop()
+
+    def reload(self) -> None:
+        """SIGHUP: reload the TLS certificates (new connections use them; calls go on)."""
+        if self.runner is not None:
+            self.runner.reload_tls()
 
     async def _start(self, held: Reserved) -> None:
         s = self.settings
@@ -123,7 +129,8 @@ class Runtime:
             decide = self.detection.detector.decide
             on_outcome = self.detection.outcomes
             self.detection.tasks.append(asyncio.get_running_loop().create_task(follow_policy(self.detection)))
-        runner = self.runner = ProxyRunner(core, decide, tcp_limits=tcp_limits, on_outcome=on_outcome)
+        tls = build_tls(s)
+        runner = self.runner = ProxyRunner(core, decide, tcp_limits=tcp_limits, on_outcome=on_outcome, tls=tls)
         if self.detection is not None and s.api_listen and (self.worker is None or self.worker.index == 0):
             from .api import start_api
 

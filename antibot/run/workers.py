@@ -128,6 +128,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload)
         shared = await self._prepare()
         ports = own_ports(shared, self.n)
         specs = [WorkerSpec(i, ports) for i in range(self.n)]
@@ -146,6 +147,12 @@ class Supervisor:
             return 0
         finally:
             await self._stop_all()
+
+    def _reload(self) -> None:
+        """SIGHUP: passed on to every running worker (each reloads its TLS certificates)."""
+        for proc in self.procs:
+            if proc is not None and proc.exitcode is None and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGHUP)
 
     async def _prepare(self) -> Settings:
         """Check every listen address, make the route key, start the embedded Redis: what the

@@ -25,6 +25,7 @@ from ..sip.errors import SipError
 from ..sip.message import Request, Response
 from .latency import LatencyHistogram
 from .tcp import ConnectionTable, TcpLimits
+from .tls import TlsContexts
 from .udp import UdpProtocol
 
 log = logging.getLogger("antibot.loop")
@@ -45,6 +46,7 @@ class ProxyRunner:
         *,
         tcp_limits: TcpLimits | None = None,
         on_outcome: Callable[[CallOutcome], None] | None = None,
+        tls: TlsContexts | None = None,
     ) -> None:
         self.core = core
         self.decide = decide
@@ -56,8 +58,9 @@ class ProxyRunner:
         #: A worker's own UDP sockets (by family): the requests it sends go out of them, so the
         #: responses come back to this process and not to any worker sharing the public port.
         self.own: dict[int, UdpProtocol] = {}
+        #: TCP and TLS connections alike (TLS is a stream framed the same way, after its handshake).
         self.tcp = ConnectionTable(
-            self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_limits, core.stats
+            self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_limits, core.stats, tls
         )
         self.servers: list[asyncio.Server] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -83,7 +86,10 @@ class ProxyRunner:
         else:
             from .tcp import TcpConnection
 
-            server = await self.loop.create_server(lambda: TcpConnection(self.tcp), host, port, reuse_port=reuse_port)
+            # TLS: accepted as TCP (the caps apply before the handshake), then upgraded (.tls).
+            server = await self.loop.create_server(
+                lambda: TcpConnection(self.tcp, kind=transport), host, port, reuse_port=reuse_port
+            )
             self.servers.append(server)
         log.info("listening", extra={"transport": transport, "host": host, "port": port, "own_port": own_port})
         self._rearm()
@@ -154,15 +160,16 @@ class ProxyRunner:
         except Exception:
             log.exception("outcome hook failed")
 
-    def _send(self, data: bytes, dest: Addr) -> None:
+    def _send(self, data: bytes, dest: Addr, name: str | None = None) -> None:
+        """``name``: the host name ``dest`` was resolved from (a TLS peer's certificate names it)."""
         if not _is_ip(dest.host):
             ip = self._resolved.get(dest.host)
             if ip is None:
                 self._spawn(self._resolve_and_send(data, dest))
                 return
-            dest = Addr(dest.transport, ip, dest.port)
-        if dest.transport == "tcp":
-            self.tcp.send(data, dest)
+            name, dest = dest.host, Addr(dest.transport, ip, dest.port)
+        if dest.transport != "udp":
+            self.tcp.send(data, dest, name)
             return
         family = 6 if ":" in dest.host else 4
         proto = None
@@ -183,7 +190,7 @@ class ProxyRunner:
         if len(self._resolved) >= 1024:
             self._resolved.clear()  # bounded: host names come from Route and Request-URIs
         self._resolved[dest.host] = str(infos[0][4][0])
-        self._send(data, Addr(dest.transport, str(infos[0][4][0]), dest.port))
+        self._send(data, Addr(dest.transport, str(infos[0][4][0]), dest.port), dest.host)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = self.loop.create_task(coro)  # type: ignore[arg-type]
@@ -208,6 +215,22 @@ class ProxyRunner:
             self._timer.cancel()
         self._timer_at = at
         self._timer = self.loop.call_at(max(at, self.loop.time()), self._on_timer)
+
+    def reload_tls(self) -> bool:
+        """SIGHUP: new TLS contexts from the same files for new connections (open ones keep
+        theirs, so no call is dropped). False, logged, when the files do not load (old kept)."""
+        tls = self.tcp.tls
+        if tls is None:
+            return False
+        from .tls import TlsError
+
+        try:
+            tls.reload()
+        except TlsError as exc:
+            log.error("TLS certificates not reloaded; the previous ones stay in use", extra={"error": str(exc)})
+            return False
+        log.info("TLS certificates reloaded", extra={"cert": tls.files.cert})
+        return True
 
     async def drain(self, timeout: float) -> None:
         """Graceful shutdown: refuse new calls, let in-flight transactions finish."""

@@ -27,12 +27,15 @@ import re
 import resource
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from ..proxy.effects import Addr
 from ..sip.errors import Incomplete, ParseError, SipError
 from ..sip.message import Request, Response
 from ..sip.parser import MAX_MESSAGE, parse_datagram, parse_stream
+
+if TYPE_CHECKING:
+    from .tls import TlsContexts
 
 log = logging.getLogger("antibot.tcp")
 
@@ -94,9 +97,18 @@ class LogLimiter:
 class TcpConnection(asyncio.Protocol):
     """One SIP stream. Frames messages and hands them to ``on_message``; never awaits."""
 
-    def __init__(self, table: ConnectionTable, remote: Addr | None = None) -> None:
+    def __init__(self, table: ConnectionTable, remote: Addr | None = None, kind: str = "tcp") -> None:
         self.table = table
         self.remote = remote
+        #: ``tcp`` or ``tls`` (the transport of :attr:`remote`, in Via and Record-Route).
+        self.kind = remote.transport if remote is not None else kind
+        #: Outbound TLS: the name the peer's certificate must carry (the upstream URI's host).
+        self.server_name: str | None = None
+        #: Inbound TLS until :meth:`established`: "early" (bytes read before ``start_tls`` took
+        #: the connection over, kept in :attr:`early`, see .tls), then "secured" (TLS in place:
+        #: what it decrypts waits in :attr:`buffer`); None: ready.
+        self.phase: str | None = None
+        self.early = bytearray()
         #: Accepted by a listener (no remote yet): counted against the caps. Ours are not.
         self.inbound = remote is None
         #: The per-source key this connection is counted under, once admitted.
@@ -122,22 +134,41 @@ class TcpConnection(asyncio.Protocol):
         host = str(peer[0])
         if host.startswith("::ffff:") and "." in host:
             host = host[7:]
-        self.remote = Addr("tcp", host, int(peer[1]))
+        self.remote = Addr(self.kind, host, int(peer[1]))
         if self.inbound and not self.table.admit(self):
             self.closing = self.table.clock()
             self.transport.abort()  # over a cap: nothing is read
             return
+        if self.inbound and self.kind == "tls":
+            self.table.handshake(self, self.transport)
+            self.transport = None  # nothing is written until the handshake is done
+            return
+        self.established(self.transport)
+
+    def established(self, transport: asyncio.Transport) -> None:
+        """Ready for SIP (after the TLS handshake, for TLS): reachable for responses."""
+        self.transport = transport
+        self.phase = None
         self.table.add(self)
         for data in self.pending:
             self.transport.write(data)
         self.pending.clear()
         self.pending_size = 0
+        if self.buffer:
+            held, self.buffer = bytes(self.buffer), bytearray()
+            self.data_received(held)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.table.remove(self)
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
+        if self.phase is not None:
+            if self.phase == "early" and len(self.early) < 1 << 16:
+                self.early += data  # a ClientHello that came before start_tls took over
+            elif self.phase == "secured" and len(self.buffer) <= self.table.limits.max_message_size:
+                self.buffer += data  # after the handshake, before established(): framed then
+            return
         if self.closing is not None:
             return
         now = self.table.clock()
@@ -264,6 +295,7 @@ class ConnectionTable:
         clock: Callable[[], float],
         limits: TcpLimits | None = None,
         stats: dict[str, int] | None = None,
+        tls: TlsContexts | None = None,
     ) -> None:
         self.on_message = on_message
         self.on_malformed = on_malformed
@@ -271,8 +303,13 @@ class ConnectionTable:
         self.limits = limits or TcpLimits()
         #: Counters (the proxy core's, so they reach /metrics and the "stopped" log line).
         self.stats: dict[str, int] = stats if stats is not None else {}
-        self.conns: dict[tuple[str, int], TcpConnection] = {}
-        self.connecting: dict[tuple[str, int], TcpConnection] = {}
+        #: The TLS contexts (None: no TLS listener or upstream).
+        self.tls = tls
+        #: By (transport, host, port): a TCP and a TLS connection to one address are two.
+        self.conns: dict[tuple[str, str, int], TcpConnection] = {}
+        self.connecting: dict[tuple[str, str, int], TcpConnection] = {}
+        #: Accepted TLS connections still in their handshake.
+        self.handshakes: dict[TcpConnection, asyncio.Transport] = {}
         #: Accepted connections open now, in all and by source.
         self.inbound = 0
         self.per_source: dict[str, int] = {}
@@ -311,9 +348,23 @@ class ConnectionTable:
 
     def add(self, conn: TcpConnection) -> None:
         assert conn.remote is not None
-        key = (conn.remote.host, conn.remote.port)
+        key = (conn.remote.transport, conn.remote.host, conn.remote.port)
+        self.handshakes.pop(conn, None)
         self.connecting.pop(key, None)
         self.conns[key] = conn
+
+    def handshake(self, conn: TcpConnection, raw: asyncio.Transport) -> None:
+        """Start the server side of a TLS handshake on an admitted connection (:mod:`.tls`)."""
+        from .tls import accept
+
+        ctx = self.tls.server if self.tls is not None else None
+        if ctx is None:
+            raw.abort()
+            return
+        raw.pause_reading()
+        conn.phase = "early"
+        self.handshakes[conn] = raw
+        asyncio.get_running_loop().create_task(accept(self, conn, raw, ctx))
 
     def remove(self, conn: TcpConnection) -> None:
         if conn.source is not None:
@@ -324,19 +375,23 @@ class ConnectionTable:
                 self.per_source.pop(conn.source, None)
             self.inbound -= 1
             conn.source = None
+        self.handshakes.pop(conn, None)
         if conn.remote is None:
             return
-        key = (conn.remote.host, conn.remote.port)
+        key = (conn.remote.transport, conn.remote.host, conn.remote.port)
         if self.conns.get(key) is conn:
             del self.conns[key]
         if self.connecting.get(key) is conn:
             del self.connecting[key]
 
-    def send(self, data: bytes, dest: Addr) -> None:
-        key = (dest.host, dest.port)
+    def send(self, data: bytes, dest: Addr, name: str | None = None) -> None:
+        """Write to the connection to ``dest``, opened if need be (TLS: the peer's certificate
+        verified against ``name``, the host name ``dest`` was resolved from, else its address)."""
+        key = (dest.transport, dest.host, dest.port)
         conn = self.conns.get(key) or self.connecting.get(key)
         if conn is None:
             conn = TcpConnection(self, dest)
+            conn.server_name = name or dest.host
             self.connecting[key] = conn
             asyncio.get_running_loop().create_task(self._connect(conn, dest))
         conn.write(data)
@@ -344,8 +399,22 @@ class ConnectionTable:
     async def _connect(self, conn: TcpConnection, dest: Addr) -> None:
         loop = asyncio.get_running_loop()
         try:
-            await loop.create_connection(lambda: conn, dest.host, dest.port)
-        except OSError as exc:
+            if dest.transport == "tls":
+                ctx = self.tls.client if self.tls is not None else None
+                if ctx is None:
+                    raise OSError("no TLS client context")
+                timeout = self.tls.handshake_timeout if self.tls is not None else None
+                await loop.create_connection(
+                    lambda: conn,
+                    dest.host,
+                    dest.port,
+                    ssl=ctx,
+                    server_hostname=conn.server_name,
+                    ssl_handshake_timeout=timeout,
+                )
+            else:
+                await loop.create_connection(lambda: conn, dest.host, dest.port)
+        except OSError as exc:  # TimeoutError and ssl.SSLError among them
             log.warning("connect failed", extra={"peer": str(dest), "error": str(exc)})
             self.remove(conn)
 
@@ -372,6 +441,9 @@ class ConnectionTable:
     def close_all(self) -> None:
         for conn in list(self.conns.values()):
             conn.abort("shutdown")
+        for raw in list(self.handshakes.values()):
+            raw.abort()
+        self.handshakes.clear()
         self.log_refused.flush(self.clock(), force=True)
         self.log_closed.flush(self.clock(), force=True)
 

@@ -65,4 +65,6 @@ def test_sigterm_exits_0_and_refuses_new_calls(work: Path) -> None:
     r = results[0]
     assert r.figures.get("exit code") == 0, r.figures
     assert ("exit code 0", True) in r.checks and (
-        "new INVITEs during the drain get 503 with Retry-After", True) in r.checks, r.checks
+        "new INVITEs during the drain get 503 with Retry-After",
+        True,
+    ) in r.checks, r.checks

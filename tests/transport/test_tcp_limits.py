@@ -55,7 +55,7 @@ def test_connections_we_open_are_never_refused() -> None:
     transport = FakeTransport("127.0.0.1", 5080)
     conn.connection_made(transport)  # type: ignore[arg-type]
     assert not transport.aborted and transport.written == b"queued"
-    assert rig.table.conns[("127.0.0.1", 5080)] is conn
+    assert rig.table.conns[("tcp", "127.0.0.1", 5080)] is conn
     assert rig.table.inbound == 1 and "tcp_refused_total" not in rig.table.stats
     conn.data_received(options())
     assert len(rig.messages) == 1
