@@ -20,7 +20,12 @@ from .settings import DEFAULT_LISTEN, STATIC_DIR, ApiSettings, InsecureSettingsE
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``api`` subcommand to an ``add_subparsers()`` object."""
     p: argparse.ArgumentParser = sub.add_parser("api", help="run the admin API and dashboard alone")
-    p.add_argument("--redis-url", dest="redis_url", required=True, help="Redis the proxies use (redis://, unix://, redis+cluster://)")
+    p.add_argument(
+        "--redis-url",
+        dest="redis_url",
+        required=True,
+        help="Redis the proxies use (redis://, unix://, redis+cluster://)",
+    )
     p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"HOST:PORT to serve on (default {DEFAULT_LISTEN})")
     p.add_argument("--model", help="model file (its .card.json beside it) or the card; default: the shipped model")
     p.add_argument("--static-dir", dest="static_dir", help="dashboard files to serve at / (default: api/static)")

@@ -51,13 +51,16 @@ def table(results: list[Result]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in results:
+
         def trio(metric: str, res: dict[str, dict[str, float | None]] = r.resources) -> str:
             m = res.get(metric, {})
             return " / ".join(_fmt(m.get(k)) for k in ("before", "peak", "after"))
 
         ok = "all met" if r.ok else "MISSED: " + "; ".join(w for w, good in r.checks if not good)
-        lines.append(f"| `{r.name}` {r.title} | {r.placed} / {r.completed} / {r.failed} | {trio('cpu_pct')} "
-                     f"| {trio('rss_mb')} | {trio('redis_mb')} | {ok} |")
+        lines.append(
+            f"| `{r.name}` {r.title} | {r.placed} / {r.completed} / {r.failed} | {trio('cpu_pct')} "
+            f"| {trio('rss_mb')} | {trio('redis_mb')} | {ok} |"
+        )
     return "\n".join(lines)
 
 
@@ -75,8 +78,13 @@ def run(only: str, d: Durations, work: Path, png: Path | None) -> list[Result]:
     if group and group not in GROUPS:
         raise SystemExit(f"--only: one of {', '.join(GROUPS)} or a scenario name (e.g. udp-invite)")
     results: list[Result] = []
-    steps = (("udp", udp_floods), ("tcp", tcp_abuse), ("redis", redis_faults), ("pbx", pbx_faults),
-             ("shutdown", shutdown))
+    steps = (
+        ("udp", udp_floods),
+        ("tcp", tcp_abuse),
+        ("redis", redis_faults),
+        ("pbx", pbx_faults),
+        ("shutdown", shutdown),
+    )
     for name, fn in steps[:4]:
         if not group or group == name:
             results += _echo(fn(work, d, only))
@@ -111,15 +119,33 @@ def main() -> int:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
         results = run(args.only, d, Path(tmp), png)
-    text = (f"Fault bench, {time.strftime('%Y-%m-%d %H:%M', time.gmtime(started))} UTC, "
-            f"{'short' if args.short else 'full'} durations {dataclasses.asdict(d)}, "
-            f"{time.time() - started:.0f} s\n\n{table(results)}\n\n{details(results)}\n")
+    text = (
+        f"Fault bench, {time.strftime('%Y-%m-%d %H:%M', time.gmtime(started))} UTC, "
+        f"{'short' if args.short else 'full'} durations {dataclasses.asdict(d)}, "
+        f"{time.time() - started:.0f} s\n\n{table(results)}\n\n{details(results)}\n"
+    )
     print("\n" + text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps(
-        [{"name": r.name, "placed": r.placed, "completed": r.completed, "failed": r.failed, "errors": r.errors,
-          "resources": r.resources, "figures": r.figures, "checks": r.checks} for r in results], indent=2, default=str))
+    args.out.with_suffix(".json").write_text(
+        json.dumps(
+            [
+                {
+                    "name": r.name,
+                    "placed": r.placed,
+                    "completed": r.completed,
+                    "failed": r.failed,
+                    "errors": r.errors,
+                    "resources": r.resources,
+                    "figures": r.figures,
+                    "checks": r.checks,
+                }
+                for r in results
+            ],
+            indent=2,
+            default=str,
+        )
+    )
     return 0 if all(r.ok for r in results) else 1
 
 

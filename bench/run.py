@@ -50,8 +50,19 @@ class Profile:
     harness_check: bool = True
 
 
-QUICK = Profile(cpu_calls=300, warmup_calls=50, idle_s=0.5, settle_s=1.0, latency_calls=150, latency_warmup=30,
-                target_calls=1000, ladder=[250, 500, 1000], step_s=1.2, retry_failed_step=False, harness_check=False)
+QUICK = Profile(
+    cpu_calls=300,
+    warmup_calls=50,
+    idle_s=0.5,
+    settle_s=1.0,
+    latency_calls=150,
+    latency_warmup=30,
+    target_calls=1000,
+    ladder=[250, 500, 1000],
+    step_s=1.2,
+    retry_failed_step=False,
+    harness_check=False,
+)
 PHASES = ("cpu", "latency", "target", "ladder")
 
 
@@ -77,16 +88,33 @@ class Bench:
         res["discarded_attempts"] = discarded
         return res
 
-    def _once(self, kind: str, label: str, rate: int, calls: int, *, warmup: int = 0, idle: float = 0.0,
-              settle: float = 0.0, trace: bool = False, sniff: bool = False) -> dict[str, Any]:
+    def _once(
+        self,
+        kind: str,
+        label: str,
+        rate: int,
+        calls: int,
+        *,
+        warmup: int = 0,
+        idle: float = 0.0,
+        settle: float = 0.0,
+        trace: bool = False,
+        sniff: bool = False,
+    ) -> dict[str, Any]:
         self.count += 1
         d = self.work / f"{self.count:02d}-{kind}-{label}"
         ports = _ports(4)
         uas_port, proxy_port, uac_port, warm_port = ports
         print(f"  [{time.strftime('%H:%M:%S')}] {kind:8} {label:10} {rate:5} cps x {calls:6} calls", flush=True)
-        res: dict[str, Any] = {"proxy": kind, "label": label, "rate": rate, "calls": calls,
-                               "workdir": str(d.relative_to(REPO)), "loadavg": _loadavg(),
-                               "ports": {"uas": uas_port, "proxy": proxy_port, "uac": uac_port}}
+        res: dict[str, Any] = {
+            "proxy": kind,
+            "label": label,
+            "rate": rate,
+            "calls": calls,
+            "workdir": str(d.relative_to(REPO)),
+            "loadavg": _loadavg(),
+            "ports": {"uas": uas_port, "proxy": proxy_port, "uac": uac_port},
+        }
         uas = sipp.Uas(d, uas_port, trace_msg=trace, lifetime_s=int(calls / rate + warmup / 100 + 120))
         uas.start()
         proxy = procs.Proxy(kind, d, proxy_port, uas_port, REPO) if kind != "direct" else None
@@ -126,10 +154,14 @@ class Bench:
                     time.sleep(settle)
                 c1, window = proxy.cpu(), time.monotonic() - t0
                 ok = uac.get("successful") or 0
-                res["cpu"] = {"proxy_cpu_s": round(c1 - c0, 3), "window_s": round(window, 2),
-                              "uac_run_s": round(t_uac, 2), "successful_calls": ok,
-                              "us_per_call": round((c1 - c0) * 1e6 / ok, 1) if ok else None,
-                              "pct_of_core_during_calls": round(100 * (c_mid - c0) / t_uac, 1)}
+                res["cpu"] = {
+                    "proxy_cpu_s": round(c1 - c0, 3),
+                    "window_s": round(window, 2),
+                    "uac_run_s": round(t_uac, 2),
+                    "successful_calls": ok,
+                    "us_per_call": round((c1 - c0) * 1e6 / ok, 1) if ok else None,
+                    "pct_of_core_during_calls": round(100 * (c_mid - c0) / t_uac, 1),
+                }
                 res["proxy_rss_kb"] = procs.rss_kb(proxy.pid)
         finally:
             if proxy is not None:
@@ -197,13 +229,19 @@ def sipp_trace_latency(d: Path, wire_first: dict[tuple[str, bytes], float] | Non
     sent = sipp.first_times(d / "uac_messages.log", "sent")
     recv = sipp.first_times(d / "uas_messages.log", "received")
     deltas = [(recv[c] - t) * 1e6 for c, t in sent.items() if c in recv]
-    out = {"method": "sipp -trace_msg: UAS receive minus UAC send, first INVITE per Call-ID",
-           "invite_e2e_us": wire.describe(deltas), "uac_invites": len(sent), "uas_invites": len(recv)}
+    out = {
+        "method": "sipp -trace_msg: UAS receive minus UAC send, first INVITE per Call-ID",
+        "invite_e2e_us": wire.describe(deltas),
+        "uac_invites": len(sent),
+        "uas_invites": len(recv),
+    }
     if wire_first:
-        lag_uac = [(sent[c.decode()] - t) * 1e6 for (k, c), t in wire_first.items()
-                   if k == "inv_in" and c.decode() in sent]
-        lag_uas = [(recv[c.decode()] - t) * 1e6 for (k, c), t in wire_first.items()
-                   if k == "inv_out" and c.decode() in recv]
+        lag_uac = [
+            (sent[c.decode()] - t) * 1e6 for (k, c), t in wire_first.items() if k == "inv_in" and c.decode() in sent
+        ]
+        lag_uas = [
+            (recv[c.decode()] - t) * 1e6 for (k, c), t in wire_first.items() if k == "inv_out" and c.decode() in recv
+        ]
         out["uac_sent_stamp_minus_wire_us"] = wire.describe(lag_uac)
         out["uas_received_stamp_minus_wire_us"] = wire.describe(lag_uas)
     return out
@@ -241,8 +279,13 @@ def ladder(b: Bench, kind: str, prof: Profile) -> dict[str, Any]:
     rule = f"< {FAIL_RATIO:.1%} calls not completed and >= {MIN_ACHIEVED:.0%} of the rate achieved"
     if prof.retry_failed_step:
         rule += "; a failing step is retried once"
-    return {"steps": steps, "max_sustained_cps": best, "first_failing_cps": failing,
-            "step_seconds": prof.step_s, "rule": rule}
+    return {
+        "steps": steps,
+        "max_sustained_cps": best,
+        "first_failing_cps": failing,
+        "step_seconds": prof.step_s,
+        "rule": rule,
+    }
 
 
 def summarize(kind: str, runs: dict[str, Any]) -> dict[str, Any]:
@@ -253,44 +296,70 @@ def summarize(kind: str, runs: dict[str, Any]) -> dict[str, Any]:
         for x in items:
             busy.append(x.get("host_cpu_busy_pct", 0))
             if x.get("proxy_alive_after_run") is False and x.get("proxy_stop", {}).get("exit_code") != 0:
-                out["crashes"].append({"run": x["workdir"], "exit_code": x.get("proxy_stop", {}).get("exit_code"),
-                                       "log_tail": x.get("proxy_log", {}).get("tail")})
+                out["crashes"].append(
+                    {
+                        "run": x["workdir"],
+                        "exit_code": x.get("proxy_stop", {}).get("exit_code"),
+                        "log_tail": x.get("proxy_log", {}).get("tail"),
+                    }
+                )
             if x.get("interference"):
                 out.setdefault("outside_interference", []).append({"run": x["workdir"], "why": x["interference"]})
     out["host_cpu_busy_pct_median"] = statistics.median(busy) if busy else None
     if "cpu" in runs:
         c = runs["cpu"].get("cpu", {})
-        out.update(cpu_us_per_call=c.get("us_per_call"), cpu_pct_of_core=c.get("pct_of_core_during_calls"),
-                   cpu_run_successful=c.get("successful_calls"),
-                   idle_cpu_pct_of_core=runs["cpu"].get("idle_cpu_pct_of_core"))
+        out.update(
+            cpu_us_per_call=c.get("us_per_call"),
+            cpu_pct_of_core=c.get("pct_of_core_during_calls"),
+            cpu_run_successful=c.get("successful_calls"),
+            idle_cpu_pct_of_core=runs["cpu"].get("idle_cpu_pct_of_core"),
+        )
     if "latency" in runs:
         w = runs["latency"].get("wire", {})
         out["invite_latency_wire_us"] = w.get("invite_forwarding_us")
         out["ok200_latency_wire_us"] = w.get("ok200_forwarding_us")
         st = runs["latency"].get("sipp_trace", {})
         out["invite_e2e_sipp_trace_us"] = st.get("invite_e2e_us")
-        out["sipp_trace_stamp_error_us"] = {"uac_sent": st.get("uac_sent_stamp_minus_wire_us"),
-                                            "uas_received": st.get("uas_received_stamp_minus_wire_us")}
+        out["sipp_trace_stamp_error_us"] = {
+            "uac_sent": st.get("uac_sent_stamp_minus_wire_us"),
+            "uas_received": st.get("uas_received_stamp_minus_wire_us"),
+        }
         out["latency_run_not_successful"] = runs["latency"]["uac"].get("not_successful")
     if "target" in runs:
         t = runs["target"]
         u = t["uac"]
         passed, why = judge(t)
-        out["target"] = {"rate": t["rate"], "calls": t["calls"], "not_successful": u.get("not_successful"),
-                         "failure_reasons": u.get("failure_reasons"), "retransmissions": u.get("retransmissions"),
-                         "error_responses": u.get("final_errors_received"),
-                         "proxy_udp_drops": t.get("udp_rcvbuf_drops", {}).get("proxy"),
-                         "achieved_cps": u.get("achieved_cps"), "tail_s": _tail(u),
-                         "zero_failures": u.get("not_successful") == 0 and passed, "why_not": why}
+        out["target"] = {
+            "rate": t["rate"],
+            "calls": t["calls"],
+            "not_successful": u.get("not_successful"),
+            "failure_reasons": u.get("failure_reasons"),
+            "retransmissions": u.get("retransmissions"),
+            "error_responses": u.get("final_errors_received"),
+            "proxy_udp_drops": t.get("udp_rcvbuf_drops", {}).get("proxy"),
+            "achieved_cps": u.get("achieved_cps"),
+            "tail_s": _tail(u),
+            "zero_failures": u.get("not_successful") == 0 and passed,
+            "why_not": why,
+        }
     if "ladder" in runs:
         lad = runs["ladder"]
-        out["ladder"] = {"max_sustained_cps": lad["max_sustained_cps"], "first_failing_cps": lad["first_failing_cps"],
-                         "steps": [{"rate": s["rate"], "pass": s["pass"], "why": s["why"],
-                                    "not_successful": s["uac"].get("not_successful"),
-                                    "error_responses": s["uac"].get("final_errors_received"),
-                                    "achieved_cps": s["uac"].get("achieved_cps"),
-                                    "proxy_cpu_pct": s.get("cpu", {}).get("pct_of_core_during_calls")}
-                                   for s in lad["steps"]]}
+        out["ladder"] = {
+            "max_sustained_cps": lad["max_sustained_cps"],
+            "first_failing_cps": lad["first_failing_cps"],
+            "steps": [
+                {
+                    "rate": s["rate"],
+                    "pass": s["pass"],
+                    "why": s["why"],
+                    "not_successful": s["uac"].get("not_successful"),
+                    "error_responses": s["uac"].get("final_errors_received"),
+                    "achieved_cps": s["uac"].get("achieved_cps"),
+                    "proxy_cpu_pct": s.get("cpu", {}).get("pct_of_core_during_calls"),
+                }
+                for s in lad["steps"]
+            ],
+        }
     return out
 
 
@@ -307,8 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--proxies", default="antibot,kamailio", help="comma list of antibot,kamailio")
     ap.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {','.join(PHASES)}")
     ap.add_argument("--no-baseline", action="store_true", help="skip the direct caller->PBX runs")
-    ap.add_argument("--kamailio-mem", default=procs.KAMAILIO_MEM, choices=("tlsf", "fm", "qm"),
-                    help="Kamailio memory manager (-x/-X); the Debian build defaults to qm, a debugging one")
+    ap.add_argument(
+        "--kamailio-mem",
+        default=procs.KAMAILIO_MEM,
+        choices=("tlsf", "fm", "qm"),
+        help="Kamailio memory manager (-x/-X); the Debian build defaults to qm, a debugging one",
+    )
     args = ap.parse_args(argv)
     procs.KAMAILIO_MEM = args.kamailio_mem
     prof = QUICK if args.quick else Profile()
@@ -330,12 +403,21 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     _prune(WORK, keep=3)
     wire_ok, wire_why = wire.available()
-    result: dict[str, Any] = {"timestamp": stamp, "mode": "quick" if args.quick else "full",
-                              "machine": report.machine_info(REPO), "params": asdict(prof),
-                              "latency_wire_capture": wire_why, "runs": {k: {} for k in kinds}}
-    result["params"].update(fail_ratio=FAIL_RATIO, min_achieved=MIN_ACHIEVED, recv_timeout_ms=sipp.RECV_TIMEOUT_MS,
-                            kamailio_cmd_template=" ".join(procs.kamailio_command(REPO, work / "NN-kamailio", 0, 0)),
-                            antibot_cmd_template=" ".join(procs.Proxy("antibot", work, 0, 0, REPO).command()))
+    result: dict[str, Any] = {
+        "timestamp": stamp,
+        "mode": "quick" if args.quick else "full",
+        "machine": report.machine_info(REPO),
+        "params": asdict(prof),
+        "latency_wire_capture": wire_why,
+        "runs": {k: {} for k in kinds},
+    }
+    result["params"].update(
+        fail_ratio=FAIL_RATIO,
+        min_achieved=MIN_ACHIEVED,
+        recv_timeout_ms=sipp.RECV_TIMEOUT_MS,
+        kamailio_cmd_template=" ".join(procs.kamailio_command(REPO, work / "NN-kamailio", 0, 0)),
+        antibot_cmd_template=" ".join(procs.Proxy("antibot", work, 0, 0, REPO).command()),
+    )
     b = Bench(work, wire_ok)
     signal.signal(signal.SIGTERM, _interrupt)
     t_start = time.monotonic()
@@ -365,11 +447,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def do_phase(b: Bench, phase: str, kind: str, runs: dict[str, Any], prof: Profile) -> None:
     if phase == "cpu":
-        runs["cpu"] = b.run(kind, "cpu", prof.cpu_rate, prof.cpu_calls, warmup=prof.warmup_calls,
-                            idle=prof.idle_s, settle=prof.settle_s)
+        runs["cpu"] = b.run(
+            kind, "cpu", prof.cpu_rate, prof.cpu_calls, warmup=prof.warmup_calls, idle=prof.idle_s, settle=prof.settle_s
+        )
     elif phase == "latency":
-        r = b.run(kind, "latency", prof.latency_rate, prof.latency_calls, trace=True, sniff=True,
-                  warmup=prof.latency_warmup if kind != "direct" else 0)
+        r = b.run(
+            kind,
+            "latency",
+            prof.latency_rate,
+            prof.latency_calls,
+            trace=True,
+            sniff=True,
+            warmup=prof.latency_warmup if kind != "direct" else 0,
+        )
         r["uas_trace_pending"] = True
         runs["latency"] = r
     elif phase == "target":
@@ -381,22 +471,35 @@ def do_phase(b: Bench, phase: str, kind: str, runs: dict[str, Any], prof: Profil
 def harness_checks(b: Bench, result: dict[str, Any], prof: Profile) -> list[dict[str, Any]]:
     """At each rate where a proxy failed, does sipp -> sipp alone (no proxy) pass? Tells box limits apart."""
     out = []
-    rates = sorted({r["ladder"]["first_failing_cps"] for k, r in result["runs"].items()
-                    if k != "direct" and r.get("ladder", {}).get("first_failing_cps")})
+    rates = sorted(
+        {
+            r["ladder"]["first_failing_cps"]
+            for k, r in result["runs"].items()
+            if k != "direct" and r.get("ladder", {}).get("first_failing_cps")
+        }
+    )
     for rate in rates:
         r = b.run("direct", f"step{rate}", rate, int(rate * prof.step_s))
         r["pass"], r["why"] = judge(r)
         result["runs"].setdefault("direct", {}).setdefault("harness", []).append(r)
-        out.append({"rate": rate, "pass": r["pass"], "why": r["why"], "calls": r["calls"],
-                    "not_successful": r["uac"].get("not_successful")})
+        out.append(
+            {
+                "rate": rate,
+                "pass": r["pass"],
+                "why": r["why"],
+                "calls": r["calls"],
+                "not_successful": r["uac"].get("not_successful"),
+            }
+        )
     return out
 
 
 def finish(result: dict[str, Any], kinds: list[str], elapsed: float) -> None:
     result["summary"] = {k: summarize(k, result["runs"][k]) for k in kinds}
     if "direct" in result["runs"] and "latency" in result["runs"]["direct"]:
-        result["baseline_direct"] = {"invite_e2e_sipp_trace_us":
-                                     result["runs"]["direct"]["latency"].get("sipp_trace", {}).get("invite_e2e_us")}
+        result["baseline_direct"] = {
+            "invite_e2e_sipp_trace_us": result["runs"]["direct"]["latency"].get("sipp_trace", {}).get("invite_e2e_us")
+        }
     s = result["summary"]
     a, k = s.get("antibot", {}).get("cpu_us_per_call"), s.get("kamailio", {}).get("cpu_us_per_call")
     result["cpu_per_call_ratio_antibot_over_kamailio"] = round(a / k, 2) if a and k else None

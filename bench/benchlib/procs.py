@@ -152,8 +152,13 @@ def summarize_log(path: Path, limit: int = 8) -> dict[str, object]:
             msgs[f"{level}: {msg}"] += 1
             if len(first) < limit:
                 first.append(line[:400])
-    return {"lines": len(lines), "by_level": dict(levels), "messages": dict(msgs.most_common(limit)),
-            "first_lines": first, "tail": [x[:400] for x in lines[-limit:]]}
+    return {
+        "lines": len(lines),
+        "by_level": dict(levels),
+        "messages": dict(msgs.most_common(limit)),
+        "first_lines": first,
+        "tail": [x[:400] for x in lines[-limit:]],
+    }
 
 
 class Proxy:
@@ -166,20 +171,39 @@ class Proxy:
 
     def command(self) -> list[str]:
         if self.kind == "antibot":
-            return [str(self.repo / ".venv/bin/python"), "-m", "antibot", "run",
-                    "--listen", f"udp:{HOST}:{self.port}", "--upstream", f"sip:{HOST}:{self.upstream_port}",
-                    "--probe-interval", "0", "--log-level", "warning",
-                    # its embedded Redis keeps data here: fresh per run, nothing outside bench/
-                    "--data-dir", str(self.workdir / "antibot-data"), "--no-api",
-                    # e.g. ANTIBOT_BENCH_ARGS="--no-detect" measures the proxy core alone
-                    *os.environ.get("ANTIBOT_BENCH_ARGS", "").split()]
+            return [
+                str(self.repo / ".venv/bin/python"),
+                "-m",
+                "antibot",
+                "run",
+                "--listen",
+                f"udp:{HOST}:{self.port}",
+                "--upstream",
+                f"sip:{HOST}:{self.upstream_port}",
+                "--probe-interval",
+                "0",
+                "--log-level",
+                "warning",
+                # its embedded Redis keeps data here: fresh per run, nothing outside bench/
+                "--data-dir",
+                str(self.workdir / "antibot-data"),
+                "--no-api",
+                # e.g. ANTIBOT_BENCH_ARGS="--no-detect" measures the proxy core alone
+                *os.environ.get("ANTIBOT_BENCH_ARGS", "").split(),
+            ]
         return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port)
 
     def start(self, timeout: float = 20.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command(),
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         if not wait_udp_bound(self.port, timeout, self.proc):
             info = stop_process(self.proc)
             raise RuntimeError(f"{self.kind} did not bind udp {self.port} ({info}); log: {self.log_path}")
@@ -210,11 +234,33 @@ KAMAILIO_MEM = "tlsf"  # Kamailio's fast allocator; the build's default (qm, a d
 
 
 def kamailio_command(repo: Path, workdir: Path, port: int, upstream_port: int, children: int = 2) -> list[str]:
-    return ["kamailio", "-DD", "-E", "-f", str(repo / "bench/kamailio/kamailio.cfg"),
-            "-m", "512", "-M", "8", "-x", KAMAILIO_MEM, "-X", KAMAILIO_MEM,
-            "-A", f"BENCH_LISTEN=udp:{HOST}:{port}", "-A", f'BENCH_UPSTREAM="sip:{HOST}:{upstream_port}"',
-            "-A", f"BENCH_CHILDREN={children}", "-P", str(workdir / "kamailio.pid"),
-            "-w", str(workdir), "-Y", str(workdir)]
+    return [
+        "kamailio",
+        "-DD",
+        "-E",
+        "-f",
+        str(repo / "bench/kamailio/kamailio.cfg"),
+        "-m",
+        "512",
+        "-M",
+        "8",
+        "-x",
+        KAMAILIO_MEM,
+        "-X",
+        KAMAILIO_MEM,
+        "-A",
+        f"BENCH_LISTEN=udp:{HOST}:{port}",
+        "-A",
+        f'BENCH_UPSTREAM="sip:{HOST}:{upstream_port}"',
+        "-A",
+        f"BENCH_CHILDREN={children}",
+        "-P",
+        str(workdir / "kamailio.pid"),
+        "-w",
+        str(workdir),
+        "-Y",
+        str(workdir),
+    ]
 
 
 def _wait_stable_tree(pid: int, timeout: float = 5.0) -> None:
@@ -228,8 +274,9 @@ def _wait_stable_tree(pid: int, timeout: float = 5.0) -> None:
 
 
 def check_kamailio_config(repo: Path) -> tuple[bool, str]:
-    res = subprocess.run(["kamailio", "-c", "-f", str(repo / "bench/kamailio/kamailio.cfg")],
-                         capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        ["kamailio", "-c", "-f", str(repo / "bench/kamailio/kamailio.cfg")], capture_output=True, text=True, timeout=30
+    )
     out = (res.stdout + res.stderr).strip()
     return res.returncode == 0, out[-600:]
 

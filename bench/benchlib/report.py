@@ -46,8 +46,9 @@ def machine_info(repo: Path) -> dict[str, Any]:
         # True when the per-packet modules run compiled by mypyc (setup.py), False for pure Python.
         "antibot_compiled": versions[3] == "True",
         "antibot_commit": _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
-        "antibot_tree_modified": bool(_first_line(["git", "--no-optional-locks", "-C", str(repo), "status",
-                                                   "--porcelain", "--", "antibot"])),
+        "antibot_tree_modified": bool(
+            _first_line(["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain", "--", "antibot"])
+        ),
         "kamailio": _first_line(["kamailio", "-v"]),
         "sipp": _first_line(["sipp", "-v"]),
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
@@ -82,11 +83,15 @@ def markdown(result: dict[str, Any]) -> str:
     row(f"Proxy CPU busy @ {p['cpu_rate']} cps (% of one core)", lambda x: _fmt(x.get("cpu_pct_of_core"), 1, "%"))
     row(f"Calls completed in the CPU run (of {p['cpu_calls']})", lambda x: _fmt(x.get("cpu_run_successful")))
     row("Highest sustained rate, < 0.1% failed (cps)", _ladder)
-    row(f"INVITE forwarding latency p50 / p99 (µs, wire, @ {p['latency_rate']} cps)",
-        lambda x: _pct(x.get("invite_latency_wire_us")))
+    row(
+        f"INVITE forwarding latency p50 / p99 (µs, wire, @ {p['latency_rate']} cps)",
+        lambda x: _pct(x.get("invite_latency_wire_us")),
+    )
     row("200 OK (INVITE) forwarding latency p50 / p99 (µs, wire)", lambda x: _pct(x.get("ok200_latency_wire_us")))
-    row("INVITE caller send → PBX receive p50 / p99 (µs, sipp -trace_msg)",
-        lambda x: _pct(x.get("invite_e2e_sipp_trace_us")))
+    row(
+        "INVITE caller send → PBX receive p50 / p99 (µs, sipp -trace_msg)",
+        lambda x: _pct(x.get("invite_e2e_sipp_trace_us")),
+    )
     row(f"{p['target_rate']} cps target: failed / placed calls", _target)
     row("Proxy crashes (runs where it died)", lambda x: str(len(x.get("crashes", []))))
     header = "| Metric | " + " | ".join(names[k] for k in kinds) + " |"
@@ -100,9 +105,11 @@ def markdown(result: dict[str, Any]) -> str:
         err = s[k].get("sipp_trace_stamp_error_us") or {}
         a, b = err.get("uac_sent") or {}, err.get("uas_received") or {}
         if a.get("n") and b.get("n"):
-            notes.append(f"sipp -trace_msg stamp error in the {names[k]} latency run (stamp minus kernel wire "
-                         f"stamp, p50 / p90 µs): caller 'sent' {_fmt(a['p50'])} / {_fmt(a['p90'])}, "
-                         f"PBX 'received' {_fmt(b['p50'])} / {_fmt(b['p90'])}.")
+            notes.append(
+                f"sipp -trace_msg stamp error in the {names[k]} latency run (stamp minus kernel wire "
+                f"stamp, p50 / p90 µs): caller 'sent' {_fmt(a['p50'])} / {_fmt(a['p90'])}, "
+                f"PBX 'received' {_fmt(b['p50'])} / {_fmt(b['p90'])}."
+            )
     ratio = result.get("cpu_per_call_ratio_antibot_over_kamailio")
     if ratio is not None:
         notes.append(f"CPU per call, antibot / Kamailio: **{ratio:.2f}×**.")
@@ -110,16 +117,22 @@ def markdown(result: dict[str, Any]) -> str:
     if meets is not None:
         notes.append(f"antibot zero failed calls at {p['target_rate']} cps: **{'yes' if meets else 'NO'}**.")
     for hc in result.get("harness_checks", []):
-        notes.append(f"Harness alone (sipp → sipp, no proxy) at {hc['rate']} cps: "
-                     f"{'passes' if hc['pass'] else 'fails'} ({hc['not_successful']} of {hc['calls']} not completed).")
+        notes.append(
+            f"Harness alone (sipp → sipp, no proxy) at {hc['rate']} cps: "
+            f"{'passes' if hc['pass'] else 'fails'} ({hc['not_successful']} of {hc['calls']} not completed)."
+        )
     busy = ", ".join(f"{names[k]} runs {_fmt(s[k].get('host_cpu_busy_pct_median'), 0, '%')}" for k in kinds)
-    notes.append(f"Whole-machine CPU busy during the calls (median over runs; includes both sipp ends and any "
-                 f"other load on the box): {busy}.")
+    notes.append(
+        f"Whole-machine CPU busy during the calls (median over runs; includes both sipp ends and any "
+        f"other load on the box): {busy}."
+    )
     m = result["machine"]
     build = "mypyc-compiled per-packet path" if m.get("antibot_compiled") else "pure Python"
-    notes.append(f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, antibot {build}, "
-                 f"{m['kamailio']}, {m['sipp']}; load average at start {' '.join(m['loadavg_at_start'])}; "
-                 f"mode {result['mode']}.")
+    notes.append(
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, antibot {build}, "
+        f"{m['kamailio']}, {m['sipp']}; load average at start {' '.join(m['loadavg_at_start'])}; "
+        f"mode {result['mode']}."
+    )
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
 
 

@@ -77,8 +77,11 @@ def summarize(stats: dict[str, str]) -> dict[str, object]:
     """The cumulative counters that matter, from one stats row."""
     if not stats:
         return {"stats": "missing"}
-    failures = {k[6:-3]: _int(stats, k) for k in stats if k.startswith("Failed") and k.endswith("(C)")
-                and k != "FailedCall(C)" and _int(stats, k)}
+    failures = {
+        k[6:-3]: _int(stats, k)
+        for k in stats
+        if k.startswith("Failed") and k.endswith("(C)") and k != "FailedCall(C)" and _int(stats, k)
+    }
     return {
         "incoming": _int(stats, "IncomingCall(C)"),
         "outgoing": _int(stats, "OutgoingCall(C)"),
@@ -93,23 +96,53 @@ def summarize(stats: dict[str, str]) -> dict[str, object]:
     }
 
 
-def run_uac(workdir: Path, target_port: int, port: int, rate: int, calls: int, *, trace_msg: bool = False,
-            tag: str = "uac") -> dict[str, object]:
+def run_uac(
+    workdir: Path, target_port: int, port: int, rate: int, calls: int, *, trace_msg: bool = False, tag: str = "uac"
+) -> dict[str, object]:
     """Place ``calls`` calls at ``rate`` calls/s through 127.0.0.1:``target_port``; bounded in time."""
     workdir.mkdir(parents=True, exist_ok=True)
     bound = int(calls / rate + 20)
-    cmd = [SIPP, "-sf", str(SCENARIOS / "uac_call.xml"), "-i", HOST, "-p", str(port),
-           "-r", str(rate), "-rp", "1000", "-m", str(calls), "-l", str(max(1000, rate * 10)),
-           "-nostdin", "-recv_timeout", str(RECV_TIMEOUT_MS), "-timeout", f"{bound}s", *BEHAVIORS, *BUFF,
-           "-trace_stat", "-stf", f"{tag}_stats.csv", "-fd", "1", "-trace_err", "-error_file", f"{tag}_errors.log",
-           "-trace_counts"]
+    cmd = [
+        SIPP,
+        "-sf",
+        str(SCENARIOS / "uac_call.xml"),
+        "-i",
+        HOST,
+        "-p",
+        str(port),
+        "-r",
+        str(rate),
+        "-rp",
+        "1000",
+        "-m",
+        str(calls),
+        "-l",
+        str(max(1000, rate * 10)),
+        "-nostdin",
+        "-recv_timeout",
+        str(RECV_TIMEOUT_MS),
+        "-timeout",
+        f"{bound}s",
+        *BEHAVIORS,
+        *BUFF,
+        "-trace_stat",
+        "-stf",
+        f"{tag}_stats.csv",
+        "-fd",
+        "1",
+        "-trace_err",
+        "-error_file",
+        f"{tag}_errors.log",
+        "-trace_counts",
+    ]
     if trace_msg:
         cmd += ["-trace_msg", "-message_file", f"{tag}_messages.log"]
     cmd.append(f"{HOST}:{target_port}")
     t0 = time.monotonic()
     with open(workdir / f"{tag}_stderr.log", "wb") as err:
-        proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        )
         try:
             rc = proc.wait(bound + 15)
         except subprocess.TimeoutExpired:
@@ -150,14 +183,39 @@ class Uas:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cmd = [SIPP, "-sf", str(SCENARIOS / "uas_answer.xml"), "-i", HOST, "-p", str(self.port), "-nostdin",
-               *BEHAVIORS, *BUFF, "-timeout", f"{self.lifetime_s}s", "-trace_stat", "-stf", "uas_stats.csv",
-               "-fd", "1", "-trace_err", "-error_file", "uas_errors.log"]
+        cmd = [
+            SIPP,
+            "-sf",
+            str(SCENARIOS / "uas_answer.xml"),
+            "-i",
+            HOST,
+            "-p",
+            str(self.port),
+            "-nostdin",
+            *BEHAVIORS,
+            *BUFF,
+            "-timeout",
+            f"{self.lifetime_s}s",
+            "-trace_stat",
+            "-stf",
+            "uas_stats.csv",
+            "-fd",
+            "1",
+            "-trace_err",
+            "-error_file",
+            "uas_errors.log",
+        ]
         if self.trace_msg:
             cmd += ["-trace_msg", "-message_file", "uas_messages.log"]
         with open(self.workdir / "uas_stderr.log", "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
         if not wait_udp_bound(self.port, 10.0, self.proc):
             stop_process(self.proc, signal.SIGKILL)
             raise RuntimeError(f"sipp UAS did not bind udp {self.port}; see {self.workdir}/uas_stderr.log")
@@ -182,8 +240,7 @@ class Uas:
 
 
 # ---------------------------------------------------------------- -trace_msg logs
-_HEADER = re.compile(r"^-{20,} (\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d\.\d+)\n\w+ message (sent|received)[^\n]*\n\n",
-                     re.M)
+_HEADER = re.compile(r"^-{20,} (\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d\.\d+)\n\w+ message (sent|received)[^\n]*\n\n", re.M)
 _CALL_ID = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.M | re.I)
 
 

@@ -196,5 +196,12 @@ def describe(values: list[float]) -> dict[str, object]:
     def pct(p: float) -> float:
         return v[max(1, math.ceil(p / 100 * len(v))) - 1]  # nearest rank
 
-    return {"n": len(v), "p50": round(pct(50), 1), "p90": round(pct(90), 1), "p99": round(pct(99), 1),
-            "max": round(v[-1], 1), "mean": round(statistics.fmean(v), 1), "min": round(v[0], 1)}
+    return {
+        "n": len(v),
+        "p50": round(pct(50), 1),
+        "p90": round(pct(90), 1),
+        "p99": round(pct(99), 1),
+        "max": round(v[-1], 1),
+        "mean": round(statistics.fmean(v), 1),
+        "min": round(v[0], 1),
+    }

@@ -116,8 +116,9 @@ class UdpFlood(Attacker):
                 self.socks.append(sock)
         self.payload: Callable[[int, tuple[str, int]], bytes] = {
             "random": lambda n, src: os.urandom(random.randrange(1, 1400)),
-            "garbled": lambda n, src: garble(sip_request(random.choice(["INVITE", "REGISTER", "OPTIONS"]),
-                                                         self.port, src, n)),
+            "garbled": lambda n, src: garble(
+                sip_request(random.choice(["INVITE", "REGISTER", "OPTIONS"]), self.port, src, n)
+            ),
             "big": lambda n, src: _big(self.port, src, n),
             "invite": lambda n, src: sip_request("INVITE", self.port, src, n),
             "register": lambda n, src: sip_request("REGISTER", self.port, src, n),

@@ -31,10 +31,10 @@ class Durations:
     drain_timeout: float
 
 
-FULL = Durations(before=3, fault=30, outage=10, after=5, memory_invites=200_000, restart_invites=100_000,
-                 drain_timeout=10)
-SHORT = Durations(before=1.5, fault=4, outage=3, after=2, memory_invites=6_000, restart_invites=3_000,
-                  drain_timeout=3)
+FULL = Durations(
+    before=3, fault=30, outage=10, after=5, memory_invites=200_000, restart_invites=100_000, drain_timeout=10
+)
+SHORT = Durations(before=1.5, fault=4, outage=3, after=2, memory_invites=6_000, restart_invites=3_000, drain_timeout=3)
 
 
 def pbx_plain(rig: Rig, scenario: str, label: str, trace_msg: bool = False) -> Sipp:
@@ -65,7 +65,8 @@ def with_calls(
     rig = Rig(work / name)
     try:
         pbxs = [
-            rig.pbx(s, label=f"pbx{i + 1}", trace_msg=pbx_trace) if pbx_auto_answer
+            rig.pbx(s, label=f"pbx{i + 1}", trace_msg=pbx_trace)
+            if pbx_auto_answer
             else pbx_plain(rig, s, f"pbx{i + 1}", pbx_trace)
             for i, s in enumerate(pbx_scenarios)
         ]

@@ -56,6 +56,7 @@ def _recovery(rig: Rig, addr: str, result: Result, back: float, counted: int) ->
 def redis_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
     out: list[Result] = []
     if not only or "redis-kill".startswith(only) or only.startswith("redis-kill"):
+
         def kill(rig: Rig, result: Result, pbxs: list[Sipp]) -> None:
             addr = rig.redis_addr
             assert addr is not None
@@ -67,8 +68,14 @@ def redis_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
             second = wait_for(lambda: (p := _pid(addr)) not in (None, first) and p, 30.0, "a new redis-server")
             back = time.monotonic()
             after = _src_invites(addr)
-            result.figures.update({"counter before kill": before, "counter after restart": after,
-                                   "restarted after s": round(back - t0, 2), "new pid": second})
+            result.figures.update(
+                {
+                    "counter before kill": before,
+                    "counter after restart": after,
+                    "restarted after s": round(back - t0, 2),
+                    "new pid": second,
+                }
+            )
             result.check("counters come back from the AOF", after >= before > 0)
             _recovery(rig, addr, result, back, after)
             time.sleep(max(0.0, d.fault - (time.monotonic() - t0)))
@@ -80,9 +87,24 @@ def redis_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
         port = free_port()
         rdir = work / "redis-stop-server"
         rdir.mkdir(parents=True, exist_ok=True)
-        redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", HOST, "--save", "",
-                                  "--appendonly", "no", "--dir", str(rdir)], cwd=rdir, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        redis = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(rdir),
+            ],
+            cwd=rdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for(lambda: _try(lambda: redis_command(f"{HOST}:{port}", "PING")) == "PONG", 10.0, "redis-server")
 
@@ -96,23 +118,34 @@ def redis_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
                     status = rig.get("/readyz", timeout=4.0)[0]
                     seen.add(status)
                     result.figures["/readyz slowest answer s"] = max(
-                        result.figures.get("/readyz slowest answer s", 0), round(time.monotonic() - t, 2))
+                        result.figures.get("/readyz slowest answer s", 0), round(time.monotonic() - t, 2)
+                    )
                     time.sleep(0.3)
                 redis.send_signal(signal.SIGCONT)
                 back = time.monotonic()
                 counted = int(_try(lambda: _src_invites(addr), 0) or 0)  # type: ignore[call-overload]
                 result.figures["/readyz during the outage"] = sorted(seen)
                 result.check("/readyz reports the outage", any(s != 200 for s in seen))
-                result.check("/readyz answers within 2 s (503 while stopped)",
-                             0 not in seen and result.figures.get("/readyz slowest answer s", 0) <= 2)
+                result.check(
+                    "/readyz answers within 2 s (503 while stopped)",
+                    0 not in seen and result.figures.get("/readyz slowest answer s", 0) <= 2,
+                )
                 _recovery(rig, addr, result, back, counted)
                 result.figures["call log dropped"] = rig.metric("antibot_calllog_dropped")
                 time.sleep(2.0)
                 result.figures["INVITEs marked store-unavailable"] = n = _store_unavailable(pbxs[0])
                 result.check("calls during the outage marked store-unavailable", n > 0)
 
-            r = with_calls(work, "redis-stop", f"external Redis stopped (SIGSTOP) for {d.outage:g} s", d, stop,
-                           pbx_trace=True, proxy={"redis_url": f"redis://{HOST}:{port}"}, fault_seconds=d.outage + 5)
+            r = with_calls(
+                work,
+                "redis-stop",
+                f"external Redis stopped (SIGSTOP) for {d.outage:g} s",
+                d,
+                stop,
+                pbx_trace=True,
+                proxy={"redis_url": f"redis://{HOST}:{port}"},
+                fault_seconds=d.outage + 5,
+            )
             out.append(r)
         finally:
             redis.send_signal(signal.SIGCONT)
@@ -157,6 +190,7 @@ def pbx_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
         return not only or name.startswith(only) or only == "pbx"
 
     if want("pbx-failover"):
+
         def failover(rig: Rig, result: Result, pbxs: list[Sipp]) -> None:
             time.sleep(d.fault / 3)
             first, second = pbxs
@@ -170,17 +204,30 @@ def pbx_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
             result.figures["failover_timeout s"] = settings["failover_timeout"]
             time.sleep(max(0.0, d.fault * 2 / 3 - (time.monotonic() - t0)))
 
-        r = with_calls(work, "pbx-failover", "first of two PBXs SIGKILLed", d, failover,
-                       pbx_scenarios=("uas_answer.xml", "uas_answer.xml"), pbx_trace=True,
-                       proxy={"settings": settings}, calls_target=False)
+        r = with_calls(
+            work,
+            "pbx-failover",
+            "first of two PBXs SIGKILLed",
+            d,
+            failover,
+            pbx_scenarios=("uas_answer.xml", "uas_answer.xml"),
+            pbx_trace=True,
+            proxy={"settings": settings},
+            calls_target=False,
+        )
         lost = r.placed - r.completed
         r.figures["calls lost"] = lost
-        r.check("failover within the configured timeout (+1 s)",
-                (r.figures.get("first INVITE at PBX 2 after s") or 99) <= settings["failover_timeout"] + 1)
-        r.check("<= 1 call lost per in-flight INVITE (20 calls/s x failover_timeout)",
-                r.placed > 0 and lost <= 20 * settings["failover_timeout"])
+        r.check(
+            "failover within the configured timeout (+1 s)",
+            (r.figures.get("first INVITE at PBX 2 after s") or 99) <= settings["failover_timeout"] + 1,
+        )
+        r.check(
+            "<= 1 call lost per in-flight INVITE (20 calls/s x failover_timeout)",
+            r.placed > 0 and lost <= 20 * settings["failover_timeout"],
+        )
         out.append(r)
     if want("pbx-both-down"):
+
         def both(rig: Rig, result: Result, pbxs: list[Sipp]) -> None:
             assert rig.proxy is not None
             for pbx in pbxs:
@@ -193,15 +240,26 @@ def pbx_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
                 waits.append(time.monotonic() - t)
                 answers.append(f"{answer} in {waits[-1]:.2f} s")
             result.figures["raw INVITEs answered"] = answers
-            result.check("callers get 503 with Retry-After",
-                         all(a.startswith("SIP/2.0 503") and "no Retry-After" not in a for a in answers))
-            result.check("503 at once, not after failover_timeout per PBX (upstream_fail_fast)",
-                         max(waits) < settings["failover_timeout"])
+            result.check(
+                "callers get 503 with Retry-After",
+                all(a.startswith("SIP/2.0 503") and "no Retry-After" not in a for a in answers),
+            )
+            result.check(
+                "503 at once, not after failover_timeout per PBX (upstream_fail_fast)",
+                max(waits) < settings["failover_timeout"],
+            )
             time.sleep(max(0.0, d.fault - settings["failover_timeout"] * 2 - 1))
 
-        r = with_calls(work, "pbx-both-down", "both PBXs SIGKILLed", d, both,
-                       pbx_scenarios=("uas_answer.xml", "uas_answer.xml"), proxy={"settings": settings},
-                       calls_target=False)
+        r = with_calls(
+            work,
+            "pbx-both-down",
+            "both PBXs SIGKILLed",
+            d,
+            both,
+            pbx_scenarios=("uas_answer.xml", "uas_answer.xml"),
+            proxy={"settings": settings},
+            calls_target=False,
+        )
         out.append(r)
     if want("pbx-no-options"):
         quick = {"failover_timeout": 2.0, "probe_interval": 1.0, "probe_timeout": 0.5}
@@ -210,8 +268,16 @@ def pbx_faults(work: Path, d: Durations, only: str = "") -> list[Result]:
             time.sleep(d.fault)
             result.figures["'upstream down' logged"] = len(rig.log("upstream down"))
 
-        r = with_calls(work, "pbx-no-options", "a PBX answering INVITE but not OPTIONS (probes every 1 s)", d,
-                       deaf, pbx_scenarios=("uas_no_options.xml",), pbx_auto_answer=False, proxy={"settings": quick})
+        r = with_calls(
+            work,
+            "pbx-no-options",
+            "a PBX answering INVITE but not OPTIONS (probes every 1 s)",
+            d,
+            deaf,
+            pbx_scenarios=("uas_no_options.xml",),
+            pbx_auto_answer=False,
+            proxy={"settings": quick},
+        )
         out.append(r)
     return out
 

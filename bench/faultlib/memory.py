@@ -91,8 +91,9 @@ class UniqueCallers(Attacker):
                 keep = [h for h in head[1:] if h[:4].lower() in (b"via:", b"from", b"to: ", b"call")]
                 cseq_ack = b"CSeq: 1 ACK"
                 uri = b"sip:" + HOST.encode()
-                ack = b"\r\n".join([b"ACK " + uri + b" SIP/2.0", *keep, cseq_ack, b"Max-Forwards: 70",
-                                    b"Content-Length: 0", b"", b""])
+                ack = b"\r\n".join(
+                    [b"ACK " + uri + b" SIP/2.0", *keep, cseq_ack, b"Max-Forwards: 70", b"Content-Length: 0", b"", b""]
+                )
                 with contextlib.suppress(OSError):
                     sock.sendto(ack, (HOST, self.port))
 
@@ -134,8 +135,9 @@ def memory_bound(work: Path, d: Durations, only: str = "", png: Path | None = No
     def flood(rig: Rig, result: Result, pbxs: list[Sipp]) -> None:
         assert rig.proxy is not None and rig.redis_addr is not None
         counts = UniqueCallers(rig.proxy.port, 2000, total, attacker_addresses(200, 16)).start().join()
-        result.figures.update(invites_sent=counts.sent, finals_received=counts.replies,
-                              **{k: v for k, v in sorted(counts.notes.items())})
+        result.figures.update(
+            invites_sent=counts.sent, finals_received=counts.replies, **{k: v for k, v in sorted(counts.notes.items())}
+        )
         rig.phase = "after"
         time.sleep(d.after * 4)
         ttls = scan_ttls(rig.redis_addr)
@@ -145,8 +147,14 @@ def memory_bound(work: Path, d: Durations, only: str = "", png: Path | None = No
         undocumented = {k: n for k, n in none.items() if k not in LONG_LIVED}
         result.check("every key has a TTL except the documented long-lived ones", not undocumented)
 
-    r = with_calls(work, "memory", f"{total:,} INVITEs with unique From/To/Call-ID at 2,000/s", d, flood,
-                   fault_seconds=total / 2000 + d.after * 4)
+    r = with_calls(
+        work,
+        "memory",
+        f"{total:,} INVITEs with unique From/To/Call-ID at 2,000/s",
+        d,
+        flood,
+        fault_seconds=total / 2000 + d.after * 4,
+    )
     if png is not None and r.samples:
         plot(r.samples, png, f"{total:,} unique callers at 2,000/s (enforce mode)")
         r.figures["plot"] = str(png)
@@ -196,8 +204,10 @@ def _drain(work: Path, d: Durations) -> Result:
         result.check("exit code 0", code == 0)
         drained = [a for a in answers if a != "no answer"]
         result.figures["INVITEs sent during the drain / answered"] = f"{len(answers)} / {len(drained)}"
-        result.check("new INVITEs during the drain get 503 with Retry-After",
-                     all(a.startswith("SIP/2.0 503") and "no Retry-After" not in a for a in drained[1:]))
+        result.check(
+            "new INVITEs during the drain get 503 with Retry-After",
+            all(a.startswith("SIP/2.0 503") and "no Retry-After" not in a for a in drained[1:]),
+        )
         result.check("every call that reached the PBX completed", result.completed >= reached > 0)
     except Exception as exc:  # noqa: BLE001
         result.check(f"scenario ran ({type(exc).__name__}: {str(exc)[:300]})", False)

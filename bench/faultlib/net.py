@@ -24,8 +24,13 @@ FLOOD_TITLES = {
 }
 #: TCP settings the abuse runs against (the shipped defaults, except the slowloris timeout in
 #: short runs, so the bench sees it fire): see deploy/antibot.example.toml.
-TCP_DEFAULTS = {"tcp_max_connections": 4096, "tcp_max_per_source": 64, "tcp_message_timeout": 10.0,
-                "tcp_max_message_size": 65535, "tcp_idle_timeout": 120.0}
+TCP_DEFAULTS = {
+    "tcp_max_connections": 4096,
+    "tcp_max_per_source": 64,
+    "tcp_message_timeout": 10.0,
+    "tcp_max_message_size": 65535,
+    "tcp_idle_timeout": 120.0,
+}
 
 
 def udp_floods(work: Path, d: Durations, only: str = "") -> list[Result]:
@@ -40,8 +45,13 @@ def udp_floods(work: Path, d: Durations, only: str = "") -> list[Result]:
             assert rig.proxy is not None
             flood = UdpFlood(kind, rig.proxy.port, rate, d.fault, attacker_addresses(10 * i, 8), ports=8).start()
             counts = flood.join()
-            result.figures.update(sent=counts.sent, rate=rate, replies=counts.replies, send_errors=counts.errors,
-                                  **{k: v for k, v in counts.notes.items()})
+            result.figures.update(
+                sent=counts.sent,
+                rate=rate,
+                replies=counts.replies,
+                send_errors=counts.errors,
+                **{k: v for k, v in counts.notes.items()},
+            )
             result.figures["attack_rate"] = round(counts.sent / d.fault)
 
         out.append(with_calls(work, name, FLOOD_TITLES[kind] + f" ({rate:g}/s)", d, fault))
@@ -59,6 +69,7 @@ def tcp_abuse(work: Path, d: Durations, only: str = "") -> list[Result]:
         return not only or name.startswith(only) or only == "tcp"
 
     if want("tcp-idle"):
+
         def idle(rig: Rig, result: Result, pbxs: list[Sipp]) -> None:
             assert rig.proxy is not None
             spread = TcpIdle(rig.proxy.port, d.fault, attacker_addresses(100, 40), 50).start()
@@ -75,6 +86,7 @@ def tcp_abuse(work: Path, d: Durations, only: str = "") -> list[Result]:
 
         out.append(with_calls(work, "tcp-idle", "2,000 idle connections (+500 from one source)", d, idle, proxy=proxy))
     if want("tcp-slowloris"):
+
         def slow(rig: Rig, result: Result, pbxs: list[Sipp]) -> None:
             assert rig.proxy is not None
             attacker = TcpSlowloris(rig.proxy.port, d.fault, attacker_addresses(160, 1)[0], 50).start()
@@ -83,25 +95,30 @@ def tcp_abuse(work: Path, d: Durations, only: str = "") -> list[Result]:
             if attacker.closed_after:
                 closed = attacker.closed_after
                 result.figures["closed after s (min/max)"] = f"{min(closed)}/{max(closed)}"
-            result.check("every slowloris connection closed by the proxy",
-                         counts.notes.get("still open at the end") == 0)
+            result.check(
+                "every slowloris connection closed by the proxy", counts.notes.get("still open at the end") == 0
+            )
 
         out.append(with_calls(work, "tcp-slowloris", "a header that never ends (50 connections)", d, slow, proxy=proxy))
     if want("tcp-huge-body"):
+
         def huge(rig: Rig, result: Result, pbxs: list[Sipp]) -> None:
             assert rig.proxy is not None
             counts = TcpHugeBody(rig.proxy.port, d.fault, attacker_addresses(170, 1)[0], 200).start().join()
             result.figures.update(body_bytes_sent=counts.sent, **counts.notes)
-            result.check("Content-Length: 100000000 answered 413",
-                         any(k.startswith("SIP/2.0 413") for k in counts.notes))
+            result.check(
+                "Content-Length: 100000000 answered 413", any(k.startswith("SIP/2.0 413") for k in counts.notes)
+            )
 
         out.append(with_calls(work, "tcp-huge-body", "Content-Length: 100000000", d, huge, proxy=proxy))
     if want("tcp-churn"):
+
         def churn(rig: Rig, result: Result, pbxs: list[Sipp]) -> None:
             assert rig.proxy is not None
             counts = TcpChurn(rig.proxy.port, d.fault, attacker_addresses(180, 1)[0]).start().join()
-            result.figures.update(connections=counts.sent, connect_errors=counts.errors,
-                                  per_s=round(counts.sent / d.fault))
+            result.figures.update(
+                connections=counts.sent, connect_errors=counts.errors, per_s=round(counts.sent / d.fault)
+            )
 
         out.append(with_calls(work, "tcp-churn", "connect/close loop", d, churn, proxy=proxy))
     return out

@@ -165,8 +165,15 @@ class Rig:
         assert self.proxy is not None
         calls = max(1, int(rate * seconds))
         return self.h.sipp(
-            label, "uac_call.xml", remote=self.proxy.addr, calls=calls, rate=rate, trace_msg=False,
-            timeout=seconds + 60, transport=transport, extra=["-recv_timeout", "15000", "-l", str(rate * 40)],
+            label,
+            "uac_call.xml",
+            remote=self.proxy.addr,
+            calls=calls,
+            rate=rate,
+            trace_msg=False,
+            timeout=seconds + 60,
+            transport=transport,
+            extra=["-recv_timeout", "15000", "-l", str(rate * 40)],
         )
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, str]:
@@ -220,6 +227,7 @@ class Rig:
         """Per metric: the mean before, the peak during, the mean after (the last few samples)."""
         out: dict[str, dict[str, float | None]] = {}
         for metric in ("cpu_pct", "rss_mb", "redis_mb"):
+
             def vals(phase: str, metric: str = metric) -> list[float]:
                 return [v for s in self.samples if s.phase == phase and (v := getattr(s, metric)) is not None]
 

@@ -47,8 +47,11 @@ def test_sigterm_keeps_serving_the_bye_of_a_call_in_progress(e2e: Harness) -> No
     caller = e2e.sipp("caller", "uac_pause_bye.xml", remote=proxy.addr, calls=1, extra=["-d", "3000"])
     wait_for(lambda: pbx.requests("ACK"), 10.0, "the call answered and ACKed at the PBX")
     proxy.proc.terminate()
-    wait_for(lambda: any(r.get("msg") == "shutting down: finishing in-flight transactions" for r in proxy.records()),
-             10.0, "the proxy to start draining")
+    wait_for(
+        lambda: any(r.get("msg") == "shutting down: finishing in-flight transactions" for r in proxy.records()),
+        10.0,
+        "the proxy to start draining",
+    )
     # Draining: a new call is refused at once, with Retry-After ...
     assert new_invite(proxy) == "SIP/2.0 503 Service Unavailable Retry-After: 30"
     # ... and the call in progress ends normally: its BYE relayed and answered.

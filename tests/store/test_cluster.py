@@ -224,9 +224,10 @@ async def test_a_policy_change_reaches_a_node_on_another_master(fresh: LocalClus
     """The policy commits in one MULTI/EXEC on the {admin} slot's master; a store seeded with
     another node hears the new version on the change channel (PUBLISH spans the cluster)."""
     ports = fresh.ports
-    async with await Store.connect(f"redis+cluster://127.0.0.1:{ports[0]}") as a, await Store.connect(
-        f"redis+cluster://127.0.0.1:{ports[2]}"
-    ) as b:
+    async with (
+        await Store.connect(f"redis+cluster://127.0.0.1:{ports[0]}") as a,
+        await Store.connect(f"redis+cluster://127.0.0.1:{ports[2]}") as b,
+    ):
         assert await a.seed_policy({"version": 1, "rules": []})
         heard: list[int] = []
         subscribed = asyncio.Event()
