@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import ConfigError, Settings, tls_files
-from ..proxy.core import CoreConfig, ProxyCore
+from ..proxy.config import CoreConfig
+from ..proxy.core import ProxyCore
 from ..proxy.effects import Addr
 from ..proxy.limiter import TokenBuckets
 from ..proxy.routing import Listener, LocalIdentity

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from antibot.proxy.core import CoreConfig, ProxyCore
+from antibot.proxy.config import CoreConfig
+from antibot.proxy.core import ProxyCore
 from antibot.proxy.effects import Addr, Transmit
 from antibot.proxy.routing import Listener, LocalIdentity
 from antibot.proxy.upstreams import Upstream, UpstreamPool

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from antibot.proxy.core import CoreConfig, ProxyCore
+from antibot.proxy.config import CoreConfig
+from antibot.proxy.core import ProxyCore
 from antibot.proxy.decision import Action, Verdict
 from antibot.proxy.effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmit
 from antibot.proxy.routing import Listener, LocalIdentity

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from antibot.proxy.core import CoreConfig
+from antibot.proxy.config import CoreConfig
 from antibot.proxy.decision import Action, Verdict
 from antibot.proxy.effects import Addr, NeedVerdict
 from antibot.proxy.routing import Listener, LocalIdentity

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from antibot.proxy.core import CoreConfig, ProxyCore
+from antibot.proxy.config import CoreConfig
+from antibot.proxy.core import ProxyCore
 from antibot.proxy.effects import Addr
 from antibot.proxy.routing import Listener, LocalIdentity
 from antibot.proxy.siblings import unwrap, wrap

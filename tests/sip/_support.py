@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from antibot.proxy.core import CoreConfig, ProxyCore
+from antibot.proxy.config import CoreConfig
+from antibot.proxy.core import ProxyCore
 from antibot.proxy.decision import Verdict
 from antibot.proxy.effects import Addr, NeedVerdict, Transmit
 from antibot.proxy.routing import Listener, LocalIdentity

@@ -1,0 +1,126 @@
+"""What the proxy relays without a new decision, sans-IO: CANCEL (RFC 3261 §16.10), the ACK
+for a 2xx (§16.11, §16.12) and responses, by their client transaction or statelessly by the
+next Via (§16.7 step 9). :class:`.core.ProxyCore` builds on it."""
+
+from __future__ import annotations
+
+from ..sip import build
+from ..sip.message import Request, Response
+from ..sip.parser import parse_datagram
+from ..transaction import ClientNonInviteTransaction
+from . import routing
+from .config import CoreConfig
+from .contexts import ClientSlot, Context
+from .effects import Addr
+from .siblings import wrap
+from .table import TransactionTable
+from .targets import KnownDialogs, ack_target
+from .upstreams import UpstreamPool
+
+
+class Relay(TransactionTable):
+    """The transaction table with who we are, the upstreams and the dialogs we know, and the
+    relaying that needs no verdict."""
+
+    def __init__(self, me: routing.LocalIdentity, pool: UpstreamPool, config: CoreConfig) -> None:
+        super().__init__(config.timers)
+        self.config = config
+        self.me = me
+        self.pool = pool
+        #: INVITEs waiting for their verdict, by ticket.
+        self.pending: dict[int, Context] = {}
+        #: Calls from outside answered through us, until their BYE (durations, remote targets).
+        self.dialogs = KnownDialogs(config.max_calls)
+
+    def _on_cancel(self, req: Request, source: Addr, now: float) -> None:
+        """RFC 3261 §16.10: answer the CANCEL with 200 and cancel the pending branches."""
+        invite = self.servers.get(self._server_key(req, "INVITE"))
+        if invite is None or invite.ctx is None:
+            if self.config.siblings and source.transport == "udp":
+                # Another worker may hold the INVITE: it answers (§16.10); none answers 481.
+                self._count("cancels_to_siblings")
+                for sibling in self.config.siblings:
+                    self._emit(wrap(req.raw, source), sibling)
+                return
+            self._stateless_reply(req, source, 481, "Call/Transaction Does Not Exist")
+            return
+        ctx = invite.ctx
+        if ctx.state == "dropped":
+            return  # stay silent towards a dropped caller
+        slot = self._new_server(self._server_key(req), req, routing.response_dest(req.top_via, source), source)
+        self._respond(slot, 200, now, req=req)
+        if ctx.state == "done":
+            return  # the final response is already out: nothing left to cancel
+        if ctx.state == "deciding":
+            self.pending.pop(ctx.ticket, None)
+            ctx.state = "done"
+            ctx.deadline = None
+            self._respond(invite, 487, now, req=ctx.request)
+            return
+        ctx.cancelled = True
+        ctx.targets.clear()
+        if ctx.provisional:
+            self._send_cancel(ctx, now)
+
+    def _send_cancel(self, ctx: Context, now: float) -> None:
+        client = ctx.client
+        if client is None or ctx.cancel_sent:
+            return
+        ctx.cancel_sent = True
+        ctx.deadline = now + 64 * self.config.timers.t1  # then the INVITE is given up (§9.1)
+        self._arm(ctx)
+        data = build.cancel_for(parse_datagram(client.request))  # type: ignore[arg-type]
+        branch = client.key[0]
+        cctx = Context(None, client.dest, None)
+        txn = ClientNonInviteTransaction(data, reliable=client.dest.transport != "udp", config=self.config.timers)
+        slot = ClientSlot((branch, "CANCEL"), txn, client.dest, cctx, data)
+        self.clients[slot.key] = slot
+        self._run_client(slot, txn.start(now), now)
+
+    def _forward_ack(self, req: Request, source: Addr) -> None:
+        """ACK for a 2xx: its own transaction, forwarded statelessly by Route/R-URI (§16.11, §16.12)."""
+        hop = ack_target(self.me, self.pool, req, source, self.dialogs)
+        if hop is None:
+            self._count("ack_dropped")
+            return
+        dest, pop, uri = hop
+        branch = routing.branch_for(req)
+        strip = self.pool.find(source) is None
+        fixed = routing.fixed_top_via(req.top_via, req.top_via_text, source)
+        data = build.forward_request(
+            req,
+            via=self.me.via(dest.transport, dest.host, branch),
+            pop_routes=pop,
+            strip_antibot=strip,
+            uri=uri,
+            top_via=fixed,
+        )
+        self._emit(data, dest)
+
+    # ------------------------------------------------------------------ responses
+    def _on_response(self, resp: Response, source: Addr, now: float) -> None:
+        self._count("responses")
+        top = resp.top_via
+        if not self.me.via_is_mine(top):
+            self._count("responses_not_ours")
+            return
+        slot = self.clients.get((top.branch or "", resp.cseq_method))
+        if slot is not None:
+            slot.got_response = True
+            self._run_client(slot, slot.txn.receive_response(resp.status, resp, now), now)
+            return
+        if len(resp.vias) < 2:
+            return  # a late answer to one of our own probes or CANCELs
+        # No transaction: forward statelessly by the next Via (§16.7 step 9, 2xx retransmissions).
+        self._forward_response_stateless(resp, source)
+
+    def _forward_response_stateless(self, resp: Response, source: Addr) -> None:
+        nxt = resp.vias[1]
+        host, port = nxt.response_address()
+        if routing.is_broadcast(host):
+            self._count("broadcast_dropped")
+            return
+        transport = nxt.transport.lower()
+        if transport not in ("udp", "tcp", "tls"):
+            return
+        self._emit(build.forward_response(resp), Addr(transport, host, port))
