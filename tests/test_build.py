@@ -41,11 +41,12 @@ def test_setup_py_compiles_the_declared_set() -> None:
     assert setup["C_EXTENSIONS"] == DECLARED["c-extensions"] == ["antibot/sip/_scan.c"]
 
 
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+
+
 @pytest.fixture(scope="module")
 def make_vars() -> dict[str, list[str]]:
     """The lists the Makefile derives (``make print-compiled``), read with this interpreter."""
-    if shutil.which("make") is None:
-        pytest.skip("no make")
     out = subprocess.run(
         ["make", "-s", "--no-print-directory", "print-compiled", f"PY={sys.executable}"],
         cwd=ROOT,
@@ -58,12 +59,14 @@ def make_vars() -> dict[str, list[str]]:
     return {name: values.split() for name, _, values in (line.partition(" ") for line in out.splitlines())}
 
 
+@needs_make
 def test_the_makefile_rebuilds_when_a_declared_file_changes(make_vars: dict[str, list[str]]) -> None:
     hot_src = make_vars["hot-src"]
     assert hot_src[: len(COMPILED)] == COMPILED
     assert {*DECLARED["c-extensions"], "antibot/sip/_scan.pyi", "pyproject.toml"} <= set(hot_src)
 
 
+@needs_make
 def test_test_pure_runs_the_tests_of_every_compiled_package(make_vars: dict[str, list[str]]) -> None:
     packages = sorted({path.split("/")[1] for path in COMPILED})
     assert make_vars["pure-tests"] == [f"tests/{package}" for package in packages]
