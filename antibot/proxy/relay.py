@@ -121,6 +121,6 @@ class Relay(TransactionTable):
             self._count("broadcast_dropped")
             return
         transport = nxt.transport.lower()
-        if transport not in ("udp", "tcp", "tls"):
+        if transport not in ("udp", "tcp", "tls", "ws", "wss"):
             return
         self._emit(build.forward_response(resp), Addr(transport, host, port))

@@ -20,6 +20,12 @@ from .effects import Addr
 BRANCH_PREFIX: Final = MAGIC_COOKIE + "-ab"
 #: The URI parameter of our Record-Route that carries the dialog token (see :meth:`LocalIdentity.dialog_token`).
 TOKEN_PARAM: Final = "abt"
+#: The URI parameter of our WebSocket-facing Record-Route and Path that names the connection
+#: (``ws~HOST~PORT``, the client's end of it): see :func:`flow_param` and :func:`flow_target`.
+FLOW_PARAM: Final = "abf"
+#: Transports whose clients cannot be reached by a new connection (RFC 7118 §5: a browser's
+#: Contact is a ``.invalid`` host): requests for them go back over the connection they opened.
+FLOW_TRANSPORTS: Final = ("ws", "wss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +119,14 @@ class LocalIdentity:
         lst = self.listener(transport, host)
         return f"SIP/2.0/{transport.upper()} {lst.via_hostport()};branch={branch};rport"
 
-    def record_route(self, transport: str, host: str, call_id: str | None = None, *, sips: bool = False) -> str:
+    def record_route(
+        self, transport: str, host: str, call_id: str | None = None, *, sips: bool = False, flow: Addr | None = None
+    ) -> str:
         """Our Record-Route (RFC 3261 §16.6 step 4), with the dialog token of ``call_id``.
 
         ``sips``: the request is for a SIPS URI, so ours is one too (§16.6 step 4), on our TLS
-        listener; otherwise a ``sip:`` URI naming the transport unless UDP (RFC 5658 §4)."""
+        listener; otherwise a ``sip:`` URI naming the transport unless UDP (RFC 5658 §4).
+        ``flow``: the WebSocket connection this entry faces, named in it (:func:`flow_param`)."""
         if sips:
             lst = self.listener("tls", host)
             scheme, suffix = "sips", ""
@@ -125,6 +134,8 @@ class LocalIdentity:
             lst = self.listener(transport, host)
             scheme, suffix = "sip", ("" if transport == "udp" else f";transport={transport}")
         token = f";{TOKEN_PARAM}={self.dialog_token(call_id)}" if call_id is not None else ""
+        if flow is not None and flow.transport in FLOW_TRANSPORTS:
+            token += f";{FLOW_PARAM}={flow_param(flow)}"
         return f"<{scheme}:{lst.hostport()}{suffix};lr{token}>"
 
     def dialog_token(self, call_id: str) -> str:
@@ -151,6 +162,27 @@ class LocalIdentity:
 
     def via_is_mine(self, via: Via) -> bool:
         return self.is_me(via.sent_by.host, via.sent_by.port, via.transport.lower())
+
+
+def flow_param(flow: Addr) -> str:
+    """The value naming a WebSocket connection in our Route entries: ``ws~HOST~PORT``."""
+    return f"{flow.transport}~{flow.host}~{flow.port}"
+
+
+def flow_target(route: Route) -> Addr | None:
+    """The WebSocket connection one of our Route entries names (None: none, or not readable)."""
+    uri = route.sip_uri
+    value = uri.param(FLOW_PARAM) if uri is not None else None
+    if not value:
+        return None
+    parts = value.split("~")
+    if len(parts) != 3 or parts[0] not in FLOW_TRANSPORTS or not parts[2].isdigit():
+        return None
+    try:
+        ipaddress.ip_address(parts[1])
+    except ValueError:
+        return None
+    return Addr(parts[0], parts[1], int(parts[2]))
 
 
 def uri_target(uri_text: str, parsed: SipUri | None = None) -> Addr:
@@ -231,8 +263,11 @@ def response_dest(via: Via, source: Addr) -> Addr:
 
 
 def fixed_top_via(via: Via, raw_value: str, source: Addr) -> str | None:
-    """Top Via with ``received``/``rport`` filled in (RFC 3261 §18.2.1, RFC 3581 §4), or None if unchanged."""
-    wants_rport = via.param("rport") is not None
+    """Top Via with ``received``/``rport`` filled in (RFC 3261 §18.2.1, RFC 3581 §4), or None if unchanged.
+
+    A WebSocket client's Via always gets ``rport``: its sent-by is a ``.invalid`` host (RFC 7118
+    §5), and a response forwarded statelessly finds the connection by ``received`` and ``rport``."""
+    wants_rport = via.param("rport") is not None or source.transport in FLOW_TRANSPORTS
     sent_host = via.sent_by.host
     same_host = sent_host == source.host or _same_ip(sent_host, source.host)
     if same_host and not wants_rport:
@@ -286,12 +321,15 @@ def forwarded(me: LocalIdentity, ctx: Context, req: Request, dest: Addr, branch:
     inbound = ctx.source.transport
     # A SIPS Request-URI: one sips: Record-Route (every hop is TLS, RFC 5630).
     sips = is_sips(ctx.uri or req.uri)
+    # Towards or from a WebSocket client: its entry names the connection (RFC 7118 §5).
+    flow = ctx.source if inbound in FLOW_TRANSPORTS else None
     if ctx.record_route:
-        top.append(("Record-Route", me.record_route(dest.transport, dest.host, req.call_id, sips=sips)))
+        out = dest if dest.transport in FLOW_TRANSPORTS else None
+        top.append(("Record-Route", me.record_route(dest.transport, dest.host, req.call_id, sips=sips, flow=out)))
         if inbound != dest.transport and not sips:
-            top.append(("Record-Route", me.record_route(inbound, ctx.source.host, req.call_id)))
+            top.append(("Record-Route", me.record_route(inbound, ctx.source.host, req.call_id, flow=flow)))
     if ctx.path:
-        top.append(("Path", me.record_route(dest.transport, dest.host, sips=sips)))
+        top.append(("Path", me.record_route(dest.transport, dest.host, sips=sips, flow=flow)))
     add: list[tuple[str, str]] = []
     if ctx.verdict is not None:
         add.extend(ctx.verdict.headers)

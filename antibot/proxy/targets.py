@@ -42,9 +42,11 @@ class RouteInfo:
     """A request's route information after §16.4 pre-processing: the Request-URI to use
     (``uri``: restored from the last Route for a strict-routing previous hop; ``parsed``: it
     parsed, when known), whether it names us, and ``pop``: how many Route entries at the top
-    are ours. The Route entries are the request's own (:attr:`Request.routes`), parsed once."""
+    are ours. The Route entries are the request's own (:attr:`Request.routes`), parsed once.
+    ``flow``: the WebSocket connection named by the last of our entries, the one facing the next
+    hop (RFC 5658 double Record-Route; RFC 7118 §5), else None."""
 
-    __slots__ = ("uri", "parsed", "uri_is_me", "routes", "pop")
+    __slots__ = ("uri", "parsed", "uri_is_me", "routes", "pop", "flow")
 
     def __init__(self, me: LocalIdentity, req: Request) -> None:
         uri = req.uri
@@ -65,6 +67,7 @@ class RouteInfo:
         self.uri_is_me = uri_is_me
         self.routes = routes
         self.pop = pop
+        self.flow = routing.flow_target(routes[pop - 1]) if pop else None
 
     @property
     def to_me(self) -> bool:
@@ -79,7 +82,10 @@ class RouteInfo:
         self.uri_is_me = False
 
     def next_hop(self) -> Addr:
-        """The next Route after ours, else the Request-URI (§16.5); 404 if that is us."""
+        """The WebSocket connection our Route entry names, else the next Route after ours, else
+        the Request-URI (§16.5); 404 if that is us."""
+        if self.flow is not None:
+            return self.flow
         if self.pop < len(self.routes):
             route = self.routes[self.pop]
             return routing.uri_target(route.uri, route.parsed())

@@ -21,31 +21,36 @@ process's file descriptors and memory:
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
-import resource
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from ..proxy.effects import Addr
 from ..sip.errors import Incomplete, ParseError, SipError
 from ..sip.message import Request, Response
 from ..sip.parser import MAX_MESSAGE, parse_datagram, parse_stream
+from .limits import LOG_INTERVAL, LogLimiter, connection_budget, source_key
+
+__all__ = [
+    "LOG_INTERVAL",
+    "ConnectionTable",
+    "LogLimiter",
+    "TcpConnection",
+    "TcpLimits",
+    "connection_budget",
+    "source_key",
+]
 
 if TYPE_CHECKING:
     from .tls import TlsContexts
 
 log = logging.getLogger("antibot.tcp")
 
-#: At most one "refused" and one "closing stream" log line per this many seconds.
-LOG_INTERVAL: Final = 10.0
 #: Seconds a refused stream lingers half-closed (our response sent, FIN after it, reading paused)
 #: before it is reset, so the peer reads the 400/413 before the RST that unread data causes.
 LINGER: Final = 2.0
-#: File descriptors kept out of the TCP budget: at least this many, or 1/8 of RLIMIT_NOFILE.
-FD_RESERVE_MIN: Final = 128
 _CRLF2: Final = b"\r\n\r\n"
 #: A header line giving the Content-Length (or its compact form ``l``, RFC 3261 §7.3.3).
 _LENGTH: Final = re.compile(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*(?=\r\n)", re.IGNORECASE)
@@ -65,33 +70,6 @@ class TcpLimits:
     def write_backlog(self) -> int:
         """Bytes queued for a peer (written but not yet taken) beyond which it is cut off."""
         return max(1 << 20, 16 * self.max_message_size)
-
-
-class LogLimiter:
-    """At most one log line per ``interval`` seconds; the next line says how many were held back."""
-
-    def __init__(self, msg: str, level: int, interval: float = LOG_INTERVAL) -> None:
-        self.msg = msg
-        self.level = level
-        self.interval = interval
-        self.suppressed = 0
-        self.next_at = float("-inf")
-
-    def __call__(self, now: float, **extra: Any) -> None:
-        if now < self.next_at:
-            self.suppressed += 1
-            return
-        log.log(self.level, self.msg, extra={**extra, "suppressed": self.suppressed})
-        self.suppressed = 0
-        self.next_at = now + self.interval
-
-    def flush(self, now: float, *, force: bool = False) -> None:
-        """Report the lines held back once the interval is over (or now, with ``force``), even if
-        no new event comes."""
-        if self.suppressed and (force or now >= self.next_at):
-            log.log(self.level, self.msg + " (held back)", extra={"suppressed": self.suppressed})
-            self.suppressed = 0
-            self.next_at = now + self.interval
 
 
 class TcpConnection(asyncio.Protocol):
@@ -448,50 +426,8 @@ class ConnectionTable:
         self.log_closed.flush(self.clock(), force=True)
 
 
-def source_key(host: str) -> str:
-    """What the per-source cap counts by: the IPv4 address, or the IPv6 /64 (one subscriber's)."""
-    if ":" not in host:
-        return host
-    try:
-        return str(ipaddress.IPv6Network((host.partition("%")[0], 64), strict=False))
-    except ValueError:
-        return host
-
-
 def _length_hint(buf: bytearray, end: int) -> int:
     """The body length a header section ending at ``end`` announces; 0 when not plain to see
     (none, several, folded), and then the parser decides."""
     found = _LENGTH.findall(buf, 0, end + 2)
     return int(found[0]) if len(found) == 1 else 0
-
-
-def connection_budget(
-    requested: int,
-    getrlimit: Callable[[int], tuple[int, int]] = resource.getrlimit,
-    setrlimit: Callable[[int, tuple[int, int]], None] = resource.setrlimit,
-) -> int:
-    """How many accepted connections this process can afford, at most ``requested``.
-
-    Raises the soft RLIMIT_NOFILE to the hard limit, then keeps 1/8 of it (at least
-    :data:`FD_RESERVE_MIN`, at most half) for everything else: the admin API, Redis, the
-    connections to upstreams and back to clients, log files. A ``requested`` above the rest is
-    lowered, with a warning."""
-    soft, hard = getrlimit(resource.RLIMIT_NOFILE)
-    infinity = resource.RLIM_INFINITY
-    want = hard if hard != infinity else max(soft, 1 << 16)
-    if soft != infinity and soft < want:
-        try:
-            setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-            soft = want
-        except (OSError, ValueError) as exc:
-            log.warning("cannot raise RLIMIT_NOFILE", extra={"soft": soft, "hard": hard, "error": str(exc)})
-    if soft == infinity:
-        return requested
-    budget = soft - min(max(FD_RESERVE_MIN, soft // 8), soft // 2)
-    if requested > budget:
-        log.warning(
-            "tcp_max_connections lowered to fit RLIMIT_NOFILE",
-            extra={"requested": requested, "limit": budget, "nofile": soft},
-        )
-        return budget
-    return requested
