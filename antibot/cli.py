@@ -16,7 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the proxy")
     run.add_argument("--config", help="TOML config file; flags override it")
-    run.add_argument("--listen", action="append", help="udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT (repeatable)")
+    run.add_argument(
+        "--listen", action="append", help="udp:, tcp:, tls:HOST:PORT or ws:, wss:HOST:PORT[/PATH] (repeatable)"
+    )
     run.add_argument(
         "--upstream", action="append", help="PBX target sip:HOST:PORT[;transport=tcp|tls][;priority=N][;weight=N]"
     )

@@ -20,6 +20,7 @@ from .sip.uri import parse_uri
 
 if TYPE_CHECKING:
     from .transport.tls import TlsFiles
+    from .transport.ws import WsSettings
 
 #: Seconds between counter syncs with a Redis that several nodes share (``redis_url``): another
 #: node's calls reach this node's counters within one interval (its own count at once).
@@ -33,8 +34,10 @@ class ConfigError(ValueError):
     """Bad configuration: the message says which setting and why."""
 
 
-#: The transports of ``--listen`` and of upstream URIs.
+#: The transports of upstream URIs.
 TRANSPORTS = ("udp", "tcp", "tls")
+#: ... and of ``--listen``: also SIP over WebSocket (RFC 7118), plain and over TLS.
+LISTEN_TRANSPORTS = (*TRANSPORTS, "ws", "wss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class ListenSpec:
     host: str
     port: int
     advertise: str
+    #: ``ws``/``wss``: the only request target upgraded (None: any).
+    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,12 @@ class Settings:
     tls_min_version: str = "1.2"
     tls_handshake_timeout: float = 10.0
     tls_upstream_ca: str | None = None
+    #: ``[websocket]`` (antibot/transport/ws.py): the allowed ``Origin`` values (empty: no browser
+    #: page; "*": any), the largest message, and the handshake and idle time limits.
+    ws_origins: list[str] = field(default_factory=list)
+    ws_max_message_size: int = 65535
+    ws_handshake_timeout: float = 10.0
+    ws_idle_timeout: float = 300.0
     #: Key of the dialog tokens in our Record-Route; nodes that share dialogs share it. None:
     #: kept in ``<data_dir>/route.key`` (created on first start).
     route_secret: str | None = None
@@ -151,11 +162,20 @@ class Settings:
 
 
 def parse_listen(text: str, advertise: str | None = None) -> ListenSpec:
-    """``udp:127.0.0.1:5060``, ``tcp:[::1]:5060``, ``tls:127.0.0.1:5061``."""
+    """``udp:127.0.0.1:5060``, ``tcp:[::1]:5060``, ``tls:127.0.0.1:5061``, ``wss:127.0.0.1:8089/ws``."""
     transport, sep, rest = text.partition(":")
     transport = transport.lower()
-    if not sep or transport not in TRANSPORTS:
-        raise ConfigError(f"listen {text!r}: expected udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT")
+    if not sep or transport not in LISTEN_TRANSPORTS:
+        raise ConfigError(
+            f"listen {text!r}: expected udp:HOST:PORT, tcp:HOST:PORT, tls:HOST:PORT,"
+            " ws:HOST:PORT[/PATH] or wss:HOST:PORT[/PATH]"
+        )
+    path: str | None = None
+    if transport in ("ws", "wss") and "/" in rest:
+        rest, slash, tail = rest.partition("/")
+        path = slash + tail
+        if not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*", path):
+            raise ConfigError(f"listen {text!r}: bad path")
     if rest.startswith("["):
         host, _, port = rest[1:].partition("]:")
     else:
@@ -169,7 +189,7 @@ def parse_listen(text: str, advertise: str | None = None) -> ListenSpec:
     adv = advertise or host
     if ipaddress.ip_address(host).is_unspecified and not advertise:
         raise ConfigError(f"listen {text!r}: a wildcard address needs --advertise (the address peers reach us at)")
-    return ListenSpec(transport, host, int(port), adv)
+    return ListenSpec(transport, host, int(port), adv, path)
 
 
 def parse_upstream(text: str, priority: int | None = None, weight: int | None = None) -> UpstreamSpec:
@@ -289,6 +309,12 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
     for key in ("rate", "burst", "action"):
         if key in flood:
             setattr(s, f"flood_{key}", flood[key])
+    websocket = dict(data.get("websocket", {}))
+    for key in ("origins", "max_message_size", "handshake_timeout", "idle_timeout"):
+        if key in websocket:
+            setattr(s, f"ws_{key}", websocket[key])
+        if overrides.get(f"ws_{key}") is not None:
+            setattr(s, f"ws_{key}", overrides[f"ws_{key}"])
     tls = dict(data.get("tls", {}))
     for key in ("cert", "key", "ca", "require_client_cert", "min_version", "handshake_timeout", "upstream_ca"):
         if key in tls:
@@ -322,6 +348,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("timers: t4 must be > 0")
     _validate_tcp(s)
     _validate_tls(s)
+    _validate_ws(s)
     if s.route_secret is not None and (not isinstance(s.route_secret, str) or len(s.route_secret) < 16):
         raise ConfigError("proxy.route_secret must be a string of at least 16 characters")
     if not 100 <= s.max_transactions <= 10_000_000:
@@ -410,7 +437,7 @@ def _validate_tls(s: Settings) -> None:
         raise ConfigError(f'tls.min_version must be "1.2" or "1.3", not {s.tls_min_version!r}')
     if not 0 < s.tls_handshake_timeout <= 120:
         raise ConfigError(f"tls.handshake_timeout must be > 0 and <= 120 seconds, not {s.tls_handshake_timeout!r}")
-    listens = any(x.transport == "tls" for x in s.listen)
+    listens = any(x.transport in ("tls", "wss") for x in s.listen)
     upstream = next((u.uri for u in s.upstreams if u.transport == "tls"), None)
     if upstream is not None and not listens:
         raise ConfigError(f"upstream {upstream!r}: a tls upstream needs a tls listener (--listen tls:HOST:PORT)")
@@ -421,6 +448,30 @@ def _validate_tls(s: Settings) -> None:
             client_context(tls_files(s))
     except TlsError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _validate_ws(s: Settings) -> None:
+    """``[websocket]``: origins as ``scheme://host[:port]`` (or ``*``), a size the parser takes."""
+    origins = s.ws_origins
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise ConfigError(f"websocket.origins must be a list of strings, not {origins!r}")
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"[a-z][a-z0-9+.-]*://[^/\s]+/?", origin, re.IGNORECASE):
+            raise ConfigError(f'websocket.origins: {origin!r} is not "*" nor scheme://host[:port]')
+    size = s.ws_max_message_size
+    if not isinstance(size, int) or isinstance(size, bool) or not 4096 <= size <= 65535:
+        raise ConfigError(f"websocket.max_message_size must be a whole number between 4096 and 65535, not {size!r}")
+    if not 0 < s.ws_handshake_timeout <= 120:
+        raise ConfigError(f"websocket.handshake_timeout must be > 0 and <= 120 seconds, not {s.ws_handshake_timeout!r}")
+    if s.ws_idle_timeout <= 0:
+        raise ConfigError(f"websocket.idle_timeout must be > 0 seconds, not {s.ws_idle_timeout!r}")
+
+
+def ws_settings(s: Settings) -> WsSettings:
+    """The ``[websocket]`` settings as :class:`~antibot.transport.ws.WsSettings`."""
+    from .transport.ws import WsSettings
+
+    return WsSettings(tuple(s.ws_origins), s.ws_max_message_size, s.ws_handshake_timeout, s.ws_idle_timeout)
 
 
 #: ``store.call_ttl`` / ``store.outcome_ttl`` bounds: an hour to 90 days.

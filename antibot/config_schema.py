@@ -57,6 +57,13 @@ class TlsSection(_Section):
     upstream_ca: str | None = None
 
 
+class WebSocketSection(_Section):
+    origins: list[str] = []
+    max_message_size: int = 65535
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 300.0
+
+
 class TimersSection(_Section):
     t1: float = 0.5
     t2: float = 4.0
@@ -121,6 +128,7 @@ class ApiSection(_Section):
 class ConfigFile(_Section):
     proxy: ProxySection = Field(default_factory=ProxySection)
     tls: TlsSection = Field(default_factory=TlsSection)
+    websocket: WebSocketSection = Field(default_factory=WebSocketSection)
     timers: TimersSection = Field(default_factory=TimersSection)
     upstream: list[UpstreamEntry] = []
     rules: RulesSection = Field(default_factory=RulesSection)
@@ -136,6 +144,7 @@ class ConfigFile(_Section):
 SECTIONS: dict[str, type[BaseModel]] = {
     "proxy": ProxySection,
     "tls": TlsSection,
+    "websocket": WebSocketSection,
     "timers": TimersSection,
     "upstream": UpstreamEntry,
     "rules": RulesSection,

@@ -245,6 +245,7 @@ RENAMED = {
         f"tls_{key}": ("tls", key)
         for key in ("cert", "key", "ca", "require_client_cert", "min_version", "handshake_timeout", "upstream_ca")
     },
+    **{f"ws_{key}": ("websocket", key) for key in ("origins", "max_message_size", "handshake_timeout", "idle_timeout")},
 }
 
 

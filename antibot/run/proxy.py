@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import ConfigError, Settings, tls_files
+from ..config import ConfigError, Settings, tls_files, ws_settings
 from ..proxy.config import CoreConfig
 from ..proxy.core import ProxyCore
 from ..proxy.effects import Addr
@@ -17,6 +17,7 @@ from ..proxy.upstreams import Upstream, UpstreamPool
 from ..transaction import TimerConfig
 from ..transport.tcp import TcpLimits, connection_budget
 from ..transport.tls import TlsContexts, TlsError
+from ..transport.ws import WsSettings
 
 if TYPE_CHECKING:
     from .workers import WorkerSpec
@@ -91,7 +92,7 @@ def build_tcp_limits(s: Settings) -> TcpLimits:
 
 def build_tls(s: Settings) -> TlsContexts | None:
     """The TLS contexts when a listener or an upstream uses TLS (None otherwise)."""
-    server = any(x.transport == "tls" for x in s.listen)
+    server = any(x.transport in ("tls", "wss") for x in s.listen)
     client = any(u.transport == "tls" for u in s.upstreams)
     if not server and not client:
         return None
@@ -99,3 +100,8 @@ def build_tls(s: Settings) -> TlsContexts | None:
         return TlsContexts(tls_files(s), server=server, client=client)
     except TlsError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def build_ws(s: Settings) -> WsSettings | None:
+    """The ``[websocket]`` settings when a ``ws`` or ``wss`` listener is configured (None otherwise)."""
+    return ws_settings(s) if any(x.transport in ("ws", "wss") for x in s.listen) else None

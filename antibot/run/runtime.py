@@ -26,7 +26,7 @@ from ..proxy.decision import Decide
 from ..proxy.effects import CallOutcome
 from ..transport.loop import ProxyRunner
 from .policy import build_rules, seed_doc
-from .proxy import build_core, build_tcp_limits, build_tls
+from .proxy import build_core, build_tcp_limits, build_tls, build_ws
 from .reserve import Reserved, reserve
 
 if TYPE_CHECKING:
@@ -130,7 +130,9 @@ class Runtime:
             on_outcome = self.detection.outcomes
             self.detection.tasks.append(asyncio.get_running_loop().create_task(follow_policy(self.detection)))
         tls = build_tls(s)
-        runner = self.runner = ProxyRunner(core, decide, tcp_limits=tcp_limits, on_outcome=on_outcome, tls=tls)
+        runner = self.runner = ProxyRunner(
+            core, decide, tcp_limits=tcp_limits, on_outcome=on_outcome, tls=tls, ws=build_ws(s)
+        )
         if self.detection is not None and s.api_listen and (self.worker is None or self.worker.index == 0):
             from .api import start_api
 
@@ -142,7 +144,9 @@ class Runtime:
         for x in s.listen:
             own = worker.port if worker is not None and x.transport == "udp" else 0
             try:
-                await runner.listen(x.transport, x.host, x.port, reuse_port=worker is not None, own_port=own)
+                await runner.listen(
+                    x.transport, x.host, x.port, reuse_port=worker is not None, own_port=own, path=x.path
+                )
             except OSError as exc:
                 raise ConfigError(f"cannot listen on {x.transport}:{x.host}:{x.port}: {exc.strerror or exc}") from None
         log.info(

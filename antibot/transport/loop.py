@@ -15,7 +15,7 @@ import math
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..logs import WarnLimiter
 from ..proxy.core import ProxyCore
@@ -27,6 +27,9 @@ from .latency import LatencyHistogram
 from .tcp import ConnectionTable, TcpLimits
 from .tls import TlsContexts
 from .udp import UdpProtocol
+
+if TYPE_CHECKING:
+    from .ws import WsSettings
 
 log = logging.getLogger("antibot.loop")
 
@@ -47,6 +50,7 @@ class ProxyRunner:
         tcp_limits: TcpLimits | None = None,
         on_outcome: Callable[[CallOutcome], None] | None = None,
         tls: TlsContexts | None = None,
+        ws: WsSettings | None = None,
     ) -> None:
         self.core = core
         self.decide = decide
@@ -58,9 +62,10 @@ class ProxyRunner:
         #: A worker's own UDP sockets (by family): the requests it sends go out of them, so the
         #: responses come back to this process and not to any worker sharing the public port.
         self.own: dict[int, UdpProtocol] = {}
-        #: TCP and TLS connections alike (TLS is a stream framed the same way, after its handshake).
+        #: TCP, TLS and WebSocket connections alike (TLS: framed like TCP after its handshake;
+        #: WebSocket: one SIP message per WebSocket message), under the same caps.
         self.tcp = ConnectionTable(
-            self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_limits, core.stats, tls
+            self._on_stream_message, self._on_stream_malformed, self.loop.time, tcp_limits, core.stats, tls, ws
         )
         self.servers: list[asyncio.Server] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -70,10 +75,18 @@ class ProxyRunner:
         self._warner = WarnLimiter("antibot.loop")
 
     async def listen(
-        self, transport: str, host: str, port: int, *, reuse_port: bool = False, own_port: int = 0
+        self,
+        transport: str,
+        host: str,
+        port: int,
+        *,
+        reuse_port: bool = False,
+        own_port: int = 0,
+        path: str | None = None,
     ) -> None:
         """Serve ``transport:host:port``. ``reuse_port``: shared with this node's other workers
-        (SO_REUSEPORT); ``own_port``: this worker's own UDP port beside it (requests go out of it)."""
+        (SO_REUSEPORT); ``own_port``: this worker's own UDP port beside it (requests go out of it);
+        ``path``: the only request target a ``ws``/``wss`` listener upgrades (None: any)."""
         family = 6 if ":" in host else 4
         if transport == "udp":
             sock = udp_socket(host, port, reuse_port=reuse_port)
@@ -83,6 +96,14 @@ class ProxyRunner:
                 sock = udp_socket(host, own_port)
                 _, own = await self.loop.create_datagram_endpoint(lambda: UdpProtocol(self._on_datagram), sock=sock)
                 self.own[family] = own
+        elif transport in ("ws", "wss"):
+            from .ws import WsConnection
+
+            # wss: accepted as TCP, upgraded to TLS (.tls), then to a WebSocket (.ws).
+            server = await self.loop.create_server(
+                lambda: WsConnection(self.tcp, transport, path), host, port, reuse_port=reuse_port
+            )
+            self.servers.append(server)
         else:
             from .tcp import TcpConnection
 

@@ -45,6 +45,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .tls import TlsContexts
+    from .ws import WsSettings
 
 log = logging.getLogger("antibot.tcp")
 
@@ -117,7 +118,7 @@ class TcpConnection(asyncio.Protocol):
             self.closing = self.table.clock()
             self.transport.abort()  # over a cap: nothing is read
             return
-        if self.inbound and self.kind == "tls":
+        if self.inbound and self.kind in ("tls", "wss"):
             self.table.handshake(self, self.transport)
             self.transport = None  # nothing is written until the handshake is done
             return
@@ -227,6 +228,19 @@ class TcpConnection(asyncio.Protocol):
                 refusal.status = None
         return self._refuse(refusal)
 
+    def expire(self, now: float) -> None:
+        """Close this connection if it has overstayed (see :meth:`ConnectionTable.sweep`)."""
+        limits = self.table.limits
+        if self.closing is not None:
+            if self.closing < now - LINGER and self.transport is not None:
+                self.transport.abort()
+        elif self.started is not None and self.started < now - limits.message_timeout:
+            self.table.count("tcp_message_timeout")
+            self.abort("message timeout", hard=True)
+        elif self.last_active < now - limits.idle_timeout:
+            self.table.count("tcp_idle_timeout")
+            self.abort("idle timeout")
+
     def write(self, data: bytes) -> None:
         self.last_active = self.table.clock()
         transport = self.transport
@@ -274,6 +288,7 @@ class ConnectionTable:
         limits: TcpLimits | None = None,
         stats: dict[str, int] | None = None,
         tls: TlsContexts | None = None,
+        ws: WsSettings | None = None,
     ) -> None:
         self.on_message = on_message
         self.on_malformed = on_malformed
@@ -283,6 +298,8 @@ class ConnectionTable:
         self.stats: dict[str, int] = stats if stats is not None else {}
         #: The TLS contexts (None: no TLS listener or upstream).
         self.tls = tls
+        #: The ``[websocket]`` settings (None: no WebSocket listener).
+        self.ws = ws
         #: By (transport, host, port): a TCP and a TLS connection to one address are two.
         self.conns: dict[tuple[str, str, int], TcpConnection] = {}
         self.connecting: dict[tuple[str, str, int], TcpConnection] = {}
@@ -367,6 +384,10 @@ class ConnectionTable:
         verified against ``name``, the host name ``dest`` was resolved from, else its address)."""
         key = (dest.transport, dest.host, dest.port)
         conn = self.conns.get(key) or self.connecting.get(key)
+        if conn is None and dest.transport in ("ws", "wss"):
+            # Only the client opens a WebSocket (RFC 7118 §5): its connection is gone.
+            self.count("ws_flow_gone")
+            return
         if conn is None:
             conn = TcpConnection(self, dest)
             conn.server_name = name or dest.host
@@ -401,18 +422,8 @@ class ConnectionTable:
         byte, a connection idle for ``idle_timeout``, and one still closing :data:`LINGER`
         seconds after we began (lingering, or its peer does not read the last response)."""
         now = self.clock()
-        slow = now - self.limits.message_timeout
-        idle = now - self.limits.idle_timeout
         for conn in list(self.conns.values()):
-            if conn.closing is not None:
-                if conn.closing < now - LINGER and conn.transport is not None:
-                    conn.transport.abort()
-            elif conn.started is not None and conn.started < slow:
-                self.count("tcp_message_timeout")
-                conn.abort("message timeout", hard=True)
-            elif conn.last_active < idle:
-                self.count("tcp_idle_timeout")
-                conn.abort("idle timeout")
+            conn.expire(now)
         self.log_refused.flush(now)
         self.log_closed.flush(now)
 
