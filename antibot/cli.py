@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--tls-handshake-timeout", type=float, dest="tls_handshake_timeout", help="seconds a TLS handshake may take"
     )
+    run.add_argument(
+        "--ws-origin",
+        action="append",
+        dest="ws_origins",
+        help="Origin allowed on ws/wss listeners (repeatable; '*': any)",
+    )
     run.add_argument("--advertise", help="address to put in Via/Record-Route when listening on a wildcard")
     run.add_argument("--deny-ua", action="append", dest="deny_ua", help="reject INVITEs whose User-Agent contains this")
     run.add_argument(
