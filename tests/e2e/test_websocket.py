@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ..tlscerts import make_certs
+from .browser_sip import browser_missing, call_from_browser, http_server, site
 from .harness import Harness
 from .peers import Proxy
 from .procs import HOST, free_port
@@ -88,3 +89,24 @@ def test_bad_websocket_clients_are_refused_and_a_call_still_completes(e2e: Harne
     stats = proxy.stop()
     assert stats.get("ws_refused_subprotocol") == 1 and stats.get("ws_refused_origin") == 1, stats
     assert stats.get("ws_too_large") == 1, stats
+
+
+@pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")
+def test_a_browser_calls_through_the_websocket(e2e: Harness, tmp_path: Path) -> None:
+    """Chromium runs SIP.js (pinned, from npm) on a page served from 127.0.0.1: its call over
+    ws:// through the proxy to the sipp PBX (answering with a WebRTC SDP) is established and
+    ended by the browser's BYE; the page's origin is the one allowed."""
+    uas = e2e.uas("uas_webrtc.xml")
+    port = free_port()
+    root = site(tmp_path / "site", f"ws://{HOST}:{port}")
+    with http_server(root) as origin:
+        proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--listen", f"ws:{HOST}:{port}", "--ws-origin", origin])
+        result = call_from_browser(origin, tmp_path / "profile")
+    assert result["error"] is None, result
+    states = [s for s in result["states"] if s != "Terminating"]
+    assert states == ["Establishing", "Established", "Terminated"], result
+    uas.settle(1)
+    assert uas.stat("SuccessfulCall(C)") == 1 and uas.count("BYE_Recv") == 1
+    invite = uas.received("INVITE ")[0]
+    assert f"<sip:{HOST}:{port};transport=ws;lr;abt=" in invite, invite
+    assert proxy.stop().get("ws_accepted") == 1
