@@ -451,7 +451,11 @@ def _validate_tls(s: Settings) -> None:
 
 
 def _validate_ws(s: Settings) -> None:
-    """``[websocket]``: origins as ``scheme://host[:port]`` (or ``*``), a size the parser takes."""
+    """``[websocket]``: origins as ``scheme://host[:port]`` (or ``*``), a size the parser takes;
+    WebSocket listeners with one worker (a connection lives in one process, and requests from the
+    PBX for it could land in another)."""
+    if any(x.transport in ("ws", "wss") for x in s.listen) and s.workers != 1:
+        raise ConfigError("ws and wss listeners need proxy.workers = 1 (a WebSocket lives in one process)")
     origins = s.ws_origins
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise ConfigError(f"websocket.origins must be a list of strings, not {origins!r}")
