@@ -11,7 +11,7 @@ from ..sip.message import Request
 # and ran several times per message.
 @dataclass(init=False, unsafe_hash=True)
 class Addr:
-    """A transport address: ``transport`` is ``udp``, ``tcp`` or ``tls``; IPv6 hosts are unbracketed."""
+    """A transport address: ``transport`` is ``udp``, ``tcp``, ``tls``, ``ws`` or ``wss``; IPv6 hosts unbracketed."""
 
     transport: str
     host: str
