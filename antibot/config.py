@@ -10,17 +10,26 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .config_schema import check as check_schema
+from .config_transports import tls_files, validate_tls, validate_ws, ws_settings
+
+__all__ = [
+    "ConfigError",
+    "ListenSpec",
+    "Settings",
+    "UpstreamSpec",
+    "load",
+    "parse_listen",
+    "parse_upstream",
+    "tls_files",
+    "ws_settings",
+]
 from .detect.lists import SCANNER_UAS
 from .detect.rules import ISOLATED_VERDICTS, RuleError, check_knobs
 from .sip.errors import SipError
 from .sip.uri import parse_uri
-
-if TYPE_CHECKING:
-    from .transport.tls import TlsFiles
-    from .transport.ws import WsSettings
 
 #: Seconds between counter syncs with a Redis that several nodes share (``redis_url``): another
 #: node's calls reach this node's counters within one interval (its own count at once).
@@ -347,8 +356,8 @@ def _validate(s: Settings) -> None:
     if s.t4 <= 0:
         raise ConfigError("timers: t4 must be > 0")
     _validate_tcp(s)
-    _validate_tls(s)
-    _validate_ws(s)
+    validate_tls(s)
+    validate_ws(s)
     if s.route_secret is not None and (not isinstance(s.route_secret, str) or len(s.route_secret) < 16):
         raise ConfigError("proxy.route_secret must be a string of at least 16 characters")
     if not 100 <= s.max_transactions <= 10_000_000:
@@ -411,71 +420,6 @@ def _validate_tcp(s: Settings) -> None:
         raise ConfigError(f"proxy.tcp_message_timeout must be > 0 and <= 300 seconds, not {s.tcp_message_timeout!r}")
     if s.tcp_idle_timeout <= 0:
         raise ConfigError(f"proxy.tcp_idle_timeout must be > 0 seconds, not {s.tcp_idle_timeout!r}")
-
-
-def tls_files(s: Settings) -> TlsFiles:
-    """The ``[tls]`` settings as :class:`~antibot.transport.tls.TlsFiles`."""
-    from .transport.tls import TlsFiles
-
-    return TlsFiles(
-        s.tls_cert,
-        s.tls_key,
-        s.tls_ca,
-        s.tls_require_client_cert,
-        s.tls_min_version,
-        s.tls_handshake_timeout,
-        s.tls_upstream_ca,
-    )
-
-
-def _validate_tls(s: Settings) -> None:
-    """``[tls]``: with a tls listener, a certificate and key that load; with a tls upstream, a
-    tls listener (our Via and Record-Route name it) and an upstream CA that loads."""
-    from .transport.tls import VERSIONS, TlsError, client_context, server_context
-
-    if s.tls_min_version not in VERSIONS:
-        raise ConfigError(f'tls.min_version must be "1.2" or "1.3", not {s.tls_min_version!r}')
-    if not 0 < s.tls_handshake_timeout <= 120:
-        raise ConfigError(f"tls.handshake_timeout must be > 0 and <= 120 seconds, not {s.tls_handshake_timeout!r}")
-    listens = any(x.transport in ("tls", "wss") for x in s.listen)
-    upstream = next((u.uri for u in s.upstreams if u.transport == "tls"), None)
-    if upstream is not None and not listens:
-        raise ConfigError(f"upstream {upstream!r}: a tls upstream needs a tls listener (--listen tls:HOST:PORT)")
-    try:
-        if listens:
-            server_context(tls_files(s))
-        if upstream is not None:
-            client_context(tls_files(s))
-    except TlsError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _validate_ws(s: Settings) -> None:
-    """``[websocket]``: origins as ``scheme://host[:port]`` (or ``*``), a size the parser takes;
-    WebSocket listeners with one worker (a connection lives in one process, and requests from the
-    PBX for it could land in another)."""
-    if any(x.transport in ("ws", "wss") for x in s.listen) and s.workers != 1:
-        raise ConfigError("ws and wss listeners need proxy.workers = 1 (a WebSocket lives in one process)")
-    origins = s.ws_origins
-    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-        raise ConfigError(f"websocket.origins must be a list of strings, not {origins!r}")
-    for origin in origins:
-        if origin != "*" and not re.fullmatch(r"[a-z][a-z0-9+.-]*://[^/\s]+/?", origin, re.IGNORECASE):
-            raise ConfigError(f'websocket.origins: {origin!r} is not "*" nor scheme://host[:port]')
-    size = s.ws_max_message_size
-    if not isinstance(size, int) or isinstance(size, bool) or not 4096 <= size <= 65535:
-        raise ConfigError(f"websocket.max_message_size must be a whole number between 4096 and 65535, not {size!r}")
-    if not 0 < s.ws_handshake_timeout <= 120:
-        raise ConfigError(f"websocket.handshake_timeout must be > 0 and <= 120 seconds, not {s.ws_handshake_timeout!r}")
-    if s.ws_idle_timeout <= 0:
-        raise ConfigError(f"websocket.idle_timeout must be > 0 seconds, not {s.ws_idle_timeout!r}")
-
-
-def ws_settings(s: Settings) -> WsSettings:
-    """The ``[websocket]`` settings as :class:`~antibot.transport.ws.WsSettings`."""
-    from .transport.ws import WsSettings
-
-    return WsSettings(tuple(s.ws_origins), s.ws_max_message_size, s.ws_handshake_timeout, s.ws_idle_timeout)
 
 
 #: ``store.call_ttl`` / ``store.outcome_ttl`` bounds: an hour to 90 days.
