@@ -14,6 +14,10 @@ from typing import Any
 
 from .config_schema import check as check_schema
 from .config_transports import tls_files, validate_tls, validate_ws, ws_settings
+from .detect.lists import SCANNER_UAS
+from .detect.rules import ISOLATED_VERDICTS, RuleError, check_knobs
+from .sip.errors import SipError
+from .sip.uri import parse_uri
 
 __all__ = [
     "ConfigError",
@@ -26,10 +30,6 @@ __all__ = [
     "tls_files",
     "ws_settings",
 ]
-from .detect.lists import SCANNER_UAS
-from .detect.rules import ISOLATED_VERDICTS, RuleError, check_knobs
-from .sip.errors import SipError
-from .sip.uri import parse_uri
 
 #: Seconds between counter syncs with a Redis that several nodes share (``redis_url``): another
 #: node's calls reach this node's counters within one interval (its own count at once).
