@@ -71,7 +71,11 @@ class SweepPolicy:
     - ``extensions_failing`` of them while at least ``failures`` of its calls in the hour failed
       (the PBX's 404/484/403/401, cancelled calls), half of its outcomes or more, or
     - this callee ends a run of ``sequential`` steps through its recent callees, each step
-      at most ``step`` apart and all in one direction (400, 401, 402...).
+      at most ``step`` apart and all in one direction (400, 401, 402...), or
+    - with ``self_calls`` on: the call is addressed from an extension to itself (From == To,
+      as SIPVicious ``svwar`` and its kin send), next in sequence to the flow's previous
+      callee, and its address sent another INVITE within the second. A phone calls itself to
+      reach its voicemail, not twice a second through a run of its neighbours.
 
     ``action`` (reject, drop or suspect) with ``status`` (0: the policy's reject status).
     ``rising_action`` is taken instead when the run was found only between other calls of a
@@ -91,6 +95,7 @@ class SweepPolicy:
         action: str = "reject",
         status: int = 0,
         rising_action: str = "suspect",
+        self_calls: bool = True,
     ) -> None:
         for name, value, low in (
             ("extensions", extensions, 2),
@@ -103,8 +108,9 @@ class SweepPolicy:
                 raise ValueError(f"sweep.{name} must be an integer from {low} to 10000, not {value!r}")
         if sequential > 9:
             raise ValueError(f"sweep.sequential must be at most 9 (the recent callees kept), not {sequential!r}")
-        if not isinstance(enabled, bool):
-            raise ValueError(f"sweep.enabled must be true or false, not {enabled!r}")
+        for flag, on in (("enabled", enabled), ("self_calls", self_calls)):
+            if not isinstance(on, bool):
+                raise ValueError(f"sweep.{flag} must be true or false, not {on!r}")
         for label, choice in (("action", action), ("rising_action", rising_action)):
             if choice not in SWEEP_ACTIONS:
                 raise ValueError(f"sweep.{label} must be one of {', '.join(SWEEP_ACTIONS)}, not {choice!r}")
@@ -119,6 +125,7 @@ class SweepPolicy:
         self.action = action
         self.status = status
         self.rising_action = rising_action
+        self.self_calls = self_calls
 
     def as_doc(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in DEFAULT_SWEEP}
@@ -135,6 +142,7 @@ DEFAULT_SWEEP: Final[dict[str, Any]] = {
     "action": "reject",
     "status": 0,
     "rising_action": "suspect",
+    "self_calls": True,
 }
 
 
@@ -224,16 +232,16 @@ def flow_run(c: Counters, callee: str, step: int) -> int:
     return run
 
 
-def judge_flow(c: Counters, callee: str, p: SweepPolicy) -> tuple[int, str, str]:
+def judge_flow(c: Counters, callee: str, p: SweepPolicy, caller: str = "") -> tuple[int, str, str]:
     """The flow's campaign run and its sweep: ``(run, reason, action)``, reason and action ""
     when it is not sweeping. The run is :func:`flow_run`'s, or, when that is no sweep,
     :func:`rising_run` through the callees of the flow's fingerprint on two or more addresses
     if that one is (then the reason says so and the action is ``rising_action``). Extensions
     are not searched that way, and a rising run short of a sweep backs no score: phones of one
     model on several addresses calling a few hundred extensions rise by chance.
-    One function for the proxy and for the evaluation's replay."""
+    One function for the proxy and for the evaluation's replay (``caller``: the From number)."""
     run = flow_run(c, callee, p.step)
-    reason = sweep_reason(c, run, p)
+    reason = sweep_reason(c, run, p) or self_burst(c, caller, callee, run, p)
     if (
         reason
         or run >= p.sequential
@@ -294,6 +302,27 @@ def sweep_reason(c: Counters, run: int, p: SweepPolicy) -> str:
     return ""
 
 
+#: INVITEs from the address within the second (this one included) that make a self-addressed
+#: call in sequence a sweep (:func:`self_burst`); ``src_1s`` is a sliding estimate.
+SELF_BURST: Final = 1.5
+
+
+def self_burst(c: Counters, caller: str, callee: str, run: int, p: SweepPolicy) -> str:
+    """Why a self-addressed extension call is a sweep ("" when it is not, :class:`SweepPolicy`
+    ``self_calls``): From == To, an extension, one step on from the flow's previous callee, and
+    another INVITE from the address within the second."""
+    if (
+        not p.enabled
+        or not p.self_calls
+        or run < 1
+        or caller != callee
+        or len(callee) > EXTENSION_MAX
+        or c.src_1s < SELF_BURST
+    ):
+        return ""
+    return f"extension {callee} called as itself, next to the flow's last callee, within a second of its previous call"
+
+
 Row = tuple[float, str, str, float, str, str, bool]
 
 
@@ -322,7 +351,7 @@ def replay_campaigns(
             caller if neighbour else "",
         )
         c = counters.observe(obs, now)
-        run, reason, action = judge_flow(c, to, p)
+        run, reason, action = judge_flow(c, to, p, caller)
         backing.append(support(c, campaign(c, run)))
         sweeps.append((reason, action))
         if score >= threshold:

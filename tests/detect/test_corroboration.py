@@ -18,6 +18,7 @@ from antibot.detect.corroboration import (
     costly,
     replay_support,
     rising_run,
+    self_burst,
     sequential_run,
     support,
     supports,
@@ -341,6 +342,50 @@ def test_a_sweep_with_a_softphone_user_agent_from_a_busy_address_is_stopped_with
     assert sweep[-1].reason_text.endswith("20 distinct extensions in 60 s from this flow")
     assert d.stats.sweeps == 16
     assert d.decide(parse(_call("02079460001")), addr(SHARED), 0.0).action is Action.RELAY  # the desk phone passes
+
+
+def test_svwar_calling_extensions_as_themselves_is_stopped_at_its_second_invite() -> None:
+    """svwar's habit (From == To, an extension) copied onto a desk phone's User-Agent, from an
+    address with ordinary calls: its second INVITE, next in sequence and within the second,
+    is a sweep. A phone calling itself (voicemail) now and then, or two phones each calling
+    itself within one second but not in sequence, are not."""
+    d = _detector(_low())
+    t = [T0]
+    d.clock = lambda: t[0]
+    for k in range(60):
+        t[0] = T0 + 5 * k
+        assert d.decide(parse(_call(f"0207946{(k * 7919) % 10000:04d}")), addr(SHARED), 0.0).rule is None
+    t[0] = T0 + 400
+    first = d.decide(parse(_call("401", frm="401")), addr(SHARED), 0.0)
+    t[0] += 0.05
+    second = d.decide(parse(_call("402", frm="402")), addr(SHARED), 0.0)
+    assert first.action is Action.RELAY and second.action is Action.REJECT and second.rule == "sweep"
+    assert "extension 402 called as itself" in second.reason_text
+    people = _detector(_low())
+    people.clock = lambda: t[0]
+    for k in range(30):  # voicemail checks: phones calling themselves, some neighbours, a minute apart
+        t[0] = T0 + 1000 + 60 * k
+        ext = str(200 + (k * 13) % 30)
+        assert people.decide(parse(_call(ext, frm=ext)), addr(SHARED), 0.0).rule is None
+    t[0] += 60
+    for ext in ("240", "517"):  # two at once, far apart
+        assert people.decide(parse(_call(ext, frm=ext)), addr(SHARED), 0.0).rule is None
+    assert people.stats.sweeps == 0
+
+
+def test_self_burst_needs_each_of_its_signs() -> None:
+    p = SweepPolicy()
+    burst = Counters(flow_1h=2.0, src_1s=2.0)
+    assert self_burst(burst, "401", "401", 1, p).startswith("extension 401 called as itself")
+    assert self_burst(burst, "401", "401", 0, p) == ""  # not next to the flow's last callee
+    assert self_burst(burst, "1001", "401", 1, p) == ""  # an ordinary caller
+    assert self_burst(Counters(flow_1h=2.0, src_1s=1.0), "401", "401", 1, p) == ""  # alone in its second
+    assert self_burst(Counters(flow_1h=2.0, src_1s=2.0), "4015551234", "4015551234", 1, p) == ""  # not an extension
+    assert self_burst(burst, "401", "401", 1, SweepPolicy(self_calls=False)) == ""
+    assert self_burst(burst, "401", "401", 1, SweepPolicy(enabled=False)) == ""
+    assert sweep_policy({"self_calls": False}).self_calls is False
+    with pytest.raises(ValueError, match="self_calls"):
+        sweep_policy({"self_calls": 1})
 
 
 def test_a_shuffled_extension_sweep_is_stopped_by_its_failures() -> None:
