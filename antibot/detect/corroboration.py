@@ -17,6 +17,11 @@ policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is th
   PC behind an office NAT) never backs the people's calls. The bare address has no share;
 - the User-Agent fingerprint's share, when the fingerprint was seen from at least
   :data:`SPREAD` addresses in the hour (a dialler spread over many addresses);
+- nothing at all (support 0) when people answer the flow's calls: 10 or more call outcomes in
+  the hour, half of them or more connected (:func:`answered`). A carrier's SBC whose
+  installation the model never saw scores a share of its customers' calls high, enough for
+  them to back each other; its calls are answered and talked through, a robodialler's are
+  cancelled, unanswered or refused;
 - 1.0 when the flow shows a *campaign signal*: callees dialled in sequence (a run of
   :data:`CAMPAIGN_RUN` steps, by the flow or by its fingerprint across addresses),
   :data:`CAMPAIGN_EXTENSIONS` distinct extensions in 60 s, or :data:`CAMPAIGN_NEIGHBOURS`
@@ -40,6 +45,7 @@ numbers. Measured on the simulation: ``models/antibot-gbt.eval.md``.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -58,6 +64,9 @@ COSTLY: Final = ("to_premium", "to_high_risk", "to_honeypot", "from_high_risk")
 CAMPAIGN_RUN: Final = 3
 CAMPAIGN_EXTENSIONS: Final = 10.0
 CAMPAIGN_NEIGHBOURS: Final = 3.0
+#: A flow whose calls people answer (:func:`answered`): outcomes in the hour, connected share.
+ANSWERED_CALLS: Final = 10.0
+ANSWERED_SHARE: Final = 0.5
 #: Steps of a rising run looked for between other calls (:func:`rising_run`).
 RISING_MAX: Final = 8
 #: Actions a sweep may take.
@@ -275,6 +284,8 @@ def support(c: Counters, signal: bool = False) -> float:
     flow shows a campaign ``signal``."""
     if signal or (c.src_1h <= 0.0 and c.flow_1h <= 0.0):
         return 1.0
+    if answered(c):
+        return 0.0
     if c.flow_1h > 0.0:
         best = (c.flow_high_1h + 1.0) / (c.flow_1h + PRIOR)
     else:  # no flow counted (counters from before flows were kept): the address stands in
@@ -282,6 +293,14 @@ def support(c: Counters, signal: bool = False) -> float:
     if c.ua_distinct_src_1h >= SPREAD and c.ua_1h > 0.0:
         best = max(best, (c.ua_high_1h + 1.0) / (c.ua_1h + PRIOR))
     return best
+
+
+def answered(c: Counters) -> bool:
+    """Whether people answer the flow's calls: :data:`ANSWERED_CALLS` outcomes or more in the
+    hour, at least :data:`ANSWERED_SHARE` of them connected. Such a flow's high scores back
+    nothing (a campaign signal still does): robocalls are cancelled, unanswered or refused."""
+    calls = c.flow_calls_1h
+    return calls >= ANSWERED_CALLS and calls - c.flow_failed_1h >= ANSWERED_SHARE * calls
 
 
 def sweep_reason(c: Counters, run: int, p: SweepPolicy) -> str:
@@ -324,22 +343,34 @@ def self_burst(c: Counters, caller: str, callee: str, run: int, p: SweepPolicy) 
 
 
 Row = tuple[float, str, str, float, str, str, bool]
+#: A row's outcome: when the proxy learns it (0: never) and the counters it adds.
+Ended = tuple[float, Sequence[str]]
+_NEVER: Final[Ended] = (0.0, ())
 
 
 def replay_campaigns(
-    rows: Iterable[Row], threshold: float, policy: SweepPolicy | None = None, max_entities: int = 10_000_000
+    rows: Iterable[Row],
+    threshold: float,
+    policy: SweepPolicy | None = None,
+    max_entities: int = 10_000_000,
+    outcomes: Iterable[Ended] | None = None,
 ) -> tuple[list[float], list[tuple[str, str]]]:
     """The support and sweep ``(reason, action)`` (both "" for none, :func:`judge_flow`) of each
     of ``rows`` = ``(time, source address, fingerprint, score, callee, caller, neighbour-spoofed)``
-    in time order, counted
-    as one proxy node counts them (:class:`LocalCounters`, without call outcomes): what
-    ``antibot evaluate`` replays with each fold model's scores. A row whose score reaches
-    ``threshold`` counts as high for the rows after it."""
+    in time order, counted as one proxy node counts them (:class:`LocalCounters`), with each
+    row's call outcome (``outcomes``, parallel to ``rows``) fed back when it is due, as the proxy
+    learns it: what ``antibot evaluate`` replays with each fold model's scores. A row whose
+    score reaches ``threshold`` counts as high for the rows after it."""
     p = policy or SweepPolicy()
     counters = LocalCounters(max_entities)
     backing: list[float] = []
     sweeps: list[tuple[str, str]] = []
-    for now, source, fingerprint, score, to, caller, neighbour in rows:
+    due: list[tuple[float, int, str, str, Sequence[str]]] = []
+    ends = iter(outcomes) if outcomes is not None else None
+    for k, (now, source, fingerprint, score, to, caller, neighbour) in enumerate(rows):
+        while due and due[0][0] <= now:
+            at, _, src, flow, metrics = heapq.heappop(due)
+            counters.outcome(src, metrics, at, flow)
         obs = Observation(
             source,
             caller,
@@ -356,6 +387,9 @@ def replay_campaigns(
         sweeps.append((reason, action))
         if score >= threshold:
             counters.high(obs, now)
+        ended, metrics = next(ends, _NEVER) if ends is not None else _NEVER
+        if ended > 0.0 and metrics:
+            heapq.heappush(due, (ended, k, source, obs.flow, metrics))
     return backing, sweeps
 
 
@@ -377,6 +411,7 @@ def campaigns(
     callers: Sequence[str] | None = None,
     neighbours: Sequence[bool] | None = None,
     policy: SweepPolicy | None = None,
+    outcomes: Sequence[Ended] | None = None,
 ) -> tuple[list[float], list[tuple[str, str]]]:
     """:func:`replay_campaigns` over parallel columns in any order (sorted by time, stable;
     returned in the given order)."""
@@ -386,7 +421,8 @@ def campaigns(
     nb = neighbours if neighbours is not None else [False] * n
     order = sorted(range(n), key=ts.__getitem__)
     rows = ((ts[i], sources[i], fingerprints[i], scores[i], to[i], fr[i], nb[i]) for i in order)
-    backing, swept = replay_campaigns(rows, threshold, policy)
+    ends = (outcomes[i] for i in order) if outcomes is not None else None
+    backing, swept = replay_campaigns(rows, threshold, policy, outcomes=ends)
     out = [1.0] * n
     reasons = [("", "")] * n
     for k, i in enumerate(order):

@@ -13,9 +13,11 @@ from antibot.detect.corroboration import (
     RISING_MAX,
     SPREAD,
     SweepPolicy,
+    answered,
     callee_value,
     campaign,
     costly,
+    replay_campaigns,
     replay_support,
     rising_run,
     self_burst,
@@ -153,6 +155,54 @@ def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
     assert d.stats.isolated == 1  # exported as antibot_score_isolated_total
     without = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=None, clock=lambda: T0)
     assert without.decide(parse(PHONE), addr(PHONE_SRC), 0.0).action is Action.REJECT  # no counters: the score alone
+
+
+def test_a_flow_whose_calls_people_answer_backs_no_high_score() -> None:
+    """A carrier SBC the model scores high on every call: once 10 of its calls in the hour were
+    answered and talked through (half or more), its high scores are isolated (relayed, never
+    rejected on the score); a dialler whose calls are cancelled or refused stays backed, and a
+    campaign signal backs a score whatever the answers."""
+    assert (
+        support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=10.0, flow_failed_1h=5.0)) == 0.0
+    )
+    assert support(
+        Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=10.0, flow_failed_1h=6.0)
+    ) == pytest.approx(30 / 32)
+    assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=9.0)) == pytest.approx(30 / 32)
+    assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_calls_1h=10.0), signal=True) == 1.0
+    assert answered(Counters(flow_calls_1h=10.0, flow_failed_1h=5.0)) and not answered(Counters(flow_calls_1h=9.0))
+    t = [T0]
+    cases = ((200, 120.0, Action.SUSPECT), (487, None, Action.REJECT), (404, None, Action.REJECT))
+    for status, talk, expected in cases:
+        d = Detector(
+            rules=RuleSet([], corroboration=0.5), model=_always_high(), counters=LocalCounters(), clock=lambda: t[0]
+        )
+        for k in range(12):
+            t[0] = T0 + 30 * k
+            v = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+            d.outcome(v.call_ref, PHONE_SRC, status, talk)
+        t[0] += 30
+        last = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+        assert last.action is expected, status
+        if status == 200:  # isolated: relayed, above the reject threshold marked suspect for the PBX
+            assert last.reasons[0] == "score-isolated"
+
+
+def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:
+    """The evaluation's replay learns each call's outcome at its time, as the proxy does: a
+    high-scoring flow whose calls are answered loses its backing only after the answers came."""
+    rows = [
+        (T0 + 10 * k, "198.51.100.7", "sbc", 0.95, f"1415555{k * 7919 % 10000:04d}", f"1212555{k:04d}", False)
+        for k in range(40)
+    ]
+    answered_late = [(T0 + 10 * k + 1000.0, ("calls",)) for k in range(40)]
+    answered_soon = [(T0 + 10 * k + 5.0, ("calls",)) for k in range(40)]
+    refused = [(T0 + 10 * k + 0.5, ("calls", "failed")) for k in range(40)]
+    late = replay_campaigns(rows, 0.5, outcomes=answered_late)[0]
+    soon = replay_campaigns(rows, 0.5, outcomes=answered_soon)[0]
+    failed = replay_campaigns(rows, 0.5, outcomes=refused)[0]
+    assert min(late[5:]) > 0.5 and min(failed[5:]) > 0.5
+    assert soon[9] > 0.5 and soon[10:] == [0.0] * 30  # 10 calls answered before the 11th INVITE
 
 
 def test_a_listed_costly_number_needs_no_backing() -> None:
