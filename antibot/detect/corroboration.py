@@ -17,8 +17,8 @@ policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is th
   PC behind an office NAT) never backs the people's calls. The bare address has no share;
 - the User-Agent fingerprint's share, when the fingerprint was seen from at least
   :data:`SPREAD` addresses in the hour (a dialler spread over many addresses);
-- nothing at all (support 0) when people answer the flow's calls: 10 or more call outcomes in
-  the hour, half of them or more connected (:func:`answered`). A carrier's SBC whose
+- nothing at all (support 0) when people answer the flow's calls: 5 or more call outcomes in
+  the hour, 40 % of them or more connected (:func:`answered`). A carrier's SBC whose
   installation the model never saw scores a share of its customers' calls high, enough for
   them to back each other; its calls are answered and talked through, a robodialler's are
   cancelled, unanswered or refused;
@@ -65,8 +65,8 @@ CAMPAIGN_RUN: Final = 3
 CAMPAIGN_EXTENSIONS: Final = 10.0
 CAMPAIGN_NEIGHBOURS: Final = 3.0
 #: A flow whose calls people answer (:func:`answered`): outcomes in the hour, connected share.
-ANSWERED_CALLS: Final = 10.0
-ANSWERED_SHARE: Final = 0.5
+ANSWERED_CALLS: Final = 5.0
+ANSWERED_SHARE: Final = 0.4
 #: Steps of a rising run looked for between other calls (:func:`rising_run`).
 RISING_MAX: Final = 8
 #: Actions a sweep may take.

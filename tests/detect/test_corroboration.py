@@ -158,19 +158,19 @@ def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
 
 
 def test_a_flow_whose_calls_people_answer_backs_no_high_score() -> None:
-    """A carrier SBC the model scores high on every call: once 10 of its calls in the hour were
-    answered and talked through (half or more), its high scores are isolated (relayed, never
+    """A carrier SBC the model scores high on every call: once 5 of its calls in the hour ended,
+    answered and talked through (40 % or more), its high scores are isolated (relayed, never
     rejected on the score); a dialler whose calls are cancelled or refused stays backed, and a
     campaign signal backs a score whatever the answers."""
     assert (
         support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=10.0, flow_failed_1h=5.0)) == 0.0
     )
     assert support(
-        Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=10.0, flow_failed_1h=6.0)
+        Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=10.0, flow_failed_1h=7.0)
     ) == pytest.approx(30 / 32)
-    assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=9.0)) == pytest.approx(30 / 32)
+    assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=4.0)) == pytest.approx(30 / 32)
     assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_calls_1h=10.0), signal=True) == 1.0
-    assert answered(Counters(flow_calls_1h=10.0, flow_failed_1h=5.0)) and not answered(Counters(flow_calls_1h=9.0))
+    assert answered(Counters(flow_calls_1h=10.0, flow_failed_1h=6.0)) and not answered(Counters(flow_calls_1h=4.0))
     t = [T0]
     cases = ((200, 120.0, Action.SUSPECT), (487, None, Action.REJECT), (404, None, Action.REJECT))
     for status, talk, expected in cases:
@@ -202,7 +202,7 @@ def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:
     soon = replay_campaigns(rows, 0.5, outcomes=answered_soon)[0]
     failed = replay_campaigns(rows, 0.5, outcomes=refused)[0]
     assert min(late[5:]) > 0.5 and min(failed[5:]) > 0.5
-    assert soon[9] > 0.5 and soon[10:] == [0.0] * 30  # 10 calls answered before the 11th INVITE
+    assert soon[4] > 0.5 and soon[5:] == [0.0] * 35  # 5 calls answered before the 6th INVITE
 
 
 def test_a_listed_costly_number_needs_no_backing() -> None:
