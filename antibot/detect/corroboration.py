@@ -17,6 +17,11 @@ policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is th
   PC behind an office NAT) never backs the people's calls. The bare address has no share;
 - the User-Agent fingerprint's share, when the fingerprint was seen from at least
   :data:`SPREAD` addresses in the hour (a dialler spread over many addresses);
+- nothing at all (support 0) when people answer the flow's calls: 5 or more call outcomes in
+  the hour, 40 % of them or more connected (:func:`answered`). A carrier's SBC whose
+  installation the model never saw scores a share of its customers' calls high, enough for
+  them to back each other; its calls are answered and talked through, a robodialler's are
+  cancelled, unanswered or refused;
 - 1.0 when the flow shows a *campaign signal*: callees dialled in sequence (a run of
   :data:`CAMPAIGN_RUN` steps, by the flow or by its fingerprint across addresses),
   :data:`CAMPAIGN_EXTENSIONS` distinct extensions in 60 s, or :data:`CAMPAIGN_NEIGHBOURS`
@@ -40,6 +45,7 @@ numbers. Measured on the simulation: ``models/antibot-gbt.eval.md``.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -58,6 +64,9 @@ COSTLY: Final = ("to_premium", "to_high_risk", "to_honeypot", "from_high_risk")
 CAMPAIGN_RUN: Final = 3
 CAMPAIGN_EXTENSIONS: Final = 10.0
 CAMPAIGN_NEIGHBOURS: Final = 3.0
+#: A flow whose calls people answer (:func:`answered`): outcomes in the hour, connected share.
+ANSWERED_CALLS: Final = 5.0
+ANSWERED_SHARE: Final = 0.4
 #: Steps of a rising run looked for between other calls (:func:`rising_run`).
 RISING_MAX: Final = 8
 #: Actions a sweep may take.
@@ -71,7 +80,11 @@ class SweepPolicy:
     - ``extensions_failing`` of them while at least ``failures`` of its calls in the hour failed
       (the PBX's 404/484/403/401, cancelled calls), half of its outcomes or more, or
     - this callee ends a run of ``sequential`` steps through its recent callees, each step
-      at most ``step`` apart and all in one direction (400, 401, 402...).
+      at most ``step`` apart and all in one direction (400, 401, 402...), or
+    - with ``self_calls`` on: the call is addressed from an extension to itself (From == To,
+      as SIPVicious ``svwar`` and its kin send), next in sequence to the flow's previous
+      callee, and its address sent another INVITE within the second. A phone calls itself to
+      reach its voicemail, not twice a second through a run of its neighbours.
 
     ``action`` (reject, drop or suspect) with ``status`` (0: the policy's reject status).
     ``rising_action`` is taken instead when the run was found only between other calls of a
@@ -91,6 +104,7 @@ class SweepPolicy:
         action: str = "reject",
         status: int = 0,
         rising_action: str = "suspect",
+        self_calls: bool = True,
     ) -> None:
         for name, value, low in (
             ("extensions", extensions, 2),
@@ -103,8 +117,9 @@ class SweepPolicy:
                 raise ValueError(f"sweep.{name} must be an integer from {low} to 10000, not {value!r}")
         if sequential > 9:
             raise ValueError(f"sweep.sequential must be at most 9 (the recent callees kept), not {sequential!r}")
-        if not isinstance(enabled, bool):
-            raise ValueError(f"sweep.enabled must be true or false, not {enabled!r}")
+        for flag, on in (("enabled", enabled), ("self_calls", self_calls)):
+            if not isinstance(on, bool):
+                raise ValueError(f"sweep.{flag} must be true or false, not {on!r}")
         for label, choice in (("action", action), ("rising_action", rising_action)):
             if choice not in SWEEP_ACTIONS:
                 raise ValueError(f"sweep.{label} must be one of {', '.join(SWEEP_ACTIONS)}, not {choice!r}")
@@ -119,6 +134,7 @@ class SweepPolicy:
         self.action = action
         self.status = status
         self.rising_action = rising_action
+        self.self_calls = self_calls
 
     def as_doc(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in DEFAULT_SWEEP}
@@ -135,6 +151,7 @@ DEFAULT_SWEEP: Final[dict[str, Any]] = {
     "action": "reject",
     "status": 0,
     "rising_action": "suspect",
+    "self_calls": True,
 }
 
 
@@ -224,16 +241,16 @@ def flow_run(c: Counters, callee: str, step: int) -> int:
     return run
 
 
-def judge_flow(c: Counters, callee: str, p: SweepPolicy) -> tuple[int, str, str]:
+def judge_flow(c: Counters, callee: str, p: SweepPolicy, caller: str = "") -> tuple[int, str, str]:
     """The flow's campaign run and its sweep: ``(run, reason, action)``, reason and action ""
     when it is not sweeping. The run is :func:`flow_run`'s, or, when that is no sweep,
     :func:`rising_run` through the callees of the flow's fingerprint on two or more addresses
     if that one is (then the reason says so and the action is ``rising_action``). Extensions
     are not searched that way, and a rising run short of a sweep backs no score: phones of one
     model on several addresses calling a few hundred extensions rise by chance.
-    One function for the proxy and for the evaluation's replay."""
+    One function for the proxy and for the evaluation's replay (``caller``: the From number)."""
     run = flow_run(c, callee, p.step)
-    reason = sweep_reason(c, run, p)
+    reason = sweep_reason(c, run, p) or self_burst(c, caller, callee, run, p)
     if (
         reason
         or run >= p.sequential
@@ -267,6 +284,8 @@ def support(c: Counters, signal: bool = False) -> float:
     flow shows a campaign ``signal``."""
     if signal or (c.src_1h <= 0.0 and c.flow_1h <= 0.0):
         return 1.0
+    if answered(c):
+        return 0.0
     if c.flow_1h > 0.0:
         best = (c.flow_high_1h + 1.0) / (c.flow_1h + PRIOR)
     else:  # no flow counted (counters from before flows were kept): the address stands in
@@ -274,6 +293,15 @@ def support(c: Counters, signal: bool = False) -> float:
     if c.ua_distinct_src_1h >= SPREAD and c.ua_1h > 0.0:
         best = max(best, (c.ua_high_1h + 1.0) / (c.ua_1h + PRIOR))
     return best
+
+
+def answered(c: Counters) -> bool:
+    """Whether people answer the flow's calls: :data:`ANSWERED_CALLS` outcomes or more in the
+    hour, at least :data:`ANSWERED_SHARE` of them connected (answered and not hung up at once:
+    :func:`.counting.outcome_metrics`' ``short`` counts as failed for a flow). Such a flow's high scores back
+    nothing (a campaign signal still does): robocalls are cancelled, unanswered or refused."""
+    calls = c.flow_calls_1h
+    return calls >= ANSWERED_CALLS and calls - c.flow_failed_1h >= ANSWERED_SHARE * calls
 
 
 def sweep_reason(c: Counters, run: int, p: SweepPolicy) -> str:
@@ -294,23 +322,56 @@ def sweep_reason(c: Counters, run: int, p: SweepPolicy) -> str:
     return ""
 
 
+#: INVITEs from the address within the second (this one included) that make a self-addressed
+#: call in sequence a sweep (:func:`self_burst`); ``src_1s`` is a sliding estimate.
+SELF_BURST: Final = 1.5
+
+
+def self_burst(c: Counters, caller: str, callee: str, run: int, p: SweepPolicy) -> str:
+    """Why a self-addressed extension call is a sweep ("" when it is not, :class:`SweepPolicy`
+    ``self_calls``): From == To, an extension, one step on from the flow's previous callee, and
+    another INVITE from the address within the second."""
+    if (
+        not p.enabled
+        or not p.self_calls
+        or run < 1
+        or caller != callee
+        or len(callee) > EXTENSION_MAX
+        or c.src_1s < SELF_BURST
+    ):
+        return ""
+    return f"extension {callee} called as itself, next to the flow's last callee, within a second of its previous call"
+
+
 Row = tuple[float, str, str, float, str, str, bool]
+#: A row's outcome: when the proxy learns it (0: never) and the counters it adds.
+Ended = tuple[float, Sequence[str]]
+_NEVER: Final[Ended] = (0.0, ())
 
 
 def replay_campaigns(
-    rows: Iterable[Row], threshold: float, policy: SweepPolicy | None = None, max_entities: int = 10_000_000
+    rows: Iterable[Row],
+    threshold: float,
+    policy: SweepPolicy | None = None,
+    max_entities: int = 10_000_000,
+    outcomes: Iterable[Ended] | None = None,
 ) -> tuple[list[float], list[tuple[str, str]]]:
     """The support and sweep ``(reason, action)`` (both "" for none, :func:`judge_flow`) of each
     of ``rows`` = ``(time, source address, fingerprint, score, callee, caller, neighbour-spoofed)``
-    in time order, counted
-    as one proxy node counts them (:class:`LocalCounters`, without call outcomes): what
-    ``antibot evaluate`` replays with each fold model's scores. A row whose score reaches
-    ``threshold`` counts as high for the rows after it."""
+    in time order, counted as one proxy node counts them (:class:`LocalCounters`), with each
+    row's call outcome (``outcomes``, parallel to ``rows``) fed back when it is due, as the proxy
+    learns it: what ``antibot evaluate`` replays with each fold model's scores. A row whose
+    score reaches ``threshold`` counts as high for the rows after it."""
     p = policy or SweepPolicy()
     counters = LocalCounters(max_entities)
     backing: list[float] = []
     sweeps: list[tuple[str, str]] = []
-    for now, source, fingerprint, score, to, caller, neighbour in rows:
+    due: list[tuple[float, int, str, str, Sequence[str]]] = []
+    ends = iter(outcomes) if outcomes is not None else None
+    for k, (now, source, fingerprint, score, to, caller, neighbour) in enumerate(rows):
+        while due and due[0][0] <= now:
+            at, _, src, flow, metrics = heapq.heappop(due)
+            counters.outcome(src, metrics, at, flow)
         obs = Observation(
             source,
             caller,
@@ -322,11 +383,14 @@ def replay_campaigns(
             caller if neighbour else "",
         )
         c = counters.observe(obs, now)
-        run, reason, action = judge_flow(c, to, p)
+        run, reason, action = judge_flow(c, to, p, caller)
         backing.append(support(c, campaign(c, run)))
         sweeps.append((reason, action))
         if score >= threshold:
             counters.high(obs, now)
+        ended, metrics = next(ends, _NEVER) if ends is not None else _NEVER
+        if ended > 0.0 and metrics:
+            heapq.heappush(due, (ended, k, source, obs.flow, metrics))
     return backing, sweeps
 
 
@@ -348,6 +412,7 @@ def campaigns(
     callers: Sequence[str] | None = None,
     neighbours: Sequence[bool] | None = None,
     policy: SweepPolicy | None = None,
+    outcomes: Sequence[Ended] | None = None,
 ) -> tuple[list[float], list[tuple[str, str]]]:
     """:func:`replay_campaigns` over parallel columns in any order (sorted by time, stable;
     returned in the given order)."""
@@ -357,7 +422,8 @@ def campaigns(
     nb = neighbours if neighbours is not None else [False] * n
     order = sorted(range(n), key=ts.__getitem__)
     rows = ((ts[i], sources[i], fingerprints[i], scores[i], to[i], fr[i], nb[i]) for i in order)
-    backing, swept = replay_campaigns(rows, threshold, policy)
+    ends = (outcomes[i] for i in order) if outcomes is not None else None
+    backing, swept = replay_campaigns(rows, threshold, policy, outcomes=ends)
     out = [1.0] * n
     reasons = [("", "")] * n
     for k, i in enumerate(order):

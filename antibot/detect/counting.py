@@ -225,7 +225,8 @@ class LocalCounters:
 
     def outcome(self, source_ip: str, metrics: Sequence[str], now: float, flow: str = "") -> None:
         """Count a call's outcome metrics (``calls``, ``failed``, ``short``) for its source and,
-        when known, its flow (which counts ``calls`` and ``failed``)."""
+        when known, its flow (which counts ``calls`` and ``failed``; a call hung up at once,
+        ``short``, counts as failed for its flow: a robocall answered by an IVR is no answer)."""
         if source_ip:
             e = self._entity(SOURCE_PLAN, source_ip, now)
             for metric in metrics:
@@ -233,7 +234,7 @@ class LocalCounters:
         if flow:
             e = self._entity(FLOW_PLAN, flow, now)
             for metric in metrics:
-                i = _FLOW_OUTCOME_INDEX.get(metric, -1)
+                i = _FLOW_OUTCOME_INDEX.get("failed" if metric == "short" else metric, -1)
                 if i >= 0:
                     e.counts[i].add(now)
 

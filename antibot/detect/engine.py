@@ -217,7 +217,7 @@ class Detector:
         high = score >= self.rules.suspect_threshold
         # campaigns are judged per flow (source + fingerprint), see .corroboration
         sweep = self.rules.sweep
-        run, swept, swept_action = judge_flow(counters, callee.text, sweep) if counted else (0, "", "")
+        run, swept, swept_action = judge_flow(counters, callee.text, sweep, caller.text) if counted else (0, "", "")
         backing = support(counters, campaign(counters, run)) if high and counted and not costly(values) else 1.0
         dests = dialled(req, callee) if self.rules.reads_destinations else ()
         decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing, dests))

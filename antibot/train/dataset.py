@@ -24,7 +24,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -138,6 +138,11 @@ class RowFacts:
     ua_fingerprint: str = ""
     #: The international numbers dialled (:func:`antibot.detect.rules.dialled`): destination rules.
     dialled: tuple[str, ...] = ()
+    #: When the proxy learns how the call ended (0: never, within the simulation) and the outcome
+    #: counters it adds (:func:`antibot.detect.counting.outcome_metrics`): the evaluation's replay
+    #: feeds them back as the proxy does.
+    ended: float = 0.0
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass
@@ -235,7 +240,8 @@ async def replay(
     counting = ReplaySync(store.hot, counters, sync_interval)
     # (due, seq, source, flow, status, duration)
     pending: list[tuple[float, int, str, str, int, float | None]] = []
-    ringing: dict[tuple[str, str], str] = {}  # (source, Call-ID) of cancelled calls -> their flow
+    # (source, Call-ID) of cancelled calls -> their flow and row
+    ringing: dict[tuple[str, str], tuple[str, int]] = {}
     seq = 0
     for ev in events:
         while pending and pending[0][0] <= ev.ts:
@@ -260,7 +266,10 @@ async def replay(
         if ev.method == "CANCEL":
             key = (ev.src_ip, req.call_id)
             if key in ringing:
-                counters.outcome(ev.src_ip, outcome_metrics(487, None), ev.ts, ringing.pop(key))
+                flow, row = ringing.pop(key)
+                metrics = outcome_metrics(487, None)
+                counters.outcome(ev.src_ip, metrics, ev.ts, flow)
+                rows.facts[row] = replace(rows.facts[row], ended=ev.ts, metrics=tuple(metrics))
                 stats["outcomes"] += 1
             continue
         static, obs, (caller, callee) = invite_features(req, ev.src_ip, lists)
@@ -269,6 +278,7 @@ async def replay(
         rows.family.append(ev.family)
         rows.profile.append(ev.profile)
         rows.ts.append(ev.ts)
+        due = 0.0 if ev.status == 487 else ev.ts + outcome_delay(ev.status, ev.duration)
         rows.facts.append(
             RowFacts(
                 ev.src_ip,
@@ -277,13 +287,14 @@ async def replay(
                 req.header("user-agent") or "",
                 obs.ua_fingerprint,
                 dialled(req, callee),
+                due,
+                () if ev.status == 487 else tuple(outcome_metrics(ev.status, ev.duration)),
             )
         )
         if ev.status == 487:
-            ringing[ev.src_ip, req.call_id] = obs.flow
+            ringing[ev.src_ip, req.call_id] = (obs.flow, len(rows.facts) - 1)
         else:
             seq += 1
-            due = ev.ts + outcome_delay(ev.status, ev.duration)
             heapq.heappush(pending, (due, seq, ev.src_ip, obs.flow, ev.status, ev.duration))
     await counting.flush()
     stats["outcomes_pending_at_end"] = len(pending) + len(ringing)

@@ -128,9 +128,8 @@ def support_of(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> NDArray[n
 
 def sweeps_of(ds: Dataset, rules: RuleSet) -> list[tuple[str, str]]:
     """Each row's sweep ``(reason, action)`` ("" for none, :func:`antibot.detect.corroboration.judge_flow`)
-    when the rows of ``ds`` (a whole day) are replayed: per flow, whatever the scores; the
-    simulated calls' outcomes are not replayed, so only the extension-count and sequential
-    rules act here (the proxy also counts failures fed back)."""
+    when the rows of ``ds`` (a whole day) are replayed: per flow, whatever the scores, with the
+    simulated calls' outcomes fed back as the proxy learns them."""
     return _replay(ds, np.zeros(len(ds)), rules)[1]
 
 
@@ -148,6 +147,7 @@ def _replay(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> tuple[list[f
         [f.from_number for f in ds.facts],
         neighbour.tolist(),
         rules.sweep,
+        [(f.ended, f.metrics) for f in ds.facts],
     )
 
 

@@ -13,11 +13,14 @@ from antibot.detect.corroboration import (
     RISING_MAX,
     SPREAD,
     SweepPolicy,
+    answered,
     callee_value,
     campaign,
     costly,
+    replay_campaigns,
     replay_support,
     rising_run,
+    self_burst,
     sequential_run,
     support,
     supports,
@@ -152,6 +155,54 @@ def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
     assert d.stats.isolated == 1  # exported as antibot_score_isolated_total
     without = Detector(rules=RuleSet([], corroboration=0.5), model=model, counters=None, clock=lambda: T0)
     assert without.decide(parse(PHONE), addr(PHONE_SRC), 0.0).action is Action.REJECT  # no counters: the score alone
+
+
+def test_a_flow_whose_calls_people_answer_backs_no_high_score() -> None:
+    """A carrier SBC the model scores high on every call: once 5 of its calls in the hour ended,
+    answered and talked through (40 % or more), its high scores are isolated (relayed, never
+    rejected on the score); a dialler whose calls are cancelled or refused stays backed, and a
+    campaign signal backs a score whatever the answers."""
+    assert (
+        support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=10.0, flow_failed_1h=5.0)) == 0.0
+    )
+    assert support(
+        Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=10.0, flow_failed_1h=7.0)
+    ) == pytest.approx(30 / 32)
+    assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=4.0)) == pytest.approx(30 / 32)
+    assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_calls_1h=10.0), signal=True) == 1.0
+    assert answered(Counters(flow_calls_1h=10.0, flow_failed_1h=6.0)) and not answered(Counters(flow_calls_1h=4.0))
+    t = [T0]
+    cases = ((200, 120.0, Action.SUSPECT), (487, None, Action.REJECT), (404, None, Action.REJECT))
+    for status, talk, expected in cases:
+        d = Detector(
+            rules=RuleSet([], corroboration=0.5), model=_always_high(), counters=LocalCounters(), clock=lambda: t[0]
+        )
+        for k in range(12):
+            t[0] = T0 + 30 * k
+            v = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+            d.outcome(v.call_ref, PHONE_SRC, status, talk)
+        t[0] += 30
+        last = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+        assert last.action is expected, status
+        if status == 200:  # isolated: relayed, above the reject threshold marked suspect for the PBX
+            assert last.reasons[0] == "score-isolated"
+
+
+def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:
+    """The evaluation's replay learns each call's outcome at its time, as the proxy does: a
+    high-scoring flow whose calls are answered loses its backing only after the answers came."""
+    rows = [
+        (T0 + 10 * k, "198.51.100.7", "sbc", 0.95, f"1415555{k * 7919 % 10000:04d}", f"1212555{k:04d}", False)
+        for k in range(40)
+    ]
+    answered_late = [(T0 + 10 * k + 1000.0, ("calls",)) for k in range(40)]
+    answered_soon = [(T0 + 10 * k + 5.0, ("calls",)) for k in range(40)]
+    refused = [(T0 + 10 * k + 0.5, ("calls", "failed")) for k in range(40)]
+    late = replay_campaigns(rows, 0.5, outcomes=answered_late)[0]
+    soon = replay_campaigns(rows, 0.5, outcomes=answered_soon)[0]
+    failed = replay_campaigns(rows, 0.5, outcomes=refused)[0]
+    assert min(late[5:]) > 0.5 and min(failed[5:]) > 0.5
+    assert soon[4] > 0.5 and soon[5:] == [0.0] * 35  # 5 calls answered before the 6th INVITE
 
 
 def test_a_listed_costly_number_needs_no_backing() -> None:
@@ -341,6 +392,50 @@ def test_a_sweep_with_a_softphone_user_agent_from_a_busy_address_is_stopped_with
     assert sweep[-1].reason_text.endswith("20 distinct extensions in 60 s from this flow")
     assert d.stats.sweeps == 16
     assert d.decide(parse(_call("02079460001")), addr(SHARED), 0.0).action is Action.RELAY  # the desk phone passes
+
+
+def test_svwar_calling_extensions_as_themselves_is_stopped_at_its_second_invite() -> None:
+    """svwar's habit (From == To, an extension) copied onto a desk phone's User-Agent, from an
+    address with ordinary calls: its second INVITE, next in sequence and within the second,
+    is a sweep. A phone calling itself (voicemail) now and then, or two phones each calling
+    itself within one second but not in sequence, are not."""
+    d = _detector(_low())
+    t = [T0]
+    d.clock = lambda: t[0]
+    for k in range(60):
+        t[0] = T0 + 5 * k
+        assert d.decide(parse(_call(f"0207946{(k * 7919) % 10000:04d}")), addr(SHARED), 0.0).rule is None
+    t[0] = T0 + 400
+    first = d.decide(parse(_call("401", frm="401")), addr(SHARED), 0.0)
+    t[0] += 0.05
+    second = d.decide(parse(_call("402", frm="402")), addr(SHARED), 0.0)
+    assert first.action is Action.RELAY and second.action is Action.REJECT and second.rule == "sweep"
+    assert "extension 402 called as itself" in second.reason_text
+    people = _detector(_low())
+    people.clock = lambda: t[0]
+    for k in range(30):  # voicemail checks: phones calling themselves, some neighbours, a minute apart
+        t[0] = T0 + 1000 + 60 * k
+        ext = str(200 + (k * 13) % 30)
+        assert people.decide(parse(_call(ext, frm=ext)), addr(SHARED), 0.0).rule is None
+    t[0] += 60
+    for ext in ("240", "517"):  # two at once, far apart
+        assert people.decide(parse(_call(ext, frm=ext)), addr(SHARED), 0.0).rule is None
+    assert people.stats.sweeps == 0
+
+
+def test_self_burst_needs_each_of_its_signs() -> None:
+    p = SweepPolicy()
+    burst = Counters(flow_1h=2.0, src_1s=2.0)
+    assert self_burst(burst, "401", "401", 1, p).startswith("extension 401 called as itself")
+    assert self_burst(burst, "401", "401", 0, p) == ""  # not next to the flow's last callee
+    assert self_burst(burst, "1001", "401", 1, p) == ""  # an ordinary caller
+    assert self_burst(Counters(flow_1h=2.0, src_1s=1.0), "401", "401", 1, p) == ""  # alone in its second
+    assert self_burst(Counters(flow_1h=2.0, src_1s=2.0), "4015551234", "4015551234", 1, p) == ""  # not an extension
+    assert self_burst(burst, "401", "401", 1, SweepPolicy(self_calls=False)) == ""
+    assert self_burst(burst, "401", "401", 1, SweepPolicy(enabled=False)) == ""
+    assert sweep_policy({"self_calls": False}).self_calls is False
+    with pytest.raises(ValueError, match="self_calls"):
+        sweep_policy({"self_calls": 1})
 
 
 def test_a_shuffled_extension_sweep_is_stopped_by_its_failures() -> None:

@@ -211,10 +211,11 @@ def test_a_flow_is_counted_apart_from_the_other_flows_of_its_address() -> None:
     for k, obs in enumerate(sweep):
         got = c.observe(obs, T0 + 10 + k)
     c.outcome("192.0.2.1", outcome_metrics(404, None), T0 + 20, "192.0.2.1|fp2")
-    c.outcome("192.0.2.1", outcome_metrics(200, 1.0), T0 + 20, "192.0.2.1|fp2")  # short: not a flow counter
+    c.outcome("192.0.2.1", outcome_metrics(200, 1.0), T0 + 20, "192.0.2.1|fp2")  # hung up at once: failed
+    c.outcome("192.0.2.1", outcome_metrics(200, 90.0), T0 + 20, "192.0.2.1|fp2")  # talked through
     got = c.observe(Observation("192.0.2.1", "x", "404", "", "fp2", "192.0.2.1|fp2", "404", "x"), T0 + 21)
     assert (got.src_60s, got.flow_60s, got.flow_1h, got.flow_high_1h) == (8, 5, 5, 0)
-    assert (got.flow_calls_1h, got.flow_failed_1h, got.src_calls_1h, got.src_short_1h) == (2, 1, 2, 1)
+    assert (got.flow_calls_1h, got.flow_failed_1h, got.src_calls_1h, got.src_short_1h) == (3, 2, 3, 1)
     assert (got.flow_distinct_ext_60s, got.flow_distinct_nbr_1h) == (5, 1)
     assert got.flow_recent_to == ("403", "402", "401", "400")
     assert got.src_recent_to[:4] == ("403", "402", "401", "400") and got.src_recent_to[4] == "442079460011"
