@@ -45,6 +45,9 @@ class Plan:
     hlls: tuple[tuple[str, int, str], ...]  # (metric, window, Observation attribute added)
     keep: int  # recent To numbers kept (0: none)
     fields: tuple[str, ...]  # Counters fields: one per counter, then one per HLL
+    #: An entity's first sync reads Redis's totals back too (False: it only writes, and its
+    #: syncs read once it is seen again; for kinds mostly seen once, a dialled number).
+    read_first: bool = True
 
 
 NO_COUNTS: Final[dict[int, int]] = {}  # shared, never mutated: "nothing in flight"
@@ -155,7 +158,7 @@ class Entity:
 
     __slots__ = (
         *("plan", "value", "counts", "distinct", "recent", "recent_pending", "recent_flight"),
-        *("used", "dirty", "repeat"),
+        *("used", "dirty", "read"),
     )
 
     def __init__(self, plan: Plan, value: str) -> None:
@@ -168,7 +171,7 @@ class Entity:
         self.recent_flight: list[str] = []
         self.used = -math.inf
         self.dirty = False
-        self.repeat = False  # touched again after it was created: its syncs read Redis's totals
+        self.read = plan.read_first  # its syncs read Redis's totals (else from its second INVITE)
 
     def recent_to(self, now: float) -> tuple[str, ...]:
         base = self.recent if now - self.used < RECENT_TTL else ()
@@ -186,8 +189,8 @@ class Delta:
 
     ``counts[i]`` = (amount to this bucket, amount to the previous one) of counter ``i``;
     ``members[i]`` likewise for distinct count ``i``; ``pushed``: To numbers, oldest first.
-    ``read``: bring Redis's totals back; when False (an entity seen once) the store only
-    writes, and :func:`own_totals` stands for the reply.
+    ``read``: bring Redis's totals back; when False (a dialled number seen once) the store
+    only writes, and :func:`own_totals` stands for the reply.
     """
 
     entity: Entity

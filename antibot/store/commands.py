@@ -2,8 +2,8 @@
 
 - :func:`sync_call`: one entity's ``lua/sync.lua`` keys and arguments; :func:`read_totals` reads
   its reply back.
-- :func:`write_commands`: the same counts as plain writes, for an entity seen once;
-  :func:`write_batch` / :func:`write_resp`: the same already in RESP (most of a sync's writes).
+- :func:`write_commands`: the same counts as plain writes, for a number dialled once;
+  :func:`write_batch` / :func:`write_resp`: the same already in RESP.
 - :func:`xadd` and :func:`call_index_commands`: a call-log batch and the admin API's indexes.
 
 :mod:`.hotpath` sends them; the keys are those of :mod:`.keys`.
@@ -113,7 +113,7 @@ def write_batch(batch: Sequence[Delta]) -> tuple[str, int, list[Command]]:
 
 def write_resp(delta: Delta) -> tuple[str, int] | None:
     """:func:`write_commands` already in RESP (``wire.pack`` of them, as text) and how many
-    commands that is, built without the command tuples (an entity seen once is most of a
+    commands that is, built without the command tuples (numbers dialled once are most of a
     sync's writes). None when a member is not ASCII (RESP counts bytes; keys always are ASCII,
     see ``keys.entity_prefix``), or for a source's recent list (sources repeat: their syncs read)."""
     e = delta.entity

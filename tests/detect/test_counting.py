@@ -156,20 +156,25 @@ def test_take_hands_out_at_most_limit_entities_oldest_first() -> None:
     assert [d.entity.value for d in c.take(T0 + 0.03, limit=2)] == ["ua1", "192.0.2.2"]
 
 
-def test_an_entity_seen_once_is_only_written_until_it_comes_back() -> None:
+def test_a_first_sync_reads_back_but_a_dialled_number_seen_once_is_only_written() -> None:
     c = LocalCounters()
     c.observe(OBS, T0)
     first = c.take(T0 + 0.01)
-    assert [d.read for d in first] == [False] * 5  # nothing of Redis's is wanted for them yet
+    kinds = [d.entity.plan.kind for d in first]
+    assert kinds == ["src", "from", "to", "pfx", "ua"]
+    # what other nodes counted is wanted at once, except for a number dialled once so far
+    assert [d.read for d in first] == [k != "to" for k in kinds]
     c.settle(first, [own_totals(d) for d in first])  # the store's stand-in for a reply
     got = c.observe(OBS, T0 + 0.02)  # this node's two calls, the first one settled
-    assert (got.src_60s, got.from_1h, got.src_distinct_to_1h) == (2, 2, 1)
+    assert (got.src_60s, got.from_1h, got.src_distinct_to_1h, got.to_60s) == (2, 2, 1, 2)
     assert got.src_recent_to == ("442079460011",)
     again = c.take(T0 + 0.03)
-    assert [d.read for d in again] == [True] * 5  # seen again: its syncs read Redis's totals
+    assert [d.read for d in again] == [True] * 5  # the number dialled again: its syncs read too
     c.observe(Observation("192.0.2.7", "", "", "", ""), T0 + 0.04)
+    c.observe(Observation("", "", "442079460099", "", ""), T0 + 0.04)
     c.forget(again)  # unsure: read next time, whatever was sent
-    assert sorted(d.read for d in c.take(T0 + 0.05)) == [False, True, True, True, True, True]
+    later = {d.entity.value: d.read for d in c.take(T0 + 0.05)}
+    assert later == {"192.0.2.7": True, "442079460099": False, **{d.entity.value: True for d in again}}
 
 
 def test_own_totals_are_what_redis_holds_of_one_node() -> None:
