@@ -364,9 +364,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("flood.action must be '503' or 'drop'")
     if s.flood_rate <= 0 or s.flood_burst < 1:
         raise ConfigError("flood: need rate > 0 and burst >= 1")
-    schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
-    if s.redis_url is not None and not s.redis_url.startswith(schemes):
-        raise ConfigError("redis_url must start with redis://, rediss://, unix:// or redis+cluster://")
+    schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://", "redis+sentinel://")
+    if s.redis_url is not None and not s.redis_url.startswith((*schemes, "rediss+sentinel://")):
+        raise ConfigError(
+            "redis_url must start with redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://"
+        )
     _validate_store(s)
 
 
