@@ -51,6 +51,7 @@ from .windowed import (
     Entity,
     Plan,
     Totals,
+    stamp,
 )
 
 PLANS: Final = (
@@ -148,6 +149,7 @@ class LocalCounters:
         self.unsure = 0  # entities of batches Redis may or may not have counted (see forget)
         #: Entities forgotten (table full, Redis unreachable) with counts never synced.
         self.evicted_unsynced = 0
+        self._stamp = 0  # the last call stamp given: this node's stamps only rise
 
     def observe(self, obs: Observation, now: float) -> Counters:
         """Count one INVITE under each non-empty entity of ``obs``; its counters, this INVITE
@@ -156,6 +158,12 @@ class LocalCounters:
         recent: tuple[str, ...] = ()
         flow_recent: tuple[str, ...] = ()
         ua_recent: tuple[str, ...] = ()
+        at = 0
+        if obs.to_number:  # the call's place in the recent lists: its time, after this node's earlier calls
+            at = stamp(now)
+            if at <= self._stamp:
+                at = self._stamp + 1
+            self._stamp = at
         for k in range(len(PLANS)):
             plan = PLANS[k]
             value: str = getattr(obs, plan.entity)
@@ -184,7 +192,7 @@ class LocalCounters:
                     flow_recent = e.recent_to(now)
                 if obs.to_number:
                     pushed = e.recent_pending
-                    pushed.append(obs.to_number)
+                    pushed.append((at, obs.to_number))
                     if len(pushed) > plan.keep:  # only the last few stay in Redis's list
                         del pushed[0]
             e.used = now
@@ -345,8 +353,11 @@ class LocalCounters:
                 if len(set(cur)) != len(cur):
                     cur = tuple(set(cur))
                 members.append((cur, prev))
-            e.recent_flight, e.recent_pending = e.recent_pending, []
-            out.append(Delta(e, now, tuple(counts), tuple(members), tuple(e.recent_flight), e.read))
+            flight_to = e.recent_flight = e.recent_pending
+            e.recent_pending = []
+            pushed = tuple([n for _, n in flight_to])
+            pushed_at = tuple([s for s, _ in flight_to])
+            out.append(Delta(e, now, tuple(counts), tuple(members), pushed, e.read, pushed_at))
         return out
 
     def settle(self, batch: Sequence[Delta], totals: Sequence[Totals]) -> None:
@@ -381,6 +392,7 @@ class LocalCounters:
                 d.flight = NO_MEMBERS
             if e.plan.keep:
                 e.recent = tuple(t.recent[: e.plan.keep])
+                e.recent_at = tuple(t.recent_at[: e.plan.keep])
                 e.recent_flight = []
             self.synced += 1
 

@@ -198,3 +198,27 @@ async def test_flush_sends_every_batch_and_stops_at_a_failure(url: str) -> None:
         assert local.pending() == 0 and local.in_sync
     finally:
         await store.close()
+
+
+async def test_two_nodes_share_a_sweep_in_the_order_dialled(url: str, rc: Resp) -> None:
+    """A sweep split over two nodes (even callees on one, odd on the other), one node syncing
+    after each call and the other only at the end: the shared recent list is in the order the
+    callees were dialled, not the order the nodes synced, and ends up as 10 in a row."""
+    store = await Store.connect(url)
+    try:
+        nodes = [LocalCounters(), LocalCounters()]
+        now = [T0]
+        syncs = [CounterSync(store.hot, local, clock=lambda: now[0]) for local in nodes]
+        for ext in range(400, 410):
+            now[0] = T0 + (ext - 400) * 0.02
+            nodes[ext % 2].observe(Observation("192.0.2.9", "", str(ext), "", "fp", "192.0.2.9|fp"), now[0])
+            if ext % 2:
+                await syncs[1].sync()
+        await syncs[0].sync()
+        got = nodes[0].observe(Observation("192.0.2.9", "", "410", "", "fp", "192.0.2.9|fp"), T0 + 0.2)
+        in_order = tuple(str(ext) for ext in range(409, 399, -1))
+        assert got.src_recent_to == in_order and got.flow_recent_to == in_order
+        key = f"{entity_prefix('src', '192.0.2.9')}callees"
+        assert rc("ZCARD", key) == 10 and 0 < rc("TTL", key) <= 3600
+    finally:
+        await store.close()
