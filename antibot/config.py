@@ -112,7 +112,10 @@ class Settings:
     log_level: str = "info"
     # detection
     detect: bool = True
+    #: The mode the config file seeds the shared policy with ([detect] mode).
     mode: str = "enforce"
+    #: This node's own mode (``--mode``): applied over the shared policy's, never written to it.
+    mode_override: str | None = None
     model: str | None = None
     suspect_threshold: float = 0.5
     reject_threshold: float = 0.9
@@ -300,9 +303,11 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
     api = dict(data.get("api", {}))
     if "listen" in api:
         s.api_listen = api["listen"] or None
-    for key in ("mode", "model", "redis_url", "data_dir", "api_listen", "sync_interval"):
+    for key in ("model", "redis_url", "data_dir", "api_listen", "sync_interval"):
         if overrides.get(key) is not None:
             setattr(s, key, overrides[key])
+    if overrides.get("mode") is not None:
+        s.mode_override = overrides["mode"]
     if overrides.get("no_detect"):
         s.detect = False
     if overrides.get("no_api") or s.api_listen in ("", "off", "none"):
@@ -349,6 +354,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("log_level must be debug, info, warning or error")
     if s.mode not in ("enforce", "monitor"):
         raise ConfigError("detect.mode must be 'enforce' or 'monitor'")
+    if s.mode_override not in (None, "enforce", "monitor"):
+        raise ConfigError("--mode must be 'enforce' or 'monitor'")
     if s.isolated_verdict not in ISOLATED_VERDICTS:
         raise ConfigError("detect.isolated_verdict must be 'pass', 'suspect' or 'suspect-above-reject'")
     try:  # the policy compiler's own bounds (thresholds in [0.05, 1], corroboration in [0, 1])
