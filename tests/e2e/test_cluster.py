@@ -3,11 +3,11 @@
 The cluster: three ``redis-server --cluster-enabled yes`` on loopback joined by ``redis-cli
 --cluster create`` (tests/store/redis_cluster.py). Real sipp callers and a sipp PBX. Proven:
 a softphone sweep that one dialler splits across both nodes is let through no more than the
-same sweep on one node plus the INVITEs sent within one sync interval; a policy change made through node A's admin API applies on
-node B within 1 s; the counters are spread over every master. With a replica per master, a
-master killed mid-run (SIGKILL, its replica promoted) loses no call and no policy, and the
-counters go on to the promoted replica; node A runs in monitor mode (``--mode``) and node B
-still enforces the policy edited through A's API.
+same sweep on one node plus the INVITEs sent within one sync interval; a policy change made
+through node A's admin API applies on node B within 1 s; the counters are spread over every
+master. With a replica per master, a master killed mid-run (SIGKILL, its replica promoted)
+loses no call and no policy, and the counters go on to the promoted replica; node A runs in
+monitor mode (``--mode``) and node B still enforces the policy edited through A's API.
 """
 
 from __future__ import annotations
@@ -273,3 +273,6 @@ def test_a_cluster_failover_loses_no_call_and_no_policy(
     robo = _sweep(e2e, "robo-after", b, [("500", "16505550100")], 1, ua="Acme Robo 1.0")
     robo.proc.wait(30)
     assert robo.count("603_Recv") + robo.count("403_Recv") == 1, sipp_failure(robo)
+    watched = _sweep(e2e, "robo-on-a", a, [("500", "16505550101")], 1, ua="Acme Robo 1.0")
+    watched.proc.wait(30)
+    assert _rejected(watched) == 0 and _reached(pbx, "Acme Robo 1.0") == 1, sipp_failure(watched)  # A monitors
