@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--redis-url",
         dest="redis_url",
-        help="external Redis (redis://, unix://; Cluster: redis+cluster://host:port[,...]); default: embedded",
+        help=(
+            "external Redis (redis://, unix://; Cluster: redis+cluster://host:port[,...]; "
+            "Sentinel: redis+sentinel://host:port[,...]/service); default: embedded"
+        ),
     )
     run.add_argument(
         "--sync-interval",

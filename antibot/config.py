@@ -132,7 +132,10 @@ class Settings:
     log_level: str = "info"
     # detection
     detect: bool = True
+    #: The mode the config file seeds the shared policy with ([detect] mode).
     mode: str = "enforce"
+    #: This node's own mode (``--mode``): applied over the shared policy's, never written to it.
+    mode_override: str | None = None
     model: str | None = None
     suspect_threshold: float = 0.5
     reject_threshold: float = 0.9
@@ -335,9 +338,11 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
     api = dict(data.get("api", {}))
     if "listen" in api:
         s.api_listen = api["listen"] or None
-    for key in ("mode", "model", "redis_url", "data_dir", "api_listen", "sync_interval"):
+    for key in ("model", "redis_url", "data_dir", "api_listen", "sync_interval"):
         if overrides.get(key) is not None:
             setattr(s, key, overrides[key])
+    if overrides.get("mode") is not None:
+        s.mode_override = overrides["mode"]
     if overrides.get("no_detect"):
         s.detect = False
     if overrides.get("no_api") or s.api_listen in ("", "off", "none"):
@@ -385,6 +390,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("log_level must be debug, info, warning or error")
     if s.mode not in ("enforce", "monitor"):
         raise ConfigError("detect.mode must be 'enforce' or 'monitor'")
+    if s.mode_override not in (None, "enforce", "monitor"):
+        raise ConfigError("--mode must be 'enforce' or 'monitor'")
     if s.isolated_verdict not in ISOLATED_VERDICTS:
         raise ConfigError("detect.isolated_verdict must be 'pass', 'suspect' or 'suspect-above-reject'")
     try:  # the policy compiler's own bounds (thresholds in [0.05, 1], corroboration in [0, 1])
@@ -400,9 +407,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("flood.action must be '503' or 'drop'")
     if s.flood_rate <= 0 or s.flood_burst < 1:
         raise ConfigError("flood: need rate > 0 and burst >= 1")
-    schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
-    if s.redis_url is not None and not s.redis_url.startswith(schemes):
-        raise ConfigError("redis_url must start with redis://, rediss://, unix:// or redis+cluster://")
+    schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://", "redis+sentinel://")
+    if s.redis_url is not None and not s.redis_url.startswith((*schemes, "rediss+sentinel://")):
+        raise ConfigError(
+            "redis_url must start with redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://"
+        )
     _validate_store(s)
 
 

@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--redis-url",
         dest="redis_url",
         required=True,
-        help="Redis the proxies use (redis://, unix://, redis+cluster://)",
+        help="Redis the proxies use (redis://, unix://, redis+cluster://, redis+sentinel://)",
     )
     p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"HOST:PORT to serve on (default {DEFAULT_LISTEN})")
     p.add_argument("--model", help="model file (its .card.json beside it) or the card; default: the shipped model")

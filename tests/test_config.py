@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from antibot.config import SYNC_EMBEDDED, SYNC_SHARED, ConfigError, load, parse_listen, parse_upstream
+from antibot.run.policy import build_rules, seed_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -241,6 +242,7 @@ RENAMED = {
     "flood_action": ("flood", "action"),
     "rules": ("rule", ""),
     "api_listen": ("api", "listen"),
+    "mode_override": ("detect", "mode"),  # --mode: the flag side of detect.mode, this node's own
     **{
         f"tls_{key}": ("tls", key)
         for key in ("cert", "key", "ca", "require_client_cert", "min_version", "handshake_timeout", "upstream_ca")
@@ -349,3 +351,15 @@ def test_config_check_validates_without_starting_anything(tmp_path: Path) -> Non
     cfg.write_text("[[rule]]\nid = 'x'\nphase = 'allow'\ncidr = ['10.0.0.0/8']\n")  # the rules are compiled too
     assert "rule x: unknown field(s) cidr" in check(cfg).stderr
     assert list(tmp_path.iterdir()) == [cfg]  # nothing created (no data directory, no route key)
+
+
+def test_the_mode_flag_is_this_nodes_override_not_the_seeded_mode(tmp_path: Path) -> None:
+    cfg = tmp_path / "monitor.toml"
+    cfg.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[detect]\nmode = "monitor"\n')
+    assert (load(str(cfg), {}).mode, load(str(cfg), {}).mode_override) == ("monitor", None)  # seeds the policy
+    flagged = load(str(cfg), {"mode": "enforce"})
+    assert (flagged.mode, flagged.mode_override) == ("monitor", "enforce")
+    assert (
+        seed_doc(flagged)["mode"] == "monitor"
+        and build_rules(seed_doc(flagged), flagged.mode_override).mode == "enforce"
+    )

@@ -11,11 +11,13 @@ instead of a round trip per INVITE.
 What that trades, knowingly:
 
 - The first INVITE of an entity this node has not seen (or forgot: at most ``max_entities``
-  are kept, least recently used first out) is counted with this node's knowledge only, and
-  its first sync only writes (:attr:`Delta.read` is False): most such entities (a caller ID,
-  a dialled number) are never seen again, and reading Redis's totals back for them cost the
-  proxy and Redis as much again. Redis's view arrives with the sync after the entity's
-  second INVITE on this node, some tens of milliseconds after it.
+  are kept, least recently used first out) is counted with this node's knowledge only. Its
+  first sync writes and reads Redis's totals back in the same batch, so what the other
+  nodes counted arrives within one sync interval, before most second INVITEs (a campaign
+  split across nodes is seen as one that fast). Dialled numbers are the exception
+  (``Plan.read_first`` False): most are called once, and reading each back would cost the
+  proxy and Redis as much again, so their first sync only writes (:attr:`Delta.read` False)
+  and Redis's view arrives with the sync after the number's second INVITE on this node.
 - Distinct counts are the HyperLogLog estimate at the last sync plus the members this node
   added since that the sync did not already report (members known to be counted are
   remembered per entity, up to :data:`.windowed.SEEN_MAX`).
@@ -49,6 +51,7 @@ from .windowed import (
     Entity,
     Plan,
     Totals,
+    stamp,
 )
 
 PLANS: Final = (
@@ -74,7 +77,7 @@ PLANS: Final = (
         0,
         ("from_60s", "from_1h", "from_distinct_to_60s", "from_distinct_to_1h", "from_distinct_src_1h"),
     ),
-    Plan("to", "to_number", (("inv", 60), ("inv", 3600)), (), 0, ("to_60s", "to_1h")),
+    Plan("to", "to_number", (("inv", 60), ("inv", 3600)), (), 0, ("to_60s", "to_1h"), read_first=False),
     Plan("pfx", "to_prefix", (("inv", 60), ("inv", 3600)), (), 0, ("prefix_60s", "prefix_1h")),
     Plan(
         "ua",
@@ -146,6 +149,7 @@ class LocalCounters:
         self.unsure = 0  # entities of batches Redis may or may not have counted (see forget)
         #: Entities forgotten (table full, Redis unreachable) with counts never synced.
         self.evicted_unsynced = 0
+        self._stamp = 0  # the last call stamp given: this node's stamps only rise
 
     def observe(self, obs: Observation, now: float) -> Counters:
         """Count one INVITE under each non-empty entity of ``obs``; its counters, this INVITE
@@ -154,6 +158,12 @@ class LocalCounters:
         recent: tuple[str, ...] = ()
         flow_recent: tuple[str, ...] = ()
         ua_recent: tuple[str, ...] = ()
+        at = 0
+        if obs.to_number:  # the call's place in the recent lists: its time, after this node's earlier calls
+            at = stamp(now)
+            if at <= self._stamp:
+                at = self._stamp + 1
+            self._stamp = at
         for k in range(len(PLANS)):
             plan = PLANS[k]
             value: str = getattr(obs, plan.entity)
@@ -182,7 +192,7 @@ class LocalCounters:
                     flow_recent = e.recent_to(now)
                 if obs.to_number:
                     pushed = e.recent_pending
-                    pushed.append(obs.to_number)
+                    pushed.append((at, obs.to_number))
                     if len(pushed) > plan.keep:  # only the last few stay in Redis's list
                         del pushed[0]
             e.used = now
@@ -259,7 +269,7 @@ class LocalCounters:
             while len(entities) >= self.max_entities:
                 self._evict()
         else:
-            e.repeat = True
+            e.read = True
         entities[key] = e  # most recently used last
         if not e.dirty:
             e.dirty = True
@@ -344,8 +354,11 @@ class LocalCounters:
                 if len(set(cur)) != len(cur):
                     cur = tuple(set(cur))
                 members.append((cur, prev))
-            e.recent_flight, e.recent_pending = e.recent_pending, []
-            out.append(Delta(e, now, tuple(counts), tuple(members), tuple(e.recent_flight), e.repeat))
+            flight_to = e.recent_flight = e.recent_pending
+            e.recent_pending = []
+            pushed = tuple([n for _, n in flight_to])
+            pushed_at = tuple([s for s, _ in flight_to])
+            out.append(Delta(e, now, tuple(counts), tuple(members), pushed, e.read, pushed_at))
         return out
 
     def settle(self, batch: Sequence[Delta], totals: Sequence[Totals]) -> None:
@@ -380,6 +393,7 @@ class LocalCounters:
                 d.flight = NO_MEMBERS
             if e.plan.keep:
                 e.recent = tuple(t.recent[: e.plan.keep])
+                e.recent_at = tuple(t.recent_at[: e.plan.keep])
                 e.recent_flight = []
             self.synced += 1
 
@@ -396,7 +410,7 @@ class LocalCounters:
             for d in e.distinct:
                 d.flight = NO_MEMBERS
             e.recent_flight = []
-            e.repeat = True  # its next sync reads, whatever this one did
+            e.read = True  # its next sync reads, whatever this one did
             self.unsure += 1
             if self._owns(e):
                 self._requeue(e)  # synced next time, to bring back Redis's totals

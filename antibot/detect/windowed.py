@@ -16,7 +16,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final
 
-#: To numbers kept per source for the sequential-dialling feature, and how long (s).
+#: To numbers kept per source for the sequential-dialling feature, and how long (s). Every
+#: recent list is in call-time order, whichever node synced first (a sorted set in Redis).
 RECENT_TO: Final = 10
 RECENT_TTL: Final = 3600
 #: To numbers kept per User-Agent fingerprint across its addresses: enough to find one
@@ -45,6 +46,9 @@ class Plan:
     hlls: tuple[tuple[str, int, str], ...]  # (metric, window, Observation attribute added)
     keep: int  # recent To numbers kept (0: none)
     fields: tuple[str, ...]  # Counters fields: one per counter, then one per HLL
+    #: An entity's first sync reads Redis's totals back too (False: it only writes, and its
+    #: syncs read once it is seen again; for kinds mostly seen once, a dialled number).
+    read_first: bool = True
 
 
 NO_COUNTS: Final[dict[int, int]] = {}  # shared, never mutated: "nothing in flight"
@@ -154,8 +158,8 @@ class Entity:
     """One counted entity (a source, caller, callee, prefix or User-Agent) of one :class:`Plan`."""
 
     __slots__ = (
-        *("plan", "value", "counts", "distinct", "recent", "recent_pending", "recent_flight"),
-        *("used", "dirty", "repeat"),
+        *("plan", "value", "counts", "distinct", "recent", "recent_at", "recent_pending", "recent_flight"),
+        *("used", "dirty", "read"),
     )
 
     def __init__(self, plan: Plan, value: str) -> None:
@@ -164,19 +168,26 @@ class Entity:
         self.counts = [Count(w) for _, w in plan.counters]
         self.distinct = [Distinct(w) for _, w, _ in plan.hlls]
         self.recent: tuple[str, ...] = ()  # Redis's list at the last sync, newest first
-        self.recent_pending: list[str] = []  # pushed since, oldest first
-        self.recent_flight: list[str] = []
+        self.recent_at: tuple[int, ...] = ()  # their call stamps (:func:`stamp`), when Redis gave them
+        self.recent_pending: list[tuple[int, str]] = []  # (stamp, To number) pushed since, oldest first
+        self.recent_flight: list[tuple[int, str]] = []
         self.used = -math.inf
         self.dirty = False
-        self.repeat = False  # touched again after it was created: its syncs read Redis's totals
+        self.read = plan.read_first  # its syncs read Redis's totals (else from its second INVITE)
 
     def recent_to(self, now: float) -> tuple[str, ...]:
+        """The recent To numbers, newest first: Redis's list at the last sync (every node's)
+        merged by call time with this node's calls not synced yet, most often all newer."""
         base = self.recent if now - self.used < RECENT_TTL else ()
         if not self.recent_pending and not self.recent_flight:
             return base
         newer = [*self.recent_flight, *self.recent_pending]
+        at = self.recent_at
+        if base and len(at) == len(base) and newer[0][0] < at[0]:  # another node's call is newer
+            merged = sorted([*zip(at, base, strict=True), *newer], reverse=True)
+            return tuple([n for _, n in merged[: self.plan.keep]])
         newer.reverse()
-        return (*newer, *base)[: self.plan.keep]
+        return (*[n for _, n in newer], *base)[: self.plan.keep]
 
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
@@ -185,9 +196,10 @@ class Delta:
     """What one entity adds to Redis in one sync, bucketed at the sync's ``now``.
 
     ``counts[i]`` = (amount to this bucket, amount to the previous one) of counter ``i``;
-    ``members[i]`` likewise for distinct count ``i``; ``pushed``: To numbers, oldest first.
-    ``read``: bring Redis's totals back; when False (an entity seen once) the store only
-    writes, and :func:`own_totals` stands for the reply.
+    ``members[i]`` likewise for distinct count ``i``; ``pushed``: To numbers, oldest first,
+    and ``pushed_at`` their call stamps (:func:`stamp`). ``read``: bring Redis's totals back;
+    when False (a dialled number seen once) the store only writes, and :func:`own_totals`
+    stands for the reply.
     """
 
     entity: Entity
@@ -196,6 +208,7 @@ class Delta:
     members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
     pushed: tuple[str, ...]
     read: bool
+    pushed_at: tuple[int, ...]
 
     def __init__(
         self,
@@ -205,6 +218,7 @@ class Delta:
         members: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
         pushed: tuple[str, ...],
         read: bool = True,
+        pushed_at: tuple[int, ...] = (),
     ) -> None:
         self.entity = entity
         self.now = now
@@ -212,31 +226,46 @@ class Delta:
         self.members = members
         self.pushed = pushed
         self.read = read
+        # one stamp per pushed number; made up from ``now`` (in order, the last at now) when not given
+        if len(pushed_at) != len(pushed):
+            last = stamp(now)
+            pushed_at = tuple(range(last - len(pushed) + 1, last + 1))
+        self.pushed_at = pushed_at
 
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Totals:
     """Redis's reply for one :class:`Delta`: per counter (this bucket, previous), per distinct
-    count (union of both buckets, this bucket alone), and the recent list, newest first."""
+    count (union of both buckets, this bucket alone), the recent list, newest first, and its
+    call stamps (``recent_at``, empty when unknown: then older than any call not synced)."""
 
     counts: Sequence[tuple[int, int]]
     distinct: Sequence[tuple[int, int]]
     recent: Sequence[str]
+    recent_at: Sequence[int]
 
     def __init__(
         self,
         counts: Sequence[tuple[int, int]],
         distinct: Sequence[tuple[int, int]],
         recent: Sequence[str],
+        recent_at: Sequence[int] = (),
     ) -> None:
         self.counts = counts
         self.distinct = distinct
         self.recent = recent
+        self.recent_at = recent_at
 
 
 def own_totals(delta: Delta) -> Totals:
     """The totals of a write-only sync: this node's counts alone (all Redis has of an entity
     no other node counted; on one node, exactly Redis's reply)."""
     distinct = [(len({*cur, *prev}), len(set(cur))) for cur, prev in delta.members]
-    return Totals(delta.counts, distinct, delta.pushed[::-1])
+    return Totals(delta.counts, distinct, delta.pushed[::-1], delta.pushed_at[::-1])
+
+
+def stamp(now: float) -> int:
+    """A call's time as the recent lists order it: microseconds (exact in a Redis sorted set's
+    double score until the year 2255)."""
+    return int(now * 1_000_000)

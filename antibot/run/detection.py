@@ -38,6 +38,7 @@ class Detection:
         url: str,
         policy: dict[str, Any] | None = None,
         max_calls: int = CALLS_TIMED,
+        mode_override: str | None = None,
     ) -> None:
         self.detector = detector
         self.store = store
@@ -47,6 +48,8 @@ class Detection:
         self.url = url
         #: The policy document the rules were built from (republished if Redis loses it).
         self.policy: dict[str, Any] = policy if policy is not None else default_doc()
+        #: This node's ``--mode``, applied over the shared policy's (None: the policy's).
+        self.mode_override = mode_override
         #: The runner's ``on_outcome`` hook: calls' outcomes (answered calls timed) to the detector.
         self.outcomes = OutcomeFeed(detector, limit=max_calls)
         self.task = calllog.start()
@@ -120,7 +123,7 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
             await asyncio.to_thread(embedded.stop)
         hint = " (raise store.redis_maxmemory)" if embedded is not None and "maxmemory" in str(exc) else ""
         raise ConfigError(f"cannot read the policy from Redis: {exc}{hint}") from None
-    rules = build_rules(stored or doc)
+    rules = build_rules(stored or doc, s.mode_override)
     counters = LocalCounters()
     detector = Detector(
         rules=rules,
@@ -132,4 +135,4 @@ async def start_detection(s: Settings, model_path: Path | None) -> Detection:
         reject_phrase=s.reject_phrase,
     )
     sync = CounterSync(store.hot, counters, interval=s.counter_sync_interval(), timeout=s.store_timeout)
-    return Detection(detector, store, sync, calllog, embedded, url, stored or doc, s.max_calls)
+    return Detection(detector, store, sync, calllog, embedded, url, stored or doc, s.max_calls, s.mode_override)

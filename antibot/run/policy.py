@@ -2,7 +2,10 @@
 
 The config's document (:func:`seed_doc`, compiled by :func:`build_rules`) seeds Redis the first
 time with detection (the admin API owns it afterwards); with ``--no-detect`` it is the whole
-policy, applied by :class:`antibot.detect.unscored.UnscoredRules`. With the admin API, the API and
+policy, applied by :class:`antibot.detect.unscored.UnscoredRules`. A node's ``--mode`` is its
+own: :func:`build_rules` applies it over the document's mode, and it is never part of a
+document written to Redis (seeded or republished), so one node in monitor mode leaves the
+others enforcing. The admin API's settings endpoint changes the shared mode. With the admin API, the API and
 every proxy share one Redis: a policy change is published on a channel and :func:`follow_policy`
 rebuilds this process's rules from the stored document (well within a second), with no restart.
 """
@@ -22,13 +25,14 @@ from ..detect.rules import RuleError, RuleSet
 if TYPE_CHECKING:
     from .detection import Detection
 
-__all__ = ["build_rules", "follow_policy", "seed_doc"]
+__all__ = ["build_rules", "follow_policy", "seed_doc", "with_mode"]
 
 log = logging.getLogger("antibot")
 
 
 def seed_doc(s: Settings) -> dict[str, Any]:
-    """The policy document the config file describes (used when Redis holds none yet)."""
+    """The policy document the config file describes (used when Redis holds none yet); its
+    mode is the config file's, not this node's ``--mode``."""
     doc = default_doc()
     doc.update(
         mode=s.mode,
@@ -54,11 +58,17 @@ def seed_doc(s: Settings) -> dict[str, Any]:
     return doc
 
 
-def build_rules(doc: dict[str, Any]) -> RuleSet:
+def build_rules(doc: dict[str, Any], mode: str | None = None) -> RuleSet:
+    """This node's rules: ``doc`` compiled, in ``mode`` when given (its ``--mode``)."""
     try:
-        return ruleset_from_doc(doc)
+        return ruleset_from_doc(with_mode(doc, mode))
     except RuleError as exc:
         raise ConfigError(f"rules: {exc}") from None
+
+
+def with_mode(doc: dict[str, Any], mode: str | None) -> dict[str, Any]:
+    """``doc`` as this node applies it: a copy in ``mode``, or ``doc`` itself when None."""
+    return doc if mode is None else {**doc, "mode": mode}
 
 
 #: Seconds between checks that Redis still holds the running policy (a Redis restarted empty or
@@ -103,7 +113,7 @@ async def follow_policy(detection: Detection, check_every: float = POLICY_CHECK_
             if doc == detection.policy:
                 return
             try:
-                detector.rules = ruleset_from_doc(doc)
+                detector.rules = ruleset_from_doc(with_mode(doc, detection.mode_override))
             except RuleError as exc:
                 log.error("stored policy refused; keeping the previous rules", extra={"error": str(exc)})
                 return

@@ -118,7 +118,9 @@ class Runtime:
         core = self.core = build_core(s, self.worker)
         tcp_limits = build_tcp_limits(s)  # first: the embedded Redis inherits the raised RLIMIT_NOFILE
         # Without detection the config's policy is the whole policy (no Redis, no admin API).
-        unscored = UnscoredRules(build_rules(seed_doc(s)), reason_prefix=s.reason_prefix, reject_phrase=s.reject_phrase)
+        unscored = UnscoredRules(
+            build_rules(seed_doc(s), s.mode_override), reason_prefix=s.reason_prefix, reject_phrase=s.reject_phrase
+        )
         decide: Decide = unscored.decide
         on_outcome: Callable[[CallOutcome], None] | None = None
         if s.detect:
@@ -154,7 +156,7 @@ class Runtime:
             extra={
                 "upstreams": ",".join(u.uri for u in s.upstreams),
                 "detect": s.detect,
-                "mode": s.mode,
+                "mode": s.mode_override or s.mode,
                 **({"pid": os.getpid(), "own_port": self.worker.port} if self.worker is not None else {}),
             },
         )

@@ -2,8 +2,8 @@
 
 - :func:`sync_call`: one entity's ``lua/sync.lua`` keys and arguments; :func:`read_totals` reads
   its reply back.
-- :func:`write_commands`: the same counts as plain writes, for an entity seen once;
-  :func:`write_batch` / :func:`write_resp`: the same already in RESP (most of a sync's writes).
+- :func:`write_commands`: the same counts as plain writes, for a number dialled once;
+  :func:`write_batch` / :func:`write_resp`: the same already in RESP.
 - :func:`xadd` and :func:`call_index_commands`: a call-log batch and the admin API's indexes.
 
 :mod:`.hotpath` sends them; the keys are those of :mod:`.keys`.
@@ -22,6 +22,7 @@ from .keys import (
     CALL_REF_MAX,
     CALLS_STREAM,
     OUTCOME_PREFIX,
+    RECENT,
     STATS_PREFIX,
     STATS_TTL,
     TOP_KEEP,
@@ -57,9 +58,18 @@ def sync_call(delta: Delta) -> Call:
         keys += (f"{name}{bucket}", f"{name}{bucket - 1}")
         args += (ttl, ttl - w, len(added), len(added_prev), *added, *added_prev)
     if plan.keep:
-        keys.append(f"{tag}recent")
-        args += (RECENT_TTL, len(delta.pushed), *delta.pushed)
+        keys.append(f"{tag}{RECENT}")
+        args += (RECENT_TTL, len(delta.pushed), *_scored(delta))
     return keys, args
+
+
+def _scored(delta: Delta) -> list[str | int]:
+    """The pushed To numbers as sorted-set score and member pairs: the call stamp, and
+    ``<stamp>:<number>`` (a number dialled twice stays twice)."""
+    out: list[str | int] = []
+    for at, number in zip(delta.pushed_at, delta.pushed, strict=True):
+        out += (at, f"{at}:{number}")
+    return out
 
 
 def write_commands(delta: Delta) -> list[Command]:
@@ -84,8 +94,9 @@ def write_commands(delta: Delta) -> list[Command]:
         if added_prev:
             out += (("PFADD", f"{name}{bucket - 1}", *added_prev), ("EXPIRE", f"{name}{bucket - 1}", ttl - w))
     if plan.keep and delta.pushed:
-        key = f"{tag}recent"
-        out += (("LPUSH", key, *delta.pushed), ("LTRIM", key, 0, plan.keep - 1), ("EXPIRE", key, RECENT_TTL))
+        key = f"{tag}{RECENT}"
+        out += (("ZADD", key, *_scored(delta)), ("ZREMRANGEBYRANK", key, 0, -plan.keep - 1))
+        out.append(("EXPIRE", key, RECENT_TTL))
     return out
 
 
@@ -113,7 +124,7 @@ def write_batch(batch: Sequence[Delta]) -> tuple[str, int, list[Command]]:
 
 def write_resp(delta: Delta) -> tuple[str, int] | None:
     """:func:`write_commands` already in RESP (``wire.pack`` of them, as text) and how many
-    commands that is, built without the command tuples (an entity seen once is most of a
+    commands that is, built without the command tuples (numbers dialled once are most of a
     sync's writes). None when a member is not ASCII (RESP counts bytes; keys always are ASCII,
     see ``keys.entity_prefix``), or for a source's recent list (sources repeat: their syncs read)."""
     e = delta.entity
@@ -173,11 +184,19 @@ def _hll(key: str, added: tuple[str, ...], ttl: int) -> str | None:
 
 
 def read_totals(reply: Any) -> Totals:
+    """``lua/sync.lua``'s reply; its recent list's members are ``<stamp>:<number>``, newest first."""
     counts, distinct, recent = reply
+    numbers: list[str] = []
+    stamps: list[int] = []
+    for member in recent:
+        at, _, number = str(member).partition(":")
+        stamps.append(int(at))
+        numbers.append(number)
     return Totals(
         [(int(counts[i]), int(counts[i + 1])) for i in range(0, len(counts), 2)],
         [(int(distinct[i]), int(distinct[i + 1])) for i in range(0, len(distinct), 2)],
-        [str(x) for x in recent],
+        numbers,
+        stamps,
     )
 
 

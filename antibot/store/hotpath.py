@@ -4,8 +4,9 @@
 - :class:`CounterSync`: what the node's :class:`~antibot.detect.counting.LocalCounters`
   counted, added to Redis every ``interval`` seconds and the totals brought back
   (``lua/sync.lua``, one call per active entity, all in one write; each call touches only its
-  entity's hash tag, so Redis Cluster can run it). An entity seen once (``Delta.read`` False)
-  is only written, with plain commands. The one way counts reach Redis.
+  entity's hash tag, so Redis Cluster can run it), an entity's first sync included. A
+  dialled number seen once (``Delta.read`` False) is only written, with plain commands. The
+  one way counts reach Redis.
 - :class:`ReplaySync`: the same on a replayed clock, for training and evaluation.
 
 Redis failures raise :class:`StoreError`; after NOSCRIPT (a restarted or flushed Redis) the

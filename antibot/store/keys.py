@@ -3,8 +3,9 @@
 Counters (every key of one script call shares its entity's Redis Cluster hash tag)::
 
     ab:{<kind>:<value>}:<metric>:<window>:<bucket>    kind: src | from | to | pfx | ua | flow
-    ab:{src:<ip>}:recent                              the last To numbers this source dialled
-    ab:{flow:<ip>|<fp>}:recent                        ... and this flow (source + UA fingerprint)
+    ab:{src:<ip>}:callees                             the last To numbers this source dialled
+    ab:{flow:<ip>|<fp>}:callees                       ... this flow (source + UA fingerprint)
+    ab:{ua:<fp>}:callees                              ... and this User-Agent fingerprint
     ab:calls                                          the call log stream
 
 ``metric`` is ``inv`` (INVITEs), ``dto`` (HyperLogLog of To numbers), ``dsrc`` (HyperLogLog
@@ -12,7 +13,9 @@ of source IPs), ``dext``/``dnbr`` (a flow's HyperLogLogs of extension-like calle
 neighbour-spoofed caller IDs), ``high`` (high scores) or ``calls``/``failed``/``short``
 (outcomes); ``window`` is ``1s``, ``10s``, ``60s`` or ``1h``; ``bucket`` is ``floor(now / W)``
 for the caller's ``now``, never Redis's clock. A bucket's keys expire when it stops being the
-"previous" bucket (at most 2 W after it began); ``recent`` expires 1 h after the last push.
+"previous" bucket (at most 2 W after it began). ``callees`` is a sorted set scored by call
+time (microseconds, the caller's clock), members ``<time>:<number>``, trimmed to the newest
+few: the order dialled, whichever node synced first; it expires 1 h after the last push.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Final
 from urllib.parse import quote
 
 CALLS_STREAM: Final = "ab:calls"
+#: An entity's recent To numbers, after its hash tag (see the module text).
+RECENT: Final = "callees"
 #: Operator feedback: call ref -> JSON ``{"label": 0|1, "features": {name: value}}``.
 FEEDBACK_HASH: Final = "ab:{admin}:feedback"
 WINDOWS: Final = {1: "1s", 10: "10s", 60: "60s", 3600: "1h"}

@@ -46,6 +46,7 @@ from .keys import (
     TOP_PREFIX,
     entity_prefix,
 )
+from .sentinel import SentinelUrl, is_sentinel_url
 from .wire import Target, Wire
 
 __all__ = ["Store", "StoreError", "entity_prefix", "wire_target"]
@@ -114,7 +115,9 @@ class Store:
     @classmethod
     async def connect(cls, url: str, *, timeout: float = 1.0) -> Store:
         """Connect to ``redis://``, ``rediss://`` or ``unix://`` URL and load the Lua scripts;
-        ``redis+cluster://host:port[,host:port...]`` (``rediss+cluster://``) is a Redis Cluster.
+        ``redis+cluster://host:port[,host:port...]`` (``rediss+cluster://``) is a Redis Cluster,
+        ``redis+sentinel://host:port[,host:port...]/service`` a master found through Sentinel
+        (:mod:`.sentinel`).
 
         Failures are fast: ``timeout`` seconds per socket operation (and the SIP path's default
         deadline), one immediate retry on a dropped connection, no backoff (the SIP path fails
@@ -122,6 +125,8 @@ class Store:
         """
         if is_cluster_url(url):
             return await cls._connect_cluster(url, timeout)
+        if is_sentinel_url(url):
+            return await cls._connect_sentinel(url, timeout)
         options: dict[str, Any] = dict(parse_url(url))
         options["connection_class"] = _FAST_CONNECTIONS[options.get("connection_class", Connection)]
         pool = ConnectionPool(
@@ -166,6 +171,37 @@ class Store:
         except RedisError as exc:
             await store.close()
             raise StoreError(f"redis cluster: {exc}") from exc
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    @classmethod
+    async def _connect_sentinel(cls, url: str, timeout: float) -> Store:
+        parts = SentinelUrl.parse(url)
+        sentinel = parts.client(timeout)
+        client = sentinel.master_for(
+            parts.service,
+            redis_class=Redis,
+            username=parts.username,
+            password=parts.password,
+            db=parts.db,
+            ssl=parts.tls,
+            decode_responses=True,
+            encoding_errors="surrogatepass",
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+
+        async def master() -> Target:
+            return await parts.master(sentinel)
+
+        wire = Wire(Target(), timeout=timeout, connect_timeout=timeout, resolve=master)
+        store = cls(client, wire)
+        try:
+            await wire.connect()
+            await store._hot.load_scripts()
         except BaseException:
             await store.close()
             raise

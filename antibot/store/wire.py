@@ -13,6 +13,8 @@ protocol callback (which never awaits) and handed to the waiting futures in FIFO
 - **Reconnects**: a lost connection fails what is pending; the next request reconnects (one
   attempt at a time, no more often than every ``retry_after`` seconds; in between, requests
   fail at once), so callers degrade instead of waiting.
+- **Sentinel**: with ``resolve``, the target is asked for before each connection (the
+  current master), so a reconnect after a failover reaches the promoted replica.
 - **Backlog**: at most ``max_pending`` requests wait; beyond that requests fail at once.
 
 Only this module and :mod:`antibot.store.redis` talk to Redis.
@@ -24,7 +26,7 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -112,8 +114,11 @@ class Wire:
         retry_after: float = 0.5,
         dead_after: float = 5.0,
         max_pending: int = 10_000,
+        resolve: Callable[[], Awaitable[Target]] | None = None,
     ) -> None:
         self.target = target
+        #: Asked for the target before each connection (a Sentinel's current master), if set.
+        self.resolve = resolve
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retry_after = retry_after
@@ -274,6 +279,8 @@ class Wire:
         t = self.target
         try:
             async with asyncio.timeout(timeout):
+                if self.resolve is not None:
+                    self.target = t = await self.resolve()
                 if t.path is not None:
                     _, proto = await loop.create_unix_connection(lambda: _Protocol(self), t.path)
                 else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from antibot.detect.counting import FLOW_PLAN, PLANS, LocalCounters, outcome_metrics
@@ -12,8 +14,13 @@ T0 = 472_222 * 3600.0  # a multiple of every window
 OBS = Observation("192.0.2.1", "alice", "442079460011", "44207", "ua1")
 
 
-def totals(counts: list[tuple[int, int]], distinct: list[tuple[int, int]], recent: list[str] = ()) -> Totals:  # type: ignore[assignment]
-    return Totals(counts, distinct, list(recent))
+def totals(
+    counts: Sequence[tuple[int, int]],
+    distinct: Sequence[tuple[int, int]],
+    recent: Sequence[str] = (),
+    recent_at: Sequence[int] = (),
+) -> Totals:
+    return Totals(counts, distinct, list(recent), list(recent_at))
 
 
 def settle_all(c: LocalCounters, now: float, scale: int = 0) -> None:
@@ -156,20 +163,25 @@ def test_take_hands_out_at_most_limit_entities_oldest_first() -> None:
     assert [d.entity.value for d in c.take(T0 + 0.03, limit=2)] == ["ua1", "192.0.2.2"]
 
 
-def test_an_entity_seen_once_is_only_written_until_it_comes_back() -> None:
+def test_a_first_sync_reads_back_but_a_dialled_number_seen_once_is_only_written() -> None:
     c = LocalCounters()
     c.observe(OBS, T0)
     first = c.take(T0 + 0.01)
-    assert [d.read for d in first] == [False] * 5  # nothing of Redis's is wanted for them yet
+    kinds = [d.entity.plan.kind for d in first]
+    assert kinds == ["src", "from", "to", "pfx", "ua"]
+    # what other nodes counted is wanted at once, except for a number dialled once so far
+    assert [d.read for d in first] == [k != "to" for k in kinds]
     c.settle(first, [own_totals(d) for d in first])  # the store's stand-in for a reply
     got = c.observe(OBS, T0 + 0.02)  # this node's two calls, the first one settled
-    assert (got.src_60s, got.from_1h, got.src_distinct_to_1h) == (2, 2, 1)
+    assert (got.src_60s, got.from_1h, got.src_distinct_to_1h, got.to_60s) == (2, 2, 1, 2)
     assert got.src_recent_to == ("442079460011",)
     again = c.take(T0 + 0.03)
-    assert [d.read for d in again] == [True] * 5  # seen again: its syncs read Redis's totals
+    assert [d.read for d in again] == [True] * 5  # the number dialled again: its syncs read too
     c.observe(Observation("192.0.2.7", "", "", "", ""), T0 + 0.04)
+    c.observe(Observation("", "", "442079460099", "", ""), T0 + 0.04)
     c.forget(again)  # unsure: read next time, whatever was sent
-    assert sorted(d.read for d in c.take(T0 + 0.05)) == [False, True, True, True, True, True]
+    later = {d.entity.value: d.read for d in c.take(T0 + 0.05)}
+    assert later == {"192.0.2.7": True, "442079460099": False, **{d.entity.value: True for d in again}}
 
 
 def test_own_totals_are_what_redis_holds_of_one_node() -> None:
@@ -235,3 +247,31 @@ def test_a_flow_syncs_like_every_entity() -> None:
     c.settle(batch, [own_totals(d) for d in batch])
     got = c.observe(obs, T0 + 0.02)
     assert (got.flow_60s, got.flow_failed_1h, got.flow_recent_to) == (2, 1, ("400",))
+
+
+def test_recent_callees_are_in_the_order_dialled_whichever_node_synced_first() -> None:
+    """Another node's call, synced while an earlier one of this node's was not yet: the recent
+    list merges both by call time, so a sweep split across nodes stays a run."""
+    c = LocalCounters()
+    sweep = Observation("192.0.2.1", "", "400", "", "fp", "192.0.2.1|fp")
+    c.observe(sweep, T0)
+    batch = c.take(T0 + 0.01)
+    c.observe(Observation("192.0.2.1", "", "402", "", "fp", "192.0.2.1|fp"), T0 + 0.02)  # not synced yet
+    src = next(d for d in batch if d.entity.plan is PLANS[0])
+    assert src.pushed == ("400",) and src.pushed_at == (int(T0 * 1_000_000),)
+    # Redis: this node's 400, and 401 then 403 that another node dialled around this node's 402
+    at = [int((T0 + dt) * 1_000_000) for dt in (0.03, 0.015, 0.0)]
+    c.settle(batch, [totals(d.counts, [(1, 1)] * len(d.members), ["403", "401", "400"], at) for d in batch])
+    got = c.observe(Observation("192.0.2.1", "", "404", "", "fp", "192.0.2.1|fp"), T0 + 0.04)
+    assert got.src_recent_to == ("403", "402", "401", "400")
+    assert got.flow_recent_to == ("403", "402", "401", "400")
+
+
+def test_calls_at_one_instant_keep_the_order_they_came_in() -> None:
+    c = LocalCounters()
+    for to in ("400", "401", "402"):
+        c.observe(Observation("192.0.2.1", "", to, "", ""), T0)
+    batch = c.take(T0)
+    src = next(d for d in batch if d.entity.plan is PLANS[0])
+    assert src.pushed == ("400", "401", "402")
+    assert list(src.pushed_at) == sorted(set(src.pushed_at))  # rising: the stamps never tie

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from antibot.config import load
-from antibot.run.detection import start_detection
+from antibot.run.detection import Detection, start_detection
 from antibot.run.policy import follow_policy
 from antibot.store.embedded import EmbeddedRedis
 from antibot.store.redis import Store
@@ -76,3 +76,50 @@ async def test_running_policy_is_republished_when_redis_comes_back_empty(tmp_pat
         await admin.close()
         await detection.close()
         redis.stop()
+
+
+async def test_a_nodes_mode_flag_stays_its_own(url: str) -> None:
+    """Node A runs with ``--mode monitor``, node B without: A's flag is never written to the
+    shared policy (not when A seeds it, not on an edit made through the admin API), so B keeps
+    enforcing; the API's settings endpoint changes the shared mode, which B follows and A's flag
+    still overrides."""
+    from api.auth import TokenStore
+    from api.main import create_app
+
+    from ..api.conftest import ADMIN, client
+
+    upstream = ["sip:127.0.0.1:5080"]
+    a = await start_detection(load(None, {"upstream": upstream, "redis_url": url, "mode": "monitor"}), None)
+    b = await start_detection(load(None, {"upstream": upstream, "redis_url": url}), None)
+    followers = [asyncio.create_task(follow_policy(node)) for node in (a, b)]
+    tokens = TokenStore([])
+    tokens.add_token("admin", ADMIN)
+    try:
+        assert (a.detector.rules.mode, b.detector.rules.mode) == ("monitor", "enforce")
+
+        async def modes(version: int) -> tuple[str, str]:
+            for node in (a, b):
+                await eventually(lambda n=node: _at(n, version), 5.0, f"policy version {version} applied")
+            return a.detector.rules.mode, b.detector.rules.mode
+
+        async with client(create_app(url, tokens=tokens, static_dir=None)) as api:
+            added = await api.post("/api/v1/lists/deny/user_agents", json={"value": "Acme Robo"})
+            assert added.status_code == 201, added.text
+            assert await modes(1) == ("monitor", "enforce")
+            assert (await api.get("/api/v1/settings")).json()["mode"] == "enforce"
+            changed = await api.patch("/api/v1/settings", json={"mode": "monitor"})
+            assert changed.status_code == 200, changed.text
+            assert await modes(2) == ("monitor", "monitor")  # the shared mode: B follows it
+            assert (await api.patch("/api/v1/settings", json={"mode": "enforce"})).status_code == 200
+            assert await modes(3) == ("monitor", "enforce")  # A's flag still overrides
+        assert a.policy["mode"] == b.policy["mode"] == "enforce"  # what either would republish
+    finally:
+        for task in followers:
+            task.cancel()
+        await asyncio.gather(*followers, return_exceptions=True)
+        await a.close()
+        await b.close()
+
+
+async def _at(node: Detection, version: int) -> bool:
+    return node.policy.get("version") == version

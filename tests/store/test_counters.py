@@ -28,7 +28,7 @@ RATES = {
     "ua": ("ua_fingerprint", {60: "ua_60s", 3600: "ua_1h"}),
 }
 KEY = re.compile(
-    r"ab:\{(src|from|to|pfx|ua):[^{}]+\}:(?:(inv|dto|dsrc|calls|failed|short|high):(1s|10s|60s|1h):(\d+)|recent)"
+    r"ab:\{(src|from|to|pfx|ua):[^{}]+\}:(?:(inv|dto|dsrc|calls|failed|short|high):(1s|10s|60s|1h):(\d+)|callees)"
 )
 WINDOW_SECONDS = {"1s": 1, "10s": 10, "60s": 60, "1h": 3600}
 
@@ -224,7 +224,7 @@ async def test_empty_entities_write_nothing_and_read_zero(url: str, rc: Resp) ->
         assert c.src_60s == 1.0 and c.src_distinct_to_60s == 0.0 and c.src_recent_to == ()
         await node.sync.flush()
         assert {KEY.fullmatch(k)[1] for k in rc.scan()} == {"src"}  # type: ignore[index]
-        assert not rc.scan("*:recent")  # nothing pushed for an empty To
+        assert not rc.scan("*:callees")  # nothing pushed for an empty To
         assert dataclasses.replace(c, src_1s=0.0, src_10s=0.0, src_60s=0.0, src_1h=0.0) == Counters()
 
         rc("FLUSHALL")

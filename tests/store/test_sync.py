@@ -9,6 +9,7 @@ from antibot.detect.counting import LocalCounters
 from antibot.detect.observation import Observation
 from antibot.store import StoreError
 from antibot.store.hotpath import CounterSync, ReplaySync
+from antibot.store.keys import entity_prefix
 from antibot.store.redis import Store
 from antibot.store.wire import NotSent
 
@@ -26,8 +27,7 @@ class _Recording:
     async def sync_counts(self, calls: list[object], batch: object, timeout: object) -> list[object]:
         if self.fail:
             raise NotSent("redis: not connected")
-        assert not calls  # entities seen once: written, nothing read back
-        return []
+        return [[[0] * 2 * int(args[0]), [0] * 2 * int(args[1]), []] for _, args in calls]  # type: ignore[misc]
 
 
 async def test_a_replay_syncs_at_each_tick_that_finds_counts_pending() -> None:
@@ -60,21 +60,20 @@ async def test_a_replay_syncs_at_each_tick_that_finds_counts_pending() -> None:
         await replay.advance(T0 + 5.0)  # a replay stops at a failed sync
 
 
-async def test_an_entity_seen_once_costs_writes_and_no_script(url: str, rc: Resp) -> None:
+async def test_a_number_dialled_once_costs_writes_and_no_script(url: str, rc: Resp) -> None:
     store = await Store.connect(url)
     try:
         local = LocalCounters()
         sync = CounterSync(store.hot, local, clock=lambda: T0 + 0.05)
-        for i in range(20):  # one source and User-Agent, twenty caller IDs (each seen once)
-            local.observe(Observation("192.0.2.1", f"caller{i}", "4420794600", "44207", "ua1"), T0)
+        for i in range(20):  # one source, caller, prefix and User-Agent, twenty numbers (each dialled once)
+            local.observe(Observation("192.0.2.1", "alice", f"44207946{i:04}", "44207", "ua1"), T0)
         rc("CONFIG", "RESETSTAT")
         assert await sync.sync() == 24 and local.in_sync
         stats = rc("INFO", "commandstats")
-        assert "cmdstat_evalsha:calls=4," in stats  # source, callee, prefix and UA: seen 20 times
-        key = f"ab:{{from:caller7}}:inv:60s:{int(T0 // 60)}"
+        assert "cmdstat_evalsha:calls=4," in stats  # source, caller, prefix and UA: read back at once
+        key = f"{entity_prefix('to', '442079460007')}inv:60s:{int(T0 // 60)}"
         assert rc("GET", key) == "1" and 0 < rc("TTL", key) <= 120
-        assert rc("PFCOUNT", f"ab:{{from:caller7}}:dsrc:1h:{int(T0 // 3600)}") == 1
-        assert local.observe(Observation("", "caller7", "4420794600", "", ""), T0 + 0.1).from_60s == 2
+        assert local.observe(Observation("", "", "442079460007", "", ""), T0 + 0.1).to_60s == 2
     finally:
         await store.close()
 
@@ -97,7 +96,7 @@ async def test_an_odd_reply_or_a_bug_never_stops_the_sync_loop() -> None:
 
     local = LocalCounters()
     sync = CounterSync(_OddRedis(), local, interval=0.001, clock=lambda: T0)  # type: ignore[arg-type]
-    for _ in range(2):  # seen twice: the sync reads totals back (an entity seen once is only written)
+    for _ in range(2):  # seen twice: every entity's sync reads totals back
         local.observe(Observation("192.0.2.1", "alice", "4420", "4420", "ua"), T0)
     assert await sync.sync() == 0 and local.unsure == 5 and not local.in_sync  # forgotten, not resent
     task = asyncio.get_running_loop().create_task(sync.run())
@@ -197,5 +196,29 @@ async def test_flush_sends_every_batch_and_stops_at_a_failure(url: str) -> None:
         assert local.pending() == 603  # one failed attempt, then it gave up
         await CounterSync(store.hot, local, max_batch=100, clock=lambda: T0 + 0.05).flush()
         assert local.pending() == 0 and local.in_sync
+    finally:
+        await store.close()
+
+
+async def test_two_nodes_share_a_sweep_in_the_order_dialled(url: str, rc: Resp) -> None:
+    """A sweep split over two nodes (even callees on one, odd on the other), one node syncing
+    after each call and the other only at the end: the shared recent list is in the order the
+    callees were dialled, not the order the nodes synced, and ends up as 10 in a row."""
+    store = await Store.connect(url)
+    try:
+        nodes = [LocalCounters(), LocalCounters()]
+        now = [T0]
+        syncs = [CounterSync(store.hot, local, clock=lambda: now[0]) for local in nodes]
+        for ext in range(400, 410):
+            now[0] = T0 + (ext - 400) * 0.02
+            nodes[ext % 2].observe(Observation("192.0.2.9", "", str(ext), "", "fp", "192.0.2.9|fp"), now[0])
+            if ext % 2:
+                await syncs[1].sync()
+        await syncs[0].sync()
+        got = nodes[0].observe(Observation("192.0.2.9", "", "410", "", "fp", "192.0.2.9|fp"), T0 + 0.2)
+        in_order = tuple(str(ext) for ext in range(409, 399, -1))
+        assert got.src_recent_to == in_order and got.flow_recent_to == in_order
+        key = f"{entity_prefix('src', '192.0.2.9')}callees"
+        assert rc("ZCARD", key) == 10 and 0 < rc("TTL", key) <= 3600
     finally:
         await store.close()

@@ -1,11 +1,12 @@
 -- One entity's counts from one proxy node since its last sync, added to the shared
 -- counters; returns the new totals. Every key shares the entity's {hash tag}.
--- KEYS: cur, prev per counter; cur, prev per HyperLogLog; then the recent list when keep > 0.
+-- KEYS: cur, prev per counter; cur, prev per HyperLogLog; then the recent set when keep > 0.
 -- ARGV: nc, nh, keep; per counter: ttl, ttl of prev, amount to cur, amount to prev;
 --       per HyperLogLog: ttl, ttl of prev, n to cur, n to prev, then those members;
---       when keep > 0: ttl, n pushed, then the pushed members, oldest first.
+--       when keep > 0: ttl, n pushed, then per pushed To number its call time and member.
 -- Returns {counts, distinct, recent}: counts = cur, prev per counter; distinct = the
--- cur+prev union count, then the cur count, per HyperLogLog; recent = the list, newest first.
+-- cur+prev union count, then the cur count, per HyperLogLog; recent = the keep newest members
+-- of the set (scored by call time, so in the order dialled whatever node synced first).
 local nc, nh, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local counts, distinct = {}, {}
 local k, a = 1, 4
@@ -40,10 +41,10 @@ local recent = {}
 if keep > 0 then
   local n = tonumber(ARGV[a + 1])
   if n > 0 then
-    redis.call('LPUSH', KEYS[k], unpack(ARGV, a + 2, a + 1 + n))
-    redis.call('LTRIM', KEYS[k], 0, keep - 1)
+    redis.call('ZADD', KEYS[k], unpack(ARGV, a + 2, a + 1 + 2 * n))
+    redis.call('ZREMRANGEBYRANK', KEYS[k], 0, -keep - 1)
     redis.call('EXPIRE', KEYS[k], ARGV[a])
   end
-  recent = redis.call('LRANGE', KEYS[k], 0, keep - 1)
+  recent = redis.call('ZREVRANGE', KEYS[k], 0, keep - 1)
 end
 return {counts, distinct, recent}
