@@ -297,11 +297,12 @@ def support(c: Counters, signal: bool = False) -> float:
 
 def answered(c: Counters) -> bool:
     """Whether people answer the flow's calls: :data:`ANSWERED_CALLS` outcomes or more in the
-    hour, at least :data:`ANSWERED_SHARE` of them connected (answered and not hung up at once:
-    :func:`.counting.outcome_metrics`' ``short`` counts as failed for a flow). Such a flow's high scores back
-    nothing (a campaign signal still does): robocalls are cancelled, unanswered or refused."""
+    hour, at least :data:`ANSWERED_SHARE` of them connected: answered and not hung up at once
+    (:func:`.counting.outcome_metrics`' ``short``: a robocall answered by an IVR is no answer).
+    Such a flow's high scores back nothing (a campaign signal still does): robocalls are
+    cancelled, unanswered or refused."""
     calls = c.flow_calls_1h
-    return calls >= ANSWERED_CALLS and calls - c.flow_failed_1h >= ANSWERED_SHARE * calls
+    return calls >= ANSWERED_CALLS and calls - c.flow_failed_1h - c.flow_short_1h >= ANSWERED_SHARE * calls
 
 
 def sweep_reason(c: Counters, run: int, p: SweepPolicy) -> str:

@@ -90,11 +90,11 @@ PLANS: Final = (
     Plan(
         "flow",
         "flow",
-        (("inv", 60), ("inv", 3600), ("high", 3600), ("calls", 3600), ("failed", 3600)),
+        (("inv", 60), ("inv", 3600), ("high", 3600), ("calls", 3600), ("failed", 3600), ("short", 3600)),
         (("dext", 60, "ext_to"), ("dnbr", 3600, "neighbour_from")),
         RECENT_TO,
         (
-            *("flow_60s", "flow_1h", "flow_high_1h", "flow_calls_1h", "flow_failed_1h"),
+            *("flow_60s", "flow_1h", "flow_high_1h", "flow_calls_1h", "flow_failed_1h", "flow_short_1h"),
             *("flow_distinct_ext_60s", "flow_distinct_nbr_1h"),
         ),
     ),
@@ -110,7 +110,7 @@ _MEMBERS: Final = tuple(tuple(a for _, _, a in p.hlls) for p in PLANS)
 _VALUES: Final = tuple(f.name for f in fields(Counters))[:-3]
 _N_VALUES: Final = len(_VALUES)
 assert [f.name for f in fields(Counters)][-3:] == ["src_recent_to", "flow_recent_to", "ua_recent_to"]
-assert _N_VALUES == 30
+assert _N_VALUES == 31
 _SLOTS: Final = tuple(tuple(_VALUES.index(name) for name in p.fields) for p in PLANS)
 #: Outcome metrics' counter indexes in the source plan and in the flow plan.
 _OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m not in ("inv", "high")}
@@ -228,6 +228,7 @@ class LocalCounters:
             o[27],
             o[28],
             o[29],
+            o[30],
             recent,
             flow_recent,
             ua_recent,
@@ -235,8 +236,7 @@ class LocalCounters:
 
     def outcome(self, source_ip: str, metrics: Sequence[str], now: float, flow: str = "") -> None:
         """Count a call's outcome metrics (``calls``, ``failed``, ``short``) for its source and,
-        when known, its flow (which counts ``calls`` and ``failed``; a call hung up at once,
-        ``short``, counts as failed for its flow: a robocall answered by an IVR is no answer)."""
+        when known, its flow."""
         if source_ip:
             e = self._entity(SOURCE_PLAN, source_ip, now)
             for metric in metrics:
@@ -244,7 +244,7 @@ class LocalCounters:
         if flow:
             e = self._entity(FLOW_PLAN, flow, now)
             for metric in metrics:
-                i = _FLOW_OUTCOME_INDEX.get("failed" if metric == "short" else metric, -1)
+                i = _FLOW_OUTCOME_INDEX.get(metric, -1)
                 if i >= 0:
                     e.counts[i].add(now)
 

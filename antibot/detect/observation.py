@@ -100,12 +100,14 @@ class Counters:
     src_high_1h: float
     ua_high_1h: float
     #: Per flow (:attr:`Observation.flow`): INVITEs, high scores (before this one), outcomes
-    #: (calls, failed), distinct extension-like callees and neighbour-spoofed caller IDs.
+    #: (calls, failed, short: answered and hung up at once), distinct extension-like callees and
+    #: neighbour-spoofed caller IDs.
     flow_60s: float
     flow_1h: float
     flow_high_1h: float
     flow_calls_1h: float
     flow_failed_1h: float
+    flow_short_1h: float
     flow_distinct_ext_60s: float
     flow_distinct_nbr_1h: float
     #: The last few To numbers this source dialled before this INVITE, newest first.
@@ -145,6 +147,7 @@ class Counters:
         flow_high_1h: float = 0.0,
         flow_calls_1h: float = 0.0,
         flow_failed_1h: float = 0.0,
+        flow_short_1h: float = 0.0,
         flow_distinct_ext_60s: float = 0.0,
         flow_distinct_nbr_1h: float = 0.0,
         src_recent_to: tuple[str, ...] = (),
@@ -179,6 +182,7 @@ class Counters:
         self.flow_high_1h = flow_high_1h
         self.flow_calls_1h = flow_calls_1h
         self.flow_failed_1h = flow_failed_1h
+        self.flow_short_1h = flow_short_1h
         self.flow_distinct_ext_60s = flow_distinct_ext_60s
         self.flow_distinct_nbr_1h = flow_distinct_nbr_1h
         self.src_recent_to = src_recent_to

@@ -171,8 +171,14 @@ def test_a_flow_whose_calls_people_answer_backs_no_high_score() -> None:
     assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=4.0)) == pytest.approx(30 / 32)
     assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_calls_1h=10.0), signal=True) == 1.0
     assert answered(Counters(flow_calls_1h=10.0, flow_failed_1h=6.0)) and not answered(Counters(flow_calls_1h=4.0))
+    assert not answered(Counters(flow_calls_1h=10.0, flow_failed_1h=3.0, flow_short_1h=4.0))  # an IVR answering bots
     t = [T0]
-    cases = ((200, 120.0, Action.SUSPECT), (487, None, Action.REJECT), (404, None, Action.REJECT))
+    cases = (
+        (200, 120.0, Action.SUSPECT),
+        (200, 2.0, Action.REJECT),
+        (487, None, Action.REJECT),
+        (404, None, Action.REJECT),
+    )
     for status, talk, expected in cases:
         d = Detector(
             rules=RuleSet([], corroboration=0.5), model=_always_high(), counters=LocalCounters(), clock=lambda: t[0]
@@ -184,7 +190,7 @@ def test_a_flow_whose_calls_people_answer_backs_no_high_score() -> None:
         t[0] += 30
         last = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
         assert last.action is expected, status
-        if status == 200:  # isolated: relayed, above the reject threshold marked suspect for the PBX
+        if expected is Action.SUSPECT:  # isolated: relayed, above the reject threshold marked suspect for the PBX
             assert last.reasons[0] == "score-isolated"
 
 

@@ -223,11 +223,12 @@ def test_a_flow_is_counted_apart_from_the_other_flows_of_its_address() -> None:
     for k, obs in enumerate(sweep):
         got = c.observe(obs, T0 + 10 + k)
     c.outcome("192.0.2.1", outcome_metrics(404, None), T0 + 20, "192.0.2.1|fp2")
-    c.outcome("192.0.2.1", outcome_metrics(200, 1.0), T0 + 20, "192.0.2.1|fp2")  # hung up at once: failed
+    c.outcome("192.0.2.1", outcome_metrics(200, 1.0), T0 + 20, "192.0.2.1|fp2")  # hung up at once: short
     c.outcome("192.0.2.1", outcome_metrics(200, 90.0), T0 + 20, "192.0.2.1|fp2")  # talked through
     got = c.observe(Observation("192.0.2.1", "x", "404", "", "fp2", "192.0.2.1|fp2", "404", "x"), T0 + 21)
     assert (got.src_60s, got.flow_60s, got.flow_1h, got.flow_high_1h) == (8, 5, 5, 0)
-    assert (got.flow_calls_1h, got.flow_failed_1h, got.src_calls_1h, got.src_short_1h) == (3, 2, 3, 1)
+    assert (got.flow_calls_1h, got.flow_failed_1h, got.src_calls_1h, got.src_short_1h) == (3, 1, 3, 1)
+    assert got.flow_short_1h == 1
     assert (got.flow_distinct_ext_60s, got.flow_distinct_nbr_1h) == (5, 1)
     assert got.flow_recent_to == ("403", "402", "401", "400")
     assert got.src_recent_to[:4] == ("403", "402", "401", "400") and got.src_recent_to[4] == "442079460011"
@@ -243,7 +244,7 @@ def test_a_flow_syncs_like_every_entity() -> None:
     c.outcome("", ["calls", "failed"], T0, obs.flow)
     batch = c.take(T0 + 0.01)
     flow = next(d for d in batch if d.entity.plan is FLOW_PLAN)
-    assert flow.counts == ((1, 0), (1, 0), (0, 0), (1, 0), (1, 0)) and flow.pushed == ("400",)
+    assert flow.counts == ((1, 0), (1, 0), (0, 0), (1, 0), (1, 0), (0, 0)) and flow.pushed == ("400",)
     c.settle(batch, [own_totals(d) for d in batch])
     got = c.observe(obs, T0 + 0.02)
     assert (got.flow_60s, got.flow_failed_1h, got.flow_recent_to) == (2, 1, ("400",))

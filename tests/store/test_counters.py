@@ -249,6 +249,7 @@ async def test_every_counters_field_is_filled_and_read_back_from_redis(url: str)
         await node.outcome("192.0.2.70", 200, 1.0, T0)
         node.local.high(full, T0)
         node.local.outcome("", ["calls", "failed"], T0, full.flow)
+        node.local.outcome("", ["calls", "short"], T0, full.flow)
         await node.observe(full, T0)
         await node.sync.flush()
         other = Node(store)  # another node: it learns the first one's counts from Redis
@@ -257,7 +258,7 @@ async def test_every_counters_field_is_filled_and_read_back_from_redis(url: str)
         c = await other.observe(full, T0 + 0.55)
     zero = [f.name for f in dataclasses.fields(Counters) if not getattr(c, f.name)]
     assert zero == []
-    assert (c.src_high_1h, c.ua_high_1h, c.flow_high_1h, c.flow_failed_1h) == (1.0, 1.0, 1.0, 1.0)
+    assert (c.src_high_1h, c.ua_high_1h, c.flow_high_1h, c.flow_failed_1h, c.flow_short_1h) == (1.0,) * 5
     assert c.src_failed_1h == 1.0 and c.src_short_1h == 1.0
     assert c.flow_recent_to[-1] == "+1" and c.flow_60s == 5.0 and c.src_60s == 5.0
 
