@@ -129,6 +129,9 @@ class TransactionTable:
         if slot.ctx is not None:
             slot.ctx.deadline = None
             slot.ctx.armed = None
+            # Break the slot <-> context cycle: freed by reference counting at once, not by a
+            # full collection that comes rarely (the proxy's gc thresholds are high).
+            slot.ctx = None
 
     def _run_client(self, slot: ClientSlot, effects: Sequence[object], now: float) -> None:
         for effect in effects:

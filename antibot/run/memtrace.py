@@ -53,9 +53,10 @@ class _Dumper:
 def live_objects(top: int = 40, big: int = 2000) -> str:
     """The most numerous live types, and every container holding more than ``big`` items with
     the types of what refers to it."""
-    gc.collect()
+    freed = gc.collect()
     objs = gc.get_objects()
-    lines = [f"{n:9d} {name}" for name, n in Counter(type(o).__qualname__ for o in objs).most_common(top)]
+    lines = [f"gc.collect() freed {freed} objects in reference cycles"]
+    lines += [f"{n:9d} {name}" for name, n in Counter(type(o).__qualname__ for o in objs).most_common(top)]
     for o in objs:
         if isinstance(o, (dict, list, set, deque)) and len(o) > big:
             owners = ", ".join(sorted({type(r).__qualname__ for r in gc.get_referrers(o) if r is not objs})[:6])

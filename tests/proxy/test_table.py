@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from antibot.proxy.contexts import Context
-from antibot.proxy.table import HEAP_SWEEP_MIN, _pending
+import gc
+from collections.abc import Iterator
 
-from .conftest import PBX1, Harness, invite, make_core, reply
+import pytest
+
+from antibot.proxy.contexts import Context, ServerSlot
+from antibot.proxy.decision import Action, Verdict
+from antibot.proxy.table import HEAP_SWEEP_MIN, _pending
+from antibot.sip.message import Response
+
+from .conftest import CALLER, PBX1, Harness, invite, make_core, parsed, reply
 
 
 def _ring_and_answer(h: Harness, i: int, answer: bool = True) -> None:
@@ -44,3 +51,34 @@ def test_a_ringing_call_still_gets_timer_c_after_sweeps() -> None:
     out = h.tick(h.core.config.timer_c + 1)
     cancels = [t for t in out if t.dest == PBX1 and t.data.startswith(b"CANCEL ")]
     assert len(cancels) == 1 and b"timer--1@x" in cancels[0].data
+
+
+@pytest.fixture
+def no_collector() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def test_finished_calls_are_freed_without_the_cycle_collector(no_collector: None) -> None:
+    """Answered, rejected (and ACKed) and statelessly rejected calls leave no reference cycle
+    behind: the proxy's collector runs full collections rarely, and a context and its server
+    transaction pointing at each other stayed in memory until one, about 2 KB per call."""
+    h = Harness(make_core(max_calls=100_000))
+    reject = Verdict(Action.REJECT, status=603, phrase="Decline", reason_text="antibot: scanner")
+    stateless = Verdict(Action.REJECT, status=603, phrase="Decline", reason_text="deny", stateless=True)
+    for i in range(100):
+        _ring_and_answer(h, i)
+        resp = parsed(h.call(invite(branch=f"z9hG4bK-r{i}", call_id=f"rej-{i}@x"), verdict=reject)[-1])
+        assert isinstance(resp, Response) and resp.status == 603
+        ack = invite(method="ACK", branch=f"z9hG4bK-r{i}", call_id=f"rej-{i}@x", to_tag=resp.to_tag or "")
+        assert h.feed(ack, CALLER) == []
+        h.call(invite(branch=f"z9hG4bK-d{i}", call_id=f"deny-{i}@x"), verdict=stateless)
+    h.tick(300.0)  # every timer runs out
+    h.log.clear()
+    assert not h.core.servers and not h.core.clients and not h.core.pending
+    alive = [o for o in gc.get_objects() if isinstance(o, Context | ServerSlot)]
+    assert len(alive) == 0
