@@ -1,8 +1,8 @@
 """A debugging aid for memory growth: ``ANTIBOT_TRACEMALLOC=<path>[:<frames>]`` starts
 :mod:`tracemalloc` at start-up; every SIGUSR2 (and the exit) writes a snapshot to
-``<path>.<n>.snap`` and the allocator's statistics (:func:`sys._debugmallocstats`) to
-``<path>.<n>.mallocstats``, and the live objects by type and the big containers to
-``<path>.<n>.objects`` (``<frames>`` 0: those two only, no tracing). Off (not imported)
+``<path>.<pid>.<n>.snap`` and the allocator's statistics (:func:`sys._debugmallocstats`) to
+``<path>.<pid>.<n>.mallocstats``, and the live objects by type and the big containers to
+``<path>.<pid>.<n>.objects`` (``<frames>`` 0: those two only, no tracing). Off (not imported)
 unless the variable is set: tracing slows the proxy several times over.
 
 Compare two snapshots with::
@@ -31,7 +31,7 @@ class _Dumper:
 
     def dump(self) -> None:
         self.n += 1
-        base = f"{self.path}.{self.n}"
+        base = f"{self.path}.{os.getpid()}.{self.n}"
         if tracemalloc.is_tracing():
             tracemalloc.take_snapshot().dump(base + ".snap")
         with open(base + ".objects", "w") as f:
