@@ -208,8 +208,8 @@ _PHRASES: Final = {
 
 
 def _pending(deadline: float, obj: ServerSlot | ClientSlot | Context) -> bool:
-    """A heap entry still to run: its object is armed for it (a context with no deadline left
-    is finished: its entry would do nothing)."""
+    """A heap entry still to run: its object is armed for it. A context with no deadline left
+    is finished (its entry would do nothing when due): it is disarmed here."""
     if obj.armed != deadline:
         return False
     if isinstance(obj, Context) and obj.deadline is None:
