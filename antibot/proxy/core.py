@@ -396,6 +396,7 @@ class ProxyCore(Relay):
         if ctx.client is not None:
             self.clients.pop(ctx.client.key, None)
             ctx.client.armed = None
+            ctx.client = None  # no context <-> slot cycle left for the collector
         ctx.deadline = None
         ctx.armed = None
         if self.pool.probe_done(target, up, now):

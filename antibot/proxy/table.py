@@ -36,6 +36,8 @@ from .effects import Addr, ProxyEffect, Transmit
 log = logging.getLogger("antibot.proxy")
 #: Seconds between two log lines about the same kind of bad input.
 LOG_EVERY: Final = 1.0
+#: Timer heap entries kept before the first sweep of cancelled ones (then twice the live ones).
+HEAP_SWEEP_MIN: Final = 4096
 
 
 class TransactionTable:
@@ -48,6 +50,8 @@ class TransactionTable:
         self.stats: dict[str, int] = {}
         self._out: list[ProxyEffect] = []
         self._heap: list[tuple[float, int, ServerSlot | ClientSlot | Context]] = []
+        #: Heap size that triggers the next sweep of cancelled entries (:meth:`_sweep_heap`).
+        self._heap_limit = HEAP_SWEEP_MIN
         self._seq = itertools.count()
         self._logged: dict[str, tuple[float, int]] = {}
 
@@ -63,6 +67,19 @@ class TransactionTable:
         if deadline is not None and deadline != obj.armed:
             obj.armed = deadline
             heapq.heappush(self._heap, (deadline, next(self._seq), obj))
+            if len(self._heap) > self._heap_limit:
+                self._sweep_heap()
+
+    def _sweep_heap(self) -> None:
+        """Drop the entries of timers rescheduled or cancelled. They are skipped when due, but
+        until then each holds its finished transaction or call context (and its request): a
+        relayed INVITE's Timer C entry outlives the answered call by up to three minutes, so
+        under a flood of new calls the heap would keep every call of the last Timer C. In
+        place (``handle_timer`` may be iterating); amortised O(1) per entry pushed."""
+        heap = self._heap
+        heap[:] = [e for e in heap if _pending(e[0], e[2])]
+        heapq.heapify(heap)
+        self._heap_limit = max(HEAP_SWEEP_MIN, 2 * len(heap))
 
     def _new_server(self, key: tuple[str, ...], req: Request, dest: Addr, source: Addr) -> ServerSlot:
         reliable = dest.transport != "udp"
@@ -112,6 +129,9 @@ class TransactionTable:
         if slot.ctx is not None:
             slot.ctx.deadline = None
             slot.ctx.armed = None
+            # Break the slot <-> context cycle: freed by reference counting at once, not by a
+            # full collection that comes rarely (the proxy's gc thresholds are high).
+            slot.ctx = None
 
     def _run_client(self, slot: ClientSlot, effects: Sequence[object], now: float) -> None:
         for effect in effects:
@@ -185,6 +205,17 @@ _PHRASES: Final = {
     487: "Request Terminated",
     503: "Service Unavailable",
 }
+
+
+def _pending(deadline: float, obj: ServerSlot | ClientSlot | Context) -> bool:
+    """A heap entry still to run: its object is armed for it. A context with no deadline left
+    is finished (its entry would do nothing when due): it is disarmed here."""
+    if obj.armed != deadline:
+        return False
+    if isinstance(obj, Context) and obj.deadline is None:
+        obj.armed = None
+        return False
+    return True
 
 
 def ack_factory(data: bytes) -> Callable[[object], bytes]:

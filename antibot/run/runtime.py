@@ -198,6 +198,10 @@ def run(s: Settings) -> int:
 
 def serve(s: Settings, worker: WorkerSpec | None) -> None:
     """One proxy process (the whole node, or one of its workers) until a signal."""
+    if os.environ.get("ANTIBOT_TRACEMALLOC"):  # a debugging aid (docs/reliability.md)
+        from .memtrace import install_from_env
+
+        install_from_env()
     # A proxy holds many small long-lived objects (transactions live 32 s): collect less often,
     # and never rescan what exists at start-up.
     gc.collect()
