@@ -72,7 +72,7 @@ async def test_every_key_a_counted_call_writes_has_a_ttl(url: str, rc: Resp) -> 
             "ab:{from:*}:dto:1h:N",
             "ab:{to:*}:inv:60s:N",
             "ab:{ua:*}:dsrc:1h:N",
-            "ab:{src:*}:recent",
+            "ab:{src:*}:callees",
             "ab:{src:*}:calls:1h:N",
             "ab:call:*",
             "ab:outcome:*",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import replace
 from pathlib import Path
@@ -127,7 +128,9 @@ def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> Non
     """Every call scores 0.982: a flow's first call has support 1/3 (isolated: relayed as
     suspect by default, as pass here), its second 2/4 (rejected); shuffling the rows changes
     nothing (replayed by time)."""
-    rows = small_eval.subset(np.arange(len(small_eval)) < 200)
+    answered = small_eval.subset(np.arange(len(small_eval)) < 200)
+    rows = answered.subset(np.ones(len(answered), dtype=bool))
+    rows.facts = [dataclasses.replace(f, ended=0.0, metrics=()) for f in answered.facts]  # outcomes: below
     order = np.argsort(rows.ts, kind="stable")
     first: dict[tuple[str, str], int] = {}
     for i in order:
@@ -144,6 +147,12 @@ def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> Non
     shuffled.facts = [rows.facts[i] for i in perm]
     again = decisions_for(shuffled, np.full(len(rows), 0.982), rules)
     assert [again[j].rule for j in range(len(rows))] == [decisions[perm[j]].rule for j in range(len(rows))]
+    # with the calls' outcomes fed back, flows whose calls people answer back nothing: more rows
+    # are isolated, and only people's
+    fed = decisions_for(answered, np.full(len(rows), 0.982), rules)
+    more = {i for i, d in enumerate(fed) if d.rule == "score-isolated"} - isolated
+    assert more and all(answered.y[i] == 0 for i in more)
+    assert all(fed[i].rule == "score-isolated" for i in isolated)
     low = decisions_for(rows, np.full(len(rows), 0.1), rules)
     swept = [i for i, d in enumerate(low) if d.rule == "sweep"]  # whatever the score: bots only
     assert all(rows.y[i] == 1 for i in swept)
