@@ -72,7 +72,10 @@ class Runtime:
         log.info("shutting down: finishing in-flight transactions")
         await self.drain()
         await self._close()
-        log.info("stopped", extra={"stats": self.core.stats if self.core is not None else {}})
+        stats = self.core.stats if self.core is not None else {}
+        log.info("stopped", extra={"stats": stats})
+        if self.worker is not None:
+            self.worker.send_stats(stats)
 
     async def drain(self) -> None:
         """Refuse new calls (503 + Retry-After) and keep serving the rest: until no transaction

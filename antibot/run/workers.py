@@ -16,11 +16,13 @@ that dies. Worker 0 serves the admin API; its ``/healthz`` reports every worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import dataclasses
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -49,6 +51,8 @@ class WorkerSpec:
     ports: tuple[int, ...]
     #: The status array the parent shares (``FIELDS`` ints per worker); None outside a node.
     status: Any = None
+    #: Where this worker sends its counters when it stops (a pipe to the parent); None outside a node.
+    results: Any = None
 
     @property
     def port(self) -> int:
@@ -65,6 +69,21 @@ class WorkerSpec:
     def mark_ready(self) -> None:
         if self.status is not None:
             self.status[self.index * FIELDS + 2] = 1
+
+    def send_stats(self, stats: dict[str, int]) -> None:
+        """Hand this worker's counters to the parent, which logs the node's sum when it stops."""
+        if self.results is not None:
+            with contextlib.suppress(OSError):
+                self.results.send(dict(stats))
+
+
+def sum_stats(parts: list[dict[str, int]]) -> dict[str, int]:
+    """The node's counters: each worker's, added up."""
+    out: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            out[key] = out.get(key, 0) + value
+    return dict(sorted(out.items()))
 
 
 def worker_count(s: Settings) -> int:
@@ -118,6 +137,8 @@ class Supervisor:
         self.ctx = multiprocessing.get_context("spawn")
         self.status: Any = self.ctx.Array("q", self.n * FIELDS, lock=False)
         self.procs: list[Any] = [None] * self.n
+        #: The read end of each running worker's pipe (its counters, sent when it stops).
+        self.results: list[Any] = [None] * self.n
         self.started_at = [0.0] * self.n
         self.stopping = False
         self.embedded: Any = None
@@ -184,11 +205,16 @@ class Supervisor:
     def _spawn(self, s: Settings, spec: WorkerSpec) -> None:
         i = spec.index
         self.status[i * FIELDS + 2] = 0
+        if self.results[i] is not None:
+            self.results[i].close()  # a dead worker's counters die with it
+        recv, send = self.ctx.Pipe(duplex=False)
         proc = self.ctx.Process(
-            target=worker_main, args=(s, WorkerSpec(i, spec.ports, self.status)), name=f"antibot-worker-{i}"
+            target=worker_main, args=(s, WorkerSpec(i, spec.ports, self.status, send)), name=f"antibot-worker-{i}"
         )
         proc.start()
+        send.close()
         self.procs[i] = proc
+        self.results[i] = recv
         self.status[i * FIELDS] = proc.pid or 0
         self.started_at[i] = time.monotonic()
 
@@ -231,7 +257,18 @@ class Supervisor:
             self._redis_task.cancel()
             await asyncio.gather(self._redis_task, return_exceptions=True)
             await asyncio.to_thread(self.embedded.stop)
-        log.info("stopped", extra={"workers": self.n})
+        log.info("stopped", extra={"workers": self.n, "stats": sum_stats(self._collect())})
+
+    def _collect(self) -> list[dict[str, int]]:
+        """The counters each stopped worker sent (a killed worker sent none)."""
+        out: list[dict[str, int]] = []
+        for conn in self.results:
+            try:
+                if conn is not None and conn.poll():
+                    out.append(conn.recv())
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                pass
+        return out
 
 
 class _WorkerTag(logging.Filter):

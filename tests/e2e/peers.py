@@ -40,14 +40,15 @@ class Proxy:
         return out
 
     def stop(self, timeout: float = 10.0) -> dict[str, int]:
-        """SIGTERM (graceful: in-flight transactions finish), expect exit 0; the counters it logged."""
+        """SIGTERM (graceful: in-flight transactions finish), expect exit 0; the counters it logged
+        (with workers: the node's sum, which the parent logs once every worker has stopped)."""
         self.proc.terminate()
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"antibot did not exit within {timeout:g}s of SIGTERM") from None
         assert rc == 0, f"antibot exited {rc} on SIGTERM"
-        stopped = [r for r in self.records() if r.get("msg") == "stopped"]
+        stopped = [r for r in self.records() if r.get("msg") == "stopped" and "worker" not in r]
         assert stopped, "antibot did not log 'stopped'"
         stats = ast.literal_eval(str(stopped[-1].get("stats", "{}")))
         assert isinstance(stats, dict), stopped[-1]
