@@ -138,8 +138,16 @@ class Runtime:
             from .api import start_api
 
             held.release_api()
-            workers = self.worker.report if self.worker is not None else None
-            self.api = await start_api(s, core, self.detection, runner.latency, find_model(s.model), workers)
+            w = self.worker
+            self.api = await start_api(
+                s,
+                core,
+                self.detection,
+                runner.latency,
+                find_model(s.model),
+                w.report if w is not None else None,
+                w.redis_restarts if w is not None else None,
+            )
         held.release_sip()
         worker = self.worker
         for x in s.listen:

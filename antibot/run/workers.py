@@ -36,7 +36,8 @@ from .reserve import reserve
 
 log = logging.getLogger("antibot")
 
-#: Per worker in the shared status array: pid, restarts, ready (1 once listening).
+#: Per worker in the shared status array: pid, restarts, ready (1 once listening). After the
+#: workers' fields, one for the node: how often the parent restarted the embedded Redis.
 FIELDS = 3
 #: Seconds a worker must live for its next death to be restarted at once (else: back off).
 STABLE = 5.0
@@ -65,6 +66,10 @@ class WorkerSpec:
             pid, restarts, ready = (self.status[i * FIELDS + k] for k in range(FIELDS)) if self.status else (0, 0, 0)
             out.append({"index": i, "pid": pid, "restarts": restarts, "serving": bool(ready)})
         return out
+
+    def redis_restarts(self) -> int:
+        """How often the parent restarted the node's embedded Redis (``/metrics``)."""
+        return int(self.status[len(self.ports) * FIELDS]) if self.status is not None else 0
 
     def mark_ready(self) -> None:
         if self.status is not None:
@@ -135,7 +140,7 @@ class Supervisor:
         self.settings = settings
         self.n = worker_count(settings)
         self.ctx = multiprocessing.get_context("spawn")
-        self.status: Any = self.ctx.Array("q", self.n * FIELDS, lock=False)
+        self.status: Any = self.ctx.Array("q", self.n * FIELDS + 1, lock=False)
         self.procs: list[Any] = [None] * self.n
         #: The read end of each running worker's pipe (its counters, sent when it stops).
         self.results: list[Any] = [None] * self.n
@@ -161,6 +166,8 @@ class Supervisor:
             log.info("antibot workers started", extra={"workers": self.n, "ports": ",".join(map(str, ports))})
             while not stop.is_set():
                 await asyncio.sleep(0.1)
+                if self.embedded is not None:
+                    self.status[self.n * FIELDS] = self.embedded.restarts
                 for spec in specs:
                     proc = self.procs[spec.index]
                     if proc.exitcode is not None and not stop.is_set():
@@ -179,8 +186,10 @@ class Supervisor:
         """Check every listen address, make the route key, start the embedded Redis: what the
         workers share. Returns their settings."""
         s = self.settings
+        from .proxy import build_tcp_limits, route_secret
+
         reserve(s).close()  # a busy address is reported here, once
-        from .proxy import route_secret
+        build_tcp_limits(s)  # raises RLIMIT_NOFILE, for the workers and the embedded Redis alike
 
         shared = dataclasses.replace(s, route_secret=route_secret(s).decode())
         if s.detect and s.redis_url is None:
