@@ -153,7 +153,7 @@ class Supervisor:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, self._on_stop, stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload)
         shared = await self._prepare()
         ports = own_ports(shared, self.n)
@@ -176,11 +176,21 @@ class Supervisor:
         finally:
             await self._stop_all()
 
-    def _reload(self) -> None:
-        """SIGHUP: passed on to every running worker (each reloads its TLS certificates)."""
+    def _on_stop(self, stop: asyncio.Event) -> None:
+        """SIGTERM or SIGINT: passed on to the workers at once, so each refuses new calls from now
+        on (as one process does), then :meth:`_stop_all` waits for them."""
+        stop.set()
+        self.stopping = True
+        self._signal(signal.SIGTERM)
+
+    def _signal(self, sig: int) -> None:
         for proc in self.procs:
             if proc is not None and proc.exitcode is None and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGHUP)
+                os.kill(proc.pid, sig)
+
+    def _reload(self) -> None:
+        """SIGHUP: passed on to every running worker (each reloads its TLS certificates)."""
+        self._signal(signal.SIGHUP)
 
     async def _prepare(self) -> Settings:
         """Check every listen address, make the route key, start the embedded Redis: what the
@@ -250,9 +260,7 @@ class Supervisor:
 
     async def _stop_all(self) -> None:
         self.stopping = True
-        for proc in self.procs:
-            if proc is not None and proc.exitcode is None and proc.pid:
-                os.kill(proc.pid, signal.SIGTERM)
+        self._signal(signal.SIGTERM)
         deadline = time.monotonic() + self.settings.shutdown_timeout + 5.0
         for proc in self.procs:
             if proc is None:
