@@ -41,6 +41,8 @@ log = logging.getLogger("antibot")
 FIELDS = 3
 #: Seconds a worker must live for its next death to be restarted at once (else: back off).
 STABLE = 5.0
+#: Seconds between two looks at the workers (a dead one is replaced within this).
+POLL = 0.02
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,9 @@ class Supervisor:
         self.started_at = [0.0] * self.n
         self.stopping = False
         self.embedded: Any = None
+        #: A process started ahead, its imports done, that takes the place of the next worker to die.
+        self.standby: _Standby | None = None
+        self.last_restart = 0.0
 
     async def serve(self) -> int:
         """Run until SIGTERM or SIGINT; the exit status (2: a worker could not start)."""
@@ -165,13 +170,15 @@ class Supervisor:
                 return 2
             log.info("antibot workers started", extra={"workers": self.n, "ports": ",".join(map(str, ports))})
             while not stop.is_set():
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(POLL)
                 if self.embedded is not None:
                     self.status[self.n * FIELDS] = self.embedded.restarts
                 for spec in specs:
                     proc = self.procs[spec.index]
                     if proc.exitcode is not None and not stop.is_set():
                         await self._restart(shared, spec, proc.exitcode)
+                if self.standby is None and not stop.is_set() and self._settled():
+                    self._spawn_standby(shared, ports)
             return 0
         finally:
             await self._stop_all()
@@ -182,6 +189,30 @@ class Supervisor:
         stop.set()
         self.stopping = True
         self._signal(signal.SIGTERM)
+        self._drop_standby()
+
+    def _settled(self) -> bool:
+        """Every worker serves and none was replaced within ``STABLE`` s: time to start a standby
+        (it takes a core for a second; not while the node is short of a worker)."""
+        serving = all(self.status[i * FIELDS + 2] for i in range(self.n))
+        return serving and time.monotonic() - self.last_restart >= STABLE
+
+    def _spawn_standby(self, s: Settings, ports: tuple[int, ...]) -> None:
+        recv, send = self.ctx.Pipe(duplex=False)
+        cmd_recv, cmd_send = self.ctx.Pipe(duplex=False)
+        proc = self.ctx.Process(
+            target=standby_main, args=(s, ports, self.status, send, cmd_recv), name="antibot-worker-standby"
+        )
+        proc.start()
+        send.close()
+        cmd_recv.close()
+        self.standby = _Standby(proc, cmd_send, recv)
+
+    def _drop_standby(self) -> None:
+        """The standby exits when its command pipe closes (it holds no socket and no state)."""
+        if self.standby is not None:
+            self.standby.cmd.close()
+            self.standby = None
 
     def _signal(self, sig: int) -> None:
         for proc in self.procs:
@@ -253,14 +284,34 @@ class Supervisor:
         lived = time.monotonic() - self.started_at[i]
         self.status[i * FIELDS + 1] += 1
         log.warning("worker died; restarting", extra={"worker": i, "exitcode": code, "lived": round(lived, 1)})
+        self.last_restart = time.monotonic()
+        standby, self.standby = self.standby, None
         if lived < STABLE:
             await asyncio.sleep(min(STABLE, 0.5 * self.status[i * FIELDS + 1]))  # crashing at start: back off
-        if not self.stopping:
+        if self.stopping:
+            if standby is not None:
+                standby.cmd.close()
+        elif standby is not None and standby.proc.exitcode is None:
+            self._take_over(standby, i)
+        else:
             self._spawn(s, spec)
+
+    def _take_over(self, standby: _Standby, i: int) -> None:
+        """The standby becomes worker ``i``: it binds that worker's own port and the public one."""
+        self.status[i * FIELDS + 2] = 0
+        if self.results[i] is not None:
+            self.results[i].close()
+        standby.cmd.send(i)
+        standby.cmd.close()
+        self.procs[i] = standby.proc
+        self.results[i] = standby.results
+        self.status[i * FIELDS] = standby.proc.pid or 0
+        self.started_at[i] = time.monotonic()
 
     async def _stop_all(self) -> None:
         self.stopping = True
         self._signal(signal.SIGTERM)
+        self._drop_standby()
         deadline = time.monotonic() + self.settings.shutdown_timeout + 5.0
         for proc in self.procs:
             if proc is None:
@@ -288,6 +339,15 @@ class Supervisor:
         return out
 
 
+@dataclass
+class _Standby:
+    """A started standby process: the pipe that tells it its index, and its counters' pipe."""
+
+    proc: Any
+    cmd: Any
+    results: Any
+
+
 class _WorkerTag(logging.Filter):
     def __init__(self, index: int) -> None:
         super().__init__()
@@ -312,6 +372,24 @@ def worker_main(s: Settings, spec: WorkerSpec) -> None:
     except ConfigError as exc:
         print(f"antibot: worker {spec.index}: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def standby_main(s: Settings, ports: tuple[int, ...], status: Any, results: Any, cmd: Any) -> None:
+    """A standby process: import what a worker runs, then wait to be told which worker to be
+    (it exits, having bound nothing, when the parent closes the pipe)."""
+    _die_with_parent()
+    from . import runtime  # noqa: F401 - the imports are the slow part of a worker's start
+
+    if s.detect:
+        from . import detection  # noqa: F401
+    if s.detect and s.api_listen:
+        from . import api  # noqa: F401
+    try:
+        index = int(cmd.recv())
+    except (EOFError, OSError):
+        return
+    cmd.close()
+    worker_main(s, WorkerSpec(index, ports, status, results))
 
 
 def _die_with_parent() -> None:
