@@ -29,6 +29,7 @@ class ProxyStats:
         latency: LatencyHistogram,
         workers: Callable[[], list[dict[str, int | bool]]] | None = None,
         redis_restarts: Callable[[], int] | None = None,
+        standby: Callable[[], bool] | None = None,
     ) -> None:
         self.core = core
         self.detection = detection
@@ -37,6 +38,8 @@ class ProxyStats:
         self.workers = workers
         #: With ``--workers``: the parent's count of embedded Redis restarts (it runs that Redis).
         self.redis_restarts = redis_restarts
+        #: With ``--workers``: whether a standby is ready to replace a dead worker, for ``/healthz``.
+        self.standby = standby
 
     def metrics_snapshot(self) -> MetricsSnapshot:
         stats = dict(self.core.stats)
@@ -70,6 +73,7 @@ async def start_api(
     model: Path | None,
     workers: Callable[[], list[dict[str, int | bool]]] | None = None,
     redis_restarts: Callable[[], int] | None = None,
+    standby: Callable[[], bool] | None = None,
 ) -> ApiServer:
     """Serve the admin API on ``api_listen``; ``latency`` is the runner's decision latency,
     exported at /metrics; ``workers`` reports a node's workers at /healthz."""
@@ -83,7 +87,7 @@ async def start_api(
         tokens, token = TokenStore.with_ephemeral_admin()
         print(f"antibot: admin API token for this run: {token}", file=sys.stderr)
     url = detection.url
-    metrics = ProxyStats(core, detection, latency, workers, redis_restarts)
+    metrics = ProxyStats(core, detection, latency, workers, redis_restarts, standby)
     app = create_app(url, tokens=tokens, model_card=model, metrics=metrics)
     try:
         server = await serve_api(app, host, port)

@@ -147,6 +147,7 @@ class Runtime:
                 find_model(s.model),
                 w.report if w is not None else None,
                 w.redis_restarts if w is not None else None,
+                w.standby_ready if w is not None else None,
             )
         held.release_sip()
         worker = self.worker

@@ -37,8 +37,12 @@ from .reserve import reserve
 log = logging.getLogger("antibot")
 
 #: Per worker in the shared status array: pid, restarts, ready (1 once listening). After the
-#: workers' fields, one for the node: how often the parent restarted the embedded Redis.
+#: workers' fields, two for the node: how often the parent restarted the embedded Redis, and the
+#: pid of the standby once it is ready to take a worker's place (else 0).
 FIELDS = 3
+NODE_FIELDS = 2
+#: What a standby sends its parent once its imports are done.
+READY = "ready"
 #: Seconds a worker must live for its next death to be restarted at once (else: back off).
 STABLE = 5.0
 #: Seconds between two looks at the workers (a dead one is replaced within this).
@@ -72,6 +76,10 @@ class WorkerSpec:
     def redis_restarts(self) -> int:
         """How often the parent restarted the node's embedded Redis (``/metrics``)."""
         return int(self.status[len(self.ports) * FIELDS]) if self.status is not None else 0
+
+    def standby_ready(self) -> bool:
+        """A standby process waits, ready to replace the next worker that dies (``/healthz``)."""
+        return self.status is not None and self.status[len(self.ports) * FIELDS + 1] != 0
 
     def mark_ready(self) -> None:
         if self.status is not None:
@@ -142,7 +150,7 @@ class Supervisor:
         self.settings = settings
         self.n = worker_count(settings)
         self.ctx = multiprocessing.get_context("spawn")
-        self.status: Any = self.ctx.Array("q", self.n * FIELDS + 1, lock=False)
+        self.status: Any = self.ctx.Array("q", self.n * FIELDS + NODE_FIELDS, lock=False)
         self.procs: list[Any] = [None] * self.n
         #: The read end of each running worker's pipe (its counters, sent when it stops).
         self.results: list[Any] = [None] * self.n
@@ -179,6 +187,7 @@ class Supervisor:
                         await self._restart(shared, spec, proc.exitcode)
                 if self.standby is None and not stop.is_set() and self._settled():
                     self._spawn_standby(shared, ports)
+                self._standby_state()
             return 0
         finally:
             await self._stop_all()
@@ -208,8 +217,17 @@ class Supervisor:
         cmd_recv.close()
         self.standby = _Standby(proc, cmd_send, recv)
 
+    def _standby_state(self) -> None:
+        """Publish the standby's pid once it says it is ready (the parent owns the flag)."""
+        sb = self.standby
+        with contextlib.suppress(EOFError, OSError, ValueError, pickle.UnpicklingError):
+            if sb is not None and not sb.ready and sb.results.poll() and sb.results.recv() == READY:
+                sb.ready = True
+        self.status[self.n * FIELDS + 1] = sb.proc.pid if sb is not None and sb.ready and sb.proc.pid else 0
+
     def _drop_standby(self) -> None:
         """The standby exits when its command pipe closes (it holds no socket and no state)."""
+        self.status[self.n * FIELDS + 1] = 0
         if self.standby is not None:
             self.standby.cmd.close()
             self.standby = None
@@ -299,6 +317,7 @@ class Supervisor:
     def _take_over(self, standby: _Standby, i: int) -> None:
         """The standby becomes worker ``i``: it binds that worker's own port and the public one."""
         self.status[i * FIELDS + 2] = 0
+        self.status[self.n * FIELDS + 1] = 0
         if self.results[i] is not None:
             self.results[i].close()
         standby.cmd.send(i)
@@ -328,12 +347,15 @@ class Supervisor:
         log.info("stopped", extra={"workers": self.n, "stats": sum_stats(self._collect())})
 
     def _collect(self) -> list[dict[str, int]]:
-        """The counters each stopped worker sent (a killed worker sent none)."""
+        """The counters each stopped worker sent (a killed worker sent none; a worker that was a
+        standby may have sent :data:`READY` first)."""
         out: list[dict[str, int]] = []
         for conn in self.results:
             try:
-                if conn is not None and conn.poll():
-                    out.append(conn.recv())
+                while conn is not None and conn.poll():
+                    msg = conn.recv()
+                    if isinstance(msg, dict):
+                        out.append(msg)
             except (EOFError, OSError, ValueError, pickle.UnpicklingError):
                 pass
         return out
@@ -346,6 +368,7 @@ class _Standby:
     proc: Any
     cmd: Any
     results: Any
+    ready: bool = False
 
 
 class _WorkerTag(logging.Filter):
@@ -384,6 +407,7 @@ def standby_main(s: Settings, ports: tuple[int, ...], status: Any, results: Any,
         from . import detection  # noqa: F401
     if s.detect and s.api_listen:
         from . import api  # noqa: F401
+    results.send(READY)
     try:
         index = int(cmd.recv())
     except (EOFError, OSError):

@@ -153,9 +153,10 @@ def test_a_worker_killed_at_200_calls_per_second_is_restarted_and_no_call_fails(
     e2e: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With detection and the admin API: SIGKILL worker 1 while 2,000 calls run at 200 calls/s from
-    one source port per call. The parent restarts it (``/healthz``: 1 restart, both serving) and
-    every call completes: the callers' retransmissions of what the killed worker held reach the
-    other worker, and the PBX's answers to the killed worker's port reach its successor."""
+    one source port per call. The parent puts its standby in its place (``/healthz``: 1 restart,
+    both serving) within a fraction of a second, and every call completes: the PBX's answers and
+    retransmissions to the killed worker's own port reach its successor, which forwards them by
+    their Via, and in-dialog requests go by their Route through either worker."""
     monkeypatch.setenv("ANTIBOT_API_TOKEN", secrets.token_urlsafe(24))
     calls, rate = 2000, 200
     pbx = e2e.uas("uas_answer.xml")
@@ -163,6 +164,7 @@ def test_a_worker_killed_at_200_calls_per_second_is_restarted_and_no_call_fails(
     proxy = two_workers(e2e, pbx, ["--mode", "monitor", "--api-listen", api])
     base = f"http://{api}"
     wait_for(lambda: len(_healthz(base).get("workers", [])) == 2, 15.0, "/healthz to list both workers")
+    wait_for(lambda: _healthz(base).get("standby") is True, 20.0, "a standby ready to replace a worker")
     killed = int(workers(proxy)[1]["pid"])
     uac = e2e.sipp(
         "uac", "uac_call.xml", remote=proxy.addr, calls=calls, rate=rate, timeout=60.0, extra=PER_CALL_SOCKET
