@@ -54,6 +54,22 @@ class Proxy:
         assert isinstance(stats, dict), stopped[-1]
         return stats
 
+    def own_vias(self, transport: str) -> set[str]:
+        """The ``SIP/2.0/<T> host:port`` this proxy puts in its Vias over ``transport``: its public
+        address, and over UDP with workers each worker's own port (responses come back to it)."""
+        ports = {self.port}
+        if transport.lower() == "udp":
+            ports |= {
+                int(r["own_port"])
+                for r in self.records()
+                if r.get("msg") == "antibot proxy started" and "own_port" in r
+            }
+        return {f"SIP/2.0/{transport.upper()} {HOST}:{p}" for p in ports}
+
+    def is_own_via(self, via: str, transport: str) -> bool:
+        """``via`` (a header value) is one this proxy added over ``transport``."""
+        return via.split(";", 1)[0].strip() in self.own_vias(transport)
+
     def ping(self, timeout: float = 0.25) -> bool:
         """OPTIONS sip:HOST:PORT (no user part) over UDP; the proxy answers 200 itself."""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
