@@ -249,6 +249,13 @@ class Supervisor:
 
         reserve(s).close()  # a busy address is reported here, once
         build_tcp_limits(s)  # raises RLIMIT_NOFILE, for the workers and the embedded Redis alike
+        if s.detect:
+            from ..detect.shipped import find_model
+            from .detection import load_shipped_model
+
+            model = find_model(s.model)
+            if model is not None:
+                load_shipped_model(model)  # a model the workers would refuse is reported here, once
 
         shared = dataclasses.replace(s, route_secret=route_secret(s).decode())
         if s.detect and s.redis_url is None:
@@ -393,7 +400,7 @@ def worker_main(s: Settings, spec: WorkerSpec) -> None:
     try:
         serve(s, spec)
     except ConfigError as exc:
-        print(f"antibot: worker {spec.index}: {exc}", file=sys.stderr)
+        print(f"antibot: config error: worker {spec.index}: {exc}", file=sys.stderr)
         sys.exit(2)
 
 
