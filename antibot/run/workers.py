@@ -8,9 +8,12 @@ so responses and retransmissions come back to the worker holding the transaction
 (:mod:`antibot.proxy.siblings`). Record-Routes name the public port and carry a token keyed by
 the node's route secret, which every worker shares, so in-dialog requests go to any worker.
 
-The parent binds nothing itself: it checks the listen addresses, makes the route key, starts the
-embedded Redis (shared by the workers, as by nodes), then starts the workers and restarts any
-that dies. Worker 0 serves the admin API; its ``/healthz`` reports every worker.
+The parent binds nothing itself: it checks the listen addresses and the model, raises
+RLIMIT_NOFILE, makes the route key, starts the embedded Redis (shared by the workers, as by
+nodes), then starts the workers. It keeps a standby process, its imports done, that takes the
+place of a worker that dies within a fraction of a second (same index, same own port). SIGTERM is
+passed on to every worker at once; the parent logs the node's summed counters once all stopped.
+Worker 0 serves the admin API; its ``/healthz`` reports every worker and the standby.
 """
 
 from __future__ import annotations
