@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,22 @@ class Proxy:
         stats = ast.literal_eval(str(stopped[-1].get("stats", "{}")))
         assert isinstance(stats, dict), stopped[-1]
         return stats
+
+    def processes(self) -> int:
+        """How many proxy processes serve: the node's workers, or 1."""
+        started = [r for r in self.records() if r.get("msg") == "antibot workers started"]
+        return int(started[-1]["workers"]) if started else 1
+
+    def applied_at(self, version: int, msg: str = "policy applied") -> float | None:
+        """When the last of the proxy's processes logged ``msg`` for policy ``version`` (epoch
+        seconds); None until every worker has (each follows the policy on its own)."""
+        seen: dict[object, float] = {}
+        for r in self.records():
+            if msg in str(r.get("msg")) and r.get("version") == version:
+                seen.setdefault(
+                    r.get("worker"), datetime.fromisoformat(str(r["ts"]).replace("Z", "+00:00")).timestamp()
+                )
+        return max(seen.values()) if seen and len(seen) >= self.processes() else None
 
     def own_vias(self, transport: str) -> set[str]:
         """The ``SIP/2.0/<T> host:port`` this proxy puts in its Vias over ``transport``: its public

@@ -17,7 +17,6 @@ import secrets
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -86,11 +85,8 @@ def _api(base: str, method: str, path: str, token: str, body: object = None) -> 
 
 
 def _applied_at(proxy: Proxy, version: int) -> float | None:
-    """When ``proxy`` logged that it applied policy ``version`` (epoch seconds)."""
-    for r in proxy.records():
-        if r.get("msg") == "policy applied" and r.get("version") == version:
-            return datetime.fromisoformat(str(r["ts"]).replace("Z", "+00:00")).timestamp()
-    return None
+    """When every process of ``proxy`` had applied policy ``version`` (epoch seconds)."""
+    return proxy.applied_at(version)
 
 
 def test_two_nodes_on_a_redis_cluster_act_as_one(
