@@ -44,10 +44,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         redis.stop()
 
 
-def _sweep(e2e: Harness, label: str, proxy: Proxy, rows: list[tuple[str, str]], rate: float) -> Sipp:
+def _sweep(e2e: Harness, label: str, proxy: Proxy, rows: list[tuple[str, str]], rate: float, ua: str = ZOIPER) -> Sipp:
     inf = e2e.tmp / f"{label}.csv"
     inf.write_text("SEQUENTIAL\n" + "".join(f"{frm};{to};\n" for frm, to in rows))
-    extra = ["-key", "ua", ZOIPER, "-inf", str(inf)]
+    extra = ["-key", "ua", ua, "-inf", str(inf)]
     return e2e.sipp(label, "uac_inject.xml", remote=proxy.addr, calls=len(rows), rate=rate, extra=extra)
 
 
@@ -123,9 +123,12 @@ def test_two_nodes_on_a_redis_cluster_act_as_one(
     version = int(added["version"])  # type: ignore[index]
     applied = wait_for(lambda: _applied_at(b, version), 10.0, f"node B to apply policy version {version}")
     assert applied - before <= 1.0, (applied - before, b.records()[-5:])
-    robo = _sweep(e2e, "robo", b, [("500", "16505550100")], 1)
+    # B denies the User-Agent A's API put on the deny list, whichever of B's workers gets the call
+    robo = _sweep(e2e, "robo", b, [("500", "16505550100")], 1, ua="Acme Robo 2.1")
     robo.proc.wait(30)
-    assert robo.count("603_Recv") + robo.count("403_Recv") == 1, sipp_failure(robo)  # B denies it
+    assert robo.count("603_Recv") + robo.count("403_Recv") == 1, sipp_failure(robo)
+    rejects = robo.received("SIP/2.0 603 ") + robo.received("SIP/2.0 403 ")
+    assert any("scanner user-agent" in m for m in rejects), rejects  # the deny list decided, not a score
 
     # the same sweep on one node (a third one, fresh counters, the cluster emptied)
     for port in cluster.masters():
