@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         dest="failover_timeout",
         help="seconds an upstream may stay silent to an INVITE before the next one is tried (default 2)",
     )
-    run.add_argument("--workers", type=int, help="proxy processes sharing the SIP port (default 1; 0: one per core)")
+    run.add_argument(
+        "--workers", type=int, help="proxy processes sharing the SIP port (default 0: one per core; 1: one process)"
+    )
     run.add_argument("--t1", type=float, help="SIP timer T1, the round-trip estimate, seconds (default 0.5)")
     run.add_argument("--t2", type=float, help="SIP timer T2, the longest retransmit interval, seconds (default 4)")
     run.add_argument("--t4", type=float, help="SIP timer T4, how long a message may live in the network (default 5)")

@@ -115,7 +115,7 @@ class Settings:
     #: the oldest is forgotten (its BYE is still relayed by its Route set).
     max_calls: int = 30_000
     #: Proxy processes sharing the SIP port (``antibot/run/workers.py``); 0: one per core.
-    workers: int = 1
+    workers: int = 0
     retry_after: int = 30
     shutdown_timeout: float = 32.0
     #: SIGTERM: how long answered calls still in progress keep being served (their BYE), at most.

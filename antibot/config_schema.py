@@ -41,7 +41,7 @@ class ProxySection(_Section):
     route_secret: str | None = None
     max_transactions: int = 100_000
     max_calls: int = 30_000
-    workers: int = 1
+    workers: int = 0
     shutdown_timeout: float = 32.0
     shutdown_call_grace: float = 10.0
     log_level: str = "info"

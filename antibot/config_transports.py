@@ -53,11 +53,11 @@ def validate_tls(s: Settings) -> None:
 def validate_ws(s: Settings) -> None:
     """``[websocket]``: origins as ``scheme://host[:port]`` (or ``*``), a size the parser takes;
     WebSocket listeners with one worker (a connection lives in one process, and requests from the
-    PBX for it could land in another)."""
+    PBX for it could land in another): ``workers = 0`` (one per core) then means one."""
     from .config import ConfigError
 
-    if any(x.transport in ("ws", "wss") for x in s.listen) and s.workers != 1:
-        raise ConfigError("ws and wss listeners need proxy.workers = 1 (a WebSocket lives in one process)")
+    if any(x.transport in ("ws", "wss") for x in s.listen) and s.workers > 1:
+        raise ConfigError("ws and wss listeners need proxy.workers = 1 or 0 (a WebSocket lives in one process)")
     origins = s.ws_origins
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise ConfigError(f"websocket.origins must be a list of strings, not {origins!r}")

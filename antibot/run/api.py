@@ -28,12 +28,18 @@ class ProxyStats:
         detection: Detection,
         latency: LatencyHistogram,
         workers: Callable[[], list[dict[str, int | bool]]] | None = None,
+        redis_restarts: Callable[[], int] | None = None,
+        standby: Callable[[], bool] | None = None,
     ) -> None:
         self.core = core
         self.detection = detection
         self.latency = latency
         #: With ``--workers``: every worker's pid, restarts and state, for ``/healthz``.
         self.workers = workers
+        #: With ``--workers``: the parent's count of embedded Redis restarts (it runs that Redis).
+        self.redis_restarts = redis_restarts
+        #: With ``--workers``: whether a standby is ready to replace a dead worker, for ``/healthz``.
+        self.standby = standby
 
     def metrics_snapshot(self) -> MetricsSnapshot:
         stats = dict(self.core.stats)
@@ -44,6 +50,8 @@ class ProxyStats:
         isolated = d.detector.stats.isolated
         internal = d.detector.stats.internal_errors + sip.pop("internal_error", 0)
         restarts = d.embedded.restarts if d.embedded is not None else 0
+        if self.redis_restarts is not None:
+            restarts += self.redis_restarts()
         return MetricsSnapshot(
             sip,
             verdicts,
@@ -64,6 +72,8 @@ async def start_api(
     latency: LatencyHistogram,
     model: Path | None,
     workers: Callable[[], list[dict[str, int | bool]]] | None = None,
+    redis_restarts: Callable[[], int] | None = None,
+    standby: Callable[[], bool] | None = None,
 ) -> ApiServer:
     """Serve the admin API on ``api_listen``; ``latency`` is the runner's decision latency,
     exported at /metrics; ``workers`` reports a node's workers at /healthz."""
@@ -77,7 +87,8 @@ async def start_api(
         tokens, token = TokenStore.with_ephemeral_admin()
         print(f"antibot: admin API token for this run: {token}", file=sys.stderr)
     url = detection.url
-    app = create_app(url, tokens=tokens, model_card=model, metrics=ProxyStats(core, detection, latency, workers))
+    metrics = ProxyStats(core, detection, latency, workers, redis_restarts, standby)
+    app = create_app(url, tokens=tokens, model_card=model, metrics=metrics)
     try:
         server = await serve_api(app, host, port)
     except (InsecureSettingsError, OSError) as exc:

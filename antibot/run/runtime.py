@@ -72,7 +72,10 @@ class Runtime:
         log.info("shutting down: finishing in-flight transactions")
         await self.drain()
         await self._close()
-        log.info("stopped", extra={"stats": self.core.stats if self.core is not None else {}})
+        stats = self.core.stats if self.core is not None else {}
+        log.info("stopped", extra={"stats": stats})
+        if self.worker is not None:
+            self.worker.send_stats(stats)
 
     async def drain(self) -> None:
         """Refuse new calls (503 + Retry-After) and keep serving the rest: until no transaction
@@ -139,8 +142,17 @@ class Runtime:
             from .api import start_api
 
             held.release_api()
-            workers = self.worker.report if self.worker is not None else None
-            self.api = await start_api(s, core, self.detection, runner.latency, find_model(s.model), workers)
+            w = self.worker
+            self.api = await start_api(
+                s,
+                core,
+                self.detection,
+                runner.latency,
+                find_model(s.model),
+                w.report if w is not None else None,
+                w.redis_restarts if w is not None else None,
+                w.standby_ready if w is not None else None,
+            )
         held.release_sip()
         worker = self.worker
         for x in s.listen:

@@ -8,19 +8,24 @@ so responses and retransmissions come back to the worker holding the transaction
 (:mod:`antibot.proxy.siblings`). Record-Routes name the public port and carry a token keyed by
 the node's route secret, which every worker shares, so in-dialog requests go to any worker.
 
-The parent binds nothing itself: it checks the listen addresses, makes the route key, starts the
-embedded Redis (shared by the workers, as by nodes), then starts the workers and restarts any
-that dies. Worker 0 serves the admin API; its ``/healthz`` reports every worker.
+The parent binds nothing itself: it checks the listen addresses and the model, raises
+RLIMIT_NOFILE, makes the route key, starts the embedded Redis (shared by the workers, as by
+nodes), then starts the workers. It keeps a standby process, its imports done, that takes the
+place of a worker that dies within a fraction of a second (same index, same own port). SIGTERM is
+passed on to every worker at once; the parent logs the node's summed counters once all stopped.
+Worker 0 serves the admin API; its ``/healthz`` reports every worker and the standby.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import dataclasses
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -34,10 +39,17 @@ from .reserve import reserve
 
 log = logging.getLogger("antibot")
 
-#: Per worker in the shared status array: pid, restarts, ready (1 once listening).
+#: Per worker in the shared status array: pid, restarts, ready (1 once listening). After the
+#: workers' fields, two for the node: how often the parent restarted the embedded Redis, and the
+#: pid of the standby once it is ready to take a worker's place (else 0).
 FIELDS = 3
+NODE_FIELDS = 2
+#: What a standby sends its parent once its imports are done.
+READY = "ready"
 #: Seconds a worker must live for its next death to be restarted at once (else: back off).
 STABLE = 5.0
+#: Seconds between two looks at the workers (a dead one is replaced within this).
+POLL = 0.02
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,8 @@ class WorkerSpec:
     ports: tuple[int, ...]
     #: The status array the parent shares (``FIELDS`` ints per worker); None outside a node.
     status: Any = None
+    #: Where this worker sends its counters when it stops (a pipe to the parent); None outside a node.
+    results: Any = None
 
     @property
     def port(self) -> int:
@@ -62,15 +76,41 @@ class WorkerSpec:
             out.append({"index": i, "pid": pid, "restarts": restarts, "serving": bool(ready)})
         return out
 
+    def redis_restarts(self) -> int:
+        """How often the parent restarted the node's embedded Redis (``/metrics``)."""
+        return int(self.status[len(self.ports) * FIELDS]) if self.status is not None else 0
+
+    def standby_ready(self) -> bool:
+        """A standby process waits, ready to replace the next worker that dies (``/healthz``)."""
+        return self.status is not None and self.status[len(self.ports) * FIELDS + 1] != 0
+
     def mark_ready(self) -> None:
         if self.status is not None:
             self.status[self.index * FIELDS + 2] = 1
 
+    def send_stats(self, stats: dict[str, int]) -> None:
+        """Hand this worker's counters to the parent, which logs the node's sum when it stops."""
+        if self.results is not None:
+            with contextlib.suppress(OSError):
+                self.results.send(dict(stats))
+
+
+def sum_stats(parts: list[dict[str, int]]) -> dict[str, int]:
+    """The node's counters: each worker's, added up."""
+    out: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            out[key] = out.get(key, 0) + value
+    return dict(sorted(out.items()))
+
 
 def worker_count(s: Settings) -> int:
-    """``workers``, 0 meaning one per core."""
+    """``workers``, 0 meaning one per core (one with a WebSocket listener: a connection lives
+    in one process)."""
     if s.workers:
         return s.workers
+    if any(x.transport in ("ws", "wss") for x in s.listen):
+        return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -116,18 +156,23 @@ class Supervisor:
         self.settings = settings
         self.n = worker_count(settings)
         self.ctx = multiprocessing.get_context("spawn")
-        self.status: Any = self.ctx.Array("q", self.n * FIELDS, lock=False)
+        self.status: Any = self.ctx.Array("q", self.n * FIELDS + NODE_FIELDS, lock=False)
         self.procs: list[Any] = [None] * self.n
+        #: The read end of each running worker's pipe (its counters, sent when it stops).
+        self.results: list[Any] = [None] * self.n
         self.started_at = [0.0] * self.n
         self.stopping = False
         self.embedded: Any = None
+        #: A process started ahead, its imports done, that takes the place of the next worker to die.
+        self.standby: _Standby | None = None
+        self.last_restart = 0.0
 
     async def serve(self) -> int:
         """Run until SIGTERM or SIGINT; the exit status (2: a worker could not start)."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, self._on_stop, stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload)
         shared = await self._prepare()
         ports = own_ports(shared, self.n)
@@ -139,27 +184,84 @@ class Supervisor:
                 return 2
             log.info("antibot workers started", extra={"workers": self.n, "ports": ",".join(map(str, ports))})
             while not stop.is_set():
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(POLL)
+                if self.embedded is not None:
+                    self.status[self.n * FIELDS] = self.embedded.restarts
                 for spec in specs:
                     proc = self.procs[spec.index]
                     if proc.exitcode is not None and not stop.is_set():
                         await self._restart(shared, spec, proc.exitcode)
+                if self.standby is None and not stop.is_set() and self._settled():
+                    self._spawn_standby(shared, ports)
+                self._standby_state()
             return 0
         finally:
             await self._stop_all()
 
-    def _reload(self) -> None:
-        """SIGHUP: passed on to every running worker (each reloads its TLS certificates)."""
+    def _on_stop(self, stop: asyncio.Event) -> None:
+        """SIGTERM or SIGINT: passed on to the workers at once, so each refuses new calls from now
+        on (as one process does), then :meth:`_stop_all` waits for them."""
+        stop.set()
+        self.stopping = True
+        self._signal(signal.SIGTERM)
+        self._drop_standby()
+
+    def _settled(self) -> bool:
+        """Every worker serves and none was replaced within ``STABLE`` s: time to start a standby
+        (it takes a core for a second; not while the node is short of a worker)."""
+        serving = all(self.status[i * FIELDS + 2] for i in range(self.n))
+        return serving and time.monotonic() - self.last_restart >= STABLE
+
+    def _spawn_standby(self, s: Settings, ports: tuple[int, ...]) -> None:
+        recv, send = self.ctx.Pipe(duplex=False)
+        cmd_recv, cmd_send = self.ctx.Pipe(duplex=False)
+        proc = self.ctx.Process(
+            target=standby_main, args=(s, ports, self.status, send, cmd_recv), name="antibot-worker-standby"
+        )
+        proc.start()
+        send.close()
+        cmd_recv.close()
+        self.standby = _Standby(proc, cmd_send, recv)
+
+    def _standby_state(self) -> None:
+        """Publish the standby's pid once it says it is ready (the parent owns the flag)."""
+        sb = self.standby
+        with contextlib.suppress(EOFError, OSError, ValueError, pickle.UnpicklingError):
+            if sb is not None and not sb.ready and sb.results.poll() and sb.results.recv() == READY:
+                sb.ready = True
+        self.status[self.n * FIELDS + 1] = sb.proc.pid if sb is not None and sb.ready and sb.proc.pid else 0
+
+    def _drop_standby(self) -> None:
+        """The standby exits when its command pipe closes (it holds no socket and no state)."""
+        self.status[self.n * FIELDS + 1] = 0
+        if self.standby is not None:
+            self.standby.cmd.close()
+            self.standby = None
+
+    def _signal(self, sig: int) -> None:
         for proc in self.procs:
             if proc is not None and proc.exitcode is None and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGHUP)
+                os.kill(proc.pid, sig)
+
+    def _reload(self) -> None:
+        """SIGHUP: passed on to every running worker (each reloads its TLS certificates)."""
+        self._signal(signal.SIGHUP)
 
     async def _prepare(self) -> Settings:
         """Check every listen address, make the route key, start the embedded Redis: what the
         workers share. Returns their settings."""
         s = self.settings
+        from .proxy import build_tcp_limits, route_secret
+
         reserve(s).close()  # a busy address is reported here, once
-        from .proxy import route_secret
+        build_tcp_limits(s)  # raises RLIMIT_NOFILE, for the workers and the embedded Redis alike
+        if s.detect:
+            from ..detect.shipped import find_model
+            from .detection import load_shipped_model
+
+            model = find_model(s.model)
+            if model is not None:
+                load_shipped_model(model)  # a model the workers would refuse is reported here, once
 
         shared = dataclasses.replace(s, route_secret=route_secret(s).decode())
         if s.detect and s.redis_url is None:
@@ -184,11 +286,16 @@ class Supervisor:
     def _spawn(self, s: Settings, spec: WorkerSpec) -> None:
         i = spec.index
         self.status[i * FIELDS + 2] = 0
+        if self.results[i] is not None:
+            self.results[i].close()  # a dead worker's counters die with it
+        recv, send = self.ctx.Pipe(duplex=False)
         proc = self.ctx.Process(
-            target=worker_main, args=(s, WorkerSpec(i, spec.ports, self.status)), name=f"antibot-worker-{i}"
+            target=worker_main, args=(s, WorkerSpec(i, spec.ports, self.status, send)), name=f"antibot-worker-{i}"
         )
         proc.start()
+        send.close()
         self.procs[i] = proc
+        self.results[i] = recv
         self.status[i * FIELDS] = proc.pid or 0
         self.started_at[i] = time.monotonic()
 
@@ -208,16 +315,35 @@ class Supervisor:
         lived = time.monotonic() - self.started_at[i]
         self.status[i * FIELDS + 1] += 1
         log.warning("worker died; restarting", extra={"worker": i, "exitcode": code, "lived": round(lived, 1)})
+        self.last_restart = time.monotonic()
+        standby, self.standby = self.standby, None
         if lived < STABLE:
             await asyncio.sleep(min(STABLE, 0.5 * self.status[i * FIELDS + 1]))  # crashing at start: back off
-        if not self.stopping:
+        if self.stopping:
+            if standby is not None:
+                standby.cmd.close()
+        elif standby is not None and standby.proc.exitcode is None:
+            self._take_over(standby, i)
+        else:
             self._spawn(s, spec)
+
+    def _take_over(self, standby: _Standby, i: int) -> None:
+        """The standby becomes worker ``i``: it binds that worker's own port and the public one."""
+        self.status[i * FIELDS + 2] = 0
+        self.status[self.n * FIELDS + 1] = 0
+        if self.results[i] is not None:
+            self.results[i].close()
+        standby.cmd.send(i)
+        standby.cmd.close()
+        self.procs[i] = standby.proc
+        self.results[i] = standby.results
+        self.status[i * FIELDS] = standby.proc.pid or 0
+        self.started_at[i] = time.monotonic()
 
     async def _stop_all(self) -> None:
         self.stopping = True
-        for proc in self.procs:
-            if proc is not None and proc.exitcode is None and proc.pid:
-                os.kill(proc.pid, signal.SIGTERM)
+        self._signal(signal.SIGTERM)
+        self._drop_standby()
         deadline = time.monotonic() + self.settings.shutdown_timeout + 5.0
         for proc in self.procs:
             if proc is None:
@@ -231,7 +357,31 @@ class Supervisor:
             self._redis_task.cancel()
             await asyncio.gather(self._redis_task, return_exceptions=True)
             await asyncio.to_thread(self.embedded.stop)
-        log.info("stopped", extra={"workers": self.n})
+        log.info("stopped", extra={"workers": self.n, "stats": sum_stats(self._collect())})
+
+    def _collect(self) -> list[dict[str, int]]:
+        """The counters each stopped worker sent (a killed worker sent none; a worker that was a
+        standby may have sent :data:`READY` first)."""
+        out: list[dict[str, int]] = []
+        for conn in self.results:
+            try:
+                while conn is not None and conn.poll():
+                    msg = conn.recv()
+                    if isinstance(msg, dict):
+                        out.append(msg)
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                pass
+        return out
+
+
+@dataclass
+class _Standby:
+    """A started standby process: the pipe that tells it its index, and its counters' pipe."""
+
+    proc: Any
+    cmd: Any
+    results: Any
+    ready: bool = False
 
 
 class _WorkerTag(logging.Filter):
@@ -256,8 +406,27 @@ def worker_main(s: Settings, spec: WorkerSpec) -> None:
     try:
         serve(s, spec)
     except ConfigError as exc:
-        print(f"antibot: worker {spec.index}: {exc}", file=sys.stderr)
+        print(f"antibot: config error: worker {spec.index}: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def standby_main(s: Settings, ports: tuple[int, ...], status: Any, results: Any, cmd: Any) -> None:
+    """A standby process: import what a worker runs, then wait to be told which worker to be
+    (it exits, having bound nothing, when the parent closes the pipe)."""
+    _die_with_parent()
+    from . import runtime  # noqa: F401 - the imports are the slow part of a worker's start
+
+    if s.detect:
+        from . import detection  # noqa: F401
+    if s.detect and s.api_listen:
+        from . import api  # noqa: F401
+    results.send(READY)
+    try:
+        index = int(cmd.recv())
+    except (EOFError, OSError):
+        return
+    cmd.close()
+    worker_main(s, WorkerSpec(index, ports, status, results))
 
 
 def _die_with_parent() -> None:

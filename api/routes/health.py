@@ -19,7 +19,9 @@ async def healthz(ctx: ContextDep) -> Health:
     report = getattr(ctx.proxy_metrics, "workers", None)
     if report is None:
         return Health()
-    return Health(workers=[WorkerHealth.model_validate(w) for w in report()])
+    standby = getattr(ctx.proxy_metrics, "standby", None)
+    ready = standby() if standby is not None else None
+    return Health(workers=[WorkerHealth.model_validate(w) for w in report()], standby=ready)
 
 
 @root.get("/readyz", response_model=Ready, responses={401: ERRORS[401], 503: {"model": Ready}})

@@ -47,6 +47,8 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     #: With ``--workers``: every worker of this node (restarts counted since the node started).
     workers: list[WorkerHealth] | None = None
+    #: With ``--workers``: a standby process is ready to take the place of the next worker to die.
+    standby: bool | None = None
 
 
 class Ready(BaseModel):

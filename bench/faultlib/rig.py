@@ -147,6 +147,10 @@ class Rig:
         api_token()
         api_port = free_port()
         args = ["--api-listen", f"{HOST}:{api_port}", "--mode", mode, "--log-level", "info", *(extra or [])]
+        if "--workers" not in args:
+            # One process unless asked: the figures sample one process's RSS and CPU, and each
+            # worker learns on its own that a PBX is down (the fail-fast checks assume one view).
+            args += ["--workers", "1"]
         if redis_url:
             args += ["--redis-url", redis_url]
         if data_dir is not None:

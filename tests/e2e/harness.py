@@ -44,7 +44,8 @@ class Harness:
         settings: dict[str, Any] | None = None,
         ready_timeout: float = 20.0,
     ) -> Proxy:
-        """Start ``python -m antibot run`` on a fresh UDP+TCP port and wait until it answers."""
+        """Start ``python -m antibot run`` on a fresh UDP+TCP port and wait until it answers (with
+        the product's default of one worker per core: until every worker serves)."""
         workdir = self._dir("proxy")
         port = free_port()
         # shutdown_timeout bounds the graceful drain (default 32 s) when the proxy is stopped.
@@ -75,7 +76,7 @@ class Harness:
                 raise AssertionError(
                     f"antibot exited with {proc.returncode} before listening:\n" + read_text(log_path)[-3000:]
                 )
-            state["started logged"] = any(r.get("msg") == "antibot proxy started" for r in proxy.records())
+            state["started logged"] = any(_started(r) for r in proxy.records())
             state["OPTIONS ping answered"] = proxy.ping()
             return all(state.values())
 
@@ -169,6 +170,13 @@ def _listening(sipp: Sipp, transport: str) -> bool:
         if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == sipp.port:
             return True
     return False
+
+
+def _started(record: dict[str, Any]) -> bool:
+    """The node serves: one process has started, or the parent has seen every worker start."""
+    if record.get("msg") == "antibot workers started":
+        return True
+    return record.get("msg") == "antibot proxy started" and "worker" not in record
 
 
 def _toml(value: Any) -> str:

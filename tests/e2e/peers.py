@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +41,51 @@ class Proxy:
         return out
 
     def stop(self, timeout: float = 10.0) -> dict[str, int]:
-        """SIGTERM (graceful: in-flight transactions finish), expect exit 0; the counters it logged."""
+        """SIGTERM (graceful: in-flight transactions finish), expect exit 0; the counters it logged
+        (with workers: the node's sum, which the parent logs once every worker has stopped)."""
         self.proc.terminate()
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"antibot did not exit within {timeout:g}s of SIGTERM") from None
         assert rc == 0, f"antibot exited {rc} on SIGTERM"
-        stopped = [r for r in self.records() if r.get("msg") == "stopped"]
+        stopped = [r for r in self.records() if r.get("msg") == "stopped" and "worker" not in r]
         assert stopped, "antibot did not log 'stopped'"
         stats = ast.literal_eval(str(stopped[-1].get("stats", "{}")))
         assert isinstance(stats, dict), stopped[-1]
         return stats
+
+    def processes(self) -> int:
+        """How many proxy processes serve: the node's workers, or 1."""
+        started = [r for r in self.records() if r.get("msg") == "antibot workers started"]
+        return int(started[-1]["workers"]) if started else 1
+
+    def applied_at(self, version: int, msg: str = "policy applied") -> float | None:
+        """When the last of the proxy's processes logged ``msg`` for policy ``version`` (epoch
+        seconds); None until every worker has (each follows the policy on its own)."""
+        seen: dict[object, float] = {}
+        for r in self.records():
+            if msg in str(r.get("msg")) and r.get("version") == version:
+                seen.setdefault(
+                    r.get("worker"), datetime.fromisoformat(str(r["ts"]).replace("Z", "+00:00")).timestamp()
+                )
+        return max(seen.values()) if seen and len(seen) >= self.processes() else None
+
+    def own_vias(self, transport: str) -> set[str]:
+        """The ``SIP/2.0/<T> host:port`` this proxy puts in its Vias over ``transport``: its public
+        address, and over UDP with workers each worker's own port (responses come back to it)."""
+        ports = {self.port}
+        if transport.lower() == "udp":
+            ports |= {
+                int(r["own_port"])
+                for r in self.records()
+                if r.get("msg") == "antibot proxy started" and "own_port" in r
+            }
+        return {f"SIP/2.0/{transport.upper()} {HOST}:{p}" for p in ports}
+
+    def is_own_via(self, via: str, transport: str) -> bool:
+        """``via`` (a header value) is one this proxy added over ``transport``."""
+        return via.split(";", 1)[0].strip() in self.own_vias(transport)
 
     def ping(self, timeout: float = 0.25) -> bool:
         """OPTIONS sip:HOST:PORT (no user part) over UDP; the proxy answers 200 itself."""

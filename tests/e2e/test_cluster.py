@@ -19,7 +19,6 @@ import secrets
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -98,11 +97,8 @@ def _api(base: str, method: str, path: str, token: str, body: object = None) -> 
 
 
 def _applied_at(proxy: Proxy, version: int) -> float | None:
-    """When ``proxy`` logged that it applied policy ``version`` (epoch seconds)."""
-    for r in proxy.records():
-        if r.get("msg") == "policy applied" and r.get("version") == version:
-            return datetime.fromisoformat(str(r["ts"]).replace("Z", "+00:00")).timestamp()
-    return None
+    """When every process of ``proxy`` had applied policy ``version`` (epoch seconds)."""
+    return proxy.applied_at(version)
 
 
 def test_two_nodes_on_a_redis_cluster_act_as_one(
@@ -138,9 +134,12 @@ def test_two_nodes_on_a_redis_cluster_act_as_one(
     version = int(added["version"])  # type: ignore[index]
     applied = wait_for(lambda: _applied_at(b, version), 10.0, f"node B to apply policy version {version}")
     assert applied - before <= 1.0, (applied - before, b.records()[-5:])
+    # B denies the User-Agent A's API put on the deny list, whichever of B's workers gets the call
     robo = _sweep(e2e, "robo", b, [("500", "16505550100")], 1, ua="Acme Robo 1.0")
     robo.proc.wait(30)
-    assert robo.count("603_Recv") + robo.count("403_Recv") == 1, sipp_failure(robo)  # B denies it
+    assert robo.count("603_Recv") + robo.count("403_Recv") == 1, sipp_failure(robo)
+    rejects = robo.received("SIP/2.0 603 ") + robo.received("SIP/2.0 403 ")
+    assert any("scanner user-agent" in m for m in rejects), rejects  # the deny list decided, not a score
 
     # the same sweep on one node (a third one, fresh counters, the cluster emptied)
     for port in cluster.masters():

@@ -469,5 +469,5 @@ def _invites_from(uas: Sipp, number: str) -> list[str]:
 
 
 def _policy_applied(proxy: Proxy, version: int) -> bool:
-    """The proxy logged that it rebuilt its rules from policy ``version`` (the allowlisting)."""
-    return any("policy" in str(r.get("msg")) and r.get("version") == version for r in proxy.records())
+    """Every process of the proxy logged that it rebuilt its rules from policy ``version``."""
+    return proxy.applied_at(version, "policy") is not None

@@ -105,7 +105,7 @@ def _api(base: str, method: str, path: str, token: str, body: dict[str, Any] | N
 
 
 def _applied(proxy: Proxy, version: int) -> bool:
-    return any(r.get("msg") == "policy applied" and r.get("version") == version for r in proxy.records())
+    return proxy.applied_at(version) is not None
 
 
 def test_an_exception_or_turning_it_off_through_the_api_lets_the_call_through(

@@ -143,8 +143,11 @@ def flood(proxy: Proxy, n: int, seconds: float) -> tuple[int, int]:
 def test_redis_down_and_a_flood_of_unique_callers(e2e: Harness) -> None:
     redis, redis_port = start_redis(e2e)
     uas = e2e.uas("uas_headers.xml", timeout=60)
+    # One process: this measures the memory and CPU of the proxy's process.
     proxy = e2e.proxy(
-        [f"sip:{uas.addr}"], extra=["--detect", "--redis-url", f"redis://{HOST}:{redis_port}"], ready_timeout=30
+        [f"sip:{uas.addr}"],
+        extra=["--detect", "--redis-url", f"redis://{HOST}:{redis_port}", "--workers", "1"],
+        ready_timeout=30,
     )
     redis.send_signal(signal.SIGKILL)
     redis.wait(5)

@@ -86,7 +86,9 @@ def test_connections_over_the_per_source_cap_are_closed_and_tcp_calls_go_on(e2e:
     caller on 127.0.0.1 over TCP still completes its calls; the refusals are counted and logged
     in one line (before: all 40 stayed open and nothing was logged)."""
     uas = e2e.uas("uas_answer.xml")
-    proxy = e2e.proxy([f"sip:{uas.addr}"], settings={"tcp_max_per_source": 8, "tcp_max_connections": 64})
+    # One process: the caps are per worker (connections spread over workers by 4-tuple), and this
+    # counts exactly which connection one process refuses.
+    proxy = e2e.proxy([f"sip:{uas.addr}"], settings={"tcp_max_per_source": 8, "tcp_max_connections": 64, "workers": 1})
     with flood(proxy, {"127.0.0.2": 40}) as socks:
         closed = count_closed(socks, 32)
         assert closed.count(False) == 8, f"{closed.count(False)} of 40 still open, want 8"
@@ -105,7 +107,9 @@ def test_the_total_cap_refuses_callers_but_never_our_upstream_connection(e2e: Ha
     """A total cap of 16, filled from three addresses: the rest (and a new caller) are refused,
     while UDP calls still reach a PBX over the TCP connection the proxy opens itself."""
     uas = e2e.uas("uas_answer.xml", transport="tcp")
-    proxy = e2e.proxy([f"sip:{uas.addr};transport=tcp"], settings={"tcp_max_per_source": 8, "tcp_max_connections": 16})
+    # One process: the caps are per worker, and this counts exactly which connection it refuses.
+    caps = {"tcp_max_per_source": 8, "tcp_max_connections": 16, "workers": 1}
+    proxy = e2e.proxy([f"sip:{uas.addr};transport=tcp"], settings=caps)
     with flood(proxy, {"127.0.0.2": 8, "127.0.0.3": 8, "127.0.0.4": 8}) as socks:
         closed = count_closed(socks, 8)
         assert closed == [False] * 16 + [True] * 8
@@ -158,7 +162,7 @@ def test_a_huge_content_length_gets_413_and_is_not_buffered(e2e: Harness) -> Non
     """``Content-Length: 100000000`` then the body as fast as loopback takes it: 413 (RFC 3261
     §21.4.11) and the connection closed before much is read; RSS does not grow (before: 400)."""
     uas = e2e.uas("uas_answer.xml")
-    proxy = e2e.proxy([f"sip:{uas.addr}"])
+    proxy = e2e.proxy([f"sip:{uas.addr}"], settings={"workers": 1})  # one process: its RSS is measured
     before = rss_mb(proxy.proc.pid)
     with socket.create_connection((HOST, proxy.port)) as sock:
         sock.sendall(options(proxy.port, sock.getsockname()[1], length=100_000_000))

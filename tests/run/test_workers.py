@@ -1,0 +1,150 @@
+"""A node's workers (``--workers``): one per core by default, one "stopped" record for the node
+that adds up the counters each worker hands its parent when it stops, and the standby process
+that takes a dead worker's place."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from antibot.config import load
+from antibot.run import Runtime
+from antibot.run.workers import (
+    FIELDS,
+    NODE_FIELDS,
+    READY,
+    Supervisor,
+    WorkerSpec,
+    standby_main,
+    sum_stats,
+    worker_count,
+)
+
+from .test_runtime import free_port, settings
+
+
+def test_one_worker_per_core_by_default_and_one_when_asked(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert worker_count(load(None, {"upstream": ["sip:127.0.0.1:9"]})) == cores
+    assert worker_count(load(None, {"upstream": ["sip:127.0.0.1:9"], "workers": 1})) == 1
+    # a WebSocket lives in one process: one per core then means one
+    assert (
+        worker_count(
+            load(None, {"upstream": ["sip:127.0.0.1:9"], "listen": ["udp:127.0.0.1:5060", "ws:127.0.0.1:8088"]})
+        )
+        == 1
+    )
+
+
+def test_the_node_counters_are_the_sum_of_its_workers() -> None:
+    parts = [{"requests": 3, "verdict_relay": 1}, {"requests": 2, "refused": 4}, {}]
+    assert sum_stats(parts) == {"refused": 4, "requests": 5, "verdict_relay": 1}
+
+
+def test_a_stopping_worker_sends_its_counters_to_the_parent(tmp_path: Path) -> None:
+    """A worker Runtime that answered one OPTIONS sends counters counting it down its pipe."""
+    recv, send = multiprocessing.Pipe(duplex=False)
+    port = free_port()
+    s = settings(tmp_path, port)
+    worker = WorkerSpec(0, (free_port(),), None, send)
+
+    async def run() -> None:
+        rt = Runtime(s, worker)
+        await rt.start()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.bind(("127.0.0.1", 0))
+            me = peer.getsockname()[1]
+            peer.sendto(
+                (
+                    f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-w1\r\n"
+                    f"Max-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1:{port}>\r\n"
+                    "Call-ID: w1@t\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+                ).encode(),
+                ("127.0.0.1", port),
+            )
+            peer.setblocking(False)
+            loop = asyncio.get_running_loop()
+            answer = await asyncio.wait_for(loop.sock_recv(peer, 65535), 5.0)
+        assert answer.startswith(b"SIP/2.0 200 ")
+        await rt.stop()
+
+    asyncio.run(run())
+    assert recv.poll(5.0)
+    stats = recv.recv()
+    assert stats.get("requests", 0) >= 1, stats
+
+
+def test_the_parent_collects_what_stopped_workers_sent_and_skips_a_killed_one(tmp_path: Path) -> None:
+    sup = Supervisor(load(None, {"upstream": ["sip:127.0.0.1:9"], "workers": 3, "data_dir": str(tmp_path)}))
+    pipes = [multiprocessing.Pipe(duplex=False) for _ in range(3)]
+    sup.results = [r for r, _ in pipes]
+    pipes[0][1].send({"requests": 2})
+    pipes[2][1].send({"requests": 5, "refused": 1})
+    pipes[1][1].close()  # killed: its pipe closed with nothing in it
+    assert sum_stats(sup._collect()) == {"refused": 1, "requests": 7}
+
+
+def _options(port: int, me: int) -> bytes:
+    return (
+        f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-s{me}\r\n"
+        f"Max-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1:{port}>\r\n"
+        f"Call-ID: s{me}@t\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_a_standby_told_its_index_becomes_that_worker(tmp_path: Path) -> None:
+    """A standby process says it is ready, binds nothing until told, then serves as worker 0
+    (own port, public port) and at SIGTERM hands its counters to the parent."""
+    ctx = multiprocessing.get_context("spawn")
+    port, own = free_port(), free_port()
+    status = ctx.Array("q", FIELDS + NODE_FIELDS, lock=False)
+    recv, send = ctx.Pipe(duplex=False)
+    cmd_recv, cmd_send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=standby_main, args=(settings(tmp_path, port), (own,), status, send, cmd_recv))
+    proc.start()
+    send.close()
+    cmd_recv.close()
+    try:
+        assert recv.poll(60.0) and recv.recv() == READY
+        assert status[2] == 0  # not serving before it is told which worker to be
+        cmd_send.send(0)
+        deadline = time.monotonic() + 30.0
+        while not status[2] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert status[2] == 1
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.bind(("127.0.0.1", 0))
+            peer.settimeout(5.0)
+            peer.sendto(_options(port, peer.getsockname()[1]), ("127.0.0.1", port))
+            assert peer.recv(65535).startswith(b"SIP/2.0 200 ")
+        os.kill(proc.pid or 0, signal.SIGTERM)
+        proc.join(30.0)
+        assert proc.exitcode == 0
+        stats = recv.recv()
+        assert stats.get("requests", 0) >= 1, stats
+    finally:
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join(5.0)
+
+
+def test_a_standby_whose_parent_lets_go_exits_without_serving(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    status = ctx.Array("q", FIELDS + NODE_FIELDS, lock=False)
+    recv, send = ctx.Pipe(duplex=False)
+    cmd_recv, cmd_send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(
+        target=standby_main, args=(settings(tmp_path, free_port()), (free_port(),), status, send, cmd_recv)
+    )
+    proc.start()
+    send.close()
+    cmd_recv.close()
+    assert recv.poll(60.0) and recv.recv() == READY
+    cmd_send.close()
+    proc.join(30.0)
+    assert proc.exitcode == 0 and status[2] == 0
