@@ -26,8 +26,9 @@ one() {  # one TREE PORT TAG
     sipp -sf "$HERE/scenarios/uas_answer.xml" -i 127.0.0.1 -p $((port + 20)) -nostdin -timeout 600s \
         >"$w/uas.log" 2>&1 &
     local uas=$!
+    # one process: the CPU of the process that serves SIP is what is compared
     (cd "$tree" && exec "$PY" -m antibot run --listen "udp:127.0.0.1:$port" \
-        --upstream "sip:127.0.0.1:$((port + 20))" --probe-interval 0 --log-level warning \
+        --upstream "sip:127.0.0.1:$((port + 20))" --probe-interval 0 --log-level warning --workers 1 \
         --data-dir "$w/data" --no-api ${ANTIBOT_ARGS:---mode monitor}) >"$w/proxy.log" 2>&1 &
     local proxy=$!
     sleep 3
