@@ -9,13 +9,19 @@ of the ordinary calls on that address passed. Needs sipp and ``pip install sipvi
 
     .venv/bin/python bench/realtools.py            # every case, about 6 minutes
     .venv/bin/python bench/realtools.py svwar      # the cases whose name contains "svwar"
+    .venv/bin/python bench/realtools.py --into models/antibot-gbt.eval.json   # and into the report
+
+``--into`` stores the table in the evaluation report (``real_tools``) and re-renders its Markdown
+beside it (``antibot evaluate`` keeps it when it re-evaluates the same model).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,10 +69,11 @@ def main() -> int:
     parser.add_argument("only", nargs="?", default="", help="run the cases whose name contains this")
     parser.add_argument("--before", type=int, default=80, help="ordinary calls before the tool")
     parser.add_argument("--after", type=int, default=20, help="ordinary calls after the tool")
+    parser.add_argument("--into", type=Path, help="also store the table in this evaluation report (JSON)")
     args = parser.parse_args()
     head = ["tool", "User-Agent", "address history", "sent", "reached PBX: pass / suspect", "stopped"]
-    print("| " + " | ".join([*head, "legit calls passed", "time"]) + " |")
-    print("|---|---|---|---|---|---|---|---|")
+    table = ["| " + " | ".join([*head, "legit calls passed", "time"]) + " |", "|---|---|---|---|---|---|---|---|"]
+    print("\n".join(table))
     for case in cases(args.before, args.after):
         if args.only not in case.name:
             continue
@@ -76,8 +83,29 @@ def main() -> int:
                 outcome = run_case(Harness(procs, Path(tmp)), case)
             finally:
                 procs.stop_all()
-        print(row(outcome), flush=True)
+        table.append(row(outcome))
+        print(table[-1], flush=True)
+    if args.into is not None:
+        store(args.into, table, args.before, args.after)
     return 0
+
+
+def store(report_path: Path, table: list[str], before: int, after: int) -> None:
+    """Put ``table`` in the evaluation report at ``report_path`` and re-render its Markdown."""
+    from antibot.train.card import markdown
+
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report["real_tools"] = {
+        "about": (
+            "SIPVicious 0.3.8 against the proxy (enforce, this model) in front of a sipp PBX that answers 404 "
+            "for unknown extensions and challenges REGISTER; each tool from a fresh address and from one that "
+            f"carried {before} ordinary calls before it and {after} after (2 calls/s, one desk-phone model). "
+            f"`bench/realtools.py`, {time.strftime('%Y-%m-%d')}."
+        ),
+        "table": table,
+    }
+    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report_path.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -227,6 +227,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [f"All targets met: **{'yes' if report['targets_met'] else 'no'}**.", ""]
     if report.get("skipped"):
         lines += [f"Not evaluated (nothing of the other label left to train on): {', '.join(report['skipped'])}.", ""]
+    real = report.get("real_tools")
+    if real:  # written by bench/realtools.py --into: real attack tools beside the simulator's figures
+        lines += ["## Real attack tools", "", str(real.get("about", "")), "", *real.get("table", []), ""]
     lines += _errors(report)
     notes = report.get("notes")
     if notes:

@@ -222,7 +222,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     with redis_url(args.redis_url) as url:
         train = build_dataset(train_cfg, url, show_progress=args.progress, desc="train replay")
         test = build_dataset(eval_cfg, url, show_progress=args.progress, desc="eval replay")
-    report = _evaluate(train, test, params, model, train_cfg, eval_cfg, paths, args.progress, None)
+    report = _evaluate(train, test, params, model, train_cfg, eval_cfg, paths, args.progress, None, keep=True)
     from .card import metrics_summary
 
     card["evaluation_data"] = {"simulation": eval_cfg.describe(), **test.counts()}
@@ -245,6 +245,7 @@ def _evaluate(
     paths: Paths,
     progress: bool,
     feedback: Dataset | None,
+    keep: bool = False,
 ) -> dict[str, Any]:
     from .card import markdown, plot_curves, write_json
     from .dataset import Dataset
@@ -254,10 +255,24 @@ def _evaluate(
         train = Dataset.concat([train, feedback])  # every fold trains on the feedback too
     report, curves = evaluate(train, test, params, model, log=_log, progress=progress)
     report = {"train_simulation": train_cfg.describe(), "eval_simulation": eval_cfg.describe(), **report}
+    if keep:  # the same model re-evaluated: what was written about it still holds
+        report.update(_kept(paths))
     write_json(report, paths.eval_json)
     paths.eval_md.write_text(markdown(report), encoding="utf-8")
     plot_curves(curves, report["thresholds"], paths.roc, paths.pr)
     return report
+
+
+def _kept(paths: Paths) -> dict[str, Any]:
+    """What a re-evaluation keeps of the previous report: the notes written by hand and the
+    real-tool table (``bench/realtools.py --into``), which the simulation does not produce."""
+    import json
+
+    try:
+        old = json.loads(paths.eval_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: old[k] for k in ("notes", "real_tools") if isinstance(old, dict) and old.get(k)}
 
 
 def _excluded(args: argparse.Namespace) -> list[str]:

@@ -54,10 +54,21 @@ def test_train_then_evaluate(url: str, tmp_path: Path, capsys: pytest.CaptureFix
     assert "# antibot-gbt evaluation" in capsys.readouterr().out
 
     sha = card["sha256"]
+    # what was written about the model by hand and by bench/realtools.py --into survives a re-evaluation
+    report["notes"] = ["a note"]
+    report["real_tools"] = {"about": "svwar, twice", "table": ["| tool |", "|---|", "| svwar |"]}
+    (out / "antibot-gbt.eval.json").write_text(json.dumps(report))
     assert cli.run(_parse("evaluate", "--duration", "120", "--seed", "3", "--out", str(out), "--redis-url", url)) == 0
     _, card = load_model(out / "antibot-gbt.json", FEATURE_NAMES)
     assert card["sha256"] == sha  # evaluating never touches the model
     assert card["evaluation_data"]["simulation"]["seed"] == 3 and "evaluated" in card
+    again = json.loads((out / "antibot-gbt.eval.json").read_text())
+    assert again["notes"] == ["a note"] and again["real_tools"]["table"][-1] == "| svwar |"
+    md = (out / "antibot-gbt.eval.md").read_text()
+    assert "## Real attack tools\n\nsvwar, twice\n\n| tool |\n|---|\n| svwar |" in md and "- a note" in md
+    # training a new model starts a new report
+    assert cli.run(_parse("train", *small, "--no-progress")) == 0
+    assert "real_tools" not in json.loads((out / "antibot-gbt.eval.json").read_text())
 
 
 def test_feedback_needs_its_own_redis(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
