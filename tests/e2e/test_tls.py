@@ -18,7 +18,7 @@ import pytest
 
 from ..tlscerts import Certs, make_certs
 from .harness import Harness
-from .peers import Proxy, Sipp
+from .peers import Proxy, Sipp, sipp_failure
 from .procs import HOST, free_port, wait_for
 from .test_calls import assert_calls
 from .test_tcp_limits import options
@@ -195,3 +195,26 @@ def _subject(sock: ssl.SSLSocket) -> str:
     cert = sock.getpeercert()
     assert cert is not None
     return str(dict(item[0] for item in cert["subject"])["commonName"])
+
+
+def test_a_sweep_over_tls_is_stopped_within_a_handful(e2e: Harness, tmp_path: Path) -> None:
+    """SIPVicious has no TLS: sipp carries an svwar-shaped sweep over it (extensions 400-459 in
+    order, each From == To, a softphone's User-Agent). Detection judges it as over UDP: at most
+    5 of its 60 INVITEs reach the PBX, the rest are refused as a sweep."""
+    certs = make_certs(tmp_path)
+    uas = e2e.uas("uas_answer.xml")
+    proxy, tls_port = tls_proxy(e2e, certs, [f"sip:{uas.addr}"], "--detect")
+    bridge = free_port()
+    socat(e2e, "socat-sweep", f"TCP-LISTEN:{bridge},bind={HOST},reuseaddr",
+          f"OPENSSL:{HOST}:{tls_port},cafile={certs.ca}")  # fmt: skip
+    wait_for(lambda: _accepts(bridge), 10.0, f"socat to listen on {bridge}")
+    inf = e2e.tmp / "sweep.csv"
+    inf.write_text("SEQUENTIAL\n" + "".join(f"{ext};{ext};\n" for ext in range(400, 460)))
+    ua = "Zoiper rv2.10.20.2"
+    sweep = e2e.sipp("sweep", "uac_inject.xml", remote=f"{HOST}:{bridge}", transport="tcp", calls=60, rate=20,
+                     extra=["-key", "ua", ua, "-inf", str(inf)])  # fmt: skip
+    sweep.wait()
+    reached = [m for m in uas.received("INVITE ") if f"User-Agent: {ua}" in m]
+    refused = sweep.count("603_Recv") + sweep.count("403_Recv") + sweep.count("404_Recv")
+    assert len(reached) <= 5 and refused >= 55, (len(reached), refused, sipp_failure(sweep, uas))
+    assert all("Via: SIP/2.0/TLS" in m or "transport=tls" in m for m in reached), reached
