@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """antibot vs Kamailio, same setup: sipp caller (UDP) -> proxy -> sipp PBX (UAS), all on 127.0.0.1.
 
-Measures, for each proxy: CPU per completed call at a fixed rate, the highest sustained call rate
-with < 0.1% failed calls, the INVITE forwarding latency (kernel timestamps on lo, plus sipp's own
+Measures, for each proxy (antibot with one worker, antibot with N workers, Kamailio): CPU per
+completed call at a fixed rate, the highest sustained call rate with < 0.1% failed calls (and the
+CPU per call at 500 calls/s on the way up), the INVITE forwarding latency (kernel timestamps on lo, plus sipp's own
 -trace_msg timestamps with a direct caller->PBX baseline), and whether a 500 calls/s run completes
 every call. Writes bench/results/<UTC timestamp>.json, latest.json and latest.md. See bench/README.md.
 """
@@ -17,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,7 @@ class Bench:
             cap = wire.WireCapture(proxy_port, uas_port) if (sniff and proxy is not None and self.wire_ok) else None
             if cap is not None:
                 cap.start_and_wait()
-            c0 = proxy.cpu() if proxy is not None else 0.0
+            c0, r0 = proxy.cpu_split() if proxy is not None else (0.0, 0.0)
             h0, t0 = procs.host_cpu(), time.monotonic()
             uac = sipp.run_uac(d, target, uac_port, rate, calls, trace_msg=trace)
             h1, t_uac = procs.host_cpu(), time.monotonic() - t0
@@ -152,14 +153,16 @@ class Bench:
                 res["proxy_alive_after_run"] = proxy.alive()
                 if settle:
                     time.sleep(settle)
-                c1, window = proxy.cpu(), time.monotonic() - t0
+                (c1, r1), window = proxy.cpu_split(), time.monotonic() - t0
                 ok = uac.get("successful") or 0
                 res["cpu"] = {
-                    "proxy_cpu_s": round(c1 - c0, 3),
+                    "proxy_cpu_s": round(c1 - c0, 3),  # the whole process tree, redis-server included
+                    "redis_cpu_s": round(r1 - r0, 3),  # of which antibot's embedded redis-server
                     "window_s": round(window, 2),
                     "uac_run_s": round(t_uac, 2),
                     "successful_calls": ok,
                     "us_per_call": round((c1 - c0) * 1e6 / ok, 1) if ok else None,
+                    "redis_us_per_call": round((r1 - r0) * 1e6 / ok, 1) if ok else None,
                     "pct_of_core_during_calls": round(100 * (c_mid - c0) / t_uac, 1),
                 }
                 res["proxy_rss_kb"] = procs.rss_kb(proxy.pid)
@@ -265,8 +268,10 @@ def ladder(b: Bench, kind: str, prof: Profile) -> dict[str, Any]:
     for rate in prof.ladder:
         calls = int(rate * prof.step_s)
         attempts = []
+        # the step at the target rate waits the CPU run's settle: its CPU per call is reported
+        settle = prof.settle_s if rate == prof.target_rate else 0.0
         for _ in range(2 if prof.retry_failed_step else 1):
-            r = b.run(kind, f"step{rate}", rate, calls)
+            r = b.run(kind, f"step{rate}", rate, calls, settle=settle)
             r["pass"], r["why"] = judge(r)
             attempts.append(r)
             if r["pass"]:
@@ -281,6 +286,7 @@ def ladder(b: Bench, kind: str, prof: Profile) -> dict[str, Any]:
         rule += "; a failing step is retried once"
     return {
         "steps": steps,
+        "cpu_rate": prof.target_rate,
         "max_sustained_cps": best,
         "first_failing_cps": failing,
         "step_seconds": prof.step_s,
@@ -344,8 +350,12 @@ def summarize(kind: str, runs: dict[str, Any]) -> dict[str, Any]:
         }
     if "ladder" in runs:
         lad = runs["ladder"]
+        at = [s for s in lad["steps"] if s["rate"] == lad.get("cpu_rate", 500) and s["pass"]]
         out["ladder"] = {
             "max_sustained_cps": lad["max_sustained_cps"],
+            "cpu_rate": lad.get("cpu_rate", 500),
+            "cpu_us_per_call": at[-1].get("cpu", {}).get("us_per_call") if at else None,
+            "redis_us_per_call": at[-1].get("cpu", {}).get("redis_us_per_call") if at else None,
             "first_failing_cps": lad["first_failing_cps"],
             "steps": [
                 {
@@ -373,7 +383,11 @@ def _tail(uac: dict[str, Any]) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small counts (< 1 min), for a smoke test")
-    ap.add_argument("--proxies", default="antibot,kamailio", help="comma list of antibot,kamailio")
+    ap.add_argument(
+        "--proxies",
+        default="antibot,kamailio",
+        help="comma list of antibot (1 worker), antibot-w<N> (N workers), antibot-wN (one per core), kamailio",
+    )
     ap.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {','.join(PHASES)}")
     ap.add_argument("--no-baseline", action="store_true", help="skip the direct caller->PBX runs")
     ap.add_argument(
@@ -382,18 +396,28 @@ def main(argv: list[str] | None = None) -> int:
         choices=("tlsf", "fm", "qm"),
         help="Kamailio memory manager (-x/-X); the Debian build defaults to qm, a debugging one",
     )
+    ap.add_argument("--ladder", help="comma list of ladder rates (cps), instead of the profile's")
+    ap.add_argument("--step-seconds", type=float, help="seconds of calls per ladder step, instead of the profile's")
     args = ap.parse_args(argv)
     procs.KAMAILIO_MEM = args.kamailio_mem
-    prof = QUICK if args.quick else Profile()
+    prof = replace(QUICK if args.quick else Profile())
+    if args.ladder:
+        prof.ladder = [int(x) for x in args.ladder.split(",") if x]
+    if args.step_seconds:
+        prof.step_s = args.step_seconds
     kinds = [k for k in args.proxies.split(",") if k]
     phases = [p for p in args.phases.split(",") if p]
-    if not set(kinds) <= {"antibot", "kamailio"} or not set(phases) <= set(PHASES):
-        ap.error("unknown proxy or phase")
-    for tool in ("sipp", "kamailio"):
+    try:
+        programs = {procs.parse_kind(k)[0] for k in kinds}
+    except ValueError as exc:
+        ap.error(str(exc))
+    if not set(phases) <= set(PHASES) or len(set(kinds)) != len(kinds):
+        ap.error("unknown or repeated phase or proxy")
+    for tool in ["sipp", *sorted(programs - {"antibot"})]:
         if shutil.which(tool) is None:
             print(f"bench: {tool} not found", file=sys.stderr)
             return 2
-    if "kamailio" in kinds:
+    if "kamailio" in programs:
         ok, out = procs.check_kamailio_config(REPO)
         if not ok:
             print(f"bench: kamailio -c failed:\n{out}", file=sys.stderr)
@@ -416,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         min_achieved=MIN_ACHIEVED,
         recv_timeout_ms=sipp.RECV_TIMEOUT_MS,
         kamailio_cmd_template=" ".join(procs.kamailio_command(REPO, work / "NN-kamailio", 0, 0)),
-        antibot_cmd_template=" ".join(procs.Proxy("antibot", work, 0, 0, REPO).command()),
+        proxy_cmd_templates={k: " ".join(procs.Proxy(k, work / f"NN-{k}", 0, 0, REPO).command()) for k in kinds},
     )
     b = Bench(work, wire_ok)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -505,6 +529,8 @@ def finish(result: dict[str, Any], kinds: list[str], elapsed: float) -> None:
     result["cpu_per_call_ratio_antibot_over_kamailio"] = round(a / k, 2) if a and k else None
     if "target" in s.get("antibot", {}):
         result["antibot_zero_failures_at_target"] = s["antibot"]["target"]["zero_failures"]
+    if any("ladder" in v for v in s.values()):
+        result["workers_ladder"] = report.ladder_comparison(s)
     result["machine"]["loadavg_at_end"] = _loadavg()
     result["elapsed_s"] = round(elapsed, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
