@@ -87,7 +87,9 @@ def markdown(result: dict[str, Any]) -> str:
     rows: list[tuple[str, list[str]]] = []
 
     def row(label: str, fn: Any) -> None:
-        rows.append((label, [fn(s[k]) for k in kinds]))
+        vals = [fn(s[k]) for k in kinds]
+        if any(v != "n/a" for v in vals):  # a phase that was not run has no row
+            rows.append((label, vals))
 
     row(f"Proxy CPU per completed call @ {p['cpu_rate']} cps (µs)", lambda x: _fmt(x.get("cpu_us_per_call")))
     row(f"Proxy CPU busy @ {p['cpu_rate']} cps (% of one core)", lambda x: _fmt(x.get("cpu_pct_of_core"), 1, "%"))
