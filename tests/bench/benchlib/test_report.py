@@ -1,27 +1,11 @@
-"""The workers ladder comparison: bench/run.py's ladder summary and bench/benchlib/report.py."""
+"""The workers ladder comparison (bench/benchlib/report.py) from the ladder summaries."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from benchlib import report
-
-BENCH = Path(__file__).resolve().parents[3] / "bench"
-
-
-def _run_module() -> ModuleType:
-    """bench/run.py, a script, under a name of its own."""
-    if "bench_run" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["bench_run"] = mod  # its dataclasses look their module up
-        spec.loader.exec_module(mod)
-    return sys.modules["bench_run"]
+from benchlib.summary import summarize
 
 
 def _step(rate: int, ok: bool, us: float | None = None, redis_us: float | None = None) -> dict[str, Any]:
@@ -42,26 +26,23 @@ def _ladder(steps: list[dict[str, Any]], failing: int | None) -> dict[str, Any]:
 
 
 def test_ladder_summary_takes_the_cpu_of_the_passing_500_step() -> None:
-    run = _run_module()
     lad = _ladder([_step(300, True, 700.0), _step(500, False, 900.0), _step(500, True, 600.0, 90.0)], None)
-    out = run.summarize("antibot", {"ladder": lad})["ladder"]
+    out = summarize("antibot", {"ladder": lad})["ladder"]
     assert out["max_sustained_cps"] == 500
     assert out["cpu_us_per_call"] == 600.0  # the retry that passed, not the failed attempt or the 300 step
     assert out["redis_us_per_call"] == 90.0
 
 
 def test_ladder_summary_without_a_passing_500_step_has_no_cpu() -> None:
-    run = _run_module()
-    out = run.summarize("antibot", {"ladder": _ladder([_step(300, True, 700.0), _step(500, False, 900.0)], 500)})
+    out = summarize("antibot", {"ladder": _ladder([_step(300, True, 700.0), _step(500, False, 900.0)], 500)})
     assert out["ladder"]["cpu_us_per_call"] is None
 
 
 def test_comparison_ratios_and_lower_bounds() -> None:
-    run = _run_module()
     summary = {
-        "antibot": run.summarize("antibot", {"ladder": _ladder([_step(500, True, 600.0, 90.0)], 700)}),
-        "antibot-w2": run.summarize("antibot-w2", {"ladder": _ladder([_step(500, True, 660.0, 80.0)], 1500)}),
-        "kamailio": run.summarize("kamailio", {"ladder": _ladder([_step(500, True, 400.0, 0.0)], None)}),
+        "antibot": summarize("antibot", {"ladder": _ladder([_step(500, True, 600.0, 90.0)], 700)}),
+        "antibot-w2": summarize("antibot-w2", {"ladder": _ladder([_step(500, True, 660.0, 80.0)], 1500)}),
+        "kamailio": summarize("kamailio", {"ladder": _ladder([_step(500, True, 400.0, 0.0)], None)}),
     }
     summary["antibot-w2"]["ladder"]["max_sustained_cps"] = 1000
     summary["kamailio"]["ladder"]["max_sustained_cps"] = 3000
