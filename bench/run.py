@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """antibot vs Kamailio, same setup: sipp caller (UDP) -> proxy -> sipp PBX (UAS), all on 127.0.0.1.
 
-Measures, for each proxy: CPU per completed call at a fixed rate, the highest sustained call rate
-with < 0.1% failed calls, the INVITE forwarding latency (kernel timestamps on lo, plus sipp's own
+Measures, for each proxy (antibot with one worker, antibot with N workers, Kamailio): CPU per
+completed call at a fixed rate, the highest sustained call rate with < 0.1% failed calls (and the
+CPU per call at 500 calls/s on the way up), the INVITE forwarding latency (kernel timestamps on lo, plus sipp's own
 -trace_msg timestamps with a direct caller->PBX baseline), and whether a 500 calls/s run completes
 every call. Writes bench/results/<UTC timestamp>.json, latest.json and latest.md. See bench/README.md.
 """
@@ -13,23 +14,21 @@ import argparse
 import json
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchlib import procs, report, sipp, wire
+from benchlib.summary import FAIL_RATIO, MIN_ACHIEVED, judge, summarize
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
 WORK = BENCH / "work"
-FAIL_RATIO = 0.001  # a step passes with strictly fewer than 0.1% calls not completed
-MIN_ACHIEVED = 0.9  # ... and when sipp really placed the calls at >= 90% of the asked rate
 
 
 @dataclass
@@ -134,7 +133,7 @@ class Bench:
             cap = wire.WireCapture(proxy_port, uas_port) if (sniff and proxy is not None and self.wire_ok) else None
             if cap is not None:
                 cap.start_and_wait()
-            c0 = proxy.cpu() if proxy is not None else 0.0
+            c0, r0 = proxy.cpu_split() if proxy is not None else (0.0, 0.0)
             h0, t0 = procs.host_cpu(), time.monotonic()
             uac = sipp.run_uac(d, target, uac_port, rate, calls, trace_msg=trace)
             h1, t_uac = procs.host_cpu(), time.monotonic() - t0
@@ -152,14 +151,16 @@ class Bench:
                 res["proxy_alive_after_run"] = proxy.alive()
                 if settle:
                     time.sleep(settle)
-                c1, window = proxy.cpu(), time.monotonic() - t0
+                (c1, r1), window = proxy.cpu_split(), time.monotonic() - t0
                 ok = uac.get("successful") or 0
                 res["cpu"] = {
-                    "proxy_cpu_s": round(c1 - c0, 3),
+                    "proxy_cpu_s": round(c1 - c0, 3),  # the whole process tree, redis-server included
+                    "redis_cpu_s": round(r1 - r0, 3),  # of which antibot's embedded redis-server
                     "window_s": round(window, 2),
                     "uac_run_s": round(t_uac, 2),
                     "successful_calls": ok,
                     "us_per_call": round((c1 - c0) * 1e6 / ok, 1) if ok else None,
+                    "redis_us_per_call": round((r1 - r0) * 1e6 / ok, 1) if ok else None,
                     "pct_of_core_during_calls": round(100 * (c_mid - c0) / t_uac, 1),
                 }
                 res["proxy_rss_kb"] = procs.rss_kb(proxy.pid)
@@ -247,26 +248,15 @@ def sipp_trace_latency(d: Path, wire_first: dict[tuple[str, bytes], float] | Non
     return out
 
 
-def judge(res: dict[str, Any]) -> tuple[bool, list[str]]:
-    uac, why = res["uac"], []
-    bad = uac.get("not_successful", res["calls"])
-    if bad / res["calls"] >= FAIL_RATIO:
-        why.append(f"{bad} of {res['calls']} calls not completed ({100 * bad / res['calls']:.2f}%)")
-    achieved = uac.get("achieved_cps") or 0
-    if achieved < MIN_ACHIEVED * res["rate"]:
-        why.append(f"placed only {achieved} cps")
-    if res["proxy"] != "direct" and not res.get("proxy_alive_after_run", False):
-        why.append("proxy process died")
-    return not why, why
-
-
 def ladder(b: Bench, kind: str, prof: Profile) -> dict[str, Any]:
     steps, best, failing = [], 0, None
     for rate in prof.ladder:
         calls = int(rate * prof.step_s)
         attempts = []
+        # the step at the target rate waits the CPU run's settle: its CPU per call is reported
+        settle = prof.settle_s if rate == prof.target_rate else 0.0
         for _ in range(2 if prof.retry_failed_step else 1):
-            r = b.run(kind, f"step{rate}", rate, calls)
+            r = b.run(kind, f"step{rate}", rate, calls, settle=settle)
             r["pass"], r["why"] = judge(r)
             attempts.append(r)
             if r["pass"]:
@@ -281,6 +271,7 @@ def ladder(b: Bench, kind: str, prof: Profile) -> dict[str, Any]:
         rule += "; a failing step is retried once"
     return {
         "steps": steps,
+        "cpu_rate": prof.target_rate,
         "max_sustained_cps": best,
         "first_failing_cps": failing,
         "step_seconds": prof.step_s,
@@ -288,92 +279,14 @@ def ladder(b: Bench, kind: str, prof: Profile) -> dict[str, Any]:
     }
 
 
-def summarize(kind: str, runs: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"crashes": []}
-    busy = []
-    for phase, r in runs.items():
-        items = r["steps"] if phase == "ladder" else [r]
-        for x in items:
-            busy.append(x.get("host_cpu_busy_pct", 0))
-            if x.get("proxy_alive_after_run") is False and x.get("proxy_stop", {}).get("exit_code") != 0:
-                out["crashes"].append(
-                    {
-                        "run": x["workdir"],
-                        "exit_code": x.get("proxy_stop", {}).get("exit_code"),
-                        "log_tail": x.get("proxy_log", {}).get("tail"),
-                    }
-                )
-            if x.get("interference"):
-                out.setdefault("outside_interference", []).append({"run": x["workdir"], "why": x["interference"]})
-    out["host_cpu_busy_pct_median"] = statistics.median(busy) if busy else None
-    if "cpu" in runs:
-        c = runs["cpu"].get("cpu", {})
-        out.update(
-            cpu_us_per_call=c.get("us_per_call"),
-            cpu_pct_of_core=c.get("pct_of_core_during_calls"),
-            cpu_run_successful=c.get("successful_calls"),
-            idle_cpu_pct_of_core=runs["cpu"].get("idle_cpu_pct_of_core"),
-        )
-    if "latency" in runs:
-        w = runs["latency"].get("wire", {})
-        out["invite_latency_wire_us"] = w.get("invite_forwarding_us")
-        out["ok200_latency_wire_us"] = w.get("ok200_forwarding_us")
-        st = runs["latency"].get("sipp_trace", {})
-        out["invite_e2e_sipp_trace_us"] = st.get("invite_e2e_us")
-        out["sipp_trace_stamp_error_us"] = {
-            "uac_sent": st.get("uac_sent_stamp_minus_wire_us"),
-            "uas_received": st.get("uas_received_stamp_minus_wire_us"),
-        }
-        out["latency_run_not_successful"] = runs["latency"]["uac"].get("not_successful")
-    if "target" in runs:
-        t = runs["target"]
-        u = t["uac"]
-        passed, why = judge(t)
-        out["target"] = {
-            "rate": t["rate"],
-            "calls": t["calls"],
-            "not_successful": u.get("not_successful"),
-            "failure_reasons": u.get("failure_reasons"),
-            "retransmissions": u.get("retransmissions"),
-            "error_responses": u.get("final_errors_received"),
-            "proxy_udp_drops": t.get("udp_rcvbuf_drops", {}).get("proxy"),
-            "achieved_cps": u.get("achieved_cps"),
-            "tail_s": _tail(u),
-            "zero_failures": u.get("not_successful") == 0 and passed,
-            "why_not": why,
-        }
-    if "ladder" in runs:
-        lad = runs["ladder"]
-        out["ladder"] = {
-            "max_sustained_cps": lad["max_sustained_cps"],
-            "first_failing_cps": lad["first_failing_cps"],
-            "steps": [
-                {
-                    "rate": s["rate"],
-                    "pass": s["pass"],
-                    "why": s["why"],
-                    "not_successful": s["uac"].get("not_successful"),
-                    "error_responses": s["uac"].get("final_errors_received"),
-                    "achieved_cps": s["uac"].get("achieved_cps"),
-                    "proxy_cpu_pct": s.get("cpu", {}).get("pct_of_core_during_calls"),
-                }
-                for s in lad["steps"]
-            ],
-        }
-    return out
-
-
-def _tail(uac: dict[str, Any]) -> float | None:
-    """Seconds between the moment the last call was due and the moment the last call ended."""
-    if not uac.get("elapsed_s") or not uac.get("rate"):
-        return None
-    return round(uac["elapsed_s"] - (uac["calls"] - 1) / uac["rate"], 2)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small counts (< 1 min), for a smoke test")
-    ap.add_argument("--proxies", default="antibot,kamailio", help="comma list of antibot,kamailio")
+    ap.add_argument(
+        "--proxies",
+        default="antibot,kamailio",
+        help="comma list of antibot (1 worker), antibot-w<N> (N workers), antibot-wN (one per core), kamailio",
+    )
     ap.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {','.join(PHASES)}")
     ap.add_argument("--no-baseline", action="store_true", help="skip the direct caller->PBX runs")
     ap.add_argument(
@@ -382,18 +295,28 @@ def main(argv: list[str] | None = None) -> int:
         choices=("tlsf", "fm", "qm"),
         help="Kamailio memory manager (-x/-X); the Debian build defaults to qm, a debugging one",
     )
+    ap.add_argument("--ladder", help="comma list of ladder rates (cps), instead of the profile's")
+    ap.add_argument("--step-seconds", type=float, help="seconds of calls per ladder step, instead of the profile's")
     args = ap.parse_args(argv)
     procs.KAMAILIO_MEM = args.kamailio_mem
-    prof = QUICK if args.quick else Profile()
+    prof = replace(QUICK if args.quick else Profile())
+    if args.ladder:
+        prof.ladder = [int(x) for x in args.ladder.split(",") if x]
+    if args.step_seconds:
+        prof.step_s = args.step_seconds
     kinds = [k for k in args.proxies.split(",") if k]
     phases = [p for p in args.phases.split(",") if p]
-    if not set(kinds) <= {"antibot", "kamailio"} or not set(phases) <= set(PHASES):
-        ap.error("unknown proxy or phase")
-    for tool in ("sipp", "kamailio"):
+    try:
+        programs = {procs.parse_kind(k)[0] for k in kinds}
+    except ValueError as exc:
+        ap.error(str(exc))
+    if not set(phases) <= set(PHASES) or len(set(kinds)) != len(kinds):
+        ap.error("unknown or repeated phase or proxy")
+    for tool in ["sipp", *sorted(programs - {"antibot"})]:
         if shutil.which(tool) is None:
             print(f"bench: {tool} not found", file=sys.stderr)
             return 2
-    if "kamailio" in kinds:
+    if "kamailio" in programs:
         ok, out = procs.check_kamailio_config(REPO)
         if not ok:
             print(f"bench: kamailio -c failed:\n{out}", file=sys.stderr)
@@ -416,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         min_achieved=MIN_ACHIEVED,
         recv_timeout_ms=sipp.RECV_TIMEOUT_MS,
         kamailio_cmd_template=" ".join(procs.kamailio_command(REPO, work / "NN-kamailio", 0, 0)),
-        antibot_cmd_template=" ".join(procs.Proxy("antibot", work, 0, 0, REPO).command()),
+        proxy_cmd_templates={k: " ".join(procs.Proxy(k, work / f"NN-{k}", 0, 0, REPO).command()) for k in kinds},
     )
     b = Bench(work, wire_ok)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -505,6 +428,8 @@ def finish(result: dict[str, Any], kinds: list[str], elapsed: float) -> None:
     result["cpu_per_call_ratio_antibot_over_kamailio"] = round(a / k, 2) if a and k else None
     if "target" in s.get("antibot", {}):
         result["antibot_zero_failures_at_target"] = s["antibot"]["target"]["zero_failures"]
+    if any("ladder" in v for v in s.values()):
+        result["workers_ladder"] = report.ladder_comparison(s)
     result["machine"]["loadavg_at_end"] = _loadavg()
     result["elapsed_s"] = round(elapsed, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)

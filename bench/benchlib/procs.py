@@ -1,4 +1,8 @@
-"""Processes under test: free ports, readiness, CPU accounting from /proc, and the two proxies."""
+"""Processes under test: free ports, readiness, CPU accounting from /proc, and the proxies.
+
+Proxy kinds: ``antibot`` (one process, ``--workers 1``), ``antibot-w<N>`` (``--workers N``),
+``antibot-wN`` (one worker per usable core) and ``kamailio`` (its default two UDP children).
+"""
 
 from __future__ import annotations
 
@@ -25,26 +29,33 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def udp_sockets() -> dict[int, int]:
-    """Bound IPv4 UDP sockets: local port -> kernel drop counter (summed if several)."""
-    out: dict[int, int] = {}
+def _udp_table() -> list[tuple[int, int]]:
+    """(local port, kernel drop counter) of every bound IPv4 UDP socket."""
     try:
         lines = Path("/proc/net/udp").read_text().splitlines()[1:]
     except OSError:
-        return out
+        return []
+    out = []
     for line in lines:
         parts = line.split()
-        if len(parts) < 13:
-            continue
-        port = int(parts[1].split(":")[1], 16)
-        out[port] = out.get(port, 0) + int(parts[12])
+        if len(parts) >= 13:
+            out.append((int(parts[1].split(":")[1], 16), int(parts[12])))
     return out
 
 
-def wait_udp_bound(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+def udp_sockets() -> dict[int, int]:
+    """Bound IPv4 UDP sockets: local port -> kernel drop counter (summed if several, e.g. SO_REUSEPORT)."""
+    out: dict[int, int] = {}
+    for port, drops in _udp_table():
+        out[port] = out.get(port, 0) + drops
+    return out
+
+
+def wait_udp_bound(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None, count: int = 1) -> bool:
+    """Wait until ``count`` sockets are bound to ``port`` (workers sharing it with SO_REUSEPORT)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if port in udp_sockets():
+        if sum(1 for p, _ in _udp_table() if p == port) >= count:
             return True
         if proc is not None and proc.poll() is not None:
             return False
@@ -60,6 +71,15 @@ def _stat(pid: int) -> list[str] | None:
     except OSError:
         return None
     return raw[raw.rindex(")") + 2 :].split()
+
+
+def _comm(pid: int) -> str | None:
+    """The command name of ``pid`` (``/proc/<pid>/stat``, between the parentheses)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.index("(") + 1 : raw.rindex(")")]
 
 
 def descendants(root: int) -> list[int]:
@@ -78,19 +98,32 @@ def descendants(root: int) -> list[int]:
     return out
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """utime+stime (+cutime+cstime of reaped children) of ``root`` and all its descendants.
+def tree_cpu_split(root: int, name: str = "redis-server") -> tuple[float, float]:
+    """CPU seconds of ``root`` and all its descendants, and the part of it spent in processes
+    called ``name`` (with their own descendants): ``(total, part)``.
 
-    /proc/<pid>/stat of a process already sums all its threads (live and exited), so a
-    multi-threaded process needs no per-task walk; a multi-process server (Kamailio) is
-    covered by walking the process tree.
+    Each process counts utime+stime plus cutime+cstime (its reaped children, e.g. a worker that
+    died and was replaced). /proc/<pid>/stat of a process already sums all its threads, so a
+    multi-threaded process needs no per-task walk; a multi-process server (antibot's parent,
+    workers and standby; Kamailio's main, timer and worker processes) is covered by the tree walk.
     """
-    ticks = 0
-    for pid in descendants(root):
+    total = part = 0
+    named: set[int] = set()
+    for pid in descendants(root):  # parents come before their children
         st = _stat(pid)
-        if st is not None:
-            ticks += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
-    return ticks / CLK_TCK
+        if st is None:
+            continue
+        ticks = int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
+        total += ticks
+        if _comm(pid) == name or int(st[1]) in named:
+            named.add(pid)
+            part += ticks
+    return total / CLK_TCK, part / CLK_TCK
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime+stime (+cutime+cstime of reaped children) of ``root`` and all its descendants."""
+    return tree_cpu_split(root)[0]
 
 
 def rss_kb(pid: int) -> int | None:
@@ -161,16 +194,37 @@ def summarize_log(path: Path, limit: int = 8) -> dict[str, object]:
     }
 
 
+KAMAILIO_CHILDREN = 2  # bench/kamailio: two UDP workers, one per core of the reference box
+ANTIBOT_MODE = "monitor"  # detection scores every call and still relays it (see bench/README.md)
+
+
+def parse_kind(kind: str) -> tuple[str, int]:
+    """``(program, processes)`` of a proxy kind: ``antibot`` = one worker, ``antibot-w<N>`` = N
+    workers, ``antibot-wN`` = one per usable core, ``kamailio`` = its UDP children."""
+    if kind == "kamailio":
+        return "kamailio", KAMAILIO_CHILDREN
+    if kind == "antibot":
+        return "antibot", 1
+    if kind.startswith("antibot-w"):
+        n = kind[len("antibot-w") :]
+        if n == "N":
+            return "antibot", len(os.sched_getaffinity(0))
+        if n.isdigit() and int(n) >= 1:
+            return "antibot", int(n)
+    raise ValueError(f"unknown proxy kind {kind!r} (antibot, antibot-w<N>, antibot-wN, kamailio)")
+
+
 class Proxy:
-    """One proxy process; ``kind`` is "antibot" or "kamailio"."""
+    """One proxy process (and its process tree) of a kind accepted by :func:`parse_kind`."""
 
     def __init__(self, kind: str, workdir: Path, port: int, upstream_port: int, repo: Path) -> None:
         self.kind, self.workdir, self.port, self.upstream_port, self.repo = kind, workdir, port, upstream_port, repo
+        self.program, self.workers = parse_kind(kind)
         self.log_path = workdir / f"{kind}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        if self.kind == "antibot":
+        if self.program == "antibot":
             return [
                 str(self.repo / ".venv/bin/python"),
                 "-m",
@@ -188,10 +242,14 @@ class Proxy:
                 "--data-dir",
                 str(self.workdir / "antibot-data"),
                 "--no-api",
+                "--workers",
+                str(self.workers),
+                "--mode",
+                ANTIBOT_MODE,
                 # e.g. ANTIBOT_BENCH_ARGS="--no-detect" measures the proxy core alone
                 *os.environ.get("ANTIBOT_BENCH_ARGS", "").split(),
             ]
-        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port)
+        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port, self.workers)
 
     def start(self, timeout: float = 20.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -204,11 +262,16 @@ class Proxy:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        if not wait_udp_bound(self.port, timeout, self.proc):
+        # antibot's workers each bind the public port (SO_REUSEPORT); Kamailio binds it once
+        count = self.workers if self.program == "antibot" else 1
+        if not wait_udp_bound(self.port, timeout, self.proc, count):
             info = stop_process(self.proc)
             raise RuntimeError(f"{self.kind} did not bind udp {self.port} ({info}); log: {self.log_path}")
-        if self.kind == "kamailio":
+        if self.program == "kamailio":
             _wait_stable_tree(self.proc.pid)
+        # start-up work after the bind (antibot's standby importing, workers loading the model)
+        # must not fall into the first measured window
+        _wait_quiet(self.proc.pid)
 
     @property
     def pid(self) -> int:
@@ -220,6 +283,10 @@ class Proxy:
 
     def cpu(self) -> float:
         return tree_cpu_seconds(self.pid)
+
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds of the whole tree, and of its embedded ``redis-server`` (0 for Kamailio)."""
+        return tree_cpu_split(self.pid)
 
     def stop(self) -> dict[str, object]:
         if self.proc is None:
@@ -233,7 +300,9 @@ class Proxy:
 KAMAILIO_MEM = "tlsf"  # Kamailio's fast allocator; the build's default (qm, a debugging one) costs ~2.5x CPU
 
 
-def kamailio_command(repo: Path, workdir: Path, port: int, upstream_port: int, children: int = 2) -> list[str]:
+def kamailio_command(
+    repo: Path, workdir: Path, port: int, upstream_port: int, children: int = KAMAILIO_CHILDREN
+) -> list[str]:
     return [
         "kamailio",
         "-DD",
@@ -271,6 +340,18 @@ def _wait_stable_tree(pid: int, timeout: float = 5.0) -> None:
         stable = stable + 1 if n == last and n > 1 else 0
         last = n
         time.sleep(0.1)
+
+
+def _wait_quiet(pid: int, timeout: float = 15.0, window: float = 0.3, share: float = 0.1) -> None:
+    """Wait (at most ``timeout`` s) until the tree of ``pid`` uses < ``share`` of a core over ``window`` s."""
+    deadline = time.monotonic() + timeout
+    last = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = tree_cpu_seconds(pid)
+        if now - last < share * window:
+            return
+        last = now
 
 
 def check_kamailio_config(repo: Path) -> tuple[bool, str]:

@@ -1,4 +1,4 @@
-"""Machine description and the Markdown summary table."""
+"""Machine description, the Markdown summary table and the workers ladder comparison."""
 
 from __future__ import annotations
 
@@ -69,15 +69,27 @@ def _pct(d: dict[str, Any] | None) -> str:
     return f"{_fmt(d['p50'])} / {_fmt(d['p99'])} (n={d['n']})"
 
 
+def kind_name(kind: str) -> str:
+    """Column heading of a proxy kind (``antibot-w2`` -> ``antibot, 2 workers``)."""
+    if kind == "kamailio":
+        return "Kamailio"
+    if kind == "antibot":
+        return "antibot, 1 worker"
+    n = kind.removeprefix("antibot-w")
+    return f"antibot, {'one per core' if n == 'N' else n + ' workers'}"
+
+
 def markdown(result: dict[str, Any]) -> str:
     s = result["summary"]
-    kinds = [k for k in ("antibot", "kamailio") if k in s]
+    kinds = list(s)
     p = result["params"]
-    names = {"antibot": "antibot", "kamailio": "Kamailio"}
+    names = {k: kind_name(k) for k in kinds}
     rows: list[tuple[str, list[str]]] = []
 
     def row(label: str, fn: Any) -> None:
-        rows.append((label, [fn(s[k]) for k in kinds]))
+        vals = [fn(s[k]) for k in kinds]
+        if any(v != "n/a" for v in vals):  # a phase that was not run has no row
+            rows.append((label, vals))
 
     row(f"Proxy CPU per completed call @ {p['cpu_rate']} cps (µs)", lambda x: _fmt(x.get("cpu_us_per_call")))
     row(f"Proxy CPU busy @ {p['cpu_rate']} cps (% of one core)", lambda x: _fmt(x.get("cpu_pct_of_core"), 1, "%"))
@@ -116,6 +128,8 @@ def markdown(result: dict[str, Any]) -> str:
     meets = result.get("antibot_zero_failures_at_target")
     if meets is not None:
         notes.append(f"antibot zero failed calls at {p['target_rate']} cps: **{'yes' if meets else 'NO'}**.")
+    if result.get("workers_ladder"):
+        notes += ladder_notes(result["workers_ladder"])
     for hc in result.get("harness_checks", []):
         notes.append(
             f"Harness alone (sipp → sipp, no proxy) at {hc['rate']} cps: "
@@ -133,7 +147,84 @@ def markdown(result: dict[str, Any]) -> str:
         f"{m['kamailio']}, {m['sipp']}; load average at start {' '.join(m['loadavg_at_start'])}; "
         f"mode {result['mode']}."
     )
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    if result.get("workers_ladder"):
+        text += "\n" + ladder_markdown(result["workers_ladder"])
+    return text
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def ladder_comparison(summary: dict[str, Any]) -> dict[str, Any]:
+    """Per kind with a ladder: the highest clean rate and the CPU per call at the ladder's CPU rate
+    (500 calls/s); then each antibot kind against the 1-worker one and against Kamailio.
+
+    A kind that passed the top step has a rate that is only a lower bound (``top_of_ladder``),
+    and so has any ratio computed from it.
+    """
+    kinds: dict[str, Any] = {}
+    for kind, x in summary.items():
+        lad = x.get("ladder")
+        if not lad:
+            continue
+        kinds[kind] = {
+            "max_sustained_cps": lad["max_sustained_cps"],
+            "top_of_ladder": not lad.get("first_failing_cps"),
+            "cpu_rate": lad.get("cpu_rate"),
+            "cpu_us_per_call": lad.get("cpu_us_per_call"),
+            "redis_us_per_call": lad.get("redis_us_per_call"),
+        }
+    ratios: dict[str, Any] = {}
+    one, kam = kinds.get("antibot"), kinds.get("kamailio")
+    for kind, k in kinds.items():
+        if kind == "kamailio":
+            continue
+        r: dict[str, Any] = {}
+        if one is not None and kind != "antibot":
+            r["rate_over_1_worker"] = _ratio(k["max_sustained_cps"], one["max_sustained_cps"])
+            r["cpu_per_call_over_1_worker"] = _ratio(k["cpu_us_per_call"], one["cpu_us_per_call"])
+        if kam is not None:
+            r["rate_over_kamailio"] = _ratio(k["max_sustained_cps"], kam["max_sustained_cps"])
+            r["cpu_per_call_over_kamailio"] = _ratio(k["cpu_us_per_call"], kam["cpu_us_per_call"])
+        if r:
+            ratios[kind] = r
+    return {"kinds": kinds, "ratios": ratios}
+
+
+def ladder_markdown(cmp: dict[str, Any]) -> str:
+    """The workers ladder table: one row per proxy kind."""
+    lines = [
+        "| Proxy | Highest rate, < 0.1% failed (cps) | CPU per call @ 500 cps (µs) | of which redis-server | "
+        "rate vs 1 worker | rate vs Kamailio | CPU per call vs Kamailio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, k in cmp["kinds"].items():
+        r = cmp["ratios"].get(kind, {})
+        bound = "≥ " if k["top_of_ladder"] else ""
+        cells = [
+            f"{bound}{_fmt(k['max_sustained_cps'])}",
+            _fmt(k["cpu_us_per_call"]),
+            _fmt(k["redis_us_per_call"]) if kind != "kamailio" else "",
+            _x(r.get("rate_over_1_worker"), bound),
+            _x(r.get("rate_over_kamailio"), bound),
+            _x(r.get("cpu_per_call_over_kamailio"), ""),
+        ]
+        lines.append(f"| {kind_name(kind)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def ladder_notes(cmp: dict[str, Any]) -> list[str]:
+    out = []
+    for kind, r in cmp["ratios"].items():
+        if r.get("rate_over_1_worker") is not None:
+            out.append(f"Highest clean rate, {kind_name(kind)} / 1 worker: **{r['rate_over_1_worker']:.2f}×**.")
+    return out
+
+
+def _x(v: float | None, bound: str) -> str:
+    return "" if v is None else f"{bound}{v:.2f}×"
 
 
 def _ladder(x: dict[str, Any]) -> str:
