@@ -104,9 +104,11 @@ def test_antibot_run_from_the_wheel_loads_the_model_and_serves_its_card(venv: Pa
         assert loaded is not None, [r for r in records if "model" in str(r.get("msg"))]
         model = Path(str(loaded["model"]))
         assert model.is_relative_to(venv) and model.parts[-3:] == ("antibot", "models", "antibot-gbt.json")
-        token = next(
-            line.rsplit(" ", 1)[1] for line in log.read_text().splitlines() if "admin API token for this run" in line
-        )
+        def token_line() -> str:  # printed by the worker that serves the API, maybe after another started
+            lines = [ln for ln in log.read_text().splitlines() if "admin API token for this run" in ln]
+            return lines[0].rsplit(" ", 1)[1] if lines else ""
+
+        token = wait_for(token_line, 30.0, "the admin API token to be printed")
         request = urllib.request.Request(
             f"http://{HOST}:{api}/api/v1/model", headers={"Authorization": f"Bearer {token}"}
         )

@@ -222,7 +222,8 @@ def exposition(tmp_path_factory: pytest.TempPathFactory, scrape_config: dict[str
             e2e = Harness(procs, tmp)
             api = f"{HOST}:{free_port()}"
             uas = e2e.uas("uas_answer.xml")
-            proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--api-listen", api])
+            # one worker: /metrics reports the process that serves the API (see README, Limits)
+            proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--api-listen", api, "--workers", "1"])
         url = f"http://{api}{scrape_config['metrics_path']}"
         bearer = credentials.read_text().strip()
         status = wait_for(lambda: _get(url, None)[0], 5.0, f"the admin API on {api}")
