@@ -138,15 +138,7 @@ class Store:
             retry=Retry(NoBackoff(), 1),
         )
         client = Redis.from_pool(pool)
-        wire = Wire(wire_target(url), timeout=timeout, connect_timeout=timeout)
-        store = cls(client, wire)
-        try:
-            await wire.connect()
-            await store._hot.load_scripts()
-        except BaseException:
-            await store.close()
-            raise
-        return store
+        return await cls._opened(client, Wire(wire_target(url), timeout=timeout, connect_timeout=timeout))
 
     @classmethod
     async def _connect_cluster(cls, url: str, timeout: float) -> Store:
@@ -197,7 +189,12 @@ class Store:
         async def master() -> Target:
             return await parts.master(sentinel)
 
-        wire = Wire(Target(), timeout=timeout, connect_timeout=timeout, resolve=master)
+        return await cls._opened(client, Wire(Target(), timeout=timeout, connect_timeout=timeout, resolve=master))
+
+    @classmethod
+    async def _opened(cls, client: Redis, wire: Wire) -> Store:
+        """A store over ``client`` and ``wire`` once the wire is connected and the scripts
+        loaded; closed again if either fails."""
         store = cls(client, wire)
         try:
             await wire.connect()
