@@ -3,6 +3,7 @@ running proxy's counters at /metrics (and, on a node with workers, their state a
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,13 +11,14 @@ from pathlib import Path
 from api.auth import TokenError, TokenStore
 from api.main import ApiServer, create_app
 from api.main import serve as serve_api
-from api.metrics import HistogramSample, MetricsSnapshot
+from api.metrics import MetricsSnapshot
 from api.settings import InsecureSettingsError, is_loopback, parse_listen
 
 from ..config import ConfigError, Settings
 from ..proxy.core import ProxyCore
 from ..transport.latency import LatencyHistogram
 from .detection import Detection
+from .node_metrics import NodeMetrics, local_snapshot
 
 
 class ProxyStats:
@@ -30,6 +32,7 @@ class ProxyStats:
         workers: Callable[[], list[dict[str, int | bool]]] | None = None,
         redis_restarts: Callable[[], int] | None = None,
         standby: Callable[[], bool] | None = None,
+        node: NodeMetrics | None = None,
     ) -> None:
         self.core = core
         self.detection = detection
@@ -40,29 +43,16 @@ class ProxyStats:
         self.redis_restarts = redis_restarts
         #: With ``--workers``: whether a standby is ready to replace a dead worker, for ``/healthz``.
         self.standby = standby
+        #: With ``--workers``: the other workers' published totals, added to this one's.
+        self.node = node
 
     def metrics_snapshot(self) -> MetricsSnapshot:
-        stats = dict(self.core.stats)
-        verdicts = {k[8:]: v for k, v in stats.items() if k.startswith("verdict_")}
-        sip = {k: v for k, v in stats.items() if not k.startswith("verdict_")}
-        d = self.detection
-        errors = d.detector.stats.store_errors + d.sync.failures + d.calllog.write_errors
-        isolated = d.detector.stats.isolated
-        internal = d.detector.stats.internal_errors + sip.pop("internal_error", 0)
-        restarts = d.embedded.restarts if d.embedded is not None else 0
+        """This process's totals; on a node, every worker's added up (:mod:`.node_metrics`)."""
+        own = local_snapshot(self.core, self.detection, self.latency)
+        totals = self.node.node(own) if self.node is not None else own
         if self.redis_restarts is not None:
-            restarts += self.redis_restarts()
-        return MetricsSnapshot(
-            sip,
-            verdicts,
-            HistogramSample(*self.latency.sample()),
-            errors,
-            d.calllog.dropped,
-            isolated,
-            internal_errors=internal,
-            redis_restarts=restarts,
-            counters_evicted_unsynced=d.sync.counters.evicted_unsynced,
-        )
+            totals = dataclasses.replace(totals, redis_restarts=totals.redis_restarts + self.redis_restarts())
+        return totals
 
 
 async def start_api(
@@ -74,9 +64,11 @@ async def start_api(
     workers: Callable[[], list[dict[str, int | bool]]] | None = None,
     redis_restarts: Callable[[], int] | None = None,
     standby: Callable[[], bool] | None = None,
+    node: NodeMetrics | None = None,
 ) -> ApiServer:
     """Serve the admin API on ``api_listen``; ``latency`` is the runner's decision latency,
-    exported at /metrics; ``workers`` reports a node's workers at /healthz."""
+    exported at /metrics; ``workers`` reports a node's workers at /healthz; ``node`` adds the
+    other workers' totals at /metrics."""
     assert s.api_listen is not None
     try:
         host, port = parse_listen(s.api_listen)
@@ -87,7 +79,7 @@ async def start_api(
         tokens, token = TokenStore.with_ephemeral_admin()
         print(f"antibot: admin API token for this run: {token}", file=sys.stderr)
     url = detection.url
-    metrics = ProxyStats(core, detection, latency, workers, redis_restarts, standby)
+    metrics = ProxyStats(core, detection, latency, workers, redis_restarts, standby, node)
     app = create_app(url, tokens=tokens, model_card=model, metrics=metrics)
     try:
         server = await serve_api(app, host, port)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from api.main import ApiServer
 
     from .detection import Detection
+    from .node_metrics import NodeMetrics
     from .workers import WorkerSpec
 
 log = logging.getLogger("antibot")
@@ -55,6 +56,9 @@ class Runtime:
         #: With ``detect`` and ``api_listen``: the admin API served in this process.
         self.api: ApiServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        #: A worker's published totals (with ``detect`` and ``api_listen``: the node's /metrics).
+        self.node_metrics: NodeMetrics | None = None
+        self._publisher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start everything; :class:`ConfigError` (what failed, named) after undoing what started."""
@@ -138,6 +142,10 @@ class Runtime:
         runner = self.runner = ProxyRunner(
             core, decide, tcp_limits=tcp_limits, on_outcome=on_outcome, tls=tls, ws=build_ws(s)
         )
+        if self.detection is not None and s.api_listen and self.worker is not None:
+            from .node_metrics import NodeMetrics, metrics_dir
+
+            self.node_metrics = NodeMetrics(metrics_dir(s.data_dir), self.worker.index, len(self.worker.ports))
         if self.detection is not None and s.api_listen and (self.worker is None or self.worker.index == 0):
             from .api import start_api
 
@@ -152,6 +160,7 @@ class Runtime:
                 w.report if w is not None else None,
                 w.redis_restarts if w is not None else None,
                 w.standby_ready if w is not None else None,
+                self.node_metrics,
             )
         held.release_sip()
         worker = self.worker
@@ -173,6 +182,8 @@ class Runtime:
             },
         )
         self._sweeper = asyncio.get_running_loop().create_task(_sweep(runner))
+        if self.node_metrics is not None:
+            self._publisher = asyncio.get_running_loop().create_task(self._publish_every())
         if worker is not None:
             worker.mark_ready()
 
@@ -183,12 +194,31 @@ class Runtime:
             self._sweeper = None
         if self.runner is not None:
             self.runner.close()
+        if self._publisher is not None:
+            self._publisher.cancel()
+            self._publisher = None
+        self._publish()  # the last totals, for the node's /metrics (and this index's successor)
         if self.api is not None:
             await self.api.stop()
             self.api = None
         if self.detection is not None:
             await self.detection.close()
             self.detection = None
+
+    def _publish(self) -> None:
+        """Write this worker's totals for the worker serving /metrics (:mod:`.node_metrics`)."""
+        if self.node_metrics is not None and self.core is not None and self.detection is not None:
+            from .node_metrics import local_snapshot
+
+            assert self.runner is not None
+            self.node_metrics.publish(local_snapshot(self.core, self.detection, self.runner.latency))
+
+    async def _publish_every(self) -> None:
+        from .node_metrics import PUBLISH_EVERY
+
+        while True:
+            await asyncio.sleep(PUBLISH_EVERY)
+            self._publish()
 
 
 async def _sweep(runner: ProxyRunner) -> None:

@@ -13,7 +13,8 @@ RLIMIT_NOFILE, makes the route key, starts the embedded Redis (shared by the wor
 nodes), then starts the workers. It keeps a standby process, its imports done, that takes the
 place of a worker that dies within a fraction of a second (same index, same own port). SIGTERM is
 passed on to every worker at once; the parent logs the node's summed counters once all stopped.
-Worker 0 serves the admin API; its ``/healthz`` reports every worker and the standby.
+Worker 0 serves the admin API; its ``/healthz`` reports every worker and the standby, its
+``/metrics`` every worker's counters added up (:mod:`.node_metrics`).
 """
 
 from __future__ import annotations
@@ -254,6 +255,10 @@ class Supervisor:
         from .proxy import build_tcp_limits, route_secret
 
         reserve(s).close()  # a busy address is reported here, once
+        if s.detect and s.api_listen:
+            from .node_metrics import clear, metrics_dir
+
+            clear(metrics_dir(s.data_dir))  # the workers' totals of a previous run of the node
         build_tcp_limits(s)  # raises RLIMIT_NOFILE, for the workers and the embedded Redis alike
         if s.detect:
             from ..detect.shipped import find_model

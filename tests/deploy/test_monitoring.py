@@ -42,7 +42,9 @@ SYNTHETIC = {"up": "gauge", "scrape_duration_seconds": "gauge"}
 COUNTER_FUNCS = {"rate", "increase", "irate"}
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset"}
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
-CALLS = 2
+#: Calls placed, each from its own source port: the kernel spreads them over the node's workers.
+CALLS = 10
+PER_CALL_SOCKET = ["-t", "un", "-max_socket", "100"]
 
 
 # ---------------------------------------------------------------------- the exposition
@@ -222,13 +224,13 @@ def exposition(tmp_path_factory: pytest.TempPathFactory, scrape_config: dict[str
             e2e = Harness(procs, tmp)
             api = f"{HOST}:{free_port()}"
             uas = e2e.uas("uas_answer.xml")
-            # one worker: /metrics reports the process that serves the API (see README, Limits)
-            proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--api-listen", api, "--workers", "1"])
+            # the default workers (one per core): /metrics adds up every worker's counters
+            proxy = e2e.proxy([f"sip:{uas.addr}"], extra=["--api-listen", api])
         url = f"http://{api}{scrape_config['metrics_path']}"
         bearer = credentials.read_text().strip()
         status = wait_for(lambda: _get(url, None)[0], 5.0, f"the admin API on {api}")
         assert status == 401  # /metrics is not public
-        e2e.uac("uac_call.xml", proxy, calls=CALLS)
+        e2e.uac("uac_call.xml", proxy, calls=CALLS, rate=20, extra=PER_CALL_SOCKET)
 
         def scraped() -> Exposition | None:
             status, text = _get(url, bearer)

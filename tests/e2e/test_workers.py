@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -156,8 +157,10 @@ def test_a_worker_killed_at_200_calls_per_second_is_restarted_and_no_call_fails(
     one source port per call. The parent puts its standby in its place (``/healthz``: 1 restart,
     both serving) within a fraction of a second, and every call completes: the PBX's answers and
     retransmissions to the killed worker's own port reach its successor, which forwards them by
-    their Via, and in-dialog requests go by their Route through either worker."""
-    monkeypatch.setenv("ANTIBOT_API_TOKEN", secrets.token_urlsafe(24))
+    their Via, and in-dialog requests go by their Route through either worker. ``/metrics`` counts
+    the calls of both workers, the killed one's included (but for its last second)."""
+    token = secrets.token_urlsafe(24)
+    monkeypatch.setenv("ANTIBOT_API_TOKEN", token)
     calls, rate = 2000, 200
     pbx = e2e.uas("uas_answer.xml")
     api = f"{HOST}:{free_port()}"
@@ -170,6 +173,7 @@ def test_a_worker_killed_at_200_calls_per_second_is_restarted_and_no_call_fails(
         "uac", "uac_call.xml", remote=proxy.addr, calls=calls, rate=rate, timeout=60.0, extra=PER_CALL_SOCKET
     )
     wait_for(lambda: _placed(uac) >= calls // 3, 30.0, "a third of the calls to be placed")
+    before = _decided(base, token)
     os.kill(killed, signal.SIGKILL)
     uac.wait()
     health = _healthz(base)
@@ -179,6 +183,21 @@ def test_a_worker_killed_at_200_calls_per_second_is_restarted_and_no_call_fails(
     ok, failed = uac.stat("SuccessfulCall(C)"), uac.stat("FailedCall(C)")
     print(f"calls through a worker kill at {rate}/s: {ok} ok, {failed} failed")
     assert (ok, failed) == (calls, 0), sipp_failure(uac, pbx)
+    # /metrics adds up both workers; the successor starts from the totals its predecessor last
+    # wrote, so only the killed worker's last second (about rate / 2 calls) may be missing; without
+    # that, its share before the kill (over rate * 1.5 calls) would be.
+    wait_for(lambda: _decided(base, token) >= calls - rate, 10.0, "/metrics to count the calls")
+    decided = _decided(base, token)
+    print(f"decided by /metrics: {before} before the kill, {decided} at the end")
+    assert before < decided <= calls + 50  # a few INVITEs retransmitted to the successor
+
+
+def _decided(base: str, token: str) -> int:
+    """The INVITEs the node decided, by its /metrics (every verdict)."""
+    req = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=2) as resp:  # noqa: S310 - loopback
+        text = resp.read().decode()
+    return sum(int(float(m)) for m in re.findall(r"^antibot_verdicts_total\{[^}]*\} (\S+)$", text, re.M))
 
 
 def _placed(uac: Sipp) -> int:
