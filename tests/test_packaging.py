@@ -104,6 +104,7 @@ def test_antibot_run_from_the_wheel_loads_the_model_and_serves_its_card(venv: Pa
         assert loaded is not None, [r for r in records if "model" in str(r.get("msg"))]
         model = Path(str(loaded["model"]))
         assert model.is_relative_to(venv) and model.parts[-3:] == ("antibot", "models", "antibot-gbt.json")
+
         def token_line() -> str:  # printed by the worker that serves the API, maybe after another started
             lines = [ln for ln in log.read_text().splitlines() if "admin API token for this run" in ln]
             return lines[0].rsplit(" ", 1)[1] if lines else ""

@@ -75,9 +75,9 @@ async def start_api(
         tokens = TokenStore.from_env()
     except (TokenError, ValueError) as exc:
         raise ConfigError(f"admin API: {exc}") from None
+    token = ""
     if not tokens.configured and is_loopback(host):
         tokens, token = TokenStore.with_ephemeral_admin()
-        print(f"antibot: admin API token for this run: {token}", file=sys.stderr)
     url = detection.url
     metrics = ProxyStats(core, detection, latency, workers, redis_restarts, standby, node)
     app = create_app(url, tokens=tokens, model_card=model, metrics=metrics)
@@ -85,4 +85,6 @@ async def start_api(
         server = await serve_api(app, host, port)
     except (InsecureSettingsError, OSError) as exc:
         raise ConfigError(f"admin API: {exc}") from None
+    if token:  # once the API answers: the token printed is one that can be used
+        print(f"antibot: admin API token for this run: {token}", file=sys.stderr)
     return server
