@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,20 @@ def cluster_ports(n: int) -> list[int]:
         elif port + 10000 > 65535 and _free(port - 30000) and _free(port - 20000):
             ports.append(port - 30000)
     return ports
+
+
+def stop_all(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """TERM every process still running, then wait for each (KILL after 5 s)."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 class LocalCluster:
@@ -128,12 +143,4 @@ class LocalCluster:
         proc.wait(5)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_all(self.procs.values())

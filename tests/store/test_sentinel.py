@@ -22,7 +22,7 @@ from antibot.store.redis import Store
 from antibot.store.sentinel import SentinelUrl, is_sentinel_url
 
 from .conftest import until
-from .redis_cluster import HOST, MISSING, cluster_ports
+from .redis_cluster import HOST, MISSING, cluster_ports, stop_all
 from .resp import Resp, RespError
 
 SERVICE = "antibot"
@@ -109,15 +109,7 @@ class LocalSentinel:
         proc.wait(5)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_all(self.procs.values())
 
 
 @pytest.fixture
