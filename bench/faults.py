@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from faultlib import rig  # noqa: E402
 from faultlib.common import FULL, SHORT, Durations  # noqa: E402
 from faultlib.faults import pbx_faults, redis_faults  # noqa: E402
 from faultlib.memory import memory_bound, shutdown  # noqa: E402
@@ -107,21 +108,31 @@ def main() -> int:
     ap.add_argument("--fault-seconds", type=float, help="override each fault's duration")
     ap.add_argument("--memory-invites", type=int, help="override the memory-bound flood size")
     ap.add_argument("--only", default="", help="a group (udp tcp redis pbx memory shutdown) or a scenario")
+    ap.add_argument(
+        "--workers", type=int, default=1, help="proxy workers (CPU summed over them, RSS of the largest process)"
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the peers' logs (sipp, proxy) in a temporary dir")
     ap.add_argument("--out", type=Path, default=REPO / "bench/results/faults-latest.md")
     ap.add_argument("--plot", type=Path, help="the memory plot (default: docs/reliability-memory.png on a full run)")
     args = ap.parse_args()
     d = SHORT if args.short else FULL
+    rig.WORKERS = args.workers
     if args.fault_seconds:
         d = dataclasses.replace(d, fault=args.fault_seconds)
     if args.memory_invites:
         d = dataclasses.replace(d, memory_invites=args.memory_invites, restart_invites=args.memory_invites // 2)
     png = args.plot or (None if args.short else REPO / "docs/reliability-memory.png")
     started = time.time()
-    with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
-        results = run(args.only, d, Path(tmp), png)
+    if args.keep:
+        work = Path(tempfile.mkdtemp(prefix="faults-"))
+        print(f"peers' logs kept in {work}", flush=True)
+        results = run(args.only, d, work, png)
+    else:
+        with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
+            results = run(args.only, d, Path(tmp), png)
     text = (
         f"Fault bench, {time.strftime('%Y-%m-%d %H:%M', time.gmtime(started))} UTC, "
-        f"{'short' if args.short else 'full'} durations {dataclasses.asdict(d)}, "
+        f"{'short' if args.short else 'full'} durations {dataclasses.asdict(d)}, {args.workers} worker(s), "
         f"{time.time() - started:.0f} s\n\n{table(results)}\n\n{details(results)}\n"
     )
     print("\n" + text)

@@ -46,6 +46,7 @@ class ProxyCore(Relay):
 
     def __init__(self, me: routing.LocalIdentity, pool: UpstreamPool, config: CoreConfig | None = None) -> None:
         super().__init__(me, pool, config or CoreConfig())
+        self.accepted_max = self.config.max_transactions
         self.draining = False
         #: Client transaction ids for branches (random start: a restart does not repeat them).
         self._tids = itertools.count(secrets.randbits(40))
@@ -154,6 +155,9 @@ class ProxyCore(Relay):
                 self._run_server(slot, slot.txn.receive_request(req.method == "ACK", req, now), now)
             else:
                 self._run_server(slot, slot.txn.receive_request(req, now), now)
+            return
+        if req.method == "INVITE" and self.accepted and self._absorbed_after_2xx(key, now):
+            self._count("retransmissions_after_2xx")  # its 2xx is on the way: not a new call
             return
         if req.method != "ACK":
             # Every Via, From/To/Contact, routes: what the next hop and the detector read (a 400).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -54,6 +55,11 @@ class TransactionTable:
         self._heap_limit = HEAP_SWEEP_MIN
         self._seq = itertools.count()
         self._logged: dict[str, tuple[float, int]] = {}
+        #: Keys of INVITE server transactions answered 2xx, until Timer L (RFC 6026 §7.1):
+        #: key -> deadline, and the same in answer order for expiry. At most ``accepted_max``.
+        self.accepted: dict[tuple[str, ...], float] = {}
+        self._accepted_order: deque[tuple[float, tuple[str, ...]]] = deque()
+        self.accepted_max = 100_000
 
     # hooks: what the proxy does with a client transaction's outcome
     def _on_client_response(self, slot: ClientSlot, resp: Response, now: float) -> None:
@@ -118,9 +124,27 @@ class TransactionTable:
             if isinstance(effect, Send):
                 self._emit(effect.data, slot.dest)
             elif isinstance(effect, Terminated):
+                if isinstance(slot.txn, ServerInviteTransaction) and slot.txn.accepted:
+                    self._accept(slot.key, now)
                 self._forget_server(slot)
         if slot.txn.state != "terminated":
             self._arm(slot)
+
+    def _accept(self, key: tuple[str, ...], now: float) -> None:
+        """Remember an INVITE answered 2xx for Timer L = 64*T1 (RFC 6026 §7.1, "Accepted")."""
+        deadline = now + 64 * self.timers.t1
+        self.accepted[key] = deadline
+        order = self._accepted_order
+        order.append((deadline, key))
+        while order and (order[0][0] <= now or len(order) > self.accepted_max):
+            old, old_key = order.popleft()
+            if self.accepted.get(old_key) == old:
+                del self.accepted[old_key]
+
+    def _absorbed_after_2xx(self, key: tuple[str, ...], now: float) -> bool:
+        """An INVITE retransmitted after its 2xx went out: "MUST be absorbed" (RFC 6026 §7.1)."""
+        deadline = self.accepted.get(key)
+        return deadline is not None and deadline > now
 
     def _forget_server(self, slot: ServerSlot) -> None:
         if self.servers.get(slot.key) is slot:

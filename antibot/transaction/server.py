@@ -8,6 +8,7 @@ INVITE server transaction (§17.2.1, Figure 7)::
     proceeding --INVITE--------> proceeding  Send(last 1xx) if one was sent
     proceeding --TU 1xx--------> proceeding  Send(1xx), remembered
     proceeding --TU 2xx--------> terminated  Send(2xx); the TU/proxy handles 2xx after this
+                                             (``accepted`` set: RFC 6026 §7.1, see below)
     proceeding --TU 300-699----> completed   Send(final); G = T1 (unreliable), H = 64*T1
     completed  --INVITE--------> completed   Send(final)
     completed  --Timer G-------> completed   Send(final), G = min(2*G, T2)
@@ -26,6 +27,13 @@ Non-INVITE server transaction (§17.2.2, Figure 8)::
     proceeding --request-------> proceeding  Send(last 1xx)
     completed  --request-------> completed   Send(final)
     completed  --Timer J-------> terminated
+
+RFC 6026 §7.1 replaces the 2xx transition with an "Accepted" state held for Timer L (64*T1),
+in which "any retransmissions of the INVITE received [...] MUST be absorbed". Here the
+transaction terminates as in RFC 3261 and says so with ``accepted``; the owner keeps only the
+transaction's key for 64*T1 and absorbs the INVITEs that match it (a proxy's table of thousands
+of answered calls stays a set of keys). Without it, an INVITE retransmitted while its 2xx was
+on the way would be taken for a new request and relayed a second time.
 
 Every other (state, event) pair, including responses from the TU outside Proceeding /
 Trying, returns ``[]``. A zero I or J is not armed: the transaction terminates at once
@@ -56,6 +64,8 @@ class ServerInviteTransaction(TransactionBase[ServerInviteState]):
         super().__init__("proceeding", "terminated", reliable=reliable, config=config)
         self._last: bytes | None = None
         self._g_interval = config.t1
+        #: A 2xx was sent: RFC 6026's Accepted state is the owner's to keep (module docstring).
+        self.accepted = False
 
     def receive_request(self, is_ack: bool, message: object, now: float) -> list[Effect]:
         """Feed a retransmitted INVITE or an ACK matched to this transaction (§17.2.3)."""
@@ -92,7 +102,9 @@ class ServerInviteTransaction(TransactionBase[ServerInviteState]):
                 # "If, while in the "Proceeding" state, the TU passes a 2xx response to
                 # the server transaction, the server transaction MUST pass this response
                 # to the transport layer for transmission. [...] The server transaction
-                # MUST then transition to the "Terminated" state."
+                # MUST then transition to the "Terminated" state." (RFC 6026 §7.1: to
+                # "Accepted"; the owner absorbs retransmitted INVITEs, see above.)
+                self.accepted = True
                 return [Send(data), *self._terminate()]
             case ("proceeding", "3xx-6xx"):
                 # "the response MUST be passed to the transport layer for transmission, and

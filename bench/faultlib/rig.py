@@ -29,6 +29,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: Legitimate calls per second placed through the proxy in every scenario.
 LEGIT_RATE = 20
 TOKEN_ENV = "ANTIBOT_API_TOKEN"
+#: Proxy workers per scenario (``bench/faults.py --workers``). With more than one, CPU is the sum
+#: over the process tree (parent, workers, standby; not redis-server) and RSS the largest process.
+WORKERS = 1
 
 
 def api_token() -> str:
@@ -56,6 +59,28 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         pass
     return None
+
+
+def _comm_and_ppid(pid: int) -> tuple[str, int] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.index("(") + 1 : raw.rindex(")")], int(raw[raw.rindex(")") + 2 :].split()[1])
+
+
+def proxy_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, without ``redis-server`` (the embedded store is reported apart)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (info := _comm_and_ppid(int(entry.name))) and info[0] != "redis-server":
+            parents.setdefault(info[1], []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += parents.get(p, [])
+    return out
 
 
 def redis_command(addr: str, *args: str, timeout: float = 1.0) -> Any:
@@ -150,7 +175,7 @@ class Rig:
         if "--workers" not in args:
             # One process unless asked: the figures sample one process's RSS and CPU, and each
             # worker learns on its own that a PBX is down (the fail-fast checks assume one view).
-            args += ["--workers", "1"]
+            args += ["--workers", str(WORKERS)]
         if redis_url:
             args += ["--redis-url", redis_url]
         if data_dir is not None:
@@ -209,15 +234,26 @@ class Rig:
         assert self.proxy is not None
         pid = self.proxy.proc.pid
 
+        def tree() -> list[int]:
+            return proxy_tree(pid) if WORKERS > 1 else [pid]
+
+        def cpu_of(pids: list[int]) -> dict[int, float]:
+            return {p: c for p in pids if (c := cpu_seconds(p)) is not None}
+
         def run() -> None:
-            last_cpu, last_t = cpu_seconds(pid), time.monotonic()
+            last_cpu, last_t = cpu_of(tree()), time.monotonic()
             while not self._stop.wait(interval):
-                cpu, now = cpu_seconds(pid), time.monotonic()
+                pids = tree()
+                cpu, now = cpu_of(pids), time.monotonic()
                 pct = None
-                if cpu is not None and last_cpu is not None and now > last_t:
-                    pct = 100 * (cpu - last_cpu) / (now - last_t)
+                if pid in cpu and pid in last_cpu and now > last_t:
+                    # A worker started since the last sample counts from 0 (its whole life is inside).
+                    pct = 100 * sum(c - last_cpu.get(p, 0.0) for p, c in cpu.items()) / (now - last_t)
                 last_cpu, last_t = cpu, now
-                self.samples.append(Sample(time.time(), self.phase, pct, rss_mb(pid), redis_used_mb(self.redis_addr)))
+                rss = [r for p in pids if (r := rss_mb(p)) is not None]
+                self.samples.append(
+                    Sample(time.time(), self.phase, pct, max(rss) if rss else None, redis_used_mb(self.redis_addr))
+                )
 
         self._sampler = threading.Thread(target=run, name="sampler", daemon=True)
         self._sampler.start()

@@ -82,3 +82,33 @@ def test_finished_calls_are_freed_without_the_cycle_collector(no_collector: None
     assert not h.core.servers and not h.core.clients and not h.core.pending
     alive = [o for o in gc.get_objects() if isinstance(o, Context | ServerSlot)]
     assert len(alive) == 0
+
+
+def test_an_invite_retransmitted_after_its_2xx_is_absorbed_not_relayed_again() -> None:
+    """RFC 6026 §7.1: an INVITE retransmitted while its 2xx was on the way (a loaded caller
+    resends at T1) is absorbed. Taken for a new request, it was decided and relayed a second
+    time on a new branch, and the PBX refused the call as a merged request."""
+    h = Harness(make_core())
+    first = invite(branch="z9hG4bK-late", call_id="late@x")
+    forwarded = h.call(first)[-1].data
+    h.feed(reply(forwarded, 200, "OK"), PBX1)
+    h.now += 0.5
+    out = h.feed(first, CALLER)
+    assert out == []
+    assert not h.core.pending  # no second decision
+    assert h.core.stats.get("retransmissions_after_2xx") == 1
+    # Timer L (64*T1) later the key is forgotten, and the table does not grow with calls.
+    h.now += 64 * h.core.timers.t1
+    for i in range(3):
+        forwarded = h.call(invite(branch=f"z9hG4bK-n{i}", call_id=f"n{i}@x"))[-1].data
+        h.feed(reply(forwarded, 200, "OK"), PBX1)
+    assert not any("z9hG4bK-late" in str(k) for k in h.core.accepted)
+    assert len(h.core.accepted) == 3
+
+
+def test_the_answered_invites_remembered_are_capped() -> None:
+    h = Harness(make_core(max_transactions=100))
+    for i in range(150):
+        forwarded = h.call(invite(branch=f"z9hG4bK-c{i}", call_id=f"c{i}@x"))[-1].data
+        h.feed(reply(forwarded, 200, "OK"), PBX1)
+    assert len(h.core.accepted) == 100
