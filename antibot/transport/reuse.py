@@ -46,13 +46,21 @@ def authenticates(peercert: dict[str, Any] | None, host: str) -> bool:
         elif kind == "DNS":
             names.append(value)
         elif kind == "URI" and value.lower().startswith(("sip:", "sips:")):
-            names.append(value.split(":", 1)[1].split(";", 1)[0].split(">", 1)[0])
+            names.append(_uri_host(value))
     if not sans:
         for rdn in peercert.get("subject") or ():
             names.extend(v for k, v in rdn if k == "commonName" and isinstance(v, str))
     if ip is not None:
         return any(_ip(n) == ip for n in names)
     return any(n.lower().rstrip(".") == host.rstrip(".") and "*" not in n for n in names)
+
+
+def _uri_host(uri: str) -> str:
+    """The host of a ``sip:``/``sips:`` URI identity (RFC 5922 §7.1: ``sip:example.com``)."""
+    rest = uri.split(":", 1)[1].split(";", 1)[0].rsplit("@", 1)[-1]
+    if rest.startswith("["):
+        return rest[1 : rest.find("]")] if "]" in rest else ""
+    return rest.split(":", 1)[0]
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -32,6 +32,9 @@ PHONE: dict[str, Any] = {
         ({}, "pbx.example.net", False),  # no certificate asked for: getpeercert() is empty
         (None, "pbx.example.net", False),  # none sent (require_client_cert = false)
         (PHONE, "", False),
+        ({"subjectAltName": (("URI", "sips:pbx.example.net:5061;transport=tls"),)}, "pbx.example.net", True),
+        ({"subjectAltName": (("URI", "sip:[2001:db8::5]:5061"),)}, "2001:db8::5", True),
+        ({"subjectAltName": (("URI", "https://pbx.example.net/"),)}, "pbx.example.net", False),
     ],
 )
 def test_a_certificate_authenticates_only_the_hosts_it_names(cert: dict[str, Any] | None, host: str, ok: bool) -> None:
