@@ -66,7 +66,7 @@ class LocalIdentity:
         alias: bool = True,
     ) -> None:
         """``sibling_ports``: the own ports of every worker of this node (their Vias are ours too).
-        ``alias``: our Vias on TLS hops carry ``alias`` (``[tls] alias``, RFC 5923 §6)."""
+        ``alias``: our Vias on TLS hops carry ``alias`` (``[tls] alias``, RFC 5923)."""
         if not listeners:
             raise ValueError("no listen address")
         self.listeners = listeners
@@ -127,7 +127,7 @@ class LocalIdentity:
         return f"SIP/2.0/{transport.upper()} {lst.via_hostport()};branch={branch};rport{self._alias(transport)}"
 
     def _alias(self, transport: str) -> str:
-        """RFC 5923 §6: over TLS, our Via offers the connection for the peer's requests to us."""
+        """RFC 5923: over TLS, our Via offers the connection for the peer's requests to us."""
         return ";alias" if self.alias and transport == "tls" else ""
 
     def record_route(

@@ -143,7 +143,7 @@ AliasKey = tuple[str, str, int]
 
 
 def alias_target(via: Via) -> AliasKey | None:
-    """The address a Via's ``alias`` parameter offers its connection for (RFC 5923 §6, §7):
+    """The address a Via's ``alias`` parameter offers its connection for (RFC 5923):
     its sent-by, with the transport's default port (5061 for TLS, §19.1.2); None without
     ``alias`` or when the parameters do not parse."""
     try:

@@ -403,7 +403,7 @@ class ConnectionTable:
         conn.write(data)
 
     def note_alias(self, conn: TcpConnection, req: Request) -> None:
-        """RFC 5923 §5: a request whose top Via carries ``alias`` offers its TLS connection for our
+        """RFC 5923: a request whose top Via carries ``alias`` offers its TLS connection for our
         requests to its sent-by, honoured once the peer's certificate names the sent-by host
         (:mod:`.reuse`); refused claims are counted (``tls_alias_refused``)."""
         key = alias_target(req.top_via)

@@ -123,7 +123,7 @@ def test_a_sips_request_without_a_tls_upstream_is_refused_not_downgraded() -> No
 
 
 def test_our_via_offers_the_connection_on_tls_hops_only() -> None:
-    """RFC 5923 §6: the connection's initiator puts ``alias`` in its Via; never over UDP or TCP."""
+    """RFC 5923: the connection's initiator puts ``alias`` in its Via; never over UDP or TCP."""
     assert _headers(_forward(_invite(), CALLER_TLS, TLS_PBX.addr), "Via")[0].endswith(";rport;alias")
     assert "alias" not in _headers(_forward(_invite(), CALLER_TLS, UDP_PBX.addr), "Via")[0]
     tcp = Addr("tcp", "10.0.0.7", 5060)

@@ -129,5 +129,5 @@ def test_the_fast_path_parses_as_the_regex_one_did() -> None:
     ],
 )
 def test_alias_target_is_the_sent_by_of_a_via_with_alias(value: str, target: tuple[str, str, int] | None) -> None:
-    """RFC 5923 §7: ``alias`` is a flag; it offers the connection for the Via's sent-by."""
+    """RFC 5923: ``alias`` is a flag; it offers the connection for the Via's sent-by."""
     assert alias_target(parse_via(value)) == target
