@@ -100,6 +100,9 @@ class Settings:
     tls_min_version: str = "1.2"
     tls_handshake_timeout: float = 10.0
     tls_upstream_ca: str | None = None
+    #: Our Vias on TLS hops carry ``alias`` (RFC 5923): the peer may send its requests to us over
+    #: the connection we opened.
+    tls_alias: bool = True
     #: ``[websocket]`` (antibot/transport/ws.py): the allowed ``Origin`` values (empty: no browser
     #: page; "*": any), the largest message, and the handshake and idle time limits.
     ws_origins: list[str] = field(default_factory=list)
@@ -328,7 +331,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         if overrides.get(f"ws_{key}") is not None:
             setattr(s, f"ws_{key}", overrides[f"ws_{key}"])
     tls = dict(data.get("tls", {}))
-    for key in ("cert", "key", "ca", "require_client_cert", "min_version", "handshake_timeout", "upstream_ca"):
+    for key in ("cert", "key", "ca", "require_client_cert", "min_version", "handshake_timeout", "upstream_ca", "alias"):
         if key in tls:
             setattr(s, f"tls_{key}", tls[key])
         if overrides.get(f"tls_{key}") is not None:

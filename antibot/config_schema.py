@@ -55,6 +55,7 @@ class TlsSection(_Section):
     min_version: str = "1.2"
     handshake_timeout: float = 10.0
     upstream_ca: str | None = None
+    alias: bool = True
 
 
 class WebSocketSection(_Section):

@@ -245,7 +245,16 @@ RENAMED = {
     "mode_override": ("detect", "mode"),  # --mode: the flag side of detect.mode, this node's own
     **{
         f"tls_{key}": ("tls", key)
-        for key in ("cert", "key", "ca", "require_client_cert", "min_version", "handshake_timeout", "upstream_ca")
+        for key in (
+            "cert",
+            "key",
+            "ca",
+            "require_client_cert",
+            "min_version",
+            "handshake_timeout",
+            "upstream_ca",
+            "alias",
+        )
     },
     **{f"ws_{key}": ("websocket", key) for key in ("origins", "max_message_size", "handshake_timeout", "idle_timeout")},
 }

@@ -58,12 +58,19 @@ class LocalIdentity:
     """The addresses this proxy owns, to recognise our Route/Via entries and to build new ones."""
 
     def __init__(
-        self, listeners: list[Listener], secret: bytes | None = None, sibling_ports: tuple[int, ...] = ()
+        self,
+        listeners: list[Listener],
+        secret: bytes | None = None,
+        sibling_ports: tuple[int, ...] = (),
+        *,
+        alias: bool = True,
     ) -> None:
-        """``sibling_ports``: the own ports of every worker of this node (their Vias are ours too)."""
+        """``sibling_ports``: the own ports of every worker of this node (their Vias are ours too).
+        ``alias``: our Vias on TLS hops carry ``alias`` (``[tls] alias``, RFC 5923)."""
         if not listeners:
             raise ValueError("no listen address")
         self.listeners = listeners
+        self.alias = alias
         ports = {
             (lst.host, lst.advertise, p) for lst in listeners for p in (lst.port, lst.via_port, *sibling_ports) if p
         }
@@ -96,7 +103,7 @@ class LocalIdentity:
         host = f"[{target.host}]" if ":" in target.host else target.host
         return (
             f"OPTIONS sip:{host}:{target.port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/{lst.transport.upper()} {lst.via_hostport()};branch={branch};rport\r\n"
+            f"Via: {self.via(lst.transport, target.host, branch)}\r\n"
             f"Max-Forwards: 70\r\nFrom: <sip:antibot@{lst.hostport()}>;tag=probe{n}\r\n"
             f"To: <sip:{host}:{target.port}>\r\nCall-ID: probe-{self.instance}-{n}@antibot\r\nCSeq: 1 OPTIONS\r\n"
             "User-Agent: antibot\r\nContent-Length: 0\r\n\r\n"
@@ -117,7 +124,11 @@ class LocalIdentity:
 
     def via(self, transport: str, host: str, branch: str) -> str:
         lst = self.listener(transport, host)
-        return f"SIP/2.0/{transport.upper()} {lst.via_hostport()};branch={branch};rport"
+        return f"SIP/2.0/{transport.upper()} {lst.via_hostport()};branch={branch};rport{self._alias(transport)}"
+
+    def _alias(self, transport: str) -> str:
+        """RFC 5923: over TLS, our Via offers the connection for the peer's requests to us."""
+        return ";alias" if self.alias and transport == "tls" else ""
 
     def record_route(
         self, transport: str, host: str, call_id: str | None = None, *, sips: bool = False, flow: Addr | None = None

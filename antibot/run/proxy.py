@@ -54,7 +54,7 @@ def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
     if worker is not None:
         hosts = sorted({_local(x.host) for x in s.listen if x.transport == "udp"})
         siblings = tuple(Addr("udp", h, p) for h in hosts for p in worker.ports if p != own)
-    me = LocalIdentity(listeners, route_secret(s), worker.ports if worker is not None else ())
+    me = LocalIdentity(listeners, route_secret(s), worker.ports if worker is not None else (), alias=s.tls_alias)
     pool = UpstreamPool(
         [Upstream(u.uri, Addr(u.transport, u.host, u.port), u.priority, u.weight) for u in s.upstreams],
         probe_interval=s.probe_interval,

@@ -135,3 +135,22 @@ def _branch(params: Params) -> str | None:
         if key == "branch":
             return value if value is not None else ""
     return None
+
+
+#: Where a connection may be reused to: (transport, host, port) of a Via's sent-by, lower case,
+#: IPv6 without brackets, the transport's default port filled in.
+AliasKey = tuple[str, str, int]
+
+
+def alias_target(via: Via) -> AliasKey | None:
+    """The address a Via's ``alias`` parameter offers its connection for (RFC 5923):
+    its sent-by, with the transport's default port (5061 for TLS, §19.1.2); None without
+    ``alias`` or when the parameters do not parse."""
+    try:
+        if via.param("alias") is None:
+            return None
+    except ParseError:
+        return None
+    transport = via.transport.lower()
+    port = via.sent_by.port or (5061 if transport == "tls" else 5060)
+    return transport, via.sent_by.host.lower(), port

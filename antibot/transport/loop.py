@@ -184,6 +184,10 @@ class ProxyRunner:
     def _send(self, data: bytes, dest: Addr, name: str | None = None) -> None:
         """``name``: the host name ``dest`` was resolved from (a TLS peer's certificate names it)."""
         if not _is_ip(dest.host):
+            aliased = self.tcp.aliased(dest)  # RFC 5923: the peer's own connection, no DNS needed
+            if aliased is not None:
+                aliased.write(data)
+                return
             ip = self._resolved.get(dest.host)
             if ip is None:
                 self._spawn(self._resolve_and_send(data, dest))

@@ -31,7 +31,9 @@ from ..proxy.effects import Addr
 from ..sip.errors import Incomplete, ParseError, SipError
 from ..sip.message import Request, Response
 from ..sip.parser import MAX_MESSAGE, parse_datagram, parse_stream
+from ..sip.via import alias_target
 from .limits import LOG_INTERVAL, LogLimiter, connection_budget, source_key
+from .reuse import Aliases, authenticates
 
 __all__ = [
     "LOG_INTERVAL",
@@ -205,6 +207,8 @@ class TcpConnection(asyncio.Protocol):
             self._need = self._scan = 0
             self.started = None
             assert self.remote is not None
+            if self.kind == "tls" and isinstance(msg, Request):
+                self.table.note_alias(self, msg)
             self.table.on_message(msg, self.remote)
             if self.closing is not None:
                 return False
@@ -305,6 +309,8 @@ class ConnectionTable:
         self.connecting: dict[tuple[str, str, int], TcpConnection] = {}
         #: Accepted TLS connections still in their handshake.
         self.handshakes: dict[TcpConnection, asyncio.Transport] = {}
+        #: TLS connections their peers offered for our requests to their sent-by (RFC 5923).
+        self.aliases: Aliases[TcpConnection] = Aliases()
         #: Accepted connections open now, in all and by source.
         self.inbound = 0
         self.per_source: dict[str, int] = {}
@@ -371,6 +377,7 @@ class ConnectionTable:
             self.inbound -= 1
             conn.source = None
         self.handshakes.pop(conn, None)
+        self.aliases.forget(conn)
         if conn.remote is None:
             return
         key = (conn.remote.transport, conn.remote.host, conn.remote.port)
@@ -383,7 +390,7 @@ class ConnectionTable:
         """Write to the connection to ``dest``, opened if need be (TLS: the peer's certificate
         verified against ``name``, the host name ``dest`` was resolved from, else its address)."""
         key = (dest.transport, dest.host, dest.port)
-        conn = self.conns.get(key) or self.connecting.get(key)
+        conn = self.conns.get(key) or self.aliased(dest, name) or self.connecting.get(key)
         if conn is None and dest.transport in ("ws", "wss"):
             # Only the client opens a WebSocket (RFC 7118 §5): its connection is gone.
             self.count("ws_flow_gone")
@@ -394,6 +401,32 @@ class ConnectionTable:
             self.connecting[key] = conn
             asyncio.get_running_loop().create_task(self._connect(conn, dest))
         conn.write(data)
+
+    def note_alias(self, conn: TcpConnection, req: Request) -> None:
+        """RFC 5923: a request whose top Via carries ``alias`` offers its TLS connection for our
+        requests to its sent-by, honoured once the peer's certificate names the sent-by host
+        (:mod:`.reuse`); refused claims are counted (``tls_alias_refused``)."""
+        key = alias_target(req.top_via)
+        if key is None or key[0] != conn.kind or self.aliases.key_of(conn) == key or conn.closing is not None:
+            return
+        cert = conn.transport.get_extra_info("peercert") if conn.transport is not None else None
+        if authenticates(cert, key[1]):
+            self.aliases.record(conn, key)
+        else:
+            self.count("tls_alias_refused")
+
+    def aliased(self, dest: Addr, name: str | None = None) -> TcpConnection | None:
+        """The open connection aliased for ``dest`` (or for ``name``, the host name it was
+        resolved from, at its port), if any; counted in ``tls_alias_reused``."""
+        if not self.aliases or dest.transport != "tls":
+            return None
+        conn = self.aliases.get((dest.transport, dest.host.lower(), dest.port))
+        if conn is None and name:
+            conn = self.aliases.get((dest.transport, name.lower(), dest.port))
+        if conn is None or conn.closing is not None or conn.transport is None:
+            return None
+        self.count("tls_alias_reused")
+        return conn
 
     async def _connect(self, conn: TcpConnection, dest: Addr) -> None:
         loop = asyncio.get_running_loop()

@@ -8,10 +8,12 @@ and certificates are made in the test with the ``openssl`` command.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import socket
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from ..tlscerts import Certs, make_certs
 from .harness import Harness
 from .peers import Proxy, Sipp, sipp_failure
 from .procs import HOST, free_port, wait_for
+from .rawsip import RawPbx
 from .test_calls import assert_calls
 from .test_tcp_limits import options
 
@@ -218,3 +221,81 @@ def test_a_sweep_over_tls_is_stopped_within_a_handful(e2e: Harness, tmp_path: Pa
     refused = sweep.count("603_Recv") + sweep.count("403_Recv") + sweep.count("404_Recv")
     assert len(reached) <= 5 and refused >= 55, (len(reached), refused, sipp_failure(sweep, uas))
     assert all("Via: SIP/2.0/TLS" in m or "transport=tls" in m for m in reached), reached
+
+
+def test_a_request_to_an_aliased_tls_phone_reuses_its_connection(e2e: Harness, tmp_path: Path) -> None:
+    """RFC 5923: a phone with a client certificate for 127.0.0.1 calls over TLS with ``alias`` in
+    its Via; the PBX's BYE, sent to the phone's Contact (its sent-by), comes back over the phone's
+    own connection with our ``alias`` Via, and nothing connects to the phone's port."""
+    certs = make_certs(tmp_path / "certs")
+    phone_certs = make_certs(tmp_path / "certs", "phone", certs)
+    pbx = RawPbx()
+    try:
+        proxy, tls_port = tls_proxy(e2e, certs, [f"sip:{pbx.addr}"], "--tls-ca", str(certs.ca), "--workers", "1")
+        with socket.create_server((HOST, 0)) as phone_port:  # where the phone listens: counts connections
+            port = phone_port.getsockname()[1]
+            ctx = ssl.create_default_context(cafile=str(certs.ca))
+            ctx.load_cert_chain(phone_certs.cert, phone_certs.key)
+            with (
+                socket.create_connection((HOST, tls_port), timeout=10) as raw,
+                ctx.wrap_socket(raw, server_hostname=HOST) as phone,
+            ):
+                phone.sendall(_alias_invite(port, tls_port))
+                assert b"SIP/2.0 200" in _read_until(phone, b"SIP/2.0 200")
+                # after it, an attacker on plain TCP claims the phone's address: no alias for it
+                attacker = socket.create_connection((HOST, proxy.port), timeout=10)
+                claim = options(proxy.port, port).replace(b"SIP/2.0/TCP", b"SIP/2.0/TLS")
+                attacker.sendall(claim.replace(b";branch=", b";alias;branch=", 1))
+                assert _read_until(attacker, b"SIP/2.0 ").startswith(b"SIP/2.0 ")
+                wait_for(lambda: bool(pbx.requests("INVITE")), 5.0, "the INVITE to reach the PBX")
+                routes = re.findall(rb"\r\nRecord-Route: *(.*?)\r\n", pbx.requests("INVITE")[0])
+                pbx.sock.sendto(_pbx_bye(port, pbx.port, routes), ("127.0.0.1", proxy.port))
+                bye = _read_until(phone, b"BYE ")
+                assert f"BYE sip:200@{HOST}:{port};transport=tls SIP/2.0".encode() in bye, bye
+                assert re.search(rb"Via: SIP/2\.0/TLS [^\r]*;rport;alias\r\n", bye), bye
+                assert b"BYE" not in _read_until(attacker, b"BYE", 0.3)
+                attacker.close()
+            phone_port.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                phone_port.accept()
+        stats = proxy.stop()
+        assert stats.get("tls_alias_reused") == 1, stats
+    finally:
+        pbx.close()
+
+
+def _alias_invite(port: int, tls_port: int) -> bytes:
+    return (
+        f"INVITE sip:100@{HOST}:{tls_port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/TLS {HOST}:{port};branch=z9hG4bK-alias-{port};rport;alias\r\n"
+        f"Max-Forwards: 70\r\nFrom: <sip:200@{HOST}>;tag=phone\r\nTo: <sip:100@{HOST}>\r\n"
+        f"Call-ID: alias-{port}@{HOST}\r\nCSeq: 1 INVITE\r\nContact: <sip:200@{HOST}:{port};transport=tls>\r\n"
+        "User-Agent: Yealink SIP-T46S 66.86.0.15\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _pbx_bye(port: int, pbx_port: int, routes: list[bytes]) -> bytes:
+    """The PBX's BYE to the phone's Contact, through the Record-Routes it was given (RFC 3261 §12.1.1)."""
+    return (
+        f"BYE sip:200@{HOST}:{port};transport=tls SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {HOST}:{pbx_port};branch=z9hG4bK-pbxbye-{port};rport\r\n".encode()
+        + b"".join(b"Route: " + r + b"\r\n" for r in routes)
+        + f"Max-Forwards: 70\r\nFrom: <sip:100@{HOST}>;tag=rawpbx\r\nTo: <sip:200@{HOST}>;tag=phone\r\n"
+        f"Call-ID: alias-{port}@{HOST}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n".encode()
+    )
+
+
+def _read_until(sock: socket.socket, marker: bytes, timeout: float = 5.0) -> bytes:
+    """What the socket gives until ``marker`` is in it (or the time is up)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data and time.monotonic() < deadline:
+        sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            chunk = sock.recv(65535)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data

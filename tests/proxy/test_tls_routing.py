@@ -120,3 +120,19 @@ def test_a_sips_request_without_a_tls_upstream_is_refused_not_downgraded() -> No
     with pytest.raises(SipError) as err:
         _targets("sips:100@192.0.2.1", UpstreamPool([UDP_PBX]))
     assert err.value.status == 416
+
+
+def test_our_via_offers_the_connection_on_tls_hops_only() -> None:
+    """RFC 5923: the connection's initiator puts ``alias`` in its Via; never over UDP or TCP."""
+    assert _headers(_forward(_invite(), CALLER_TLS, TLS_PBX.addr), "Via")[0].endswith(";rport;alias")
+    assert "alias" not in _headers(_forward(_invite(), CALLER_TLS, UDP_PBX.addr), "Via")[0]
+    tcp = Addr("tcp", "10.0.0.7", 5060)
+    assert "alias" not in _headers(_forward(_invite(), CALLER_TLS, tcp), "Via")[0]
+    assert b";rport;alias\r\n" in ME.probe_request(TLS_PBX.addr, "z9hG4bK-ab0000000000.2", 1)
+
+
+def test_tls_alias_off_leaves_our_via_without_it() -> None:
+    me = LocalIdentity(ME.listeners, b"route-secret-for-tests", alias=False)
+    ctx = Context(_invite(), CALLER_TLS, None)
+    out = forwarded(me, ctx, _invite(), TLS_PBX.addr, "z9hG4bK-ab0000000000.1").decode()
+    assert _headers(out, "Via")[0].endswith(";branch=z9hG4bK-ab0000000000.1;rport")

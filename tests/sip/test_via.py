@@ -10,7 +10,7 @@ import pytest
 from antibot.sip.errors import ParseError
 from antibot.sip.headers import parse_params
 from antibot.sip.uri import parse_hostport
-from antibot.sip.via import Via, _parse_general, parse_via
+from antibot.sip.via import Via, _parse_general, alias_target, parse_via
 
 
 @pytest.mark.parametrize(
@@ -115,3 +115,19 @@ def test_the_fast_path_parses_as_the_regex_one_did() -> None:
         if rng.random() < 0.3:
             value = "".join(rng.choice(pieces) for _ in range(rng.randrange(10)))
         assert _outcome(parse_via, value) == _outcome(_old_parse_via, value), repr(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "target"),
+    [
+        ("SIP/2.0/TLS Phone.Example.net:5071;branch=z9hG4bK-1;alias", ("tls", "phone.example.net", 5071)),
+        ("SIP/2.0/TLS 192.0.2.9;branch=z9hG4bK-1;ALIAS", ("tls", "192.0.2.9", 5061)),  # TLS default port
+        ("SIP/2.0/TCP 192.0.2.9;alias;branch=z9hG4bK-1", ("tcp", "192.0.2.9", 5060)),
+        ("SIP/2.0/TLS [2001:DB8::9]:5061 ; branch=z9hG4bK-1 ; alias", ("tls", "2001:db8::9", 5061)),
+        ("SIP/2.0/TLS 192.0.2.9:5061;branch=z9hG4bK-1;rport", None),
+        ("SIP/2.0/TLS 192.0.2.9:5061;branch=z9hG4bK-1;aliases", None),
+    ],
+)
+def test_alias_target_is_the_sent_by_of_a_via_with_alias(value: str, target: tuple[str, str, int] | None) -> None:
+    """RFC 5923: ``alias`` is a flag; it offers the connection for the Via's sent-by."""
+    assert alias_target(parse_via(value)) == target
