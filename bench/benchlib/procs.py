@@ -2,6 +2,7 @@
 
 Proxy kinds: ``antibot`` (one process, ``--workers 1``), ``antibot-w<N>`` (``--workers N``),
 ``antibot-wN`` (one worker per usable core) and ``kamailio`` (its default two UDP children).
+Any of them can also listen for TLS beside its UDP port (:class:`TlsListener`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -57,6 +59,38 @@ def wait_udp_bound(port: int, timeout: float, proc: subprocess.Popen[bytes] | No
     while time.monotonic() < deadline:
         if sum(1 for p, _ in _udp_table() if p == port) >= count:
             return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing is bound to right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def tcp_listening(text: str, port: int) -> int:
+    """How many IPv4 sockets listen on ``port``, in the text of ``/proc/net/tcp``."""
+    n = 0
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) > 3 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+            n += 1
+    return n
+
+
+def wait_tcp_listening(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None, count: int = 1) -> bool:
+    """Wait until ``count`` sockets listen on TCP ``port`` (no probe connection is made)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if tcp_listening(Path("/proc/net/tcp").read_text(), port) >= count:
+                return True
+        except OSError:
+            pass
         if proc is not None and proc.poll() is not None:
             return False
         time.sleep(0.02)
@@ -214,17 +248,37 @@ def parse_kind(kind: str) -> tuple[str, int]:
     raise ValueError(f"unknown proxy kind {kind!r} (antibot, antibot-w<N>, antibot-wN, kamailio)")
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """A TLS listener beside the proxy's UDP port (the PBX side stays UDP): its port, the server
+    certificate and key, and the ``tls.cfg`` holding them for Kamailio."""
+
+    port: int
+    cert: Path
+    key: Path
+    kamailio_cfg: Path
+
+
 class Proxy:
     """One proxy process (and its process tree) of a kind accepted by :func:`parse_kind`."""
 
-    def __init__(self, kind: str, workdir: Path, port: int, upstream_port: int, repo: Path) -> None:
+    def __init__(
+        self, kind: str, workdir: Path, port: int, upstream_port: int, repo: Path, tls: TlsListener | None = None
+    ) -> None:
         self.kind, self.workdir, self.port, self.upstream_port, self.repo = kind, workdir, port, upstream_port, repo
+        self.tls = tls
         self.program, self.workers = parse_kind(kind)
         self.log_path = workdir / f"{kind}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
         if self.program == "antibot":
+            t = self.tls
+            tls = (
+                []
+                if t is None
+                else ["--listen", f"tls:{HOST}:{t.port}", "--tls-cert", str(t.cert), "--tls-key", str(t.key)]
+            )
             return [
                 str(self.repo / ".venv/bin/python"),
                 "-m",
@@ -232,6 +286,7 @@ class Proxy:
                 "run",
                 "--listen",
                 f"udp:{HOST}:{self.port}",
+                *tls,  # beside the UDP listener: the PBX side stays UDP
                 "--upstream",
                 f"sip:{HOST}:{self.upstream_port}",
                 "--probe-interval",
@@ -249,7 +304,7 @@ class Proxy:
                 # e.g. ANTIBOT_BENCH_ARGS="--no-detect" measures the proxy core alone
                 *os.environ.get("ANTIBOT_BENCH_ARGS", "").split(),
             ]
-        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port, self.workers)
+        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port, self.workers, self.tls)
 
     def start(self, timeout: float = 20.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -267,6 +322,9 @@ class Proxy:
         if not wait_udp_bound(self.port, timeout, self.proc, count):
             info = stop_process(self.proc)
             raise RuntimeError(f"{self.kind} did not bind udp {self.port} ({info}); log: {self.log_path}")
+        if self.tls is not None and not wait_tcp_listening(self.tls.port, timeout, self.proc, count):
+            info = stop_process(self.proc)
+            raise RuntimeError(f"{self.kind} did not listen on tls {self.tls.port} ({info}); log: {self.log_path}")
         if self.program == "kamailio":
             _wait_stable_tree(self.proc.pid)
         # start-up work after the bind (antibot's standby importing, workers loading the model)
@@ -301,7 +359,12 @@ KAMAILIO_MEM = "tlsf"  # Kamailio's fast allocator; the build's default (qm, a d
 
 
 def kamailio_command(
-    repo: Path, workdir: Path, port: int, upstream_port: int, children: int = KAMAILIO_CHILDREN
+    repo: Path,
+    workdir: Path,
+    port: int,
+    upstream_port: int,
+    children: int = KAMAILIO_CHILDREN,
+    tls: TlsListener | None = None,
 ) -> list[str]:
     return [
         "kamailio",
@@ -323,12 +386,25 @@ def kamailio_command(
         f'BENCH_UPSTREAM="sip:{HOST}:{upstream_port}"',
         "-A",
         f"BENCH_CHILDREN={children}",
+        *(kamailio_tls_defines(tls) if tls is not None else []),
         "-P",
         str(workdir / "kamailio.pid"),
         "-w",
         str(workdir),
         "-Y",
         str(workdir),
+    ]
+
+
+def kamailio_tls_defines(tls: TlsListener) -> list[str]:
+    """The defines that turn on bench/kamailio/kamailio.cfg's TLS listener (see its header)."""
+    return [
+        "-A",
+        "BENCH_TLS",
+        "-A",
+        f"BENCH_TLS_LISTEN=tls:{HOST}:{tls.port}",
+        "-A",
+        f'BENCH_TLS_CFG="{tls.kamailio_cfg}"',
     ]
 
 
@@ -354,9 +430,11 @@ def _wait_quiet(pid: int, timeout: float = 15.0, window: float = 0.3, share: flo
         last = now
 
 
-def check_kamailio_config(repo: Path) -> tuple[bool, str]:
+def check_kamailio_config(repo: Path, tls: TlsListener | None = None) -> tuple[bool, str]:
+    """``kamailio -c`` on the config (with ``tls``: its TLS variant, the tls module loaded)."""
+    cmd = ["kamailio", "-c", "-f", str(repo / "bench/kamailio/kamailio.cfg")]
     res = subprocess.run(
-        ["kamailio", "-c", "-f", str(repo / "bench/kamailio/kamailio.cfg")], capture_output=True, text=True, timeout=30
+        cmd + (kamailio_tls_defines(tls) if tls is not None else []), capture_output=True, text=True, timeout=30
     )
     out = (res.stdout + res.stderr).strip()
     return res.returncode == 0, out[-600:]
