@@ -86,7 +86,8 @@ class Bench:
         if self.certs is None:
             self.certs = tlsbridge.make_certs(self.work / "certs")
             (self.work / "certs/kamailio-tls.cfg").write_text(tlsbridge.kamailio_tls_cfg(self.certs))
-        return procs.TlsListener(port, self.certs.cert, self.certs.key, self.work / "certs/kamailio-tls.cfg")
+        certs = self.certs
+        return procs.TlsListener(port, certs.cert, certs.key, self.work / "certs/kamailio-tls.cfg", certs.ca)
 
     def run(self, kind: str, label: str, rate: int, calls: int, **kw: Any) -> dict[str, Any]:
         """One measured run; repeated (up to twice more) if something outside the benchmark stopped

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections import Counter
@@ -94,6 +95,25 @@ def wait_tcp_listening(port: int, timeout: float, proc: subprocess.Popen[bytes] 
         if proc is not None and proc.poll() is not None:
             return False
         time.sleep(0.02)
+    return False
+
+
+def wait_tls_handshake(port: int, ca: Path, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    """Wait until a TLS handshake with 127.0.0.1:``port`` completes (certificate verified against
+    ``ca``). A listening socket is not enough: antibot holds each listen address with a socket of
+    its own from start-up until the real listener takes it over, and a connection made to that
+    one is reset."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=1.0) as raw, ctx.wrap_socket(raw, server_hostname=HOST):
+                return True
+        except OSError:  # refused, reset, timed out (nobody accepts yet) or a failed handshake
+            pass
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.05)
     return False
 
 
@@ -251,12 +271,13 @@ def parse_kind(kind: str) -> tuple[str, int]:
 @dataclass(frozen=True)
 class TlsListener:
     """A TLS listener beside the proxy's UDP port (the PBX side stays UDP): its port, the server
-    certificate and key, and the ``tls.cfg`` holding them for Kamailio."""
+    certificate and key, the ``tls.cfg`` holding them for Kamailio, and the CA that signed them."""
 
     port: int
     cert: Path
     key: Path
     kamailio_cfg: Path
+    ca: Path
 
 
 class Proxy:
@@ -306,12 +327,21 @@ class Proxy:
             ]
         return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port, self.workers, self.tls)
 
+    def env(self) -> dict[str, str]:
+        """The environment: antibot is imported from this checkout (``repo``), even when the venv's
+        editable install points at another one (a ``git worktree`` sharing the main venv)."""
+        env = dict(os.environ)
+        if self.program == "antibot":
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.repo), env.get("PYTHONPATH", "")]))
+        return env
+
     def start(self, timeout: float = 20.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 self.command(),
                 cwd=self.workdir,
+                env=self.env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -322,9 +352,14 @@ class Proxy:
         if not wait_udp_bound(self.port, timeout, self.proc, count):
             info = stop_process(self.proc)
             raise RuntimeError(f"{self.kind} did not bind udp {self.port} ({info}); log: {self.log_path}")
-        if self.tls is not None and not wait_tcp_listening(self.tls.port, timeout, self.proc, count):
+        if self.tls is not None and not (
+            wait_tcp_listening(self.tls.port, timeout, self.proc, count)
+            and wait_tls_handshake(self.tls.port, self.tls.ca, timeout, self.proc)
+        ):
             info = stop_process(self.proc)
-            raise RuntimeError(f"{self.kind} did not listen on tls {self.tls.port} ({info}); log: {self.log_path}")
+            raise RuntimeError(
+                f"{self.kind} did not complete a TLS handshake on {self.tls.port} ({info}); log: {self.log_path}"
+            )
         if self.program == "kamailio":
             _wait_stable_tree(self.proc.pid)
         # start-up work after the bind (antibot's standby importing, workers loading the model)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchlib import procs
+from benchlib import procs, tlsbridge
 
 BURN = 0.3  # CPU seconds each burner process spends
 TICK = 2 / procs.CLK_TCK  # /proc counts in clock ticks: allow a tick of rounding either way
@@ -137,7 +141,9 @@ def test_wait_udp_bound_counts_sockets_sharing_the_port() -> None:
 
 
 def _tls(tmp_path: Path) -> procs.TlsListener:
-    return procs.TlsListener(5061, tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "tls.cfg")
+    return procs.TlsListener(
+        5061, tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "tls.cfg", tmp_path / "ca.pem"
+    )
 
 
 def test_antibot_over_tls_listens_for_tls_beside_udp(tmp_path: Path) -> None:
@@ -172,3 +178,36 @@ def test_tcp_listening_counts_listening_sockets_only() -> None:
     assert procs.tcp_listening(PROC_NET_TCP, 5061) == 2  # two workers sharing the port
     assert procs.tcp_listening(PROC_NET_TCP, 5060) == 0  # established and time-wait: not listening
     assert procs.tcp_listening("header only\n", 5061) == 0
+
+
+def test_antibot_is_imported_from_the_bench_s_own_checkout(tmp_path: Path) -> None:
+    env = procs.Proxy("antibot", tmp_path / "run", 5070, 5080, tmp_path).env()
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_a_held_listen_address_is_not_a_ready_tls_listener(tmp_path: Path) -> None:
+    """antibot holds its listen addresses with sockets of its own before the real listeners take
+    over: a socket that listens but never accepts is not ready; a TLS server that answers is."""
+    certs = tlsbridge.make_certs(tmp_path)
+    with socket.socket() as held:
+        held.bind((procs.HOST, 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        assert procs.wait_tcp_listening(port, 1.0)
+        assert not procs.wait_tls_handshake(port, certs.ca, 1.5)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certs.cert, certs.key)
+    with socket.socket() as server:
+        server.bind((procs.HOST, 0))
+        server.listen(4)
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        assert procs.wait_tls_handshake(server.getsockname()[1], certs.ca, 10.0)
+        t.join(10)
