@@ -5,7 +5,10 @@ Measures, for each proxy (antibot with one worker, antibot with N workers, Kamai
 completed call at a fixed rate, the highest sustained call rate with < 0.1% failed calls (and the
 CPU per call at 500 calls/s on the way up), the INVITE forwarding latency (kernel timestamps on lo, plus sipp's own
 -trace_msg timestamps with a direct caller->PBX baseline), and whether a 500 calls/s run completes
-every call. Writes bench/results/<UTC timestamp>.json, latest.json and latest.md. See bench/README.md.
+every call. The ``tls`` phase measures the CPU per call with the caller over TLS (sipp over TCP
+into socat, which carries it over TLS to the proxy's TLS port; the PBX side stays UDP), in
+rounds, proxies interleaved. Writes bench/results/<UTC timestamp>.json, latest.json and
+latest.md. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchlib import procs, report, sipp, wire
-from benchlib.summary import FAIL_RATIO, MIN_ACHIEVED, judge, summarize
+from benchlib import procs, report, sipp, tlsbridge, wire
+from benchlib.summary import FAIL_RATIO, MIN_ACHIEVED, judge, summarize, tls_comparison
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -47,6 +50,7 @@ class Profile:
     step_s: float = 8.0
     retry_failed_step: bool = True
     harness_check: bool = True
+    tls_rounds: int = 3  # the tls phase: rounds of the CPU run (cpu_rate x cpu_calls) over TLS
 
 
 QUICK = Profile(
@@ -61,8 +65,10 @@ QUICK = Profile(
     step_s=1.2,
     retry_failed_step=False,
     harness_check=False,
+    tls_rounds=1,
 )
-PHASES = ("cpu", "latency", "target", "ladder")
+PHASES = ("cpu", "latency", "target", "ladder", "tls")
+DEFAULT_PHASES = PHASES[:4]  # tls on request: it needs socat and Kamailio's tls module
 
 
 class Bench:
@@ -73,6 +79,15 @@ class Bench:
         self.count = 0
         self.live: list[procs.Proxy] = []
         self.pending: list[tuple[dict[str, Any], sipp.Uas]] = []
+        self.certs: tlsbridge.Certs | None = None  # made on the first TLS run
+
+    def tls_listener(self, port: int) -> procs.TlsListener:
+        """A TLS listener on ``port`` with the run's certificate (made once, with Kamailio's tls.cfg)."""
+        if self.certs is None:
+            self.certs = tlsbridge.make_certs(self.work / "certs")
+            (self.work / "certs/kamailio-tls.cfg").write_text(tlsbridge.kamailio_tls_cfg(self.certs))
+        certs = self.certs
+        return procs.TlsListener(port, certs.cert, certs.key, self.work / "certs/kamailio-tls.cfg", certs.ca)
 
     def run(self, kind: str, label: str, rate: int, calls: int, **kw: Any) -> dict[str, Any]:
         """One measured run; repeated (up to twice more) if something outside the benchmark stopped
@@ -99,6 +114,7 @@ class Bench:
         settle: float = 0.0,
         trace: bool = False,
         sniff: bool = False,
+        tls: bool = False,
     ) -> dict[str, Any]:
         self.count += 1
         d = self.work / f"{self.count:02d}-{kind}-{label}"
@@ -116,15 +132,23 @@ class Bench:
         }
         uas = sipp.Uas(d, uas_port, trace_msg=trace, lifetime_s=int(calls / rate + warmup / 100 + 120))
         uas.start()
-        proxy = procs.Proxy(kind, d, proxy_port, uas_port, REPO) if kind != "direct" else None
-        target = uas_port
+        listener = self.tls_listener(procs.free_tcp_port()) if tls else None
+        proxy = procs.Proxy(kind, d, proxy_port, uas_port, REPO, listener) if kind != "direct" else None
+        bridge = None
+        target, transport = uas_port, "u1"
         try:
             if proxy is not None:
                 self.live.append(proxy)
                 proxy.start()
                 target = proxy_port
+            if listener is not None:  # the caller: sipp over one TCP connection -> socat -> TLS
+                assert self.certs is not None
+                bridge = tlsbridge.Bridge(d, _free_tcp_port_but(listener.port), listener.port, self.certs.ca)
+                bridge.start()
+                target, transport = bridge.port, "t1"
+                res["tls"] = {"port": listener.port, "bridge_port": bridge.port, "bridge_cmd": " ".join(bridge.cmd)}
             if warmup:
-                w = sipp.run_uac(d, target, warm_port, 100, warmup, tag="warmup")
+                w = sipp.run_uac(d, target, warm_port, 100, warmup, tag="warmup", transport=transport)
                 res["warmup"] = {k: w[k] for k in ("calls", "outgoing", "successful", "not_successful", "failed")}
             if proxy is not None and idle:
                 c0 = proxy.cpu()
@@ -135,7 +159,7 @@ class Bench:
                 cap.start_and_wait()
             c0, r0 = proxy.cpu_split() if proxy is not None else (0.0, 0.0)
             h0, t0 = procs.host_cpu(), time.monotonic()
-            uac = sipp.run_uac(d, target, uac_port, rate, calls, trace_msg=trace)
+            uac = sipp.run_uac(d, target, uac_port, rate, calls, trace_msg=trace, transport=transport)
             h1, t_uac = procs.host_cpu(), time.monotonic() - t0
             c_mid = proxy.cpu() if proxy is not None else 0.0
             socks = procs.udp_sockets()
@@ -165,6 +189,9 @@ class Bench:
                 }
                 res["proxy_rss_kb"] = procs.rss_kb(proxy.pid)
         finally:
+            if bridge is not None:
+                bridge.stop()
+                res["tls"]["negotiated"] = sorted(set(bridge.ciphers()))
             if proxy is not None:
                 res["proxy_stop"] = proxy.stop()
                 self.live.remove(proxy)
@@ -216,6 +243,12 @@ def _ports(n: int) -> list[int]:
         if p not in out:
             out.append(p)
     return out
+
+
+def _free_tcp_port_but(taken: int) -> int:
+    while (p := procs.free_tcp_port()) == taken:
+        pass
+    return p
 
 
 def _loadavg() -> list[str]:
@@ -287,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         default="antibot,kamailio",
         help="comma list of antibot (1 worker), antibot-w<N> (N workers), antibot-wN (one per core), kamailio",
     )
-    ap.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {','.join(PHASES)}")
+    ap.add_argument(
+        "--phases", default=",".join(DEFAULT_PHASES), help=f"comma list of {','.join(PHASES)} (default: all but tls)"
+    )
     ap.add_argument("--no-baseline", action="store_true", help="skip the direct caller->PBX runs")
     ap.add_argument(
         "--kamailio-mem",
@@ -297,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--ladder", help="comma list of ladder rates (cps), instead of the profile's")
     ap.add_argument("--step-seconds", type=float, help="seconds of calls per ladder step, instead of the profile's")
+    ap.add_argument(
+        "--rounds", type=int, help="rounds of the tls phase (proxies interleaved), instead of the profile's"
+    )
+    ap.add_argument("--calls", type=int, help="calls of each cpu / tls run, instead of the profile's")
     args = ap.parse_args(argv)
     procs.KAMAILIO_MEM = args.kamailio_mem
     prof = replace(QUICK if args.quick else Profile())
@@ -304,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         prof.ladder = [int(x) for x in args.ladder.split(",") if x]
     if args.step_seconds:
         prof.step_s = args.step_seconds
+    if args.rounds:
+        prof.tls_rounds = args.rounds
+    if args.calls:
+        prof.cpu_calls = args.calls
     kinds = [k for k in args.proxies.split(",") if k]
     phases = [p for p in args.phases.split(",") if p]
     try:
@@ -316,15 +359,21 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(f"bench: {tool} not found", file=sys.stderr)
             return 2
-    if "kamailio" in programs:
-        ok, out = procs.check_kamailio_config(REPO)
-        if not ok:
-            print(f"bench: kamailio -c failed:\n{out}", file=sys.stderr)
-            return 2
+    if "tls" in phases and shutil.which("socat") is None:
+        print("bench: socat not found (the tls phase carries sipp's TCP over TLS with it)", file=sys.stderr)
+        return 2
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     work = WORK / stamp
     work.mkdir(parents=True, exist_ok=True)
     _prune(WORK, keep=3)
+    b = Bench(work, False)
+    if "kamailio" in programs:
+        tls = b.tls_listener(procs.free_tcp_port()) if "tls" in phases else None
+        for listener in (None, tls) if tls is not None else (None,):
+            ok, out = procs.check_kamailio_config(REPO, listener)
+            if not ok:
+                print(f"bench: kamailio -c failed{' (TLS)' if listener else ''}:\n{out}", file=sys.stderr)
+                return 2
     wire_ok, wire_why = wire.available()
     result: dict[str, Any] = {
         "timestamp": stamp,
@@ -341,19 +390,20 @@ def main(argv: list[str] | None = None) -> int:
         kamailio_cmd_template=" ".join(procs.kamailio_command(REPO, work / "NN-kamailio", 0, 0)),
         proxy_cmd_templates={k: " ".join(procs.Proxy(k, work / f"NN-{k}", 0, 0, REPO).command()) for k in kinds},
     )
-    b = Bench(work, wire_ok)
+    b.wire_ok = wire_ok
     signal.signal(signal.SIGTERM, _interrupt)
     t_start = time.monotonic()
     print(f"bench: {result['mode']} run, work dir {work.relative_to(REPO)}", flush=True)
     try:
         for phase in phases:  # phase by phase, proxies interleaved, so background load drifts hit both alike
-            for kind in kinds + (["direct"] if phase == "latency" and not args.no_baseline else []):
-                runs = result["runs"].setdefault(kind, {})
-                try:
-                    do_phase(b, phase, kind, runs, prof)
-                except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-                    print(f"  {kind} {phase}: ERROR {exc}", file=sys.stderr, flush=True)
-                    result.setdefault("errors", []).append({"proxy": kind, "phase": phase, "error": str(exc)})
+            for _ in range(prof.tls_rounds if phase == "tls" else 1):  # round by round, proxies interleaved
+                for kind in kinds + (["direct"] if phase == "latency" and not args.no_baseline else []):
+                    runs = result["runs"].setdefault(kind, {})
+                    try:
+                        do_phase(b, phase, kind, runs, prof)
+                    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                        print(f"  {kind} {phase}: ERROR {exc}", file=sys.stderr, flush=True)
+                        result.setdefault("errors", []).append({"proxy": kind, "phase": phase, "error": str(exc)})
         if "ladder" in phases and not args.no_baseline and prof.harness_check:
             result["harness_checks"] = harness_checks(b, result, prof)
         print(f"  [{time.strftime('%H:%M:%S')}] collecting sipp PBX statistics", flush=True)
@@ -389,6 +439,18 @@ def do_phase(b: Bench, phase: str, kind: str, runs: dict[str, Any], prof: Profil
         runs["target"] = b.run(kind, f"target{prof.target_rate}", prof.target_rate, prof.target_calls)
     elif phase == "ladder":
         runs["ladder"] = ladder(b, kind, prof)
+    elif phase == "tls":  # one round; the rounds of one proxy are kept in order
+        r = b.run(
+            kind,
+            "tls",
+            prof.cpu_rate,
+            prof.cpu_calls,
+            warmup=prof.warmup_calls,
+            idle=prof.idle_s,
+            settle=prof.settle_s,
+            tls=True,
+        )
+        runs.setdefault("tls", []).append(r)
 
 
 def harness_checks(b: Bench, result: dict[str, Any], prof: Profile) -> list[dict[str, Any]]:
@@ -430,6 +492,8 @@ def finish(result: dict[str, Any], kinds: list[str], elapsed: float) -> None:
         result["antibot_zero_failures_at_target"] = s["antibot"]["target"]["zero_failures"]
     if any("ladder" in v for v in s.values()):
         result["workers_ladder"] = report.ladder_comparison(s)
+    if (tls := tls_comparison(s)) is not None:
+        result["tls_cpu_per_call"] = tls
     result["machine"]["loadavg_at_end"] = _loadavg()
     result["elapsed_s"] = round(elapsed, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 Proxy kinds: ``antibot`` (one process, ``--workers 1``), ``antibot-w<N>`` (``--workers N``),
 ``antibot-wN`` (one worker per usable core) and ``kamailio`` (its default two UDP children).
+Any of them can also listen for TLS beside its UDP port (:class:`TlsListener`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -60,6 +63,57 @@ def wait_udp_bound(port: int, timeout: float, proc: subprocess.Popen[bytes] | No
         if proc is not None and proc.poll() is not None:
             return False
         time.sleep(0.02)
+    return False
+
+
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing is bound to right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def tcp_listening(text: str, port: int) -> int:
+    """How many IPv4 sockets listen on ``port``, in the text of ``/proc/net/tcp``."""
+    n = 0
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) > 3 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+            n += 1
+    return n
+
+
+def wait_tcp_listening(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None, count: int = 1) -> bool:
+    """Wait until ``count`` sockets listen on TCP ``port`` (no probe connection is made)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if tcp_listening(Path("/proc/net/tcp").read_text(), port) >= count:
+                return True
+        except OSError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def wait_tls_handshake(port: int, ca: Path, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    """Wait until a TLS handshake with 127.0.0.1:``port`` completes (certificate verified against
+    ``ca``). A listening socket is not enough: antibot holds each listen address with a socket of
+    its own from start-up until the real listener takes it over, and a connection made to that
+    one is reset."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=1.0) as raw, ctx.wrap_socket(raw, server_hostname=HOST):
+                return True
+        except OSError:  # refused, reset, timed out (nobody accepts yet) or a failed handshake
+            pass
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.05)
     return False
 
 
@@ -214,17 +268,38 @@ def parse_kind(kind: str) -> tuple[str, int]:
     raise ValueError(f"unknown proxy kind {kind!r} (antibot, antibot-w<N>, antibot-wN, kamailio)")
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """A TLS listener beside the proxy's UDP port (the PBX side stays UDP): its port, the server
+    certificate and key, the ``tls.cfg`` holding them for Kamailio, and the CA that signed them."""
+
+    port: int
+    cert: Path
+    key: Path
+    kamailio_cfg: Path
+    ca: Path
+
+
 class Proxy:
     """One proxy process (and its process tree) of a kind accepted by :func:`parse_kind`."""
 
-    def __init__(self, kind: str, workdir: Path, port: int, upstream_port: int, repo: Path) -> None:
+    def __init__(
+        self, kind: str, workdir: Path, port: int, upstream_port: int, repo: Path, tls: TlsListener | None = None
+    ) -> None:
         self.kind, self.workdir, self.port, self.upstream_port, self.repo = kind, workdir, port, upstream_port, repo
+        self.tls = tls
         self.program, self.workers = parse_kind(kind)
         self.log_path = workdir / f"{kind}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
         if self.program == "antibot":
+            t = self.tls
+            tls = (
+                []
+                if t is None
+                else ["--listen", f"tls:{HOST}:{t.port}", "--tls-cert", str(t.cert), "--tls-key", str(t.key)]
+            )
             return [
                 str(self.repo / ".venv/bin/python"),
                 "-m",
@@ -232,6 +307,7 @@ class Proxy:
                 "run",
                 "--listen",
                 f"udp:{HOST}:{self.port}",
+                *tls,  # beside the UDP listener: the PBX side stays UDP
                 "--upstream",
                 f"sip:{HOST}:{self.upstream_port}",
                 "--probe-interval",
@@ -249,7 +325,15 @@ class Proxy:
                 # e.g. ANTIBOT_BENCH_ARGS="--no-detect" measures the proxy core alone
                 *os.environ.get("ANTIBOT_BENCH_ARGS", "").split(),
             ]
-        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port, self.workers)
+        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port, self.workers, self.tls)
+
+    def env(self) -> dict[str, str]:
+        """The environment: antibot is imported from this checkout (``repo``), even when the venv's
+        editable install points at another one (a ``git worktree`` sharing the main venv)."""
+        env = dict(os.environ)
+        if self.program == "antibot":
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.repo), env.get("PYTHONPATH", "")]))
+        return env
 
     def start(self, timeout: float = 20.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -257,6 +341,7 @@ class Proxy:
             self.proc = subprocess.Popen(
                 self.command(),
                 cwd=self.workdir,
+                env=self.env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -267,6 +352,14 @@ class Proxy:
         if not wait_udp_bound(self.port, timeout, self.proc, count):
             info = stop_process(self.proc)
             raise RuntimeError(f"{self.kind} did not bind udp {self.port} ({info}); log: {self.log_path}")
+        if self.tls is not None and not (
+            wait_tcp_listening(self.tls.port, timeout, self.proc, count)
+            and wait_tls_handshake(self.tls.port, self.tls.ca, timeout, self.proc)
+        ):
+            info = stop_process(self.proc)
+            raise RuntimeError(
+                f"{self.kind} did not complete a TLS handshake on {self.tls.port} ({info}); log: {self.log_path}"
+            )
         if self.program == "kamailio":
             _wait_stable_tree(self.proc.pid)
         # start-up work after the bind (antibot's standby importing, workers loading the model)
@@ -301,7 +394,12 @@ KAMAILIO_MEM = "tlsf"  # Kamailio's fast allocator; the build's default (qm, a d
 
 
 def kamailio_command(
-    repo: Path, workdir: Path, port: int, upstream_port: int, children: int = KAMAILIO_CHILDREN
+    repo: Path,
+    workdir: Path,
+    port: int,
+    upstream_port: int,
+    children: int = KAMAILIO_CHILDREN,
+    tls: TlsListener | None = None,
 ) -> list[str]:
     return [
         "kamailio",
@@ -323,12 +421,25 @@ def kamailio_command(
         f'BENCH_UPSTREAM="sip:{HOST}:{upstream_port}"',
         "-A",
         f"BENCH_CHILDREN={children}",
+        *(kamailio_tls_defines(tls) if tls is not None else []),
         "-P",
         str(workdir / "kamailio.pid"),
         "-w",
         str(workdir),
         "-Y",
         str(workdir),
+    ]
+
+
+def kamailio_tls_defines(tls: TlsListener) -> list[str]:
+    """The defines that turn on bench/kamailio/kamailio.cfg's TLS listener (see its header)."""
+    return [
+        "-A",
+        "BENCH_TLS",
+        "-A",
+        f"BENCH_TLS_LISTEN=tls:{HOST}:{tls.port}",
+        "-A",
+        f'BENCH_TLS_CFG="{tls.kamailio_cfg}"',
     ]
 
 
@@ -354,9 +465,11 @@ def _wait_quiet(pid: int, timeout: float = 15.0, window: float = 0.3, share: flo
         last = now
 
 
-def check_kamailio_config(repo: Path) -> tuple[bool, str]:
+def check_kamailio_config(repo: Path, tls: TlsListener | None = None) -> tuple[bool, str]:
+    """``kamailio -c`` on the config (with ``tls``: its TLS variant, the tls module loaded)."""
+    cmd = ["kamailio", "-c", "-f", str(repo / "bench/kamailio/kamailio.cfg")]
     res = subprocess.run(
-        ["kamailio", "-c", "-f", str(repo / "bench/kamailio/kamailio.cfg")], capture_output=True, text=True, timeout=30
+        cmd + (kamailio_tls_defines(tls) if tls is not None else []), capture_output=True, text=True, timeout=30
     )
     out = (res.stdout + res.stderr).strip()
     return res.returncode == 0, out[-600:]

@@ -105,6 +105,10 @@ def markdown(result: dict[str, Any]) -> str:
         lambda x: _pct(x.get("invite_e2e_sipp_trace_us")),
     )
     row(f"{p['target_rate']} cps target: failed / placed calls", _target)
+    row(
+        f"Over TLS: CPU per completed call @ {p['cpu_rate']} cps, median (min-max) of rounds (µs)",
+        lambda x: _spread(x.get("tls", {}).get("us_per_call_spread")),
+    )
     row("Proxy crashes (runs where it died)", lambda x: str(len(x.get("crashes", []))))
     header = "| Metric | " + " | ".join(names[k] for k in kinds) + " |"
     lines = [header, "|---|" + "---:|" * len(kinds)]
@@ -130,6 +134,8 @@ def markdown(result: dict[str, Any]) -> str:
         notes.append(f"antibot zero failed calls at {p['target_rate']} cps: **{'yes' if meets else 'NO'}**.")
     if result.get("workers_ladder"):
         notes += ladder_notes(result["workers_ladder"])
+    if result.get("tls_cpu_per_call"):
+        notes += tls_notes(result["tls_cpu_per_call"])
     for hc in result.get("harness_checks", []):
         notes.append(
             f"Harness alone (sipp → sipp, no proxy) at {hc['rate']} cps: "
@@ -151,6 +157,27 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("workers_ladder"):
         text += "\n" + ladder_markdown(result["workers_ladder"])
     return text
+
+
+def _spread(d: dict[str, Any] | None, unit: str = "") -> str:
+    if not d or d.get("median") is None:
+        return "n/a"
+    return f"{_fmt(d['median'])}{unit} ({_fmt(d['min'])}-{_fmt(d['max'])}{unit})"
+
+
+def tls_notes(cmp: dict[str, Any]) -> list[str]:
+    """One line per antibot kind: its CPU per call over TLS against Kamailio's, round by round."""
+    out = []
+    for kind, r in cmp.items():
+        if not isinstance(r, dict) or "ratio" not in r or r["ratio"]["median"] is None:
+            continue
+        rounds = ", ".join("n/a" if v is None else f"{v:.2f}×" for v in r["ratio_per_round"])
+        verdict = "met" if r["target_met"] else "MISSED"
+        out.append(
+            f"Over TLS, CPU per call {kind_name(kind)} / Kamailio: **{r['ratio']['median']:.2f}×** median "
+            f"(rounds: {rounds}); target ≤ {cmp['target_ratio']:g}×: {verdict}."
+        )
+    return out
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

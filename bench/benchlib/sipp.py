@@ -97,9 +97,18 @@ def summarize(stats: dict[str, str]) -> dict[str, object]:
 
 
 def run_uac(
-    workdir: Path, target_port: int, port: int, rate: int, calls: int, *, trace_msg: bool = False, tag: str = "uac"
+    workdir: Path,
+    target_port: int,
+    port: int,
+    rate: int,
+    calls: int,
+    *,
+    trace_msg: bool = False,
+    tag: str = "uac",
+    transport: str = "u1",
 ) -> dict[str, object]:
-    """Place ``calls`` calls at ``rate`` calls/s through 127.0.0.1:``target_port``; bounded in time."""
+    """Place ``calls`` calls at ``rate`` calls/s through 127.0.0.1:``target_port``; bounded in time.
+    ``transport`` is sipp's ``-t``: ``u1`` (UDP) or ``t1`` (all calls on one TCP connection)."""
     workdir.mkdir(parents=True, exist_ok=True)
     bound = int(calls / rate + 20)
     cmd = [
@@ -110,6 +119,8 @@ def run_uac(
         HOST,
         "-p",
         str(port),
+        "-t",
+        transport,
         "-r",
         str(rate),
         "-rp",

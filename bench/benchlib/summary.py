@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+TLS_TARGET_RATIO = 2.0  # antibot's CPU per call over TLS at most twice Kamailio's, same run
 FAIL_RATIO = 0.001  # a step passes with strictly fewer than 0.1% calls not completed
 MIN_ACHIEVED = 0.9  # ... and when sipp really placed the calls at >= 90% of the asked rate
 
@@ -26,7 +27,7 @@ def summarize(kind: str, runs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"crashes": []}
     busy = []
     for phase, r in runs.items():
-        items = r["steps"] if phase == "ladder" else [r]
+        items = r["steps"] if phase == "ladder" else r if isinstance(r, list) else [r]
         for x in items:
             busy.append(x.get("host_cpu_busy_pct", 0))
             if x.get("proxy_alive_after_run") is False and x.get("proxy_stop", {}).get("exit_code") != 0:
@@ -76,6 +77,8 @@ def summarize(kind: str, runs: dict[str, Any]) -> dict[str, Any]:
             "zero_failures": u.get("not_successful") == 0 and passed,
             "why_not": why,
         }
+    if "tls" in runs:
+        out["tls"] = tls_rounds(runs["tls"])
     if "ladder" in runs:
         lad = runs["ladder"]
         at = [s for s in lad["steps"] if s["rate"] == lad.get("cpu_rate", 500) and s["pass"]]
@@ -97,6 +100,53 @@ def summarize(kind: str, runs: dict[str, Any]) -> dict[str, Any]:
                 }
                 for s in lad["steps"]
             ],
+        }
+    return out
+
+
+def _spread(values: list[float | None]) -> dict[str, Any]:
+    ok = [v for v in values if v is not None]
+    if not ok:
+        return {"median": None, "min": None, "max": None}
+    return {"median": round(statistics.median(ok), 2), "min": min(ok), "max": max(ok)}
+
+
+def tls_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds of the TLS CPU run of one proxy: CPU per completed call per round, its median
+    and spread, and what each round's socat connections negotiated."""
+    us = [r.get("cpu", {}).get("us_per_call") for r in rounds]
+    return {
+        "rounds": len(rounds),
+        "rate": rounds[0]["rate"] if rounds else None,
+        "calls": rounds[0]["calls"] if rounds else None,
+        "us_per_call": us,
+        "us_per_call_spread": _spread(us),
+        "redis_us_per_call": [r.get("cpu", {}).get("redis_us_per_call") for r in rounds],
+        "not_successful": [r.get("uac", {}).get("not_successful") for r in rounds],
+        "negotiated": sorted({c for r in rounds for c in r.get("tls", {}).get("negotiated", [])}),
+    }
+
+
+def tls_comparison(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """Each antibot kind's CPU per call over TLS against Kamailio's, round by round (the two ran
+    one after the other in the same round), with the median and spread of those ratios."""
+    kam = summary.get("kamailio", {}).get("tls")
+    if not kam:
+        return None
+    out: dict[str, Any] = {"target_ratio": TLS_TARGET_RATIO, "kamailio_us_per_call": kam["us_per_call_spread"]}
+    for kind, x in summary.items():
+        if kind == "kamailio" or not x.get("tls"):
+            continue
+        ratios = [
+            round(a / k, 2) if a and k else None
+            for a, k in zip(x["tls"]["us_per_call"], kam["us_per_call"], strict=False)
+        ]
+        spread = _spread(ratios)
+        out[kind] = {
+            "us_per_call": x["tls"]["us_per_call_spread"],
+            "ratio_per_round": ratios,
+            "ratio": spread,
+            "target_met": spread["median"] is not None and spread["median"] <= TLS_TARGET_RATIO,
         }
     return out
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchlib import procs
+from benchlib import procs, tlsbridge
 
 BURN = 0.3  # CPU seconds each burner process spends
 TICK = 2 / procs.CLK_TCK  # /proc counts in clock ticks: allow a tick of rounding either way
@@ -134,3 +138,76 @@ def test_wait_udp_bound_counts_sockets_sharing_the_port() -> None:
     finally:
         for s in socks:
             s.close()
+
+
+def _tls(tmp_path: Path) -> procs.TlsListener:
+    return procs.TlsListener(
+        5061, tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "tls.cfg", tmp_path / "ca.pem"
+    )
+
+
+def test_antibot_over_tls_listens_for_tls_beside_udp(tmp_path: Path) -> None:
+    cmd = procs.Proxy("antibot", tmp_path, 5070, 5080, tmp_path, _tls(tmp_path)).command()
+    listens = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--listen"]
+    assert listens == ["udp:127.0.0.1:5070", "tls:127.0.0.1:5061"]  # the PBX side stays UDP
+    assert cmd[cmd.index("--tls-cert") + 1] == str(tmp_path / "server.pem")
+    assert cmd[cmd.index("--tls-key") + 1] == str(tmp_path / "server.key")
+    assert cmd[cmd.index("--upstream") + 1] == "sip:127.0.0.1:5080"
+    assert "--tls-cert" not in procs.Proxy("antibot", tmp_path, 5070, 5080, tmp_path).command()
+
+
+def test_kamailio_over_tls_gets_the_tls_defines(tmp_path: Path) -> None:
+    cmd = procs.Proxy("kamailio", tmp_path, 5070, 5080, tmp_path, _tls(tmp_path)).command()
+    defines = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-A"]
+    assert "BENCH_LISTEN=udp:127.0.0.1:5070" in defines
+    assert defines[-3:] == ["BENCH_TLS", "BENCH_TLS_LISTEN=tls:127.0.0.1:5061", f'BENCH_TLS_CFG="{tmp_path}/tls.cfg"']
+    plain = procs.Proxy("kamailio", tmp_path, 5070, 5080, tmp_path).command()
+    assert "BENCH_TLS" not in plain and cmd[cmd.index("-f") + 1] == plain[plain.index("-f") + 1]
+
+
+PROC_NET_TCP = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:13C5 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1
+   1: 0100007F:13C5 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1
+   2: 0100007F:13C4 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 3 1
+   3: 0100007F:13C4 00000000:0000 06 00000000:00000000 00:00000000 00000000     0        0 0 3
+"""
+
+
+def test_tcp_listening_counts_listening_sockets_only() -> None:
+    assert procs.tcp_listening(PROC_NET_TCP, 5061) == 2  # two workers sharing the port
+    assert procs.tcp_listening(PROC_NET_TCP, 5060) == 0  # established and time-wait: not listening
+    assert procs.tcp_listening("header only\n", 5061) == 0
+
+
+def test_antibot_is_imported_from_the_bench_s_own_checkout(tmp_path: Path) -> None:
+    env = procs.Proxy("antibot", tmp_path / "run", 5070, 5080, tmp_path).env()
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_a_held_listen_address_is_not_a_ready_tls_listener(tmp_path: Path) -> None:
+    """antibot holds its listen addresses with sockets of its own before the real listeners take
+    over: a socket that listens but never accepts is not ready; a TLS server that answers is."""
+    certs = tlsbridge.make_certs(tmp_path)
+    with socket.socket() as held:
+        held.bind((procs.HOST, 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        assert procs.wait_tcp_listening(port, 1.0)
+        assert not procs.wait_tls_handshake(port, certs.ca, 1.5)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certs.cert, certs.key)
+    with socket.socket() as server:
+        server.bind((procs.HOST, 0))
+        server.listen(4)
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        assert procs.wait_tls_handshake(server.getsockname()[1], certs.ca, 10.0)
+        t.join(10)
