@@ -318,7 +318,7 @@ class ProxyCore(Relay):
             return
         status = resp.status
         if slot.upstream is not None and status != 503:
-            self.pool.heard(slot.upstream)  # alive, whatever its probes say
+            self.pool.heard(slot.upstream, now)  # alive, whatever its probes say
         if ctx.server is None or ctx.request is None:
             if ctx.server is not None and 200 <= status < 300:
                 self._forward_response_stateless(resp, ctx.source)  # late 2xx: always forwarded

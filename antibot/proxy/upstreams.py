@@ -16,12 +16,19 @@ between), the last within ``down_hold``, two independent signals agree that noth
 new requests get 503 + Retry-After at once instead of waiting ``failover_timeout`` per target.
 One lost probe, or one INVITE a PBX that ignores OPTIONS cannot parse, never meets both; and
 ``down_hold`` after the last failed call one more call tries again (half-open).
+
+Several workers of one node (each its own pool) share that verdict through a :class:`NodeHealth`
+(memory shared by the processes; the pool does no I/O): a worker whose own probes and calls
+concluded "every target dead" publishes until when that holds, and the others fail fast too
+within it. Any response or successful probe, in any worker, voids every verdict reached before it.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from .effects import Addr
 
@@ -53,11 +60,37 @@ class Upstream:
         return self.uri
 
 
+class NodeHealth(Protocol):
+    """The verdicts of every worker of the node (this one's included), as :meth:`UpstreamPool.all_dead` reads them."""
+
+    def publish_dead(self, since: float, until: float) -> None:
+        """This worker concluded every target dead at ``since``, true until ``until`` (seconds, ``now``'s clock)."""
+
+    def publish_alive(self, at: float) -> None:
+        """This worker heard a target alive at ``at``: every verdict reached before is void."""
+
+    def verdicts(self) -> Iterable[tuple[float, float, float]]:
+        """Each worker's ``(dead since, dead until, last heard alive)``; 0 where there is none."""
+
+
+def node_dead(verdicts: Iterable[tuple[float, float, float]], now: float) -> bool:
+    """Some worker's verdict "every target dead" still holds at ``now``, and no worker heard a
+    target alive since it was reached (a tie counts as alive)."""
+    rows = list(verdicts)
+    alive = max((a for _, _, a in rows), default=0.0)
+    return any(since > alive and now < until for since, until, _ in rows)
+
+
 class UpstreamPool:
     """Health state and ordering for the targets; pure (time passed in)."""
 
     def __init__(
-        self, targets: list[Upstream], probe_interval: float = 5.0, down_hold: float = 10.0, fail_fast: bool = True
+        self,
+        targets: list[Upstream],
+        probe_interval: float = 5.0,
+        down_hold: float = 10.0,
+        fail_fast: bool = True,
+        node: NodeHealth | None = None,
     ) -> None:
         if not targets:
             raise ValueError("at least one upstream is required")
@@ -67,6 +100,10 @@ class UpstreamPool:
         self.down_hold = down_hold
         #: Answer 503 at once while every target is known dead (see :meth:`all_dead`).
         self.fail_fast = fail_fast
+        #: The node's workers' shared verdicts (None: this process alone decides).
+        self.node = node
+        #: When this pool last concluded every target dead (0: never), against siblings' "alive".
+        self.dead_since = 0.0
 
     def find(self, addr: Addr) -> Upstream | None:
         """The target at this address (any transport), or None."""
@@ -87,10 +124,18 @@ class UpstreamPool:
         return not any(self.usable(t, now) for t in self.targets)
 
     def all_dead(self, now: float) -> bool:
-        """Every target is down by its last probe and by calls failed on it in a row, the last
-        within ``down_hold`` (none due a half-open retry): a new request gets 503 untried."""
+        """A new request gets 503 untried: every target is down by its last probe and by calls
+        failed on it in a row, the last within ``down_hold`` (none due a half-open retry), by this
+        pool's own signals or by a sibling worker's (:class:`NodeHealth`) that still holds."""
         if not self.fail_fast or self.probe_interval <= 0:
             return False
+        if self.node is None:
+            return self._dead_here(now)
+        verdicts = list(self.node.verdicts())
+        alive = max((a for _, _, a in verdicts), default=0.0)
+        return (self._dead_here(now) and self.dead_since > alive) or node_dead(verdicts, now)
+
+    def _dead_here(self, now: float) -> bool:
         return all(
             not self.usable(t, now)
             and t.probe_failed
@@ -99,10 +144,19 @@ class UpstreamPool:
             for t in self.targets
         )
 
-    @staticmethod
-    def heard(target: Upstream) -> None:
+    def _publish_dead(self, now: float) -> None:
+        """After a failure: if this pool now finds every target dead, tell the node until when."""
+        if self.fail_fast and self.probe_interval > 0 and self._dead_here(now):
+            self.dead_since = now
+            if self.node is not None:
+                until = min(min(t.retry_at, t.call_failed_at + self.down_hold) for t in self.targets)
+                self.node.publish_dead(now, until)
+
+    def heard(self, target: Upstream, now: float) -> None:
         """A call's request got a response from ``target`` (provisional or final): it is alive."""
         target.call_failures = 0
+        if self.node is not None:
+            self.node.publish_alive(now)
 
     def candidates(self, key: str, now: float | None = None) -> list[Upstream]:
         """The targets to try, in order, for a call with this Call-ID: the usable ones, or every
@@ -147,7 +201,9 @@ class UpstreamPool:
             and not any(self.usable(t, now) for t in self.targets if t is not target)
         ):
             return "kept"
-        return "down" if self.mark(target, False, now) else None
+        change = "down" if self.mark(target, False, now) else None
+        self._publish_dead(now)
+        return change
 
     def due_probes(self, now: float) -> list[Upstream]:
         if self.probe_interval <= 0:
@@ -161,7 +217,12 @@ class UpstreamPool:
         target.probing = False
         target.probe_failed = not up
         target.next_probe = now + self.probe_interval
-        return self.mark(target, up, now)
+        changed = self.mark(target, up, now)
+        if up and self.node is not None:
+            self.node.publish_alive(now)
+        elif not up:
+            self._publish_dead(now)
+        return changed
 
     def next_probe_time(self) -> float | None:
         if self.probe_interval <= 0:

@@ -6,7 +6,9 @@ tried anyway in priority order; 503 comes only after those attempts failed. Both
 
 from __future__ import annotations
 
-from antibot.proxy.upstreams import Upstream
+from dataclasses import dataclass
+
+from antibot.proxy.upstreams import Upstream, node_dead
 from antibot.sip.message import Response
 
 from .conftest import CALLER, PBX1, PBX2, Harness, invite, make_core, only, parsed, reply, status_of
@@ -163,3 +165,109 @@ def test_fail_fast_off_keeps_trying_dead_pbxs() -> None:
     h.core.pool.fail_fast = False
     _both_dead(h)
     assert [e.dest for e in h.call(call_n(1))] == [CALLER, PBX1]
+
+
+class Node:
+    """Stands in for the node's shared array: one slot per worker, every slot read by all."""
+
+    def __init__(self, workers: int) -> None:
+        self.slots = [[0.0, 0.0, 0.0] for _ in range(workers)]
+
+    def worker(self, index: int) -> NodeSlot:
+        return NodeSlot(self, index)
+
+
+@dataclass
+class NodeSlot:
+    node: Node
+    index: int
+
+    def publish_dead(self, since: float, until: float) -> None:
+        self.node.slots[self.index][:2] = [since, until]
+
+    def publish_alive(self, at: float) -> None:
+        self.node.slots[self.index][1:] = [0.0, at]
+
+    def verdicts(self) -> list[tuple[float, float, float]]:
+        return [(s, u, a) for s, u, a in self.node.slots]
+
+
+def workers(n: int = 2) -> list[Harness]:
+    """``n`` workers of one node sharing their verdicts, their clocks in step."""
+    node = Node(n)
+    out = [two(failover_timeout=1.0, probe_interval=5.0) for _ in range(n)]
+    for i, h in enumerate(out):
+        h.core.pool.node = node.worker(i)
+    return out
+
+
+def test_a_siblings_verdict_makes_this_worker_fail_fast_too() -> None:
+    a, b = workers()
+    _both_dead(a)  # worker a saw its probes and three calls fail on both PBXs
+    b.now = a.now  # worker b saw nothing fail itself
+    out = b.call(call_n(1))
+    assert [e.dest for e in out] == [CALLER, CALLER]  # 100, then 503 at once
+    resp = parsed(out[1])
+    assert isinstance(resp, Response) and resp.status == 503 and resp.header("retry-after") == "30"
+    assert b.core.stats.get("upstream_fail_fast") == 1
+
+
+def test_a_siblings_verdict_needs_the_same_rule() -> None:
+    a, b = workers()
+    _both_dead(a, calls=2)  # failed probes and two failed calls: no verdict
+    b.now = a.now
+    assert [e.dest for e in b.call(call_n(1))] == [CALLER, PBX1]
+    assert "upstream_fail_fast" not in b.core.stats
+
+
+def test_a_siblings_verdict_expires_after_down_hold() -> None:
+    a, b = workers()
+    _both_dead(a)
+    b.now = a.now + b.core.pool.down_hold  # a worker that died leaves no verdict for ever
+    assert [e.dest for e in b.call(call_n(1))] == [CALLER, PBX1]
+    assert "upstream_fail_fast" not in b.core.stats
+
+
+def test_a_probe_answered_in_one_worker_ends_fail_fast_in_all() -> None:
+    a, b = workers()
+    _both_dead(a)
+    b.now = a.now + 0.5
+    b.core.pool.probe_done(b.core.pool.targets[1], True, b.now)  # b's probe of PBX2 answered
+    a.now = b.now
+    assert [e.dest for e in b.call(call_n(1))] == [CALLER, PBX1]
+    assert [e.dest for e in a.call(call_n(2))] == [CALLER, PBX1]  # a's own rule gives way too
+    assert "upstream_fail_fast" not in a.core.stats and "upstream_fail_fast" not in b.core.stats
+
+
+def test_a_response_heard_in_one_worker_ends_fail_fast_in_all() -> None:
+    a, b = workers()
+    waiting = b.call(call_n(7))  # b's call is at PBX1 before a concludes
+    _both_dead(a)
+    b.now = a.now
+    b.feed(reply(waiting[1].data, 180, "Ringing"), PBX1)  # PBX1 is alive after all
+    a.now = b.now
+    assert [e.dest for e in a.call(call_n(2))] == [CALLER, PBX1]
+    assert "upstream_fail_fast" not in a.core.stats
+
+
+def test_a_worker_that_fails_again_after_an_alive_concludes_anew() -> None:
+    a, b = workers()
+    _both_dead(a)
+    b.now = a.now + 0.5
+    b.core.pool.probe_done(b.core.pool.targets[0], True, b.now)
+    a.now = b.now
+    assert [e.dest for e in a.call(call_n(50))] == [CALLER, PBX1]  # tried again: the alive voided a's verdict
+    a.tick(1.1)
+    final = [status_of(e) for e in a.tick(1.1) if e.dest == CALLER and b"call-50@" in e.data]
+    assert final == [503]  # both silent again: dead anew
+    b.now = a.now
+    assert [e.dest for e in b.call(call_n(1))] == [CALLER, CALLER]
+    assert b.core.stats.get("upstream_fail_fast") == 1
+
+
+def test_a_verdict_reached_when_a_target_was_heard_alive_is_void() -> None:
+    assert node_dead([(10.0, 20.0, 0.0)], 15.0)
+    assert not node_dead([(10.0, 20.0, 0.0)], 20.0)  # expired
+    assert not node_dead([(10.0, 20.0, 0.0), (0.0, 0.0, 10.0)], 15.0)  # a tie counts as alive
+    assert node_dead([(10.0, 20.0, 0.0), (0.0, 0.0, 9.0)], 15.0)
+    assert not node_dead([], 15.0)
