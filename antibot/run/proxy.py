@@ -18,6 +18,7 @@ from ..transaction import TimerConfig
 from ..transport.tcp import TcpLimits, connection_budget
 from ..transport.tls import TlsContexts, TlsError
 from ..transport.ws import WsSettings
+from .node_health import SharedVerdicts
 
 if TYPE_CHECKING:
     from .workers import WorkerSpec
@@ -55,10 +56,14 @@ def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
         hosts = sorted({_local(x.host) for x in s.listen if x.transport == "udp"})
         siblings = tuple(Addr("udp", h, p) for h in hosts for p in worker.ports if p != own)
     me = LocalIdentity(listeners, route_secret(s), worker.ports if worker is not None else (), alias=s.tls_alias)
+    node = None  # a node's workers share the verdict "every upstream dead" (:mod:`.node_health`)
+    if worker is not None and worker.health is not None:
+        node = SharedVerdicts(worker.health, worker.index, len(worker.ports))
     pool = UpstreamPool(
         [Upstream(u.uri, Addr(u.transport, u.host, u.port), u.priority, u.weight) for u in s.upstreams],
         probe_interval=s.probe_interval,
         fail_fast=s.upstream_fail_fast,
+        node=node,
     )
     config = CoreConfig(
         timers=TimerConfig(s.t1, s.t2, s.t4),

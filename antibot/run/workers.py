@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, Settings
+from .node_health import make_health
 from .reserve import reserve
 
 log = logging.getLogger("antibot")
@@ -64,6 +65,8 @@ class WorkerSpec:
     status: Any = None
     #: Where this worker sends its counters when it stops (a pipe to the parent); None outside a node.
     results: Any = None
+    #: The node's shared verdicts on its upstreams (:mod:`.node_health`); None outside a node.
+    health: Any = None
 
     @property
     def port(self) -> int:
@@ -158,6 +161,8 @@ class Supervisor:
         self.n = worker_count(settings)
         self.ctx = multiprocessing.get_context("spawn")
         self.status: Any = self.ctx.Array("q", self.n * FIELDS + NODE_FIELDS, lock=False)
+        #: Each worker's verdict "every upstream dead" and when it last heard one alive.
+        self.health: Any = make_health(self.ctx, self.n)
         self.procs: list[Any] = [None] * self.n
         #: The read end of each running worker's pipe (its counters, sent when it stops).
         self.results: list[Any] = [None] * self.n
@@ -217,7 +222,9 @@ class Supervisor:
         recv, send = self.ctx.Pipe(duplex=False)
         cmd_recv, cmd_send = self.ctx.Pipe(duplex=False)
         proc = self.ctx.Process(
-            target=standby_main, args=(s, ports, self.status, send, cmd_recv), name="antibot-worker-standby"
+            target=standby_main,
+            args=(s, ports, self.status, send, cmd_recv, self.health),
+            name="antibot-worker-standby",
         )
         proc.start()
         send.close()
@@ -295,7 +302,9 @@ class Supervisor:
             self.results[i].close()  # a dead worker's counters die with it
         recv, send = self.ctx.Pipe(duplex=False)
         proc = self.ctx.Process(
-            target=worker_main, args=(s, WorkerSpec(i, spec.ports, self.status, send)), name=f"antibot-worker-{i}"
+            target=worker_main,
+            args=(s, WorkerSpec(i, spec.ports, self.status, send, self.health)),
+            name=f"antibot-worker-{i}",
         )
         proc.start()
         send.close()
@@ -415,7 +424,7 @@ def worker_main(s: Settings, spec: WorkerSpec) -> None:
         sys.exit(2)
 
 
-def standby_main(s: Settings, ports: tuple[int, ...], status: Any, results: Any, cmd: Any) -> None:
+def standby_main(s: Settings, ports: tuple[int, ...], status: Any, results: Any, cmd: Any, health: Any = None) -> None:
     """A standby process: import what a worker runs, then wait to be told which worker to be
     (it exits, having bound nothing, when the parent closes the pipe)."""
     _die_with_parent()
@@ -431,7 +440,7 @@ def standby_main(s: Settings, ports: tuple[int, ...], status: Any, results: Any,
     except (EOFError, OSError):
         return
     cmd.close()
-    worker_main(s, WorkerSpec(index, ports, status, results))
+    worker_main(s, WorkerSpec(index, ports, status, results, health))
 
 
 def _die_with_parent() -> None:
