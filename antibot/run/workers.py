@@ -7,6 +7,8 @@ so responses and retransmissions come back to the worker holding the transaction
 §18.2.1, RFC 3581). A CANCEL that lands on another worker is relayed to its siblings
 (:mod:`antibot.proxy.siblings`). Record-Routes name the public port and carry a token keyed by
 the node's route secret, which every worker shares, so in-dialog requests go to any worker.
+Each worker keeps its own upstream health; their verdicts "every upstream dead" are shared
+(:mod:`.node_health`), so callers get 503 at once whichever worker they hash to.
 
 The parent binds nothing itself: it checks the listen addresses and the model, raises
 RLIMIT_NOFILE, makes the route key, starts the embedded Redis (shared by the workers, as by
