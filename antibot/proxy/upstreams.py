@@ -26,7 +26,7 @@ within it. Any response or successful probe, in any worker, voids every verdict 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -69,16 +69,19 @@ class NodeHealth(Protocol):
     def publish_alive(self, at: float) -> None:
         """This worker heard a target alive at ``at``: every verdict reached before is void."""
 
-    def verdicts(self) -> Iterable[tuple[float, float, float]]:
+    def verdicts(self) -> Sequence[tuple[float, float, float]]:
         """Each worker's ``(dead since, dead until, last heard alive)``; 0 where there is none."""
 
 
 def node_dead(verdicts: Iterable[tuple[float, float, float]], now: float) -> bool:
     """Some worker's verdict "every target dead" still holds at ``now``, and no worker heard a
     target alive since it was reached (a tie counts as alive)."""
-    rows = list(verdicts)
-    alive = max((a for _, _, a in rows), default=0.0)
-    return any(since > alive and now < until for since, until, _ in rows)
+    alive, held = 0.0, 0.0
+    for since, until, at in verdicts:  # read on every new call: a plain loop
+        alive = max(alive, at)
+        if now < until:
+            held = max(held, since)
+    return held > alive
 
 
 class UpstreamPool:
@@ -131,9 +134,10 @@ class UpstreamPool:
             return False
         if self.node is None:
             return self._dead_here(now)
-        verdicts = list(self.node.verdicts())
-        alive = max((a for _, _, a in verdicts), default=0.0)
-        return (self._dead_here(now) and self.dead_since > alive) or node_dead(verdicts, now)
+        verdicts = self.node.verdicts()
+        if node_dead(verdicts, now):
+            return True
+        return self._dead_here(now) and self.dead_since > max((a for _, _, a in verdicts), default=0.0)
 
     def _dead_here(self, now: float) -> bool:
         return all(

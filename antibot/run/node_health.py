@@ -15,7 +15,6 @@ index starts from that slot.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 #: Doubles per worker: dead since, dead until, last heard alive (0: none).
@@ -49,7 +48,6 @@ class SharedVerdicts:
         if a[self.base + 1]:
             a[self.base + 1] = 0.0
 
-    def verdicts(self) -> Iterator[tuple[float, float, float]]:
-        a = self.array
-        for i in range(0, self.workers * HEALTH_FIELDS, HEALTH_FIELDS):
-            yield a[i], a[i + 1], a[i + 2]
+    def verdicts(self) -> list[tuple[float, float, float]]:
+        v = self.array[: self.workers * HEALTH_FIELDS]  # one copy: read on every new call
+        return list(zip(v[0::3], v[1::3], v[2::3], strict=True))
