@@ -175,7 +175,7 @@ class Detector:
     def _decide(self, req: Request, source: Addr) -> Verdict:
         wall = self.clock()
         source_ip = source.host
-        static, obs, both = invite_features(req, source_ip, self.lists)
+        static, obs, both = invite_features(req, source_ip, self.lists, source.transport, source.tls)
         counters = Counters()
         degraded = False
         counted = False
