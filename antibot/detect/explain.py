@@ -223,6 +223,11 @@ FLAGS: Final[dict[str, tuple[str, str, str, str]]] = {
         "media to a public address other than the sender",
     ),
     "sdp_conn_null": ("media-addr", "null-media", "a usable media address", "c=0.0.0.0 or no c= line: no audio wanted"),
+    "transport_stream": ("over-udp", "over-stream", "sent over UDP", "sent over a connection (TCP, TLS or WebSocket)"),
+    "transport_tls": ("not-tls", "over-tls", "not sent over TLS", "sent over TLS (or secure WebSocket)"),
+    "tls_sni_present": ("no-sni", "sni", "no TLS server name (SNI) sent", "the TLS server name (SNI) was sent"),
+    "tls_client_cert": ("no-client-cert", "client-cert", "no TLS client certificate", "a TLS client certificate"),
+    "tls_version_13": ("not-tls13", "tls13", "not TLS 1.3", "TLS 1.3"),
 }
 
 #: Counters (``log1p`` of a count): name -> (code, text with ``{n}`` the count, ``{s}`` its plural).
