@@ -399,6 +399,22 @@ def reason_code(name: str, value: float) -> str:
     return spec[1] if value >= spec[2] else spec[0]
 
 
+#: Features that say something only about a call over TLS. For any other call their
+#: contribution is the transport's ("not sent over TLS"), not a missing SNI or certificate.
+TLS_ONLY: Final = frozenset({"tls_sni_present", "tls_client_cert", "tls_version_13"})
+
+
+def without_tls_facts(top: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``top`` for a call not over TLS: the TLS-only features' weights go to ``transport_tls``."""
+    if not any(name in TLS_ONLY for name, _ in top):
+        return top
+    merged: dict[str, float] = {}
+    for name, weight in top:
+        key = "transport_tls" if name in TLS_ONLY else name
+        merged[key] = merged.get(key, 0.0) + weight
+    return sorted(merged.items(), key=lambda kv: -kv[1])
+
+
 def reason_codes(top: Sequence[tuple[str, float]], values: Mapping[str, float]) -> list[str]:
     """The codes of the model's top features (``values``: every feature's value by name)."""
     return [reason_code(name, values.get(name, 0.0)) for name, _ in top]
