@@ -16,10 +16,11 @@ from typing import Any
 from antibot.detect.explain import why
 from antibot.detect.logform import read_features
 from antibot.detect.rules import Facts
+from antibot.proxy.effects import TlsFacts
 from antibot.store.redis import Store
 
 from .schemas import CallDetail, CallPage, CallQuery, CallSummary, Explanation, Outcome
-from .schemas.calls import Reason
+from .schemas.calls import Reason, TlsInfo
 
 SCAN_BATCH = 500
 SCAN_BUDGET = 5000
@@ -62,8 +63,25 @@ def summary(entry_id: str, f: Mapping[str, str], outcome: Outcome | None = None)
             "ua": f.get("ua", ""),
             "status": status if 400 <= (status := int(number(f.get("status")))) <= 699 else None,
             "outcome": outcome,
+            "transport": f.get("transport", ""),
         }
     )
+
+
+def tls_facts(f: Mapping[str, str]) -> TlsFacts | None:
+    """The entry's TLS facts (None: not over TLS, or logged before they were recorded)."""
+    if "tls_version" not in f:
+        return None
+    return TlsFacts(
+        f.get("tls_version", ""), f.get("tls_cipher", ""), f.get("tls_sni", ""), f.get("tls_client_cert") == "1"
+    )
+
+
+def tls_info(f: Mapping[str, str]) -> TlsInfo | None:
+    tls = tls_facts(f)
+    if tls is None:
+        return None
+    return TlsInfo(version=tls.version, cipher=tls.cipher, sni=tls.sni or None, client_cert=tls.client_cert)
 
 
 def features(f: Mapping[str, str]) -> dict[str, float]:
@@ -104,6 +122,7 @@ def detail(entry_id: str, f: Mapping[str, str], outcome: Mapping[str, str]) -> C
     feats, expl = features(f), explanation(f)
     return CallDetail(
         **base.model_dump(by_alias=False),
+        tls=tls_info(f),
         features=feats,
         explanation=expl,
         why=reasons_in_words(f, feats, expl),
@@ -115,7 +134,16 @@ def detail(entry_id: str, f: Mapping[str, str], outcome: Mapping[str, str]) -> C
 def facts(f: Mapping[str, str]) -> Facts:
     """What a rule sees, rebuilt from a logged call."""
     get = f.get
-    return Facts(get("src", ""), get("from", ""), get("to", ""), get("ua", ""), number(get("score")), features(f))
+    return Facts(
+        get("src", ""),
+        get("from", ""),
+        get("to", ""),
+        get("ua", ""),
+        number(get("score")),
+        features(f),
+        transport=get("transport", ""),
+        tls=tls_facts(f),
+    )
 
 
 def _digits(text: str) -> str:

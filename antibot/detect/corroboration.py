@@ -18,7 +18,9 @@ policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is th
 - the User-Agent fingerprint's share, when the fingerprint was seen from at least
   :data:`SPREAD` addresses in the hour (a dialler spread over many addresses);
 - nothing at all (support 0) when people answer the flow's calls: 5 or more call outcomes in
-  the hour, 40 % of them or more connected (:func:`answered`). A carrier's SBC whose
+  the hour, 40 % of them or more connected; fewer, two or more connected and half of them;
+  or 20 or more outcomes in 24 h, half of them connected, unless the hour is a failure burst
+  (5 or more outcomes, under 20 % connected) (:func:`answered`). A carrier's SBC whose
   installation the model never saw scores a share of its customers' calls high, enough for
   them to back each other; its calls are answered and talked through, a robodialler's are
   cancelled, unanswered or refused;
@@ -64,9 +66,18 @@ COSTLY: Final = ("to_premium", "to_high_risk", "to_honeypot", "from_high_risk")
 CAMPAIGN_RUN: Final = 3
 CAMPAIGN_EXTENSIONS: Final = 10.0
 CAMPAIGN_NEIGHBOURS: Final = 3.0
-#: A flow whose calls people answer (:func:`answered`): outcomes in the hour, connected share.
+#: A flow whose calls people answer (:func:`answered`): outcomes in the hour, connected share;
+#: or fewer outcomes, at least :data:`FEW_CONNECTED` of them connected and :data:`FEW_SHARE`.
 ANSWERED_CALLS: Final = 5.0
 ANSWERED_SHARE: Final = 0.4
+FEW_CONNECTED: Final = 2.0
+FEW_SHARE: Final = 0.5
+#: Or over the day: outcomes in 24 h, connected share, and the connected share under which
+#: the hour's outcomes (:data:`ANSWERED_CALLS` or more) are a failure burst that the day
+#: does not outweigh.
+ANSWERED_DAY_CALLS: Final = 20.0
+ANSWERED_DAY_SHARE: Final = 0.5
+BURST_SHARE: Final = 0.2
 #: Steps of a rising run looked for between other calls (:func:`rising_run`).
 RISING_MAX: Final = 8
 #: Actions a sweep may take.
@@ -296,13 +307,31 @@ def support(c: Counters, signal: bool = False) -> float:
 
 
 def answered(c: Counters) -> bool:
-    """Whether people answer the flow's calls: :data:`ANSWERED_CALLS` outcomes or more in the
-    hour, at least :data:`ANSWERED_SHARE` of them connected: answered and not hung up at once
-    (:func:`.counting.outcome_metrics`' ``short``: a robocall answered by an IVR is no answer).
+    """Whether people answer the flow's calls (connected: answered and not hung up at once,
+    :func:`.counting.outcome_metrics`' ``short``; a robocall answered by an IVR is no answer):
+
+    - :data:`ANSWERED_CALLS` outcomes or more in the hour, at least :data:`ANSWERED_SHARE` of
+      them connected; or fewer, at least :data:`FEW_CONNECTED` connected and
+      :data:`FEW_SHARE` of them (two people talked, no more failures than answers: a new
+      flow's first minutes, before five outcomes are in); or
+    - :data:`ANSWERED_DAY_CALLS` outcomes or more in 24 h, at least :data:`ANSWERED_DAY_SHARE`
+      of them connected, unless the hour is a failure burst: :data:`ANSWERED_CALLS` outcomes
+      or more, under :data:`BURST_SHARE` of them connected. A carrier's SBC in its quiet hours
+      has too few calls in the hour to say, and an unlucky hour of unanswered calls; its day
+      still says it.
+
     Such a flow's high scores back nothing (a campaign signal still does): robocalls are
     cancelled, unanswered or refused."""
     calls = c.flow_calls_1h
-    return calls >= ANSWERED_CALLS and calls - c.flow_failed_1h - c.flow_short_1h >= ANSWERED_SHARE * calls
+    connected = calls - c.flow_failed_1h - c.flow_short_1h
+    if calls >= ANSWERED_CALLS and connected >= ANSWERED_SHARE * calls:
+        return True
+    if connected >= FEW_CONNECTED and connected >= FEW_SHARE * calls:
+        return True
+    day = c.flow_calls_24h
+    if day < ANSWERED_DAY_CALLS or day - c.flow_failed_24h - c.flow_short_24h < ANSWERED_DAY_SHARE * day:
+        return False
+    return calls < ANSWERED_CALLS or connected >= BURST_SHARE * calls
 
 
 def sweep_reason(c: Counters, run: int, p: SweepPolicy) -> str:

@@ -90,11 +90,15 @@ PLANS: Final = (
     Plan(
         "flow",
         "flow",
-        (("inv", 60), ("inv", 3600), ("high", 3600), ("calls", 3600), ("failed", 3600), ("short", 3600)),
+        (
+            *(("inv", 60), ("inv", 3600), ("high", 3600), ("calls", 3600), ("failed", 3600), ("short", 3600)),
+            *(("calls", 86400), ("failed", 86400), ("short", 86400)),
+        ),
         (("dext", 60, "ext_to"), ("dnbr", 3600, "neighbour_from")),
         RECENT_TO,
         (
             *("flow_60s", "flow_1h", "flow_high_1h", "flow_calls_1h", "flow_failed_1h", "flow_short_1h"),
+            *("flow_calls_24h", "flow_failed_24h", "flow_short_24h"),
             *("flow_distinct_ext_60s", "flow_distinct_nbr_1h"),
         ),
     ),
@@ -110,11 +114,14 @@ _MEMBERS: Final = tuple(tuple(a for _, _, a in p.hlls) for p in PLANS)
 _VALUES: Final = tuple(f.name for f in fields(Counters))[:-3]
 _N_VALUES: Final = len(_VALUES)
 assert [f.name for f in fields(Counters)][-3:] == ["src_recent_to", "flow_recent_to", "ua_recent_to"]
-assert _N_VALUES == 31
+assert _N_VALUES == 34
 _SLOTS: Final = tuple(tuple(_VALUES.index(name) for name in p.fields) for p in PLANS)
-#: Outcome metrics' counter indexes in the source plan and in the flow plan.
+#: Outcome metrics' counter indexes in the source plan, and in the flow plan (each metric in
+#: every window it is counted in).
 _OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) if m not in ("inv", "high")}
-_FLOW_OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(FLOW_PLAN.counters) if m not in ("inv", "high")}
+_FLOW_OUTCOME_INDEX: Final = {
+    m: tuple(i for i, (n, _) in enumerate(FLOW_PLAN.counters) if n == m) for m in ("calls", "failed", "short")
+}
 #: Per plan: the index of its "high" counter (-1: none).
 _HIGH: Final = tuple(next((i for i, (m, _) in enumerate(p.counters) if m == "high"), -1) for p in PLANS)
 
@@ -229,6 +236,9 @@ class LocalCounters:
             o[28],
             o[29],
             o[30],
+            o[31],
+            o[32],
+            o[33],
             recent,
             flow_recent,
             ua_recent,
@@ -236,7 +246,7 @@ class LocalCounters:
 
     def outcome(self, source_ip: str, metrics: Sequence[str], now: float, flow: str = "") -> None:
         """Count a call's outcome metrics (``calls``, ``failed``, ``short``) for its source and,
-        when known, its flow."""
+        when known, its flow (over the hour and over the day)."""
         if source_ip:
             e = self._entity(SOURCE_PLAN, source_ip, now)
             for metric in metrics:
@@ -244,8 +254,7 @@ class LocalCounters:
         if flow:
             e = self._entity(FLOW_PLAN, flow, now)
             for metric in metrics:
-                i = _FLOW_OUTCOME_INDEX.get(metric, -1)
-                if i >= 0:
+                for i in _FLOW_OUTCOME_INDEX.get(metric, ()):
                     e.counts[i].add(now)
 
     def high(self, obs: Observation, now: float) -> None:

@@ -23,10 +23,10 @@ from ..proxy.effects import Addr
 from ..sip.message import Request
 from .corroboration import campaign, costly, judge_flow, support
 from .counting import LocalCounters, outcome_metrics
-from .explain import reason_codes
+from .explain import reason_codes, without_tls_facts
 from .features import feature_vector, invite_features
 from .lists import NumberLists
-from .logform import explanation_json, features_text
+from .logform import explanation_json, features_text, link_fields
 from .model import Model
 from .numbers import Number, parties
 from .observation import Counters
@@ -118,16 +118,22 @@ class Detector:
         try:
             if req.method != "INVITE":
                 return rules_only(
-                    self.rules, req, source_ip, reason_prefix=self.reason_prefix, reject_phrase=self.reject_phrase
+                    self.rules,
+                    req,
+                    source_ip,
+                    reason_prefix=self.reason_prefix,
+                    reject_phrase=self.reject_phrase,
+                    source=source,
                 )
-            return self._decide(req, source_ip)
+            return self._decide(req, source)
         except Exception as exc:  # noqa: BLE001 - never a free pass, never a lost call
-            return self._failed(req, source_ip, exc)
+            return self._failed(req, source, exc)
 
-    def _failed(self, req: Request, source_ip: str, exc: Exception) -> Verdict:
+    def _failed(self, req: Request, source: Addr, exc: Exception) -> Verdict:
         """Deciding failed: lists and rules still apply, the call is marked and logged."""
         self.stats.internal_errors += 1
         self._warn("decide", "deciding failed; lists and rules applied, call marked suspect", exc)
+        source_ip = source.host
         call_ref = self._next_ref() if req.method == "INVITE" else ""
         verdict = internal_error(
             self.rules,
@@ -136,6 +142,7 @@ class Detector:
             reason_prefix=self.reason_prefix,
             reject_phrase=self.reject_phrase,
             call_ref=call_ref,
+            source=source,
         )
         if self.calllog is not None and call_ref:
             try:
@@ -154,6 +161,7 @@ class Detector:
                         "ua": (req.header("user-agent") or "")[:200],
                         "call_id": req.call_id[:200],
                         "error": repr(exc)[:200],
+                        **link_fields(source),
                     }
                 )
             except Exception as log_exc:  # noqa: BLE001
@@ -164,9 +172,10 @@ class Detector:
         self._calls += 1
         return self._node + hex(self._calls)[2:].rjust(8, "0")  # mypyc runs a format spec through str.format
 
-    def _decide(self, req: Request, source_ip: str) -> Verdict:
+    def _decide(self, req: Request, source: Addr) -> Verdict:
         wall = self.clock()
-        static, obs, both = invite_features(req, source_ip, self.lists)
+        source_ip = source.host
+        static, obs, both = invite_features(req, source_ip, self.lists, source.transport, source.tls)
         counters = Counters()
         degraded = False
         counted = False
@@ -180,7 +189,9 @@ class Detector:
                 degraded = True
                 self.stats.store_errors += 1
                 self._warn("observe", "counters unavailable; deciding without them", exc)
-        verdict = self.verdict(req, source_ip, static, counters, wall, degraded=degraded, both=both, counted=counted)
+        verdict = self.verdict(
+            req, source_ip, static, counters, wall, degraded=degraded, both=both, counted=counted, source=source
+        )
         if counted and obs.flow:
             flows = self._flows
             if len(flows) >= self.flow_refs:
@@ -205,12 +216,16 @@ class Detector:
         degraded: bool = False,
         both: tuple[Number, Number] | None = None,
         counted: bool = True,
+        source: Addr | None = None,
     ) -> Verdict:
         """Pure part of the decision: model score, explanation, rules, mode, headers, call log
         (``both``: the caller and callee numbers, when already known; ``counted``: ``counters``
-        hold this INVITE, so they can corroborate its score, see :mod:`.corroboration`)."""
+        hold this INVITE, so they can corroborate its score, see :mod:`.corroboration`;
+        ``source``: the address it came from, with its transport and TLS facts; None: UDP)."""
         values, vector = feature_vector(static, counters)
         score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
+        if values.get("transport_tls", 0.0) <= 0.0:
+            top = without_tls_facts(top)
         caller, callee = both if both is not None else parties(req)
         ua = req.header("user-agent") or ""
         # the thresholds weigh support only for a high score
@@ -220,7 +235,10 @@ class Detector:
         run, swept, swept_action = judge_flow(counters, callee.text, sweep, caller.text) if counted else (0, "", "")
         backing = support(counters, campaign(counters, run)) if high and counted and not costly(values) else 1.0
         dests = dialled(req, callee) if self.rules.reads_destinations else ()
-        decision = self.rules.decide(Facts(source_ip, caller.text, callee.text, ua, score, values, backing, dests))
+        transport, tls = ("udp", None) if source is None else (source.transport, source.tls)
+        decision = self.rules.decide(
+            Facts(source_ip, caller.text, callee.text, ua, score, values, backing, dests, transport, tls)
+        )
         if swept:
             weighed = with_sweep(decision, swept, swept_action, sweep.status or self.rules.reject_status)
             if weighed is not decision:
@@ -286,6 +304,7 @@ class Detector:
                     "call_id": req.call_id[:200],
                     "explanation": explanation_json(top),
                     "features": features_text(vector),
+                    **link_fields(source),
                 }
             )
         return verdict

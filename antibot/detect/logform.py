@@ -16,6 +16,7 @@ import struct
 from collections.abc import Sequence
 from typing import Final
 
+from ..proxy.effects import Addr
 from .features import FEATURE_NAMES
 
 #: ``"<name>":`` of each feature, in :data:`FEATURE_NAMES` order.
@@ -95,3 +96,21 @@ def read_features(text: str) -> dict[str, float] | None:
 def explanation_json(top: Sequence[tuple[str, float]]) -> str:
     """``[[name, round(contribution, 4)], ...]`` as compact JSON (names are plain identifiers)."""
     return "[" + ",".join(f'["{name}",{_number(c)}]' for name, c in top) + "]"
+
+
+def link_fields(source: Addr | None) -> dict[str, str]:
+    """The call-log fields of the transport a call came over and, over TLS, of its handshake:
+    ``transport``, and ``tls_version``, ``tls_cipher``, ``tls_sni`` ("" when the client sent
+    none) and ``tls_client_cert`` ("1" or "0"). None: a call whose source is not known (UDP)."""
+    if source is None:
+        return {"transport": "udp"}
+    tls = source.tls
+    if tls is None:
+        return {"transport": source.transport}
+    return {
+        "transport": source.transport,
+        "tls_version": tls.version[:32],
+        "tls_cipher": tls.cipher[:100],
+        "tls_sni": tls.sni[:253],
+        "tls_client_cert": "1" if tls.client_cert else "0",
+    }

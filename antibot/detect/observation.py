@@ -110,6 +110,11 @@ class Counters:
     flow_short_1h: float
     flow_distinct_ext_60s: float
     flow_distinct_nbr_1h: float
+    #: The flow's outcomes (calls, failed, short) over a day: whether people answer it in
+    #: general, when its last hour had too few calls to say (:func:`.corroboration.answered`).
+    flow_calls_24h: float
+    flow_failed_24h: float
+    flow_short_24h: float
     #: The last few To numbers this source dialled before this INVITE, newest first.
     src_recent_to: tuple[str, ...]
     #: The same for this flow.
@@ -150,6 +155,9 @@ class Counters:
         flow_short_1h: float = 0.0,
         flow_distinct_ext_60s: float = 0.0,
         flow_distinct_nbr_1h: float = 0.0,
+        flow_calls_24h: float = 0.0,
+        flow_failed_24h: float = 0.0,
+        flow_short_24h: float = 0.0,
         src_recent_to: tuple[str, ...] = (),
         flow_recent_to: tuple[str, ...] = (),
         ua_recent_to: tuple[str, ...] = (),
@@ -185,6 +193,9 @@ class Counters:
         self.flow_short_1h = flow_short_1h
         self.flow_distinct_ext_60s = flow_distinct_ext_60s
         self.flow_distinct_nbr_1h = flow_distinct_nbr_1h
+        self.flow_calls_24h = flow_calls_24h
+        self.flow_failed_24h = flow_failed_24h
+        self.flow_short_24h = flow_short_24h
         self.src_recent_to = src_recent_to
         self.flow_recent_to = flow_recent_to
         self.ua_recent_to = ua_recent_to

@@ -2,15 +2,17 @@
 
 Rules match on the source CIDR, From/To number prefixes, international destinations (the
 number as dialled, in any international form: see :func:`dialled`), a User-Agent pattern (RE2:
-linear time, so an operator's pattern cannot backtrack catastrophically), the model score and
-any feature/counter value. Every matcher given on a rule must hold (AND). The first rule that
-matches decides; with none, the score thresholds do.
+linear time, so an operator's pattern cannot backtrack catastrophically), the transport the
+call came over and what its TLS handshake said (the server name asked for, RFC 6066 §3; a client
+certificate), the model score and any feature/counter value. Every matcher given on a rule must
+hold (AND). The first rule that matches decides; with none, the score thresholds do.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,6 +20,7 @@ from typing import Any, Final
 import re2
 
 from ..proxy.decision import Action
+from ..proxy.effects import TlsFacts
 from ..sip.message import Request
 from .corroboration import SweepPolicy
 from .numbers import Number, dialout_probe, parties, ruri_number
@@ -38,6 +41,21 @@ MIN_STATUS: Final = 400
 MAX_STATUS: Final = 699
 #: Largest magnitude of a rule's ``feature_min``.
 MAX_FEATURE_MIN: Final = 1e9
+#: The transports a rule's ``transports`` may name.
+TRANSPORTS: Final = ("udp", "tcp", "tls", "ws", "wss")
+#: A rule's ``tls_sni``: the client sent no server name, or sent one (any), or else that name.
+SNI_ABSENT: Final = "absent"
+SNI_PRESENT: Final = "present"
+#: A server name a rule may ask for: a DNS name (letters, digits, ``-``, ``.``; 253 at most).
+SNI_NAME: Final = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+def check_sni(value: str) -> str:
+    """A rule's ``tls_sni`` normalised (lower case), or :class:`RuleError`."""
+    name = value.strip().lower()
+    if name in (SNI_ABSENT, SNI_PRESENT) or SNI_NAME.match(name):
+        return name
+    raise RuleError(f"tls_sni must be {SNI_ABSENT!r}, {SNI_PRESENT!r} or a server name, not {value!r}")
 
 
 class RuleError(ValueError):
@@ -91,6 +109,12 @@ class RuleSpec:
     dest_prefixes: tuple[str, ...] = ()
     #: International numbers or prefixes that ``dest_prefixes`` never match (allowed anyway).
     dest_exceptions: tuple[str, ...] = ()
+    #: The transports the call must have come over (:data:`TRANSPORTS`); empty: any.
+    transports: tuple[str, ...] = ()
+    #: Over TLS only: the server name the client asked for, :data:`SNI_ABSENT` or :data:`SNI_PRESENT`.
+    tls_sni: str | None = None
+    #: Over TLS only: the client presented a certificate (True) or did not (False).
+    tls_client_cert: bool | None = None
     status: int = 603
     reason: str = ""
     enabled: bool = True
@@ -103,7 +127,7 @@ class RuleSpec:
         if unknown:
             raise RuleError(f"rule {rid}: unknown field(s) {', '.join(sorted(unknown))}")
         values = dict(data)
-        for key in ("cidrs", "from_prefixes", "to_prefixes", "dest_prefixes", "dest_exceptions"):
+        for key in ("cidrs", "from_prefixes", "to_prefixes", "dest_prefixes", "dest_exceptions", "transports"):
             if key in values:
                 values[key] = tuple(str(v) for v in values[key])
         for key in ("min_score", "feature_min"):
@@ -114,6 +138,12 @@ class RuleSpec:
                 values[key] = float(value)
         if "status" in values and (isinstance(values["status"], bool) or not isinstance(values["status"], int)):
             raise RuleError(f"rule {rid}: status must be an integer, not {values['status']!r}")
+        sni = values.get("tls_sni")
+        if sni is not None and not isinstance(sni, str):
+            raise RuleError(f"rule {rid}: tls_sni must be a string, not {sni!r}")
+        cert = values.get("tls_client_cert")
+        if cert is not None and not isinstance(cert, bool):
+            raise RuleError(f"rule {rid}: tls_client_cert must be true or false, not {cert!r}")
         return cls(**values)
 
 
@@ -132,6 +162,9 @@ class Facts:
     support: float
     #: The international numbers the call is addressed to, as digits (:func:`dialled`).
     dialled: tuple[str, ...]
+    #: The transport the call came over (:data:`TRANSPORTS`) and, over TLS, what its handshake said.
+    transport: str
+    tls: TlsFacts | None
 
     def __init__(
         self,
@@ -143,6 +176,8 @@ class Facts:
         features: Mapping[str, float] | None = None,
         support: float = 1.0,
         dialled: tuple[str, ...] = (),
+        transport: str = "udp",
+        tls: TlsFacts | None = None,
     ) -> None:
         self.source_ip = source_ip
         self.from_number = from_number
@@ -152,6 +187,8 @@ class Facts:
         self.features = {} if features is None else features
         self.support = support
         self.dialled = dialled
+        self.transport = transport
+        self.tls = tls
 
 
 def dialled(req: Request, callee: Number | None = None) -> tuple[str, ...]:
@@ -254,6 +291,14 @@ class CompiledRule:
             raise RuleError(f"rule {rid}: {bad}") from None
         if (spec.feature is None) != (spec.feature_min is None):
             raise RuleError(f"rule {rid}: feature and feature_min go together")
+        odd = [t for t in spec.transports if t not in TRANSPORTS]
+        if odd:
+            raise RuleError(f"rule {rid}: transports must be among {', '.join(TRANSPORTS)}, not {odd[0]!r}")
+        self.transports = frozenset(spec.transports)
+        try:
+            self.sni = None if spec.tls_sni is None else check_sni(spec.tls_sni)
+        except RuleError as bad:
+            raise RuleError(f"rule {rid}: {bad}") from None
         self.spec = spec
         self.action = Action(spec.action)
         self.cidrs = _Cidrs(spec.cidrs, rid) if spec.cidrs else None
@@ -281,6 +326,9 @@ class CompiledRule:
                 self.to_prefixes,
                 self.dest_prefixes,
                 self.ua,
+                self.transports,
+                self.sni is not None,
+                spec.tls_client_cert is not None,
                 spec.min_score is not None,
                 spec.feature is not None,
             )
@@ -309,9 +357,29 @@ class CompiledRule:
                 return True
         return False
 
+    def _tls_matches(self, tls: TlsFacts | None) -> bool:
+        """The TLS matchers (``tls_sni``, ``tls_client_cert``): never met by a call not over TLS."""
+        if tls is None:
+            return False
+        sni = self.sni
+        if sni == SNI_ABSENT:
+            if tls.sni:
+                return False
+        elif sni == SNI_PRESENT:
+            if not tls.sni:
+                return False
+        elif sni is not None and sni != tls.sni:
+            return False
+        want = self.spec.tls_client_cert
+        return want is None or want == tls.client_cert
+
     def matches(self, f: Facts) -> bool:
         s = self.spec
         if self.cidrs is not None and f.source_ip not in self.cidrs:
+            return False
+        if self.transports and f.transport not in self.transports:
+            return False
+        if (self.sni is not None or s.tls_client_cert is not None) and not self._tls_matches(f.tls):
             return False
         if self.from_prefixes and not _prefix_match(f.from_number, self.from_prefixes):
             return False

@@ -32,11 +32,13 @@ def rules_only(
     reason_prefix: str = "antibot",
     reject_phrase: str | None = None,
     numbers: bool = True,
+    source: Addr | None = None,
 ) -> Verdict:
     """Reject or drop what a list or rule denies, relay the rest; a ``suspect`` rule, or any
     rule in monitor mode, relays with ``X-Antibot-Verdict``. ``reject_phrase`` overrides the
     phrase of the policy's ``reject_status``; ``numbers=False`` leaves the caller and callee
-    numbers unread. May raise on input no stage expected."""
+    numbers unread; ``source``: the address it came from, its transport and TLS facts (None:
+    UDP). May raise on input no stage expected."""
     caller = callee = ""
     if numbers and rules.reads_numbers:
         a, b = parties(req)
@@ -44,7 +46,8 @@ def rules_only(
     # the destination policy is about calls: the number an INVITE dials
     dests = dialled(req) if numbers and rules.reads_destinations and req.method == "INVITE" else ()
     ua = req.header("user-agent") or ""
-    d = rules.decide(Facts(source_ip, caller, callee, ua, 0.0, {}, 1.0, dests), scored=False)
+    transport, tls = ("udp", None) if source is None else (source.transport, source.tls)
+    d = rules.decide(Facts(source_ip, caller, callee, ua, 0.0, {}, 1.0, dests, transport, tls), scored=False)
     if d.rule is None:
         return _RELAY
     if d.action is Action.RELAY:  # an allow list or rule
@@ -75,17 +78,26 @@ def internal_error(
     reason_prefix: str = "antibot",
     reject_phrase: str | None = None,
     call_ref: str = "",
+    source: Addr | None = None,
 ) -> Verdict:
     """The verdict when deciding failed inside: the allow and deny lists and the operator's
     rules still apply (a deny-listed caller is still refused), and whatever they relay goes to
     the PBX marked ``suspect`` with the reason ``internal-error``: never a free pass, never a
     lost call."""
     try:
-        ruled = rules_only(rules, req, source_ip, reason_prefix=reason_prefix, reject_phrase=reject_phrase)
+        ruled = rules_only(
+            rules, req, source_ip, reason_prefix=reason_prefix, reject_phrase=reject_phrase, source=source
+        )
     except Exception:  # noqa: BLE001 - the numbers may be what failed: the CIDR and User-Agent rules still apply
         try:
             ruled = rules_only(
-                rules, req, source_ip, reason_prefix=reason_prefix, reject_phrase=reject_phrase, numbers=False
+                rules,
+                req,
+                source_ip,
+                reason_prefix=reason_prefix,
+                reject_phrase=reject_phrase,
+                numbers=False,
+                source=source,
             )
         except Exception:  # noqa: BLE001 - nothing could be read: suspect, relayed
             ruled = _RELAY
@@ -121,11 +133,21 @@ class UnscoredRules:
         source_ip = source.host
         try:
             return rules_only(
-                self.rules, req, source_ip, reason_prefix=self.reason_prefix, reject_phrase=self.reject_phrase
+                self.rules,
+                req,
+                source_ip,
+                reason_prefix=self.reason_prefix,
+                reject_phrase=self.reject_phrase,
+                source=source,
             )
         except Exception as exc:  # noqa: BLE001 - a failure applies the lists, marks the call, never lets it pass
             self.internal_errors += 1
             self._warn.warn("decide", "deciding failed; lists and rules applied, call marked suspect", exc)
             return internal_error(
-                self.rules, req, source_ip, reason_prefix=self.reason_prefix, reject_phrase=self.reject_phrase
+                self.rules,
+                req,
+                source_ip,
+                reason_prefix=self.reason_prefix,
+                reject_phrase=self.reject_phrase,
+                source=source,
             )

@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..sip.message import Request
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFacts:
+    """What the TLS handshake of an accepted connection said (RFC 8446; RFC 6066 §3 for SNI):
+    the protocol ``version`` (``TLSv1.3``), the ``cipher`` suite's name, the server name the
+    client asked for (``sni``, "" when it sent none) and whether it presented a certificate."""
+
+    version: str = ""
+    cipher: str = ""
+    sni: str = ""
+    client_cert: bool = False
 
 
 # Explicit __init__s (init=False): mypyc compiles them; a dataclass's generated one stays interpreted
 # and ran several times per message.
 @dataclass(init=False, unsafe_hash=True)
 class Addr:
-    """A transport address: ``transport`` is ``udp``, ``tcp``, ``tls``, ``ws`` or ``wss``; IPv6 hosts unbracketed."""
+    """A transport address: ``transport`` is ``udp``, ``tcp``, ``tls``, ``ws`` or ``wss``; IPv6 hosts unbracketed.
+
+    ``tls``: on the source of a message received over TLS (``tls``, ``wss``), what its
+    connection's handshake said; not part of the address (equality and hash ignore it)."""
 
     transport: str
     host: str
     port: int
+    tls: TlsFacts | None = field(default=None, compare=False)
 
-    def __init__(self, transport: str, host: str, port: int) -> None:
+    def __init__(self, transport: str, host: str, port: int, tls: TlsFacts | None = None) -> None:
         self.transport = transport
         self.host = host
         self.port = port
+        self.tls = tls
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

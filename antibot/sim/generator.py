@@ -12,7 +12,9 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from ..proxy.effects import TlsFacts
 from .base import Ctx
+from .links import Link, link_for
 from .profiles import PROFILES, Profile
 
 
@@ -23,7 +25,7 @@ class SimEvent:
     ``status`` and ``duration`` are the outcome of the call the request belongs to, as the
     PBX sees it in the end (final status; seconds talked if answered, else None). A CANCEL
     carries 487 like the INVITE it cancels. For scanners' OPTIONS/REGISTER it is the answer
-    to that request.
+    to that request. ``transport`` and ``tls``: how the source reaches the proxy (:mod:`.links`).
     """
 
     ts: float
@@ -36,6 +38,8 @@ class SimEvent:
     method: str
     status: int
     duration: float | None
+    transport: str = "udp"
+    tls: TlsFacts | None = None
 
 
 def generate(
@@ -59,14 +63,18 @@ def generate(
     if duration < 0 or scale < 0:
         raise ValueError("duration and scale must not be negative")
     end = start + duration
-    streams = [_events(PROFILES[n], Ctx(random.Random(f"{seed}:{n}"), start, end, scale)) for n in names]
+    streams = [_events(PROFILES[n], Ctx(random.Random(f"{seed}:{n}"), start, end, scale), seed) for n in names]
     return heapq.merge(*streams, key=lambda e: e.ts)
 
 
-def _events(profile: Profile, ctx: Ctx) -> Iterator[SimEvent]:
+def _events(profile: Profile, ctx: Ctx, seed: int) -> Iterator[SimEvent]:
+    links: dict[str, Link] = {}
     for e in profile.run(ctx):
         ts = round(e.ts, 6)
         if ctx.start <= ts <= ctx.end and (e.call_ts is None or round(e.call_ts, 6) >= ctx.start):
+            link = links.get(e.src_ip)
+            if link is None:
+                link = links[e.src_ip] = link_for(seed, profile.name, e.src_ip)
             yield SimEvent(
                 ts,
                 e.src_ip,
@@ -78,4 +86,6 @@ def _events(profile: Profile, ctx: Ctx) -> Iterator[SimEvent]:
                 e.method,
                 e.status,
                 e.duration,
+                link.transport,
+                link.tls,
             )

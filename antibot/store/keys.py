@@ -11,7 +11,8 @@ Counters (every key of one script call shares its entity's Redis Cluster hash ta
 ``metric`` is ``inv`` (INVITEs), ``dto`` (HyperLogLog of To numbers), ``dsrc`` (HyperLogLog
 of source IPs), ``dext``/``dnbr`` (a flow's HyperLogLogs of extension-like callees and of
 neighbour-spoofed caller IDs), ``high`` (high scores) or ``calls``/``failed``/``short``
-(outcomes); ``window`` is ``1s``, ``10s``, ``60s`` or ``1h``; ``bucket`` is ``floor(now / W)``
+(outcomes); ``window`` is ``1s``, ``10s``, ``60s``, ``1h`` or ``24h`` (a flow's outcomes over
+the day); ``bucket`` is ``floor(now / W)``
 for the caller's ``now``, never Redis's clock. A bucket's keys expire when it stops being the
 "previous" bucket (at most 2 W after it began). ``callees`` is a sorted set scored by call
 time (microseconds, the caller's clock), members ``<time>:<number>``, trimmed to the newest
@@ -33,7 +34,7 @@ CALLS_STREAM: Final = "ab:calls"
 RECENT: Final = "callees"
 #: Operator feedback: call ref -> JSON ``{"label": 0|1, "features": {name: value}}``.
 FEEDBACK_HASH: Final = "ab:{admin}:feedback"
-WINDOWS: Final = {1: "1s", 10: "10s", 60: "60s", 3600: "1h"}
+WINDOWS: Final = {1: "1s", 10: "10s", 60: "60s", 3600: "1h", 86400: "24h"}
 
 # Admin API keys (see the "admin API" section of Store). The policy, its history, the audit
 # stream and the feedback hash are written together in MULTI/EXEC blocks, so they share the

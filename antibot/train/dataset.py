@@ -35,6 +35,7 @@ from ..detect.counting import LocalCounters, outcome_metrics
 from ..detect.features import FEATURE_NAMES, feature_vector, invite_features
 from ..detect.lists import NumberLists
 from ..detect.rules import dialled
+from ..proxy.effects import TlsFacts
 from ..sim.generator import SimEvent, generate
 from ..sip.errors import SipError
 from ..sip.message import Request
@@ -143,6 +144,9 @@ class RowFacts:
     #: feeds them back as the proxy does.
     ended: float = 0.0
     metrics: tuple[str, ...] = ()
+    #: The transport it came over and, over TLS, its handshake's facts (rules on them).
+    transport: str = "udp"
+    tls: TlsFacts | None = None
 
 
 @dataclass
@@ -272,7 +276,7 @@ async def replay(
                 rows.facts[row] = replace(rows.facts[row], ended=ev.ts, metrics=tuple(metrics))
                 stats["outcomes"] += 1
             continue
-        static, obs, (caller, callee) = invite_features(req, ev.src_ip, lists)
+        static, obs, (caller, callee) = invite_features(req, ev.src_ip, lists, ev.transport, ev.tls)
         rows.X.append(list(feature_vector(static, counters.observe(obs, ev.ts))[1]))
         rows.y.append(ev.label)
         rows.family.append(ev.family)
@@ -289,6 +293,8 @@ async def replay(
                 dialled(req, callee),
                 due,
                 () if ev.status == 487 else tuple(outcome_metrics(ev.status, ev.duration)),
+                ev.transport,
+                ev.tls,
             )
         )
         if ev.status == 487:

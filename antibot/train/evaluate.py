@@ -176,7 +176,16 @@ def decisions_for(
         values = dict(zip(FEATURE_NAMES, row, strict=True))
         backing = 1.0 if costly(values) else backing
         f = Facts(
-            facts.source_ip, facts.from_number, facts.to_number, facts.user_agent, score, values, backing, facts.dialled
+            facts.source_ip,
+            facts.from_number,
+            facts.to_number,
+            facts.user_agent,
+            score,
+            values,
+            backing,
+            facts.dialled,
+            facts.transport,
+            facts.tls,
         )
         decision = rules.decide(f)
         decision = with_sweep(decision, swept[0], swept[1], rules.sweep.status or rules.reject_status)

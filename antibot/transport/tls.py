@@ -4,7 +4,10 @@ A TLS listener accepts plain TCP connections first, so the per-source and total 
 :class:`~antibot.transport.tcp.ConnectionTable` apply before any cryptography is done, then
 upgrades each admitted connection with ``loop.start_tls``; a handshake not finished within
 ``handshake_timeout`` seconds (or one that fails: a plain-text client, a bad client
-certificate) closes the connection. After the handshake the stream is framed like TCP.
+certificate) closes the connection. After the handshake the stream is framed like TCP, and
+what the handshake said (:class:`~antibot.proxy.effects.TlsFacts`: version, cipher, the server
+name the client asked for (RFC 6066 §3), a client certificate or not) rides on the source
+address of every message it carries, for detection and the call log.
 
 :class:`TlsContexts` holds the server and client contexts; :meth:`TlsContexts.reload` builds
 new ones from the same files (SIGHUP): new connections use them, open ones keep theirs.
@@ -13,10 +16,14 @@ new ones from the same files (SIGHUP): new connections use them, open ones keep 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, cast
+
+from ..proxy.effects import Addr, TlsFacts
 
 if TYPE_CHECKING:
     from .tcp import ConnectionTable, TcpConnection
@@ -25,6 +32,13 @@ log = logging.getLogger("antibot.tls")
 
 #: ``[tls] min_version`` values.
 VERSIONS: Final = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+#: Longest server name kept (a DNS name has at most 253 characters).
+MAX_SNI: Final = 253
+
+#: The server name each server-side handshake's client sent (RFC 6066 §3), by its SSL object:
+#: ``SSLObject.server_hostname`` is the client side's, so :func:`_note_sni` (the contexts'
+#: ``sni_callback``) writes it here, and :func:`facts` takes it once the handshake is done.
+_SNI: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
 class TlsError(ValueError):
@@ -64,6 +78,7 @@ def server_context(files: TlsFiles) -> ssl.SSLContext:
     _read(files.key, "key")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = VERSIONS[files.min_version]
+    ctx.sni_callback = _note_sni
     try:
         ctx.load_cert_chain(files.cert, files.key)
     except ssl.SSLError as exc:
@@ -72,6 +87,32 @@ def server_context(files: TlsFiles) -> ssl.SSLContext:
         _load_ca(ctx, files.ca, "ca")
         ctx.verify_mode = ssl.CERT_REQUIRED if files.require_client_cert else ssl.CERT_OPTIONAL
     return ctx
+
+
+def _note_sni(conn: object, name: str | None, ctx: ssl.SSLContext) -> None:
+    """``sni_callback``: remember the server name the client asked for (only called when it sent one)."""
+    if name:
+        # not weak-referenceable: the name stays unknown, the handshake goes on
+        with contextlib.suppress(TypeError):
+            _SNI[conn] = name[:MAX_SNI].lower()
+
+
+def facts(secure: asyncio.BaseTransport) -> TlsFacts:
+    """What the finished handshake of ``secure`` said (empty facts when it has no SSL object)."""
+    obj = secure.get_extra_info("ssl_object")
+    if obj is None:
+        return TlsFacts()
+    cipher = obj.cipher()
+    try:
+        sni = _SNI.pop(obj, "")
+    except TypeError:
+        sni = ""
+    return TlsFacts(
+        str(obj.version() or ""),
+        str(cipher[0]) if cipher else "",
+        sni,
+        obj.getpeercert(binary_form=True) is not None,
+    )
 
 
 def client_context(files: TlsFiles) -> ssl.SSLContext:
@@ -154,6 +195,9 @@ async def accept(table: ConnectionTable, conn: TcpConnection, raw: asyncio.Trans
         raw.abort()
         table.remove(conn)
         return
+    remote = conn.remote
+    if remote is not None:  # the same address (equal, same hash), now with its handshake's facts
+        conn.remote = Addr(remote.transport, remote.host, remote.port, facts(secure))
     conn.established(secure)
 
 

@@ -34,6 +34,7 @@ class CallSummary(BaseModel):
     ua: str
     status: int | None = Field(None, description="SIP status antibot answered with (a rejected call), when logged")
     outcome: Outcome | None = None
+    transport: str = Field("", description="udp, tcp, tls, ws or wss ('' in entries logged before it was recorded)")
 
 
 class Explanation(BaseModel):
@@ -49,7 +50,17 @@ class Reason(BaseModel):
     weight: float | None = Field(description="log-odds contribution towards 'bot'; null for a rule or marker")
 
 
+class TlsInfo(BaseModel):
+    """What the TLS handshake of the connection a call came over said."""
+
+    version: str = Field(description="e.g. TLSv1.3")
+    cipher: str = Field(description="the cipher suite's name")
+    sni: str | None = Field(description="the server name the client asked for (RFC 6066 §3); null: it sent none")
+    client_cert: bool = Field(description="the client presented a certificate")
+
+
 class CallDetail(CallSummary):
+    tls: TlsInfo | None = Field(None, description="over TLS (tls, wss): the handshake's facts")
     features: dict[str, float]
     explanation: list[Explanation]
     why: list[Reason] = Field(description="the deciding rule, then the model's top reasons, then markers, in words")

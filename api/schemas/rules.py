@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from antibot.detect.features import FEATURE_NAMES
-from antibot.detect.rules import MAX_FEATURE_MIN, MAX_STATUS, MIN_STATUS, MIN_THRESHOLD
+from antibot.detect.rules import MAX_FEATURE_MIN, MAX_STATUS, MIN_STATUS, MIN_THRESHOLD, RuleError, check_sni
 
 from .calls import CallSummary
 from .common import ApiModel
@@ -19,6 +19,7 @@ RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{
 Network = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Prefix = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{1,16}$")]
 Reason = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Transport = Literal["udp", "tcp", "tls", "ws", "wss"]
 RESERVED_PREFIXES = ("allow-list:", "deny-list:", "deny-destination:", "score-")
 MAX_ITEMS = 1000
 
@@ -47,7 +48,21 @@ def check_feature(value: str | None) -> str | None:
     return value
 
 
+def check_tls_sni(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_sni(value)
+    except RuleError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class _RuleChecks(ApiModel):
+    @field_validator("tls_sni", check_fields=False)
+    @classmethod
+    def _sni(cls, value: str | None) -> str | None:
+        return check_tls_sni(value)
+
     @field_validator("id", check_fields=False)
     @classmethod
     def _id(cls, value: str | None) -> str | None:
@@ -78,17 +93,24 @@ class RuleCreate(_RuleChecks):
     min_score: float | None = Field(None, ge=MIN_THRESHOLD, le=1.0, description="matches a score at least this")
     feature: str | None = Field(None, max_length=64)
     feature_min: float | None = Field(None, ge=-MAX_FEATURE_MIN, le=MAX_FEATURE_MIN)
+    transports: list[Transport] = Field(
+        default_factory=list, max_length=5, description="the call came over one of these"
+    )
+    tls_sni: str | None = Field(
+        None, max_length=253, description="over TLS: 'absent' (no SNI sent), 'present', or the server name asked for"
+    )
+    tls_client_cert: bool | None = Field(None, description="over TLS: the client presented a certificate, or not")
     status: int = Field(603, ge=MIN_STATUS, le=MAX_STATUS, description="SIP status of a reject")
     reason: Reason = ""
     enabled: bool = True
 
 
-_NULLABLE = frozenset({"ua_pattern", "min_score", "feature", "feature_min"})
+_NULLABLE = frozenset({"ua_pattern", "min_score", "feature", "feature_min", "tls_sni", "tls_client_cert"})
 
 
 class RuleUpdate(_RuleChecks):
-    """Fields to change (absent: unchanged). ``ua_pattern``, ``min_score``, ``feature`` and
-    ``feature_min`` may be set to null to remove that matcher."""
+    """Fields to change (absent: unchanged). ``ua_pattern``, ``min_score``, ``feature``,
+    ``feature_min``, ``tls_sni`` and ``tls_client_cert`` may be set to null to remove that matcher."""
 
     phase: Phase | None = None
     action: RuleAction | None = None
@@ -99,6 +121,9 @@ class RuleUpdate(_RuleChecks):
     min_score: float | None = Field(None, ge=MIN_THRESHOLD, le=1.0)
     feature: str | None = Field(None, max_length=64)
     feature_min: float | None = Field(None, ge=-MAX_FEATURE_MIN, le=MAX_FEATURE_MIN)
+    transports: list[Transport] | None = Field(None, max_length=5)
+    tls_sni: str | None = Field(None, max_length=253)
+    tls_client_cert: bool | None = None
     status: int | None = Field(None, ge=MIN_STATUS, le=MAX_STATUS)
     reason: Reason | None = None
     enabled: bool | None = None
@@ -125,6 +150,9 @@ class RulePublic(BaseModel):
     min_score: float | None
     feature: str | None
     feature_min: float | None
+    transports: list[str] = []
+    tls_sni: str | None = None
+    tls_client_cert: bool | None = None
     status: int
     reason: str
     enabled: bool

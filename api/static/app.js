@@ -539,6 +539,12 @@
       kv('From', d.from, 'mono'),
       kv('To', d.to, 'mono'),
       kv('Source', d.src, 'mono'),
+      kv('Transport', d.transport, 'mono'),
+      ...(d.tls ? [
+        kv('TLS', `${d.tls.version} · ${d.tls.cipher}`, 'mono wrap'),
+        kv('TLS SNI', d.tls.sni || 'none sent', 'mono wrap'),
+        kv('Client certificate', d.tls.client_cert ? 'presented' : 'none'),
+      ] : []),
       kv('User agent', d.ua, 'mono wrap'),
       kv('Call-ID', d.call_id, 'mono wrap'),
       kv('Outcome', callOutcome(d) || 'no outcome (not relayed, or still running)', 'mono'),
@@ -910,6 +916,11 @@
     list('from', r.from_prefixes);
     list('to', r.to_prefixes);
     if (r.ua_pattern) parts.push(`UA ~ /${r.ua_pattern}/`);
+    list('over', r.transports);
+    if (r.tls_sni) parts.push(`SNI ${r.tls_sni}`);
+    if (r.tls_client_cert !== null && r.tls_client_cert !== undefined) {
+      parts.push(r.tls_client_cert ? 'client cert' : 'no client cert');
+    }
     if (r.min_score !== null && r.min_score !== undefined) parts.push(`score ≥ ${r.min_score}`);
     if (r.feature) parts.push(`${r.feature} ≥ ${r.feature_min ?? 0}`);
     return parts.length ? parts.map((p) => h('span', { class: 'tag mono' }, p)) : h('span', { class: 'muted' }, 'every call');
@@ -975,11 +986,12 @@
     const el = $('#rule-form').elements;
     const r = { phase: el.phase.value, action: el.action.value, enabled: el.enabled.checked };
     if (el.id.value.trim()) r.id = el.id.value.trim();
-    for (const key of ['cidrs', 'from_prefixes', 'to_prefixes']) {
+    for (const key of ['cidrs', 'from_prefixes', 'to_prefixes', 'transports']) {
       const xs = splitList(el[key].value);
       if (xs.length) r[key] = xs;
     }
-    for (const key of ['ua_pattern', 'feature', 'reason']) {
+    if (el.tls_client_cert.value) r.tls_client_cert = el.tls_client_cert.value === 'true';
+    for (const key of ['ua_pattern', 'tls_sni', 'feature', 'reason']) {
       if (el[key].value.trim()) r[key] = el[key].value.trim();
     }
     for (const key of ['min_score', 'feature_min', 'status']) {

@@ -288,3 +288,24 @@ async def test_stats(app: FastAPI, url: str) -> None:
         assert (await c.get("/api/v1/stats", params={"bucket": "hour", "span": 721})).status_code == 422
         assert (await c.get("/api/v1/stats", params={"bucket": "day"})).status_code == 422
         assert (await c.get("/api/v1/stats", params={"span": 0})).status_code == 422
+
+
+async def test_call_detail_shows_the_transport_and_tls_facts(app: FastAPI, url: str) -> None:
+    now = time.time()
+    tls = {"tls_version": "TLSv1.3", "tls_cipher": "TLS_AES_256_GCM_SHA384", "tls_client_cert": "1"}
+    entries = [
+        call_entry(0, now - 3, transport="udp"),
+        call_entry(1, now - 2, transport="wss", tls_sni="", **tls),
+        call_entry(2, now - 1, transport="tls", tls_sni="sip.example.net", **tls),
+        call_entry(3, now),  # logged before the transport was
+    ]
+    async with store(url) as s:
+        await s.log_calls(entries, 100_000)
+    async with client(app, VIEWER) as c:
+        got = [(await c.get(f"/api/v1/calls/{e['call']}")).json() for e in entries]
+        listed = {x["call"]: x["transport"] for x in (await c.get("/api/v1/calls")).json()["items"]}
+    assert [d["transport"] for d in got] == ["udp", "wss", "tls", ""]
+    assert [listed[e["call"]] for e in entries] == ["udp", "wss", "tls", ""]
+    assert got[0]["tls"] is None and got[3]["tls"] is None
+    assert got[1]["tls"] == {"version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384", "sni": None, "client_cert": True}
+    assert got[2]["tls"]["sni"] == "sip.example.net"

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from antibot.detect.policy_doc import ruleset_from_doc
 from antibot.detect.rules import Facts
+from antibot.proxy.effects import TlsFacts
 
 from .conftest import T0, call_entry, client, outcome_entry, store
 
@@ -168,3 +169,50 @@ async def test_dry_run(app: FastAPI, url: str) -> None:
         assert (await c.post("/api/v1/rules/dry-run", json={"rule": rule, "last": 0})).status_code == 422
         assert (await c.post("/api/v1/rules/dry-run", json={"rule": rule, "last": 10_001})).status_code == 422
         assert (await c.get("/api/v1/rules")).json()["version"] == 0  # a dry run changes nothing
+
+
+async def test_rules_on_the_transport_and_tls_facts(app: FastAPI, url: str) -> None:
+    """``transports``, ``tls_sni`` and ``tls_client_cert``: validated, stored, compiled by the
+    proxies, and tried on logged calls (their transport and TLS facts as logged)."""
+    tls = {"transport": "tls", "tls_version": "TLSv1.3", "tls_cipher": "TLS_AES_128_GCM_SHA256"}
+    async with store(url) as s:
+        entries = [call_entry(0, T0, transport="udp")]
+        entries.append(call_entry(1, T0 + 1, **tls, tls_sni="", tls_client_cert="0"))  # a scanner's handshake
+        entries.append(call_entry(2, T0 + 2, **tls, tls_sni="sip.example.net", tls_client_cert="1"))
+        entries.append(call_entry(3, T0 + 3))  # logged before the transport was
+        await s.log_calls(entries, 10_000)
+    async with client(app) as c:
+        for bad, message in [
+            ({"transports": ["sctp"]}, "transports.0"),
+            ({"tls_sni": "not a name!"}, "tls_sni must be 'absent', 'present' or a server name"),
+            ({"tls_client_cert": "maybe"}, "tls_client_cert"),
+        ]:
+            r = await c.post("/api/v1/rules", json=bad)
+            assert r.status_code == 422 and message in r.text, (bad, r.text)
+
+        async def hits(rule: dict[str, object]) -> list[str]:
+            r = await c.post("/api/v1/rules/dry-run", json={"rule": rule})
+            assert r.status_code == 200, r.text
+            return sorted(x["call"][-1] for x in r.json()["calls"])
+
+        assert await hits({"transports": ["tls", "wss"]}) == ["1", "2"]
+        assert await hits({"transports": ["udp"]}) == ["0"]
+        assert await hits({"tls_sni": "absent"}) == ["1"]  # never a call not over TLS
+        assert await hits({"tls_sni": "SIP.example.net"}) == ["2"]
+        assert await hits({"tls_client_cert": False}) == ["1"]
+
+        r = await c.post("/api/v1/rules", json={"id": "bare-tls", "tls_sni": "Absent", "tls_client_cert": False})
+        assert r.status_code == 201, r.text
+        assert r.json()["tls_sni"] == "absent" and r.json()["tls_client_cert"] is False
+        assert r.json()["transports"] == []
+        r = await c.patch("/api/v1/rules/bare-tls", json={"tls_client_cert": None, "transports": ["tls"]})
+        assert r.status_code == 200 and r.json()["tls_client_cert"] is None and r.json()["transports"] == ["tls"]
+    async with store(url) as s:
+        doc = await s.get_policy()
+    assert doc is not None
+    rules = ruleset_from_doc(doc)
+    bare = TlsFacts("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", "", False)
+    named = TlsFacts("TLSv1.3", "TLS_AES_128_GCM_SHA256", "pbx.example.net", False)
+    assert rules.decide(Facts("192.0.2.1", "1", "2", "x", 0.0, transport="tls", tls=bare)).rule == "bare-tls"
+    assert rules.decide(Facts("192.0.2.1", "1", "2", "x", 0.0, transport="tls", tls=named)).rule is None
+    assert rules.decide(Facts("192.0.2.1", "1", "2", "x", 0.0, transport="wss", tls=bare)).rule is None

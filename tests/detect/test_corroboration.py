@@ -168,9 +168,10 @@ def test_a_flow_whose_calls_people_answer_backs_no_high_score() -> None:
     assert support(
         Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=10.0, flow_failed_1h=7.0)
     ) == pytest.approx(30 / 32)
-    assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=4.0)) == pytest.approx(30 / 32)
+    few = Counters(src_1h=30.0, flow_1h=30.0, flow_high_1h=29.0, flow_calls_1h=4.0, flow_failed_1h=3.0)
+    assert support(few) == pytest.approx(30 / 32)
     assert support(Counters(src_1h=30.0, flow_1h=30.0, flow_calls_1h=10.0), signal=True) == 1.0
-    assert answered(Counters(flow_calls_1h=10.0, flow_failed_1h=6.0)) and not answered(Counters(flow_calls_1h=4.0))
+    assert answered(Counters(flow_calls_1h=10.0, flow_failed_1h=6.0)) and not answered(Counters(flow_calls_1h=1.0))
     assert not answered(Counters(flow_calls_1h=10.0, flow_failed_1h=3.0, flow_short_1h=4.0))  # an IVR answering bots
     t = [T0]
     cases = (
@@ -194,6 +195,38 @@ def test_a_flow_whose_calls_people_answer_backs_no_high_score() -> None:
             assert last.reasons[0] == "score-isolated"
 
 
+def test_a_new_flow_whose_first_two_calls_were_talked_through_backs_no_high_score() -> None:
+    """Before five outcomes are in (a trunk's first minutes, a quiet night): two calls or more
+    connected, no more failures than answers, is people answering; one answer is not, nor two
+    among three failures."""
+    assert answered(Counters(flow_calls_1h=2.0))
+    assert answered(Counters(flow_calls_1h=4.0, flow_failed_1h=2.0))
+    assert not answered(Counters(flow_calls_1h=1.0))
+    assert not answered(Counters(flow_calls_1h=2.0, flow_failed_1h=1.0))
+    assert not answered(Counters(flow_calls_1h=4.0, flow_failed_1h=2.0, flow_short_1h=1.0))  # short is no answer
+    assert not answered(Counters(flow_calls_1h=5.0, flow_failed_1h=3.0, flow_short_1h=1.0))
+    backed = Counters(src_1h=3.0, flow_1h=3.0, flow_high_1h=2.0, flow_calls_1h=2.0)
+    assert support(backed) == 0.0 and support(backed, signal=True) == 1.0
+
+
+def test_a_flow_people_answered_over_the_day_backs_no_high_score_in_a_quiet_or_unlucky_hour() -> None:
+    """A carrier SBC with 60 outcomes in 24 h, two thirds connected: in a quiet hour (2 outcomes,
+    one failed) or an unlucky one (10 outcomes, 3.5 connected) its high scores back nothing; a
+    failure burst (10 outcomes, 1 connected) or a campaign signal backs them again, and a day of
+    unanswered calls backs nothing."""
+    day = {"flow_calls_24h": 60.0, "flow_failed_24h": 18.0, "flow_short_24h": 2.0}
+    quiet = Counters(src_1h=4.0, flow_1h=4.0, flow_high_1h=3.0, flow_calls_1h=2.0, flow_failed_1h=1.0, **day)
+    unlucky = Counters(src_1h=12.0, flow_1h=12.0, flow_high_1h=8.0, flow_calls_1h=10.0, flow_failed_1h=6.5, **day)
+    burst = Counters(src_1h=12.0, flow_1h=12.0, flow_high_1h=8.0, flow_calls_1h=10.0, flow_failed_1h=9.0, **day)
+    assert answered(quiet) and support(quiet) == 0.0
+    assert answered(unlucky) and support(unlucky) == 0.0
+    assert not answered(burst) and support(burst) == pytest.approx(9 / 14)
+    assert support(quiet, signal=True) == 1.0
+    refused = {"flow_calls_24h": 60.0, "flow_failed_24h": 40.0, "flow_short_24h": 2.0}
+    assert not answered(Counters(flow_calls_1h=2.0, flow_failed_1h=1.0, **refused))
+    assert not answered(Counters(flow_calls_1h=2.0, flow_failed_1h=1.0, flow_calls_24h=19.0))  # too few to say
+
+
 def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:
     """The evaluation's replay learns each call's outcome at its time, as the proxy does: a
     high-scoring flow whose calls are answered loses its backing only after the answers came."""
@@ -208,7 +241,7 @@ def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:
     soon = replay_campaigns(rows, 0.5, outcomes=answered_soon)[0]
     failed = replay_campaigns(rows, 0.5, outcomes=refused)[0]
     assert min(late[5:]) > 0.5 and min(failed[5:]) > 0.5
-    assert soon[4] > 0.5 and soon[5:] == [0.0] * 35  # 5 calls answered before the 6th INVITE
+    assert soon[1] == 0.5 and soon[2:] == [0.0] * 38  # 2 calls answered and talked before the 3rd INVITE
 
 
 def test_a_listed_costly_number_needs_no_backing() -> None:

@@ -237,6 +237,24 @@ def test_a_flow_is_counted_apart_from_the_other_flows_of_its_address() -> None:
     assert {kind for kind, _ in c.entities} == {"src", "from", "to", "pfx", "ua", "flow"}
 
 
+def test_a_flows_outcomes_count_over_the_hour_and_over_the_day() -> None:
+    """Two hours on, the flow's hour has forgotten its outcomes and its day has not (what
+    :func:`antibot.detect.corroboration.answered` reads in a quiet hour)."""
+    c = LocalCounters()
+    obs = Observation("192.0.2.9", "alice", "442079460011", "442079", "fp", "192.0.2.9|fp")
+    c.observe(obs, T0)
+    c.outcome("192.0.2.9", outcome_metrics(200, 90.0), T0 + 60, "192.0.2.9|fp")
+    c.outcome("192.0.2.9", outcome_metrics(486, None), T0 + 60, "192.0.2.9|fp")
+    c.outcome("192.0.2.9", outcome_metrics(200, 1.0), T0 + 60, "192.0.2.9|fp")
+    now = c.observe(obs, T0 + 120)
+    assert (now.flow_calls_1h, now.flow_failed_1h, now.flow_short_1h) == (3, 1, 1)
+    assert (now.flow_calls_24h, now.flow_failed_24h, now.flow_short_24h) == (3, 1, 1)
+    later = c.observe(obs, T0 + 2 * 3600 + 60)
+    assert (later.flow_calls_1h, later.flow_failed_1h, later.flow_short_1h) == (0, 0, 0)
+    assert later.flow_calls_24h > 2.0 and later.flow_failed_24h > 0.5 and later.flow_short_24h > 0.5
+    assert later.src_calls_1h == 0  # the source keeps no day
+
+
 def test_a_flow_syncs_like_every_entity() -> None:
     c = LocalCounters()
     obs = Observation("192.0.2.1", "", "400", "", "fp", "192.0.2.1|fp", "400")
@@ -244,7 +262,9 @@ def test_a_flow_syncs_like_every_entity() -> None:
     c.outcome("", ["calls", "failed"], T0, obs.flow)
     batch = c.take(T0 + 0.01)
     flow = next(d for d in batch if d.entity.plan is FLOW_PLAN)
-    assert flow.counts == ((1, 0), (1, 0), (0, 0), (1, 0), (1, 0), (0, 0)) and flow.pushed == ("400",)
+    assert flow.counts == ((1, 0), (1, 0), (0, 0), (1, 0), (1, 0), (0, 0), (1, 0), (1, 0), (0, 0)) and flow.pushed == (
+        "400",
+    )
     c.settle(batch, [own_totals(d) for d in batch])
     got = c.observe(obs, T0 + 0.02)
     assert (got.flow_60s, got.flow_failed_1h, got.flow_recent_to) == (2, 1, ("400",))

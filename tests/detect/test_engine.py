@@ -17,8 +17,10 @@ from antibot.detect.engine import Detector
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.logform import read_features
 from antibot.detect.model import FORMAT, Model
-from antibot.detect.rules import RuleSet
+from antibot.detect.rules import RuleSet, RuleSpec
+from antibot.detect.unscored import UnscoredRules
 from antibot.proxy.decision import Action
+from antibot.proxy.effects import Addr, TlsFacts
 from antibot.store.embedded import EmbeddedRedis
 from antibot.store.hotpath import CounterSync
 from antibot.store.redis import Store
@@ -203,3 +205,61 @@ def test_outcomes_reach_the_flow_of_their_call_and_the_map_stays_bounded() -> No
     assert len(d._flows) == 4 and phone.call_ref not in d._flows
     src = counters.entities["src", PHONE_SRC]
     assert src.counts[5].value(T0) == 2.0  # both outcomes for the source (its "failed" counter)
+
+
+def test_the_transport_and_tls_facts_reach_the_rules_and_the_call_log() -> None:
+    """A rule on a TLS handshake without SNI nor client certificate decides INVITEs and other
+    requests alike (with detection and without); the call log records the transport and facts."""
+    log = Log()
+    d = detector(log)
+    bare = RuleSpec("bare-tls", action="reject", status=403, tls_sni="absent", tls_client_cert=False)
+    d.rules = RuleSet([bare])
+    scanner = Addr("tls", PHONE_SRC, 40000, TlsFacts("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384", "", False))
+    phone = Addr("tls", PHONE_SRC, 40001, TlsFacts("TLSv1.3", "TLS_AES_128_GCM_SHA256", "sip.example.net", True))
+    assert d.decide(parse(PHONE, PHONE_SDP), scanner, 0.0).rule == "bare-tls"
+    assert d.decide(parse(PHONE, PHONE_SDP), phone, 0.0).rule != "bare-tls"
+    assert d.decide(parse(PHONE, PHONE_SDP), addr(PHONE_SRC), 0.0).rule != "bare-tls"
+    options = parse(PHONE.replace("INVITE", "OPTIONS"))
+    assert d.decide(options, scanner, 0.0).rule == "bare-tls"
+    assert UnscoredRules(d.rules).decide(options, scanner, 0.0).rule == "bare-tls"
+    assert UnscoredRules(d.rules).decide(options, phone, 0.0).rule is None
+    link = [{k: v for k, v in e.items() if k == "transport" or k.startswith("tls_")} for e in log.entries]
+    assert link == [
+        {
+            "transport": "tls",
+            "tls_version": "TLSv1.2",
+            "tls_cipher": "ECDHE-RSA-AES256-GCM-SHA384",
+            "tls_sni": "",
+            "tls_client_cert": "0",
+        },
+        {
+            "transport": "tls",
+            "tls_version": "TLSv1.3",
+            "tls_cipher": "TLS_AES_128_GCM_SHA256",
+            "tls_sni": "sip.example.net",
+            "tls_client_cert": "1",
+        },
+        {"transport": "udp"},
+    ]
+
+
+def test_a_call_not_over_tls_gets_no_tls_reason_codes() -> None:
+    """A model that learnt "no SNI" from TLS scanners explains a UDP call by its transport, not
+    by a missing SNI or certificate it could never have sent."""
+    from ._sip import SCANNER, SCANNER_SRC
+
+    tree = {
+        "feature": [FEATURE_NAMES.index("tls_sni_present"), -1, -1],
+        "threshold": [0.5, 0.0, 0.0],
+        "left": [1, -1, -1],
+        "right": [2, -1, -1],
+        "value": [0.0, 2.0, -1.0],
+    }
+    model = Model.from_dict(
+        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [tree]}
+    )
+    d = Detector(rules=RuleSet(), model=model, counters=LocalCounters(), calllog=Log(), clock=lambda: T0)
+    udp = d.decide(parse(SCANNER), addr(SCANNER_SRC), 0.0)
+    assert "no-sni" not in udp.reasons and "not-tls" in udp.reasons
+    bare = Addr("tls", SCANNER_SRC, 40000, TlsFacts("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384", "", False))
+    assert "no-sni" in d.decide(parse(SCANNER), bare, 0.0).reasons

@@ -6,6 +6,7 @@ import pytest
 
 from antibot.detect.rules import UA_MEMO, CompiledRule, Facts, RuleError, RuleSet, RuleSpec
 from antibot.proxy.decision import Action
+from antibot.proxy.effects import TlsFacts
 
 
 def facts(**kw: object) -> Facts:
@@ -162,3 +163,37 @@ def test_destination_prefixes_must_be_international(bad: str) -> None:
         RuleSet([RuleSpec("d", dest_prefixes=("+53", bad))])
     with pytest.raises(RuleError, match=r"rule d: dest_exceptions entries are international"):
         RuleSet([RuleSpec("d", dest_prefixes=("+53",), dest_exceptions=(bad,))])
+
+
+def test_rules_on_the_transport_and_the_tls_handshake() -> None:
+    bare = TlsFacts("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", "", False)
+    named = TlsFacts("TLSv1.3", "TLS_AES_128_GCM_SHA256", "sip.example.net", True)
+    rules = RuleSet(
+        [
+            RuleSpec("ws", action="suspect", transports=("ws", "wss")),
+            RuleSpec("no-sni", tls_sni="absent"),
+            RuleSpec("named", action="relay", phase="allow", tls_sni="SIP.Example.net", tls_client_cert=True),
+            RuleSpec("sni-no-cert", action="drop", tls_sni="present", tls_client_cert=False),
+        ]
+    )
+    assert rules.decide(facts(transport="tls", tls=named)).rule == "named"
+    assert rules.decide(facts(transport="wss", tls=named)).rule == "named"  # allow comes first
+    assert rules.decide(facts(transport="wss", tls=bare)).rule == "ws"
+    assert rules.decide(facts(transport="tls", tls=bare)).rule == "no-sni"
+    assert rules.decide(facts(transport="tls", tls=TlsFacts("TLSv1.3", "x", "a.example", False))).rule == "sni-no-cert"
+    assert rules.decide(facts(transport="udp")).rule is None  # TLS matchers never match a call not over TLS
+    assert rules.decide(facts(transport="tcp")).rule is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"id": "x", "transports": ["sctp"]}, "transports must be among udp, tcp, tls, ws, wss"),
+        ({"id": "x", "tls_sni": "bad name"}, "tls_sni must be"),
+        ({"id": "x", "tls_sni": 7}, "tls_sni must be a string"),
+        ({"id": "x", "tls_client_cert": "yes"}, "tls_client_cert must be true or false"),
+    ],
+)
+def test_bad_transport_and_tls_matchers_are_refused(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(RuleError, match=message):
+        RuleSet([RuleSpec.from_dict(spec)])

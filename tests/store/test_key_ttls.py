@@ -74,6 +74,8 @@ async def test_every_key_a_counted_call_writes_has_a_ttl(url: str, rc: Resp) -> 
             "ab:{ua:*}:dsrc:1h:N",
             "ab:{src:*}:callees",
             "ab:{src:*}:calls:1h:N",
+            "ab:{flow:*}:calls:1h:N",
+            "ab:{flow:*}:calls:24h:N",
             "ab:call:*",
             "ab:outcome:*",
             "ab:stats:m:N",

@@ -183,7 +183,7 @@ async def _through_the_detector(events: list[SimEvent], url: str) -> list[list[f
                 if (ev.src_ip, req.call_id) in ringing:
                     detector.outcome(ringing.pop((ev.src_ip, req.call_id)), ev.src_ip, 487, None)
                 continue
-            verdict = detector.decide(req, Addr("udp", ev.src_ip, ev.src_port), ev.ts)
+            verdict = detector.decide(req, Addr(ev.transport, ev.src_ip, ev.src_port, ev.tls), ev.ts)
             if ev.status == 487:
                 ringing[ev.src_ip, req.call_id] = verdict.call_ref
             else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,55 @@ def test_a_stalled_handshake_and_plain_text_are_closed_and_counted(certs: Certs)
         lst.server.close()
 
     asyncio.run(asyncio.wait_for(main(), 20))
+
+
+async def _facts_of(certs: Certs, client: Certs | None, server_hostname: str, *, ask_cert: bool) -> Addr:
+    """The source address of an OPTIONS sent over a real TLS handshake (``client``: the
+    certificate the client presents; ``ask_cert``: the listener asks for one, optionally)."""
+    lst = Listener(certs, 5.0)
+    if ask_cert:
+        files = TlsFiles(str(certs.cert), str(certs.key), ca=str(certs.ca), require_client_cert=False)
+        lst.table.tls = TlsContexts(files, server=True, client=False)
+    port = await lst.start()
+    ctx = ssl.create_default_context(cafile=str(certs.ca))
+    if client is not None:
+        ctx.load_cert_chain(str(client.cert), str(client.key))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=server_hostname)
+    writer.write(OPTIONS)
+    await writer.drain()
+    for _ in range(500):
+        if lst.got:
+            break
+        await asyncio.sleep(0.01)
+    writer.close()
+    lst.server.close()
+    assert lst.got, "nothing framed"
+    return lst.got[0][1]
+
+
+@pytest.mark.parametrize(
+    "loop_name",
+    ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(find_spec("uvloop") is None, reason="no uvloop"))],
+)
+def test_the_handshake_facts_ride_on_the_source(certs: Certs, tmp_path: Path, loop_name: str) -> None:
+    """Version, cipher, the SNI the client sent (none for an IP literal) and its certificate."""
+    client = make_certs(tmp_path / "client", "phone", ca=certs)
+
+    async def main() -> None:
+        named = await _facts_of(certs, client, "localhost", ask_cert=True)
+        bare = await _facts_of(certs, None, "127.0.0.1", ask_cert=False)
+        refused = await _facts_of(certs, None, "localhost", ask_cert=True)  # asked, none given
+        assert named.tls is not None and bare.tls is not None and refused.tls is not None
+        assert refused.tls.sni == "localhost" and not refused.tls.client_cert
+        assert named.tls.version == "TLSv1.3" and named.tls.cipher.startswith("TLS_")
+        assert named.tls.sni == "localhost" and named.tls.client_cert
+        assert bare.tls.sni == "" and not bare.tls.client_cert  # an IP literal is never sent as SNI
+        assert bare.tls.version.startswith("TLSv1.") and bare.tls.cipher
+        assert bare == Addr("tls", "127.0.0.1", bare.port)  # the facts are not part of the address
+
+    if loop_name == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
