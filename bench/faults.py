@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from faultlib import rig  # noqa: E402
+from faultlib import common, rig  # noqa: E402
 from faultlib.common import FULL, SHORT, Durations  # noqa: E402
 from faultlib.faults import pbx_faults, redis_faults  # noqa: E402
 from faultlib.memory import memory_bound, shutdown  # noqa: E402
@@ -112,11 +112,13 @@ def main() -> int:
         "--workers", type=int, default=1, help="proxy workers (CPU summed over them, RSS of the largest process)"
     )
     ap.add_argument("--keep", action="store_true", help="keep the peers' logs (sipp, proxy) in a temporary dir")
+    ap.add_argument("--pbx-trace", action="store_true", help="keep each PBX's sipp message trace (with --keep)")
     ap.add_argument("--out", type=Path, default=REPO / "bench/results/faults-latest.md")
     ap.add_argument("--plot", type=Path, help="the memory plot (default: docs/reliability-memory.png on a full run)")
     args = ap.parse_args()
     d = SHORT if args.short else FULL
     rig.WORKERS = args.workers
+    common.PBX_TRACE = args.pbx_trace
     if args.fault_seconds:
         d = dataclasses.replace(d, fault=args.fault_seconds)
     if args.memory_invites:

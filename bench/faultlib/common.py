@@ -37,6 +37,10 @@ FULL = Durations(
 SHORT = Durations(before=1.5, fault=4, outage=3, after=2, memory_invites=6_000, restart_invites=3_000, drain_timeout=3)
 
 
+#: ``bench/faults.py --pbx-trace``: every PBX keeps sipp's message trace (with ``--keep``).
+PBX_TRACE = False
+
+
 def pbx_plain(rig: Rig, scenario: str, label: str, trace_msg: bool = False) -> Sipp:
     """A sipp PBX without -aa (so OPTIONS are left to the scenario), bound and ready."""
     pbx = rig.h.sipp(label, scenario, timeout=900, trace_msg=trace_msg)
@@ -63,6 +67,7 @@ def with_calls(
     let the calls settle and fill the result; the targets are checked unless switched off."""
     result = Result(name, title)
     rig = Rig(work / name)
+    pbx_trace = pbx_trace or PBX_TRACE
     try:
         pbxs = [
             rig.pbx(s, label=f"pbx{i + 1}", trace_msg=pbx_trace)
