@@ -23,7 +23,7 @@ from ..proxy.effects import Addr
 from ..sip.message import Request
 from .corroboration import campaign, costly, judge_flow, support
 from .counting import LocalCounters, outcome_metrics
-from .explain import reason_codes, without_tls_facts
+from .explain import reason_codes
 from .features import feature_vector, invite_features
 from .lists import NumberLists
 from .logform import explanation_json, features_text, link_fields
@@ -175,7 +175,7 @@ class Detector:
     def _decide(self, req: Request, source: Addr) -> Verdict:
         wall = self.clock()
         source_ip = source.host
-        static, obs, both = invite_features(req, source_ip, self.lists, source.transport, source.tls)
+        static, obs, both = invite_features(req, source_ip, self.lists)
         counters = Counters()
         degraded = False
         counted = False
@@ -224,8 +224,6 @@ class Detector:
         ``source``: the address it came from, with its transport and TLS facts; None: UDP)."""
         values, vector = feature_vector(static, counters)
         score, top = self.model.explain(vector) if self.model is not None else (0.0, [])
-        if values.get("transport_tls", 0.0) <= 0.0:
-            top = without_tls_facts(top)
         caller, callee = both if both is not None else parties(req)
         ua = req.header("user-agent") or ""
         # the thresholds weigh support only for a high score

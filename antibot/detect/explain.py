@@ -223,11 +223,6 @@ FLAGS: Final[dict[str, tuple[str, str, str, str]]] = {
         "media to a public address other than the sender",
     ),
     "sdp_conn_null": ("media-addr", "null-media", "a usable media address", "c=0.0.0.0 or no c= line: no audio wanted"),
-    "transport_stream": ("over-udp", "over-stream", "sent over UDP", "sent over a connection (TCP, TLS or WebSocket)"),
-    "transport_tls": ("not-tls", "over-tls", "not sent over TLS", "sent over TLS (or secure WebSocket)"),
-    "tls_sni_present": ("no-sni", "sni", "no TLS server name (SNI) sent", "the TLS server name (SNI) was sent"),
-    "tls_client_cert": ("no-client-cert", "client-cert", "no TLS client certificate", "a TLS client certificate"),
-    "tls_version_13": ("not-tls13", "tls13", "not TLS 1.3", "TLS 1.3"),
 }
 
 #: Counters (``log1p`` of a count): name -> (code, text with ``{n}`` the count, ``{s}`` its plural).
@@ -397,22 +392,6 @@ def reason_code(name: str, value: float) -> str:
     if spec is None:
         return name.replace("_", "-")
     return spec[1] if value >= spec[2] else spec[0]
-
-
-#: Features that say something only about a call over TLS. For any other call their
-#: contribution is the transport's ("not sent over TLS"), not a missing SNI or certificate.
-TLS_ONLY: Final = frozenset({"tls_sni_present", "tls_client_cert", "tls_version_13"})
-
-
-def without_tls_facts(top: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """``top`` for a call not over TLS: the TLS-only features' weights go to ``transport_tls``."""
-    if not any(name in TLS_ONLY for name, _ in top):
-        return top
-    merged: dict[str, float] = {}
-    for name, weight in top:
-        key = "transport_tls" if name in TLS_ONLY else name
-        merged[key] = merged.get(key, 0.0) + weight
-    return sorted(merged.items(), key=lambda kv: -kv[1])
 
 
 def reason_codes(top: Sequence[tuple[str, float]], values: Mapping[str, float]) -> list[str]:

@@ -13,7 +13,6 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from ..proxy.effects import TlsFacts
 from ..sip.message import Request
 from . import fingerprint, numbers
 from .lists import NumberLists
@@ -74,15 +73,6 @@ STATIC_FEATURES: Final[tuple[tuple[str, str], ...]] = (
     ("sdp_tool_name", "tools write their own name in s=/o= (pplsip, SIPp's user1)"),
     ("sdp_conn_mismatch", "media to a public address other than the sender: relay abuse or forged SDP"),
     ("sdp_conn_null", "c=0.0.0.0 or no c= line means the caller never meant to receive audio"),
-    # the connection the INVITE came over (antibot.transport: transport and TLS handshake)
-    (
-        "transport_stream",
-        "most phones and carriers send over UDP; a connection (TCP, TLS, WebSocket) is set up on purpose",
-    ),
-    ("transport_tls", "TLS (or WSS) takes a configured client; scanners and bots almost all speak plain UDP"),
-    ("tls_sni_present", "clients that know whom they call send the server name (SNI); scanners dialling an IP do not"),
-    ("tls_client_cert", "carriers on mutual TLS present a certificate; scanners never have one"),
-    ("tls_version_13", "current stacks negotiate TLS 1.3; old tools and libraries stop at 1.2"),
 )
 
 COUNTER_FEATURES: Final[tuple[tuple[str, str], ...]] = (
@@ -153,41 +143,20 @@ def _observation(req: Request, source_ip: str, both: tuple[Number, Number], ua_f
     )
 
 
-def static_features(
-    req: Request, source_ip: str, lists: NumberLists, transport: str = "udp", tls: TlsFacts | None = None
-) -> dict[str, float]:
+def static_features(req: Request, source_ip: str, lists: NumberLists) -> dict[str, float]:
     """All message-only features (:data:`STATIC_NAMES`), plus :data:`AUX_TO_VALUE`."""
-    return invite_features(req, source_ip, lists, transport, tls)[0]
-
-
-#: Transports over a connection (RFC 3261 §18; RFC 7118), and those over TLS.
-STREAMS: Final = frozenset({"tcp", "tls", "ws", "wss"})
-SECURE: Final = frozenset({"tls", "wss"})
-
-
-def transport_features(transport: str, tls: TlsFacts | None) -> dict[str, float]:
-    """The connection features: its transport and, over TLS, what its handshake said."""
-    secure = tls is not None and transport in SECURE
-    return {
-        "transport_stream": 1.0 if transport in STREAMS else 0.0,
-        "transport_tls": 1.0 if secure else 0.0,
-        "tls_sni_present": 1.0 if secure and tls is not None and tls.sni else 0.0,
-        "tls_client_cert": 1.0 if secure and tls is not None and tls.client_cert else 0.0,
-        "tls_version_13": 1.0 if secure and tls is not None and tls.version == "TLSv1.3" else 0.0,
-    }
+    return invite_features(req, source_ip, lists)[0]
 
 
 def invite_features(
-    req: Request, source_ip: str, lists: NumberLists, transport: str = "udp", tls: TlsFacts | None = None
+    req: Request, source_ip: str, lists: NumberLists
 ) -> tuple[dict[str, float], Observation, tuple[Number, Number]]:
     """:func:`static_features`, :func:`observation` and the caller and callee numbers at once,
-    parsing what they share (the numbers, the header shape) once. ``transport`` and ``tls``:
-    the connection the INVITE came over (:func:`transport_features`)."""
+    parsing what they share (the numbers, the header shape) once."""
     both = numbers.parties(req)
     shape = fingerprint.header_shape(req)
     out = numbers.number_features(req, lists, both)
     out.update(fingerprint.message_features(req, source_ip, shape))
-    out.update(transport_features(transport, tls))
     out[AUX_TO_VALUE] = numbers.to_value(both[1])
     ua_fp = fingerprint.ua_fingerprint(req, shape.order_hash)
     return out, _observation(req, source_ip, both, ua_fp, out["from_neighbour"] > 0.0), both

@@ -276,7 +276,7 @@ async def replay(
                 rows.facts[row] = replace(rows.facts[row], ended=ev.ts, metrics=tuple(metrics))
                 stats["outcomes"] += 1
             continue
-        static, obs, (caller, callee) = invite_features(req, ev.src_ip, lists, ev.transport, ev.tls)
+        static, obs, (caller, callee) = invite_features(req, ev.src_ip, lists)
         rows.X.append(list(feature_vector(static, counters.observe(obs, ev.ts))[1]))
         rows.y.append(ev.label)
         rows.family.append(ev.family)

@@ -241,25 +241,3 @@ def test_the_transport_and_tls_facts_reach_the_rules_and_the_call_log() -> None:
         },
         {"transport": "udp"},
     ]
-
-
-def test_a_call_not_over_tls_gets_no_tls_reason_codes() -> None:
-    """A model that learnt "no SNI" from TLS scanners explains a UDP call by its transport, not
-    by a missing SNI or certificate it could never have sent."""
-    from ._sip import SCANNER, SCANNER_SRC
-
-    tree = {
-        "feature": [FEATURE_NAMES.index("tls_sni_present"), -1, -1],
-        "threshold": [0.5, 0.0, 0.0],
-        "left": [1, -1, -1],
-        "right": [2, -1, -1],
-        "value": [0.0, 2.0, -1.0],
-    }
-    model = Model.from_dict(
-        {"format": FORMAT, "features": list(FEATURE_NAMES), "base": 0.0, "rate": 1.0, "trees": [tree]}
-    )
-    d = Detector(rules=RuleSet(), model=model, counters=LocalCounters(), calllog=Log(), clock=lambda: T0)
-    udp = d.decide(parse(SCANNER), addr(SCANNER_SRC), 0.0)
-    assert "no-sni" not in udp.reasons and "not-tls" in udp.reasons
-    bare = Addr("tls", SCANNER_SRC, 40000, TlsFacts("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384", "", False))
-    assert "no-sni" in d.decide(parse(SCANNER), bare, 0.0).reasons

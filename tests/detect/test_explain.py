@@ -136,12 +136,3 @@ def test_the_proxy_writes_codes_that_agree_with_the_call() -> None:
     scanner = d.decide(parse(SCANNER), addr(SCANNER_SRC), 0.0)
     header = dict(scanner.headers)["X-Antibot-Reasons"]
     assert header == "score-reject,scanner-ua" and all(CODE.match(c) for c in header.split(",")[1:])
-
-
-def test_a_call_not_over_tls_is_never_explained_by_a_missing_sni_or_certificate() -> None:
-    from antibot.detect.explain import without_tls_facts
-
-    top = [("tls_sni_present", 0.9), ("ua_scanner", 0.8), ("tls_client_cert", 0.3)]
-    assert without_tls_facts(top) == [("transport_tls", 1.2), ("ua_scanner", 0.8)]
-    plain = [("ua_scanner", 0.8), ("log_src_1s", 0.2)]
-    assert without_tls_facts(plain) is plain

@@ -17,11 +17,9 @@ from antibot.detect.features import (
     feature_vector,
     observation,
     static_features,
-    transport_features,
 )
 from antibot.detect.lists import NumberLists
 from antibot.detect.observation import Counters, Observation
-from antibot.proxy.effects import TlsFacts
 from antibot.sip.message import Request
 
 from ._sip import (
@@ -40,7 +38,6 @@ from ._sip import (
 )
 
 LISTS = NumberLists()
-TRANSPORT_NAMES = ("transport_stream", "transport_tls", "tls_sni_present", "tls_client_cert", "tls_version_13")
 MESSAGES: dict[str, tuple[Request, str]] = {
     "scanner": (parse(SCANNER), SCANNER_SRC),
     "compact": (parse(COMPACT), SCANNER_SRC),
@@ -54,11 +51,10 @@ MESSAGES: dict[str, tuple[Request, str]] = {
 
 
 def test_feature_table() -> None:
-    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == 81
+    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == 76
     assert FEATURE_NAMES == STATIC_NAMES + COUNTER_NAMES
     assert FEATURE_NAMES[:3] == ("from_numeric", "from_len", "from_e164")
     assert FEATURE_NAMES[-3:] == ("seq_near", "seq_run", "seq_score")
-    assert STATIC_NAMES[-5:] == TRANSPORT_NAMES  # appended at the end of their group
     assert AUX_TO_VALUE not in FEATURE_NAMES
     for name, why in FEATURES:
         assert name.isidentifier() and name == name.lower()
@@ -72,37 +68,6 @@ def test_static_features_cover_the_table(name: str) -> None:
     assert set(static) == set(STATIC_NAMES) | {AUX_TO_VALUE}
     assert all(isinstance(v, float) and math.isfinite(v) for v in static.values())
     assert all(static[n] in (0.0, 1.0) for n in STATIC_NAMES if n.startswith(("ua_", "no_", "sdp_present")))
-
-
-_BARE = TlsFacts("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384", "", False)
-_CARRIER = TlsFacts("TLSv1.3", "TLS_AES_256_GCM_SHA384", "sbc.example.net", True)
-
-
-@pytest.mark.parametrize(
-    ("transport", "tls", "expected"),
-    [
-        ("udp", None, (0, 0, 0, 0, 0)),
-        ("tcp", None, (1, 0, 0, 0, 0)),
-        ("ws", None, (1, 0, 0, 0, 0)),
-        ("tls", _BARE, (1, 1, 0, 0, 0)),  # a scanner dialling our IP: no SNI, no certificate
-        ("tls", _CARRIER, (1, 1, 1, 1, 1)),
-        ("wss", TlsFacts("TLSv1.3", "TLS_AES_128_GCM_SHA256", "ws.example.net", False), (1, 1, 1, 0, 1)),
-        ("tls", None, (1, 0, 0, 0, 0)),  # facts unknown (an outbound connection): nothing claimed
-        ("udp", _CARRIER, (0, 0, 0, 0, 0)),  # facts on a transport without TLS are ignored
-    ],
-)
-def test_transport_features(transport: str, tls: TlsFacts | None, expected: tuple[int, ...]) -> None:
-    assert tuple(transport_features(transport, tls).values()) == expected
-    req, src = MESSAGES["phone"]
-    static = static_features(req, src, LISTS, transport, tls)
-    values, vector = feature_vector(static, Counters())
-    assert tuple(values[n] for n in TRANSPORT_NAMES) == expected
-    assert [vector[FEATURE_NAMES.index(n)] for n in TRANSPORT_NAMES] == list(expected)
-
-
-def test_transport_features_default_to_udp() -> None:
-    req, src = MESSAGES["phone"]
-    assert all(static_features(req, src, LISTS)[n] == 0.0 for n in TRANSPORT_NAMES)
 
 
 # --- observations -----------------------------------------------------------------------
