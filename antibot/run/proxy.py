@@ -44,10 +44,12 @@ def route_secret(s: Settings) -> bytes:
     return key.encode()
 
 
-def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
+def build_core(s: Settings, worker: WorkerSpec | None = None, own_port: int = 0) -> ProxyCore:
     """The core of the node, or of one of its workers (its own UDP port in its Vias, its siblings'
-    ports recognised as ours, unmatched CANCELs relayed to them)."""
-    own = worker.port if worker is not None else 0
+    ports recognised as ours, unmatched CANCELs relayed to them). ``own_port``: a single
+    process's own UDP port for the requests it sends (their answers never queue behind a flood
+    of new requests on the public port)."""
+    own = worker.port if worker is not None else own_port
     listeners = [
         Listener(x.transport, x.host, x.port, x.advertise, own if x.transport == "udp" else 0) for x in s.listen
     ]
@@ -55,7 +57,8 @@ def build_core(s: Settings, worker: WorkerSpec | None = None) -> ProxyCore:
     if worker is not None:
         hosts = sorted({_local(x.host) for x in s.listen if x.transport == "udp"})
         siblings = tuple(Addr("udp", h, p) for h in hosts for p in worker.ports if p != own)
-    me = LocalIdentity(listeners, route_secret(s), worker.ports if worker is not None else (), alias=s.tls_alias)
+    mine = worker.ports if worker is not None else ((own_port,) if own_port else ())
+    me = LocalIdentity(listeners, route_secret(s), mine, alias=s.tls_alias)
     node = None  # a node's workers share the verdict "every upstream dead" (:mod:`.node_health`)
     if worker is not None and worker.health is not None:
         node = SharedVerdicts(worker.health, worker.index, len(worker.ports))

@@ -49,6 +49,8 @@ class Runtime:
         self.settings = settings
         #: One of a node's workers (``--workers``): the SIP port shared, a UDP port of its own.
         self.worker = worker
+        #: A single process's own UDP port for the requests it sends (0: none, or a worker).
+        self.own_port = 0
         self.core: ProxyCore | None = None
         self.runner: ProxyRunner | None = None
         #: With ``detect``: the Detector, its store, counter sync, call log and embedded Redis.
@@ -122,7 +124,14 @@ class Runtime:
         s = self.settings
         shown = {k: v for k, v in dataclasses.asdict(s).items() if k != "route_secret"}  # the secret stays secret
         log.debug("settings", extra={"settings": shown})
-        core = self.core = build_core(s, self.worker)
+        # A single process reads the answers to its requests from a UDP port of its own, as each
+        # worker does: under a flood of new requests on the public port, answers are not
+        # dropped with the flood's datagrams when the receive buffer overflows.
+        from .workers import own_ports
+
+        udp = any(x.transport == "udp" for x in s.listen)
+        self.own_port = own_ports(s, 1)[0] if self.worker is None and udp else 0
+        core = self.core = build_core(s, self.worker, self.own_port)
         tcp_limits = build_tcp_limits(s)  # first: the embedded Redis inherits the raised RLIMIT_NOFILE
         # Without detection the config's policy is the whole policy (no Redis, no admin API).
         unscored = UnscoredRules(
@@ -165,7 +174,7 @@ class Runtime:
         held.release_sip()
         worker = self.worker
         for x in s.listen:
-            own = worker.port if worker is not None and x.transport == "udp" else 0
+            own = (worker.port if worker is not None else self.own_port) if x.transport == "udp" else 0
             try:
                 await runner.listen(
                     x.transport, x.host, x.port, reuse_port=worker is not None, own_port=own, path=x.path

@@ -69,3 +69,53 @@ def test_a_busy_address_fails_the_start_and_leaves_nothing_running(tmp_path: Pat
         assert rt.core is None and rt.runner is None  # refused before anything was built
     finally:
         busy.close()
+
+
+def _answer(request: bytes, status: bytes) -> bytes:
+    """A UAS's response to ``request`` (RFC 3261 §8.2.6: Via, From, To, Call-ID, CSeq copied)."""
+    head = request.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+    kept = [h for h in head if h.split(b":", 1)[0].lower() in (b"via", b"from", b"to", b"call-id", b"cseq")]
+    return b"SIP/2.0 " + status + b"\r\n" + b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_a_single_process_sends_its_requests_from_a_port_of_its_own(tmp_path: Path) -> None:
+    """The answers to what the proxy relays come back to a socket of their own, so a flood of
+    new requests on the public port cannot push them out of a full receive buffer."""
+
+    async def run() -> tuple[int, int, bytes, bytes]:
+        pbx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        pbx.bind(("127.0.0.1", 0))
+        public = free_port()
+        overrides = {
+            "listen": [f"udp:127.0.0.1:{public}"],
+            "no_detect": True,
+            "data_dir": str(tmp_path),
+            "shutdown_timeout": 0.2,
+            "upstream": [f"sip:127.0.0.1:{pbx.getsockname()[1]}"],
+        }
+        rt = Runtime(load(None, overrides))
+        await rt.start()
+        caller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        caller.bind(("127.0.0.1", 0))
+        loop = asyncio.get_running_loop()
+        try:
+            via = f"127.0.0.1:{caller.getsockname()[1]}"
+            caller.sendto(invite(via_host=via, branch="z9hG4bK-own"), ("127.0.0.1", public))
+            pbx.settimeout(2.0)
+            caller.settimeout(2.0)
+            relayed, sender = await loop.run_in_executor(None, pbx.recvfrom, 65535)
+            top = relayed.split(b"\r\nVia: ", 1)[1].split(b"\r\n", 1)[0]
+            pbx.sendto(_answer(relayed, b"180 Ringing"), sender)  # to where the request came from
+            got = b""
+            while not got.startswith(b"SIP/2.0 180"):
+                got = await loop.run_in_executor(None, caller.recv, 65535)
+        finally:
+            caller.close()
+            pbx.close()
+            await rt.stop()
+        return public, int(sender[1]), top, got
+
+    public, sent_from, top, got = asyncio.run(run())
+    assert sent_from != public
+    assert top.startswith(f"SIP/2.0/UDP 127.0.0.1:{sent_from};".encode())  # answers come back there
+    assert got.startswith(b"SIP/2.0 180 Ringing")
