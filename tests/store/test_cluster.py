@@ -89,16 +89,18 @@ async def test_admin_transactions_stay_in_one_slot(cluster: Resp, tmp_path: Path
 
 def test_scripts_touch_only_declared_keys() -> None:
     """Redis 7.0 does not check keys a script reaches without declaring them, so check the source:
-    every key argument of every redis.call is a KEYS[...] entry (or the MGET of a list of them)."""
+    every key argument of every redis.call is a KEYS[...] entry (or the MGET / EXISTS of a list of them, or of KEYS)."""
     scripts = [p for p in files("antibot.store").joinpath("lua").iterdir() if p.name.endswith(".lua")]
     assert [p.name for p in scripts] == ["sync.lua"]
     for script in scripts:
         text = script.read_text()
         calls = re.findall(r"redis\.call\('(\w+)',\s*([^,)]+)", text)
         assert calls, script.name
-        assert all(arg.startswith("KEYS[") or (cmd, arg) == ("MGET", "unpack(mget") for cmd, arg in calls), calls
-        mget = re.findall(r"mget\[#mget \+ 1\] = (\S+)", text)
-        assert all(arg.startswith("KEYS[") for arg in mget), mget
+        lists = {("MGET", "unpack(mget"), ("EXISTS", "unpack(exists"), ("EXISTS", "unpack(KEYS")}
+        assert all(arg.startswith("KEYS[") or (cmd, arg) in lists for cmd, arg in calls), calls
+        for name in ("mget", "exists"):
+            listed = re.findall(rf"{name}\[#{name} \+ 1\] = (\S+)", text)
+            assert all(arg.startswith("KEYS[") for arg in listed), listed
 
 
 # --- a real 3-master Redis Cluster (redis-cli --cluster create), through cluster.ClusterWire ---

@@ -3,13 +3,15 @@ Redis and with stand-ins that fail."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from antibot.detect.counting import LocalCounters
 from antibot.detect.observation import Observation
 from antibot.store import StoreError
 from antibot.store.hotpath import CounterSync, ReplaySync
-from antibot.store.keys import entity_prefix
+from antibot.store.keys import SYNC, entity_prefix
 from antibot.store.redis import Store
 from antibot.store.wire import NotSent
 
@@ -222,3 +224,52 @@ async def test_two_nodes_share_a_sweep_in_the_order_dialled(url: str, rc: Resp) 
         assert rc("ZCARD", key) == 10 and 0 < rc("TTL", key) <= 3600
     finally:
         await store.close()
+
+
+def _run_sync_lua(rc: Resp, tag: str, counters: list[tuple[int, int]], hlls: list[tuple[list[str], list[str]]]) -> Any:
+    """``lua/sync.lua`` on ``tag``'s keys: per counter (amount to cur, to prev), per HyperLogLog
+    (members to cur, to prev), a recent set of keep 3 with one pushed number."""
+    keys: list[str] = []
+    args: list[str | int] = [len(counters), len(hlls), 3]
+    for i, (add, add_prev) in enumerate(counters):
+        keys += (f"{tag}c{i}:cur", f"{tag}c{i}:prev")
+        args += (120, 60, add, add_prev)
+    for i, (cur, prev) in enumerate(hlls):
+        keys += (f"{tag}h{i}:cur", f"{tag}h{i}:prev")
+        args += (120, 60, len(cur), len(prev), *cur, *prev)
+    keys.append(f"{tag}recent")
+    args += (3600, 1, 5, "5:442079460001")
+    return rc("EVAL", SYNC.text, len(keys), *keys, *args)
+
+
+def _held(rc: Resp, tag: str, nc: int, nh: int) -> list[Any]:
+    """What Redis holds for ``tag`` after a sync, read with plain commands: sync.lua's reply shape."""
+    counts = [int(rc("GET", f"{tag}c{i}:{b}") or 0) for i in range(nc) for b in ("cur", "prev")]
+    distinct: list[int] = []
+    for i in range(nh):
+        distinct += (rc("PFCOUNT", f"{tag}h{i}:cur", f"{tag}h{i}:prev"), rc("PFCOUNT", f"{tag}h{i}:cur"))
+    return [counts, distinct, rc("ZREVRANGE", f"{tag}recent", 0, 2)]
+
+
+async def test_sync_lua_replies_what_redis_then_holds_and_skips_reads_it_knows(rc: Resp) -> None:
+    """Its shortcuts (an entity with no key yet, no previous HyperLogLog bucket, one MGET for
+    the counters nothing was added to) reply what plain reads give right after."""
+    counters = [(1, 0), (0, 0), (2, 1)]
+    shapes = [
+        [(["a"], []), ([], ["b"]), ([], [])],  # one member at most per HyperLogLog
+        [(["a", "b", "c"], []), (["a"], ["b"]), ([], [])],  # more: counted by Redis
+    ]
+    for n, hlls in enumerate(shapes):
+        tag = f"{{t{n}}}"
+        rc("CONFIG", "RESETSTAT")
+        fresh = _run_sync_lua(rc, tag, counters, hlls)
+        stats = rc("INFO", "commandstats")
+        assert fresh == _held(rc, tag, len(counters), len(hlls)), n
+        assert fresh[0] == [1, 0, 0, 0, 2, 1] and fresh[1][:4] == ([1, 1, 1, 0] if n == 0 else [3, 3, 2, 1])
+        assert "cmdstat_mget" not in stats and "cmdstat_incrby" not in stats  # nothing there to read or add to
+        assert ("cmdstat_pfcount" in stats) == (n == 1)
+        assert 0 < rc("TTL", f"{tag}c0:cur") <= 120 and 0 < rc("TTL", f"{tag}c2:prev") <= 60
+        assert 0 < rc("TTL", f"{tag}h0:cur") <= 120
+        for _ in range(2):  # an entity Redis has: counted, read back (the union only once a previous bucket exists)
+            again = _run_sync_lua(rc, tag, counters, [(["d"], []), ([], []), (["e"], ["f"])])
+            assert again == _held(rc, tag, len(counters), 3), n

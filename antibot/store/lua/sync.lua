@@ -7,23 +7,45 @@
 -- Returns {counts, distinct, recent}: counts = cur, prev per counter; distinct = the
 -- cur+prev union count, then the cur count, per HyperLogLog; recent = the keep newest members
 -- of the set (scored by call time, so in the order dialled whatever node synced first).
+-- Each redis.call costs Redis more than the command itself (most of a sync's CPU in Redis),
+-- so reads are skipped where their reply is known: an entity none of whose keys exists (its
+-- first sync; mostly a caller seen once) has, as totals, what this sync adds (a HyperLogLog of
+-- one member counts 1), and its counters are SET with their TTL in one call; the counters
+-- nothing was added to are read with one MGET; and when no previous bucket of the
+-- HyperLogLogs exists, each union is its current bucket's count.
 local nc, nh, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local fresh = #KEYS > 0 and redis.call('EXISTS', unpack(KEYS)) == 0
 local counts, distinct = {}, {}
 local k, a = 1, 4
-local function add(i, ttl, by)
-  if by > 0 then
-    local v = redis.call('INCRBY', KEYS[i], by)
-    if v == by then redis.call('EXPIRE', KEYS[i], ttl) end
-    return v
-  end
-  return tonumber(redis.call('GET', KEYS[i])) or 0
-end
+local mget, slots = {}, {}
 for _ = 1, nc do
-  counts[#counts + 1] = add(k, ARGV[a], tonumber(ARGV[a + 2]))
-  counts[#counts + 1] = add(k + 1, ARGV[a + 1], tonumber(ARGV[a + 3]))
+  for j = 0, 1 do
+    local by = tonumber(ARGV[a + 2 + j])
+    if by > 0 and fresh then
+      redis.call('SET', KEYS[k + j], by, 'EX', ARGV[a + j])
+      counts[#counts + 1] = by
+    elseif by > 0 then
+      local v = redis.call('INCRBY', KEYS[k + j], by)
+      if v == by then redis.call('EXPIRE', KEYS[k + j], ARGV[a + j]) end
+      counts[#counts + 1] = v
+    else
+      counts[#counts + 1] = 0
+      if not fresh then
+        mget[#mget + 1] = KEYS[k + j]
+        slots[#slots + 1] = #counts
+      end
+    end
+  end
   k, a = k + 2, a + 4
 end
-for _ = 1, nh do
+if #mget > 0 then
+  local got = redis.call('MGET', unpack(mget))
+  for i = 1, #mget do
+    counts[slots[i]] = tonumber(got[i]) or 0
+  end
+end
+local first, exists, added = k, {}, {}
+for i = 1, nh do
   local ncur, nprev = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local m = a + 4
   if ncur > 0 and redis.call('PFADD', KEYS[k], unpack(ARGV, m, m + ncur - 1)) == 1 then
@@ -33,9 +55,27 @@ for _ = 1, nh do
   if nprev > 0 and redis.call('PFADD', KEYS[k + 1], unpack(ARGV, m, m + nprev - 1)) == 1 then
     redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 1])
   end
-  distinct[#distinct + 1] = redis.call('PFCOUNT', KEYS[k], KEYS[k + 1])
-  distinct[#distinct + 1] = redis.call('PFCOUNT', KEYS[k])
+  added[i] = {ncur, nprev}
+  exists[#exists + 1] = KEYS[k + 1]
   k, a = k + 2, m + nprev
+end
+local alone
+for i = 1, nh do
+  local ncur, nprev = added[i][1], added[i][2]
+  if fresh and ncur + nprev <= 1 then
+    distinct[#distinct + 1] = ncur + nprev
+    distinct[#distinct + 1] = ncur
+  else
+    if alone == nil then alone = redis.call('EXISTS', unpack(exists)) == 0 end
+    local key = first + 2 * (i - 1)
+    local cur = redis.call('PFCOUNT', KEYS[key])
+    if alone then
+      distinct[#distinct + 1] = cur
+    else
+      distinct[#distinct + 1] = redis.call('PFCOUNT', KEYS[key], KEYS[key + 1])
+    end
+    distinct[#distinct + 1] = cur
+  end
 end
 local recent = {}
 if keep > 0 then
