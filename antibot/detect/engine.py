@@ -114,16 +114,10 @@ class Detector:
         proxy's monotonic clock; the counters use wall-clock time so that every node buckets
         alike. A request other than INVITE (REGISTER, OPTIONS, MESSAGE...) is screened by the
         lists and rules only; a failure inside falls back to :func:`.unscored.internal_error`."""
-        source_ip = source.host
         try:
             if req.method != "INVITE":
                 return rules_only(
-                    self.rules,
-                    req,
-                    source_ip,
-                    reason_prefix=self.reason_prefix,
-                    reject_phrase=self.reject_phrase,
-                    source=source,
+                    self.rules, req, source, reason_prefix=self.reason_prefix, reject_phrase=self.reject_phrase
                 )
             return self._decide(req, source)
         except Exception as exc:  # noqa: BLE001 - never a free pass, never a lost call
@@ -138,11 +132,10 @@ class Detector:
         verdict = internal_error(
             self.rules,
             req,
-            source_ip,
+            source,
             reason_prefix=self.reason_prefix,
             reject_phrase=self.reject_phrase,
             call_ref=call_ref,
-            source=source,
         )
         if self.calllog is not None and call_ref:
             try:

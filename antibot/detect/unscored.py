@@ -27,18 +27,17 @@ INTERNAL_ERROR: Final = "internal-error"
 def rules_only(
     rules: RuleSet,
     req: Request,
-    source_ip: str,
+    source: Addr,
     *,
     reason_prefix: str = "antibot",
     reject_phrase: str | None = None,
     numbers: bool = True,
-    source: Addr | None = None,
 ) -> Verdict:
     """Reject or drop what a list or rule denies, relay the rest; a ``suspect`` rule, or any
     rule in monitor mode, relays with ``X-Antibot-Verdict``. ``reject_phrase`` overrides the
     phrase of the policy's ``reject_status``; ``numbers=False`` leaves the caller and callee
-    numbers unread; ``source``: the address it came from, its transport and TLS facts (None:
-    UDP). May raise on input no stage expected."""
+    numbers unread; ``source``: the address it came from, with its transport and TLS facts.
+    May raise on input no stage expected."""
     caller = callee = ""
     if numbers and rules.reads_numbers:
         a, b = parties(req)
@@ -46,8 +45,9 @@ def rules_only(
     # the destination policy is about calls: the number an INVITE dials
     dests = dialled(req) if numbers and rules.reads_destinations and req.method == "INVITE" else ()
     ua = req.header("user-agent") or ""
-    transport, tls = ("udp", None) if source is None else (source.transport, source.tls)
-    d = rules.decide(Facts(source_ip, caller, callee, ua, 0.0, {}, 1.0, dests, transport, tls), scored=False)
+    d = rules.decide(
+        Facts(source.host, caller, callee, ua, 0.0, {}, 1.0, dests, source.transport, source.tls), scored=False
+    )
     if d.rule is None:
         return _RELAY
     if d.action is Action.RELAY:  # an allow list or rule
@@ -73,31 +73,22 @@ def rules_only(
 def internal_error(
     rules: RuleSet,
     req: Request,
-    source_ip: str,
+    source: Addr,
     *,
     reason_prefix: str = "antibot",
     reject_phrase: str | None = None,
     call_ref: str = "",
-    source: Addr | None = None,
 ) -> Verdict:
     """The verdict when deciding failed inside: the allow and deny lists and the operator's
     rules still apply (a deny-listed caller is still refused), and whatever they relay goes to
     the PBX marked ``suspect`` with the reason ``internal-error``: never a free pass, never a
     lost call."""
     try:
-        ruled = rules_only(
-            rules, req, source_ip, reason_prefix=reason_prefix, reject_phrase=reject_phrase, source=source
-        )
+        ruled = rules_only(rules, req, source, reason_prefix=reason_prefix, reject_phrase=reject_phrase)
     except Exception:  # noqa: BLE001 - the numbers may be what failed: the CIDR and User-Agent rules still apply
         try:
             ruled = rules_only(
-                rules,
-                req,
-                source_ip,
-                reason_prefix=reason_prefix,
-                reject_phrase=reject_phrase,
-                numbers=False,
-                source=source,
+                rules, req, source, reason_prefix=reason_prefix, reject_phrase=reject_phrase, numbers=False
             )
         except Exception:  # noqa: BLE001 - nothing could be read: suspect, relayed
             ruled = _RELAY
@@ -130,24 +121,10 @@ class UnscoredRules:
         self._warn = WarnLimiter("antibot.detect")
 
     def decide(self, req: Request, source: Addr, now: float) -> Verdict:
-        source_ip = source.host
+        prefix, phrase = self.reason_prefix, self.reject_phrase
         try:
-            return rules_only(
-                self.rules,
-                req,
-                source_ip,
-                reason_prefix=self.reason_prefix,
-                reject_phrase=self.reject_phrase,
-                source=source,
-            )
+            return rules_only(self.rules, req, source, reason_prefix=prefix, reject_phrase=phrase)
         except Exception as exc:  # noqa: BLE001 - a failure applies the lists, marks the call, never lets it pass
             self.internal_errors += 1
             self._warn.warn("decide", "deciding failed; lists and rules applied, call marked suspect", exc)
-            return internal_error(
-                self.rules,
-                req,
-                source_ip,
-                reason_prefix=self.reason_prefix,
-                reject_phrase=self.reject_phrase,
-                source=source,
-            )
+            return internal_error(self.rules, req, source, reason_prefix=prefix, reject_phrase=phrase)
