@@ -350,6 +350,7 @@ class ProxyCore(Relay):
             ctx.request = None
             ctx.client = None
             ctx.targets = []
+            slot.request = b""  # only a CANCEL needed it (Timer D keeps the slot 32 s on UDP)
 
     def _note_outcome(self, ctx: Context, status: int, now: float, resp: Response | None = None) -> None:
         outcome = self.dialogs.final(self.me, ctx, status, now, resp)

@@ -46,6 +46,11 @@ TIMER_D = 32.0
 """§17.1.1.2: "Timer D ... MUST be set ... at least 32 seconds for unreliable transports"."""
 
 
+def _spent(message: object) -> bytes:
+    """The ACK builder once the ACK is built: it is built once per transaction."""
+    raise RuntimeError("ACK already built")
+
+
 class ClientInviteTransaction(TransactionBase[ClientInviteState]):
     """INVITE client transaction (RFC 3261 §17.1.1).
 
@@ -108,6 +113,10 @@ class ClientInviteTransaction(TransactionBase[ClientInviteState]):
                 # received response up to the TU, and the client transaction MUST generate
                 # an ACK request"
                 self._ack = self._ack_factory(message)
+                # Completed only resends this ACK: the request and the builder are not needed
+                # for the 32 s of Timer D, and a flood of rejected calls would keep them all.
+                self._request = b""
+                self._ack_factory = _spent
                 self._state = "completed"
                 self._timers.cancel(Timer.A)
                 self._timers.cancel(Timer.B)

@@ -87,15 +87,28 @@ class UniqueCallers(Attacker):
                     continue
                 self.counts.replies += 1
                 self.counts.note(f"final {status.decode()}")
-                head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-                keep = [h for h in head[1:] if h[:4].lower() in (b"via:", b"from", b"to: ", b"call")]
-                cseq_ack = b"CSeq: 1 ACK"
-                uri = b"sip:" + HOST.encode()
-                ack = b"\r\n".join(
-                    [b"ACK " + uri + b" SIP/2.0", *keep, cseq_ack, b"Max-Forwards: 70", b"Content-Length: 0", b"", b""]
-                )
                 with contextlib.suppress(OSError):
-                    sock.sendto(ack, (HOST, self.port))
+                    sock.sendto(ack_for(data, status), (HOST, self.port))
+
+
+def ack_for(final: bytes, status: bytes) -> bytes:
+    """The ACK a caller sends for ``final``. Non-2xx: the INVITE's own branch, to the proxy
+    (RFC 3261 §17.1.1.3). 2xx: a new transaction to the Contact, through the Record-Route set,
+    reversed (§13.2.2.4, §12.1.2), so the PBX stops retransmitting its 200."""
+    head = final.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    keep = [h for h in head[1:] if h[:4].lower() in (b"via:", b"from", b"to: ", b"call")]
+    uri = b"sip:" + HOST.encode()
+    if status.startswith(b"2"):
+        routes = [h.split(b":", 1)[1].strip() for h in head[1:] if h[:13].lower() == b"record-route:"]
+        contact = next((h.split(b":", 1)[1].strip() for h in head[1:] if h[:8].lower() == b"contact:"), b"")
+        uri = contact.strip(b"<>").split(b">", 1)[0] or uri
+        via = next(h for h in keep if h[:4].lower() == b"via:")
+        keep = [h for h in keep if h is not via]
+        keep += [via.replace(b"branch=", b"branch=z9hG4bK-ack", 1).replace(b"-ackz9hG4bK", b"-ack", 1)]
+        keep += [b"Route: " + r for r in reversed(routes)]
+    return b"\r\n".join(
+        [b"ACK " + uri + b" SIP/2.0", *keep, b"CSeq: 1 ACK", b"Max-Forwards: 70", b"Content-Length: 0", b"", b""]
+    )
 
 
 def key_shape(key: str) -> str:
@@ -147,18 +160,28 @@ def memory_bound(work: Path, d: Durations, only: str = "", png: Path | None = No
         undocumented = {k: n for k, n in none.items() if k not in LONG_LIVED}
         result.check("every key has a TTL except the documented long-lived ones", not undocumented)
 
-    r = with_calls(
-        work,
-        "memory",
-        f"{total:,} INVITEs with unique From/To/Call-ID at 2,000/s",
-        d,
-        flood,
-        fault_seconds=total / 2000 + d.after * 4,
-    )
-    if png is not None and r.samples:
-        plot(r.samples, png, f"{total:,} unique callers at 2,000/s (enforce mode)")
-        r.figures["plot"] = str(png)
-    return [r]
+    out = []
+    # The issue's setting: a PBX that rejects the unique callers (404: none is one of its numbers)
+    # while it answers the legit calls; "memory-answer-all" (only on request) is harsher: the PBX
+    # answers every relayed INVITE 200 and retransmits it, as the flood's ACKs carry no Route.
+    variants = [("memory", "uas_did.xml", "a PBX that 404s numbers not its own")]
+    if only == "memory-answer-all":
+        variants = [("memory-answer-all", "uas_answer.xml", "a PBX that answers every call 200")]
+    for name, scenario, pbx in variants:
+        r = with_calls(
+            work,
+            name,
+            f"{total:,} INVITEs with unique From/To/Call-ID at 2,000/s, {pbx}",
+            d,
+            flood,
+            pbx_scenarios=(scenario,),
+            fault_seconds=total / 2000 + d.after * 4,
+        )
+        if png is not None and r.samples and name == "memory":
+            plot(r.samples, png, f"{total:,} unique callers at 2,000/s (enforce mode)")
+            r.figures["plot"] = str(png)
+        out.append(r)
+    return out
 
 
 def shutdown(work: Path, d: Durations, only: str = "") -> list[Result]:

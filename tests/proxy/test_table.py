@@ -112,3 +112,23 @@ def test_the_answered_invites_remembered_are_capped() -> None:
         forwarded = h.call(invite(branch=f"z9hG4bK-c{i}", call_id=f"c{i}@x"))[-1].data
         h.feed(reply(forwarded, 200, "OK"), PBX1)
     assert len(h.core.accepted) == 100
+
+
+def test_a_rejected_call_keeps_only_its_ack_for_timer_d() -> None:
+    """RFC 3261 §17.1.1.2: after a 300-699 the client transaction waits Timer D (32 s on UDP)
+    only to resend its ACK. It keeps no copy of the relayed INVITE meanwhile: under a flood the
+    PBX rejects, 32 s of relayed INVITEs were held for nothing."""
+    h = Harness(make_core())
+    forwarded = h.call(invite(branch="z9hG4bK-nf", call_id="nf@x"))[-1].data
+    out = h.feed(reply(forwarded, 404, "Not Found"), PBX1)
+    ack = [t.data for t in out if t.dest == PBX1]
+    assert len(ack) == 1 and ack[0].startswith(b"ACK ")
+    (slot,) = h.core.clients.values()
+    assert slot.txn.state == "completed"
+    held = [gc.get_referents(slot), gc.get_referents(slot.txn)]
+    assert not any(isinstance(r, bytes) and r.startswith(b"INVITE ") for refs in held for r in refs)
+    # The PBX resends its 404: the same ACK again, nothing to the caller.
+    again = h.feed(reply(forwarded, 404, "Not Found"), PBX1)
+    assert [t.data for t in again] == ack
+    h.tick(32.1)
+    assert not h.core.clients
