@@ -99,7 +99,9 @@ def store(report_path: Path, table: list[str], before: int, after: int) -> None:
         "about": (
             "SIPVicious 0.3.8 against the proxy (enforce, this model) in front of a sipp PBX that answers 404 "
             "for unknown extensions and challenges REGISTER; each tool from a fresh address and from one that "
-            f"carried {before} ordinary calls before it and {after} after (2 calls/s, one desk-phone model). "
+            f"carried {before} ordinary calls before it and {after} after (2 calls/s, one desk-phone model, "
+            "each answered call held as long as people's: log-normal, median 12 s, 2-30 s), the tool "
+            "running while the last of them are up. "
             f"`bench/realtools.py`, {time.strftime('%Y-%m-%d')}."
         ),
         "table": table,

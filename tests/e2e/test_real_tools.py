@@ -10,10 +10,9 @@ office calls just before (and carries more just after). The targets:
 * every ordinary call on the shared address still passes (relayed with ``X-Antibot-Verdict: pass``).
 
 The figures are in the assertion messages; bench/realtools.py prints them as a table. The shared
-address carries 30 + 10 calls here (1 call/s, an office's busy minute; about 45 s a case);
-``ANTIBOT_REALTOOLS_FULL=1`` runs the 80 + 20 of the target (about 100 s a case). At 2 calls/s
-or more from one desk-phone User-Agent the shipped model starts scoring the office's own calls
-high: 71-76 of 100 pass at 2 calls/s, the rest relayed as suspect (bench/realtools.py).
+address carries 30 + 10 calls here (1 call/s, an office's busy minute, each held as people's
+calls are: median 12 s; about 75 s a case); ``ANTIBOT_REALTOOLS_FULL=1`` runs the 80 + 20 of the
+target (bench/realtools.py runs them at 2 calls/s: 100 of 100 pass).
 """
 
 from __future__ import annotations
