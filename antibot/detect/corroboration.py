@@ -67,10 +67,10 @@ CAMPAIGN_RUN: Final = 3
 CAMPAIGN_EXTENSIONS: Final = 10.0
 CAMPAIGN_NEIGHBOURS: Final = 3.0
 #: A flow whose calls people answer (:func:`answered`): outcomes in the hour, connected share;
-#: or fewer outcomes, at least :data:`FEW_CONNECTED` of them connected and :data:`FEW_SHARE`.
+#: or, for a new flow, fewer outcomes: at least :data:`FEW_CONNECTED` connected and :data:`FEW_SHARE`.
 ANSWERED_CALLS: Final = 5.0
 ANSWERED_SHARE: Final = 0.4
-FEW_CONNECTED: Final = 2.0
+FEW_CONNECTED: Final = 1.0
 FEW_SHARE: Final = 0.5
 #: Or over the day: outcomes in 24 h, connected share, and the connected share under which
 #: the hour's outcomes (:data:`ANSWERED_CALLS` or more) are a failure burst that the day
@@ -311,14 +311,15 @@ def answered(c: Counters) -> bool:
     :func:`.counting.outcome_metrics`' ``short``; a robocall answered by an IVR is no answer):
 
     - :data:`ANSWERED_CALLS` outcomes or more in the hour, at least :data:`ANSWERED_SHARE` of
-      them connected; or fewer, at least :data:`FEW_CONNECTED` connected and
-      :data:`FEW_SHARE` of them (two people talked, no more failures than answers: a new
-      flow's first minutes, before five outcomes are in); or
+      them connected; or
+    - a new flow (fewer than :data:`ANSWERED_DAY_CALLS` outcomes in 24 h) in its first minutes:
+      at least :data:`FEW_CONNECTED` connected and :data:`FEW_SHARE` of its outcomes (someone
+      talked, no more failures than answers), before five outcomes are in; or
     - :data:`ANSWERED_DAY_CALLS` outcomes or more in 24 h, at least :data:`ANSWERED_DAY_SHARE`
       of them connected, unless the hour is a failure burst: :data:`ANSWERED_CALLS` outcomes
       or more, under :data:`BURST_SHARE` of them connected. A carrier's SBC in its quiet hours
       has too few calls in the hour to say, and an unlucky hour of unanswered calls; its day
-      still says it.
+      still says it, and a day of refused calls is not outweighed by one answer in the hour.
 
     Such a flow's high scores back nothing (a campaign signal still does): robocalls are
     cancelled, unanswered or refused."""
@@ -326,10 +327,10 @@ def answered(c: Counters) -> bool:
     connected = calls - c.flow_failed_1h - c.flow_short_1h
     if calls >= ANSWERED_CALLS and connected >= ANSWERED_SHARE * calls:
         return True
-    if connected >= FEW_CONNECTED and connected >= FEW_SHARE * calls:
-        return True
     day = c.flow_calls_24h
-    if day < ANSWERED_DAY_CALLS or day - c.flow_failed_24h - c.flow_short_24h < ANSWERED_DAY_SHARE * day:
+    if day < ANSWERED_DAY_CALLS:
+        return connected >= FEW_CONNECTED and connected >= FEW_SHARE * calls
+    if day - c.flow_failed_24h - c.flow_short_24h < ANSWERED_DAY_SHARE * day:
         return False
     return calls < ANSWERED_CALLS or connected >= BURST_SHARE * calls
 
