@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from .ws import WsSettings
 
 log = logging.getLogger("antibot.loop")
+#: Listen queue of the TCP, TLS and WebSocket ports (the kernel caps it at ``net.core.somaxconn``).
+#: asyncio's default, 100, overflows when hundreds of phones reconnect at once after a restart:
+#: the kernel then drops their handshakes' last ACKs and the phones wait on SYN-ACK retries.
+LISTEN_BACKLOG: Final = 1024
 
 #: Timer granularity (s): RFC 3261 timers are hundreds of ms, so 20 ms of slack changes nothing
 #: on the wire and lets one wake-up serve every timer due in the same slot.
@@ -101,7 +105,11 @@ class ProxyRunner:
 
             # wss: accepted as TCP, upgraded to TLS (.tls), then to a WebSocket (.ws).
             server = await self.loop.create_server(
-                lambda: WsConnection(self.tcp, transport, path), host, port, reuse_port=reuse_port
+                lambda: WsConnection(self.tcp, transport, path),
+                host,
+                port,
+                reuse_port=reuse_port,
+                backlog=LISTEN_BACKLOG,
             )
             self.servers.append(server)
         else:
@@ -109,7 +117,11 @@ class ProxyRunner:
 
             # TLS: accepted as TCP (the caps apply before the handshake), then upgraded (.tls).
             server = await self.loop.create_server(
-                lambda: TcpConnection(self.tcp, kind=transport), host, port, reuse_port=reuse_port
+                lambda: TcpConnection(self.tcp, kind=transport),
+                host,
+                port,
+                reuse_port=reuse_port,
+                backlog=LISTEN_BACKLOG,
             )
             self.servers.append(server)
         log.info("listening", extra={"transport": transport, "host": host, "port": port, "own_port": own_port})

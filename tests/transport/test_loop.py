@@ -34,3 +34,39 @@ def test_a_port_in_use_is_an_error_and_leaks_no_socket() -> None:
 def test_is_ip(host: str, ip: bool) -> None:
     assert _is_ip(host) is ip
     assert _is_ip(host) is ip  # again, from the cache
+
+
+def test_the_stream_ports_queue_a_reconnection_burst_the_loop_has_not_accepted_yet() -> None:
+    """Hundreds of phones reconnect at once after a restart. The kernel completes their
+    handshakes into the listen queue while the loop is busy; with asyncio's default backlog
+    (100) it dropped the rest, and they waited on SYN-ACK retries (1, 2, 4... s)."""
+    import asyncio
+    import select
+
+    from antibot.transport.loop import LISTEN_BACKLOG, ProxyRunner
+    from tests.proxy.conftest import make_core
+
+    burst = 300
+    assert burst < LISTEN_BACKLOG
+
+    async def run() -> int:
+        runner = ProxyRunner(make_core(), None)
+        try:
+            await runner.listen("tcp", "127.0.0.1", 0)
+            port = runner.servers[0].sockets[0].getsockname()[1]
+            # The loop does not run below: nothing is accepted, everything waits in the queue.
+            socks = []
+            for _ in range(burst):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setblocking(False)
+                sock.connect_ex(("127.0.0.1", port))
+                socks.append(sock)
+            _, writable, _ = select.select([], socks, [], 0.5)
+            connected = sum(1 for s in writable if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)
+            for sock in socks:
+                sock.close()
+            return connected
+        finally:
+            runner.close()
+
+    assert asyncio.run(run()) == burst
