@@ -101,10 +101,9 @@ def ack_for(final: bytes, status: bytes) -> bytes:
     if status.startswith(b"2"):
         routes = [h.split(b":", 1)[1].strip() for h in head[1:] if h[:13].lower() == b"record-route:"]
         contact = next((h.split(b":", 1)[1].strip() for h in head[1:] if h[:8].lower() == b"contact:"), b"")
-        uri = contact.strip(b"<>").split(b">", 1)[0] or uri
-        via = next(h for h in keep if h[:4].lower() == b"via:")
-        keep = [h for h in keep if h is not via]
-        keep += [via.replace(b"branch=", b"branch=z9hG4bK-ack", 1).replace(b"-ackz9hG4bK", b"-ack", 1)]
+        uri = contact.lstrip(b"<").split(b">", 1)[0] or uri
+        # A new transaction: the Via with a branch of its own (the flood's all start z9hG4bK).
+        keep = [h.replace(b"branch=z9hG4bK", b"branch=z9hG4bK-ack", 1) for h in keep]
         keep += [b"Route: " + r for r in reversed(routes)]
     return b"\r\n".join(
         [b"ACK " + uri + b" SIP/2.0", *keep, b"CSeq: 1 ACK", b"Max-Forwards: 70", b"Content-Length: 0", b"", b""]
