@@ -30,7 +30,7 @@ from .contexts import ClientSlot, Context, ServerSlot
 from .decision import ACTION_VALUES, Action, Verdict
 from .effects import Addr, NeedVerdict, ProxyEffect
 from .relay import Relay
-from .siblings import unwrap
+from .siblings import ended_call, unwrap
 from .targets import RelayRefused, RouteInfo, request_targets
 from .upstreams import Upstream, UpstreamPool
 
@@ -80,7 +80,17 @@ class ProxyCore(Relay):
         return self._flush()
 
     def _relayed(self, frame: bytes, now: float) -> list[ProxyEffect]:
-        """A CANCEL another worker of this node relayed: handled if we hold its INVITE, else ignored."""
+        """What another worker of this node handed over (:mod:`.siblings`): a CANCEL, handled if
+        we hold its INVITE; a request of a dialog whose remote target only we know; the end of
+        a call we answered. Anything else is ignored."""
+        call_id = ended_call(frame)
+        if call_id is not None:
+            if call_id in self.dialogs.calls:
+                self._count("ends_from_siblings")
+                ended = self.dialogs.ended(call_id, now)
+                if ended is not None:
+                    self._out.append(ended)
+            return self._flush()
         inner = unwrap(frame)
         if inner is None:
             return []
@@ -89,8 +99,13 @@ class ProxyCore(Relay):
             msg = parse_datagram(data)
         except SipError:
             return []
-        if isinstance(msg, Request) and msg.method == "CANCEL" and self._server_key(msg, "INVITE") in self.servers:
-            self._count("cancels_from_siblings")
+        if not isinstance(msg, Request):
+            return []
+        if msg.method in ("CANCEL", "ACK") and self._server_key(msg, "INVITE") in self.servers:
+            self._count("cancels_from_siblings" if msg.method == "CANCEL" else "acks_from_siblings")
+            return self.receive_message(msg, source, now)
+        if msg.method != "CANCEL" and msg.to_tag is not None and self.dialogs.remote_target(msg, source) is not None:
+            self._count("dialogs_from_siblings")
             return self.receive_message(msg, source, now)
         return []
 
@@ -190,6 +205,15 @@ class ProxyCore(Relay):
         # §16.3 request validation; §16.4 route information pre-processing.
         info = RouteInfo(self.me, req)
         self.dialogs.retarget(info, req, source)  # a caller's UA that ignored our Record-Route
+        if (
+            info.to_me
+            and req.to_tag is not None
+            and self.config.siblings
+            and source.transport == "udp"
+            and not from_upstream
+        ):
+            self._to_siblings(req, source, "dialogs_to_siblings")  # its dialog may be another worker's
+            return
         if req.method == "OPTIONS" and info.to_me and req.to_tag is None and routing.no_user(info.uri):
             self._stateless_reply(
                 req, source, 200, "OK", [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "path")]
@@ -211,8 +235,13 @@ class ProxyCore(Relay):
         if len(self.servers) >= self.config.max_transactions or len(self.clients) >= self.config.max_transactions:
             self._count("overload")
             raise SipError("Service Unavailable (overloaded)", 503)
-        if req.method == "BYE" and (ended := self.dialogs.ended(req.call_id, now)) is not None:
-            self._out.append(ended)  # only a BYE that is relayed ends an answered call
+        if req.method == "BYE":  # only a BYE that is relayed ends an answered call
+            if req.call_id in self.dialogs.calls:
+                ended = self.dialogs.ended(req.call_id, now)
+                if ended is not None:
+                    self._out.append(ended)
+            elif self.config.siblings:
+                self._tell_siblings_ended(req.call_id)
         ctx.record_route = req.method in _DIALOG_CREATING and req.to_tag is None
         slot = self._new_server(key, req, dest, source)
         slot.ctx = ctx

@@ -12,7 +12,7 @@ from . import routing
 from .config import CoreConfig
 from .contexts import ClientSlot, Context
 from .effects import Addr
-from .siblings import wrap
+from .siblings import ended_notice, wrap
 from .table import TransactionTable
 from .targets import KnownDialogs, ack_target
 from .upstreams import UpstreamPool
@@ -38,9 +38,7 @@ class Relay(TransactionTable):
         if invite is None or invite.ctx is None:
             if self.config.siblings and source.transport == "udp":
                 # Another worker may hold the INVITE: it answers (§16.10); none answers 481.
-                self._count("cancels_to_siblings")
-                for sibling in self.config.siblings:
-                    self._emit(wrap(req.raw, source), sibling)
+                self._to_siblings(req, source, "cancels_to_siblings")
                 return
             self._stateless_reply(req, source, 481, "Call/Transaction Does Not Exist")
             return
@@ -81,6 +79,9 @@ class Relay(TransactionTable):
         """ACK for a 2xx: its own transaction, forwarded statelessly by Route/R-URI (§16.11, §16.12)."""
         hop = ack_target(self.me, self.pool, req, source, self.dialogs)
         if hop is None:
+            if self.config.siblings and source.transport == "udp" and req.to_tag is not None:
+                self._to_siblings(req, source, "dialogs_to_siblings")  # its dialog may be theirs
+                return
             self._count("ack_dropped")
             return
         dest, pop, uri = hop
@@ -96,6 +97,22 @@ class Relay(TransactionTable):
             top_via=fixed,
         )
         self._emit(data, dest)
+
+    def _to_siblings(self, req: Request, source: Addr, counter: str) -> None:
+        """Hand ``req`` to this node's other workers: the one that holds its state handles it as
+        if it came from ``source`` (see :mod:`.siblings`)."""
+        self._count(counter)
+        frame = wrap(req.raw, source)
+        for sibling in self.config.siblings:
+            self._emit(frame, sibling)
+
+    def _tell_siblings_ended(self, call_id: str) -> None:
+        """A BYE of a call this worker does not know was relayed: the worker that relayed its
+        2xx times it (its :class:`.CallOutcome`)."""
+        self._count("ends_to_siblings")
+        notice = ended_notice(call_id)
+        for sibling in self.config.siblings:
+            self._emit(notice, sibling)
 
     # ------------------------------------------------------------------ responses
     def _on_response(self, resp: Response, source: Addr, now: float) -> None:

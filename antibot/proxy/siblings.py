@@ -1,10 +1,14 @@
-"""Worker processes of one node sharing the public SIP port (``SO_REUSEPORT``): a CANCEL that
-lands on a worker that does not hold its INVITE is handed to the other workers (RFC 3261 §16.10).
+"""Worker processes of one node sharing the public SIP port (``SO_REUSEPORT``): what lands on a
+worker that does not hold its state is handed to the other workers.
 
-The kernel spreads datagrams over the workers by address 4-tuple, so a caller's CANCEL normally
-reaches the worker holding the INVITE; it does not after a worker restart reshuffles the group, or
-when the caller sends from another port. The frame carries the original source so the worker that
-holds the INVITE answers the caller itself; a worker that holds nothing stays silent.
+The kernel spreads datagrams over the workers by their first header line, the top Via
+(:mod:`antibot.transport.steer`), so an INVITE's CANCEL normally reaches the worker holding the
+INVITE (RFC 3261 §16.10); it does not after a worker restart reshuffles the group, or when the
+caller's CANCEL puts another header first. A request of a dialog carries a new branch and lands on
+any worker: one that names only us (a caller's UA that ignored our Record-Route) is relayed so the
+worker that knows the dialog's remote target forwards it, and the end of an answered call (a BYE)
+is told to the worker that times it. A relayed frame carries the original source so the worker
+that holds the state answers the caller itself; a worker that holds nothing stays silent.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from typing import Final
 
 from .effects import Addr
 
-#: First bytes of a relayed CANCEL (never the start of a SIP message).
+#: First bytes of a relayed request (never the start of a SIP message).
 RELAY_PREFIX: Final = b"ANTIBOT-RELAY "
+#: First bytes of the notice that a BYE ended the call with this Call-ID.
+ENDED_PREFIX: Final = b"ANTIBOT-ENDED "
 
 
 def wrap(data: bytes, source: Addr) -> bytes:
@@ -31,3 +37,15 @@ def unwrap(frame: bytes) -> tuple[bytes, Addr] | None:
     if len(fields) != 3 or fields[0] != b"udp" or not fields[2].isdigit():
         return None
     return frame[end + 2 :], Addr("udp", fields[1].decode("latin-1"), int(fields[2]))
+
+
+def ended_notice(call_id: str) -> bytes:
+    """The notice to the siblings that a BYE of ``call_id`` was relayed."""
+    return ENDED_PREFIX + call_id.encode("latin-1")
+
+
+def ended_call(frame: bytes) -> str | None:
+    """The Call-ID of an :func:`ended_notice`; None if ``frame`` is not one."""
+    if not frame.startswith(ENDED_PREFIX) or len(frame) == len(ENDED_PREFIX):
+        return None
+    return frame[len(ENDED_PREFIX) :].decode("latin-1")

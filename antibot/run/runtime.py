@@ -177,7 +177,13 @@ class Runtime:
             own = (worker.port if worker is not None else self.own_port) if x.transport == "udp" else 0
             try:
                 await runner.listen(
-                    x.transport, x.host, x.port, reuse_port=worker is not None, own_port=own, path=x.path
+                    x.transport,
+                    x.host,
+                    x.port,
+                    reuse_port=worker is not None,
+                    own_port=own,
+                    path=x.path,
+                    workers=len(worker.ports) if worker is not None else 1,
                 )
             except OSError as exc:
                 raise ConfigError(f"cannot listen on {x.transport}:{x.host}:{x.port}: {exc.strerror or exc}") from None

@@ -24,6 +24,7 @@ from ..proxy.effects import Addr, CallOutcome, NeedVerdict, ProxyEffect, Transmi
 from ..sip.errors import SipError
 from ..sip.message import Request, Response
 from .latency import LatencyHistogram
+from .steer import attach
 from .tcp import ConnectionTable, TcpLimits
 from .tls import TlsContexts
 from .udp import UdpProtocol
@@ -87,19 +88,26 @@ class ProxyRunner:
         reuse_port: bool = False,
         own_port: int = 0,
         path: str | None = None,
+        workers: int = 1,
     ) -> None:
         """Serve ``transport:host:port``. ``reuse_port``: shared with this node's other workers
-        (SO_REUSEPORT); ``own_port``: this worker's own UDP port beside it (requests go out of it);
-        ``path``: the only request target a ``ws``/``wss`` listener upgrades (None: any)."""
+        (SO_REUSEPORT), ``workers`` of them, over which UDP datagrams are spread by transaction
+        (:mod:`.steer`); ``own_port``: this worker's own UDP port beside it (requests go out of
+        it); ``path``: the only request target a ``ws``/``wss`` listener upgrades (None: any)."""
         family = 6 if ":" in host else 4
         if transport == "udp":
-            sock = udp_socket(host, port, reuse_port=reuse_port)
-            _, proto = await self.loop.create_datagram_endpoint(lambda: UdpProtocol(self._on_datagram), sock=sock)
-            self.udp[family] = proto
-            if own_port:
+            if own_port:  # first: a request taken off the public port at once goes out of it
                 sock = udp_socket(host, own_port)
                 _, own = await self.loop.create_datagram_endpoint(lambda: UdpProtocol(self._on_datagram), sock=sock)
                 self.own[family] = own
+            sock = udp_socket(host, port, reuse_port=reuse_port)
+            if reuse_port and workers > 1:
+                try:
+                    attach(sock, workers)
+                except OSError as exc:  # not Linux, or a kernel before 4.5: the 4-tuple spreads
+                    log.warning("udp calls spread by caller address only", extra={"error": str(exc)})
+            _, proto = await self.loop.create_datagram_endpoint(lambda: UdpProtocol(self._on_datagram), sock=sock)
+            self.udp[family] = proto
         elif transport in ("ws", "wss"):
             from .ws import WsConnection
 
@@ -212,7 +220,7 @@ class ProxyRunner:
         proto = None
         if self.own and not data.startswith(b"SIP/2.0 "):
             proto = self.own.get(family)  # a request: its responses must come back to this worker
-        proto = proto or self.udp.get(family) or next(iter(self.udp.values()), None)
+        proto = proto or self.udp.get(family) or next(iter(self.udp.values()), None) or self.own.get(family)
         if proto is None:
             log.warning("no UDP socket to send from", extra={"dest": str(dest)})
             return

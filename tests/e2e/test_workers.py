@@ -1,5 +1,5 @@
 """A node with two workers (``--workers 2``) between sipp callers and a sipp PBX: calls spread over
-both, responses reach the worker holding the transaction, a CANCEL that lands on the other worker
+both, a single trunk's too, responses reach the worker holding the transaction, a CANCEL that lands on the other worker
 still cancels, and a worker killed with SIGKILL is restarted while calls go on."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .procs import HOST, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
-#: sipp over UDP with one socket (one source port) per call: the kernel spreads them over the workers.
+#: sipp over UDP with one socket (one source port) per call, as many phones would call.
 PER_CALL_SOCKET = ["-t", "un", "-max_socket", "1000"]
 
 
@@ -73,6 +73,32 @@ def test_calls_spread_over_two_workers_and_responses_come_back_to_each(e2e: Harn
     stats = worker_stats(proxy)
     assert set(stats) == {0, 1}
     assert all(s.get("requests", 0) > 0 for s in stats.values()), stats  # both did work
+
+
+def test_one_trunks_calls_spread_over_both_workers_by_transaction(e2e: Harness) -> None:
+    """60 calls and 20 cancelled ones from ONE source address and port, as a carrier trunk sends
+    them: both workers take calls (spread by top Via, not by address), every INVITE reaches the
+    PBX once, each CANCEL reaches the worker holding its INVITE, and each BYE that lands on the
+    other worker ends its call where it was answered (the call is timed)."""
+    calls = 60
+    pbx = e2e.uas("uas_answer.xml")
+    proxy = two_workers(e2e, pbx)
+    uac = e2e.uac("uac_call.xml", proxy, calls=calls, rate=60)  # sipp's default: one socket
+    why = sipp_failure(uac, pbx)
+    assert uac.proc.returncode == 0 and uac.stat("SuccessfulCall(C)") == calls, why
+    pbx.settle(calls)
+    assert len(pbx.received("INVITE ")) == calls, why
+    cancelling = e2e.uas("uas_cancel.xml")
+    proxy2 = two_workers(e2e, cancelling)
+    uac2 = e2e.uac("uac_cancel.xml", proxy2, calls=20, rate=20)
+    assert uac2.proc.returncode == 0 and uac2.count("487_Recv") == 20, sipp_failure(uac2, cancelling)
+    stats = worker_stats(proxy)
+    decided = [stats[i].get("verdict_relay", 0) for i in (0, 1)]
+    assert sum(decided) == calls and min(decided) >= calls // 5, stats
+    ends = sum(s.get("ends_to_siblings", 0) for s in stats.values())
+    assert ends > 0 and sum(s.get("ends_from_siblings", 0) for s in stats.values()) == ends, stats
+    stats2 = worker_stats(proxy2)
+    assert not any(s.get("cancels_to_siblings") for s in stats2.values()), stats2  # CANCEL by its Via
 
 
 def test_cancel_through_two_workers(e2e: Harness) -> None:

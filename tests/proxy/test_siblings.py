@@ -1,13 +1,16 @@
-"""A node's workers (``--workers``): each one's own Via port, and CANCELs relayed between them."""
+"""A node's workers (``--workers``): each one's own Via port, and what lands on a worker that
+does not hold its state relayed between them (CANCELs, requests of a dialog, ends of calls)."""
 
 from __future__ import annotations
 
 from antibot.proxy.config import CoreConfig
 from antibot.proxy.core import ProxyCore
-from antibot.proxy.effects import Addr
+from antibot.proxy.decision import Action, Verdict
+from antibot.proxy.effects import Addr, CallOutcome
 from antibot.proxy.routing import Listener, LocalIdentity
-from antibot.proxy.siblings import unwrap, wrap
+from antibot.proxy.siblings import ended_call, ended_notice, unwrap, wrap
 from antibot.proxy.upstreams import Upstream, UpstreamPool
+from antibot.sip.message import Request, Response
 
 from .conftest import CALLER, PBX1, Harness, invite, only, parsed, reply, status_of
 
@@ -30,6 +33,8 @@ def test_a_relay_frame_round_trips_and_anything_else_is_refused() -> None:
     assert unwrap(b"CANCEL sip:x SIP/2.0\r\n\r\n") is None
     assert unwrap(b"ANTIBOT-RELAY tcp 1.2.3.4 5\r\nX") is None
     assert unwrap(b"ANTIBOT-RELAY udp 1.2.3.4 x\r\nX") is None
+    assert ended_call(ended_notice("abc@host")) == "abc@host"
+    assert ended_call(b"ANTIBOT-ENDED ") is None and ended_call(b"BYE sip:x SIP/2.0") is None
 
 
 def test_a_worker_puts_its_own_port_in_its_via_and_the_public_one_in_its_record_route() -> None:
@@ -66,3 +71,85 @@ def test_a_relayed_cancel_nobody_holds_is_ignored_and_frames_count_only_from_sib
 
 def test_without_siblings_an_unknown_cancel_still_gets_481(h: Harness) -> None:
     assert status_of(only(h.feed(invite(method="CANCEL"), CALLER), CALLER)) == 481
+
+
+def answered(h: Harness, call_ref: str = "ref-1") -> str:
+    """A decided call from the caller, relayed and answered 200 through worker ``h``; the
+    Record-Route the caller got (with the dialog token every worker checks)."""
+    out = h.call(invite(), verdict=Verdict(Action.RELAY, call_ref=call_ref))
+    ok = parsed(only(h.feed(reply(out[1].data, 200, "OK"), PBX1), CALLER))
+    return ok.header("record-route") or ""
+
+
+def bye(route: str = "", *, method: str = "BYE") -> bytes:
+    """The caller's BYE (or ACK) by the Route set; without one, to the proxy itself (a UA that
+    ignored the Record-Route)."""
+    if not route:
+        return invite(method=method, uri="sip:100@127.0.0.1:5060", to_tag="pbx-1", branch="z9hG4bK-b", cseq=2)
+    extra = f"Route: {route}\r\n"
+    return invite(method=method, uri="sip:pbx@127.0.0.1:5080", to_tag="pbx-1", branch="z9hG4bK-b", cseq=2, extra=extra)
+
+
+def ended(h: Harness) -> list[CallOutcome]:
+    return [e for e in h.log if isinstance(e, CallOutcome) and e.ended]
+
+
+def test_a_bye_relayed_by_another_worker_ends_the_call_where_it_was_answered() -> None:
+    holder, other = worker(0), worker(1)
+    route = answered(holder)
+    holder.now = other.now = 1042.0
+    out = other.feed(bye(route), CALLER)
+    assert [t.dest for t in out] == [Addr("udp", "127.0.0.1", 6001), PBX1]  # told, and relayed
+    notice = out[0].data
+    assert ended_call(notice) == "call-1@192.0.2.10" and other.core.stats["ends_to_siblings"] == 1
+    assert ended(other) == []
+    assert holder.feed(notice, Addr("udp", "127.0.0.1", 6002)) == []  # nothing sent: only timed
+    assert ended(holder) == [CallOutcome("ref-1", CALLER, 200, 1042.0)]
+    assert holder.core.stats["ends_from_siblings"] == 1
+    assert "call-1@192.0.2.10" not in holder.core.dialogs.calls
+    # told again (a retransmitted BYE), or by anyone else than a sibling: nothing more
+    assert holder.feed(notice, Addr("udp", "127.0.0.1", 6002)) == []
+    assert holder.feed(notice, CALLER) == []
+    assert len(ended(holder)) == 1
+
+
+def test_the_worker_that_answered_the_call_tells_nobody_of_its_bye() -> None:
+    holder = worker(0)
+    out = holder.feed(bye(answered(holder)), CALLER)
+    assert [t.dest for t in out] == [PBX1]
+    assert len(ended(holder)) == 1 and "ends_to_siblings" not in holder.core.stats
+
+
+def test_a_request_to_the_proxy_itself_of_another_workers_dialog_is_forwarded_by_that_worker() -> None:
+    holder, other = worker(0), worker(1)
+    answered(holder)
+    for method in ("ACK", "BYE"):
+        relayed = only(other.feed(bye(method=method), CALLER), Addr("udp", "127.0.0.1", 6001))
+        assert unwrap(relayed.data) is not None  # not answered 404 by the worker that lacks the dialog
+        out = holder.decided(relayed.data, Addr("udp", "127.0.0.1", 6002))
+        fwd = parsed(only(out, PBX1))
+        assert isinstance(fwd, Request) and fwd.method == method and fwd.uri == "sip:pbx@127.0.0.1:5080"
+    assert other.core.stats["dialogs_to_siblings"] == 2 and holder.core.stats["dialogs_from_siblings"] == 2
+    assert len(ended(holder)) == 1
+
+
+def test_a_relayed_request_of_a_dialog_nobody_knows_is_ignored() -> None:
+    h = worker(0)
+    stranger = Addr("udp", "198.51.100.7", 5062)
+    answered(h)
+    frame = wrap(bye(), stranger)  # the dialog's caller is someone else
+    assert h.feed(frame, Addr("udp", "127.0.0.1", 6002)) == []
+    assert "dialogs_from_siblings" not in h.core.stats and ended(h) == []
+
+
+def test_the_ack_of_a_refused_call_landing_on_another_worker_reaches_the_one_holding_the_invite() -> None:
+    holder, other = worker(0), worker(1)
+    fwd = holder.call(invite())[1].data
+    out = holder.feed(reply(fwd, 486, "Busy Here"), PBX1)  # ACKed to the PBX, relayed to the caller
+    busy = parsed(only([t for t in out if t.dest == CALLER], CALLER))
+    assert isinstance(busy, Response) and busy.status == 486
+    ack = invite(method="ACK", to_tag="pbx-1")  # the INVITE's top Via and Request-URI (§17.1.1.3)
+    relayed = only(other.feed(ack, CALLER), Addr("udp", "127.0.0.1", 6001))
+    assert holder.feed(relayed.data, Addr("udp", "127.0.0.1", 6002)) == []  # absorbed: never forwarded
+    assert holder.core.stats["acks_from_siblings"] == 1
+    assert holder.tick(4.0) == []  # confirmed: the 486 is not sent again
