@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--workers", type=int, help="proxy processes sharing the SIP port (default 0: one per core; 1: one process)"
     )
+    run.add_argument(
+        "--udp-spread",
+        choices=("address", "transaction"),
+        dest="udp_spread",
+        help="how workers share UDP callers: by caller address (default) or by transaction (one trunk over all)",
+    )
     run.add_argument("--t1", type=float, help="SIP timer T1, the round-trip estimate, seconds (default 0.5)")
     run.add_argument("--t2", type=float, help="SIP timer T2, the longest retransmit interval, seconds (default 4)")
     run.add_argument("--t4", type=float, help="SIP timer T4, how long a message may live in the network (default 5)")

@@ -119,6 +119,10 @@ class Settings:
     max_calls: int = 30_000
     #: Proxy processes sharing the SIP port (``antibot/run/workers.py``); 0: one per core.
     workers: int = 0
+    #: How the workers share UDP callers: ``address`` (the kernel's 4-tuple: one trunk, one
+    #: worker) or ``transaction`` (by top Via: one trunk's calls over every worker, see
+    #: ``antibot/transport/steer.py``).
+    udp_spread: str = "address"
     retry_after: int = 30
     shutdown_timeout: float = 32.0
     #: SIGTERM: how long answered calls still in progress keep being served (their BYE), at most.
@@ -263,6 +267,7 @@ def load(path: str | None, overrides: dict[str, Any]) -> Settings:
         "max_transactions",
         "max_calls",
         "workers",
+        "udp_spread",
     ):
         if key in proxy:
             setattr(s, key, proxy[key])
@@ -374,6 +379,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("proxy.max_calls must be between 100 and 10000000")
     if not 0 <= s.workers <= 256:
         raise ConfigError("proxy.workers must be between 0 (one per core) and 256")
+    if s.udp_spread not in ("address", "transaction"):
+        raise ConfigError("proxy.udp_spread must be 'address' or 'transaction'")
     if s.failover_timeout <= 0 or s.probe_timeout <= 0:
         raise ConfigError("proxy: failover_timeout and probe_timeout must be > 0")
     if s.shutdown_call_grace < 0:

@@ -42,6 +42,7 @@ class ProxySection(_Section):
     max_transactions: int = 100_000
     max_calls: int = 30_000
     workers: int = 0
+    udp_spread: Literal["address", "transaction"] = "address"
     shutdown_timeout: float = 32.0
     shutdown_call_grace: float = 10.0
     log_level: str = "info"

@@ -30,3 +30,7 @@ class CoreConfig:
     #: The own UDP addresses of this node's other workers: a CANCEL for an INVITE this worker
     #: does not hold is relayed to them (:mod:`.siblings`) instead of answered 481.
     siblings: tuple[Addr, ...] = ()
+    #: The workers share UDP callers by transaction (``udp_spread``): a request of a dialog that
+    #: names only us (or its ACK) and that this worker does not know is relayed to the siblings
+    #: too, instead of answered 404 (by address, it reaches the worker that knows it).
+    relay_dialogs: bool = False

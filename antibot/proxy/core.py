@@ -208,6 +208,7 @@ class ProxyCore(Relay):
         if (
             info.to_me
             and req.to_tag is not None
+            and self.config.relay_dialogs
             and self.config.siblings
             and source.transport == "udp"
             and not from_upstream

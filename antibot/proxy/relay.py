@@ -79,7 +79,7 @@ class Relay(TransactionTable):
         """ACK for a 2xx: its own transaction, forwarded statelessly by Route/R-URI (§16.11, §16.12)."""
         hop = ack_target(self.me, self.pool, req, source, self.dialogs)
         if hop is None:
-            if self.config.siblings and source.transport == "udp" and req.to_tag is not None:
+            if self.config.relay_dialogs and self.config.siblings and source.transport == "udp" and req.to_tag:
                 self._to_siblings(req, source, "dialogs_to_siblings")  # its dialog may be theirs
                 return
             self._count("ack_dropped")

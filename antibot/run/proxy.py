@@ -75,17 +75,18 @@ def build_core(s: Settings, worker: WorkerSpec | None = None, own_port: int = 0)
         retry_after=s.retry_after,
         max_transactions=s.max_transactions,
         max_calls=s.max_calls,
-        flood=_flood(s, len(worker.ports) if worker is not None else 1),
+        flood=_flood(s, len(worker.ports) if worker is not None and s.udp_spread == "transaction" else 1),
         flood_action=s.flood_action,
         siblings=siblings,
+        relay_dialogs=worker is not None and s.udp_spread == "transaction",
     )
     return ProxyCore(me, pool, config)
 
 
 def _flood(s: Settings, workers: int) -> TokenBuckets | None:
-    """The REGISTER/OPTIONS flood buckets of one process (with detection on). A source's requests
-    spread over the node's ``workers`` by transaction, so each holds its share of the node's
-    rate and burst: together they let a source through at the configured rate."""
+    """The REGISTER/OPTIONS flood buckets of one process (with detection on). Spread by
+    transaction, a source's requests go to all the node's ``workers``, so each holds its share
+    of the node's rate and burst: together they let a source through at the configured rate."""
     if not s.detect:
         return None
     return TokenBuckets(s.flood_rate / workers, max(1.0, s.flood_burst / workers))

@@ -183,7 +183,7 @@ class Runtime:
                     reuse_port=worker is not None,
                     own_port=own,
                     path=x.path,
-                    workers=len(worker.ports) if worker is not None else 1,
+                    workers=len(worker.ports) if worker is not None and s.udp_spread == "transaction" else 1,
                 )
             except OSError as exc:
                 raise ConfigError(f"cannot listen on {x.transport}:{x.host}:{x.port}: {exc.strerror or exc}") from None

@@ -75,21 +75,26 @@ def test_calls_spread_over_two_workers_and_responses_come_back_to_each(e2e: Harn
     assert all(s.get("requests", 0) > 0 for s in stats.values()), stats  # both did work
 
 
+#: Workers share UDP callers by transaction (``[proxy] udp_spread``), not by caller address.
+SPREAD = ["--udp-spread", "transaction"]
+
+
 def test_one_trunks_calls_spread_over_both_workers_by_transaction(e2e: Harness) -> None:
-    """60 calls and 20 cancelled ones from ONE source address and port, as a carrier trunk sends
-    them: both workers take calls (spread by top Via, not by address), every INVITE reaches the
-    PBX once, each CANCEL reaches the worker holding its INVITE, and each BYE that lands on the
-    other worker ends its call where it was answered (the call is timed)."""
+    """With ``udp_spread = "transaction"``: 60 calls and 20 cancelled ones from ONE source address
+    and port, as a carrier trunk sends them: both workers take calls (spread by top Via, not by
+    address), every INVITE reaches the PBX once, each CANCEL reaches the worker holding its
+    INVITE, and each BYE that lands on the other worker ends its call where it was answered (the
+    call is timed)."""
     calls = 60
     pbx = e2e.uas("uas_answer.xml")
-    proxy = two_workers(e2e, pbx)
+    proxy = two_workers(e2e, pbx, SPREAD)
     uac = e2e.uac("uac_call.xml", proxy, calls=calls, rate=60)  # sipp's default: one socket
     why = sipp_failure(uac, pbx)
     assert uac.proc.returncode == 0 and uac.stat("SuccessfulCall(C)") == calls, why
     pbx.settle(calls)
     assert len(pbx.received("INVITE ")) == calls, why
     cancelling = e2e.uas("uas_cancel.xml")
-    proxy2 = two_workers(e2e, cancelling)
+    proxy2 = two_workers(e2e, cancelling, SPREAD)
     uac2 = e2e.uac("uac_cancel.xml", proxy2, calls=20, rate=20)
     assert uac2.proc.returncode == 0 and uac2.count("487_Recv") == 20, sipp_failure(uac2, cancelling)
     stats = worker_stats(proxy)

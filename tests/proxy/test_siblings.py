@@ -17,14 +17,15 @@ from .conftest import CALLER, PBX1, Harness, invite, only, parsed, reply, status
 PORTS = (6001, 6002)
 
 
-def worker(index: int) -> Harness:
-    """Worker ``index`` of a node on 127.0.0.1:5060 whose workers own ``PORTS``."""
+def worker(index: int, *, relay_dialogs: bool = True) -> Harness:
+    """Worker ``index`` of a node on 127.0.0.1:5060 whose workers own ``PORTS`` (``relay_dialogs``:
+    they share UDP callers by transaction)."""
     own = PORTS[index]
     listeners = [Listener("udp", "127.0.0.1", 5060, "127.0.0.1", own), Listener("tcp", "127.0.0.1", 5060, "127.0.0.1")]
     me = LocalIdentity(listeners, b"shared-route-secret", PORTS)
     siblings = tuple(Addr("udp", "127.0.0.1", p) for p in PORTS if p != own)
     pool = UpstreamPool([Upstream("sip:127.0.0.1:5080", PBX1)], probe_interval=0.0)
-    return Harness(ProxyCore(me, pool, CoreConfig(siblings=siblings)))
+    return Harness(ProxyCore(me, pool, CoreConfig(siblings=siblings, relay_dialogs=relay_dialogs)))
 
 
 def test_a_relay_frame_round_trips_and_anything_else_is_refused() -> None:
@@ -153,3 +154,9 @@ def test_the_ack_of_a_refused_call_landing_on_another_worker_reaches_the_one_hol
     assert holder.feed(relayed.data, Addr("udp", "127.0.0.1", 6002)) == []  # absorbed: never forwarded
     assert holder.core.stats["acks_from_siblings"] == 1
     assert holder.tick(4.0) == []  # confirmed: the 486 is not sent again
+
+
+def test_spread_by_address_a_request_to_the_proxy_of_an_unknown_dialog_still_gets_its_404() -> None:
+    h = worker(1, relay_dialogs=False)  # a caller's requests reach the worker that knows its dialog
+    assert status_of(only(h.feed(bye(), CALLER), CALLER)) == 404
+    assert "dialogs_to_siblings" not in h.core.stats
