@@ -308,7 +308,8 @@ def support(c: Counters, signal: bool = False) -> float:
 
 def answered(c: Counters) -> bool:
     """Whether people answer the flow's calls (connected: answered and not hung up at once,
-    :func:`.counting.outcome_metrics`' ``short``; a robocall answered by an IVR is no answer):
+    :func:`.counting.outcome_metrics`' ``short``; a robocall answered by an IVR is no answer;
+    counted as soon as the call has outlasted a hang-up, :meth:`.engine.Detector.answered`):
 
     - :data:`ANSWERED_CALLS` outcomes or more in the hour, at least :data:`ANSWERED_SHARE` of
       them connected; or
