@@ -266,6 +266,11 @@ def test_a_flow_people_answered_over_the_day_backs_no_high_score_in_a_quiet_or_u
     refused = {"flow_calls_24h": 60.0, "flow_failed_24h": 40.0, "flow_short_24h": 2.0}
     assert not answered(Counters(flow_calls_1h=2.0, flow_failed_1h=1.0, **refused))
     assert not answered(Counters(flow_calls_1h=3.0, flow_failed_1h=2.0, flow_calls_24h=19.0))  # too few to say
+    # a call centre's trunk: 40-45 % of its calls connect, over the day as over the hour
+    centre = {"flow_calls_24h": 400.0, "flow_failed_24h": 225.0, "flow_short_24h": 5.0}
+    assert answered(Counters(flow_calls_1h=3.0, flow_failed_1h=3.0, **centre))
+    dialler = {"flow_calls_24h": 400.0, "flow_failed_24h": 330.0, "flow_short_24h": 10.0}
+    assert not answered(Counters(flow_calls_1h=3.0, flow_failed_1h=3.0, **dialler))
 
 
 def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:
