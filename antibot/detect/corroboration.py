@@ -19,7 +19,7 @@ policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is th
   :data:`SPREAD` addresses in the hour (a dialler spread over many addresses);
 - nothing at all (support 0) when people answer the flow's calls: 5 or more call outcomes in
   the hour, 40 % of them or more connected; fewer, two or more connected and half of them;
-  or 20 or more outcomes in 24 h, half of them connected, unless the hour is a failure burst
+  or 20 or more outcomes in 24 h, 40 % of them connected, unless the hour is a failure burst
   (5 or more outcomes, under 20 % connected) (:func:`answered`). A carrier's SBC whose
   installation the model never saw scores a share of its customers' calls high, enough for
   them to back each other; its calls are answered and talked through, a robodialler's are
@@ -76,7 +76,7 @@ FEW_SHARE: Final = 0.5
 #: the hour's outcomes (:data:`ANSWERED_CALLS` or more) are a failure burst that the day
 #: does not outweigh.
 ANSWERED_DAY_CALLS: Final = 20.0
-ANSWERED_DAY_SHARE: Final = 0.5
+ANSWERED_DAY_SHARE: Final = ANSWERED_SHARE  # one connected share for the hour and the day
 BURST_SHARE: Final = 0.2
 #: Steps of a rising run looked for between other calls (:func:`rising_run`).
 RISING_MAX: Final = 8
@@ -308,7 +308,8 @@ def support(c: Counters, signal: bool = False) -> float:
 
 def answered(c: Counters) -> bool:
     """Whether people answer the flow's calls (connected: answered and not hung up at once,
-    :func:`.counting.outcome_metrics`' ``short``; a robocall answered by an IVR is no answer):
+    :func:`.counting.outcome_metrics`' ``short``; a robocall answered by an IVR is no answer;
+    counted as soon as the call has outlasted a hang-up, :meth:`.engine.Detector.answered`):
 
     - :data:`ANSWERED_CALLS` outcomes or more in the hour, at least :data:`ANSWERED_SHARE` of
       them connected; or

@@ -106,6 +106,9 @@ class Detector:
         self._warner = WarnLimiter("antibot.detect")
         #: Call ref -> flow of the INVITEs still awaiting their outcome (oldest first, bounded).
         self._flows: dict[str, str] = {}
+        #: Call ref -> (when it has talked ``short_call_seconds``, flow) of answered calls still
+        #: up, in answer order (:meth:`answered`).
+        self._talking: dict[str, tuple[float, str]] = {}
         #: Call refs remembered for their outcome's flow at most (oldest forgotten first).
         self.flow_refs = FLOW_REFS
 
@@ -175,6 +178,8 @@ class Detector:
         local = self.counters
         if local is not None:
             try:
+                if self._talking:
+                    self._talked(wall)
                 counters = local.observe(obs, wall)
                 degraded = not local.in_sync
                 counted = True
@@ -300,12 +305,46 @@ class Detector:
             )
         return verdict
 
+    def answered(self, call_ref: str) -> None:
+        """A decided call was answered: once it has lasted ``short_call_seconds`` (no BYE by
+        then, so not hung up at once) it counts as connected for its flow, without waiting for
+        its end. People talk for minutes while the calls they did not take fail within seconds:
+        counted only at their BYE, a new flow's answered calls would be missing from its outcomes
+        (:func:`.corroboration.answered`) just when it needs them. Its source's counters (model
+        features) still take the call at its end, as the model was trained."""
+        flow = self._flows.get(call_ref, "") if call_ref else ""
+        if flow:
+            talking = self._talking
+            if len(talking) >= self.flow_refs:
+                del talking[next(iter(talking))]  # the oldest: its BYE never came
+            talking[call_ref] = (self.clock() + self.short_call_seconds, flow)
+
+    def _talked(self, wall: float) -> None:
+        """Count as connected for their flows the answered calls that have talked long enough
+        by ``wall`` (:meth:`answered`); their BYE will count for their source only."""
+        talking = self._talking
+        counters = self.counters
+        while talking:
+            call_ref, (due, flow) = next(iter(talking.items()))
+            if due > wall:
+                break
+            del talking[call_ref]
+            if call_ref in self._flows:
+                self._flows[call_ref] = ""  # counted for the flow now, not again at its end
+            if counters is not None:
+                counters.outcome("", ("calls",), wall, flow)
+
     def outcome(self, call_ref: str, source_ip: str, status: int, duration: float | None) -> None:
         """Feed a call's outcome back into the failure and short-call counters of its source
-        and its flow (counted locally, synced with the rest) and the call log."""
+        and its flow (counted locally, synced with the rest) and the call log. An answered call
+        that talked long enough was counted for its flow already (:meth:`answered`)."""
         flow = self._flows.pop(call_ref, "") if call_ref else ""
+        if call_ref:
+            self._talking.pop(call_ref, None)
         if self.counters is not None:
             try:
+                if self._talking:
+                    self._talked(self.clock())
                 self.counters.outcome(
                     source_ip, outcome_metrics(status, duration, self.short_call_seconds), self.clock(), flow
                 )

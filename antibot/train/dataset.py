@@ -66,6 +66,8 @@ ANSWER_DELAY = 5.0
 REJECT_DELAY = 0.5
 NO_ANSWER_DELAY = 20.0
 TIMEOUT_DELAY = 32.0
+#: The detector's ``short_call_seconds``: an answered call shorter than this is hung up at once.
+SHORT_CALL = 6.0
 
 #: Pseudo family/profile of rows that come from operator feedback rather than the simulator.
 FEEDBACK = "feedback"
@@ -83,6 +85,16 @@ def outcome_delay(status: int, duration: float | None) -> float:
     if status in (408, 480):
         return NO_ANSWER_DELAY
     return REJECT_DELAY
+
+
+def flow_learns(ts: float, ended: float, metrics: Sequence[str], short_call_seconds: float = SHORT_CALL) -> float:
+    """When the proxy's counters of a call's flow take its outcome (0: never), given its INVITE's
+    time ``ts`` and when the proxy learns how it ended: a call answered and talked through
+    counts once it has lasted ``short_call_seconds`` after its answer
+    (:meth:`antibot.detect.engine.Detector.answered`), any other call when it ends."""
+    if ended > 0.0 and tuple(metrics) == ("calls",):
+        return min(ended, ts + ANSWER_DELAY + short_call_seconds)
+    return ended
 
 
 @dataclass(frozen=True, slots=True)

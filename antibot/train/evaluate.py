@@ -34,7 +34,7 @@ from ..detect.model import Model
 from ..detect.rules import Decision, Facts, RuleSet
 from ..proxy.decision import Action
 from ..sim.profiles import PROFILES
-from .dataset import Dataset
+from .dataset import Dataset, flow_learns
 from .shared import shared_table
 from .train import TrainParams, export, fit, scores
 
@@ -147,7 +147,7 @@ def _replay(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> tuple[list[f
         [f.from_number for f in ds.facts],
         neighbour.tolist(),
         rules.sweep,
-        [(f.ended, f.metrics) for f in ds.facts],
+        [(flow_learns(t, f.ended, f.metrics), f.metrics) for t, f in zip(ds.ts.tolist(), ds.facts, strict=True)],
     )
 
 

@@ -210,6 +210,35 @@ def test_a_new_flow_whose_first_call_was_talked_through_backs_no_high_score() ->
     assert support(backed) == 0.0 and support(backed, signal=True) == 1.0
 
 
+def test_a_new_flow_call_still_talking_counts_as_answered_before_it_ends() -> None:
+    """A carrier's first calls of the night, all scored high: the first is answered and still
+    talking when the second fails at once. People talk for minutes while a failure comes back
+    in a second: the talking call counts as connected as soon as it has outlasted a hang-up
+    (``short_call_seconds``), so the third call finds one answer against one failure and its
+    high score is isolated; with the first call hung up at once (a robocall's IVR), it is
+    backed and rejected."""
+    t = [T0]
+    for hang_up, expected in ((None, "score-isolated"), (3.0, "score-reject")):
+        t[0] = T0
+        d = Detector(
+            rules=RuleSet([], corroboration=0.5), model=_always_high(), counters=LocalCounters(), clock=lambda: t[0]
+        )
+        first = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+        t[0] = T0 + 5.0
+        d.answered(first.call_ref)
+        if hang_up is not None:
+            t[0] += hang_up
+            d.outcome(first.call_ref, PHONE_SRC, 200, hang_up)
+        t[0] = T0 + 30.0
+        second = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+        t[0] = T0 + 31.0
+        d.outcome(second.call_ref, PHONE_SRC, 486, None)
+        t[0] = T0 + 60.0
+        third = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+        assert third.rule == expected, hang_up
+        assert third.action is (Action.SUSPECT if hang_up is None else Action.REJECT)
+
+
 def test_one_answer_in_the_hour_does_not_outweigh_a_day_of_refused_calls() -> None:
     """The first-minutes rule is for new flows: a flow with a day of outcomes, most of them
     failed, is not vouched for by one call talked through in the hour (an attacker's one long
@@ -237,6 +266,11 @@ def test_a_flow_people_answered_over_the_day_backs_no_high_score_in_a_quiet_or_u
     refused = {"flow_calls_24h": 60.0, "flow_failed_24h": 40.0, "flow_short_24h": 2.0}
     assert not answered(Counters(flow_calls_1h=2.0, flow_failed_1h=1.0, **refused))
     assert not answered(Counters(flow_calls_1h=3.0, flow_failed_1h=2.0, flow_calls_24h=19.0))  # too few to say
+    # a call centre's trunk: 40-45 % of its calls connect, over the day as over the hour
+    centre = {"flow_calls_24h": 400.0, "flow_failed_24h": 225.0, "flow_short_24h": 5.0}
+    assert answered(Counters(flow_calls_1h=3.0, flow_failed_1h=3.0, **centre))
+    dialler = {"flow_calls_24h": 400.0, "flow_failed_24h": 330.0, "flow_short_24h": 10.0}
+    assert not answered(Counters(flow_calls_1h=3.0, flow_failed_1h=3.0, **dialler))
 
 
 def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:

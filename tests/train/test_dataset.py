@@ -27,6 +27,7 @@ from antibot.train.dataset import (
     build_dataset,
     dataset_from_events,
     feedback_dataset,
+    flow_learns,
     outcome_delay,
     replay,
 )
@@ -219,6 +220,17 @@ def test_training_rows_are_the_proxys_feature_vectors(url: str) -> None:
 def test_outcome_delays() -> None:
     assert outcome_delay(200, 60.0) > 60.0
     assert outcome_delay(404, None) < outcome_delay(480, None) < outcome_delay(0, None)
+
+
+def test_a_flow_learns_a_talked_through_call_once_it_outlasts_a_hang_up() -> None:
+    """The evaluation's replay feeds a flow an answered call's outcome as the proxy's detector
+    does (``Detector.answered``): connected once it has lasted the short-call time after its
+    answer; a short or failed call when it ends."""
+    ended = 1000.0 + outcome_delay(200, 300.0)
+    assert flow_learns(1000.0, ended, ("calls",)) == 1000.0 + outcome_delay(200, 6.0)
+    assert flow_learns(1000.0, 1000.0 + outcome_delay(200, 2.0), ("calls", "short")) == 1000.0 + outcome_delay(200, 2.0)
+    assert flow_learns(1000.0, 1000.5, ("calls", "failed")) == 1000.5
+    assert flow_learns(1000.0, 0.0, ("calls",)) == 0.0  # never learnt within the day
 
 
 def test_feedback_rows_are_read_from_redis(url: str) -> None:
