@@ -18,6 +18,8 @@ PY=${PY:-$HERE/../.venv/bin/python}
 BASE=${PAIRED_PORT:-27100}
 WORK=$(mktemp -d /tmp/antibot-paired.XXXXXX)
 
+# one worker, in a tree that has workers at all (older trees run one process anyway)
+workers_arg() { grep -q -- '"--workers"' "$1/antibot/cli.py" && echo "--workers 1"; }
 cpu() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 one() {  # one TREE PORT TAG
@@ -28,7 +30,7 @@ one() {  # one TREE PORT TAG
     local uas=$!
     # one process: the CPU of the process that serves SIP is what is compared
     (cd "$tree" && exec "$PY" -m antibot run --listen "udp:127.0.0.1:$port" \
-        --upstream "sip:127.0.0.1:$((port + 20))" --probe-interval 0 --log-level warning --workers 1 \
+        --upstream "sip:127.0.0.1:$((port + 20))" --probe-interval 0 --log-level warning $(workers_arg "$tree") \
         --data-dir "$w/data" --no-api ${ANTIBOT_ARGS:---mode monitor}) >"$w/proxy.log" 2>&1 &
     local proxy=$!
     sleep 3
