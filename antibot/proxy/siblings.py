@@ -1,14 +1,16 @@
 """Worker processes of one node sharing the public SIP port (``SO_REUSEPORT``): what lands on a
 worker that does not hold its state is handed to the other workers.
 
-The kernel spreads datagrams over the workers by their first header line, the top Via
-(:mod:`antibot.transport.steer`), so an INVITE's CANCEL normally reaches the worker holding the
-INVITE (RFC 3261 §16.10); it does not after a worker restart reshuffles the group, or when the
-caller's CANCEL puts another header first. A request of a dialog carries a new branch and lands on
-any worker: one that names only us (a caller's UA that ignored our Record-Route) is relayed so the
-worker that knows the dialog's remote target forwards it, and the end of an answered call (a BYE)
-is told to the worker that times it. A relayed frame carries the original source so the worker
-that holds the state answers the caller itself; a worker that holds nothing stays silent.
+The kernel spreads datagrams over the workers by address 4-tuple, or with ``udp_spread =
+"transaction"`` by their top Via (:mod:`antibot.transport.steer`); either way an INVITE's CANCEL
+normally reaches the worker holding the INVITE (RFC 3261 §16.10). It does not after a worker
+restart reshuffles the group, or when the caller sends it from another port or puts another
+header first. The PBX's BYE lands by the PBX's own address, so the end of an answered call is
+told to the worker that times it. Spread by transaction, a request of a dialog carries a new
+branch and lands on any worker: one that names only us (a caller's UA that ignored our
+Record-Route) is relayed so that the worker that knows the dialog's remote target forwards it.
+A relayed frame carries the original source so the worker that holds the state answers the
+caller itself; a worker that holds nothing stays silent.
 """
 
 from __future__ import annotations

@@ -75,12 +75,18 @@ def build_core(s: Settings, worker: WorkerSpec | None = None, own_port: int = 0)
         retry_after=s.retry_after,
         max_transactions=s.max_transactions,
         max_calls=s.max_calls,
-        flood=_flood(s, len(worker.ports) if worker is not None and s.udp_spread == "transaction" else 1),
+        flood=_flood(s, spread_over(s, worker)),
         flood_action=s.flood_action,
         siblings=siblings,
-        relay_dialogs=worker is not None and s.udp_spread == "transaction",
+        relay_dialogs=spread_over(s, worker) > 1,
     )
     return ProxyCore(me, pool, config)
+
+
+def spread_over(s: Settings, worker: WorkerSpec | None) -> int:
+    """How many workers one UDP caller's transactions spread over: all of the node's with
+    ``udp_spread = "transaction"``, else 1 (by address, a caller stays on one)."""
+    return len(worker.ports) if worker is not None and s.udp_spread == "transaction" else 1
 
 
 def _flood(s: Settings, workers: int) -> TokenBuckets | None:

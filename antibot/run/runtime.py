@@ -26,7 +26,7 @@ from ..proxy.decision import Decide
 from ..proxy.effects import CallOutcome
 from ..transport.loop import ProxyRunner
 from .policy import build_rules, seed_doc
-from .proxy import build_core, build_tcp_limits, build_tls, build_ws
+from .proxy import build_core, build_tcp_limits, build_tls, build_ws, spread_over
 from .reserve import Reserved, reserve
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class Runtime:
                     reuse_port=worker is not None,
                     own_port=own,
                     path=x.path,
-                    workers=len(worker.ports) if worker is not None and s.udp_spread == "transaction" else 1,
+                    workers=spread_over(s, worker),
                 )
             except OSError as exc:
                 raise ConfigError(f"cannot listen on {x.transport}:{x.host}:{x.port}: {exc.strerror or exc}") from None
