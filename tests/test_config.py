@@ -372,3 +372,15 @@ def test_the_mode_flag_is_this_nodes_override_not_the_seeded_mode(tmp_path: Path
         seed_doc(flagged)["mode"] == "monitor"
         and build_rules(seed_doc(flagged), flagged.mode_override).mode == "enforce"
     )
+
+
+def test_udp_spread_is_address_or_transaction(tmp_path: Path) -> None:
+    upstream = {"upstream": ["sip:127.0.0.1:5080"]}
+    assert load(None, upstream).udp_spread == "address"
+    assert load(None, {**upstream, "udp_spread": "transaction"}).udp_spread == "transaction"
+    with pytest.raises(ConfigError, match="udp_spread must be 'address' or 'transaction'"):
+        load(None, {**upstream, "udp_spread": "callid"})
+    odd = tmp_path / "odd.toml"
+    odd.write_text('[[upstream]]\nuri = "sip:127.0.0.1:5080"\n[proxy]\nudp_spread = "random"\n')
+    with pytest.raises(ConfigError, match="udp_spread"):
+        load(str(odd), {})
