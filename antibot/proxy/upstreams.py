@@ -17,10 +17,12 @@ new requests get 503 + Retry-After at once instead of waiting ``failover_timeout
 One lost probe, or one INVITE a PBX that ignores OPTIONS cannot parse, never meets both; and
 ``down_hold`` after the last failed call one more call tries again (half-open).
 
-Several workers of one node (each its own pool) share that verdict through a :class:`NodeHealth`
-(memory shared by the processes; the pool does no I/O): a worker whose own probes and calls
-concluded "every target dead" publishes until when that holds, and the others fail fast too
-within it. Any response or successful probe, in any worker, voids every verdict reached before it.
+Several workers of one node (each its own pool) share their health through a :class:`NodeHealth`
+(memory shared by the processes; the pool does no I/O). A target one worker marks down is skipped
+by the others too until its ``down_hold`` ends, so a dead PBX costs the node one failed attempt
+rather than one per worker; and a worker whose own probes and calls concluded "every target dead"
+publishes until when that holds, and the others fail fast too within it. A response or a
+successful probe, in any worker, voids every mark and verdict reached before it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class Upstream:
     #: Calls' attempts failed on it in a row (timeout or 503; reset by any response), the last when.
     call_failures: int = 0
     call_failed_at: float = 0.0
+    #: When it was last marked down; its place in the pool (its slot in the node's shared health).
+    down_at: float = 0.0
+    index: int = 0
 
     def __str__(self) -> str:
         return self.uri
@@ -62,6 +67,9 @@ class Upstream:
 
 class NodeHealth(Protocol):
     """The verdicts of every worker of the node (this one's included), as :meth:`UpstreamPool.all_dead` reads them."""
+
+    #: How many targets it keeps marks for (the pool shares its marks only if it has room for all).
+    targets: int
 
     def publish_dead(self, since: float, until: float) -> None:
         """This worker concluded every target dead at ``since``, true until ``until`` (seconds, ``now``'s clock)."""
@@ -72,6 +80,15 @@ class NodeHealth(Protocol):
     def verdicts(self) -> Sequence[tuple[float, float, float]]:
         """Each worker's ``(dead since, dead until, last heard alive)``; 0 where there is none."""
 
+    def publish_down(self, target: int, at: float, until: float) -> None:
+        """This worker marked target ``target`` (its index in the pool) down at ``at`` until ``until``."""
+
+    def publish_target_alive(self, target: int, at: float) -> None:
+        """This worker heard target ``target`` alive at ``at``: every mark made before is void."""
+
+    def target_marks(self, target: int) -> Sequence[tuple[float, float, float]]:
+        """Each worker's ``(marked down at, down until, last heard alive)`` of target ``target``."""
+
 
 def node_dead(verdicts: Iterable[tuple[float, float, float]], now: float) -> bool:
     """Some worker's verdict "every target dead" still holds at ``now``, and no worker heard a
@@ -81,6 +98,17 @@ def node_dead(verdicts: Iterable[tuple[float, float, float]], now: float) -> boo
         alive = max(alive, at)
         if now < until:
             held = max(held, since)
+    return held > alive
+
+
+def held_down(marks: Iterable[tuple[float, float, float]], now: float) -> bool:
+    """Some worker's mark of a target still holds at ``now``, and no worker heard the target
+    alive after it was made (a tie counts as alive)."""
+    alive, held = 0.0, 0.0
+    for at, until, heard in marks:
+        alive = max(alive, heard)
+        if now < until:
+            held = max(held, at)
     return held > alive
 
 
@@ -107,6 +135,10 @@ class UpstreamPool:
         self.node = node
         #: When this pool last concluded every target dead (0: never), against siblings' "alive".
         self.dead_since = 0.0
+        #: Targets marked down by one worker are skipped by all (one PBX: it is tried anyway).
+        self.shared = node is not None and 1 < len(targets) <= node.targets
+        for i, target in enumerate(targets):
+            target.index = i
 
     def find(self, addr: Addr) -> Upstream | None:
         """The target at this address (any transport), or None."""
@@ -119,8 +151,15 @@ class UpstreamPool:
         return any(t.addr.host == host for t in self.targets)
 
     def usable(self, target: Upstream, now: float | None) -> bool:
-        """Up, or down for longer than ``down_hold`` (worth one more try: a half-open circuit)."""
-        return target.up or (now is not None and target.retry_at <= now)
+        """Up, or down for longer than ``down_hold`` (worth one more try: a half-open circuit);
+        with sibling workers, not marked down by one of them since it was last heard alive, and
+        down here only until one of them hears it alive."""
+        if not self.shared or now is None or self.node is None:
+            return target.up or (now is not None and target.retry_at <= now)
+        marks = self.node.target_marks(target.index)
+        if target.up or target.retry_at <= now:
+            return not held_down(marks, now)
+        return any(heard >= target.down_at and heard > 0.0 for _, _, heard in marks)  # a tie: alive
 
     def panicking(self, now: float | None) -> bool:
         """No target is usable: calls go to all of them anyway (see :meth:`candidates`)."""
@@ -161,6 +200,8 @@ class UpstreamPool:
         target.call_failures = 0
         if self.node is not None:
             self.node.publish_alive(now)
+            if self.shared:
+                self.node.publish_target_alive(target.index, now)
 
     def candidates(self, key: str, now: float | None = None) -> list[Upstream]:
         """The targets to try, in order, for a call with this Call-ID: the usable ones, or every
@@ -188,6 +229,9 @@ class UpstreamPool:
         target.up = up
         if not up:
             target.retry_at = now + self.down_hold
+            target.down_at = now
+            if self.shared and self.node is not None:
+                self.node.publish_down(target.index, now, target.retry_at)
         return changed
 
     def mark_failed(self, target: Upstream, now: float, why: str) -> str | None:
@@ -224,6 +268,8 @@ class UpstreamPool:
         changed = self.mark(target, up, now)
         if up and self.node is not None:
             self.node.publish_alive(now)
+            if self.shared:
+                self.node.publish_target_alive(target.index, now)
         elif not up:
             self._publish_dead(now)
         return changed

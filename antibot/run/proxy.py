@@ -18,7 +18,7 @@ from ..transaction import TimerConfig
 from ..transport.tcp import TcpLimits, connection_budget
 from ..transport.tls import TlsContexts, TlsError
 from ..transport.ws import WsSettings
-from .node_health import SharedVerdicts
+from .node_health import SharedVerdicts, health_size
 
 if TYPE_CHECKING:
     from .workers import WorkerSpec
@@ -59,9 +59,12 @@ def build_core(s: Settings, worker: WorkerSpec | None = None, own_port: int = 0)
         siblings = tuple(Addr("udp", h, p) for h in hosts for p in worker.ports if p != own)
     mine = worker.ports if worker is not None else ((own_port,) if own_port else ())
     me = LocalIdentity(listeners, route_secret(s), mine, alias=s.tls_alias)
-    node = None  # a node's workers share the verdict "every upstream dead" (:mod:`.node_health`)
+    node = None  # a node's workers share their upstream health (:mod:`.node_health`)
     if worker is not None and worker.health is not None:
-        node = SharedVerdicts(worker.health, worker.index, len(worker.ports))
+        n, targets = len(worker.ports), len(s.upstreams)
+        if len(worker.health) < health_size(n, targets):  # an array made for fewer: no marks shared
+            targets = 0
+        node = SharedVerdicts(worker.health, worker.index, n, targets)
     pool = UpstreamPool(
         [Upstream(u.uri, Addr(u.transport, u.host, u.port), u.priority, u.weight) for u in s.upstreams],
         probe_interval=s.probe_interval,

@@ -7,8 +7,9 @@ so responses and retransmissions come back to the worker holding the transaction
 §18.2.1, RFC 3581). A CANCEL that lands on another worker is relayed to its siblings
 (:mod:`antibot.proxy.siblings`). Record-Routes name the public port and carry a token keyed by
 the node's route secret, which every worker shares, so in-dialog requests go to any worker.
-Each worker keeps its own upstream health; their verdicts "every upstream dead" are shared
-(:mod:`.node_health`), so callers get 503 at once whichever worker they hash to.
+Each worker keeps its own upstream health; the targets it marks down and its verdict "every
+upstream dead" are shared (:mod:`.node_health`), so a dead PBX costs the node one failed attempt
+and callers get 503 at once whichever worker they hash to.
 
 The parent binds nothing itself: it checks the listen addresses and the model, raises
 RLIMIT_NOFILE, makes the route key, starts the embedded Redis (shared by the workers, as by
@@ -163,8 +164,8 @@ class Supervisor:
         self.n = worker_count(settings)
         self.ctx = multiprocessing.get_context("spawn")
         self.status: Any = self.ctx.Array("q", self.n * FIELDS + NODE_FIELDS, lock=False)
-        #: Each worker's verdict "every upstream dead" and when it last heard one alive.
-        self.health: Any = make_health(self.ctx, self.n)
+        #: Each worker's upstream marks and verdict "every upstream dead" (:mod:`.node_health`).
+        self.health: Any = make_health(self.ctx, self.n, len(settings.upstreams))
         self.procs: list[Any] = [None] * self.n
         #: The read end of each running worker's pipe (its counters, sent when it stops).
         self.results: list[Any] = [None] * self.n

@@ -49,7 +49,8 @@ class Harness:
         workdir = self._dir("proxy")
         port = free_port()
         # shutdown_timeout bounds the graceful drain (default 32 s) when the proxy is stopped.
-        proxy_settings = {"shutdown_timeout": 1.0, **(settings or {})}
+        spread = os.environ.get("ANTIBOT_E2E_UDP_SPREAD")  # e.g. "transaction": the suite in that mode
+        proxy_settings = {"shutdown_timeout": 1.0, **({"udp_spread": spread} if spread else {}), **(settings or {})}
         config = workdir / "antibot.toml"
         config.write_text("[proxy]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in proxy_settings.items()))
         args = [sys.executable, "-m", "antibot", "run", "--config", str(config)]

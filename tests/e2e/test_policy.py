@@ -55,8 +55,10 @@ def test_scanner_user_agent_rejected(e2e: Harness) -> None:
 def test_failover_to_second_upstream(e2e: Harness, first: str) -> None:
     """The priority-1 PBX is a closed port, a hung PBX, or answers 503: every call lands on priority 2.
 
-    Calls run one at a time (sipp -l 1): the first one tries PBX 1 and fails over; PBX 1 is then
-    marked down, so the next calls go straight to PBX 2 (probes are too slow to bring it back).
+    Calls run one at a time (sipp -l 1), each from its own port (-t un), so they spread over
+    the node's workers: the first one tries PBX 1 and fails over; PBX 1 is then marked down for
+    every worker, so the next calls go straight to PBX 2 whichever worker takes them (probes are
+    too slow to bring it back).
     """
     good = e2e.uas("uas_answer.xml", label="pbx2")
     bad = e2e.uas("uas_503.xml", label="pbx1-503") if first == "503" else None
@@ -70,7 +72,7 @@ def test_failover_to_second_upstream(e2e: Harness, first: str) -> None:
         extra=["--failover-timeout", "0.5", "--probe-interval", "30"],
         settings={"probe_timeout": 20.0},
     )
-    uac = e2e.uac("uac_call.xml", proxy, calls=CALLS, extra=["-l", "1"])
+    uac = e2e.uac("uac_call.xml", proxy, calls=CALLS, extra=["-l", "1", "-t", "un", "-max_socket", "100"])
     why = sipp_failure(uac, good, *([bad] if bad else []))
     assert uac.proc.returncode == 0, why
     assert uac.stat("SuccessfulCall(C)") == CALLS, why
@@ -91,8 +93,9 @@ def test_failover_to_second_upstream(e2e: Harness, first: str) -> None:
 def test_no_upstream_alive(e2e: Harness) -> None:
     """Both PBXs dead: 503 + Retry-After, only after the call was really tried.
 
-    Call 1 tries both: the priority-1 timeout marks it down; the priority-2 one, the last usable,
-    is kept (a timeout is no proof: item 3), so calls 2 and 3 try it and then get 503.
+    Call 1 tries both: the priority-1 timeout marks it down for every worker; the priority-2 one,
+    the last usable, is kept (a timeout is no proof), so calls 2 and 3, whichever worker takes
+    them (one port per call: -t un), try it and then get 503.
     """
     dead = [f"sip:{HOST}:{free_port()}", f"sip:{HOST}:{free_port()};priority=2"]
     proxy = e2e.proxy(
@@ -100,7 +103,7 @@ def test_no_upstream_alive(e2e: Harness) -> None:
         extra=["--failover-timeout", "0.5", "--probe-interval", "30"],
         settings={"retry_after": 7, "probe_timeout": 20.0},
     )
-    uac = e2e.uac("uac_unavailable.xml", proxy, calls=3, extra=["-l", "1"])
+    uac = e2e.uac("uac_unavailable.xml", proxy, calls=3, extra=["-l", "1", "-t", "un", "-max_socket", "100"])
     why = sipp_failure(uac)
     # The scenario fails a call unless the final response is 503 with a numeric Retry-After.
     assert uac.proc.returncode == 0, why

@@ -10,13 +10,17 @@ from typing import Any
 
 import pytest
 
-from antibot.run.node_health import HEALTH_FIELDS, SharedVerdicts, make_health
+from antibot.config import load
+from antibot.proxy.effects import Addr
+from antibot.proxy.upstreams import Upstream, UpstreamPool, held_down
+from antibot.run.node_health import HEALTH_FIELDS, SharedVerdicts, health_size, make_health
 from antibot.run.proxy import build_core
 from antibot.run.workers import WorkerSpec
 
 from .test_runtime import free_port, settings
 
 CTX = multiprocessing.get_context("spawn")
+TWO = ["sip:127.0.0.1:9", "sip:127.0.0.1:10;priority=2"]
 
 
 def test_a_workers_verdict_is_read_by_every_worker() -> None:
@@ -71,6 +75,68 @@ def test_a_workers_pool_shares_the_nodes_array(tmp_path: Path) -> None:
     assert build_core(s, None).pool.node is None  # one process alone: its own health only
 
 
+def _pools(array: Any, workers: int = 2) -> list[UpstreamPool]:
+    """Each worker's pool of the same two PBXs, sharing ``array``."""
+    return [
+        UpstreamPool(
+            [
+                Upstream("sip:pbx1", Addr("udp", "127.0.0.1", 5080)),
+                Upstream("sip:pbx2", Addr("udp", "127.0.0.1", 5090), priority=2),
+            ],
+            probe_interval=30.0,
+            down_hold=10.0,
+            node=SharedVerdicts(array, i, workers, 2),
+        )
+        for i in range(workers)
+    ]
+
+
+def test_a_target_one_worker_marks_down_is_skipped_by_the_others_until_its_hold_ends() -> None:
+    a, b = _pools(make_health(CTX, 2, 2))
+    assert a.shared and b.shared
+    assert [t.uri for t in b.candidates("call-1", 100.0)] == ["sip:pbx1", "sip:pbx2"]
+    assert a.mark_failed(a.targets[0], 100.0, "timeout") == "down"  # worker A's call timed out on PBX 1
+    assert not b.usable(b.targets[0], 101.0)  # worker B never tried it: it skips it all the same
+    assert [t.uri for t in b.candidates("call-2", 101.0)] == ["sip:pbx2"]
+    # B's timeout on PBX 2, now the node's last usable target, is no proof that it is dead
+    assert b.mark_failed(b.targets[1], 102.0, "timeout") == "kept"
+    assert b.usable(b.targets[0], 110.0) and a.usable(a.targets[0], 110.0)  # half-open after the hold
+
+
+def test_a_target_heard_alive_by_any_worker_voids_the_marks_made_before() -> None:
+    a, b = _pools(make_health(CTX, 2, 2))
+    a.mark_failed(a.targets[0], 100.0, "503")
+    b.heard(b.targets[0], 100.0)  # a tie counts as alive
+    assert b.usable(b.targets[0], 100.5)
+    assert a.usable(a.targets[0], 100.5)  # down in A's own pool, but B heard it since
+    a.mark_failed(a.targets[0], 101.0, "503")  # a new mark, after the last "alive"
+    assert not b.usable(b.targets[0], 101.5)
+    b.probe_done(b.targets[0], True, 102.0)  # B's probe: alive again
+    assert a.usable(a.targets[0], 102.5) and b.usable(b.targets[0], 102.5)
+    assert b.usable(b.targets[1], 102.5)  # PBX 2 was never marked
+
+
+def test_marks_are_held_while_their_hold_lasts_and_no_alive_came_after() -> None:
+    assert held_down([(100.0, 110.0, 0.0), (0.0, 0.0, 0.0)], 105.0)
+    assert not held_down([(100.0, 110.0, 0.0), (0.0, 0.0, 0.0)], 110.0)
+    assert not held_down([(100.0, 110.0, 0.0), (0.0, 0.0, 100.0)], 105.0)
+    assert held_down([(100.0, 110.0, 99.0), (101.0, 111.0, 0.0)], 105.0)
+    assert not held_down([(0.0, 0.0, 0.0)] * 2, 1.0)
+
+
+def test_one_pbx_or_an_array_without_room_for_the_targets_shares_no_marks(tmp_path: Path) -> None:
+    array = make_health(CTX, 2, 2)
+    one = UpstreamPool([Upstream("sip:pbx1", Addr("udp", "127.0.0.1", 5080))], node=SharedVerdicts(array, 0, 2, 2))
+    assert not one.shared  # one PBX is tried whatever its health: nothing to share
+    s = dataclasses.replace(settings(tmp_path, free_port()), upstreams=load(None, {"upstream": TWO}).upstreams)
+    small = make_health(CTX, 2, 1)  # made for one target: the pool keeps its marks to itself
+    pool = build_core(s, WorkerSpec(0, (free_port(), free_port()), health=small)).pool
+    assert pool.node is not None and not pool.shared
+    assert pool.mark_failed(pool.targets[0], 100.0, "503") == "down" and not pool.usable(pool.targets[0], 101.0)
+    full = build_core(s, WorkerSpec(0, (free_port(), free_port()), health=make_health(CTX, 2, 2))).pool
+    assert full.shared
+
+
 class _Captured:
     """Stands in for a worker process: keeps what it would have been started with."""
 
@@ -91,7 +157,7 @@ def test_the_parent_hands_every_worker_and_the_standby_the_same_array(
 
     s = dataclasses.replace(settings(tmp_path, free_port()), workers=2)
     sup = Supervisor(s)
-    assert len(sup.health) == sup.n * HEALTH_FIELDS
+    assert len(sup.health) == health_size(sup.n, len(s.upstreams))
     monkeypatch.setattr(sup.ctx, "Process", _Captured)
     _Captured.started = []
     ports = (free_port(), free_port())
