@@ -126,10 +126,26 @@ class Relay(TransactionTable):
             slot.got_response = True
             self._run_client(slot, slot.txn.receive_response(resp.status, resp, now), now)
             return
+        if self.config.siblings and resp.raw:
+            sibling = self._sibling_at(top.sent_by.port, source)
+            if sibling is not None:  # answered to the address of another of our requests (§18.2.2 says the Via's)
+                self._count("responses_to_siblings")
+                self._emit(resp.raw, sibling)
+                return
         if len(resp.vias) < 2:
             return  # a late answer to one of our own probes or CANCELs
         # No transaction: forward statelessly by the next Via (§16.7 step 9, 2xx retransmissions).
         self._forward_response_stateless(resp, source)
+
+    def _sibling_at(self, port: int | None, source: Addr) -> Addr | None:
+        """The sibling worker whose own UDP port is ``port`` (a response to its request that the
+        peer sent to this worker: e.g. to where that dialog's first request came from), in the
+        family of ``source``; None if ``port`` is no sibling's."""
+        v6 = ":" in source.host
+        for sibling in self.config.siblings:
+            if sibling.port == port and (":" in sibling.host) == v6:
+                return sibling
+        return None
 
     def _forward_response_stateless(self, resp: Response, source: Addr) -> None:
         nxt = resp.vias[1]

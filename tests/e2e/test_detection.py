@@ -192,18 +192,25 @@ def test_two_proxies_on_one_external_redis_share_their_counters(e2e: Harness, tm
         assert then.count("603_Recv") + then.count("403_Recv") + on_b == 20, why  # type: ignore[attr-defined]
         assert on_b <= 10, (on_a, on_b, why)
         # What B counted the source at, from the call log both nodes write to the shared Redis:
-        # its first INVITE came before its first sync (its own count: 1), the next ones after it.
+        # each of B's workers that took calls saw its first INVITE before its first sync (its own
+        # count: 1), the next ones after it (A's 30 and more).
         log = Resp(str(redis.socket_path))
 
-        def node_b() -> list[dict[str, float]]:  # call refs start with a per-process prefix
+        def node_b() -> dict[str, list[dict[str, float]]]:  # call refs start with a per-process prefix
             entries = [dict(zip(f[::2], f[1::2], strict=True)) for _, f in log("XRANGE", "ab:calls", "-", "+")]
             decided = [e for e in entries if "features" in e]
-            return [read_features(e["features"]) or {} for e in decided if e["call"][:8] == decided[-1]["call"][:8]]
+            on_a = {e["call"][:8] for e in decided[:30]}  # A's calls were all decided before B's first
+            by_worker: dict[str, list[dict[str, float]]] = {}
+            for e in decided[30:]:
+                assert e["call"][:8] not in on_a, "a call log entry of node A after node B's"
+                by_worker.setdefault(e["call"][:8], []).append(read_features(e["features"]) or {})
+            return by_worker
 
-        wait_for(lambda: len(node_b()) == 20, 5.0, "node B's 20 decisions in the call log")
+        wait_for(lambda: sum(map(len, node_b().values())) == 20, 5.0, "node B's 20 decisions in the call log")
         on_node_b = node_b()
         log.close()
-        assert on_node_b[0]["log_src_60s"] == pytest.approx(math.log1p(1), rel=1e-6)
-        assert all(f["log_src_60s"] >= math.log1p(30) for f in on_node_b[1:]), on_node_b[1]["log_src_60s"]
+        for features in on_node_b.values():
+            assert features[0]["log_src_60s"] == pytest.approx(math.log1p(1), rel=1e-6)
+            assert all(f["log_src_60s"] >= math.log1p(30) for f in features[1:]), [f["log_src_60s"] for f in features]
     finally:
         redis.stop()

@@ -160,3 +160,22 @@ def test_spread_by_address_a_request_to_the_proxy_of_an_unknown_dialog_still_get
     h = worker(1, relay_dialogs=False)  # a caller's requests reach the worker that knows its dialog
     assert status_of(only(h.feed(bye(), CALLER), CALLER)) == 404
     assert "dialogs_to_siblings" not in h.core.stats
+
+
+def test_a_response_sent_to_another_workers_port_reaches_the_worker_that_sent_the_request() -> None:
+    """A PBX that answers to where the dialog's first request came from (sipp does; RFC 3261
+    §18.2.2 says the Via's sent-by) sends the answer to a BYE relayed by worker 1 to worker 0:
+    worker 0 hands it to worker 1, whose client transaction takes it and stops retransmitting."""
+    holder, other = worker(0), worker(1)
+    route = answered(holder)
+    told, fwd = other.feed(bye(route), CALLER)  # the end told to worker 0, the BYE relayed
+    assert told.dest == Addr("udp", "127.0.0.1", 6001) and fwd.dest == PBX1
+    assert parsed(fwd).vias[0].sent_by.port == 6002
+    ok = reply(fwd.data, 200, "OK")
+    relayed = only(holder.feed(ok, PBX1), Addr("udp", "127.0.0.1", 6002))
+    assert relayed.data == ok and holder.core.stats["responses_to_siblings"] == 1
+    assert status_of(only(other.feed(relayed.data, PBX1), CALLER)) == 200
+    assert [t for t in other.tick(5.0) if t.dest == PBX1] == []  # no BYE retransmission: answered
+    # a response naming this worker's own port with no transaction is forwarded by its next Via
+    assert status_of(only(other.feed(ok, PBX1), CALLER)) == 200
+    assert other.core.stats.get("responses_to_siblings") is None
