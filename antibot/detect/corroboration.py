@@ -52,7 +52,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from .counting import LocalCounters
-from .observation import EXTENSION_MAX, Counters, Observation, flow_of
+from .observation import EXTENSION_MAX, SHARED_UA, Counters, Observation, flow_of
 
 #: Pseudo-calls in the denominator: how much history a share needs before it counts.
 PRIOR: Final = 2.0
@@ -247,7 +247,7 @@ def flow_run(c: Counters, callee: str, step: int) -> int:
     if anchor < 0:
         return 0
     run = sequential_run(anchor, c.flow_recent_to, step) if c.flow_recent_to else 0
-    if c.ua_recent_to and c.ua_distinct_src_1h >= 2.0:
+    if c.ua_recent_to and c.ua_distinct_src_1h >= SHARED_UA:
         run = max(run, sequential_run(anchor, c.ua_recent_to, step))
     return run
 
@@ -265,7 +265,7 @@ def judge_flow(c: Counters, callee: str, p: SweepPolicy, caller: str = "") -> tu
     if (
         reason
         or run >= p.sequential
-        or c.ua_distinct_src_1h < 2.0
+        or c.ua_distinct_src_1h < SHARED_UA
         or not c.ua_recent_to
         or len(callee) <= EXTENSION_MAX
     ):

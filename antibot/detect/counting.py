@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Final
 
-from .observation import Counters, Observation
+from .observation import SHARED_UA, Counters, Observation
 from .windowed import (
     NO_COUNTS,
     NO_MEMBERS,
@@ -122,6 +122,8 @@ _OUTCOME_INDEX: Final = {m: i for i, (m, _) in enumerate(SOURCE_PLAN.counters) i
 _FLOW_OUTCOME_INDEX: Final = {
     m: tuple(i for i, (n, _) in enumerate(FLOW_PLAN.counters) if n == m) for m in ("calls", "failed", "short")
 }
+#: The Counters slot of a User-Agent fingerprint's addresses in the hour.
+_UA_SPREAD: Final = _VALUES.index("ua_distinct_src_1h")
 #: Per plan: the index of its "high" counter (-1: none).
 _HIGH: Final = tuple(next((i for i, (m, _) in enumerate(p.counters) if m == "high"), -1) for p in PLANS)
 
@@ -194,7 +196,9 @@ class LocalCounters:
                 if k == 0:
                     recent = e.recent_to(now)
                 elif k == 4:
-                    ua_recent = e.recent_to(now)
+                    # read only from SHARED_UA addresses up: 64 numbers a call, mostly cold in cache
+                    if out[_UA_SPREAD] >= SHARED_UA:
+                        ua_recent = e.recent_to(now)
                 else:
                     flow_recent = e.recent_to(now)
                 if obs.to_number:

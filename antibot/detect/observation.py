@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+#: Addresses (in the hour) a User-Agent fingerprint must be seen from before its recent
+#: callees count (:func:`.corroboration.flow_run`, :func:`.corroboration.judge_flow`).
+SHARED_UA: Final = 2.0
+
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.
 @dataclass(init=False, unsafe_hash=True, slots=True)
@@ -119,7 +123,9 @@ class Counters:
     src_recent_to: tuple[str, ...]
     #: The same for this flow.
     flow_recent_to: tuple[str, ...]
-    #: The same for this User-Agent fingerprint, whatever the address (a dialler on a botnet).
+    #: The same for this User-Agent fingerprint, whatever the address (a dialler on a botnet);
+    #: empty while the fingerprint was seen from fewer than :data:`SHARED_UA` addresses in the
+    #: hour, when nothing reads it (:mod:`.corroboration`).
     ua_recent_to: tuple[str, ...]
 
     def __init__(

@@ -179,15 +179,30 @@ class Entity:
         """The recent To numbers, newest first: Redis's list at the last sync (every node's)
         merged by call time with this node's calls not synced yet, most often all newer."""
         base = self.recent if now - self.used < RECENT_TTL else ()
-        if not self.recent_pending and not self.recent_flight:
+        pending, flight = self.recent_pending, self.recent_flight
+        if not pending and not flight:
             return base
-        newer = [*self.recent_flight, *self.recent_pending]
+        keep = self.plan.keep
         at = self.recent_at
-        if base and len(at) == len(base) and newer[0][0] < at[0]:  # another node's call is newer
-            merged = sorted([*zip(at, base, strict=True), *newer], reverse=True)
-            return tuple([n for _, n in merged[: self.plan.keep]])
-        newer.reverse()
-        return (*[n for _, n in newer], *base)[: self.plan.keep]
+        if base and len(at) == len(base) and (flight[0][0] if flight else pending[0][0]) < at[0]:
+            # another node's call is newer than this node's oldest unsynced one
+            merged = sorted([*zip(at, base, strict=True), *flight, *pending], reverse=True)
+            return tuple([n for _, n in merged[:keep]])
+        # newest first, only the ``keep`` wanted: per INVITE, a User-Agent's list is 64 long
+        out: list[str] = []
+        i = len(pending) - 1
+        while i >= 0 and len(out) < keep:
+            out.append(pending[i][1])
+            i -= 1
+        i = len(flight) - 1
+        while i >= 0 and len(out) < keep:
+            out.append(flight[i][1])
+            i -= 1
+        for n in base:
+            if len(out) >= keep:
+                break
+            out.append(n)
+        return tuple(out)
 
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.

@@ -112,6 +112,9 @@ class Runtime:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         await self.start()
+        # the model, lists, tables and connections made while starting: never rescanned
+        gc.collect()
+        gc.freeze()
         await stop.wait()
         await self.stop()
 
@@ -259,11 +262,12 @@ def serve(s: Settings, worker: WorkerSpec | None) -> None:
         from .memtrace import install_from_env
 
         install_from_env()
-    # A proxy holds many small long-lived objects (transactions live 32 s): collect less often,
-    # and never rescan what exists at start-up.
+    # A proxy holds many small long-lived objects (transactions live 32 s): collect less often
+    # (a call's short-lived containers, such as a counter sync's pending counts, then mostly
+    # die before a collection sees them), and never rescan what exists at start-up.
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(200_000, 50, 100)
     _run_loop(Runtime(s, worker).serve())
 
 

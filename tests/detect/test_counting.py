@@ -296,3 +296,28 @@ def test_calls_at_one_instant_keep_the_order_they_came_in() -> None:
     src = next(d for d in batch if d.entity.plan is PLANS[0])
     assert src.pushed == ("400", "401", "402")
     assert list(src.pushed_at) == sorted(set(src.pushed_at))  # rising: the stamps never tie
+
+
+def test_a_fingerprints_recent_callees_are_read_from_its_second_address_on() -> None:
+    """One address: nothing reads the fingerprint's list (corroboration wants SHARED_UA
+    addresses), so it is not built; from the second address on it is, newest first, the
+    other address's calls included."""
+    c = LocalCounters()
+    for to in ("400", "401"):
+        got = c.observe(Observation("192.0.2.1", "", to, "", "fp", "192.0.2.1|fp"), T0)
+    assert got.ua_distinct_src_1h == 1.0 and got.ua_recent_to == () and got.flow_recent_to == ("400",)
+    got = c.observe(Observation("192.0.2.2", "", "402", "", "fp", "192.0.2.2|fp"), T0)
+    assert got.ua_distinct_src_1h == 2.0 and got.ua_recent_to == ("401", "400")
+    settle_all(c, T0 + 0.01)
+    got = c.observe(Observation("192.0.2.1", "", "403", "", "fp", "192.0.2.1|fp"), T0 + 0.02)
+    assert got.ua_recent_to == ("402", "401", "400") and got.src_recent_to == ("401", "400")
+
+
+def test_a_long_recent_list_keeps_only_the_newest() -> None:
+    c = LocalCounters()
+    for k in range(100):
+        c.observe(Observation(f"192.0.2.{k % 2}", "", str(1000 + k), "", "fp", ""), T0 + k * 0.001)
+    settle_all(c, T0 + 0.1)
+    for k in range(100, 150):
+        got = c.observe(Observation(f"192.0.2.{k % 2}", "", str(1000 + k), "", "fp", ""), T0 + k * 0.001)
+    assert got.ua_recent_to == tuple(str(1000 + k) for k in range(148, 84, -1))

@@ -251,6 +251,8 @@ async def test_every_counters_field_is_filled_and_read_back_from_redis(url: str)
         node.local.outcome("", ["calls", "failed"], T0, full.flow)
         node.local.outcome("", ["calls", "short"], T0, full.flow)
         await node.observe(full, T0)
+        # the fingerprint on a second address: its recent callees are read (SHARED_UA)
+        await node.observe(Observation("192.0.2.71", "", "+2", "", "ua", "192.0.2.71|ua"), T0)
         await node.sync.flush()
         other = Node(store)  # another node: it learns the first one's counts from Redis
         for k in range(3):  # first seen: written only; seen again: its next sync reads the totals
