@@ -30,6 +30,9 @@ class CoreConfig:
     #: The own UDP addresses of this node's other workers: a CANCEL for an INVITE this worker
     #: does not hold is relayed to them (:mod:`.siblings`) instead of answered 481.
     siblings: tuple[Addr, ...] = ()
+    #: The next worker's own UDP address (one per listening host): CANCELs and requests of a
+    #: dialog go round the workers in this order (:mod:`.siblings`).
+    ring_next: tuple[Addr, ...] = ()
     #: The workers share UDP callers by transaction (``udp_spread``): a request of a dialog that
     #: names only us (or its ACK) and that this worker does not know is relayed to the siblings
     #: too, instead of answered 404 (by address, it reaches the worker that knows it).

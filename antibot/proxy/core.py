@@ -30,7 +30,7 @@ from .contexts import ClientSlot, Context, ServerSlot
 from .decision import ACTION_VALUES, Action, Verdict
 from .effects import Addr, NeedVerdict, ProxyEffect
 from .relay import Relay
-from .siblings import ended_call, unwrap
+from .siblings import ended_call, unwrap, wrap
 from .targets import RelayRefused, RouteInfo, request_targets
 from .upstreams import Upstream, UpstreamPool
 
@@ -94,7 +94,7 @@ class ProxyCore(Relay):
         inner = unwrap(frame)
         if inner is None:
             return []
-        data, source = inner
+        data, source, left = inner
         try:
             msg = parse_datagram(data)
         except SipError:
@@ -107,6 +107,18 @@ class ProxyCore(Relay):
         if msg.method != "CANCEL" and msg.to_tag is not None and self.dialogs.remote_target(msg, source) is not None:
             self._count("dialogs_from_siblings")
             return self.receive_message(msg, source, now)
+        if left > 1:  # on round the ring: the next worker may hold it
+            nxt = self._ring_next(source)
+            if nxt is not None:
+                self._emit(wrap(data, source, left - 1), nxt)
+                return self._flush()
+        if left == 1 and msg.method != "ACK":  # the last asked, and none holds it: answer as one process would
+            self._count("unknown_from_siblings")
+            self.last_asked = True
+            try:
+                return self.receive_message(msg, source, now)
+            finally:
+                self.last_asked = False
         return []
 
     def reject_malformed(self, exc: SipError, source: Addr, now: float) -> None:
@@ -212,8 +224,9 @@ class ProxyCore(Relay):
             and self.config.siblings
             and source.transport == "udp"
             and not from_upstream
+            and not self.last_asked
         ):
-            self._to_siblings(req, source, "dialogs_to_siblings")  # its dialog may be another worker's
+            self._to_siblings(req, source, "dialogs_to_siblings", ring=True)  # its dialog may be another worker's
             return
         if req.method == "OPTIONS" and info.to_me and req.to_tag is None and routing.no_user(info.uri):
             self._stateless_reply(

@@ -31,14 +31,17 @@ class Relay(TransactionTable):
         self.pending: dict[int, Context] = {}
         #: Calls from outside answered through us, until their BYE (durations, remote targets).
         self.dialogs = KnownDialogs(config.max_calls)
+        #: Handling a request the other workers were asked about and none holds: answered here.
+        self.last_asked = False
 
     def _on_cancel(self, req: Request, source: Addr, now: float) -> None:
         """RFC 3261 §16.10: answer the CANCEL with 200 and cancel the pending branches."""
         invite = self.servers.get(self._server_key(req, "INVITE"))
         if invite is None or invite.ctx is None:
-            if self.config.siblings and source.transport == "udp":
-                # Another worker may hold the INVITE: it answers (§16.10); none answers 481.
-                self._to_siblings(req, source, "cancels_to_siblings")
+            if self.config.siblings and source.transport == "udp" and not self.last_asked:
+                # Another worker may hold the INVITE: it answers (§16.10); if none does, the
+                # last one asked answers 481.
+                self._to_siblings(req, source, "cancels_to_siblings", ring=True)
                 return
             self._stateless_reply(req, source, 481, "Call/Transaction Does Not Exist")
             return
@@ -98,13 +101,27 @@ class Relay(TransactionTable):
         )
         self._emit(data, dest)
 
-    def _to_siblings(self, req: Request, source: Addr, counter: str) -> None:
+    def _to_siblings(self, req: Request, source: Addr, counter: str, *, ring: bool = False) -> None:
         """Hand ``req`` to this node's other workers: the one that holds its state handles it as
-        if it came from ``source`` (see :mod:`.siblings`)."""
+        if it came from ``source`` (see :mod:`.siblings`). ``ring``: to the next worker, which
+        passes it on; the last one asked answers if none holds it. Else to every sibling."""
         self._count(counter)
+        nxt = self._ring_next(source) if ring else None
+        if nxt is not None:
+            self._emit(wrap(req.raw, source, sum(1 for s in self.config.siblings if s.host == nxt.host)), nxt)
+            return
         frame = wrap(req.raw, source)
         for sibling in self.config.siblings:
             self._emit(frame, sibling)
+
+    def _ring_next(self, source: Addr) -> Addr | None:
+        """The next worker's own address, in the family of ``source`` if this node listens on it."""
+        ring = self.config.ring_next
+        v6 = ":" in source.host
+        for nxt in ring:
+            if (":" in nxt.host) == v6:
+                return nxt
+        return ring[0] if ring else None
 
     def _tell_siblings_ended(self, call_id: str) -> None:
         """A BYE of a call this worker does not know was relayed: the worker that relayed its

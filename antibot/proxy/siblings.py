@@ -10,7 +10,10 @@ told to the worker that times it. Spread by transaction, a request of a dialog c
 branch and lands on any worker: one that names only us (a caller's UA that ignored our
 Record-Route) is relayed so that the worker that knows the dialog's remote target forwards it.
 A relayed frame carries the original source so the worker that holds the state answers the
-caller itself; a worker that holds nothing stays silent.
+caller itself. A CANCEL and a request of a dialog go round the workers as a ring, each asking the
+next, with the count of workers still to ask: the last one, when none holds the state, answers
+as a lone process would (481 to the CANCEL, 404 to the request); an ACK goes to every sibling at
+once and a worker that holds nothing stays silent.
 """
 
 from __future__ import annotations
@@ -25,20 +28,25 @@ RELAY_PREFIX: Final = b"ANTIBOT-RELAY "
 ENDED_PREFIX: Final = b"ANTIBOT-ENDED "
 
 
-def wrap(data: bytes, source: Addr) -> bytes:
-    """``data`` as relayed to a sibling worker, with the address it came from."""
-    return b"%s%s %s %d\r\n%s" % (RELAY_PREFIX, source.transport.encode(), source.host.encode(), source.port, data)
+def wrap(data: bytes, source: Addr, left: int = 0) -> bytes:
+    """``data`` as relayed to a sibling worker, with the address it came from; ``left``: the
+    workers still to ask, the receiver included (0: sent to every sibling at once)."""
+    ring = b" %d" % left if left > 0 else b""
+    host = source.host.encode()
+    return b"%s%s %s %d%s\r\n%s" % (RELAY_PREFIX, source.transport.encode(), host, source.port, ring, data)
 
 
-def unwrap(frame: bytes) -> tuple[bytes, Addr] | None:
-    """The message and original source of a relayed frame; None if it is not one."""
+def unwrap(frame: bytes) -> tuple[bytes, Addr, int] | None:
+    """The message, original source and workers still to ask (see :func:`wrap`) of a relayed
+    frame; None if it is not one."""
     if not frame.startswith(RELAY_PREFIX):
         return None
     end = frame.find(b"\r\n")
     fields = frame[len(RELAY_PREFIX) : end].split(b" ") if end > 0 else []
-    if len(fields) != 3 or fields[0] != b"udp" or not fields[2].isdigit():
+    if len(fields) not in (3, 4) or fields[0] != b"udp" or not all(f.isdigit() for f in fields[2:]):
         return None
-    return frame[end + 2 :], Addr("udp", fields[1].decode("latin-1"), int(fields[2]))
+    left = int(fields[3]) if len(fields) == 4 else 0
+    return frame[end + 2 :], Addr("udp", fields[1].decode("latin-1"), int(fields[2])), left
 
 
 def ended_notice(call_id: str) -> bytes:

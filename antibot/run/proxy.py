@@ -54,9 +54,12 @@ def build_core(s: Settings, worker: WorkerSpec | None = None, own_port: int = 0)
         Listener(x.transport, x.host, x.port, x.advertise, own if x.transport == "udp" else 0) for x in s.listen
     ]
     siblings: tuple[Addr, ...] = ()
+    ring: tuple[Addr, ...] = ()
     if worker is not None:
         hosts = sorted({_local(x.host) for x in s.listen if x.transport == "udp"})
         siblings = tuple(Addr("udp", h, p) for h in hosts for p in worker.ports if p != own)
+        if len(worker.ports) > 1:
+            ring = tuple(Addr("udp", h, worker.ports[(worker.index + 1) % len(worker.ports)]) for h in hosts)
     mine = worker.ports if worker is not None else ((own_port,) if own_port else ())
     me = LocalIdentity(listeners, route_secret(s), mine, alias=s.tls_alias)
     node = None  # a node's workers share their upstream health (:mod:`.node_health`)
@@ -81,6 +84,7 @@ def build_core(s: Settings, worker: WorkerSpec | None = None, own_port: int = 0)
         flood=_flood(s, spread_over(s, worker)),
         flood_action=s.flood_action,
         siblings=siblings,
+        ring_next=ring,
         relay_dialogs=spread_over(s, worker) > 1,
     )
     return ProxyCore(me, pool, config)

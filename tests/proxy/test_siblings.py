@@ -17,20 +17,24 @@ from .conftest import CALLER, PBX1, Harness, invite, only, parsed, reply, status
 PORTS = (6001, 6002)
 
 
-def worker(index: int, *, relay_dialogs: bool = True) -> Harness:
-    """Worker ``index`` of a node on 127.0.0.1:5060 whose workers own ``PORTS`` (``relay_dialogs``:
+def worker(index: int, *, relay_dialogs: bool = True, ports: tuple[int, ...] = PORTS) -> Harness:
+    """Worker ``index`` of a node on 127.0.0.1:5060 whose workers own ``ports`` (``relay_dialogs``:
     they share UDP callers by transaction)."""
-    own = PORTS[index]
+    own = ports[index]
     listeners = [Listener("udp", "127.0.0.1", 5060, "127.0.0.1", own), Listener("tcp", "127.0.0.1", 5060, "127.0.0.1")]
-    me = LocalIdentity(listeners, b"shared-route-secret", PORTS)
-    siblings = tuple(Addr("udp", "127.0.0.1", p) for p in PORTS if p != own)
+    me = LocalIdentity(listeners, b"shared-route-secret", ports)
+    siblings = tuple(Addr("udp", "127.0.0.1", p) for p in ports if p != own)
+    ring = (Addr("udp", "127.0.0.1", ports[(index + 1) % len(ports)]),)
     pool = UpstreamPool([Upstream("sip:127.0.0.1:5080", PBX1)], probe_interval=0.0)
-    return Harness(ProxyCore(me, pool, CoreConfig(siblings=siblings, relay_dialogs=relay_dialogs)))
+    config = CoreConfig(siblings=siblings, ring_next=ring, relay_dialogs=relay_dialogs)
+    return Harness(ProxyCore(me, pool, config))
 
 
 def test_a_relay_frame_round_trips_and_anything_else_is_refused() -> None:
     frame = wrap(b"CANCEL sip:x SIP/2.0\r\n\r\n", CALLER)
-    assert unwrap(frame) == (b"CANCEL sip:x SIP/2.0\r\n\r\n", CALLER)
+    assert unwrap(frame) == (b"CANCEL sip:x SIP/2.0\r\n\r\n", CALLER, 0)
+    assert unwrap(wrap(b"X", CALLER, 2)) == (b"X", CALLER, 2)
+    assert unwrap(b"ANTIBOT-RELAY udp 1.2.3.4 5 -1\r\nX") is None
     assert unwrap(b"CANCEL sip:x SIP/2.0\r\n\r\n") is None
     assert unwrap(b"ANTIBOT-RELAY tcp 1.2.3.4 5\r\nX") is None
     assert unwrap(b"ANTIBOT-RELAY udp 1.2.3.4 x\r\nX") is None
@@ -179,3 +183,42 @@ def test_a_response_sent_to_another_workers_port_reaches_the_worker_that_sent_th
     # a response naming this worker's own port with no transaction is forwarded by its next Via
     assert status_of(only(other.feed(ok, PBX1), CALLER)) == 200
     assert other.core.stats.get("responses_to_siblings") is None
+
+
+THREE = (6001, 6002, 6003)
+
+
+def test_a_cancel_nobody_holds_goes_round_the_workers_and_the_last_asked_answers_481() -> None:
+    w0, w1, w2 = (worker(i, ports=THREE) for i in range(3))
+    first = only(w0.feed(invite(method="CANCEL"), CALLER), Addr("udp", "127.0.0.1", 6002))
+    assert unwrap(first.data) == (invite(method="CANCEL"), CALLER, 2)  # two workers still to ask
+    second = only(w1.feed(first.data, Addr("udp", "127.0.0.1", 6001)), Addr("udp", "127.0.0.1", 6003))
+    assert unwrap(second.data) == (invite(method="CANCEL"), CALLER, 1)
+    assert status_of(only(w2.feed(second.data, Addr("udp", "127.0.0.1", 6002)), CALLER)) == 481
+    assert w2.core.stats["unknown_from_siblings"] == 1 and not w2.core.last_asked
+
+
+def test_a_cancel_goes_round_until_the_worker_holding_its_invite_answers_it() -> None:
+    w0, w1, w2 = (worker(i, ports=THREE) for i in range(3))
+    fwd = w2.call(invite())[1].data
+    only(w2.feed(reply(fwd, 180, "Ringing"), PBX1), CALLER)
+    first = only(w0.feed(invite(method="CANCEL"), CALLER), Addr("udp", "127.0.0.1", 6002))
+    second = only(w1.feed(first.data, Addr("udp", "127.0.0.1", 6001)), Addr("udp", "127.0.0.1", 6003))
+    out = w2.feed(second.data, Addr("udp", "127.0.0.1", 6002))
+    assert [(e.dest, e.data.split(b"\r\n")[0]) for e in out] == [
+        (CALLER, b"SIP/2.0 200 OK"),
+        (PBX1, b"CANCEL sip:100@127.0.0.1:5060 SIP/2.0"),
+    ]
+    assert "unknown_from_siblings" not in w2.core.stats
+
+
+def test_spread_by_transaction_a_request_to_the_proxy_of_a_dialog_no_worker_knows_gets_its_404() -> None:
+    w0, w1 = worker(0), worker(1)
+    relayed = only(w1.feed(bye(), CALLER), Addr("udp", "127.0.0.1", 6001))
+    assert unwrap(relayed.data) == (bye(), CALLER, 1)
+    assert status_of(only(w0.feed(relayed.data, Addr("udp", "127.0.0.1", 6002)), CALLER)) == 404
+    # an ACK is never answered, by the last worker asked or any other
+    ack = only(w1.feed(bye(method="ACK"), CALLER), Addr("udp", "127.0.0.1", 6001))
+    assert w0.feed(wrap(unwrap(ack.data)[0], CALLER, 1), Addr("udp", "127.0.0.1", 6002)) == []  # type: ignore[index]
+    # a frame that names workers still to ask counts only from a sibling: from anyone else, ignored
+    assert w0.feed(relayed.data, CALLER) == []
