@@ -95,6 +95,7 @@ class ProxyCore(Relay):
         if inner is None:
             return []
         data, source, left = inner
+        left = min(left, len(self.config.siblings))  # never more rounds than there are workers
         try:
             msg = parse_datagram(data)
         except SipError:

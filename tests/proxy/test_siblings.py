@@ -222,3 +222,8 @@ def test_spread_by_transaction_a_request_to_the_proxy_of_a_dialog_no_worker_know
     assert w0.feed(wrap(unwrap(ack.data)[0], CALLER, 1), Addr("udp", "127.0.0.1", 6002)) == []  # type: ignore[index]
     # a frame that names workers still to ask counts only from a sibling: from anyone else, ignored
     assert w0.feed(relayed.data, CALLER) == []
+    # and it never goes round more than once, whatever count it names
+    assert status_of(only(w0.feed(wrap(bye(), CALLER, 99), Addr("udp", "127.0.0.1", 6002)), CALLER)) == 404
+    first = worker(0, ports=THREE)
+    passed = only(first.feed(wrap(bye(), CALLER, 99), Addr("udp", "127.0.0.1", 6003)), Addr("udp", "127.0.0.1", 6002))
+    assert unwrap(passed.data) == (bye(), CALLER, 1)
