@@ -1,9 +1,10 @@
 """Corroboration and campaigns: evidence attaches to the flow that produced it (pure, no I/O).
 
-A *flow* is one client stack on one address: the source address plus the User-Agent
-fingerprint, which already includes the header-order hash (``"<ip>|<fp>"``,
-:func:`.observation.flow_of`). Behind a carrier SBC or an office NAT, bots and people share
-one address but not one flow, so the address's ordinary calls say nothing about a new flow.
+A *flow* is one client stack on one address: the source address plus the stack's
+fingerprint, the User-Agent with the header order less the headers a stack adds call by call
+(``"<ip>|<fp>"``, :func:`.observation.flow_of`, :func:`.fingerprint.stack_fingerprint`).
+Behind a carrier SBC or an office NAT, bots and people share one address but not one flow, so
+the address's ordinary calls say nothing about a new flow.
 
 **Support.** A model that has never seen an installation scores a few of its calls high:
 those false positives are *isolated*, the rest of their flow scores low. A bot's high scores
