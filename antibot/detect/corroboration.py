@@ -1,9 +1,10 @@
 """Corroboration and campaigns: evidence attaches to the flow that produced it (pure, no I/O).
 
-A *flow* is one client stack on one address: the source address plus the User-Agent
-fingerprint, which already includes the header-order hash (``"<ip>|<fp>"``,
-:func:`.observation.flow_of`). Behind a carrier SBC or an office NAT, bots and people share
-one address but not one flow, so the address's ordinary calls say nothing about a new flow.
+A *flow* is one client stack on one address: the source address plus the stack's
+fingerprint, the User-Agent with the header order less the headers a stack adds call by call
+(``"<ip>|<fp>"``, :func:`.observation.flow_of`, :func:`.fingerprint.stack_fingerprint`).
+Behind a carrier SBC or an office NAT, bots and people share one address but not one flow, so
+the address's ordinary calls say nothing about a new flow.
 
 **Support.** A model that has never seen an installation scores a few of its calls high:
 those false positives are *isolated*, the rest of their flow scores low. A bot's high scores
@@ -387,19 +388,23 @@ def replay_campaigns(
     policy: SweepPolicy | None = None,
     max_entities: int = 10_000_000,
     outcomes: Iterable[Ended] | None = None,
+    flows: Iterable[str] | None = None,
 ) -> tuple[list[float], list[tuple[str, str]]]:
     """The support and sweep ``(reason, action)`` (both "" for none, :func:`judge_flow`) of each
     of ``rows`` = ``(time, source address, fingerprint, score, callee, caller, neighbour-spoofed)``
     in time order, counted as one proxy node counts them (:class:`LocalCounters`), with each
     row's call outcome (``outcomes``, parallel to ``rows``) fed back when it is due, as the proxy
     learns it: what ``antibot evaluate`` replays with each fold model's scores. A row whose
-    score reaches ``threshold`` counts as high for the rows after it."""
+    score reaches ``threshold`` counts as high for the rows after it. ``flows`` (parallel to
+    ``rows``): each row's flow as the proxy keys it (:func:`.features.observation`; "" or
+    None: the address and the fingerprint)."""
     p = policy or SweepPolicy()
     counters = LocalCounters(max_entities)
     backing: list[float] = []
     sweeps: list[tuple[str, str]] = []
     due: list[tuple[float, int, str, str, Sequence[str]]] = []
     ends = iter(outcomes) if outcomes is not None else None
+    keyed = iter(flows) if flows is not None else None
     for k, (now, source, fingerprint, score, to, caller, neighbour) in enumerate(rows):
         while due and due[0][0] <= now:
             at, _, src, flow, metrics = heapq.heappop(due)
@@ -410,7 +415,7 @@ def replay_campaigns(
             to,
             to[:6] if callee_value(to) >= 0 else "",
             fingerprint,
-            flow_of(source, fingerprint),
+            (next(keyed, "") if keyed is not None else "") or flow_of(source, fingerprint),
             to if len(to) <= EXTENSION_MAX else "",
             caller if neighbour else "",
         )
@@ -445,6 +450,7 @@ def campaigns(
     neighbours: Sequence[bool] | None = None,
     policy: SweepPolicy | None = None,
     outcomes: Sequence[Ended] | None = None,
+    flows: Sequence[str] | None = None,
 ) -> tuple[list[float], list[tuple[str, str]]]:
     """:func:`replay_campaigns` over parallel columns in any order (sorted by time, stable;
     returned in the given order)."""
@@ -455,7 +461,8 @@ def campaigns(
     order = sorted(range(n), key=ts.__getitem__)
     rows = ((ts[i], sources[i], fingerprints[i], scores[i], to[i], fr[i], nb[i]) for i in order)
     ends = (outcomes[i] for i in order) if outcomes is not None else None
-    backing, swept = replay_campaigns(rows, threshold, policy, outcomes=ends)
+    keyed = (flows[i] for i in order) if flows is not None else None
+    backing, swept = replay_campaigns(rows, threshold, policy, outcomes=ends, flows=keyed)
     out = [1.0] * n
     reasons = [("", "")] * n
     for k, i in enumerate(order):

@@ -124,10 +124,15 @@ PREFIX_DIGITS: Final = 6
 def observation(req: Request, source_ip: str) -> Observation:
     """The entities this INVITE is counted under (empty strings: not applicable)."""
     both = numbers.parties(req)
-    return _observation(req, source_ip, both, fingerprint.ua_fingerprint(req), numbers.is_neighbour(*both))
+    shape = fingerprint.header_shape(req)
+    ua_fp = fingerprint.ua_fingerprint(req, shape.order_hash)
+    stack_fp = fingerprint.stack_fingerprint(req, shape.stack_hash)
+    return _observation(req, source_ip, both, ua_fp, stack_fp, numbers.is_neighbour(*both))
 
 
-def _observation(req: Request, source_ip: str, both: tuple[Number, Number], ua_fp: str, neighbour: bool) -> Observation:
+def _observation(
+    req: Request, source_ip: str, both: tuple[Number, Number], ua_fp: str, stack_fp: str, neighbour: bool
+) -> Observation:
     caller, callee = both
     from_user = "" if numbers.is_anonymous(req) else caller.text
     to = callee.text
@@ -137,7 +142,7 @@ def _observation(req: Request, source_ip: str, both: tuple[Number, Number], ua_f
         to,
         to[:PREFIX_DIGITS] if callee.numeric else "",
         ua_fp,
-        flow_of(source_ip, ua_fp),
+        flow_of(source_ip, stack_fp),
         to if len(to) <= EXTENSION_MAX else "",
         from_user if neighbour else "",
     )
@@ -159,7 +164,8 @@ def invite_features(
     out.update(fingerprint.message_features(req, source_ip, shape))
     out[AUX_TO_VALUE] = numbers.to_value(both[1])
     ua_fp = fingerprint.ua_fingerprint(req, shape.order_hash)
-    return out, _observation(req, source_ip, both, ua_fp, out["from_neighbour"] > 0.0), both
+    stack_fp = fingerprint.stack_fingerprint(req, shape.stack_hash)
+    return out, _observation(req, source_ip, both, ua_fp, stack_fp, out["from_neighbour"] > 0.0), both
 
 
 def _count(value: float) -> float:

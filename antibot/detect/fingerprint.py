@@ -34,6 +34,9 @@ MAX_FORWARDS_MAX: Final = 70
 #: SIPVicious' branch: the cookie, a dash, then str(random.getrandbits(32)).
 _DASH_DIGITS: Final = re.compile(r"z9hG4bK-[0-9]+")
 _IDENTITY_KEYS: Final = ("p-asserted-identity", "p-preferred-identity", "remote-party-id", "identity")
+#: Headers a stack adds call by call, from what it knows of the caller (asserted identity,
+#: STIR/SHAKEN, the caller's privacy request): left out of the flow's stack hash.
+PER_CALL_KEYS: Final = frozenset((*_IDENTITY_KEYS, "privacy"))
 
 
 def _names_in(ua: str | None, names: tuple[str, ...]) -> bool:
@@ -68,6 +71,8 @@ class HeaderShape:
 
     #: ``key/form+spacing`` per header line, consecutive repeats collapsed (see header_shape).
     tokens: tuple[str, ...]
+    #: The same without :data:`PER_CALL_KEYS`: the stack's layout, whatever the caller.
+    stack_tokens: tuple[str, ...]
     count: int
     compact: int
     odd_case: int
@@ -78,6 +83,7 @@ class HeaderShape:
     def __init__(
         self,
         tokens: tuple[str, ...],
+        stack_tokens: tuple[str, ...],
         count: int,
         compact: int,
         odd_case: int,
@@ -86,6 +92,7 @@ class HeaderShape:
         to_before_from: bool,
     ) -> None:
         self.tokens = tokens
+        self.stack_tokens = stack_tokens
         self.count = count
         self.compact = compact
         self.odd_case = odd_case
@@ -97,6 +104,11 @@ class HeaderShape:
     def order_hash(self) -> str:
         """16 hex digits identifying the header order and form (stable across processes)."""
         return _hashed("|".join(self.tokens), 8)
+
+    @property
+    def stack_hash(self) -> str:
+        """:attr:`order_hash` of the header order without the per-call headers (:data:`PER_CALL_KEYS`)."""
+        return _hashed("|".join(self.stack_tokens), 8)
 
 
 def _hashed(text: str, size: int) -> str:
@@ -153,6 +165,7 @@ def _spacing(h: Header) -> str:
 def header_shape(req: Request) -> HeaderShape:
     """One pass over the header lines: tokens for the order hash, and form counts."""
     tokens: list[str] = []
+    stack: list[str] = []
     compact = odd_case = odd_spacing = 0
     keys: set[str] = set()
     first_from = first_to = -1
@@ -188,8 +201,11 @@ def header_shape(req: Request) -> HeaderShape:
         if token != last:
             tokens.append(token)
             last = token
+        if key not in PER_CALL_KEYS and (not stack or stack[-1] != token):
+            stack.append(token)
     return HeaderShape(
         tuple(tokens),
+        tuple(stack),
         len(req.headers),
         compact,
         odd_case,
@@ -214,6 +230,17 @@ def ua_fingerprint(req: Request, order_hash: str | None = None) -> str:
     if order_hash is None:
         order_hash = header_order_hash(req)
     return _hashed(f"{ua}\x00{order_hash}", 6)
+
+
+def stack_fingerprint(req: Request, stack_hash: str | None = None) -> str:
+    """12 hex digits: the User-Agent text with the header order less the headers a stack adds
+    call by call (:data:`PER_CALL_KEYS`): what a flow is keyed on. A carrier's SBC asserts
+    or signs the caller's identity on some calls and not others, and its calls are still one
+    stack's (:func:`ua_fingerprint` keeps them apart, for the counters and the model)."""
+    ua = req.header("user-agent") or ""
+    if stack_hash is None:
+        stack_hash = header_shape(req).stack_hash
+    return _hashed(f"{ua}\x00{stack_hash}", 6)
 
 
 #: _ip_kind's answers: the same few peers, and ``ipaddress`` is slow.

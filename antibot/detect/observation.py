@@ -28,8 +28,8 @@ class Observation:
     to_number: str
     to_prefix: str
     ua_fingerprint: str
-    #: The *flow*: ``f"{source_ip}|{ua_fingerprint}"`` (:func:`flow_of`), one client stack on
-    #: one address; campaigns are judged by it, not by the bare address.
+    #: The *flow*: the source address and its stack's fingerprint (:func:`flow_of`), one client
+    #: stack on one address; campaigns are judged by it, not by the bare address.
     flow: str
     #: The callee when it is extension-like (at most :data:`EXTENSION_MAX` characters), else "".
     ext_to: str
@@ -61,10 +61,11 @@ class Observation:
 EXTENSION_MAX: Final = 6
 
 
-def flow_of(source_ip: str, ua_fingerprint: str) -> str:
-    """The flow entity of an INVITE: its source address and User-Agent fingerprint (which
-    includes the header-order hash), ``"<ip>|<12 hex>"``."""
-    return source_ip + "|" + ua_fingerprint if source_ip else ""
+def flow_of(source_ip: str, stack_fingerprint: str) -> str:
+    """The flow entity of an INVITE: its source address and its stack's fingerprint (the
+    User-Agent and the header order less the per-call identity and privacy headers,
+    :func:`.fingerprint.stack_fingerprint`), ``"<ip>|<12 hex>"``."""
+    return source_ip + "|" + stack_fingerprint if source_ip else ""
 
 
 # Explicit __init__ (init=False): mypyc compiles it, a dataclass's generated one stays interpreted. Never mutated.

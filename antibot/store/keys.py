@@ -4,7 +4,7 @@ Counters (every key of one script call shares its entity's Redis Cluster hash ta
 
     ab:{<kind>:<value>}:<metric>:<window>:<bucket>    kind: src | from | to | pfx | ua | flow
     ab:{src:<ip>}:callees                             the last To numbers this source dialled
-    ab:{flow:<ip>|<fp>}:callees                       ... this flow (source + UA fingerprint)
+    ab:{flow:<ip>|<fp>}:callees                       ... this flow (source + stack fingerprint)
     ab:{ua:<fp>}:callees                              ... and this User-Agent fingerprint
     ab:calls                                          the call log stream
 

@@ -159,6 +159,8 @@ class RowFacts:
     #: The transport it came over and, over TLS, its handshake's facts (rules on them).
     transport: str = "udp"
     tls: TlsFacts | None = None
+    #: Its flow (:attr:`antibot.detect.observation.Observation.flow`): the address and the stack's fingerprint.
+    flow: str = ""
 
 
 @dataclass
@@ -307,6 +309,7 @@ async def replay(
                 () if ev.status == 487 else tuple(outcome_metrics(ev.status, ev.duration)),
                 ev.transport,
                 ev.tls,
+                obs.flow,
             )
         )
         if ev.status == 487:

@@ -148,6 +148,7 @@ def _replay(ds: Dataset, s: NDArray[np.float64], rules: RuleSet) -> tuple[list[f
         neighbour.tolist(),
         rules.sweep,
         [(flow_learns(t, f.ended, f.metrics), f.metrics) for t, f in zip(ds.ts.tolist(), ds.facts, strict=True)],
+        [f.flow for f in ds.facts],
     )
 
 

@@ -56,7 +56,7 @@ def shared_table(ds: Dataset, actions: dict[str, Sequence[Action | None]]) -> li
     for i in order.tolist():
         f = ds.facts[i]
         if f.source_ip in shared:
-            key = (f.source_ip, f.ua_fingerprint)
+            key = (f.source_ip, f.flow or f.ua_fingerprint)
             seen[key] += 1
             late[i] = seen[key] > WARMUP
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)

@@ -290,6 +290,29 @@ def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:
     assert soon[0] > 0.0 and soon[1:] == [0.0] * 39  # a call answered and talked before the 2nd INVITE
 
 
+def test_the_replay_keys_flows_as_the_proxy_does() -> None:
+    """An SBC whose calls alternate between two header layouts (identity asserted or not) is
+    one flow when the proxy keys it so (``flows``): the answered calls of one layout take the
+    backing from the other's high scores; keyed by the fingerprint, they do not."""
+    rows = [
+        (
+            T0 + 10 * k,
+            "198.51.100.7",
+            "pai" if k % 2 else "bare",
+            0.95 if k % 2 == 0 else 0.1,
+            f"1415555{k * 7919 % 10000:04d}",
+            "",
+            False,
+        )
+        for k in range(40)
+    ]
+    outcomes = [(T0 + 10 * k + 5.0, ("calls",) if k % 2 else ("calls", "failed")) for k in range(40)]
+    apart = replay_campaigns(rows, 0.5, outcomes=outcomes)[0]
+    one = replay_campaigns(rows, 0.5, outcomes=outcomes, flows=["198.51.100.7|sbc"] * 40)[0]
+    assert min(apart[10::2]) > 0.5  # the bare layout's calls back each other
+    assert one[10::2] == [0.0] * 15  # one stack, half of its calls talked through
+
+
 def test_a_listed_costly_number_needs_no_backing() -> None:
     """A high score on a call to a premium number acts on the first call: one such call is the loss."""
     assert costly({"to_premium": 1.0}) and costly({"from_high_risk": 1.0}) and not costly({"to_len": 11.0})

@@ -15,6 +15,7 @@ from antibot.detect.features import (
     STATIC_NAMES,
     counter_features,
     feature_vector,
+    invite_features,
     observation,
     static_features,
 )
@@ -111,6 +112,17 @@ def test_observation_fingerprint_separates_stacks() -> None:
     again = observation(parse(SCANNER.replace("876543210987654321", "1")), SCANNER_SRC)
     assert scanner.ua_fingerprint == again.ua_fingerprint
     assert scanner.ua_fingerprint != compact.ua_fingerprint
+
+
+def test_observation_flow_is_the_stack_whatever_the_callers_identity() -> None:
+    """A stack that asserts the caller on one call and not the next keeps one flow; its
+    fingerprint (counters, features) still tells the two forms apart."""
+    req, src = MESSAGES["scanner"]
+    plain = observation(req, src)
+    asserted = observation(parse(SCANNER.replace("Call-ID:", "P-Asserted-Identity: <sip:100@h>\nCall-ID:")), src)
+    assert asserted.flow == plain.flow and asserted.ua_fingerprint != plain.ua_fingerprint
+    hidden = parse(SCANNER.replace("Call-ID:", "Privacy: id\nCall-ID:"))
+    assert invite_features(hidden, src, LISTS)[1].flow == plain.flow
 
 
 # --- counter features -------------------------------------------------------------------

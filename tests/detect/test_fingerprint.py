@@ -13,6 +13,7 @@ from antibot.detect.fingerprint import (
     is_scanner_ua,
     message_features,
     sdp_traits,
+    stack_fingerprint,
     ua_fingerprint,
 )
 
@@ -450,3 +451,21 @@ def test_ip_kinds_are_remembered_within_a_bound() -> None:
         "",
         "",
     ]
+
+
+def test_stack_fingerprint_leaves_out_the_per_call_headers() -> None:
+    """An SBC asserts, signs or hides the caller on some calls and not others: its calls keep
+    their stack fingerprint (what a flow is keyed on), not their order hash."""
+    sbc = BASE + "\nUser-Agent: Mediant SW/v.7.40A.5"
+    plain = parse(_minimal(sbc))
+    asserted = parse(
+        _minimal(sbc + "\nP-Asserted-Identity: <sip:+14155550100@198.51.100.7>\nIdentity: eyJ.a.b;ppt=shaken")
+    )
+    hidden = parse(_minimal(sbc.replace("Call-ID:", "Privacy: id\nCall-ID:")))
+    assert header_order_hash(plain) != header_order_hash(asserted) != header_order_hash(hidden)
+    assert stack_fingerprint(plain) == stack_fingerprint(asserted) == stack_fingerprint(hidden)
+    assert ua_fingerprint(plain) != ua_fingerprint(asserted)
+    assert stack_fingerprint(plain, header_shape(plain).stack_hash) == stack_fingerprint(plain)
+    assert stack_fingerprint(parse(_minimal(BASE))) != stack_fingerprint(plain)  # another User-Agent
+    swapped = BASE.replace("CSeq: 1 INVITE\n", "") + "\nCSeq: 1 INVITE\nUser-Agent: Mediant SW/v.7.40A.5"
+    assert stack_fingerprint(parse(_minimal(swapped))) != stack_fingerprint(plain)  # another order
