@@ -91,24 +91,14 @@ class NodeHealth(Protocol):
 
 
 def node_dead(verdicts: Iterable[tuple[float, float, float]], now: float) -> bool:
-    """Some worker's verdict "every target dead" still holds at ``now``, and no worker heard a
-    target alive since it was reached (a tie counts as alive)."""
+    """Some worker's ``(since, until, last heard alive)`` still holds at ``now``, and no worker
+    heard alive since it was reached (a tie counts as alive): the verdict "every target dead"
+    (:meth:`NodeHealth.verdicts`), or one target's marks down (:meth:`NodeHealth.target_marks`)."""
     alive, held = 0.0, 0.0
     for since, until, at in verdicts:  # read on every new call: a plain loop
         alive = max(alive, at)
         if now < until:
             held = max(held, since)
-    return held > alive
-
-
-def held_down(marks: Iterable[tuple[float, float, float]], now: float) -> bool:
-    """Some worker's mark of a target still holds at ``now``, and no worker heard the target
-    alive after it was made (a tie counts as alive)."""
-    alive, held = 0.0, 0.0
-    for at, until, heard in marks:
-        alive = max(alive, heard)
-        if now < until:
-            held = max(held, at)
     return held > alive
 
 
@@ -158,7 +148,7 @@ class UpstreamPool:
             return target.up or (now is not None and target.retry_at <= now)
         marks = self.node.target_marks(target.index)
         if target.up or target.retry_at <= now:
-            return not held_down(marks, now)
+            return not node_dead(marks, now)
         return any(heard >= target.down_at and heard > 0.0 for _, _, heard in marks)  # a tie: alive
 
     def panicking(self, now: float | None) -> bool:

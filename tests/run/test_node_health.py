@@ -12,7 +12,7 @@ import pytest
 
 from antibot.config import load
 from antibot.proxy.effects import Addr
-from antibot.proxy.upstreams import Upstream, UpstreamPool, held_down
+from antibot.proxy.upstreams import Upstream, UpstreamPool, node_dead
 from antibot.run.node_health import HEALTH_FIELDS, SharedVerdicts, health_size, make_health
 from antibot.run.proxy import build_core
 from antibot.run.workers import WorkerSpec
@@ -117,11 +117,11 @@ def test_a_target_heard_alive_by_any_worker_voids_the_marks_made_before() -> Non
 
 
 def test_marks_are_held_while_their_hold_lasts_and_no_alive_came_after() -> None:
-    assert held_down([(100.0, 110.0, 0.0), (0.0, 0.0, 0.0)], 105.0)
-    assert not held_down([(100.0, 110.0, 0.0), (0.0, 0.0, 0.0)], 110.0)
-    assert not held_down([(100.0, 110.0, 0.0), (0.0, 0.0, 100.0)], 105.0)
-    assert held_down([(100.0, 110.0, 99.0), (101.0, 111.0, 0.0)], 105.0)
-    assert not held_down([(0.0, 0.0, 0.0)] * 2, 1.0)
+    assert node_dead([(100.0, 110.0, 0.0), (0.0, 0.0, 0.0)], 105.0)
+    assert not node_dead([(100.0, 110.0, 0.0), (0.0, 0.0, 0.0)], 110.0)
+    assert not node_dead([(100.0, 110.0, 0.0), (0.0, 0.0, 100.0)], 105.0)
+    assert node_dead([(100.0, 110.0, 99.0), (101.0, 111.0, 0.0)], 105.0)
+    assert not node_dead([(0.0, 0.0, 0.0)] * 2, 1.0)
 
 
 def test_one_pbx_or_an_array_without_room_for_the_targets_shares_no_marks(tmp_path: Path) -> None:
