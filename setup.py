@@ -2,8 +2,9 @@
 
 The modules are plain, strictly typed Python; mypyc turns them into C extensions that cut the
 proxy's CPU per call (see bench/README.md). Without a C compiler, or with ``ANTIBOT_PURE=1``,
-the same modules run as pure Python: every extension is optional. One small hand-written C
-module, the parser's scanners (``antibot/sip/_scan.c``), is built beside them. Both lists live
+the same modules run as pure Python: every extension is optional. Two small hand-written C
+modules, the parser's scanners (``antibot/sip/_scan.c``) and the RESP encoder of the Redis
+batches (``antibot/store/_resp.c``), are built beside them. Both lists live
 in pyproject.toml (``[tool.antibot]``), which the Makefile and its ``test-pure`` read too.
 """
 
@@ -56,7 +57,7 @@ def _ext_modules() -> list[object]:
         return []
     # One shared library inside the package (found by editable installs too).
     exts = mypycify(HOT + _shipped_trees(), opt_level="3", debug_level="0", group_name="antibot._hotpath")
-    for source in C_EXTENSIONS:  # antibot/sip/_scan.c: the extension antibot.sip._scan
+    for source in C_EXTENSIONS:  # antibot/sip/_scan.c: the extension antibot.sip._scan, and so on
         name = source.removesuffix(".c").replace("/", ".")
         exts.append(Extension(name, [source], extra_compile_args=["-O2"]))
     for ext in exts:

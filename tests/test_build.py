@@ -38,7 +38,7 @@ def test_the_declared_set_names_existing_modules_once() -> None:
 def test_setup_py_compiles_the_declared_set() -> None:
     setup = runpy.run_path(str(ROOT / "setup.py"), run_name="setup_py")  # not __main__: no build
     assert setup["HOT"] == COMPILED
-    assert setup["C_EXTENSIONS"] == DECLARED["c-extensions"] == ["antibot/sip/_scan.c"]
+    assert setup["C_EXTENSIONS"] == DECLARED["c-extensions"] == ["antibot/sip/_scan.c", "antibot/store/_resp.c"]
 
 
 needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="no make")
@@ -63,7 +63,8 @@ def make_vars() -> dict[str, list[str]]:
 def test_the_makefile_rebuilds_when_a_declared_file_changes(make_vars: dict[str, list[str]]) -> None:
     hot_src = make_vars["hot-src"]
     assert hot_src[: len(COMPILED)] == COMPILED
-    assert {*DECLARED["c-extensions"], "antibot/sip/_scan.pyi", "pyproject.toml"} <= set(hot_src)
+    stubs = {c.removesuffix(".c") + ".pyi" for c in DECLARED["c-extensions"]}
+    assert {*DECLARED["c-extensions"], *stubs, "antibot/sip/_scan.pyi", "pyproject.toml"} <= set(hot_src)
 
 
 @needs_make

@@ -32,8 +32,8 @@ from typing import Any, Final
 from urllib.parse import unquote
 
 from . import StoreError
-from .commands import Command
-from .wire import NotSent, ReplyError, Target, Wire, pack
+from .commands import Command, pack
+from .wire import NotSent, ReplyError, Target, Wire
 
 SLOTS: Final = 16384
 MAX_REDIRECTS: Final = 5

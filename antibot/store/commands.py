@@ -5,6 +5,7 @@
 - :func:`write_commands`: the same counts as plain writes, for a number dialled once;
   :func:`write_batch` / :func:`write_resp`: the same already in RESP.
 - :func:`xadd` and :func:`call_index_commands`: a call-log batch and the admin API's indexes.
+- :func:`pack`: any of them in RESP, as the connection sends them.
 
 :mod:`.hotpath` sends them; the keys are those of :mod:`.keys`.
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, cast
+
+import hiredis
 
 from ..detect.windowed import RECENT_TTL, Delta, Totals
 from .keys import (
@@ -33,11 +36,44 @@ from .keys import (
     window,
 )
 
-#: One command: its name and arguments (what ``wire.pack`` takes).
+#: One command: its name and arguments (what :func:`pack` takes).
 Arg = str | bytes | int | float
 Command = Sequence[Arg]
 #: One script call: its keys and arguments.
 Call = tuple[list[str], list[str | int]]
+
+
+def _c_pack() -> Callable[[Sequence[Command]], bytes] | None:
+    try:  # under another name: mypyc binds a function-level import in the module's globals
+        from ._resp import pack as c_pack
+    except ImportError:  # no C compiler at install time, or ANTIBOT_PURE=1
+        return None
+    return c_pack
+
+
+#: The C build of :func:`_pack` (``_resp.c``), or None in a pure-Python install.
+C_PACK: Final = _c_pack()
+
+
+def pack(commands: Sequence[Command]) -> bytes:
+    """RESP encoding of ``commands``; strings are UTF-8 with lone surrogates passed through
+    (in C when built: a counter sync or call-log batch is mostly this)."""
+    if C_PACK is not None:
+        return C_PACK(commands)
+    return _pack(commands)
+
+
+def _pack(commands: Sequence[Command]) -> bytes:
+    """:func:`pack` with ``hiredis.pack_command`` (the reference for ``_resp.c``)."""
+    out = []
+    pack_command = cast(Callable[[tuple[Arg, ...]], bytes], hiredis.pack_command)  # its stub wants 1-tuples
+    for command in commands:
+        try:
+            out.append(pack_command(tuple(command)))
+        except UnicodeError:
+            raw = tuple(a.encode("utf-8", "surrogatepass") if isinstance(a, str) else a for a in command)
+            out.append(pack_command(raw))
+    return b"".join(out)
 
 
 def sync_call(delta: Delta) -> Call:
@@ -123,7 +159,7 @@ def write_batch(batch: Sequence[Delta]) -> tuple[str, int, list[Command]]:
 
 
 def write_resp(delta: Delta) -> tuple[str, int] | None:
-    """:func:`write_commands` already in RESP (``wire.pack`` of them, as text) and how many
+    """:func:`write_commands` already in RESP (:func:`pack` of them, as text) and how many
     commands that is, built without the command tuples (numbers dialled once are most of a
     sync's writes). None when a member is not ASCII (RESP counts bytes; keys always are ASCII,
     see ``keys.entity_prefix``), or for a source's recent list (sources repeat: their syncs read)."""

@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..detect.counting import LocalCounters
 from ..detect.windowed import Delta, own_totals
@@ -32,6 +32,7 @@ from .commands import (
     Call,
     Command,
     call_index_commands,
+    pack,
     read_totals,
     sync_call,
     write_batch,
@@ -46,7 +47,7 @@ from .keys import (
     SYNC,
     Script,
 )
-from .wire import NotSent, ReplyError, Wire, pack
+from .wire import NotSent, ReplyError, Wire
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,12 @@ class HotPath:
         return replies
 
 
+class CountSink(Protocol):
+    """What :class:`CounterSync` needs of Redis: :meth:`HotPath.sync_counts`."""
+
+    async def sync_counts(self, calls: list[Call], batch: Sequence[Delta], timeout: float | None) -> list[Any]: ...
+
+
 class CounterSync:
     """Keeps a node's :class:`LocalCounters` and Redis in step (see :mod:`antibot.detect.counting`).
 
@@ -157,7 +164,7 @@ class CounterSync:
 
     def __init__(
         self,
-        hot: HotPath,
+        hot: CountSink,
         counters: LocalCounters,
         *,
         interval: float = 0.05,
@@ -252,7 +259,7 @@ class ReplaySync:
     raises :class:`StoreError` (a replay does not go on with a partial view, as the proxy does).
     """
 
-    def __init__(self, hot: HotPath, counters: LocalCounters, interval: float = 0.05, max_batch: int = 1000) -> None:
+    def __init__(self, hot: CountSink, counters: LocalCounters, interval: float = 0.05, max_batch: int = 1000) -> None:
         self.counters = counters
         self.interval = interval
         backoff = max(interval, 5.0)  # unused: a failed sync raises

@@ -28,12 +28,12 @@ import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import hiredis
 
 from . import StoreError
-from .commands import Arg, Command
+from .commands import Command, pack
 
 
 class NotSent(StoreError):
@@ -56,19 +56,6 @@ class Target:
     password: str | None = None
     db: int = 0
     tls: ssl.SSLContext | None = None
-
-
-def pack(commands: Sequence[Command]) -> bytes:
-    """RESP encoding of ``commands``; strings are UTF-8 with lone surrogates passed through."""
-    out = []
-    pack_command = cast(Callable[[tuple[Arg, ...]], bytes], hiredis.pack_command)  # its stub wants 1-tuples
-    for command in commands:
-        try:
-            out.append(pack_command(tuple(command)))
-        except UnicodeError:
-            raw = tuple(a.encode("utf-8", "surrogatepass") if isinstance(a, str) else a for a in command)
-            out.append(pack_command(raw))
-    return b"".join(out)
 
 
 class _Pending:

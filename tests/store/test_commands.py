@@ -1,4 +1,4 @@
-"""The sync's write commands: :func:`write_resp` is exactly ``wire.pack(write_commands(...))``."""
+"""The sync's write commands: :func:`write_resp` is exactly ``pack(write_commands(...))``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import random
 from antibot.detect.counting import PLANS, LocalCounters
 from antibot.detect.observation import Observation
 from antibot.detect.windowed import Delta
-from antibot.store.commands import write_batch, write_commands, write_resp
-from antibot.store.wire import pack
+from antibot.store.commands import pack, write_batch, write_commands, write_resp
 
 T0 = 472_222 * 3600.0 + 59.9  # just before a minute's end: deltas to two buckets
 

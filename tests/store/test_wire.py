@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from antibot.store import StoreError
+from antibot.store.commands import pack
 from antibot.store.embedded import EmbeddedRedis
-from antibot.store.wire import ReplyError, Target, Wire, pack
+from antibot.store.wire import ReplyError, Target, Wire
 
 from .resp import Resp
 
