@@ -83,11 +83,25 @@ put_bulk(buf_t *b, const char *data, size_t len)
     return 0;
 }
 
+/* The UTF-8 of `text` (a new reference, NULL with an exception set) as a bulk string. */
+static int
+put_text(buf_t *b, PyObject *text)
+{
+    if (text == NULL) {
+        return -1;
+    }
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    int rc = utf8 == NULL ? -1 : put_bulk(b, utf8, (size_t)size);
+    Py_DECREF(text);
+    return rc;
+}
+
 /* One argument as a bulk string; -1 with an exception set on error. */
 static int
 put_arg(buf_t *b, PyObject *arg)
 {
-    if (PyUnicode_CheckExact(arg) || PyUnicode_Check(arg)) {
+    if (PyUnicode_Check(arg)) {
         Py_ssize_t size;
         const char *text = PyUnicode_AsUTF8AndSize(arg, &size);
         if (text != NULL) {
@@ -114,30 +128,23 @@ put_arg(buf_t *b, PyObject *arg)
         if (v == -1 && PyErr_Occurred()) {
             return -1;
         }
-        if (!overflow) {
-            char digits[24];
-            int i = (int)sizeof(digits);
-            unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-            do {
-                digits[--i] = (char)('0' + u % 10);
-                u /= 10;
-            } while (u);
-            if (v < 0) {
-                digits[--i] = '-';
-            }
-            return put_bulk(b, digits + i, sizeof(digits) - (size_t)i);
+        if (overflow) {
+            return put_text(b, PyObject_Str(arg)); /* past 64 bits */
         }
+        char digits[24];
+        int i = (int)sizeof(digits);
+        unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+        do {
+            digits[--i] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0) {
+            digits[--i] = '-';
+        }
+        return put_bulk(b, digits + i, sizeof(digits) - (size_t)i);
     }
-    if ((PyLong_Check(arg) && !PyBool_Check(arg)) || PyFloat_Check(arg)) {
-        PyObject *text = PyLong_Check(arg) ? PyObject_Str(arg) : PyObject_Repr(arg);
-        if (text == NULL) {
-            return -1;
-        }
-        Py_ssize_t size;
-        const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
-        int rc = utf8 == NULL ? -1 : put_bulk(b, utf8, (size_t)size);
-        Py_DECREF(text);
-        return rc;
+    if (PyFloat_Check(arg)) {
+        return put_text(b, PyObject_Repr(arg));
     }
     PyErr_SetString(PyExc_TypeError, "A tuple item must be str, int, float or bytes.");
     return -1;
