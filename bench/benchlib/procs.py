@@ -1,7 +1,8 @@
 """Processes under test: free ports, readiness, CPU accounting from /proc, and the proxies.
 
 Proxy kinds: ``antibot`` (one process, ``--workers 1``), ``antibot-w<N>`` (``--workers N``),
-``antibot-wN`` (one worker per usable core) and ``kamailio`` (its default two UDP children).
+``antibot-wN`` (one worker per usable core) and ``kamailio`` (its own default number of UDP
+children, 8; ``KAMAILIO_CHILDREN=N`` in the environment sets N).
 Any of them can also listen for TLS beside its UDP port (:class:`TlsListener`).
 """
 
@@ -248,7 +249,20 @@ def summarize_log(path: Path, limit: int = 8) -> dict[str, object]:
     }
 
 
-KAMAILIO_CHILDREN = 2  # bench/kamailio: two UDP workers, one per core of the reference box
+#: Kamailio's default UDP workers (core parameter ``children``; ``tcp_children`` defaults to the
+#: same): bench/kamailio/kamailio.cfg leaves both unset unless ``KAMAILIO_CHILDREN`` asks.
+KAMAILIO_DEFAULT_CHILDREN = 8
+
+
+def kamailio_children() -> int | None:
+    """``KAMAILIO_CHILDREN=N`` from the environment (N UDP and TCP workers), else None: Kamailio's
+    own default."""
+    text = os.environ.get("KAMAILIO_CHILDREN", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"KAMAILIO_CHILDREN must be a positive integer, not {text!r}")
+    return int(text)
 ANTIBOT_MODE = "monitor"  # detection scores every call and still relays it (see bench/README.md)
 
 
@@ -256,7 +270,7 @@ def parse_kind(kind: str) -> tuple[str, int]:
     """``(program, processes)`` of a proxy kind: ``antibot`` = one worker, ``antibot-w<N>`` = N
     workers, ``antibot-wN`` = one per usable core, ``kamailio`` = its UDP children."""
     if kind == "kamailio":
-        return "kamailio", KAMAILIO_CHILDREN
+        return "kamailio", kamailio_children() or KAMAILIO_DEFAULT_CHILDREN
     if kind == "antibot":
         return "antibot", 1
     if kind.startswith("antibot-w"):
@@ -325,7 +339,7 @@ class Proxy:
                 # e.g. ANTIBOT_BENCH_ARGS="--no-detect" measures the proxy core alone
                 *os.environ.get("ANTIBOT_BENCH_ARGS", "").split(),
             ]
-        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port, self.workers, self.tls)
+        return kamailio_command(self.repo, self.workdir, self.port, self.upstream_port, kamailio_children(), self.tls)
 
     def env(self) -> dict[str, str]:
         """The environment: antibot is imported from this checkout (``repo``), even when the venv's
@@ -398,7 +412,7 @@ def kamailio_command(
     workdir: Path,
     port: int,
     upstream_port: int,
-    children: int = KAMAILIO_CHILDREN,
+    children: int | None = None,
     tls: TlsListener | None = None,
 ) -> list[str]:
     return [
@@ -419,8 +433,7 @@ def kamailio_command(
         f"BENCH_LISTEN=udp:{HOST}:{port}",
         "-A",
         f'BENCH_UPSTREAM="sip:{HOST}:{upstream_port}"',
-        "-A",
-        f"BENCH_CHILDREN={children}",
+        *(["-A", f"BENCH_CHILDREN={children}"] if children is not None else []),  # None: Kamailio's default
         *(kamailio_tls_defines(tls) if tls is not None else []),
         "-P",
         str(workdir / "kamailio.pid"),

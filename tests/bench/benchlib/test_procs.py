@@ -99,11 +99,25 @@ def test_tree_cpu_of_a_gone_process_is_zero() -> None:
         ("antibot-w2", ("antibot", 2)),
         ("antibot-w16", ("antibot", 16)),
         ("antibot-wN", ("antibot", len(os.sched_getaffinity(0)))),
-        ("kamailio", ("kamailio", procs.KAMAILIO_CHILDREN)),
+        ("kamailio", ("kamailio", 8)),
     ],
 )
-def test_parse_kind(kind: str, expected: tuple[str, int]) -> None:
+def test_parse_kind(kind: str, expected: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAMAILIO_CHILDREN", raising=False)
     assert procs.parse_kind(kind) == expected
+
+
+def test_kamailio_keeps_its_default_children_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAMAILIO_CHILDREN", raising=False)
+    kam = procs.Proxy("kamailio", tmp_path, 5070, 5080, tmp_path).command()
+    assert not any(arg.startswith("BENCH_CHILDREN") for arg in kam)  # the config then sets none
+    monkeypatch.setenv("KAMAILIO_CHILDREN", "2")
+    assert procs.parse_kind("kamailio") == ("kamailio", 2)
+    kam = procs.Proxy("kamailio", tmp_path, 5070, 5080, tmp_path).command()
+    assert kam[kam.index("BENCH_CHILDREN=2") - 1] == "-A"
+    monkeypatch.setenv("KAMAILIO_CHILDREN", "two")
+    with pytest.raises(ValueError, match="KAMAILIO_CHILDREN"):
+        procs.parse_kind("kamailio")
 
 
 @pytest.mark.parametrize("kind", ["", "direct", "antibot-w0", "antibot-w", "antibot-wx", "antibot-2", "kamailio-w2"])
@@ -120,8 +134,6 @@ def test_antibot_commands_pin_the_workers_and_monitor_mode(tmp_path: Path) -> No
     for cmd in (one, two):
         assert cmd[cmd.index("--mode") + 1] == "monitor"
         assert "--no-detect" not in cmd
-    kam = procs.Proxy("kamailio", tmp_path, 5070, 5080, tmp_path).command()
-    assert f"BENCH_CHILDREN={procs.KAMAILIO_CHILDREN}" in kam
 
 
 def test_wait_udp_bound_counts_sockets_sharing_the_port() -> None:
