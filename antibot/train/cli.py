@@ -50,6 +50,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     t.add_argument("--depth", type=int, default=None, help="tree depth (3)")
     t.add_argument("--learning-rate", type=float, default=None, help="shrinkage (0.15)")
     t.add_argument(
+        "--bags",
+        type=int,
+        default=None,
+        help="boosters fitted with consecutive seeds and averaged into one model of bags x trees (1)",
+    )
+    t.add_argument(
         "--tell-rows",
         type=int,
         default=None,
@@ -137,11 +143,15 @@ def run_train(args: argparse.Namespace) -> int:
         depth=args.depth or defaults.depth,
         learning_rate=args.learning_rate or defaults.learning_rate,
         tell_rows=defaults.tell_rows if args.tell_rows is None else args.tell_rows,
+        bags=defaults.bags if args.bags is None else args.bags,
         exclude=defaults.exclude + tuple(n for n in _excluded(args) if n not in defaults.exclude),
     )
     paths = Paths.under(Path(args.out))
     if args.days < 1:
         _log("antibot train: --days must be at least 1")
+        return 2
+    if params.bags < 1:
+        _log("antibot train: --bags must be at least 1")
         return 2
     unknown = sorted(set(_excluded(args)) - set(FEATURE_NAMES))
     if unknown:  # before the replays, not after them (fit would refuse too)
@@ -165,7 +175,8 @@ def run_train(args: argparse.Namespace) -> int:
         test = build_dataset(eval_cfg, url, show_progress=args.progress, desc="eval replay") if args.evaluate else None
     _log(f"training rows: {sim.counts()}")
     train = Dataset.concat([sim, feedback]) if feedback is not None and len(feedback) else sim
-    _log(f"fitting {params.trees} trees of depth {params.depth} on {len(train)} rows")
+    bags = f" x {params.bags} bags" if params.bags > 1 else ""
+    _log(f"fitting {params.trees} trees{bags} of depth {params.depth} on {len(train)} rows")
     _, model, error = train_model(train, params)
     training = {"simulation": train_cfg.describe(), **sim.counts(), "replay": sim.info.get("replay")}
     fitted = cap_profiles(train, params.max_rows_per_profile, params.random_state).counts()
@@ -298,6 +309,8 @@ def _command(args: argparse.Namespace) -> str:
     for flag, value in (("--trees", args.trees), ("--depth", args.depth), ("--learning-rate", args.learning_rate)):
         if value:
             parts.append(f"{flag} {value:g}")
+    if args.bags is not None:
+        parts.append(f"--bags {args.bags}")
     if args.tell_rows is not None:
         parts.append(f"--tell-rows {args.tell_rows}")
     if _excluded(args):

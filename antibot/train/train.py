@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -125,6 +125,9 @@ class TrainParams:
     tell_rows: int = 1000
     #: Weight of each tell's rows, as a fraction of one simulated bot profile's weight.
     tell_share: float = 0.2
+    #: Boosters fitted with seeds ``random_state``, ``random_state + 1``, ... (each on its own
+    #: row sample and tell rows) and averaged in log-odds (:class:`Bag`); exported as one model.
+    bags: int = 1
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainParams:
@@ -205,14 +208,49 @@ def add_tell_rows(ds: Dataset, limit: int, seed: int) -> Dataset:
     return Dataset.concat(parts)
 
 
-#: What :func:`export` accepts: this module's booster or scikit-learn's own.
+#: One fitted booster: this module's or scikit-learn's own.
 Booster: TypeAlias = GradientBoostingClassifier | MonotoneGBT
 
 
-def fit(ds: Dataset, params: TrainParams) -> Booster:
-    """A binary log-loss GBT on ``ds`` (both labels required)."""
+class Bag:
+    """Boosters averaged in log-odds: ``decision_function`` is the mean of theirs. The mean of
+    additive tree models is one additive tree model (mean base, learning rate / K, all trees),
+    which is how :func:`export` writes it."""
+
+    def __init__(self, boosters: Sequence[Booster]) -> None:
+        if not boosters:
+            raise ValueError("a bag needs at least one booster")
+        rates = {float(b.learning_rate) for b in boosters}
+        widths = {int(b.n_features_in_) for b in boosters}
+        if len(rates) != 1 or len(widths) != 1:
+            raise ValueError("bagged boosters must share the learning rate and the features")
+        self.boosters: tuple[Booster, ...] = tuple(boosters)
+        self.n_features_in_ = widths.pop()
+
+    def decision_function(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        total = np.zeros(X.shape[0], dtype=np.float64)
+        for b in self.boosters:
+            total += np.asarray(b.decision_function(X), dtype=np.float64)
+        return total / len(self.boosters)
+
+
+#: What :func:`fit` returns and :func:`export` accepts: one booster (``bags=1``) or a :class:`Bag`.
+Fitted: TypeAlias = Booster | Bag
+
+
+def fit(ds: Dataset, params: TrainParams) -> Fitted:
+    """A binary log-loss GBT on ``ds`` (both labels required); with ``params.bags`` > 1, a
+    :class:`Bag` of that many, seeded ``random_state + i``."""
     if len(set(ds.y.tolist())) < 2:
         raise ValueError("training data needs both labels (people and bots)")
+    if params.bags < 1:
+        raise ValueError("bags must be at least 1")
+    if params.bags == 1:
+        return _fit_one(ds, params)
+    return Bag([_fit_one(ds, replace(params, random_state=params.random_state + i)) for i in range(params.bags)])
+
+
+def _fit_one(ds: Dataset, params: TrainParams) -> Booster:
     ds = add_tell_rows(
         cap_profiles(ds, params.max_rows_per_profile, params.random_state), params.tell_rows, params.random_state
     )
@@ -272,15 +310,18 @@ def _tree(est: Any) -> _Tree:
     return _Tree(tuple(feature), tuple(threshold), tuple(left), tuple(right), tuple(value))
 
 
-def export(clf: Booster, features: Sequence[str] = FEATURE_NAMES) -> Model:
-    """The fitted classifier as an :class:`antibot.detect.model.Model`."""
+def export(clf: Fitted, features: Sequence[str] = FEATURE_NAMES) -> Model:
+    """The fitted classifier as an :class:`antibot.detect.model.Model` (a :class:`Bag` as one
+    model: the mean of the bases, the learning rate divided by the bag size, all the trees)."""
     if clf.n_features_in_ != len(features):
         raise ExportError(f"model has {clf.n_features_in_} features, expected {len(features)}")
-    trees = [_tree(clf.estimators_[i, 0]) for i in range(clf.estimators_.shape[0])]
-    return Model(features, _base(clf), float(clf.learning_rate), trees)
+    boosters = clf.boosters if isinstance(clf, Bag) else (clf,)
+    trees = [_tree(b.estimators_[i, 0]) for b in boosters for i in range(b.estimators_.shape[0])]
+    base = math.fsum(_base(b) for b in boosters) / len(boosters)
+    return Model(features, base, float(boosters[0].learning_rate) / len(boosters), trees)
 
 
-def verify_export(clf: Booster, model: Model, X: NDArray[np.float64]) -> float:
+def verify_export(clf: Fitted, model: Model, X: NDArray[np.float64]) -> float:
     """Max |Model.raw - decision_function| over ``X``; raises :class:`ExportError` above tolerance."""
     expected = np.asarray(clf.decision_function(X), dtype=np.float64)
     worst = 0.0
@@ -292,7 +333,7 @@ def verify_export(clf: Booster, model: Model, X: NDArray[np.float64]) -> float:
     return worst
 
 
-def train_model(ds: Dataset, params: TrainParams) -> tuple[Booster, Model, float]:
+def train_model(ds: Dataset, params: TrainParams) -> tuple[Fitted, Model, float]:
     """Fit, export and verify on the whole of ``ds``: ``(sklearn model, Model, max export error)``."""
     clf = fit(ds, params)
     model = export(clf)

@@ -114,6 +114,16 @@ def test_exclude_adds_to_the_identity_features(url: str, tmp_path: Path) -> None
     assert used and used.isdisjoint(card["params"]["exclude"])
 
 
+def test_bags_multiply_the_trees(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ("train", "--duration", "120", "--trees", "4", "--depth", "2", "--no-eval", "--no-progress")
+    assert cli.run(_parse(*argv, "--bags", "0", "--out", str(tmp_path))) == 2
+    assert "--bags" in capsys.readouterr().err and not list(tmp_path.iterdir())
+    assert cli.run(_parse(*argv, "--bags", "2", "--redis-url", url, "--out", str(tmp_path))) == 0
+    model, card = load_model(tmp_path / "antibot-gbt.json", FEATURE_NAMES)
+    assert len(model.trees) == 8 and card["params"]["bags"] == 2 and "--bags 2" in card["command"]
+    assert card["model"]["export_max_abs_error"] <= 1e-9
+
+
 def test_exclude_refuses_unknown_features_before_any_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.run(_parse("train", "--exclude", "to_len,no_such_feature", "--out", str(tmp_path))) == 2
     assert "unknown feature(s): no_such_feature" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from antibot.train.card import Paths, make_card, write_json, write_model
 from antibot.train.dataset import Dataset
 from antibot.train.train import (
     TELLS,
+    Bag,
     ExportError,
     TrainParams,
     add_tell_rows,
@@ -70,6 +71,7 @@ def test_inner_node_values_are_the_mean_of_their_leaves(small_train: Dataset) ->
     # Saabas attribution (child value - node value) needs each inner node to hold the expected
     # output below it; sklearn's inner values are raw residual means, on another scale.
     clf = fit(small_train, TINY)
+    assert not isinstance(clf, Bag)
     model = export(clf)
     for i, t in enumerate(model.trees):
         sk = clf.estimators_[i, 0].tree_
@@ -224,3 +226,45 @@ def test_a_constrained_or_shifted_fit_exports_exactly(small_train: Dataset, smal
     assert verify_export(clf, model, small_eval.X) <= 1e-9
     plain = export(fit(small_train, replace(params, score_shift=0.0)))
     assert model.base == pytest.approx(plain.base - 0.3)
+
+
+def test_one_bag_is_the_plain_booster(small_train: Dataset) -> None:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    one = fit(small_train, replace(TINY, bags=1))
+    assert isinstance(one, GradientBoostingClassifier)  # not wrapped: bags=1 is the model as before
+    assert (one.random_state, one.n_estimators) == (TINY.random_state, TINY.trees)
+    again = export(fit(small_train, TINY))
+    model = export(one)
+    assert (model.base, model.rate) == (again.base, again.rate) and model.trees == again.trees
+
+
+def test_bags_export_the_mean_of_their_boosters(small_train: Dataset, small_eval: Dataset) -> None:
+    bag = fit(small_train, replace(TINY, bags=2))
+    assert isinstance(bag, Bag) and len(bag.boosters) == 2
+    model = export(bag)
+    assert len(model.trees) == 2 * TINY.trees and model.rate == TINY.learning_rate / 2
+    # each booster has its own seed (and so its own row sample and trees) ...
+    first, second = (export(fit(small_train, replace(TINY, random_state=s))) for s in (0, 1))
+    assert model.trees == first.trees + second.trees and first.trees != second.trees
+    # ... and the exported model scores as the mean of their log-odds, on rows never trained on
+    X = small_eval.X
+    mean = (bag.boosters[0].decision_function(X) + bag.boosters[1].decision_function(X)) / 2
+    ours = np.array([model.raw(row) for row in X.tolist()])
+    assert np.max(np.abs(ours - mean)) <= 1e-9
+    assert np.max(np.abs(ours - np.array([first.raw(row) for row in X.tolist()]))) > 1e-3
+    assert verify_export(bag, model, X) <= 1e-9
+
+
+def test_verify_export_checks_a_bag_against_the_mean(small_train: Dataset) -> None:
+    bag = fit(small_train, replace(TINY, bags=2))
+    assert isinstance(bag, Bag)
+    with pytest.raises(ExportError):  # one booster's export is not the bag's
+        verify_export(bag, export(bag.boosters[0]), small_train.X)
+
+
+def test_bags_must_be_positive_and_round_trip(small_train: Dataset) -> None:
+    with pytest.raises(ValueError, match="bags"):
+        fit(small_train, replace(TINY, bags=0))
+    params = replace(TINY, bags=3)
+    assert TrainParams.from_dict(json.loads(json.dumps(params.describe()))) == params
