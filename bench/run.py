@@ -387,7 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         fail_ratio=FAIL_RATIO,
         min_achieved=MIN_ACHIEVED,
         recv_timeout_ms=sipp.RECV_TIMEOUT_MS,
-        kamailio_cmd_template=" ".join(procs.kamailio_command(REPO, work / "NN-kamailio", 0, 0)),
+        kamailio_children=procs.parse_kind("kamailio")[1],  # its default 8 unless KAMAILIO_CHILDREN
+        kamailio_cmd_template=" ".join(
+            procs.kamailio_command(REPO, work / "NN-kamailio", 0, 0, procs.kamailio_children())
+        ),
         proxy_cmd_templates={k: " ".join(procs.Proxy(k, work / f"NN-{k}", 0, 0, REPO).command()) for k in kinds},
     )
     b.wire_ok = wire_ok
