@@ -11,10 +11,12 @@
 # round prints, per tree, the CPU per call of the proxy, of its embedded redis-server, and
 # their sum (us; utime+stime from /proc over the measured calls). ANTIBOT_ARGS (default
 # `--mode monitor`) is passed to both proxies. Ports: PAIRED_PORT (default 27100) and up.
+# PY (default: this checkout's .venv/bin/python) runs both trees; PY_A / PY_B run one of them
+# (e.g. the same tree under two interpreters, each with the extensions built for it).
 set -u
 A=$(realpath "$1"); B=$(realpath "$2"); ROUNDS=${3:-3}; CALLS=${4:-6000}; RATE=${5:-200}
 HERE=$(dirname "$(realpath "$0")")
-PY=${PY:-$HERE/../.venv/bin/python}
+PY=${PY:-$HERE/../.venv/bin/python}; PY_A=${PY_A:-$PY}; PY_B=${PY_B:-$PY}
 BASE=${PAIRED_PORT:-27100}
 WORK=$(mktemp -d /tmp/antibot-paired.XXXXXX)
 
@@ -22,14 +24,14 @@ WORK=$(mktemp -d /tmp/antibot-paired.XXXXXX)
 workers_arg() { grep -q -- '"--workers"' "$1/antibot/cli.py" && echo "--workers 1"; }
 cpu() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-one() {  # one TREE PORT TAG
-    local tree=$1 port=$2 tag=$3 w=$WORK/$3
+one() {  # one TREE PORT TAG PYTHON
+    local tree=$1 port=$2 tag=$3 py=$4 w=$WORK/$3
     rm -rf "$w" && mkdir -p "$w"
     sipp -sf "$HERE/scenarios/uas_answer.xml" -i 127.0.0.1 -p $((port + 20)) -nostdin -timeout 600s \
         >"$w/uas.log" 2>&1 &
     local uas=$!
     # one process: the CPU of the process that serves SIP is what is compared
-    (cd "$tree" && exec "$PY" -m antibot run --listen "udp:127.0.0.1:$port" \
+    (cd "$tree" && exec "$py" -m antibot run --listen "udp:127.0.0.1:$port" \
         --upstream "sip:127.0.0.1:$((port + 20))" --probe-interval 0 --log-level warning $(workers_arg "$tree") \
         --data-dir "$w/data" --no-api ${ANTIBOT_ARGS:---mode monitor}) >"$w/proxy.log" 2>&1 &
     local proxy=$!
@@ -51,6 +53,6 @@ one() {  # one TREE PORT TAG
 }
 
 for _ in $(seq "$ROUNDS"); do
-    one "$A" "$BASE" A & one "$B" $((BASE + 100)) B & wait
+    one "$A" "$BASE" A "$PY_A" & one "$B" $((BASE + 100)) B "$PY_B" & wait
 done
 rm -rf "$WORK"
