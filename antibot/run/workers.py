@@ -53,8 +53,12 @@ NODE_FIELDS = 2
 READY = "ready"
 #: Seconds a worker must live for its next death to be restarted at once (else: back off).
 STABLE = 5.0
-#: Seconds between two looks at the workers (a dead one is replaced within this).
-POLL = 0.02
+#: Seconds between two looks at the node when nothing happens: a worker's or the standby's exit
+#: and the standby's ready message wake the parent at once (their pipes), so this only paces the
+#: embedded Redis's restart count and the standby's start after :data:`STABLE`.
+IDLE_CHECK = 1.0
+#: ... and while a worker starts with no standby behind it (its readiness is only a flag).
+STARTING_CHECK = 0.05
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,7 @@ class Supervisor:
                 return 2
             log.info("antibot workers started", extra={"workers": self.n, "ports": ",".join(map(str, ports))})
             while not stop.is_set():
-                await asyncio.sleep(POLL)
+                await self._nap(stop)
                 if self.embedded is not None:
                     self.status[self.n * FIELDS] = self.embedded.restarts
                 for spec in specs:
@@ -206,6 +210,37 @@ class Supervisor:
             return 0
         finally:
             await self._stop_all()
+
+    async def _nap(self, stop: asyncio.Event) -> None:
+        """Sleep until a worker or the standby exits, the standby says it is ready, ``stop``, or
+        :data:`IDLE_CHECK` (sooner when the node settles after a restart): no polling while the
+        node runs as it should."""
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        fds = [p.sentinel for p in self.procs if p is not None and p.exitcode is None]
+        sb = self.standby
+        if sb is not None:
+            fds.append(sb.proc.sentinel)
+            if not sb.ready:
+                fds.append(sb.results.fileno())
+        timeout = IDLE_CHECK
+        if sb is None:  # no standby yet: look again when the node may be settled (a worker's
+            # readiness is a flag in the shared array, with no pipe to wake on)
+            timeout = min(timeout, max(STARTING_CHECK, self.last_restart + STABLE - time.monotonic()))
+        for fd in fds:
+            loop.add_reader(fd, wake)
+        stopped = loop.create_task(stop.wait())
+        try:
+            await asyncio.wait((woken, stopped), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            for fd in fds:
+                loop.remove_reader(fd)
 
     def _on_stop(self, stop: asyncio.Event) -> None:
         """SIGTERM or SIGINT: passed on to the workers at once, so each refuses new calls from now
@@ -235,8 +270,14 @@ class Supervisor:
         self.standby = _Standby(proc, cmd_send, recv)
 
     def _standby_state(self) -> None:
-        """Publish the standby's pid once it says it is ready (the parent owns the flag)."""
+        """Publish the standby's pid once it says it is ready (the parent owns the flag); a
+        standby that died is let go (the next one starts once the node is settled)."""
         sb = self.standby
+        if sb is not None and sb.proc.exitcode is not None:
+            log.warning("standby exited; starting another", extra={"exitcode": sb.proc.exitcode})
+            sb.results.close()
+            self._drop_standby()
+            return
         with contextlib.suppress(EOFError, OSError, ValueError, pickle.UnpicklingError):
             if sb is not None and not sb.ready and sb.results.poll() and sb.results.recv() == READY:
                 sb.ready = True

@@ -11,6 +11,7 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from antibot.config import load
 from antibot.run import Runtime
@@ -87,6 +88,54 @@ def test_the_parent_collects_what_stopped_workers_sent_and_skips_a_killed_one(tm
     pipes[2][1].send({"requests": 5, "refused": 1})
     pipes[1][1].close()  # killed: its pipe closed with nothing in it
     assert sum_stats(sup._collect()) == {"refused": 1, "requests": 7}
+
+
+class _Child:
+    """What the parent's nap reads of a worker process: its exit pipe and exit code."""
+
+    def __init__(self) -> None:
+        self.sentinel, self.write_end = os.pipe()
+        self.exitcode: int | None = None
+
+    def exit(self) -> None:
+        self.exitcode = -9
+        os.close(self.write_end)  # as a process's sentinel: readable (EOF) once it has exited
+
+
+def test_the_parent_sleeps_until_a_worker_exits_or_it_is_stopped(tmp_path: Path, monkeypatch: Any) -> None:
+    """No polling: the parent's nap lasts its whole idle check unless a worker's exit pipe or
+    the stop event wakes it."""
+    import antibot.run.workers as workers
+
+    monkeypatch.setattr(workers, "IDLE_CHECK", 30.0)
+    sup = Supervisor(load(None, {"upstream": ["sip:127.0.0.1:9"], "workers": 2, "data_dir": str(tmp_path)}))
+    children = [_Child(), _Child()]
+    sup.procs = list(children)
+    spare = _Child()
+    sup.standby = workers._Standby(proc=spare, cmd=None, results=None, ready=True)
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        nap = loop.create_task(sup._nap(stop))
+        await asyncio.sleep(0.2)
+        still_asleep = not nap.done()
+        children[1].exit()
+        await asyncio.wait_for(nap, 10.0)
+        nap = loop.create_task(sup._nap(stop))  # the dead worker is no longer watched
+        await asyncio.sleep(0.2)
+        asleep_again = not nap.done()
+        stop.set()
+        await asyncio.wait_for(nap, 10.0)
+        return still_asleep, asleep_again, nap.done()
+
+    try:
+        assert asyncio.run(scenario()) == (True, True, True)
+    finally:
+        for c in (*children, spare):
+            os.close(c.sentinel)
+            if c.exitcode is None:
+                os.close(c.write_end)
 
 
 def _options(port: int, me: int) -> bytes:
