@@ -271,12 +271,14 @@ class Supervisor:
 
     def _standby_state(self) -> None:
         """Publish the standby's pid once it says it is ready (the parent owns the flag); a
-        standby that died is let go (the next one starts once the node is settled)."""
+        standby that died is let go, and the next one starts :data:`STABLE` s later (as after a
+        worker's restart: a standby that cannot start is not restarted in a loop)."""
         sb = self.standby
         if sb is not None and sb.proc.exitcode is not None:
-            log.warning("standby exited; starting another", extra={"exitcode": sb.proc.exitcode})
+            log.warning("standby exited; starting another later", extra={"exitcode": sb.proc.exitcode})
             sb.results.close()
             self._drop_standby()
+            self.last_restart = time.monotonic()
             return
         with contextlib.suppress(EOFError, OSError, ValueError, pickle.UnpicklingError):
             if sb is not None and not sb.ready and sb.results.poll() and sb.results.recv() == READY:

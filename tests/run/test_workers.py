@@ -138,6 +138,27 @@ def test_the_parent_sleeps_until_a_worker_exits_or_it_is_stopped(tmp_path: Path,
                 os.close(c.write_end)
 
 
+def test_a_dead_standby_is_let_go_and_the_next_one_waits_for_the_node_to_settle(tmp_path: Path) -> None:
+    import antibot.run.workers as workers
+
+    sup = Supervisor(load(None, {"upstream": ["sip:127.0.0.1:9"], "workers": 1, "data_dir": str(tmp_path)}))
+    ready = multiprocessing.Pipe(duplex=False)
+    cmd = multiprocessing.Pipe(duplex=False)
+    dead = _Child()
+    dead.exit()
+    sup.standby = workers._Standby(proc=dead, cmd=cmd[1], results=ready[0], ready=True)
+    sup.status[0 * FIELDS + 2] = 1  # the one worker serves
+    sup._standby_state()
+    try:
+        assert sup.standby is None
+        assert sup.status[sup.n * FIELDS + 1] == 0  # no standby pid published
+        assert not sup._settled()  # a replacement waits STABLE seconds, not a crash loop
+    finally:
+        os.close(dead.sentinel)
+        ready[1].close()
+        cmd[0].close()
+
+
 def _options(port: int, me: int) -> bytes:
     return (
         f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-s{me}\r\n"
