@@ -26,6 +26,7 @@ COMPILED_SET = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_tex
 HOT: list[str] = COMPILED_SET["compiled"]
 C_EXTENSIONS: list[str] = COMPILED_SET["c-extensions"]
 #: The shipped model's trees as compiled code (see ``antibot.detect.model.walker_source``).
+ROOT = Path(__file__).resolve().parent
 MODEL = Path("models/antibot-gbt.json")
 TREES = Path("antibot/detect/_shipped_trees.py")
 
@@ -45,6 +46,26 @@ def _shipped_trees() -> list[str]:
     if not TREES.exists() or TREES.read_text() != source:
         TREES.write_text(source)
     return [str(TREES)]
+
+
+def _profile_flags() -> list[str]:
+    """GCC's profile-guided optimisation (``make pgo``): ``ANTIBOT_PROFILE_GENERATE=DIR`` builds
+    extensions that write their profile to DIR when the process exits; ``ANTIBOT_PROFILE_USE=DIR``
+    builds with it. Profile files are named relative to this directory, so a profile taken in a
+    checkout also serves ``pip install .`` (which builds in a copy of it)."""
+    prefix = f"-fprofile-prefix-path={ROOT}"
+    if generate := os.environ.get("ANTIBOT_PROFILE_GENERATE"):
+        return [f"-fprofile-generate={generate}", prefix]
+    if use := os.environ.get("ANTIBOT_PROFILE_USE"):
+        # functions the training never ran, or changed since, are built as without a profile
+        return [
+            f"-fprofile-use={use}",
+            prefix,
+            "-fprofile-partial-training",
+            "-Wno-missing-profile",
+            "-Wno-coverage-mismatch",
+        ]
+    return []
 
 
 def _ext_modules() -> list[object]:
@@ -67,6 +88,9 @@ def _ext_modules() -> list[object]:
             # call than the default, with -O2 rather than mypyc's -O3 (docs/performance.md).
             ext.extra_compile_args = [*ext.extra_compile_args, "-fno-semantic-interposition"]
             ext.extra_link_args = [*ext.extra_link_args, "-Wl,-Bsymbolic-functions"]
+        pgo = _profile_flags()
+        ext.extra_compile_args = [*ext.extra_compile_args, *pgo]
+        ext.extra_link_args = [*ext.extra_link_args, *pgo]
         ext.optional = True  # no C compiler: fall back to the pure-Python modules
     return list(exts)
 

@@ -263,6 +263,8 @@ def kamailio_children() -> int | None:
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"KAMAILIO_CHILDREN must be a positive integer, not {text!r}")
     return int(text)
+
+
 ANTIBOT_MODE = "monitor"  # detection scores every call and still relays it (see bench/README.md)
 
 

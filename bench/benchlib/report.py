@@ -45,6 +45,9 @@ def machine_info(repo: Path) -> dict[str, Any]:
         "antibot": versions[2],
         # True when the per-packet modules run compiled by mypyc (setup.py), False for pure Python.
         "antibot_compiled": versions[3] == "True",
+        # True when those were built profile-guided (`make pgo` leaves build/.pgo; a plain
+        # build removes it).
+        "antibot_pgo": versions[3] == "True" and (repo / "build/.pgo").exists(),
         "antibot_commit": _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]),
         "antibot_tree_modified": bool(
             _first_line(["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain", "--", "antibot"])
@@ -148,6 +151,8 @@ def markdown(result: dict[str, Any]) -> str:
     )
     m = result["machine"]
     build = "mypyc-compiled per-packet path" if m.get("antibot_compiled") else "pure Python"
+    if m.get("antibot_pgo"):
+        build += " (profile-guided build)"
     notes.append(
         f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, antibot {build}, "
         f"{m['kamailio']}, {m['sipp']}; load average at start {' '.join(m['loadavg_at_start'])}; "
