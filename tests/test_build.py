@@ -106,3 +106,40 @@ def test_every_compiled_module_is_named_by_a_test_that_test_pure_runs() -> None:
         if _dotted(path) not in named:
             missing.append(path)
     assert not missing
+
+
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="no gcc")
+
+
+@needs_gcc
+def test_a_profile_taken_in_one_tree_is_used_by_a_build_in_another(tmp_path: Path) -> None:
+    """``make pgo``'s flags: the profile is named relative to the tree (so ``pip install .``,
+    which builds in a copy, finds it), and a build whose source changed since the training
+    still compiles under mypyc's ``-Werror``."""
+    setup = runpy.run_path(str(ROOT / "setup.py"), run_name="setup_py")
+    flags = setup["_profile_flags"]
+    source = "int f(int x) { %s return x > 3 ? x * 2 : x - 1; }\nint main(void) { return f(1) > 100; }\n"
+
+    def build(tree: Path, env: dict[str, str], change: str = "") -> Path:
+        (tree / "build").mkdir(parents=True, exist_ok=True)
+        (tree / "x.c").write_text(source % change)
+        flags.__globals__["ROOT"] = tree  # setup.py in that tree
+        old = dict(os.environ)
+        os.environ.update(env)
+        try:
+            extra = flags()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        cc = ["gcc", "-O2", "-Werror", *extra]
+        subprocess.run([*cc, "-c", "x.c", "-o", "build/x.o"], cwd=tree, check=True, capture_output=True)
+        subprocess.run([*cc, "build/x.o", "-o", "build/x"], cwd=tree, check=True, capture_output=True)
+        return tree / "build/x"
+
+    profile = tmp_path / "profile"
+    assert build(tmp_path / "a", {}).exists() and not profile.exists()  # no variable: no flags
+    subprocess.run([build(tmp_path / "a", {"ANTIBOT_PROFILE_GENERATE": str(profile)})], check=True)
+    assert [p.name for p in profile.iterdir()] == ["build#x.gcda"]  # relative, not /tmp/...#a#build
+    use = {"ANTIBOT_PROFILE_USE": str(profile)}
+    assert build(tmp_path / "b", use).exists()  # another tree: the same names
+    assert build(tmp_path / "c", use, "if (x == 5) return 9;").exists()  # changed since: builds
