@@ -23,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from ..proxy.effects import Addr
 from ..sip.errors import Incomplete, ParseError, SipError
@@ -316,6 +316,8 @@ class ConnectionTable:
         self.per_source: dict[str, int] = {}
         self.log_refused = LogLimiter("tcp connection refused", logging.WARNING)
         self.log_closed = LogLimiter("closing stream", logging.INFO)
+        #: Opens a connection we start (replaceable: the tests open none).
+        self.open_connection: Callable[[TcpConnection, Addr], Coroutine[Any, Any, None]] = self._connect
 
     @property
     def idle_timeout(self) -> float:
@@ -399,7 +401,7 @@ class ConnectionTable:
             conn = TcpConnection(self, dest)
             conn.server_name = name or dest.host
             self.connecting[key] = conn
-            asyncio.get_running_loop().create_task(self._connect(conn, dest))
+            asyncio.get_running_loop().create_task(self.open_connection(conn, dest))
         conn.write(data)
 
     def note_alias(self, conn: TcpConnection, req: Request) -> None:

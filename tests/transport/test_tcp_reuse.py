@@ -42,23 +42,23 @@ def request(sent_by: str, transport: str = "TLS", *, alias: bool = True, n: int 
 
 def accept_tls(rig: Rig, cert: dict[str, Any] | None, host: str = "192.0.2.9", port: int = 40001) -> TlsTransport:
     """An accepted TLS connection, its handshake done (a client certificate ``cert`` or none)."""
-    rig.table.handshake = lambda conn, raw: None  # type: ignore[method-assign]
     conn = TcpConnection(rig.table, kind="tls")
     transport = TlsTransport(host, port, cert)
-    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn.remote = Addr("tls", host, port)  # what connection_made does, less the handshake
+    assert rig.table.admit(conn)
     conn.established(transport)  # type: ignore[arg-type]
     return transport
 
 
 @pytest.fixture
-def rig(monkeypatch: pytest.MonkeyPatch) -> Rig:
+def rig() -> Rig:
     rig = make_rig(max_connections=16, max_per_source=4, message_timeout=2.0, idle_timeout=30.0)
     rig.opened = []  # type: ignore[attr-defined]
 
     async def connect(conn: TcpConnection, dest: Addr) -> None:
         rig.opened.append(dest)  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(rig.table, "_connect", connect)
+    rig.table.open_connection = connect
     return rig
 
 
