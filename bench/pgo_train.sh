@@ -22,9 +22,11 @@ uas=$!
     --data-dir "$W/data" --no-api --mode monitor) >"$W/proxy.log" 2>&1 &
 proxy=$!
 sleep 3
+# a call that fails still trains the build: say so, and go on
 sipp -sf "$HERE/scenarios/uac_call.xml" -i 127.0.0.1 -p $((BASE + 30)) -r 150 -m "$CALLS" -nostdin \
-    -timeout 120s "127.0.0.1:$BASE" >/dev/null 2>&1
+    -timeout 120s "127.0.0.1:$BASE" >"$W/uac-udp.log" 2>&1 || echo "pgo training: sipp over UDP exited $?"
 sipp -sf "$HERE/scenarios/uac_call.xml" -i 127.0.0.1 -p $((BASE + 31)) -t t1 -r 50 -m $((CALLS / 3)) \
-    -nostdin -timeout 120s "127.0.0.1:$BASE" >/dev/null 2>&1
-kill -TERM $proxy && wait $proxy
+    -nostdin -timeout 120s "127.0.0.1:$BASE" >"$W/uac-tcp.log" 2>&1 || echo "pgo training: sipp over TCP exited $?"
+kill -TERM $proxy
+wait $proxy || { echo "pgo training: the proxy exited $?"; tail -5 "$W/proxy.log"; }
 echo "pgo training: $CALLS UDP and $((CALLS / 3)) TCP calls through $TREE"
