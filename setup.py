@@ -18,6 +18,7 @@ import tomllib
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 #: The compiled set, declared once in pyproject.toml (``[tool.antibot]``): the modules mypyc
@@ -57,13 +58,15 @@ def _profile_flags() -> list[str]:
     if generate := os.environ.get("ANTIBOT_PROFILE_GENERATE"):
         return [f"-fprofile-generate={generate}", prefix]
     if use := os.environ.get("ANTIBOT_PROFILE_USE"):
-        # functions the training never ran, or changed since, are built as without a profile
+        # functions the training never ran, or changed since (another mypyc emits other C), are
+        # built as without a profile: no profile warning fails the build
         return [
             f"-fprofile-use={use}",
             prefix,
             "-fprofile-partial-training",
             "-Wno-missing-profile",
             "-Wno-coverage-mismatch",
+            "-Wno-error",
         ]
     return []
 
@@ -95,6 +98,32 @@ def _ext_modules() -> list[object]:
     return list(exts)
 
 
+class BuildExt(build_ext):
+    """mypyc's extensions all or none: each compiled module's own small library loads the
+    group's shared one, so if that one fails to build (an optional extension: a compiler error
+    is only a warning) the others would make an install that cannot import. They are then
+    removed, and the pure-Python modules serve."""
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception:
+            self.failed = [*getattr(self, "failed", []), ext.name]
+            raise
+
+    def run(self) -> None:
+        super().run()
+        groups = [ext.name for ext in self.extensions if ext.name.endswith("__mypyc")]
+        if not set(groups) & set(getattr(self, "failed", [])):
+            return
+        hand_written = {source.removesuffix(".c").replace("/", ".") for source in C_EXTENSIONS}
+        for ext in self.extensions:
+            path = Path(self.get_ext_fullpath(ext.name))
+            if ext.name not in hand_written and path.exists():
+                path.unlink()
+        print("antibot: the compiled group failed to build; installing the pure-Python modules", file=sys.stderr)
+
+
 class BuildPy(build_py):
     """Also ship the model: the top-level ``models/antibot-gbt.*`` (model, card, evaluation
     report and plots) become the package data ``antibot/models/``, which ``antibot.app.find_model``
@@ -111,4 +140,4 @@ class BuildPy(build_py):
 
 
 if __name__ == "__main__":  # `python setup.py ...` and setuptools' build backend (tests read HOT)
-    setup(ext_modules=_ext_modules(), cmdclass={"build_py": BuildPy})
+    setup(ext_modules=_ext_modules(), cmdclass={"build_py": BuildPy, "build_ext": BuildExt})

@@ -143,3 +143,33 @@ def test_a_profile_taken_in_one_tree_is_used_by_a_build_in_another(tmp_path: Pat
     use = {"ANTIBOT_PROFILE_USE": str(profile)}
     assert build(tmp_path / "b", use).exists()  # another tree: the same names
     assert build(tmp_path / "c", use, "if (x == 5) return 9;").exists()  # changed since: builds
+
+
+@pytest.mark.parametrize("fail", [set(), {"antibot._hotpath__mypyc"}])
+def test_a_failed_compiled_group_leaves_the_pure_modules_not_a_broken_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: set[str]
+) -> None:
+    """Each compiled module's small library loads the group's: when the group fails to build, the
+    others are removed (the pure-Python modules then serve) and the hand-written C ones stay."""
+    setup = runpy.run_path(str(ROOT / "setup.py"), run_name="setup_py")
+    from setuptools import Distribution, Extension
+    from setuptools.errors import CompileError
+
+    names = ["antibot._hotpath__mypyc", "antibot.sip.parser", "antibot.sip._scan"]
+    exts = [Extension(name, [name.replace(".", "/") + ".c"], optional=True) for name in names]
+    command = setup["BuildExt"](Distribution({"ext_modules": exts}))
+    command.initialize_options()
+    command.build_lib = str(tmp_path)
+    command.finalize_options()
+
+    def build(self: Any, ext: Extension) -> None:  # the compiler, as far as the outcome goes
+        if ext.name in fail:
+            raise CompileError("cc: error")  # what a compiler error raises
+        path = Path(self.get_ext_fullpath(ext.name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+
+    monkeypatch.setattr(setup["build_ext"], "build_extension", build)
+    command.run()
+    left = {name for name in names if Path(command.get_ext_fullpath(name)).exists()}
+    assert left == ({"antibot.sip._scan"} if fail else set(names))
