@@ -34,8 +34,8 @@ $(COMPILED): $(BIN)/antibot $(HOT_SRC) setup.py
 	@mkdir -p build && rm -f build/.pgo && touch $@
 
 # The same, profile-guided (GCC): an instrumented build, real calls through it
-# (bench/pgo_train.sh, sipp), then the build that uses the profile: 11-12% less CPU per call
-# (docs/performance.md). `pip install .` with ANTIBOT_PROFILE_USE=$(CURDIR)/build/pgo uses it too.
+# (bench/pgo_train.sh, sipp), then the build that uses the profile: 6-11% less CPU per call
+# (docs/performance.md). A wheel built with ANTIBOT_PROFILE_USE=$(CURDIR)/build/pgo uses it too.
 pgo: $(BIN)/antibot sysdeps
 	rm -rf build/pgo
 	ANTIBOT_PROFILE_GENERATE=$(CURDIR)/build/pgo $(BIN)/python setup.py -q build_ext --inplace --force >/dev/null

@@ -26,8 +26,8 @@ from setuptools.command.build_py import build_py
 COMPILED_SET = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text())["tool"]["antibot"]
 HOT: list[str] = COMPILED_SET["compiled"]
 C_EXTENSIONS: list[str] = COMPILED_SET["c-extensions"]
-#: The shipped model's trees as compiled code (see ``antibot.detect.model.walker_source``).
 ROOT = Path(__file__).resolve().parent
+#: The shipped model's trees as compiled code (see ``antibot.detect.model.walker_source``).
 MODEL = Path("models/antibot-gbt.json")
 TREES = Path("antibot/detect/_shipped_trees.py")
 
@@ -52,8 +52,8 @@ def _shipped_trees() -> list[str]:
 def _profile_flags() -> list[str]:
     """GCC's profile-guided optimisation (``make pgo``): ``ANTIBOT_PROFILE_GENERATE=DIR`` builds
     extensions that write their profile to DIR when the process exits; ``ANTIBOT_PROFILE_USE=DIR``
-    builds with it. Profile files are named relative to this directory, so a profile taken in a
-    checkout also serves ``pip install .`` (which builds in a copy of it)."""
+    builds with it. Profile files are named relative to this directory, so a profile taken in
+    one copy of the tree serves a build in another (``pip wheel``)."""
     prefix = f"-fprofile-prefix-path={ROOT}"
     if generate := os.environ.get("ANTIBOT_PROFILE_GENERATE"):
         return [f"-fprofile-generate={generate}", prefix]
@@ -104,17 +104,20 @@ class BuildExt(build_ext):
     is only a warning) the others would make an install that cannot import. They are then
     removed, and the pure-Python modules serve."""
 
+    def initialize_options(self) -> None:
+        super().initialize_options()
+        self.failed: list[str] = []
+
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
         except Exception:
-            self.failed = [*getattr(self, "failed", []), ext.name]
+            self.failed.append(ext.name)
             raise
 
     def run(self) -> None:
         super().run()
-        groups = [ext.name for ext in self.extensions if ext.name.endswith("__mypyc")]
-        if not set(groups) & set(getattr(self, "failed", [])):
+        if not any(name.endswith("__mypyc") for name in self.failed):
             return
         hand_written = {source.removesuffix(".c").replace("/", ".") for source in C_EXTENSIONS}
         for ext in self.extensions:
