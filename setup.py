@@ -71,6 +71,11 @@ def _profile_flags() -> list[str]:
     return []
 
 
+def _c_extension_name(source: str) -> str:
+    """``antibot/sip/_scan.c`` → the extension ``antibot.sip._scan``."""
+    return source.removesuffix(".c").replace("/", ".")
+
+
 def _ext_modules() -> list[object]:
     if os.environ.get("ANTIBOT_PURE") == "1":
         return []
@@ -81,9 +86,9 @@ def _ext_modules() -> list[object]:
         return []
     # One shared library inside the package (found by editable installs too).
     exts = mypycify(HOT + _shipped_trees(), opt_level="2", debug_level="0", group_name="antibot._hotpath")
-    for source in C_EXTENSIONS:  # antibot/sip/_scan.c: the extension antibot.sip._scan, and so on
-        name = source.removesuffix(".c").replace("/", ".")
-        exts.append(Extension(name, [source], extra_compile_args=["-O2"]))
+    for source in C_EXTENSIONS:
+        exts.append(Extension(_c_extension_name(source), [source], extra_compile_args=["-O2"]))
+    pgo = _profile_flags()
     for ext in exts:
         if sys.platform.startswith("linux"):
             # Calls between the compiled functions go straight to them, not through the PLT,
@@ -91,7 +96,6 @@ def _ext_modules() -> list[object]:
             # call than the default, with -O2 rather than mypyc's -O3 (docs/performance.md).
             ext.extra_compile_args = [*ext.extra_compile_args, "-fno-semantic-interposition"]
             ext.extra_link_args = [*ext.extra_link_args, "-Wl,-Bsymbolic-functions"]
-        pgo = _profile_flags()
         ext.extra_compile_args = [*ext.extra_compile_args, *pgo]
         ext.extra_link_args = [*ext.extra_link_args, *pgo]
         ext.optional = True  # no C compiler: fall back to the pure-Python modules
@@ -119,7 +123,7 @@ class BuildExt(build_ext):
         super().run()
         if not any(name.endswith("__mypyc") for name in self.failed):
             return
-        hand_written = {source.removesuffix(".c").replace("/", ".") for source in C_EXTENSIONS}
+        hand_written = {_c_extension_name(source) for source in C_EXTENSIONS}
         for ext in self.extensions:
             path = Path(self.get_ext_fullpath(ext.name))
             if ext.name not in hand_written and path.exists():

@@ -12,6 +12,7 @@ HERE=$(dirname "$(realpath "$0")")
 PY=${PY:-$TREE/.venv/bin/python}
 BASE=${PGO_PORT:-27600}
 W=$(mktemp -d /tmp/antibot-pgo.XXXXXX)
+uas='' proxy=''
 trap 'kill $uas $proxy 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 
 sipp -sf "$HERE/scenarios/uas_answer.xml" -i 127.0.0.1 -p $((BASE + 20)) -nostdin -timeout 600s \
