@@ -130,7 +130,7 @@ class Runtime:
         # A single process reads the answers to its requests from a UDP port of its own, as each
         # worker does: under a flood of new requests on the public port, answers are not
         # dropped with the flood's datagrams when the receive buffer overflows.
-        from .workers import own_ports
+        from .ports import own_ports
 
         udp = any(x.transport == "udp" for x in s.listen)
         self.own_port = own_ports(s, 1)[0] if self.worker is None and udp else 0

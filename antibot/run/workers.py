@@ -26,12 +26,12 @@ import asyncio
 import contextlib
 import ctypes
 import dataclasses
+import faulthandler
 import logging
 import multiprocessing
 import os
 import pickle
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -40,6 +40,7 @@ from typing import Any
 
 from ..config import ConfigError, Settings
 from .node_health import make_health
+from .ports import own_ports
 from .reserve import reserve
 
 log = logging.getLogger("antibot")
@@ -59,6 +60,11 @@ STABLE = 5.0
 IDLE_CHECK = 1.0
 #: ... and while a worker starts with no standby behind it (its readiness is only a flag).
 STARTING_CHECK = 0.05
+#: Seconds a worker may take from its start to serving (it takes about one); one still not
+#: serving then is hung: it is made to write its Python stack to the log, killed and restarted.
+START_TIMEOUT = 10.0
+#: Workers hung at the node's start before the node gives up (exit status 2).
+START_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -125,41 +131,6 @@ def worker_count(s: Settings) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def own_ports(s: Settings, n: int) -> tuple[int, ...]:
-    """N free UDP ports, each free on every UDP listen host (the workers' own ports)."""
-    hosts = sorted({x.host for x in s.listen if x.transport == "udp"}) or ["127.0.0.1"]
-    ports: list[int] = []
-    for _ in range(100 * n):
-        if len(ports) == n:
-            break
-        held: list[socket.socket] = []
-        try:
-            first = _udp_bound(hosts[0], 0)
-            held.append(first)
-            port = int(first.getsockname()[1])
-            held.extend(_udp_bound(h, port) for h in hosts[1:])
-            if port not in ports:
-                ports.append(port)
-        except OSError:
-            pass
-        finally:
-            for sock in held:
-                sock.close()
-    if len(ports) < n:
-        raise ConfigError("cannot find a free UDP port for every worker")
-    return tuple(ports)
-
-
-def _udp_bound(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 class Supervisor:
     """The parent of a node's workers: starts them, restarts those that die, stops them."""
 
@@ -193,13 +164,17 @@ class Supervisor:
         try:
             for spec in specs:
                 self._spawn(shared, spec)
-            if not await self._wait_ready(stop):
+            if not await self._wait_ready(stop, shared, specs):
                 return 2
+            if stop.is_set():
+                return 0
             log.info("antibot workers started", extra={"workers": self.n, "ports": ",".join(map(str, ports))})
             while not stop.is_set():
                 await self._nap(stop)
                 if self.embedded is not None:
                     self.status[self.n * FIELDS] = self.embedded.restarts
+                for i in self._hung(time.monotonic()):
+                    await self._kill_hung(i)
                 for spec in specs:
                     proc = self.procs[spec.index]
                     if proc.exitcode is not None and not stop.is_set():
@@ -359,7 +334,10 @@ class Supervisor:
         self.status[i * FIELDS] = proc.pid or 0
         self.started_at[i] = time.monotonic()
 
-    async def _wait_ready(self, stop: asyncio.Event) -> bool:
+    async def _wait_ready(self, stop: asyncio.Event, s: Settings, specs: list[WorkerSpec]) -> bool:
+        """Wait until every worker serves (True) or ``stop`` (True); False when one exited (a
+        config error, reported by the worker) or hung :data:`START_ATTEMPTS` times."""
+        hung = 0
         while not stop.is_set():
             if all(self.status[i * FIELDS + 2] for i in range(self.n)):
                 return True
@@ -367,8 +345,42 @@ class Supervisor:
                 if proc.exitcode is not None:
                     log.error("worker failed to start", extra={"worker": i, "exitcode": proc.exitcode})
                     return False
+            for i in self._hung(time.monotonic()):
+                hung += 1
+                await self._kill_hung(i)
+                if hung >= START_ATTEMPTS:
+                    return False
+                self._spawn(s, specs[i])
             await asyncio.sleep(0.05)
         return True
+
+    def _hung(self, now: float) -> list[int]:
+        """The workers started :data:`START_TIMEOUT` s ago or more and not serving yet."""
+        return [
+            i
+            for i, proc in enumerate(self.procs)
+            if proc is not None
+            and proc.exitcode is None
+            and not self.status[i * FIELDS + 2]
+            and now - self.started_at[i] >= START_TIMEOUT
+        ]
+
+    async def _kill_hung(self, i: int) -> None:
+        """Worker ``i`` hung while starting: SIGUSR1 makes it write its Python stack to its
+        stderr (``faulthandler``, set up by :func:`worker_main`), then SIGKILL. The main loop
+        restarts it as any dead worker."""
+        proc = self.procs[i]
+        log.error(
+            "worker not serving within its start timeout: its Python stack follows; killed",
+            extra={"worker": i, "pid": proc.pid, "start_timeout": START_TIMEOUT},
+        )
+        with contextlib.suppress(OSError):
+            os.kill(proc.pid, signal.SIGUSR1)
+        await asyncio.sleep(0.5)
+        with contextlib.suppress(OSError):
+            os.kill(proc.pid, signal.SIGKILL)
+        while proc.exitcode is None:
+            await asyncio.sleep(0.01)
 
     async def _restart(self, s: Settings, spec: WorkerSpec, code: int) -> None:
         i = spec.index
@@ -460,6 +472,7 @@ def worker_main(s: Settings, spec: WorkerSpec) -> None:
     from .runtime import serve
 
     _die_with_parent()
+    dump_stack_on_sigusr1()
     logs.setup(s.log_level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_WorkerTag(spec.index))
@@ -487,6 +500,12 @@ def standby_main(s: Settings, ports: tuple[int, ...], status: Any, results: Any,
         return
     cmd.close()
     worker_main(s, WorkerSpec(index, ports, status, results, health))
+
+
+def dump_stack_on_sigusr1() -> None:
+    """SIGUSR1 from the parent (a worker hung while starting): write the Python stack of every
+    thread to stderr, the node's log."""
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
 
 def _die_with_parent() -> None:

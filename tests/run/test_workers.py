@@ -9,6 +9,8 @@ import multiprocessing
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -218,3 +220,90 @@ def test_a_standby_whose_parent_lets_go_exits_without_serving(tmp_path: Path) ->
     cmd_send.close()
     proc.join(30.0)
     assert proc.exitcode == 0 and status[2] == 0
+
+
+_HANGS = """
+import time
+from antibot.run.workers import dump_stack_on_sigusr1
+dump_stack_on_sigusr1()
+print("hanging", flush=True)
+def stuck_while_starting():
+    time.sleep(60)
+stuck_while_starting()
+"""
+
+
+class _Hung:
+    """A process that stands for a worker stuck while starting (what the parent reads of a
+    worker: its pid and exit code), set up as :func:`worker_main` sets up a worker."""
+
+    def __init__(self, stderr: Path) -> None:
+        self.stderr = stderr
+        with stderr.open("wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-c", _HANGS], stdout=subprocess.PIPE, stderr=err)
+        assert self.proc.stdout is not None and self.proc.stdout.readline() == b"hanging\n"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.proc.poll()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5.0)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
+def test_a_worker_hung_while_starting_writes_its_stack_and_is_killed(tmp_path: Path, caplog: Any) -> None:
+    """Not serving :data:`START_TIMEOUT` s after its start: the worker is hung (another that
+    serves, or that started just now, is not); the parent has it write its Python stack to the
+    log, then kills it, for the main loop to restart it."""
+    import antibot.run.workers as workers
+
+    sup = Supervisor(load(None, {"upstream": ["sip:127.0.0.1:9"], "workers": 3, "data_dir": str(tmp_path)}))
+    children = [_Hung(tmp_path / f"stderr-{i}") for i in range(3)]
+    try:
+        sup.procs = list(children)
+        now = time.monotonic()
+        sup.started_at = [now - workers.START_TIMEOUT - 1, now - workers.START_TIMEOUT - 1, now - 1.0]
+        sup.status[1 * FIELDS + 2] = 1  # worker 1 serves; worker 2 is young
+        assert sup._hung(now) == [0]
+        asyncio.run(sup._kill_hung(0))
+        assert children[0].exitcode == -signal.SIGKILL
+        assert "in stuck_while_starting" in children[0].stderr.read_text()
+        assert children[1].exitcode is None and children[2].exitcode is None
+        assert any("start timeout" in r.getMessage() for r in caplog.records)
+    finally:
+        for child in children:
+            child.close()
+
+
+def test_the_node_starts_again_a_worker_hung_at_start_and_gives_up_after_three(tmp_path: Path) -> None:
+    import antibot.run.workers as workers
+
+    def node(serves_after: int) -> tuple[bool, int]:
+        sup = Supervisor(load(None, {"upstream": ["sip:127.0.0.1:9"], "workers": 1, "data_dir": str(tmp_path)}))
+        started: list[_Hung] = []
+
+        def spawn(s: Any, spec: WorkerSpec) -> None:
+            started.append(_Hung(tmp_path / f"stderr-{serves_after}-{len(started)}"))
+            sup.procs[0] = started[-1]
+            sup.started_at[0] = time.monotonic() - workers.START_TIMEOUT  # hung at once ...
+            sup.status[2] = int(len(started) > serves_after)  # ... until this start serves
+
+        sup._spawn = spawn  # type: ignore[method-assign]
+        try:
+            spawn(sup.settings, WorkerSpec(0, (0,)))
+            ok = asyncio.run(sup._wait_ready(asyncio.Event(), sup.settings, [WorkerSpec(0, (0,))]))
+            return ok, sum(child.exitcode == -signal.SIGKILL for child in started)
+        finally:
+            for child in started:
+                child.close()
+
+    assert node(serves_after=1) == (True, 1)  # the second start serves
+    assert node(serves_after=99) == (False, workers.START_ATTEMPTS)
