@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -111,6 +112,7 @@ class Runtime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGUSR2, dump_tasks)
         await self.start()
         # the model, lists, tables and connections made while starting: never rescanned
         gc.collect()
@@ -237,6 +239,21 @@ class Runtime:
         while True:
             await asyncio.sleep(PUBLISH_EVERY)
             self._publish()
+
+
+def dump_tasks() -> None:
+    """SIGUSR2 (sent by a node's parent to a worker hung while starting, or by an operator):
+    where each of the loop's tasks waits, written to stderr (the log)."""
+    for task in asyncio.all_tasks():
+        lines = [f"task {task.get_name()} awaits (outermost first):"]
+        coro: Any = task.get_coro()
+        while coro is not None:  # down the chain of awaits (a compiled coroutine ends it)
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is not None:
+                code = frame.f_code
+                lines.append(f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_name}')
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 async def _sweep(runner: ProxyRunner) -> None:

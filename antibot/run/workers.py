@@ -366,17 +366,19 @@ class Supervisor:
         ]
 
     async def _kill_hung(self, i: int) -> None:
-        """Worker ``i`` hung while starting: SIGUSR1 makes it write its Python stack to its
-        stderr (``faulthandler``, set up by :func:`worker_main`), then SIGKILL. The main loop
-        restarts it as any dead worker."""
+        """Worker ``i`` hung while starting: SIGUSR2 makes it write where each of its tasks
+        waits (:func:`~antibot.run.runtime.dump_tasks`), SIGUSR1 the stack of each thread
+        (``faulthandler``, set up by :func:`worker_main`: a loop blocked in a call), both to its
+        stderr; then SIGKILL. The main loop restarts it as any dead worker."""
         proc = self.procs[i]
         log.error(
-            "worker not serving within its start timeout: its Python stack follows; killed",
+            "worker not serving within its start timeout: its tasks and threads follow; killed",
             extra={"worker": i, "pid": proc.pid, "start_timeout": START_TIMEOUT},
         )
-        with contextlib.suppress(OSError):
-            os.kill(proc.pid, signal.SIGUSR1)
-        await asyncio.sleep(0.5)
+        for sig in (signal.SIGUSR2, signal.SIGUSR1):
+            with contextlib.suppress(OSError):
+                os.kill(proc.pid, sig)
+            await asyncio.sleep(0.3)
         with contextlib.suppress(OSError):
             os.kill(proc.pid, signal.SIGKILL)
         while proc.exitcode is None:

@@ -42,7 +42,7 @@ class Harness:
         *,
         extra: Iterable[str] = (),
         settings: dict[str, Any] | None = None,
-        ready_timeout: float = 20.0,
+        ready_timeout: float = 30.0,  # a worker hung while starting is restarted after 10 s
     ) -> Proxy:
         """Start ``python -m antibot run`` on a fresh UDP+TCP port and wait until it answers (with
         the product's default of one worker per core: until every worker serves)."""

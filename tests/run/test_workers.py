@@ -223,13 +223,17 @@ def test_a_standby_whose_parent_lets_go_exits_without_serving(tmp_path: Path) ->
 
 
 _HANGS = """
-import time
+import asyncio, signal
+from antibot.run.runtime import dump_tasks
 from antibot.run.workers import dump_stack_on_sigusr1
 dump_stack_on_sigusr1()
-print("hanging", flush=True)
-def stuck_while_starting():
-    time.sleep(60)
-stuck_while_starting()
+async def stuck_while_starting():
+    await asyncio.Event().wait()
+async def main():
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump_tasks)
+    print("hanging", flush=True)
+    await stuck_while_starting()
+asyncio.run(main())
 """
 
 
@@ -275,7 +279,9 @@ def test_a_worker_hung_while_starting_writes_its_stack_and_is_killed(tmp_path: P
         assert sup._hung(now) == [0]
         asyncio.run(sup._kill_hung(0))
         assert children[0].exitcode == -signal.SIGKILL
-        assert "in stuck_while_starting" in children[0].stderr.read_text()
+        dump = children[0].stderr.read_text()
+        assert "in stuck_while_starting" in dump  # where its task waits (SIGUSR2)
+        assert "most recent call first" in dump  # its thread's stack (SIGUSR1, faulthandler)
         assert children[1].exitcode is None and children[2].exitcode is None
         assert any("start timeout" in r.getMessage() for r in caplog.records)
     finally:
