@@ -56,7 +56,7 @@ sysdeps:
 test: sysdeps $(COMPILED)
 	$(BIN)/ruff check antibot api tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
+	$(BIN)/pytest -q -ra --durations=12 $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pure
 
 # The same compiled modules as pure Python (the fallback without a C compiler): the tests of
