@@ -60,8 +60,8 @@ STABLE = 5.0
 IDLE_CHECK = 1.0
 #: ... and while a worker starts with no standby behind it (its readiness is only a flag).
 STARTING_CHECK = 0.05
-#: Seconds a worker may take from its start to serving (it takes about one); one still not
-#: serving then is hung: it is made to write its Python stack to the log, killed and restarted.
+#: Seconds a worker may take from its start to serving (about one, 1-6 on a loaded machine); one
+#: still not serving then is hung: it writes where it waits to the log, is killed and restarted.
 START_TIMEOUT = 10.0
 #: Workers hung at the node's start before the node gives up (exit status 2).
 START_ATTEMPTS = 3
