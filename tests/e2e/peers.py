@@ -231,3 +231,46 @@ def sipp_failure(*peers: Sipp) -> str:
         if errors:
             parts.append(errors[:1500])
     return "\n".join(parts)
+
+
+_TRACED = re.compile(
+    r"^-{20,} (?P<at>\S+ \S+)\n(?:UDP|TCP|TLS) message (?P<way>sent|received)[^\n]*\n\n(?P<msg>.*?)(?=^-{20,} |\Z)",
+    re.M | re.S,
+)
+
+
+def _traced(peer: Sipp) -> dict[str, list[tuple[str, str, str]]]:
+    """``-trace_msg``'s messages by Call-ID: (time, sent/received, message)."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for m in _TRACED.finditer(peer.messages()):
+        msg = m["msg"].strip("\n")
+        call = next(iter(header_values(msg, "Call-ID") or header_values(msg, "i")), "")
+        out.setdefault(call, []).append((m["at"], m["way"], msg))
+    return out
+
+
+def call_flows(caller: Sipp, *others: Sipp, limit: int = 3) -> str:
+    """For a failed assertion: the calls ``caller`` placed that never got a 200 for their BYE, one
+    line per message each peer logged (time, peer, way, start line, CSeq, top Via: whose port)."""
+    calls = _traced(caller)
+    unfinished = [
+        call
+        for call, msgs in calls.items()
+        if call
+        and not any(
+            way == "received" and msg.startswith("SIP/2.0 200") and "BYE" in " ".join(header_values(msg, "CSeq"))
+            for _, way, msg in msgs
+        )
+    ]
+    traces = [(caller, calls), *((peer, _traced(peer)) for peer in others)]
+    lines = [f"{len(unfinished)} call(s) without a 200 for their BYE; the first {min(limit, len(unfinished))}:"]
+    for call in unfinished[:limit]:
+        rows = []
+        for peer, by_call in traces:
+            for at, way, msg in by_call.get(call, []):
+                start = msg.split("\n", 1)[0]
+                cseq = " ".join(header_values(msg, "CSeq"))
+                via = next(iter(header_values(msg, "Via")), "").split(";", 1)[0]
+                rows.append(f"  {at} {peer.label:>5} {way:>8} {start[:48]} | {cseq} | {via}")
+        lines += [f"Call-ID {call}:", *sorted(rows)]
+    return "\n".join(lines)

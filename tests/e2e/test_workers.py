@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .harness import Harness
-from .peers import Proxy, Sipp, header_values, sipp_failure
+from .peers import Proxy, Sipp, call_flows, header_values, sipp_failure
 from .procs import HOST, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -213,7 +213,7 @@ def test_a_worker_killed_at_200_calls_per_second_is_restarted_and_no_call_fails(
     assert int(workers(proxy)[1]["pid"]) != killed
     ok, failed = uac.stat("SuccessfulCall(C)"), uac.stat("FailedCall(C)")
     print(f"calls through a worker kill at {rate}/s: {ok} ok, {failed} failed")
-    assert (ok, failed) == (calls, 0), sipp_failure(uac, pbx)
+    assert (ok, failed) == (calls, 0), sipp_failure(uac, pbx) + "\n" + call_flows(uac, pbx)
     # /metrics adds up both workers; the successor starts from the totals its predecessor last
     # wrote, so only the killed worker's last second (about rate / 2 calls) may be missing; without
     # that, its share before the kill (over rate * 1.5 calls) would be.
