@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from antibot.cancel import cancel_and_wait
 from antibot.store import StoreError
 from antibot.store.redis import Store
 
@@ -64,9 +65,7 @@ class StoreHolder:
     async def close(self) -> None:
         probe, self._probe = self._probe, None
         if probe is not None and not probe.done() and probe.get_loop() is asyncio.get_running_loop():
-            probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StoreError, OSError):
-                await probe
+            await cancel_and_wait([probe])
         store, self._store = self._store, None
         if store is not None and self._loop is asyncio.get_running_loop():
             with contextlib.suppress(StoreError, OSError):

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..cancel import cancel_and_wait
 from ..config import ConfigError, Settings
 from ..detect.counting import LocalCounters
 from ..detect.engine import Detector
@@ -59,9 +60,7 @@ class Detection:
             self.tasks.append(loop.create_task(embedded.supervise(), name="antibot-redis-supervisor"))
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_and_wait(self.tasks)
         await self.sync.flush()  # the last counts of this node
         await self.calllog.stop()
         await self.store.close()

@@ -17,6 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..cancel import cancel_and_wait
 from ..config import ConfigError, Settings
 from ..detect.lists import NumberLists
 from ..detect.policy_doc import default_doc, international_only, ruleset_from_doc
@@ -151,7 +152,4 @@ async def follow_policy(detection: Detection, check_every: float = POLICY_CHECK_
                 log.warning("policy subscription lost; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(1.0)
     finally:
-        watcher.cancel()
-        for task in (watcher, *pending):
-            task.cancel()
-        await asyncio.gather(watcher, *pending, return_exceptions=True)
+        await cancel_and_wait([watcher, *pending])
