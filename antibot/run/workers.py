@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cancel import cancel_and_wait
 from ..config import ConfigError, Settings
 from .node_health import make_health
 from .ports import own_ports
@@ -428,8 +429,7 @@ class Supervisor:
                 proc.kill()
                 await asyncio.to_thread(proc.join, 5.0)
         if self.embedded is not None:
-            self._redis_task.cancel()
-            await asyncio.gather(self._redis_task, return_exceptions=True)
+            await cancel_and_wait([self._redis_task])
             await asyncio.to_thread(self.embedded.stop)
         log.info("stopped", extra={"workers": self.n, "stats": sum_stats(self._collect())})
 
