@@ -47,7 +47,7 @@ class Plan:
     keep: int  # recent To numbers kept (0: none)
     fields: tuple[str, ...]  # Counters fields: one per counter, then one per HLL
     #: An entity's first sync reads Redis's totals back too (False: it only writes, and its
-    #: syncs read once it is seen again; for kinds mostly seen once, a dialled number).
+    #: syncs read once it is seen again; for kinds mostly seen once: a caller, a dialled number).
     read_first: bool = True
 
 

@@ -163,20 +163,20 @@ def test_take_hands_out_at_most_limit_entities_oldest_first() -> None:
     assert [d.entity.value for d in c.take(T0 + 0.03, limit=2)] == ["ua1", "192.0.2.2"]
 
 
-def test_a_first_sync_reads_back_but_a_dialled_number_seen_once_is_only_written() -> None:
+def test_a_first_sync_reads_back_but_a_caller_or_a_dialled_number_seen_once_is_only_written() -> None:
     c = LocalCounters()
     c.observe(OBS, T0)
     first = c.take(T0 + 0.01)
     kinds = [d.entity.plan.kind for d in first]
     assert kinds == ["src", "from", "to", "pfx", "ua"]
-    # what other nodes counted is wanted at once, except for a number dialled once so far
-    assert [d.read for d in first] == [k != "to" for k in kinds]
+    # what other nodes counted is wanted at once, except for a caller or a number seen once so far
+    assert [d.read for d in first] == [k not in ("from", "to") for k in kinds]
     c.settle(first, [own_totals(d) for d in first])  # the store's stand-in for a reply
     got = c.observe(OBS, T0 + 0.02)  # this node's two calls, the first one settled
     assert (got.src_60s, got.from_1h, got.src_distinct_to_1h, got.to_60s) == (2, 2, 1, 2)
     assert got.src_recent_to == ("442079460011",)
     again = c.take(T0 + 0.03)
-    assert [d.read for d in again] == [True] * 5  # the number dialled again: its syncs read too
+    assert [d.read for d in again] == [True] * 5  # the caller and number seen again: their syncs read too
     c.observe(Observation("192.0.2.7", "", "", "", ""), T0 + 0.04)
     c.observe(Observation("", "", "442079460099", "", ""), T0 + 0.04)
     c.forget(again)  # unsure: read next time, whatever was sent
