@@ -39,7 +39,7 @@ $(COMPILED): $(BIN)/antibot $(HOT_SRC) setup.py
 pgo: $(BIN)/antibot sysdeps
 	rm -rf build/pgo
 	ANTIBOT_PROFILE_GENERATE=$(CURDIR)/build/pgo $(BIN)/python setup.py -q build_ext --inplace --force >/dev/null
-	bench/pgo_train.sh .
+	PY=$(CURDIR)/$(BIN)/python bench/pgo_train.sh .  # not make's PY (exported to recipes), which built the venv
 	ANTIBOT_PROFILE_USE=$(CURDIR)/build/pgo $(BIN)/python setup.py -q build_ext --inplace --force >/dev/null
 	@touch $(COMPILED) build/.pgo
 
