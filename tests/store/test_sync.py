@@ -77,6 +77,30 @@ async def test_a_number_dialled_once_costs_writes_and_no_script(url: str, rc: Re
         await store.close()
 
 
+async def test_a_caller_seen_once_is_written_and_read_back_from_its_second_invite(url: str, rc: Resp) -> None:
+    """A caller on two nodes: its first sync on each only writes (no script, nothing read back);
+    its second INVITE on a node makes that node's next sync read every node's count back."""
+    store = await Store.connect(url)
+    try:
+        a, b = LocalCounters(), LocalCounters()
+        sync_a, sync_b = (CounterSync(store.hot, local, clock=lambda: T0 + 0.05) for local in (a, b))
+        caller = Observation("", "bob", "", "", "")
+        b.observe(caller, T0)
+        await sync_b.sync()
+        rc("CONFIG", "RESETSTAT")
+        assert a.observe(caller, T0).from_60s == 1  # this node's knowledge only
+        assert await sync_a.sync() == 1
+        assert "cmdstat_evalsha" not in rc("INFO", "commandstats")  # written, not read back
+        key = f"{entity_prefix('from', 'bob')}inv:60s:{int(T0 // 60)}"
+        assert rc("GET", key) == "2" and 0 < rc("TTL", key) <= 120
+        assert a.observe(caller, T0 + 0.01).from_60s == 2  # still this node's own two
+        assert await sync_a.sync() == 1
+        assert "cmdstat_evalsha:calls=1," in rc("INFO", "commandstats")
+        assert a.observe(caller, T0 + 0.02).from_60s == 4  # node B's call came back with the read
+    finally:
+        await store.close()
+
+
 class _OddRedis:
     """A HotPath stand-in whose replies have the wrong shape, then whose sync raises a bug."""
 
