@@ -74,6 +74,8 @@ class Outcome:
     legit_pass: int = 0
     legit_flagged: int = 0
     legit_answered: int = 0
+    #: Each ordinary call not relayed as pass: its From user, verdict, score and reasons, in order.
+    legit_not_passed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     tool_log: str = ""
 
@@ -234,11 +236,19 @@ def run_case(e2e: Harness, case: Case, seed: int = 17) -> Outcome:
         outcome.legit_placed = placed
         outcome.legit_pass = verdicts["pass"]
         outcome.legit_flagged = placed - verdicts["pass"]
+        outcome.legit_not_passed = [_verdict_line(m) for m in invites if _header(m, "X-Antibot-Verdict") != "pass"]
         outcome.legit_answered = sum(
             sipp.stat("SuccessfulCall(C)") - _rejected(sipp) for sipp in (before, after) if sipp is not None
         )
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _verdict_line(message: str) -> str:
+    """One relayed INVITE's caller and X-Antibot-* verdict, score and reasons, on one line."""
+    caller = re.search(r"^From:.*?sip:([^@;>]*)", message, re.M | re.I)
+    fields = (_header(message, f"X-Antibot-{name}") or "-" for name in ("Verdict", "Score", "Reasons"))
+    return " ".join([caller.group(1) if caller else "?", *fields])
 
 
 def _office_invites(pbx: Sipp) -> list[str]:
@@ -255,5 +265,6 @@ def _relayed(*runs: Sipp | None) -> int:
 
 
 def failure_report(outcome: Outcome) -> str:
-    """The figures and the tail of the tool's log, for an assertion message."""
-    return outcome.summary() + "\n" + outcome.tool_log[-1500:]
+    """The figures, the ordinary calls not passed and the tail of the tool's log, for an assertion message."""
+    flagged = "".join(f"\n  office call {line}" for line in outcome.legit_not_passed)
+    return outcome.summary() + flagged + "\n" + outcome.tool_log[-1500:]
