@@ -69,7 +69,7 @@ async def test_a_number_dialled_once_costs_writes_and_no_script(url: str, rc: Re
         rc("CONFIG", "RESETSTAT")
         assert await sync.sync() == 24 and local.in_sync
         stats = rc("INFO", "commandstats")
-        assert "cmdstat_evalsha:calls=4," in stats  # source, caller, prefix and UA: read back at once
+        assert "cmdstat_evalsha:calls=4," in stats  # source, prefix, UA read at once; the caller, seen again, too
         key = f"{entity_prefix('to', '442079460007')}inv:60s:{int(T0 // 60)}"
         assert rc("GET", key) == "1" and 0 < rc("TTL", key) <= 120
         assert local.observe(Observation("", "", "442079460007", "", ""), T0 + 0.1).to_60s == 2
