@@ -11,11 +11,12 @@ those false positives are *isolated*, the rest of their flow scores low. A bot's
 are not. So the default score thresholds act only on a call whose **support** reaches the
 policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is the largest of
 
-- the flow's share: ``(high + 1) / (calls + PRIOR)`` over its last hour, where ``calls``
-  counts this INVITE and ``high`` its earlier INVITEs that scored at or above the suspect
-  threshold. Only this flow's own calls count, both ways: an address's legitimate history
-  (other flows) never shelters a new flow from it, and a bot on the address (a scanner on a
-  PC behind an office NAT) never backs the people's calls. The bare address has no share;
+- the flow's share, once the flow has an outcome (below): ``(high + 1) / (calls + PRIOR)``
+  over its last hour, where ``calls`` counts this INVITE and ``high`` its earlier INVITEs
+  that scored at or above the suspect threshold. Only this flow's own calls count, both
+  ways: an address's legitimate history (other flows) never shelters a new flow from it, and
+  a bot on the address (a scanner on a PC behind an office NAT) never backs the people's
+  calls. The bare address has no share;
 - the User-Agent fingerprint's share, when the fingerprint was seen from at least
   :data:`SPREAD` addresses in the hour (a dialler spread over many addresses);
 - nothing at all (support 0) when people answer the flow's calls: 5 or more call outcomes in
@@ -31,11 +32,20 @@ policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is th
   different caller IDs copied from their callees' exchange (neighbour spoofing) making up a
   third of its calls.
 
+A new flow's own share waits for its first outcome (:func:`unproven`): until one of its
+calls has ended or talked past a hang-up (``short_call_seconds``), for at most
+:data:`NEW_FLOW_CALLS` calls, its earlier high scores back nothing. Whether people answer it is
+not known yet, and a busy office that comes online (2 calls/s behind one NAT) would otherwise
+have its first dozen calls, which the model can score high on their rate alone, back each
+other before the first of them has talked long enough to say they are people's.
+The other supports (a spread fingerprint, a campaign signal) do not wait.
+
 A call that involves a number on the premium, high-risk or honeypot lists (:data:`COSTLY`)
-needs no backing: one toll-fraud call is already the loss. With ``PRIOR`` = 2 the first
-high-scoring call of a new flow has support 1/3 (``score-isolated``), a second one 2/4. A
-high score without support is relayed as the policy's ``isolated_verdict`` says: by default
-``suspect`` from the reject threshold up, ``pass`` below it (:class:`.rules.RuleSet`).
+needs no backing: one toll-fraud call is already the loss. With ``PRIOR`` = 2, once its
+first outcome is in, a flow whose calls have all scored high backs its next one with
+``(n + 1) / (n + 3)`` for ``n`` calls (2/4 after one). A high score without support is
+relayed as the policy's ``isolated_verdict`` says: by default ``suspect`` from the reject
+threshold up, ``pass`` below it (:class:`.rules.RuleSet`).
 
 **Sweeps.** Extension enumeration and DID sweeps are recognised from the flow's own
 behaviour, whatever its score and User-Agent (:func:`sweep_reason`, thresholds in the
@@ -67,6 +77,8 @@ COSTLY: Final = ("to_premium", "to_high_risk", "to_honeypot", "from_high_risk")
 CAMPAIGN_RUN: Final = 3
 CAMPAIGN_EXTENSIONS: Final = 10.0
 CAMPAIGN_NEIGHBOURS: Final = 3.0
+#: Calls a flow without an outcome may place before its own share counts (:func:`unproven`).
+NEW_FLOW_CALLS: Final = 20.0
 #: A flow whose calls people answer (:func:`answered`): outcomes in the hour, connected share;
 #: or, for a new flow, fewer outcomes: at least :data:`FEW_CONNECTED` connected and :data:`FEW_SHARE`.
 ANSWERED_CALLS: Final = 5.0
@@ -299,12 +311,20 @@ def support(c: Counters, signal: bool = False) -> float:
     if answered(c):
         return 0.0
     if c.flow_1h > 0.0:
-        best = (c.flow_high_1h + 1.0) / (c.flow_1h + PRIOR)
+        best = 0.0 if unproven(c) else (c.flow_high_1h + 1.0) / (c.flow_1h + PRIOR)
     else:  # no flow counted (counters from before flows were kept): the address stands in
         best = (c.src_high_1h + 1.0) / (c.src_1h + PRIOR)
     if c.ua_distinct_src_1h >= SPREAD and c.ua_1h > 0.0:
         best = max(best, (c.ua_high_1h + 1.0) / (c.ua_1h + PRIOR))
     return best
+
+
+def unproven(c: Counters) -> bool:
+    """Whether the flow is too new for its own share to back a high score (module text): none
+    of its calls has an outcome in 24 h (ended, or answered and talked past a hang-up) and it
+    has placed at most :data:`NEW_FLOW_CALLS` in the hour. A flow whose calls never end (no
+    answer is ever let through to it) is judged from its 21st call."""
+    return c.flow_calls_24h <= 0.0 and c.flow_1h <= NEW_FLOW_CALLS
 
 
 def answered(c: Counters) -> bool:

@@ -9,6 +9,7 @@ import pytest
 from antibot.detect.corroboration import (
     CAMPAIGN_EXTENSIONS,
     CAMPAIGN_RUN,
+    NEW_FLOW_CALLS,
     PRIOR,
     RISING_MAX,
     SPREAD,
@@ -26,6 +27,7 @@ from antibot.detect.corroboration import (
     supports,
     sweep_policy,
     sweep_reason,
+    unproven,
 )
 from antibot.detect.counting import LocalCounters
 from antibot.detect.engine import Detector, with_sweep
@@ -49,9 +51,13 @@ def _always_high() -> Model:
     )
 
 
+#: One call of the flow refused (its first outcome): from then on its own share counts.
+REFUSED = {"flow_calls_1h": 1.0, "flow_failed_1h": 1.0, "flow_calls_24h": 1.0, "flow_failed_24h": 1.0}
+
+
 def test_support_from_the_flow() -> None:
-    assert support(Counters(src_1h=1.0, flow_1h=1.0)) == pytest.approx(1 / (1 + PRIOR))  # a first call: 1/3
-    assert support(Counters(src_1h=2.0, flow_1h=2.0, flow_high_1h=1.0)) == pytest.approx(0.5)  # a second high one
+    assert support(Counters(src_1h=1.0, flow_1h=1.0, **REFUSED)) == pytest.approx(1 / (1 + PRIOR))  # 1/3
+    assert support(Counters(src_1h=2.0, flow_1h=2.0, flow_high_1h=1.0, **REFUSED)) == pytest.approx(0.5)  # 2nd high
     assert support(Counters(src_1h=50.0, flow_1h=50.0, flow_high_1h=2.0)) == pytest.approx(3 / 52)  # isolated
     assert support(Counters()) == 1.0  # nothing counted (no counters): the score alone
     assert support(Counters(src_1h=2.0, src_high_1h=1.0)) == pytest.approx(0.5)  # no flow counted: the address
@@ -60,19 +66,19 @@ def test_support_from_the_flow() -> None:
 def test_the_address_neither_shelters_nor_backs_a_flow() -> None:
     """Bots and people behind one NAT: the scanner's high scores on the address do not back a
     phone's call (its own flow scores low), and the phones' history does not shelter the bot."""
-    phone_behind_scanning_nat = Counters(src_1h=200.0, src_high_1h=190.0, flow_1h=20.0, flow_high_1h=0.0)
+    phone_behind_scanning_nat = Counters(src_1h=200.0, src_high_1h=190.0, flow_1h=20.0, flow_high_1h=0.0, **REFUSED)
     assert support(phone_behind_scanning_nat) == pytest.approx(1 / 22)
-    bot_behind_busy_nat = Counters(src_1h=200.0, src_high_1h=5.0, flow_1h=5.0, flow_high_1h=4.0)
+    bot_behind_busy_nat = Counters(src_1h=200.0, src_high_1h=5.0, flow_1h=5.0, flow_high_1h=4.0, **REFUSED)
     assert support(bot_behind_busy_nat) == pytest.approx(5 / 7)
 
 
 def test_a_fingerprint_backs_only_when_spread_over_addresses() -> None:
     swarm = Counters(src_1h=1.0, flow_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD)
     assert support(swarm) == pytest.approx(40 / 42)
-    narrow = Counters(src_1h=1.0, flow_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD - 1)
+    narrow = Counters(src_1h=1.0, flow_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD - 1, **REFUSED)
     assert support(narrow) == pytest.approx(1 / 3)  # its own flow judges it
     busy_flow = Counters(
-        src_1h=10.0, flow_1h=10.0, flow_high_1h=9.0, ua_1h=100.0, ua_high_1h=1.0, ua_distinct_src_1h=30.0
+        src_1h=10.0, flow_1h=10.0, flow_high_1h=9.0, ua_1h=100.0, ua_high_1h=1.0, ua_distinct_src_1h=30.0, **REFUSED
     )
     assert support(busy_flow) == pytest.approx(10 / 12)  # the larger share
 
@@ -116,26 +122,34 @@ def test_high_counts_for_the_source_and_the_fingerprint() -> None:
 
 
 def test_replay_a_sweep_among_people() -> None:
-    """A bot address calling every 10 s scores high; a busy trunk's calls score low but one.
-    The bot is acted on from its second call; the trunk's odd call stays isolated."""
+    """A bot address calling every 10 s scores high, its calls refused at once; a busy trunk's
+    calls score low but one. The bot is acted on from its second call; the trunk's odd call
+    stays isolated. Without any outcome, the bot's own share counts from its 21st call."""
     rows = []
     for k in range(30):
-        rows.append((T0 + 10 * k, "203.0.113.66", "dialer", 0.97))
-        rows.append((T0 + 10 * k + 1, "192.0.2.10", "pbx", 0.99 if k == 20 else 0.05))
-    backing = replay_support(rows, 0.5)
-    bot = [s for (_, src, _, _), s in zip(rows, backing, strict=True) if src == "203.0.113.66"]
-    assert bot[0] == pytest.approx(1 / 3) and all(s >= 0.5 for s in bot[1:])
-    assert backing[41] == pytest.approx(1 / 23)  # the trunk's 21st call, its first high one
+        rows.append((T0 + 10 * k, "203.0.113.66", "dialer", 0.97, "", "", False))
+        rows.append((T0 + 10 * k + 1, "192.0.2.10", "pbx", 0.99 if k == 20 else 0.05, "", "", False))
+    ends = [(t + 0.5, ("calls", "failed") if src == "203.0.113.66" else ("calls",)) for t, src, *_ in rows]
+    backing = replay_campaigns(rows, 0.5, outcomes=ends)[0]
+    bot = [s for (_, src, *_), s in zip(rows, backing, strict=True) if src == "203.0.113.66"]
+    assert bot[0] == 0.0 and all(s >= 0.5 for s in bot[1:])  # the first: no outcome yet
+    assert backing[41] == 0.0  # the trunk's 21st call, its first high one: people answer the trunk
+    bare = [(t, src, fp, score) for t, src, fp, score, *_ in rows]
+    unheard = replay_support(bare, 0.5)
+    new = int(NEW_FLOW_CALLS)
+    bot = [s for (_, src, *_), s in zip(rows, unheard, strict=True) if src == "203.0.113.66"]
+    assert bot[:new] == [0.0] * new and min(bot[new:]) >= 0.5
+    assert unheard[41] == pytest.approx(1 / 23)  # the trunk's own share, past its first 20 calls
     # columns in any order give the same answer per row
-    order = list(reversed(range(len(rows))))
+    order = list(reversed(range(len(bare))))
     cols = supports(
-        [rows[i][0] for i in order],
-        [rows[i][1] for i in order],
-        [rows[i][2] for i in order],
-        [rows[i][3] for i in order],
+        [bare[i][0] for i in order],
+        [bare[i][1] for i in order],
+        [bare[i][2] for i in order],
+        [bare[i][3] for i in order],
         0.5,
     )
-    assert cols == [backing[i] for i in order]
+    assert cols == [unheard[i] for i in order]
 
 
 def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
@@ -150,6 +164,7 @@ def test_the_detector_counts_high_scores_and_waits_for_a_second_one() -> None:
     assert first.action is Action.SUSPECT and first.reasons[0] == "score-isolated"
     assert dict(first.headers)["X-Antibot-Verdict"] == "suspect"  # never "pass"
     assert dict(first.headers)["X-Antibot-Reasons"].startswith("score-isolated")
+    d.outcome(first.call_ref, PHONE_SRC, 404, None)  # its first outcome: the flow's share counts
     second = d.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
     assert second.action is Action.REJECT and second.rule == "score-reject"
     assert d.stats.isolated == 1  # exported as antibot_score_isolated_total
@@ -208,6 +223,43 @@ def test_a_new_flow_whose_first_call_was_talked_through_backs_no_high_score() ->
     assert not answered(Counters(flow_calls_1h=5.0, flow_failed_1h=3.0, flow_short_1h=1.0))
     backed = Counters(src_1h=3.0, flow_1h=3.0, flow_high_1h=2.0, flow_calls_1h=2.0)
     assert support(backed) == 0.0 and support(backed, signal=True) == 1.0
+
+
+def test_a_new_flow_backs_nothing_before_its_first_outcome() -> None:
+    """A busy office comes online behind one NAT: 2 calls/s, each answered and talked through,
+    every one scored high (on its rate alone). Before the first has talked past a hang-up
+    (6 s: 12 calls), the flow's own high scores back none of them; then people answer it. A
+    dialler whose first call is refused is backed from its second call, one whose calls never
+    end from its 21st, and a fingerprint spread over addresses or a campaign signal at once."""
+    t = [T0]
+
+    def detector() -> Detector:
+        return Detector(
+            rules=RuleSet([], corroboration=0.5), model=_always_high(), counters=LocalCounters(), clock=lambda: t[0]
+        )
+
+    office = detector()
+    rules = []
+    for k in range(30):
+        t[0] = T0 + 0.5 * k
+        call = office.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+        office.answered(call.call_ref)
+        rules.append(call.rule)
+    assert rules == ["score-isolated"] * 30
+    dialler = detector()
+    first = dialler.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+    dialler.outcome(first.call_ref, PHONE_SRC, 486, None)
+    assert first.rule == "score-isolated" and dialler.decide(parse(PHONE), addr(PHONE_SRC), 0.0).rule == "score-reject"
+    unheard = detector()
+    rules = [unheard.decide(parse(PHONE), addr(PHONE_SRC), 0.0).rule for _ in range(22)]
+    new = int(NEW_FLOW_CALLS)
+    assert rules == ["score-isolated"] * new + ["score-reject"] * (22 - new)
+    assert unproven(Counters(flow_1h=NEW_FLOW_CALLS)) and not unproven(Counters(flow_1h=NEW_FLOW_CALLS + 1))
+    assert not unproven(Counters(flow_1h=2.0, flow_calls_24h=1.0))  # an outcome, even from yesterday
+    pending = Counters(src_1h=5.0, flow_1h=5.0, flow_high_1h=4.0)
+    assert support(pending) == 0.0 and support(pending, signal=True) == 1.0
+    spread = Counters(src_1h=1.0, flow_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD)
+    assert support(spread) == pytest.approx(40 / 42)
 
 
 def test_a_new_flow_call_still_talking_counts_as_answered_before_it_ends() -> None:
@@ -286,8 +338,9 @@ def test_the_replay_feeds_outcomes_back_when_they_are_due() -> None:
     late = replay_campaigns(rows, 0.5, outcomes=answered_late)[0]
     soon = replay_campaigns(rows, 0.5, outcomes=answered_soon)[0]
     failed = replay_campaigns(rows, 0.5, outcomes=refused)[0]
-    assert min(late[5:]) > 0.5 and min(failed[5:]) > 0.5
-    assert soon[0] > 0.0 and soon[1:] == [0.0] * 39  # a call answered and talked before the 2nd INVITE
+    new = int(NEW_FLOW_CALLS)  # no outcome yet: the flow's share waits for its first calls
+    assert late[:new] == [0.0] * new and min(late[new:]) > 0.5 and min(failed[5:]) > 0.5
+    assert soon == [0.0] * 40  # each call answered and talked before the next INVITE
 
 
 def test_the_replay_keys_flows_as_the_proxy_does() -> None:
@@ -346,10 +399,11 @@ def _call(to: str, ua: str = "Yealink SIP-T46S 66.86.0.15", frm: str = "1001") -
 def test_an_address_history_does_not_shelter_a_new_flow() -> None:
     """60 ordinary low-scoring calls from a shared address, then a dialler's flow from it: its
     second high score is backed by its own flow (2/4), whatever the address did before."""
-    rows = [(T0 + 10 * k, SHARED, "desk-phone", 0.05) for k in range(60)]
-    rows += [(T0 + 700 + k, SHARED, "dialler", 0.8) for k in range(5)]
-    backing = replay_support(rows, 0.5)
-    assert backing[60] == pytest.approx(1 / 3)  # the flow's first call: isolated
+    rows = [(T0 + 10 * k, SHARED, "desk-phone", 0.05, "", "", False) for k in range(60)]
+    rows += [(T0 + 700 + k, SHARED, "dialler", 0.8, "", "", False) for k in range(5)]
+    ends = [(t + 0.5, ("calls", "failed")) for t, *_ in rows]  # every call refused at once
+    backing = replay_campaigns(rows, 0.5, outcomes=ends)[0]
+    assert backing[60] == 0.0  # the flow's first call: isolated, no outcome yet
     assert backing[61:] == pytest.approx([2 / 4, 3 / 5, 4 / 6, 5 / 7])
     # and an ordinary flow's odd high score stays isolated on an address a dialler shares
     rows = [(T0 + k, SHARED, "desk-phone", 0.05) for k in range(40)] + [(T0 + 50, SHARED, "desk-phone", 0.9)]
@@ -357,7 +411,7 @@ def test_an_address_history_does_not_shelter_a_new_flow() -> None:
 
 
 def test_campaign_signals_back_a_high_score() -> None:
-    busy = Counters(src_1h=200.0, flow_1h=2.0)
+    busy = Counters(src_1h=200.0, flow_1h=2.0, **REFUSED)
     assert support(busy) == pytest.approx(1 / 4)
     assert support(busy, signal=True) == 1.0
     assert campaign(Counters(flow_1h=3.0), CAMPAIGN_RUN)  # callees in sequence

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from antibot.detect.corroboration import NEW_FLOW_CALLS
 from antibot.detect.features import FEATURE_NAMES
 from antibot.detect.model import Model, _Tree
 from antibot.detect.rules import RuleSet, RuleSpec
@@ -125,20 +126,22 @@ def test_the_verdict_path_applies_thresholds_and_rules(small_eval: Dataset) -> N
 
 
 def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> None:
-    """Every call scores 0.982: a flow's first call has support 1/3 (isolated: relayed as
-    suspect by default, as pass here), its second 2/4 (rejected); shuffling the rows changes
-    nothing (replayed by time)."""
+    """Every call scores 0.982 and no call ends: a flow's first 20 calls are isolated (no
+    outcome yet: relayed as suspect by default, as pass here), its 21st on are backed
+    (rejected); shuffling the rows changes nothing (replayed by time)."""
     answered = small_eval.subset(np.arange(len(small_eval)) < 200)
     rows = answered.subset(np.ones(len(answered), dtype=bool))
     rows.facts = [dataclasses.replace(f, ended=0.0, metrics=()) for f in answered.facts]  # outcomes: below
     order = np.argsort(rows.ts, kind="stable")
-    first: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str], list[int]] = {}
     for i in order:
-        first.setdefault((rows.facts[i].source_ip, rows.facts[i].ua_fingerprint), int(i))
+        first.setdefault((rows.facts[i].source_ip, rows.facts[i].ua_fingerprint), []).append(int(i))
+    firsts = {i for calls in first.values() for i in calls[: int(NEW_FLOW_CALLS)]}
     rules = RuleSet([], corroboration=0.5, isolated_verdict="pass")
     decisions = decisions_for(rows, np.full(len(rows), 0.982), rules)
     isolated = {i for i, d in enumerate(decisions) if d.rule == "score-isolated"}
-    assert isolated and isolated <= set(first.values())  # only first calls (a busy fingerprint may back some)
+    assert isolated and isolated <= firsts  # only first calls (a busy fingerprint may back some)
+    assert any(decisions[i].action is Action.REJECT for i in range(len(rows)))
     assert all(decisions[i].action is Action.REJECT for i in range(len(rows)) if i not in isolated)
     assert all(decisions[i].action is Action.RELAY for i in isolated)
     perm = np.random.default_rng(1).permutation(len(rows))
@@ -147,12 +150,14 @@ def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> Non
     shuffled.facts = [rows.facts[i] for i in perm]
     again = decisions_for(shuffled, np.full(len(rows), 0.982), rules)
     assert [again[j].rule for j in range(len(rows))] == [decisions[perm[j]].rule for j in range(len(rows))]
-    # with the calls' outcomes fed back, flows whose calls people answer back nothing: more rows
-    # are isolated, and only people's
+    # with the calls' outcomes fed back, a flow's share counts from its first outcome (bots are
+    # backed sooner) and flows whose calls people answer back nothing: a row isolated only then
+    # is a person's
     fed = decisions_for(answered, np.full(len(rows), 0.982), rules)
-    more = {i for i, d in enumerate(fed) if d.rule == "score-isolated"} - isolated
-    assert more and all(answered.y[i] == 0 for i in more)
-    assert all(fed[i].rule == "score-isolated" for i in isolated)
+    fed_isolated = {i for i, d in enumerate(fed) if d.rule == "score-isolated"}
+    assert all(answered.y[i] == 0 for i in fed_isolated - isolated)
+    bots = [i for i in range(len(rows)) if answered.y[i] == 1]
+    assert sum(i in fed_isolated for i in bots) < sum(i in isolated for i in bots)
     low = decisions_for(rows, np.full(len(rows), 0.1), rules)
     swept = [i for i, d in enumerate(low) if d.rule == "sweep"]  # whatever the score: bots only
     assert all(rows.y[i] == 1 for i in swept)
