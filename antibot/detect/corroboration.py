@@ -32,13 +32,17 @@ policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is th
   different caller IDs copied from their callees' exchange (neighbour spoofing) making up a
   third of its calls.
 
-A new flow's own share waits for its first outcome (:func:`unproven`): until one of its
-calls has ended or talked past a hang-up (``short_call_seconds``), for at most
-:data:`NEW_FLOW_CALLS` calls, its earlier high scores back nothing. Whether people answer it is
-not known yet, and a busy office that comes online (2 calls/s behind one NAT) would otherwise
-have its first dozen calls, which the model can score high on their rate alone, back each
-other before the first of them has talked long enough to say they are people's.
-The other supports (a spread fingerprint, a campaign signal) do not wait.
+A new flow's own share waits for its first telling outcome (:func:`unproven`): until one of
+its calls has failed (refused, cancelled, unanswered) or talked past a hang-up
+(``short_call_seconds``), or five have ended, for at most :data:`NEW_FLOW_CALLS` calls, its
+earlier high scores back nothing. Whether people answer it is not known yet, and a busy office
+that comes online (2 calls/s behind one NAT) would otherwise have its first dozen calls, which
+the model can score high on their rate alone, back each other before the first of them has
+talked long enough to say they are people's. Calls hung up at once say nothing either way
+until five outcomes are in: they are known as soon as they end, a call talked through only
+after ``short_call_seconds``, so a new flow's first outcomes over-count them (the new-flow
+rule of :func:`answered` leaves them out too). The other supports (a spread fingerprint, a
+campaign signal) do not wait.
 
 A call that involves a number on the premium, high-risk or honeypot lists (:data:`COSTLY`)
 needs no backing: one toll-fraud call is already the loss. With ``PRIOR`` = 2, once its
@@ -320,11 +324,14 @@ def support(c: Counters, signal: bool = False) -> float:
 
 
 def unproven(c: Counters) -> bool:
-    """Whether the flow is too new for its own share to back a high score (module text): none
-    of its calls has an outcome in 24 h (ended, or answered and talked past a hang-up) and it
-    has placed at most :data:`NEW_FLOW_CALLS` in the hour. A flow whose calls never end (no
-    answer is ever let through to it) is judged from its 21st call."""
-    return c.flow_calls_24h <= 0.0 and c.flow_1h <= NEW_FLOW_CALLS
+    """Whether the flow is too new for its own share to back a high score (module text): in
+    24 h none of its calls failed or talked past a hang-up, fewer than
+    :data:`ANSWERED_CALLS` were hung up at once, and it placed at most :data:`NEW_FLOW_CALLS`
+    in the hour. A flow whose calls never end (no answer is ever let through to it) is judged
+    from its 21st call."""
+    day = c.flow_calls_24h
+    told = day - c.flow_short_24h  # failed or talked through
+    return told <= 0.0 and day < ANSWERED_CALLS and c.flow_1h <= NEW_FLOW_CALLS
 
 
 def answered(c: Counters) -> bool:
@@ -336,7 +343,8 @@ def answered(c: Counters) -> bool:
       them connected; or
     - a new flow (fewer than :data:`ANSWERED_DAY_CALLS` outcomes in 24 h) in its first minutes:
       at least :data:`FEW_CONNECTED` connected and :data:`FEW_SHARE` of its outcomes (someone
-      talked, no more failures than answers), before five outcomes are in; or
+      talked, no more failures than answers; before five outcomes are in, calls hung up at once
+      count neither way); or
     - :data:`ANSWERED_DAY_CALLS` outcomes or more in 24 h, at least :data:`ANSWERED_DAY_SHARE`
       of them connected, unless the hour is a failure burst: :data:`ANSWERED_CALLS` outcomes
       or more, under :data:`BURST_SHARE` of them connected. A carrier's SBC in its quiet hours
@@ -351,7 +359,9 @@ def answered(c: Counters) -> bool:
         return True
     day = c.flow_calls_24h
     if day < ANSWERED_DAY_CALLS:
-        return connected >= FEW_CONNECTED and connected >= FEW_SHARE * calls
+        # before five outcomes are in, calls hung up at once count neither way (module text)
+        judged = calls - c.flow_short_1h if calls < ANSWERED_CALLS else calls
+        return connected >= FEW_CONNECTED and connected >= FEW_SHARE * judged
     if day - c.flow_failed_24h - c.flow_short_24h < ANSWERED_DAY_SHARE * day:
         return False
     return calls < ANSWERED_CALLS or connected >= BURST_SHARE * calls

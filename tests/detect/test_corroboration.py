@@ -221,6 +221,9 @@ def test_a_new_flow_whose_first_call_was_talked_through_backs_no_high_score() ->
     assert not answered(Counters(flow_calls_1h=3.0, flow_failed_1h=2.0))
     assert not answered(Counters(flow_calls_1h=4.0, flow_failed_1h=2.0, flow_short_1h=1.0))
     assert not answered(Counters(flow_calls_1h=5.0, flow_failed_1h=3.0, flow_short_1h=1.0))
+    # before five outcomes, hang-ups at once count neither way; from five on, against
+    assert answered(Counters(flow_calls_1h=4.0, flow_short_1h=3.0))
+    assert not answered(Counters(flow_calls_1h=5.0, flow_short_1h=4.0))
     backed = Counters(src_1h=3.0, flow_1h=3.0, flow_high_1h=2.0, flow_calls_1h=2.0)
     assert support(backed) == 0.0 and support(backed, signal=True) == 1.0
 
@@ -246,6 +249,23 @@ def test_a_new_flow_backs_nothing_before_its_first_outcome() -> None:
         office.answered(call.call_ref)
         rules.append(call.rule)
     assert rules == ["score-isolated"] * 30
+    # the same office when three of its first four calls are hung up within 6 s (voicemail, a
+    # wrong number): known as they end, before any call has talked 6 s, they tell nothing yet
+    office = detector()
+    held = {0: 5.4, 1: 4.9, 3: 3.9}  # seconds; every other call talks for minutes
+    events = sorted([(0.5 * k, 0, k) for k in range(30)] + [(0.5 * k + s, 1, k) for k, s in held.items()])
+    refs: dict[int, str] = {}
+    rules = []
+    for at, kind, k in events:
+        t[0] = T0 + at
+        if kind == 0:
+            call = office.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
+            office.answered(call.call_ref)
+            refs[k] = call.call_ref
+            rules.append(call.rule)
+        else:
+            office.outcome(refs[k], PHONE_SRC, 200, held[k])
+    assert rules == ["score-isolated"] * 30
     dialler = detector()
     first = dialler.decide(parse(PHONE), addr(PHONE_SRC), 0.0)
     dialler.outcome(first.call_ref, PHONE_SRC, 486, None)
@@ -255,7 +275,10 @@ def test_a_new_flow_backs_nothing_before_its_first_outcome() -> None:
     new = int(NEW_FLOW_CALLS)
     assert rules == ["score-isolated"] * new + ["score-reject"] * (22 - new)
     assert unproven(Counters(flow_1h=NEW_FLOW_CALLS)) and not unproven(Counters(flow_1h=NEW_FLOW_CALLS + 1))
-    assert not unproven(Counters(flow_1h=2.0, flow_calls_24h=1.0))  # an outcome, even from yesterday
+    assert not unproven(Counters(flow_1h=2.0, flow_calls_24h=1.0))  # a call talked through, even yesterday
+    assert not unproven(Counters(flow_1h=2.0, flow_calls_24h=1.0, flow_failed_24h=1.0))  # or refused
+    assert unproven(Counters(flow_1h=9.0, flow_calls_24h=4.0, flow_short_24h=4.0))  # hung up at once
+    assert not unproven(Counters(flow_1h=9.0, flow_calls_24h=5.0, flow_short_24h=5.0))  # five of them
     pending = Counters(src_1h=5.0, flow_1h=5.0, flow_high_1h=4.0)
     assert support(pending) == 0.0 and support(pending, signal=True) == 1.0
     spread = Counters(src_1h=1.0, flow_1h=1.0, ua_1h=40.0, ua_high_1h=39.0, ua_distinct_src_1h=SPREAD)
