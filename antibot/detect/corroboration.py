@@ -11,7 +11,7 @@ those false positives are *isolated*, the rest of their flow scores low. A bot's
 are not. So the default score thresholds act only on a call whose **support** reaches the
 policy's ``corroboration`` share (0.5 by default; 0 turns it off). Support is the largest of
 
-- the flow's share, once the flow has an outcome (below): ``(high + 1) / (calls + PRIOR)``
+- the flow's share, once it has a telling outcome (below): ``(high + 1) / (calls + PRIOR)``
   over its last hour, where ``calls`` counts this INVITE and ``high`` its earlier INVITEs
   that scored at or above the suspect threshold. Only this flow's own calls count, both
   ways: an address's legitimate history (other flows) never shelters a new flow from it, and
@@ -46,7 +46,7 @@ campaign signal) do not wait.
 
 A call that involves a number on the premium, high-risk or honeypot lists (:data:`COSTLY`)
 needs no backing: one toll-fraud call is already the loss. With ``PRIOR`` = 2, once its
-first outcome is in, a flow whose calls have all scored high backs its next one with
+wait is over, a flow whose calls have all scored high backs its next one with
 ``(n + 1) / (n + 3)`` for ``n`` calls (2/4 after one). A high score without support is
 relayed as the policy's ``isolated_verdict`` says: by default ``suspect`` from the reject
 threshold up, ``pass`` below it (:class:`.rules.RuleSet`).
@@ -81,7 +81,7 @@ COSTLY: Final = ("to_premium", "to_high_risk", "to_honeypot", "from_high_risk")
 CAMPAIGN_RUN: Final = 3
 CAMPAIGN_EXTENSIONS: Final = 10.0
 CAMPAIGN_NEIGHBOURS: Final = 3.0
-#: Calls a flow without an outcome may place before its own share counts (:func:`unproven`).
+#: Calls a flow without a telling outcome may place before its own share counts (:func:`unproven`).
 NEW_FLOW_CALLS: Final = 20.0
 #: A flow whose calls people answer (:func:`answered`): outcomes in the hour, connected share;
 #: or, for a new flow, fewer outcomes: at least :data:`FEW_CONNECTED` connected and :data:`FEW_SHARE`.
