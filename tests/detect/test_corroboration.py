@@ -228,7 +228,7 @@ def test_a_new_flow_whose_first_call_was_talked_through_backs_no_high_score() ->
     assert support(backed) == 0.0 and support(backed, signal=True) == 1.0
 
 
-def test_a_new_flow_backs_nothing_before_its_first_outcome() -> None:
+def test_a_new_flow_backs_nothing_before_its_first_telling_outcome() -> None:
     """A busy office comes online behind one NAT: 2 calls/s, each answered and talked through,
     every one scored high (on its rate alone). Before the first has talked past a hang-up
     (6 s: 12 calls), the flow's own high scores back none of them; then people answer it. A
