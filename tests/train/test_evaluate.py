@@ -151,8 +151,8 @@ def test_corroboration_replays_the_day_in_time_order(small_eval: Dataset) -> Non
     again = decisions_for(shuffled, np.full(len(rows), 0.982), rules)
     assert [again[j].rule for j in range(len(rows))] == [decisions[perm[j]].rule for j in range(len(rows))]
     # with the calls' outcomes fed back, a flow's share counts from its first failed or
-    # talked-through call (bots are backed sooner) and flows whose calls people answer back
-    # nothing: a row isolated only then is a person's
+    # talked-through call or fifth hang-up (bots are backed sooner) and flows whose calls
+    # people answer back nothing: a row isolated only then is a person's
     fed = decisions_for(answered, np.full(len(rows), 0.982), rules)
     fed_isolated = {i for i, d in enumerate(fed) if d.rule == "score-isolated"}
     assert all(answered.y[i] == 0 for i in fed_isolated - isolated)
